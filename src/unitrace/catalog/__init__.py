@@ -1,0 +1,1 @@
+"""Products, lots, parties and locations."""

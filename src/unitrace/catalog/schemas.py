@@ -1,0 +1,61 @@
+"""Input and output shapes of the catalog, shared by the API, the CLI and the use cases."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Code = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_.]*$")
+Region = Field(default=None, min_length=2, max_length=20, pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ProductCreate(Strict):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    gtin: str | None = Field(default=None, description="GTIN-8, -12, -13 or -14")
+    tracking: Literal["serial", "lot", "none"] = "serial"
+    serial_rule: str | None = Field(
+        default=None, max_length=200, description="serial template, e.g. SN{yy}{mm}-{seq:6}"
+    )
+    warranty_months: int = Field(default=0, ge=0, le=600)
+    warranty_start: Literal["manufacture", "sale", "activation"] = "sale"
+    description: str = Field(default="", max_length=4000)
+
+
+class ProductUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    gtin: str | None = None
+    serial_rule: str | None = Field(default=None, max_length=200)
+    warranty_months: int | None = Field(default=None, ge=0, le=600)
+    warranty_start: Literal["manufacture", "sale", "activation"] | None = None
+    description: str | None = Field(default=None, max_length=4000)
+
+
+class LotCreate(Strict):
+    product: str = Code
+    number: str = Field(min_length=1, max_length=60, pattern=r"^\S(.*\S)?$")
+    production_date: date | None = None
+    expiry_date: date | None = None
+    supplier: str | None = Field(default=None, max_length=40)
+
+
+class PartyCreate(Strict):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["supplier", "distributor", "retailer", "customer"]
+    region: str | None = Region
+    authorised_regions: list[str] = Field(default_factory=list, max_length=200)
+
+
+class LocationCreate(Strict):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["site", "warehouse", "bin", "station"]
+    parent: str | None = Field(default=None, max_length=40)
+    region: str | None = Region

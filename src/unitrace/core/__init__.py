@@ -1,0 +1,1 @@
+"""Pure rules: serial templates, check digits, lifecycle, typed errors. Standard library only."""

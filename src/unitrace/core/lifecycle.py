@@ -1,0 +1,222 @@
+"""The unit lifecycle: statuses, event types, and what each event may do to a unit.
+
+Every rule about which event is allowed from which status, and what it changes, lives in
+`RULES`. The ledger's set-based write path and the replay check both read them from here, so
+the live projection and a replay of the ledger cannot disagree about the rules.
+
+EPCIS 2.0 / CBV 2.0 names are given for each event type so that EPCIS export is a mapping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+
+
+class Status(IntEnum):
+    """Stable integer values (stored in the database); never renumber, only add."""
+
+    COMMISSIONED = 10
+    IN_STOCK = 20
+    IN_TRANSIT = 30
+    DELIVERED = 40
+    SOLD = 50
+    ACTIVE = 60
+    INSTALLED = 70
+    RETURNED = 80
+    RECALLED = 90
+    SCRAPPED = 100
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_label(cls, label: str) -> Status:
+        try:
+            return cls[label.strip().upper()]
+        except KeyError:
+            raise ValueError(
+                f"unknown status {label!r}; one of {', '.join(s.label for s in cls)}"
+            ) from None
+
+
+class Role(IntEnum):
+    """How a unit takes part in an event (stored in the event-unit link)."""
+
+    SUBJECT = 0  # the units the event is about
+    PARENT = 1  # the assembly that components go into or come out of
+    REMOVED = 2  # components taken out by replace_part
+
+
+class Effect(str, Enum):
+    """What an event does to one attribute of a unit (location, holder or parent)."""
+
+    KEEP = "keep"
+    SET = "set"  # the event must name a value, which replaces the unit's
+    OPTIONAL = "optional"  # replaced when the event names a value, kept otherwise
+    CLEAR = "clear"
+
+
+@dataclass(frozen=True)
+class Rule:
+    event_type: str
+    allowed_from: frozenset[Status]
+    to: Status | None  # None: the status does not change
+    location: Effect
+    holder: Effect
+    parent: Effect
+    epcis_type: str
+    action: str
+    biz_step: str
+    disposition: str | None
+    summary: str
+
+    def allows(self, status: Status) -> bool:
+        return status in self.allowed_from
+
+    def describe_allowed(self) -> str:
+        return ", ".join(s.label for s in sorted(self.allowed_from))
+
+
+ALL = frozenset(Status)
+LIVE = ALL - {Status.SCRAPPED}
+_K, _S, _O, _C = Effect.KEEP, Effect.SET, Effect.OPTIONAL, Effect.CLEAR
+_UT = "urn:unitrace:bizstep:"
+
+RULES: dict[str, Rule] = {
+    rule.event_type: rule
+    for rule in (
+        Rule("commission", frozenset(), Status.COMMISSIONED, _O, _C, _K,
+             "ObjectEvent", "ADD", "commissioning", "active",
+             "a new unit with its serial enters the ledger"),
+        Rule("inspect", LIVE, None, _K, _K, _K,
+             "ObjectEvent", "OBSERVE", "inspecting", None,
+             "an inspection or test result is recorded"),
+        Rule("assemble", frozenset({Status.COMMISSIONED, Status.IN_STOCK, Status.RETURNED}),
+             Status.INSTALLED, _C, _C, _S,
+             "AggregationEvent", "ADD", "assembling", "in_progress",
+             "components are installed into a parent unit"),
+        Rule("disassemble", frozenset({Status.INSTALLED}), Status.IN_STOCK, _O, _C, _C,
+             "AggregationEvent", "DELETE", "disassembling", "in_progress",
+             "components are taken out of their parent unit"),
+        Rule("receive", frozenset({Status.COMMISSIONED, Status.IN_TRANSIT, Status.RETURNED,
+                                   Status.RECALLED}),
+             Status.IN_STOCK, _S, _C, _K,
+             "ObjectEvent", "OBSERVE", "receiving", "sellable_not_accessible",
+             "units are received into one of our locations"),
+        Rule("move", frozenset({Status.COMMISSIONED, Status.IN_STOCK, Status.RETURNED,
+                                Status.RECALLED}),
+             None, _S, _K, _K,
+             "ObjectEvent", "OBSERVE", "storing", None,
+             "units move between our locations"),
+        Rule("ship", frozenset({Status.IN_STOCK}), Status.IN_TRANSIT, _C, _S, _K,
+             "ObjectEvent", "OBSERVE", "shipping", "in_transit",
+             "units leave for a party (distributor, retailer, customer)"),
+        Rule("deliver", frozenset({Status.IN_TRANSIT}), Status.DELIVERED, _O, _O, _K,
+             "ObjectEvent", "OBSERVE", "accepting", "sellable_accessible",
+             "the receiving party has the units"),
+        Rule("sell", frozenset({Status.IN_STOCK, Status.DELIVERED}), Status.SOLD, _K, _O, _K,
+             "ObjectEvent", "OBSERVE", "retail_selling", "retail_sold",
+             "units are sold to their end customer"),
+        Rule("activate", frozenset({Status.SOLD, Status.DELIVERED}), Status.ACTIVE, _K, _O, _K,
+             "ObjectEvent", "OBSERVE", _UT + "activating", "active",
+             "the end customer puts the unit in use (warranty may start)"),
+        Rule("return", frozenset({Status.IN_TRANSIT, Status.DELIVERED, Status.SOLD,
+                                  Status.ACTIVE, Status.RECALLED}),
+             Status.RETURNED, _O, _C, _K,
+             "ObjectEvent", "OBSERVE", "receiving", "returned",
+             "units come back to us"),
+        Rule("repair", frozenset({Status.IN_STOCK, Status.DELIVERED, Status.SOLD, Status.ACTIVE,
+                                  Status.RETURNED, Status.RECALLED}),
+             None, _K, _K, _K,
+             "ObjectEvent", "OBSERVE", "repairing", None,
+             "a repair is done on the unit"),
+        Rule("replace_part", frozenset({Status.COMMISSIONED, Status.IN_STOCK, Status.RETURNED}),
+             Status.INSTALLED, _C, _C, _S,
+             "AggregationEvent", "ADD", "replacing", None,
+             "new components replace removed ones in a parent unit"),
+        Rule("count", LIVE - {Status.INSTALLED}, None, _K, _K, _K,
+             "ObjectEvent", "OBSERVE", "cycle_counting", None,
+             "units are seen in a stock count"),
+        Rule("verify", ALL, None, _K, _K, _K,
+             "ObjectEvent", "OBSERVE", _UT + "verifying", None,
+             "someone checks that the unit is genuine"),
+        Rule("recall", LIVE - {Status.RECALLED}, Status.RECALLED, _K, _K, _K,
+             "ObjectEvent", "OBSERVE", "holding", "recalled",
+             "units are recalled"),
+        Rule("scrap", LIVE, Status.SCRAPPED, _K, _K, _K,
+             "ObjectEvent", "DELETE", "destroying", "destroyed",
+             "units are destroyed or written off"),
+    )
+}  # fmt: skip
+
+EVENT_TYPES = tuple(RULES)
+
+# replace_part takes the removed components out: they go back as returned parts.
+REMOVED_FROM = frozenset({Status.INSTALLED})
+REMOVED_TO = Status.RETURNED
+# A parent must exist and be live for assemble and replace_part.
+PARENT_ALLOWED = LIVE
+
+
+def rule_for(event_type: str) -> Rule:
+    try:
+        return RULES[event_type]
+    except KeyError:
+        raise ValueError(
+            f"unknown event type {event_type!r}; one of {', '.join(EVENT_TYPES)}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class UnitState:
+    """The projected state of one unit; what replay rebuilds and compares."""
+
+    status: Status
+    location_id: int | None
+    holder_id: int | None
+    parent_id: int | None
+
+
+def _effect(effect: Effect, current: int | None, given: int | None) -> int | None:
+    if effect is Effect.CLEAR:
+        return None
+    if effect is Effect.SET or (effect is Effect.OPTIONAL and given is not None):
+        return given
+    return current
+
+
+def apply(
+    state: UnitState | None,
+    event_type: str,
+    role: Role,
+    location_id: int | None,
+    holder_id: int | None,
+    parent_id: int | None,
+) -> UnitState:
+    """The state of a unit after an event, or ValueError when the lifecycle forbids it.
+
+    The parent unit of an assembly event is not changed by it (role PARENT).
+    """
+    rule = rule_for(event_type)
+    if role is Role.PARENT:
+        if state is None or state.status not in PARENT_ALLOWED:
+            raise ValueError("parent unit is not live")
+        return state
+    if role is Role.REMOVED:
+        if state is None or state.status not in REMOVED_FROM:
+            raise ValueError("removed component is not installed")
+        return UnitState(REMOVED_TO, state.location_id, None, None)
+    if state is None:
+        if event_type != "commission":
+            raise ValueError("unit does not exist")
+        return UnitState(Status.COMMISSIONED, location_id, None, None)
+    if not rule.allows(state.status):
+        raise ValueError(f"{event_type} not allowed from {state.status.label}")
+    return UnitState(
+        rule.to if rule.to is not None else state.status,
+        _effect(rule.location, state.location_id, location_id),
+        _effect(rule.holder, state.holder_id, holder_id),
+        _effect(rule.parent, state.parent_id, parent_id),
+    )

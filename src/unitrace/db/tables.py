@@ -1,0 +1,226 @@
+"""All tables, as SQLAlchemy Core. Alembic migrations are generated from this metadata.
+
+Units and event links are keyed so that PostgreSQL can later distribute them by unit
+(Citus-style); ids of units are allocated in blocks by the ledger (see ledger/ids.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes stored as UTC on both SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _now_default() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- catalog ---------------------------------------------------------------------------
+
+parties = Table(
+    "parties",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("region", String(20)),
+    Column("authorised_regions", JSON, nullable=False, default=list),
+    Column("created_at", UTCDateTime, nullable=False, default=_now_default),
+)
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("parent_id", ForeignKey("locations.id")),
+    Column("region", String(20)),
+    Column("created_at", UTCDateTime, nullable=False, default=_now_default),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("gtin", String(14), unique=True),
+    Column("tracking", String(10), nullable=False),
+    Column("serial_rule", String(200)),
+    Column("warranty_months", Integer, nullable=False, default=0),
+    Column("warranty_start", String(20), nullable=False, default="sale"),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False, default=_now_default),
+    Column("updated_at", UTCDateTime, nullable=False, default=_now_default),
+)
+
+serial_counters = Table(
+    "serial_counters",
+    metadata,
+    Column("product_id", ForeignKey("products.id"), primary_key=True),
+    Column("period", String(8), primary_key=True),
+    Column("last_value", BigInteger, nullable=False),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("product_id", ForeignKey("products.id"), nullable=False),
+    Column("number", String(60), nullable=False),
+    Column("production_date", Date),
+    Column("expiry_date", Date),
+    Column("supplier_id", ForeignKey("parties.id")),
+    Column("created_at", UTCDateTime, nullable=False, default=_now_default),
+    UniqueConstraint("product_id", "number", name="uq_lots_product_number"),
+)
+
+# --- access ----------------------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("username", String(80), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False, default=_now_default),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False, default=_now_default),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+# --- ledger ----------------------------------------------------------------------------
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("product_id", ForeignKey("products.id"), nullable=False),
+    Column("serial", String(64), nullable=False),
+    Column("lot_id", ForeignKey("lots.id")),
+    Column("status", SmallInteger, nullable=False),
+    Column("location_id", ForeignKey("locations.id")),
+    Column("holder_id", ForeignKey("parties.id")),
+    Column("parent_id", ForeignKey("units.id")),
+    Column("attributes", JSON),
+    Column("last_event_id", BigInteger, nullable=False),
+    UniqueConstraint("product_id", "serial", name="uq_units_product_serial"),
+    Index("ix_units_serial", "serial"),
+    Index("ix_units_product_status", "product_id", "status"),
+    Index("ix_units_lot", "lot_id", postgresql_where=text("lot_id IS NOT NULL"),
+          sqlite_where=text("lot_id IS NOT NULL")),
+    Index("ix_units_location", "location_id", postgresql_where=text("location_id IS NOT NULL"),
+          sqlite_where=text("location_id IS NOT NULL")),
+    Index("ix_units_holder", "holder_id", postgresql_where=text("holder_id IS NOT NULL"),
+          sqlite_where=text("holder_id IS NOT NULL")),
+    Index("ix_units_parent", "parent_id", postgresql_where=text("parent_id IS NOT NULL"),
+          sqlite_where=text("parent_id IS NOT NULL")),
+)  # fmt: skip
+
+unit_id_blocks = Table(
+    "unit_id_blocks",
+    metadata,
+    Column("name", String(20), primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("event_id", String(80), nullable=False, unique=True),
+    Column("payload_hash", String(64), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("event_time", UTCDateTime, nullable=False),
+    Column("event_tz", String(6), nullable=False),
+    Column("record_time", UTCDateTime, nullable=False),
+    Column("location_id", ForeignKey("locations.id")),
+    Column("party_id", ForeignKey("parties.id")),
+    Column("parent_unit_id", ForeignKey("units.id")),
+    Column("lot_id", ForeignKey("lots.id")),
+    Column("read_point", String(80)),
+    Column("operator", String(80)),
+    Column("equipment", String(80)),
+    Column("actor_user_id", ForeignKey("users.id")),
+    Column("biz_transactions", JSON, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("unit_count", Integer, nullable=False),
+    Index("ix_events_type_time", "type", "event_time"),
+)
+
+event_units = Table(
+    "event_units",
+    metadata,
+    Column("unit_id", ForeignKey("units.id"), primary_key=True),
+    Column("event_id", ForeignKey("events.id"), primary_key=True),
+    Column("role", SmallInteger, nullable=False),
+    Index("ix_event_units_event", "event_id"),
+    sqlite_with_rowid=False,
+)

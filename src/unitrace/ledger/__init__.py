@@ -1,0 +1,1 @@
+"""Units, events, the single write path, the projection and its replay check."""

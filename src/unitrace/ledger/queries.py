@@ -1,0 +1,262 @@
+"""Read side of the ledger: the unit dossier and unit lists (keyset-paginated)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, and_, select
+from sqlalchemy.orm import aliased
+
+from unitrace.access.principal import Actor
+from unitrace.catalog.service import location_id, lot_id, party_id, product_row
+from unitrace.core.errors import FieldError, NotFound, ValidationError, invalid
+from unitrace.core.lifecycle import Role, Status, rule_for
+from unitrace.db.engine import Database
+from unitrace.db.tables import event_units, events, locations, lots, parties, products, units
+
+MAX_PAGE = 1000
+
+
+def _find_unit(conn: Connection, serial: str, product: str | None) -> Any:
+    query = select(units, products.c.code.label("product_code")).join(
+        products, products.c.id == units.c.product_id
+    )
+    query = query.where(units.c.serial == serial)
+    if product is not None:
+        query = query.where(products.c.code == product)
+    rows = conn.execute(query).all()
+    if not rows:
+        where = f" of product {product}" if product else ""
+        raise NotFound(
+            f"no unit with serial {serial!r}{where}",
+            [FieldError("serial", "unknown serial", serial)],
+        )
+    if len(rows) > 1:
+        codes = ", ".join(sorted(r.product_code for r in rows))
+        raise ValidationError(
+            f"serial {serial!r} is used by products {codes}; name the product",
+            [FieldError("product", f"required: serial is used by {codes}", serial)],
+        )
+    return rows[0]
+
+
+def _code(conn: Connection, table: Any, row_id: int | None) -> str | None:
+    if row_id is None:
+        return None
+    return conn.execute(select(table.c.code).where(table.c.id == row_id)).scalar()
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _local(moment: datetime, offset: str) -> str:
+    sign = -1 if offset.startswith("-") else 1
+    delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])) * sign
+    return moment.astimezone(timezone(delta)).isoformat()
+
+
+def dossier(db: Database, actor: Actor, serial: str, product: str | None = None) -> dict[str, Any]:
+    """Everything about one unit: identity, state, components and its whole event timeline."""
+    actor.require("read")
+    with db.read() as conn:
+        unit = _find_unit(conn, serial, product)
+        prod = conn.execute(select(products).where(products.c.id == unit.product_id)).one()
+        lot_info = None
+        if unit.lot_id is not None:
+            lot = conn.execute(select(lots).where(lots.c.id == unit.lot_id)).one()
+            lot_info = {
+                "number": lot.number,
+                "production_date": lot.production_date.isoformat() if lot.production_date else None,
+                "expiry_date": lot.expiry_date.isoformat() if lot.expiry_date else None,
+                "supplier": _code(conn, parties, lot.supplier_id),
+            }
+        parent = None
+        if unit.parent_id is not None:
+            parent_row = _unit_brief(conn, units.c.id == unit.parent_id)
+            parent = parent_row[0] if parent_row else None
+        components = _unit_brief(conn, units.c.parent_id == unit.id)
+        timeline = _timeline(conn, unit.id)
+        location = _code(conn, locations, unit.location_id)
+        holder = _code(conn, parties, unit.holder_id)
+    commissioned = next((e for e in timeline if e["type"] == "commission"), None)
+    produced = (lot_info or {}).get("production_date") or (
+        commissioned["event_time"][:10] if commissioned else None
+    )
+    return {
+        "serial": unit.serial,
+        "product": {"code": prod.code, "name": prod.name, "gtin": prod.gtin},
+        "lot": lot_info,
+        "production_date": produced,
+        "status": Status(unit.status).label,
+        "location": location,
+        "holder": holder,
+        "parent": parent,
+        "components": components,
+        "attributes": unit.attributes or {},
+        "warranty": _warranty(prod, timeline),
+        "events": timeline,
+    }
+
+
+def _unit_brief(conn: Connection, where: Any) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(units.c.serial, units.c.status, products.c.code, products.c.name)
+        .join(products, products.c.id == units.c.product_id)
+        .where(where)
+        .order_by(units.c.id)
+    ).all()
+    return [
+        {"serial": r.serial, "product": r.code, "name": r.name, "status": Status(r.status).label}
+        for r in rows
+    ]
+
+
+def _timeline(conn: Connection, unit_pk: int) -> list[dict[str, Any]]:
+    parent_unit = aliased(units)
+    rows = conn.execute(
+        select(
+            events,
+            event_units.c.role,
+            locations.c.code.label("location_code"),
+            parties.c.code.label("party_code"),
+            parent_unit.c.serial.label("parent_serial"),
+        )
+        .join(event_units, event_units.c.event_id == events.c.id)
+        .outerjoin(locations, locations.c.id == events.c.location_id)
+        .outerjoin(parties, parties.c.id == events.c.party_id)
+        .outerjoin(parent_unit, parent_unit.c.id == events.c.parent_unit_id)
+        .where(event_units.c.unit_id == unit_pk)
+        .order_by(events.c.event_time, events.c.id)
+    ).all()
+    out = []
+    for r in rows:
+        rule = rule_for(r.type)
+        out.append(
+            {
+                "event_id": r.event_id,
+                "type": r.type,
+                "role": Role(r.role).name.lower(),
+                "event_time": _local(r.event_time, r.event_tz),
+                "record_time": r.record_time.isoformat(),
+                "biz_step": rule.biz_step,
+                "disposition": rule.disposition,
+                "location": r.location_code,
+                "party": r.party_code,
+                "parent": r.parent_serial,
+                "read_point": r.read_point,
+                "operator": r.operator,
+                "equipment": r.equipment,
+                "biz_transactions": r.biz_transactions,
+                "data": r.data,
+                "unit_count": r.unit_count,
+            }
+        )
+    return out
+
+
+def _warranty(product: Any, timeline: list[dict[str, Any]]) -> dict[str, Any]:
+    """Warranty from the product's policy and the unit's own events (start: manufacture,
+    sale or activation). Claims and service history come with after-sales."""
+    start_event = {"manufacture": "commission", "sale": "sell", "activation": "activate"}[
+        product.warranty_start
+    ]
+    out: dict[str, Any] = {
+        "months": product.warranty_months,
+        "starts_at": product.warranty_start,
+        "start_date": None,
+        "end_date": None,
+        "status": "none" if product.warranty_months == 0 else "not_started",
+    }
+    started = next((e for e in timeline if e["type"] == start_event), None)
+    if product.warranty_months and started:
+        start = date.fromisoformat(started["event_time"][:10])
+        end = _add_months(start, product.warranty_months)
+        out.update(
+            start_date=start.isoformat(),
+            end_date=end.isoformat(),
+            status="active" if date.today() <= end else "expired",
+        )
+    return out
+
+
+def list_units(
+    db: Database,
+    actor: Actor,
+    *,
+    product: str | None = None,
+    lot: str | None = None,
+    status: str | None = None,
+    location: str | None = None,
+    holder: str | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Units matching every given filter, in id order; `next` is the cursor of the next page."""
+    actor.require("read")
+    if not 1 <= limit <= MAX_PAGE:
+        raise invalid("limit", f"must be from 1 to {MAX_PAGE}", limit)
+    conditions = []
+    with db.read() as conn:
+        product_pk = None
+        if product:
+            product_pk = product_row(conn, product).id
+            conditions.append(units.c.product_id == product_pk)
+        if lot:
+            if product_pk is None:
+                raise invalid("lot", "filtering by lot needs the product too")
+            conditions.append(units.c.lot_id == lot_id(conn, product_pk, lot))
+        if status:
+            try:
+                conditions.append(units.c.status == int(Status.from_label(status)))
+            except ValueError as exc:
+                raise invalid("status", str(exc), status) from None
+        if location:
+            conditions.append(units.c.location_id == location_id(conn, location))
+        if holder:
+            conditions.append(units.c.holder_id == party_id(conn, holder, "holder"))
+        if after is not None:
+            conditions.append(units.c.id > after)
+        parent_unit = aliased(units)
+        rows = conn.execute(
+            select(
+                units.c.id,
+                units.c.serial,
+                units.c.status,
+                products.c.code.label("product"),
+                lots.c.number.label("lot"),
+                locations.c.code.label("location"),
+                parties.c.code.label("holder"),
+                parent_unit.c.serial.label("parent"),
+            )
+            .join(products, products.c.id == units.c.product_id)
+            .outerjoin(lots, lots.c.id == units.c.lot_id)
+            .outerjoin(locations, locations.c.id == units.c.location_id)
+            .outerjoin(parties, parties.c.id == units.c.holder_id)
+            .outerjoin(parent_unit, parent_unit.c.id == units.c.parent_id)
+            .where(and_(*conditions))
+            .order_by(units.c.id)
+            .limit(limit + 1)
+        ).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "items": [
+            {
+                "serial": r.serial,
+                "product": r.product,
+                "lot": r.lot,
+                "status": Status(r.status).label,
+                "location": r.location,
+                "holder": r.holder,
+                "parent": r.parent,
+            }
+            for r in rows
+        ],
+        "next": str(rows[-1].id) if more and rows else None,
+    }

@@ -1,0 +1,93 @@
+"""Shapes of events and commission requests at the edges (API, CLI, importers)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from unitrace.core.lifecycle import EVENT_TYPES
+
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+Serial = Field(min_length=1, max_length=64)
+CodeRef = Field(default=None, min_length=1, max_length=60)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UnitRef(Strict):
+    """A unit named by its serial, and its product code when the serial alone is ambiguous."""
+
+    serial: str = Serial
+    product: str | None = CodeRef
+
+
+class BizTransaction(Strict):
+    type: str = Field(min_length=1, max_length=40, examples=["po", "desadv", "inv", "rma"])
+    id: str = Field(min_length=1, max_length=120)
+
+
+class EventIn(Strict):
+    """One event of the ledger. `serials` and `units` name the units it is about."""
+
+    event_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        description="client-chosen id; sending the same event again is acknowledged, not doubled",
+    )
+    type: EventType
+    event_time: AwareDatetime | None = Field(
+        default=None, description="when it happened, with its UTC offset; default now"
+    )
+    product: str | None = Field(default=None, max_length=40, description="product of `serials`")
+    serials: list[str] = Field(default_factory=list)
+    units: list[UnitRef] = Field(default_factory=list)
+    lot: str | None = Field(default=None, max_length=60, description="lot of new units")
+    location: str | None = CodeRef
+    party: str | None = Field(
+        default=None, max_length=40, description="destination, holder or customer party code"
+    )
+    parent: UnitRef | None = None
+    removed: list[UnitRef] = Field(default_factory=list, description="replace_part: parts out")
+    read_point: str | None = Field(default=None, max_length=80)
+    operator: str | None = Field(default=None, max_length=80)
+    equipment: str | None = Field(default=None, max_length=80)
+    biz_transactions: list[BizTransaction] = Field(default_factory=list, max_length=50)
+    attributes: dict[str, Any] | None = Field(
+        default=None, description="commission only: custom attributes of the new units"
+    )
+    data: dict[str, Any] = Field(
+        default_factory=dict, description="results, measurements, defect codes, notes"
+    )
+
+    @model_validator(mode="after")
+    def _names_units(self) -> EventIn:
+        if not self.serials and not self.units:
+            raise ValueError("an event names at least one unit in `serials` or `units`")
+        return self
+
+
+class CommissionIn(Strict):
+    """Make new units: `count` serials from the product's rule, or the given `serials`."""
+
+    event_id: str | None = Field(default=None, min_length=1, max_length=80)
+    product: str = Field(min_length=1, max_length=40)
+    lot: str | None = Field(default=None, max_length=60)
+    count: int | None = Field(default=None, ge=1, le=10_000_000)
+    serials: list[str] | None = None
+    location: str | None = CodeRef
+    plant: str | None = Field(default=None, max_length=8)
+    line: str | None = Field(default=None, max_length=8)
+    event_time: AwareDatetime | None = None
+    attributes: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _count_or_serials(self) -> CommissionIn:
+        if (self.count is None) == (self.serials is None):
+            raise ValueError("give either `count` (to generate serials) or `serials`, not both")
+        if self.serials is not None and not self.serials:
+            raise ValueError("`serials` must not be empty")
+        return self

@@ -1,0 +1,161 @@
+"""Ledger use cases: record events, commission units, replay check. Each opens its transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from unitrace.access.principal import Actor
+from unitrace.catalog.service import product_row, serial_template
+from unitrace.core.errors import Conflict, FieldError, UnitraceError, invalid
+from unitrace.core.serials import GenerationContext, SerialTemplate
+from unitrace.db.engine import Database
+from unitrace.db.tables import serial_counters
+from unitrace.ledger.bulk import allocate
+from unitrace.ledger.schemas import CommissionIn, EventIn
+from unitrace.ledger.write import (
+    Recorded,
+    event_hash,
+    existing_serials,
+    find_replay,
+    payload_hash,
+    record_in,
+)
+
+COLLISION_RETRIES = 5
+
+
+def record_events(db: Database, actor: Actor, batch: Sequence[EventIn]) -> list[Recorded]:
+    """Write a batch of events in one transaction: all of them, or none."""
+    actor.require("ledger.write")
+    digests = [event_hash(e) for e in batch]
+    for attempt in range(2):
+        try:
+            with db.write() as conn:
+                return [
+                    _numbered(i, len(batch), record_in, conn, actor, event, digest)
+                    for i, (event, digest) in enumerate(zip(batch, digests, strict=True))
+                ]
+        except IntegrityError:
+            # A concurrent transaction wrote the same event id or serial first (PostgreSQL).
+            # Run again: the checks now see its rows and answer replay, 409 or 422.
+            if attempt:
+                raise Conflict(
+                    "the events collided with a concurrent write; nothing was written"
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def _numbered(index: int, size: int, func, *args):  # type: ignore[no-untyped-def]
+    """Run one event of a batch; errors of a list name the event's index (`3.serials.0`)."""
+    try:
+        return func(*args)
+    except UnitraceError as error:
+        if size > 1:
+            error.detail = f"event {index}: {error.detail}"
+            for item in error.errors:
+                item.field = f"{index}.{item.field}"
+        raise
+
+
+def commission_units(db: Database, actor: Actor, request: CommissionIn) -> Recorded:
+    """Make new units: generate `count` serials from the product's rule, or register
+    `serials` made elsewhere. One commission event, one transaction."""
+    actor.require("ledger.write")
+    digest = payload_hash(request.model_dump(mode="json", exclude={"event_id"}, exclude_none=True))
+    base = {
+        "event_id": request.event_id,
+        "type": "commission",
+        "event_time": request.event_time,
+        "product": request.product,
+        "lot": request.lot,
+        "location": request.location,
+        "attributes": request.attributes,
+        "data": {k: v for k, v in (("plant", request.plant), ("line", request.line)) if v},
+    }
+    if request.serials is not None:
+        event = EventIn(**base, serials=request.serials)
+        for attempt in range(2):
+            try:
+                with db.write() as conn:
+                    return record_in(conn, actor, event, digest)
+            except IntegrityError:
+                if attempt:
+                    raise Conflict(
+                        "serials were registered meanwhile; nothing was written"
+                    ) from None
+    assert request.count is not None
+    for attempt in range(2):
+        try:
+            with db.write() as conn:
+                replay = find_replay(conn, request.event_id, digest)
+                if replay is not None:
+                    return replay
+                return _generate(conn, actor, request, base, digest)
+        except IntegrityError:
+            if attempt:
+                raise Conflict("serials collided with a concurrent write; try again") from None
+    raise AssertionError("unreachable")
+
+
+def _generate(
+    conn: Connection, actor: Actor, request: CommissionIn, base: dict[str, object], digest: str
+) -> Recorded:
+    assert request.count is not None
+    product = product_row(conn, request.product)
+    template = serial_template(product)
+    if template is None:
+        raise invalid(
+            "count",
+            f"{product.code} has no serial rule to generate from: give `serials` instead, "
+            "or set the product's serial_rule",
+        )
+    day = (request.event_time or datetime.now().astimezone()).date()
+    context = GenerationContext(day, product.code, request.plant or "", request.line or "")
+    period = template.period_key(day)
+    serials = _render(conn, template, context, product.id, period, request.count)
+    for _ in range(COLLISION_RETRIES):
+        event = EventIn.model_construct(**{**base, "serials": serials}, units=[], removed=[],
+                                        biz_transactions=[], parent=None, party=None,
+                                        read_point=None, operator=None, equipment=None)  # fmt: skip
+        if event.data is None:
+            event.data = {}
+        try:
+            with conn.begin_nested():
+                return record_in(conn, actor, event, digest, new_unit_serials=serials)
+        except IntegrityError:
+            taken = set(existing_serials(conn, product.id, serials))
+            if not taken:
+                raise
+            # Serials registered by hand can match the rule; skip past them, never reuse.
+            fresh = iter(_render(conn, template, context, product.id, period, len(taken)))
+            serials = [next(fresh) if s in taken else s for s in serials]
+    raise Conflict(
+        f"could not find {request.count} free serials for {product.code}",
+        [FieldError("count", "serial rule keeps colliding with existing serials")],
+    )
+
+
+def _render(
+    conn: Connection,
+    template: SerialTemplate,
+    context: GenerationContext,
+    product_id: int,
+    period: str,
+    count: int,
+) -> list[str]:
+    first = allocate(
+        conn, serial_counters, {"product_id": product_id, "period": period}, "last_value", count
+    )
+    serials = template.render(context, first, count)
+    if template.seq_token is None:  # random-only rules can repeat themselves within a batch
+        seen: set[str] = set()
+        for i, serial in enumerate(serials):
+            while serial in seen:
+                serial = template.render(context, first, 1)[0]
+            seen.add(serial)
+            serials[i] = serial
+    return serials

@@ -1,0 +1,532 @@
+"""The single write path of the ledger.
+
+Every event — from the API, the pages, the CLI, importers or EPCIS capture — is written by
+`record_in`, inside a transaction its use case opened. It validates the event, checks the
+lifecycle rule for every unit, appends the event and its unit links, and updates the
+projection (status, location, holder, parent) in the same transaction. A batch is all or
+nothing. Events are idempotent by `event_id`: the same event sent again is acknowledged with
+`replayed=True`; different content under a used id is a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, text, update
+
+from unitrace.access.principal import Actor
+from unitrace.catalog.service import location_id, lot_id, party_id, product_row
+from unitrace.core.errors import (
+    Conflict,
+    FieldError,
+    InvalidTransition,
+    NotFound,
+    ValidationError,
+    invalid,
+)
+from unitrace.core.lifecycle import (
+    PARENT_ALLOWED,
+    REMOVED_FROM,
+    REMOVED_TO,
+    Effect,
+    Role,
+    Rule,
+    Status,
+    rule_for,
+)
+from unitrace.core.serials import plain_serial_problem
+from unitrace.db.tables import event_units, events, products, unit_id_blocks, units
+from unitrace.ledger.bulk import allocate, bulk_insert, chunks
+from unitrace.ledger.schemas import EventIn
+
+MAX_REPORTED = 1_000  # errors listed one by one in a reply; the count says how many in all
+
+
+@dataclass
+class Recorded:
+    """What the write path answers for one event."""
+
+    event_id: str
+    id: int
+    type: str
+    unit_count: int
+    replayed: bool
+    serials: list[str] = field(default_factory=list)
+
+    def public(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event_id": self.event_id,
+            "type": self.type,
+            "unit_count": self.unit_count,
+            "replayed": self.replayed,
+        }
+        if self.serials:
+            out["serials"] = self.serials
+        return out
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    id: int
+    serial: str
+    product: str
+    status: Status
+    parent_id: int | None
+
+
+def payload_hash(payload: Any) -> str:
+    """A stable hash of an event's content, to tell a replay from a reused id."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def event_hash(event: EventIn) -> str:
+    return payload_hash(event.model_dump(mode="json", exclude={"event_id"}, exclude_none=True))
+
+
+def report(
+    detail: str,
+    errors: list[FieldError],
+    kind: type[ValidationError]
+    | type[Conflict]
+    | type[NotFound]
+    | type[InvalidTransition] = ValidationError,
+) -> Exception:
+    """An error listing problems one by one (the first MAX_REPORTED of them)."""
+    shown = errors[:MAX_REPORTED]
+    if len(errors) > MAX_REPORTED:
+        shown.append(FieldError("*", f"{len(errors) - MAX_REPORTED} more not listed"))
+    return kind(f"{detail} ({len(errors)} in all)" if len(errors) > 1 else detail, shown)
+
+
+# --- resolving units ------------------------------------------------------------------
+
+
+def unit_refs(event: EventIn) -> list[tuple[str, str | None, str]]:
+    """(field path, product code or None, serial) for every unit an event names."""
+    refs = [(f"serials.{i}", event.product, s) for i, s in enumerate(event.serials)]
+    refs += [(f"units.{i}.serial", u.product or event.product, u.serial)
+             for i, u in enumerate(event.units)]  # fmt: skip
+    seen: dict[tuple[str | None, str], str] = {}
+    dupes = []
+    for path, product, serial in refs:
+        if (product, serial) in seen:
+            dupes.append(FieldError(path, f"named twice (also {seen[(product, serial)]})", serial))
+        seen[(product, serial)] = path
+    if dupes:
+        raise report("the event names a unit more than once", dupes)
+    return refs
+
+
+def resolve_units(conn: Connection, refs: Sequence[tuple[str, str | None, str]]) -> list[UnitRow]:
+    """Look units up by (product, serial) or by serial alone, in chunks; all or NotFound."""
+    by_product: dict[str | None, list[str]] = defaultdict(list)
+    for _, product, serial in refs:
+        by_product[product].append(serial)
+    found: dict[tuple[str | None, str], list[UnitRow]] = defaultdict(list)
+    errors: list[FieldError] = []
+    for product, serials in by_product.items():
+        query = select(
+            units.c.id, units.c.serial, units.c.status, units.c.parent_id, products.c.code
+        ).join(products, products.c.id == units.c.product_id)
+        if product is not None:
+            pid = conn.execute(select(products.c.id).where(products.c.code == product)).scalar()
+            if pid is None:
+                errors.append(FieldError("product", "unknown product", product))
+                continue
+            query = query.where(units.c.product_id == pid)
+        query = query.where(units.c.serial.in_(bindparam("serials", expanding=True)))
+        for chunk in chunks(serials):
+            for row in conn.execute(query, {"serials": list(chunk)}):
+                found[(product, row.serial)].append(
+                    UnitRow(row.id, row.serial, row.code, Status(row.status), row.parent_id)
+                )
+    if errors:
+        raise NotFound("unknown product", errors)
+    result = []
+    for path, product, serial in refs:
+        rows = found.get((product, serial), [])
+        if not rows:
+            where = f" of product {product}" if product else ""
+            errors.append(FieldError(path, f"no unit with serial {serial!r}{where}", serial))
+        elif len(rows) > 1:
+            codes = ", ".join(sorted(r.product for r in rows))
+            errors.append(FieldError(path, f"serial is used by products {codes}: name the product",
+                                     serial))  # fmt: skip
+        else:
+            result.append(rows[0])
+    if errors:
+        raise report("unknown or ambiguous units", errors, NotFound)
+    return result
+
+
+def _ancestors(conn: Connection, unit_id: int) -> set[int]:
+    rows = conn.execute(
+        text(
+            "WITH RECURSIVE up(id) AS (SELECT parent_id FROM units WHERE id = :id "
+            "UNION SELECT u.parent_id FROM units u JOIN up ON u.id = up.id "
+            "WHERE u.parent_id IS NOT NULL) SELECT id FROM up WHERE id IS NOT NULL"
+        ),
+        {"id": unit_id},
+    )
+    return {int(r[0]) for r in rows}
+
+
+# --- the write path -------------------------------------------------------------------
+
+
+def record_in(
+    conn: Connection,
+    actor: Actor,
+    event: EventIn,
+    digest: str | None = None,
+    new_unit_serials: Sequence[str] | None = None,
+) -> Recorded:
+    """Write one event on an open write transaction. See the module docstring."""
+    actor.require("ledger.write")
+    digest = digest or event_hash(event)
+    replay = find_replay(conn, event.event_id, digest)
+    if replay is not None:
+        return replay
+    rule = rule_for(event.type)
+    _check_required(rule, event)
+    event_time = event.event_time or datetime.now().astimezone()
+    refs = {
+        "location_id": location_id(conn, event.location) if event.location else None,
+        "party_id": party_id(conn, event.party) if event.party else None,
+    }
+    if event.type == "commission":
+        return _commission(conn, actor, event, digest, event_time, refs, new_unit_serials)
+
+    subjects = resolve_units(conn, unit_refs(event))
+    parent = _parent(conn, rule, event, subjects)
+    removed = _removed(conn, event, parent)
+    _check_transitions(rule, event, subjects)
+    event_pk = _insert_event(
+        conn, actor, event, digest, event_time, refs, parent.id if parent else None,
+        None, len(subjects) + len(removed),
+    )  # fmt: skip
+    _project(conn, rule, subjects, event_pk, refs, parent.id if parent else None)
+    if removed:
+        _project_removed(conn, removed, event_pk, parent.id if parent else None)
+    links = [(u.id, event_pk, int(Role.SUBJECT)) for u in subjects]
+    links += [(u.id, event_pk, int(Role.REMOVED)) for u in removed]
+    if parent:
+        links.append((parent.id, event_pk, int(Role.PARENT)))
+    bulk_insert(conn, event_units, ("unit_id", "event_id", "role"), links)
+    event_id = event.event_id or _fallback_id(event_pk)
+    return Recorded(event_id, event_pk, event.type, len(subjects) + len(removed), False)
+
+
+def find_replay(conn: Connection, event_id: str | None, digest: str) -> Recorded | None:
+    """The earlier recording of this event, or None; a reused id with other content conflicts."""
+    if event_id is None:
+        return None
+    previous = conn.execute(
+        select(events.c.id, events.c.payload_hash, events.c.type, events.c.unit_count).where(
+            events.c.event_id == event_id
+        )
+    ).first()
+    if previous is None:
+        return None
+    if previous.payload_hash != digest:
+        raise Conflict(
+            f"event_id {event_id!r} was used for a different event",
+            [FieldError("event_id", "already used with other content", event_id)],
+        )
+    serials: list[str] = []
+    if previous.type == "commission":
+        serials = list(
+            conn.execute(
+                select(units.c.serial)
+                .join(event_units, event_units.c.unit_id == units.c.id)
+                .where(event_units.c.event_id == previous.id)
+                .order_by(units.c.id)
+            ).scalars()
+        )
+    return Recorded(event_id, previous.id, previous.type, previous.unit_count, True, serials)
+
+
+def _fallback_id(event_pk: int) -> str:
+    return f"urn:unitrace:event:{event_pk}"
+
+
+def _check_required(rule: Rule, event: EventIn) -> None:
+    what = event.type
+    if rule.location is Effect.SET and not event.location:
+        raise invalid("location", f"{what} needs the location the units go to")
+    if rule.holder is Effect.SET and not event.party:
+        raise invalid("party", f"{what} needs the party the units go to")
+    if rule.parent is Effect.SET and event.parent is None:
+        raise invalid("parent", f"{what} needs the parent unit the components go into")
+    if event.type == "replace_part" and not event.removed:
+        raise invalid("removed", "replace_part needs the components that come out")
+    if event.removed and event.type != "replace_part":
+        raise invalid("removed", f"only replace_part takes removed components, not {what}")
+    if event.parent is not None and event.type not in ("assemble", "disassemble", "replace_part"):
+        raise invalid("parent", f"{what} does not take a parent unit")
+    if event.attributes is not None and event.type != "commission":
+        raise invalid("attributes", "only commission sets unit attributes")
+    if event.lot is not None and event.type != "commission":
+        raise invalid("lot", "only commission sets the lot of units")
+
+
+def _parent(
+    conn: Connection, rule: Rule, event: EventIn, subjects: list[UnitRow]
+) -> UnitRow | None:
+    if event.parent is None:
+        return None
+    ref = ("parent.serial", event.parent.product or event.product, event.parent.serial)
+    parent = resolve_units(conn, [ref])[0]
+    if parent.status not in PARENT_ALLOWED:
+        raise InvalidTransition(
+            f"parent {parent.product}/{parent.serial} is {parent.status.label}",
+            [FieldError("parent", f"is {parent.status.label}", parent.serial)],
+        )
+    ids = {u.id for u in subjects}
+    if event.type == "disassemble":
+        wrong = [
+            FieldError("serials", f"{u.serial} is not installed in {parent.serial}", u.serial)
+            for u in subjects
+            if u.parent_id != parent.id
+        ]
+        if wrong:
+            raise report(f"units are not in {parent.serial}", wrong, InvalidTransition)
+        return parent
+    if parent.id in ids or ids & _ancestors(conn, parent.id):
+        raise InvalidTransition(
+            f"installing into {parent.serial} would put a unit inside itself",
+            [FieldError("parent", "is one of the components or contains them", parent.serial)],
+        )
+    return parent
+
+
+def _removed(conn: Connection, event: EventIn, parent: UnitRow | None) -> list[UnitRow]:
+    if not event.removed or parent is None:
+        return []
+    refs = [(f"removed.{i}.serial", r.product or event.product, r.serial)
+            for i, r in enumerate(event.removed)]  # fmt: skip
+    removed = resolve_units(conn, refs)
+    wrong = [
+        FieldError(f"removed.{i}", f"{u.serial} is {u.status.label}, not installed in "
+                   f"{parent.serial}", u.serial)
+        for i, u in enumerate(removed)
+        if u.parent_id != parent.id or u.status not in REMOVED_FROM
+    ]  # fmt: skip
+    if wrong:
+        raise report(f"removed parts are not installed in {parent.serial}", wrong,
+                     InvalidTransition)  # fmt: skip
+    return removed
+
+
+def _check_transitions(rule: Rule, event: EventIn, subjects: list[UnitRow]) -> None:
+    bad = [u for u in subjects if not rule.allows(u.status)]
+    if not bad:
+        return
+    allowed = rule.describe_allowed() or "nowhere"
+    errors = [
+        FieldError(
+            "serials",
+            f"unit {u.product}/{u.serial} is {u.status.label}; {rule.event_type} is allowed "
+            f"only from {allowed}",
+            u.serial,
+        )
+        for u in bad
+    ]
+    first = bad[0]
+    raise report(
+        f"cannot {rule.event_type} unit {first.product}/{first.serial}: it is "
+        f"{first.status.label}, and {rule.event_type} is allowed only from {allowed}",
+        errors,
+        InvalidTransition,
+    )
+
+
+def _insert_event(
+    conn: Connection,
+    actor: Actor,
+    event: EventIn,
+    digest: str,
+    event_time: datetime,
+    refs: dict[str, int | None],
+    parent_id: int | None,
+    lot: int | None,
+    unit_count: int,
+) -> int:
+    offset = event_time.strftime("%z") or "+0000"
+    values = {
+        "event_id": event.event_id or f"pending:{uuid.uuid4()}",
+        "payload_hash": digest,
+        "type": event.type,
+        "event_time": event_time,
+        "event_tz": f"{offset[:3]}:{offset[3:5]}",
+        "record_time": datetime.now(UTC),
+        "location_id": refs["location_id"],
+        "party_id": refs["party_id"],
+        "parent_unit_id": parent_id,
+        "lot_id": lot,
+        "read_point": event.read_point,
+        "operator": event.operator,
+        "equipment": event.equipment,
+        "actor_user_id": actor.user_id,
+        "biz_transactions": [b.model_dump() for b in event.biz_transactions],
+        "data": event.data,
+        "unit_count": unit_count,
+    }
+    pk = int(conn.execute(insert(events).values(**values).returning(events.c.id)).scalar_one())
+    if event.event_id is None:
+        conn.execute(update(events).where(events.c.id == pk).values(event_id=_fallback_id(pk)))
+    return pk
+
+
+def _effect_value(effect: Effect, column: str, given: int | None) -> Any:
+    if effect is Effect.CLEAR:
+        return None
+    if effect is Effect.SET or (effect is Effect.OPTIONAL and given is not None):
+        return given
+    return units.c[column]
+
+
+def _project(
+    conn: Connection,
+    rule: Rule,
+    subjects: list[UnitRow],
+    event_pk: int,
+    refs: dict[str, int | None],
+    parent_id: int | None,
+) -> None:
+    """Update the projection, guarded by the allowed statuses (the concurrency check)."""
+    values: dict[str, Any] = {"last_event_id": event_pk}
+    if rule.to is not None:
+        values["status"] = int(rule.to)
+    for column, effect, given in (
+        ("location_id", rule.location, refs["location_id"]),
+        ("holder_id", rule.holder, refs["party_id"]),
+        ("parent_id", rule.parent, parent_id),
+    ):
+        if effect is not Effect.KEEP:
+            values[column] = _effect_value(effect, column, given)
+    allowed = [int(s) for s in rule.allowed_from]
+    statement = (
+        update(units)
+        .where(units.c.id.in_(bindparam("ids", expanding=True)), units.c.status.in_(allowed))
+        .values(**values)
+    )
+    ids = [u.id for u in subjects]
+    changed = 0
+    for chunk in chunks(ids):
+        changed += conn.execute(statement, {"ids": list(chunk)}).rowcount
+    if changed != len(ids):
+        raise Conflict(
+            f"{len(ids) - changed} of the units changed while this {rule.event_type} was "
+            "being recorded; nothing was written, try again",
+            [FieldError("serials", "changed by a concurrent event")],
+        )
+
+
+def _project_removed(
+    conn: Connection, removed: list[UnitRow], event_pk: int, parent_id: int | None
+) -> None:
+    changed = conn.execute(
+        update(units)
+        .where(
+            units.c.id.in_([u.id for u in removed]),
+            units.c.parent_id == parent_id,
+            units.c.status.in_([int(s) for s in REMOVED_FROM]),
+        )
+        .values(status=int(REMOVED_TO), parent_id=None, holder_id=None, last_event_id=event_pk)
+    ).rowcount
+    if changed != len(removed):
+        raise Conflict("removed parts changed meanwhile; nothing was written, try again")
+
+
+# --- commissioning: the event that creates units --------------------------------------
+
+
+def _commission(
+    conn: Connection,
+    actor: Actor,
+    event: EventIn,
+    digest: str,
+    event_time: datetime,
+    refs: dict[str, int | None],
+    generated: Sequence[str] | None,
+) -> Recorded:
+    from unitrace.catalog.service import serial_template
+
+    if event.units or not event.product:
+        raise invalid("product", "commission takes `product` and its new `serials`")
+    product = product_row(conn, event.product)
+    if product.tracking != "serial":
+        raise invalid(
+            "product", f"{product.code} is tracked by {product.tracking}, not by serial",
+            product.code,
+        )  # fmt: skip
+    lot = lot_id(conn, product.id, event.lot) if event.lot else None
+    serials = list(event.serials)
+    if generated is None:
+        template = serial_template(product)
+        errors: list[FieldError] = []
+        seen: dict[str, int] = {}
+        for i, serial in enumerate(serials):
+            problem = plain_serial_problem(serial)
+            if problem is None and template is not None:
+                problem = template.mismatch(serial, product.code)
+            if problem is None and serial in seen:
+                problem = f"duplicate of serials.{seen[serial]}"
+            if problem:
+                errors.append(FieldError(f"serials.{i}", problem, serial))
+            seen.setdefault(serial, i)
+        if errors:
+            raise report(f"serials rejected for {product.code}; nothing was written", errors)
+        existing = existing_serials(conn, product.id, serials)
+        if existing:
+            raise report(
+                f"serials already exist for {product.code}; nothing was written",
+                [FieldError(f"serials.{seen[s]}", "already exists", s) for s in existing],
+                Conflict,
+            )
+    event_pk = _insert_event(
+        conn, actor, event.model_copy(update={"serials": []}), digest, event_time, refs, None,
+        lot, len(serials),
+    )  # fmt: skip
+    first_id = allocate(conn, unit_id_blocks, {"name": "units"}, "last_id", len(serials))
+    attributes = event.attributes
+    location = refs["location_id"]
+    status = int(Status.COMMISSIONED)
+    bulk_insert(
+        conn,
+        units,
+        ("id", "product_id", "serial", "lot_id", "status", "location_id", "attributes",
+         "last_event_id"),
+        [(first_id + i, product.id, s, lot, status, location, attributes, event_pk)
+         for i, s in enumerate(serials)],
+    )  # fmt: skip
+    role = int(Role.SUBJECT)
+    bulk_insert(
+        conn,
+        event_units,
+        ("unit_id", "event_id", "role"),
+        [(first_id + i, event_pk, role) for i in range(len(serials))],
+    )
+    event_id = event.event_id or _fallback_id(event_pk)
+    return Recorded(event_id, event_pk, "commission", len(serials), False, serials)
+
+
+def existing_serials(conn: Connection, product_id: int, serials: Sequence[str]) -> list[str]:
+    """Which of `serials` the product already has (chunked lookups on the unique index)."""
+    query = select(units.c.serial).where(
+        units.c.product_id == product_id,
+        units.c.serial.in_(bindparam("serials", expanding=True)),
+    )
+    found: list[str] = []
+    for chunk in chunks(serials):
+        found.extend(conn.execute(query, {"serials": list(chunk)}).scalars())
+    return found
