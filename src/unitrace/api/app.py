@@ -1,0 +1,55 @@
+"""The application factory: one FastAPI app serving the API (and, later, the pages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from unitrace import __version__
+from unitrace.api import problems
+from unitrace.db.engine import Database
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(db: Database) -> FastAPI:
+    from unitrace.access.routes import router as access_router
+    from unitrace.catalog.routes import router as catalog_router
+    from unitrace.ledger.routes import router as ledger_router
+    from unitrace.ledger.schemas import EventIn
+
+    app = FastAPI(
+        title="unitrace",
+        version=__version__,
+        description="Serial-number management and unit-level traceability (一物一码).",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.db = db
+    problems.install(app)
+    for router in (catalog_router, ledger_router, access_router):
+        app.include_router(router, prefix=API_PREFIX)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)  # fmt: skip
+            # POST /events parses its body itself (one event or a list); publish the model.
+            event_schema = EventIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(event_schema.pop("$defs", {}))
+            components["EventIn"] = event_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

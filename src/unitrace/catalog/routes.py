@@ -1,0 +1,72 @@
+"""Catalog API: parse, call one use case, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from unitrace.api.deps import CurrentActor, DatabaseDep
+from unitrace.catalog import service
+from unitrace.catalog.schemas import (
+    LocationCreate,
+    LotCreate,
+    PartyCreate,
+    ProductCreate,
+    ProductUpdate,
+)
+
+router = APIRouter(tags=["catalog"])
+
+
+@router.post("/products", status_code=201)
+def create_product(body: ProductCreate, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    return service.create_product(db, actor, body)
+
+
+@router.get("/products")
+def list_products(
+    db: DatabaseDep,
+    actor: CurrentActor,
+    q: str | None = Query(default=None, max_length=100, description="code, name or GTIN"),
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> dict[str, Any]:
+    return service.list_products(db, actor, q, limit, offset)
+
+
+@router.get("/products/{code}")
+def get_product(code: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    return service.get_product(db, actor, code)
+
+
+@router.patch("/products/{code}")
+def update_product(
+    code: str, body: ProductUpdate, db: DatabaseDep, actor: CurrentActor
+) -> dict[str, Any]:
+    return service.update_product(db, actor, code, body)
+
+
+@router.post("/lots", status_code=201)
+def create_lot(body: LotCreate, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    return service.create_lot(db, actor, body)
+
+
+@router.post("/parties", status_code=201)
+def create_party(body: PartyCreate, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    return service.create_party(db, actor, body)
+
+
+@router.get("/parties")
+def list_parties(db: DatabaseDep, actor: CurrentActor) -> list[dict[str, Any]]:
+    return service.list_table(db, actor, "parties")
+
+
+@router.post("/locations", status_code=201)
+def create_location(body: LocationCreate, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    return service.create_location(db, actor, body)
+
+
+@router.get("/locations")
+def list_locations(db: DatabaseDep, actor: CurrentActor) -> list[dict[str, Any]]:
+    return service.list_table(db, actor, "locations")

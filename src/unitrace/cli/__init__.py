@@ -1,0 +1,1 @@
+"""The `unitrace` command (Typer + Rich)."""

@@ -1,0 +1,73 @@
+"""What every command shares: the database from settings, and one mapping of errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from unitrace.config import Settings
+from unitrace.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    Unauthorized,
+    UnitraceError,
+    ValidationError,
+)
+from unitrace.db.engine import Database
+
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES: dict[type[UnitraceError], int] = {
+    ValidationError: 2,
+    NotFound: 3,
+    Conflict: 4,
+    InvalidTransition: 4,
+    Forbidden: 5,
+    Unauthorized: 5,
+}
+
+
+def database() -> Database:
+    return Database(Settings.from_env().database_url)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn typed errors into one clear line (and the field list) and a non-zero exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UnitraceError as exc:
+            code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)), 1)
+            err_console.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
+            for item in exc.errors[:20]:
+                shown = f" ({item.value!r})" if item.value is not None else ""
+                err_console.print(f"  {item.field}: {item.message}{shown}", highlight=False,
+                                  markup=False)  # fmt: skip
+            if len(exc.errors) > 20:
+                err_console.print(f"  … and {len(exc.errors) - 20} more", highlight=False)
+            raise typer.Exit(code) from None
+        except ValueError as exc:  # settings and parsing problems
+            raise fail(str(exc), 2) from None
+        except Exception as exc:  # database unreachable, disk full …: one line, no traceback
+            from sqlalchemy.exc import OperationalError
+
+            if isinstance(exc, OperationalError):
+                raise fail(f"database error: {exc.orig}", 1) from None
+            raise
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,257 @@
+"""`unitrace` command line. Every command calls one use case and prints its result."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from pydantic import ValidationError as PydanticValidationError
+from rich.table import Table
+
+from unitrace.access import service as access
+from unitrace.access.principal import SYSTEM
+from unitrace.catalog import service as catalog
+from unitrace.catalog.schemas import ProductCreate
+from unitrace.cli.common import console, database, err_console, fail, handle_errors
+from unitrace.config import Settings
+from unitrace.core.errors import ValidationError
+from unitrace.db import migrate
+from unitrace.ledger import queries, replay
+from unitrace.ledger import service as ledger
+from unitrace.ledger.schemas import CommissionIn
+
+app = typer.Typer(help="unitrace: serial numbers and unit-level traceability (一物一码).",
+                  no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+product_app = typer.Typer(help="Products.", no_args_is_help=True)
+serials_app = typer.Typer(help="Serial numbers.", no_args_is_help=True)
+unit_app = typer.Typer(help="Units.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The event ledger.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (user_app, "user"), (token_app, "token"),
+                  (product_app, "product"), (serials_app, "serials"), (unit_app, "unit"),
+                  (ledger_app, "ledger")):  # fmt: skip
+    app.add_typer(sub, name=name)
+
+
+def _validated(model: Any, **values: Any) -> Any:
+    try:
+        return model(**values)
+    except PydanticValidationError as exc:
+        from unitrace.api.problems import from_pydantic
+
+        raise from_pydantic(exc) from None
+
+
+@db_app.command("upgrade")
+@handle_errors
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    db = database()
+    migrate.upgrade(db)
+    console.print(f"database at revision {migrate.current_revision(db)}")
+
+
+@app.command()
+@handle_errors
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="listen address")] = None,  # noqa: UP045
+    port: Annotated[Optional[int], typer.Option(help="listen port")] = None,  # noqa: UP045
+    demo: Annotated[bool, typer.Option(help="load demo data into an empty database")] = True,
+) -> None:
+    """Start the server. On an empty database: migrate, create the first admin, load demo data."""
+    import uvicorn
+
+    from unitrace.api.app import create_app
+
+    settings = Settings.from_env()
+    db = database()
+    migrate.upgrade(db)
+    if access.count_users(db) == 0:
+        password = secrets.token_urlsafe(12)
+        access.create_user(db, SYSTEM, "admin", password, "admin")
+        token = access.create_token(db, SYSTEM, "admin", "first-start")["token"]
+        if demo:
+            from unitrace.demo import load_demo
+
+            load_demo(db, console=console)
+        console.print(
+            "\n[bold green]First start.[/] Administrator created — keep these, they are shown "
+            f"once:\n  user: [bold]admin[/]  password: [bold]{password}[/]\n"
+            f"  API token: [bold]{token}[/]\n"
+            f"  try: curl -H 'Authorization: Bearer {token}' "
+            f"http://{host or settings.host}:{port or settings.port}/api/v1/units\n",
+            highlight=False,
+        )
+    console.print(
+        f"unitrace on http://{host or settings.host}:{port or settings.port}  "
+        f"(API docs /api/docs, database {db.dialect})",
+        highlight=False,
+    )
+    uvicorn.run(create_app(db), host=host or settings.host, port=port or settings.port,
+                log_level="warning")  # fmt: skip
+
+
+@app.command("demo")
+@handle_errors
+def demo_command(
+    units: Annotated[int, typer.Option(min=10, max=1_000_000, help="finished units")] = 10_000,
+) -> None:
+    """Load realistic demo data (products, parties, units with a history)."""
+    from unitrace.demo import load_demo
+
+    db = database()
+    migrate.upgrade(db)
+    load_demo(db, units=units, console=console)
+
+
+@user_app.command("create")
+@handle_errors
+def user_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="admin or readonly")] = "readonly",
+) -> None:
+    """Create a user; the password is read from standard input (asked twice on a terminal)."""
+    if sys.stdin.isatty():
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    db = database()
+    created = access.create_user(db, SYSTEM, name, password, role)
+    console.print(f"user {created['username']} created with role {created['role']}")
+
+
+@token_app.command("create")
+@handle_errors
+def token_create(
+    user: Annotated[str, typer.Argument(help="the user the token acts as")],
+    name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+    days: Annotated[Optional[int], typer.Option(help="expires after days")] = None,  # noqa: UP045
+) -> None:
+    """Print a new API token for USER (only its hash is stored: copy it now)."""
+    created = access.create_token(database(), SYSTEM, user, name, days)
+    print(created["token"])
+
+
+@product_app.command("add")
+@handle_errors
+def product_add(
+    code: str,
+    name: str,
+    gtin: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    tracking: Annotated[str, typer.Option(help="serial, lot or none")] = "serial",
+    serial_rule: Annotated[Optional[str], typer.Option(help="e.g. SN{yy}{mm}-{seq:6}")] = None,  # noqa: UP045
+    warranty_months: Annotated[int, typer.Option()] = 0,
+    warranty_start: Annotated[str, typer.Option(help="manufacture, sale or activation")] = "sale",
+) -> None:
+    """Add a product (SKU)."""
+    data = _validated(ProductCreate, code=code, name=name, gtin=gtin, tracking=tracking,
+                      serial_rule=serial_rule, warranty_months=warranty_months,
+                      warranty_start=warranty_start)  # fmt: skip
+    created = catalog.create_product(database(), SYSTEM, data)
+    console.print(f"product {created['code']} added", highlight=False)
+
+
+@serials_app.command("generate")
+@handle_errors
+def serials_generate(
+    product: str,
+    count: Annotated[Optional[int], typer.Option(min=1, help="how many to generate")] = None,  # noqa: UP045
+    from_file: Annotated[
+        Optional[Path],
+        typer.Option("--from-file", help="register the serials in this file, one a line"),
+    ] = None,  # noqa: UP045, E501
+    lot: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    location: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    plant: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    line: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    out: Annotated[Optional[Path], typer.Option(help="write the serials to this file")] = None,  # noqa: UP045
+) -> None:
+    """Commission units: generate COUNT serials from the product's rule, or register a file's."""
+    serials = None
+    if from_file is not None:
+        try:
+            text = from_file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"cannot read {from_file}: {exc}", 2) from None
+        serials = [s.strip() for s in text.splitlines() if s.strip()]
+        if not serials:
+            raise fail(f"{from_file} holds no serials", 2)
+    if (count is None) == (serials is None):
+        raise fail("give either --count or --from-file", 2)
+    request = _validated(CommissionIn, product=product, count=count, serials=serials, lot=lot,
+                         location=location, plant=plant, line=line)  # fmt: skip
+    with err_console.status(f"commissioning {count or len(serials or [])} units of {product} …"):
+        result = ledger.commission_units(database(), SYSTEM, request)
+    if out is not None:
+        out.write_text("\n".join(result.serials) + "\n", encoding="utf-8")
+        err_console.print(f"{result.unit_count} serials written to {out}", highlight=False)
+    else:
+        sys.stdout.write("\n".join(result.serials) + "\n")
+    err_console.print(
+        f"commissioned {result.unit_count} units ({result.event_id})", highlight=False
+    )
+
+
+@unit_app.command("show")
+@handle_errors
+def unit_show(
+    serial: str,
+    product: Annotated[Optional[str], typer.Option(help="when the serial is ambiguous")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show a unit's dossier: identity, state, components and the event timeline."""
+    found = queries.dossier(database(), SYSTEM, serial, product)
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    p = found["product"]
+    console.print(f"[bold]{found['serial']}[/]  {p['code']} {p['name']}", highlight=False)
+    lot = found["lot"]["number"] if found["lot"] else "-"
+    w = found["warranty"]
+    for label, value in (
+        ("status", found["status"]), ("lot", lot), ("produced", found["production_date"]),
+        ("location", found["location"]), ("holder", found["holder"]),
+        ("parent", found["parent"]["serial"] if found["parent"] else None),
+        ("warranty", f"{w['status']} {w['start_date'] or ''}→{w['end_date'] or ''}"),
+    ):  # fmt: skip
+        console.print(f"  {label:<9} {value or '-'}", highlight=False)
+    if found["components"]:
+        console.print("  components:")
+        for c in found["components"]:
+            console.print(f"    {c['product']} {c['serial']} ({c['status']})", highlight=False)
+    table = Table("time", "event", "role", "where", "party", "details")
+    for e in found["events"]:
+        details = json.dumps(e["data"], ensure_ascii=False) if e["data"] else ""
+        table.add_row(e["event_time"][:19], e["type"], e["role"], e["location"] or "",
+                      e["party"] or "", details)  # fmt: skip
+    console.print(table)
+
+
+@ledger_app.command("verify")
+@handle_errors
+def ledger_verify() -> None:
+    """Replay every event and report each unit whose stored state differs (exit 1 if any)."""
+    with err_console.status("replaying the ledger …"):
+        result = replay.verify_ledger(database(), SYSTEM)
+    for m in result.mismatches[:100]:
+        console.print(f"MISMATCH {m.product}/{m.serial}: {m.problem}", highlight=False)
+    if len(result.mismatches) > 100:
+        console.print(f"… and {len(result.mismatches) - 100} more", highlight=False)
+    console.print(f"{result.events} events replayed over {result.units} units: "
+                  f"{len(result.mismatches)} mismatches", highlight=False)  # fmt: skip
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except ValidationError as exc:  # raised outside a handled command (should not happen)
+        err_console.print(f"error: {exc}")
+        raise SystemExit(2) from None

@@ -1,0 +1,96 @@
+"""Ledger API: commissioning, the event write path, unit lists and the dossier."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from unitrace.api.deps import CurrentActor, DatabaseDep
+from unitrace.api.problems import from_pydantic
+from unitrace.core.errors import invalid
+from unitrace.ledger import queries, service
+from unitrace.ledger.schemas import CommissionIn, EventIn
+
+router = APIRouter(tags=["ledger"])
+_event_list = TypeAdapter(list[EventIn])
+_EVENT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/EventIn"},
+                        {"type": "array", "items": {"$ref": "#/components/schemas/EventIn"}},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/units/commission", status_code=201)
+def commission(body: CommissionIn, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    """Make new units from the product's serial rule (`count`) or register `serials`."""
+    return service.commission_units(db, actor, body).public()
+
+
+@router.post("/events", openapi_extra=_EVENT_BODY, status_code=201)
+async def record_events(request: Request, db: DatabaseDep, actor: CurrentActor) -> JSONResponse:
+    """The single write path: one event, or a list written in one transaction (all or none)."""
+    raw = await request.body()
+    try:
+        payload = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("body", "is not valid JSON") from None
+    try:
+        if isinstance(payload, list):
+            if not payload:
+                raise invalid("body", "the list of events is empty")
+            batch = _event_list.validate_python(payload)
+        elif isinstance(payload, dict):
+            batch = [EventIn.model_validate(payload)]
+        else:
+            raise invalid("body", "send one event object or a list of them")
+    except PydanticValidationError as exc:
+        raise from_pydantic(exc) from None
+    from starlette.concurrency import run_in_threadpool
+
+    recorded = await run_in_threadpool(service.record_events, db, actor, batch)
+    answers = [r.public() for r in recorded]
+    status = 200 if all(r.replayed for r in recorded) else 201
+    return JSONResponse(answers if isinstance(payload, list) else answers[0], status_code=status)
+
+
+@router.get("/units")
+def list_units(
+    db: DatabaseDep,
+    actor: CurrentActor,
+    product: str | None = None,
+    lot: str | None = None,
+    status: str | None = None,
+    location: str | None = None,
+    holder: str | None = None,
+    after: str | None = Query(default=None, description="the `next` cursor of the last page"),
+    limit: int = Query(default=50, ge=1, le=1000),
+) -> dict[str, Any]:
+    if after is not None and not after.isdigit():
+        raise invalid("after", "is not a cursor from a previous page", after)
+    return queries.list_units(
+        db, actor, product=product, lot=lot, status=status, location=location, holder=holder,
+        after=int(after) if after else None, limit=limit,
+    )  # fmt: skip
+
+
+@router.get("/units/{serial}")
+def unit_dossier(
+    serial: str, db: DatabaseDep, actor: CurrentActor, product: str | None = None
+) -> dict[str, Any]:
+    """The dossier: identity, state, components, warranty and the whole event timeline."""
+    return queries.dossier(db, actor, serial, product)
