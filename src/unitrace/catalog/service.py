@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from unitrace.access.principal import Actor
@@ -30,7 +30,7 @@ _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
 
 
 def product_row(conn: Connection, code: str, field: str = "product") -> Row[Any]:
-    row = conn.execute(select(products).where(products.c.code == code)).first()
+    row = conn.execute(_PRODUCT, {"code": code}).first()
     if row is None:
         raise NotFound(
             f"no product with code {code!r}", [FieldError(field, "unknown product", code)]
@@ -49,15 +49,20 @@ def lot_id(conn: Connection, product_id: int, number: str, field: str = "lot") -
     return int(found)
 
 
+_PARTY_ID = select(parties.c.id).where(parties.c.code == bindparam("code"))
+_LOCATION_ID = select(locations.c.id).where(locations.c.code == bindparam("code"))
+_PRODUCT = select(products).where(products.c.code == bindparam("code"))
+
+
 def party_id(conn: Connection, code: str, field: str = "party") -> int:
-    found = conn.execute(select(parties.c.id).where(parties.c.code == code)).scalar()
+    found = conn.execute(_PARTY_ID, {"code": code}).scalar()
     if found is None:
         raise NotFound(f"no party with code {code!r}", [FieldError(field, "unknown party", code)])
     return int(found)
 
 
 def location_id(conn: Connection, code: str, field: str = "location") -> int:
-    found = conn.execute(select(locations.c.id).where(locations.c.code == code)).scalar()
+    found = conn.execute(_LOCATION_ID, {"code": code}).scalar()
     if found is None:
         raise NotFound(
             f"no location with code {code!r}", [FieldError(field, "unknown location", code)]

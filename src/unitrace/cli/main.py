@@ -163,7 +163,7 @@ def serials_generate(
     product: str,
     count: Annotated[Optional[int], typer.Option(min=1, help="how many to generate")] = None,  # noqa: UP045
     from_file: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--from-file", help="register the serials in this file, one a line"),
     ] = None,  # noqa: UP045, E501
     lot: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045

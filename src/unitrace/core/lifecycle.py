@@ -10,7 +10,7 @@ EPCIS 2.0 / CBV 2.0 names are given for each event type so that EPCIS export is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
 class Status(IntEnum):
@@ -49,7 +49,7 @@ class Role(IntEnum):
     REMOVED = 2  # components taken out by replace_part
 
 
-class Effect(str, Enum):
+class Effect(StrEnum):
     """What an event does to one attribute of a unit (location, holder or parent)."""
 
     KEEP = "keep"

@@ -101,8 +101,15 @@ def _diff(expected: UnitState, actual: UnitState) -> str:
     for name in ("status", "location_id", "holder_id", "parent_id"):
         want, got = getattr(expected, name), getattr(actual, name)
         if want != got:
-            show = lambda v: v.label if isinstance(v, Status) else v  # noqa: E731
             parts.append(
-                f"{name.removesuffix('_id')}: ledger says {show(want)}, stored {show(got)}"
+                f"{name.removesuffix('_id')}: ledger says {_show(want)}, stored {_show(got)}"
             )
     return "; ".join(parts)
+
+
+def _show(value: object) -> object:
+    return value.label if isinstance(value, Status) else value
+
+
+def _show(value: object) -> object:
+    return value.label if isinstance(value, Status) else value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -66,7 +67,7 @@ def commission_units(db: Database, actor: Actor, request: CommissionIn) -> Recor
     `serials` made elsewhere. One commission event, one transaction."""
     actor.require("ledger.write")
     digest = payload_hash(request.model_dump(mode="json", exclude={"event_id"}, exclude_none=True))
-    base = {
+    base: dict[str, Any] = {
         "event_id": request.event_id,
         "type": "commission",
         "event_time": request.event_time,
@@ -102,7 +103,7 @@ def commission_units(db: Database, actor: Actor, request: CommissionIn) -> Recor
 
 
 def _generate(
-    conn: Connection, actor: Actor, request: CommissionIn, base: dict[str, object], digest: str
+    conn: Connection, actor: Actor, request: CommissionIn, base: dict[str, Any], digest: str
 ) -> Recorded:
     assert request.count is not None
     product = product_row(conn, request.product)
@@ -121,8 +122,6 @@ def _generate(
         event = EventIn.model_construct(**{**base, "serials": serials}, units=[], removed=[],
                                         biz_transactions=[], parent=None, party=None,
                                         read_point=None, operator=None, equipment=None)  # fmt: skip
-        if event.data is None:
-            event.data = {}
         try:
             with conn.begin_nested():
                 return record_in(conn, actor, event, digest, new_unit_serials=serials)

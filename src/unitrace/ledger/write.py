@@ -10,6 +10,7 @@ nothing. Events are idempotent by `event_id`: the same event sent again is ackno
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -125,35 +126,47 @@ def unit_refs(event: EventIn) -> list[tuple[str, str | None, str]]:
     return refs
 
 
+_BY_PRODUCT = (
+    select(units.c.id, units.c.serial, units.c.status, units.c.parent_id, products.c.code)
+    .join(products, products.c.id == units.c.product_id)
+    .where(products.c.code == bindparam("product"))
+    .where(units.c.serial.in_(bindparam("serials", expanding=True)))
+)
+_BY_SERIAL = (
+    select(units.c.id, units.c.serial, units.c.status, units.c.parent_id, products.c.code)
+    .join(products, products.c.id == units.c.product_id)
+    .where(units.c.serial.in_(bindparam("serials", expanding=True)))
+)
+_PRODUCT_EXISTS = select(products.c.id).where(products.c.code == bindparam("code"))
+
+
 def resolve_units(conn: Connection, refs: Sequence[tuple[str, str | None, str]]) -> list[UnitRow]:
     """Look units up by (product, serial) or by serial alone, in chunks; all or NotFound."""
     by_product: dict[str | None, list[str]] = defaultdict(list)
     for _, product, serial in refs:
         by_product[product].append(serial)
     found: dict[tuple[str | None, str], list[UnitRow]] = defaultdict(list)
-    errors: list[FieldError] = []
     for product, serials in by_product.items():
-        query = select(
-            units.c.id, units.c.serial, units.c.status, units.c.parent_id, products.c.code
-        ).join(products, products.c.id == units.c.product_id)
-        if product is not None:
-            pid = conn.execute(select(products.c.id).where(products.c.code == product)).scalar()
-            if pid is None:
-                errors.append(FieldError("product", "unknown product", product))
-                continue
-            query = query.where(units.c.product_id == pid)
-        query = query.where(units.c.serial.in_(bindparam("serials", expanding=True)))
         for chunk in chunks(serials):
-            for row in conn.execute(query, {"serials": list(chunk)}):
+            if product is None:
+                cursor = conn.execute(_BY_SERIAL, {"serials": list(chunk)})
+            else:
+                cursor = conn.execute(_BY_PRODUCT, {"product": product, "serials": list(chunk)})
+            for row in cursor:
                 found[(product, row.serial)].append(
                     UnitRow(row.id, row.serial, row.code, Status(row.status), row.parent_id)
                 )
-    if errors:
-        raise NotFound("unknown product", errors)
+    errors: list[FieldError] = []
     result = []
     for path, product, serial in refs:
         rows = found.get((product, serial), [])
         if not rows:
+            if (
+                product is not None
+                and conn.execute(_PRODUCT_EXISTS, {"code": product}).first() is None
+            ):
+                errors.append(FieldError("product", "unknown product", product))
+                break
             where = f" of product {product}" if product else ""
             errors.append(FieldError(path, f"no unit with serial {serial!r}{where}", serial))
         elif len(rows) > 1:
@@ -167,15 +180,15 @@ def resolve_units(conn: Connection, refs: Sequence[tuple[str, str | None, str]])
     return result
 
 
+_ANCESTORS = text(
+    "WITH RECURSIVE up(id) AS (SELECT parent_id FROM units WHERE id = :id "
+    "UNION SELECT u.parent_id FROM units u JOIN up ON u.id = up.id "
+    "WHERE u.parent_id IS NOT NULL) SELECT id FROM up WHERE id IS NOT NULL"
+)
+
+
 def _ancestors(conn: Connection, unit_id: int) -> set[int]:
-    rows = conn.execute(
-        text(
-            "WITH RECURSIVE up(id) AS (SELECT parent_id FROM units WHERE id = :id "
-            "UNION SELECT u.parent_id FROM units u JOIN up ON u.id = up.id "
-            "WHERE u.parent_id IS NOT NULL) SELECT id FROM up WHERE id IS NOT NULL"
-        ),
-        {"id": unit_id},
-    )
+    rows = conn.execute(_ANCESTORS, {"id": unit_id})
     return {int(r[0]) for r in rows}
 
 
@@ -209,7 +222,7 @@ def record_in(
     parent = _parent(conn, rule, event, subjects)
     removed = _removed(conn, event, parent)
     _check_transitions(rule, event, subjects)
-    event_pk = _insert_event(
+    event_pk, event_id = _insert_event(
         conn, actor, event, digest, event_time, refs, parent.id if parent else None,
         None, len(subjects) + len(removed),
     )  # fmt: skip
@@ -221,7 +234,6 @@ def record_in(
     if parent:
         links.append((parent.id, event_pk, int(Role.PARENT)))
     bulk_insert(conn, event_units, ("unit_id", "event_id", "role"), links)
-    event_id = event.event_id or _fallback_id(event_pk)
     return Recorded(event_id, event_pk, event.type, len(subjects) + len(removed), False)
 
 
@@ -252,10 +264,6 @@ def find_replay(conn: Connection, event_id: str | None, digest: str) -> Recorded
             ).scalars()
         )
     return Recorded(event_id, previous.id, previous.type, previous.unit_count, True, serials)
-
-
-def _fallback_id(event_pk: int) -> str:
-    return f"urn:unitrace:event:{event_pk}"
 
 
 def _check_required(rule: Rule, event: EventIn) -> None:
@@ -349,6 +357,9 @@ def _check_transitions(rule: Rule, event: EventIn, subjects: list[UnitRow]) -> N
     )
 
 
+_INSERT_EVENT = insert(events).returning(events.c.id)
+
+
 def _insert_event(
     conn: Connection,
     actor: Actor,
@@ -359,10 +370,10 @@ def _insert_event(
     parent_id: int | None,
     lot: int | None,
     unit_count: int,
-) -> int:
+) -> tuple[int, str]:
     offset = event_time.strftime("%z") or "+0000"
     values = {
-        "event_id": event.event_id or f"pending:{uuid.uuid4()}",
+        "event_id": event.event_id or f"urn:uuid:{uuid.uuid4()}",
         "payload_hash": digest,
         "type": event.type,
         "event_time": event_time,
@@ -380,18 +391,20 @@ def _insert_event(
         "data": event.data,
         "unit_count": unit_count,
     }
-    pk = int(conn.execute(insert(events).values(**values).returning(events.c.id)).scalar_one())
-    if event.event_id is None:
-        conn.execute(update(events).where(events.c.id == pk).values(event_id=_fallback_id(pk)))
-    return pk
+    return int(conn.execute(_INSERT_EVENT, values).scalar_one()), values["event_id"]
 
 
-def _effect_value(effect: Effect, column: str, given: int | None) -> Any:
-    if effect is Effect.CLEAR:
-        return None
-    if effect is Effect.SET or (effect is Effect.OPTIONAL and given is not None):
-        return given
-    return units.c[column]
+@functools.cache
+def _project_statement(rule: Rule, columns: tuple[str, ...]) -> Any:
+    """UPDATE of the projection, guarded by the statuses the rule allows (built once)."""
+    return (
+        update(units)
+        .where(
+            units.c.id.in_(bindparam("ids", expanding=True)),
+            units.c.status.in_([int(s) for s in sorted(rule.allowed_from)]),
+        )
+        .values({column: bindparam(column) for column in columns})
+    )
 
 
 def _project(
@@ -411,18 +424,15 @@ def _project(
         ("holder_id", rule.holder, refs["party_id"]),
         ("parent_id", rule.parent, parent_id),
     ):
-        if effect is not Effect.KEEP:
-            values[column] = _effect_value(effect, column, given)
-    allowed = [int(s) for s in rule.allowed_from]
-    statement = (
-        update(units)
-        .where(units.c.id.in_(bindparam("ids", expanding=True)), units.c.status.in_(allowed))
-        .values(**values)
-    )
+        if effect is Effect.CLEAR:
+            values[column] = None
+        elif effect is Effect.SET or (effect is Effect.OPTIONAL and given is not None):
+            values[column] = given
+    statement = _project_statement(rule, tuple(sorted(values)))
     ids = [u.id for u in subjects]
     changed = 0
     for chunk in chunks(ids):
-        changed += conn.execute(statement, {"ids": list(chunk)}).rowcount
+        changed += conn.execute(statement, {**values, "ids": list(chunk)}).rowcount
     if changed != len(ids):
         raise Conflict(
             f"{len(ids) - changed} of the units changed while this {rule.event_type} was "
@@ -493,7 +503,7 @@ def _commission(
                 [FieldError(f"serials.{seen[s]}", "already exists", s) for s in existing],
                 Conflict,
             )
-    event_pk = _insert_event(
+    event_pk, event_id = _insert_event(
         conn, actor, event.model_copy(update={"serials": []}), digest, event_time, refs, None,
         lot, len(serials),
     )  # fmt: skip
@@ -516,7 +526,6 @@ def _commission(
         ("unit_id", "event_id", "role"),
         [(first_id + i, event_pk, role) for i in range(len(serials))],
     )
-    event_id = event.event_id or _fallback_id(event_pk)
     return Recorded(event_id, event_pk, "commission", len(serials), False, serials)
 
 

@@ -1,0 +1,215 @@
+"""Demo data: an air-conditioner plant with two distributors, 10,000 units and their history.
+
+Everything goes through the same use cases as the API, so the demo is also a smoke test of
+the write path. Event times are spread over the last 120 days.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+
+from unitrace.access.principal import SYSTEM
+from unitrace.catalog import service as catalog
+from unitrace.catalog.schemas import LocationCreate, LotCreate, PartyCreate, ProductCreate
+from unitrace.core.checkdigits import check_character
+from unitrace.db.engine import Database
+from unitrace.ledger import service as ledger
+from unitrace.ledger.schemas import BizTransaction, CommissionIn, EventIn, UnitRef
+
+FINISHED = "AC-9000"
+
+
+def _gtin(base12: str) -> str:
+    return base12 + check_character("gs1", base12)
+
+
+def _catalog(db: Database) -> None:
+    for party in (
+        PartyCreate(code="SUP-COMP", name="宁波压缩机 Ningbo Compressor Co.", kind="supplier",
+                    region="CN-33"),
+        PartyCreate(code="SUP-PCB", name="深圳电路板 Shenzhen PCB Ltd.", kind="supplier",
+                    region="CN-44"),
+        PartyCreate(code="SUP-FAST", name="苏州紧固件 Suzhou Fasteners", kind="supplier",
+                    region="CN-32"),
+        PartyCreate(code="D-EAST", name="华东分销 East China Distribution", kind="distributor",
+                    region="CN-31", authorised_regions=["CN-31", "CN-32", "CN-33"]),
+        PartyCreate(code="D-SOUTH", name="华南分销 South China Distribution", kind="distributor",
+                    region="CN-44", authorised_regions=["CN-44", "CN-45", "CN-46"]),
+        PartyCreate(code="C-HOTEL", name="上海酒店集团 Shanghai Hotel Group", kind="customer",
+                    region="CN-31"),
+    ):  # fmt: skip
+        catalog.create_party(db, SYSTEM, party)
+    for location in (
+        LocationCreate(code="SZ", name="深圳工厂 Shenzhen plant", kind="site", region="CN-44"),
+        LocationCreate(code="SZ-ASSY", name="总装线 Assembly line 1", kind="station", parent="SZ",
+                       region="CN-44"),
+        LocationCreate(code="SZ-QC", name="终检 Final QC", kind="station", parent="SZ",
+                       region="CN-44"),
+        LocationCreate(code="SZ-FG", name="成品仓 Finished goods", kind="warehouse", parent="SZ",
+                       region="CN-44"),
+        LocationCreate(code="SZ-FG-A01", name="A01", kind="bin", parent="SZ-FG", region="CN-44"),
+        LocationCreate(code="SZ-RMA", name="返修区 Repair area", kind="warehouse", parent="SZ",
+                       region="CN-44"),
+    ):  # fmt: skip
+        catalog.create_location(db, SYSTEM, location)
+    for product in (
+        ProductCreate(code=FINISHED, name="AC-9000 分体空调 split air conditioner",
+                      gtin=_gtin("069500000001"), serial_rule="AC{yy}{mm}{seq:6}{check:luhn}",
+                      warranty_months=36, warranty_start="activation"),
+        ProductCreate(code="CMP-R32", name="R32 压缩机 compressor", gtin=_gtin("069500000002"),
+                      serial_rule="CP{yyyy}-{seq:7}", warranty_months=60,
+                      warranty_start="manufacture"),
+        ProductCreate(code="MB-V2", name="主控板 main board V2", serial_rule=
+                      "MB{random:10}{check:mod37-36}", warranty_months=24),
+        ProductCreate(code="SCREW-M4", name="M4 螺丝 screw kit", tracking="lot"),
+    ):  # fmt: skip
+        catalog.create_product(db, SYSTEM, product)
+    today = date.today()
+    for product, number, supplier, age in (
+        ("CMP-R32", "CMPL-A", "SUP-COMP", 130), ("CMP-R32", "CMPL-B", "SUP-COMP", 100),
+        ("MB-V2", "PCB-2607", "SUP-PCB", 125), ("MB-V2", "PCB-2608", "SUP-PCB", 95),
+        ("SCREW-M4", "SCR-01", "SUP-FAST", 140), ("SCREW-M4", "SCR-02", "SUP-FAST", 110),
+        (FINISHED, "AC-L1", None, 120), (FINISHED, "AC-L2", None, 90),
+    ):  # fmt: skip
+        expiry = (today + timedelta(days=700)) if product == "SCREW-M4" else None
+        catalog.create_lot(db, SYSTEM, LotCreate(
+            product=product, number=number, supplier=supplier,
+            production_date=today - timedelta(days=age), expiry_date=expiry))  # fmt: skip
+
+
+def _at(start: datetime, day: float) -> datetime:
+    return start + timedelta(days=day)
+
+
+def load_demo(db: Database, units: int = 10_000, console: Console | None = None,
+              seed: int = 2026) -> dict[str, Any]:  # fmt: skip
+    """Create the demo catalog and `units` finished units with a plausible history."""
+    rng = random.Random(seed)
+    start = datetime.now().astimezone().replace(microsecond=0) - timedelta(days=120)
+    with Progress(console=console, transient=True, disable=console is None) as progress:
+        task = progress.add_task("demo data", total=10)
+        _catalog(db)
+        progress.advance(task)
+        half = units // 2
+        made: dict[str, list[str]] = {}
+        for product, lot_a, lot_b, day in (
+            ("CMP-R32", "CMPL-A", "CMPL-B", 0), ("MB-V2", "PCB-2607", "PCB-2608", 1),
+            (FINISHED, "AC-L1", "AC-L2", 3),
+        ):  # fmt: skip
+            made[product] = []
+            for lot, count in ((lot_a, half), (lot_b, units - half)):
+                made[product] += ledger.commission_units(db, SYSTEM, CommissionIn(
+                    product=product, lot=lot, count=count, location="SZ-ASSY",
+                    event_time=_at(start, day))).serials  # fmt: skip
+            progress.advance(task)
+        finished = made[FINISHED]
+        consumed = [{"product": "SCREW-M4", "lot": "SCR-01", "quantity": 12}]
+        ledger.record_events(db, SYSTEM, [
+            EventIn(type="assemble", product=FINISHED, parent=UnitRef(serial=unit),
+                    units=[UnitRef(product="CMP-R32", serial=cmp),
+                           UnitRef(product="MB-V2", serial=board)],
+                    location="SZ-ASSY", operator=f"OP{rng.randint(1, 12):02d}",
+                    event_time=_at(start, 5 + i / units * 10), data={"consumed_lots": consumed})
+            for i, (unit, cmp, board) in enumerate(
+                zip(finished, made["CMP-R32"], made["MB-V2"], strict=True))
+        ])  # fmt: skip
+        progress.advance(task)
+        failed = set(rng.sample(finished, max(1, units // 200)))
+        passed = [u for u in finished if u not in failed]
+        ledger.record_events(db, SYSTEM, [
+            EventIn(type="inspect", product=FINISHED, serials=passed, location="SZ-QC",
+                    equipment="QC-RIG-2", event_time=_at(start, 16),
+                    data={"step": "final_qc", "result": "pass"}),
+            EventIn(type="inspect", product=FINISHED, serials=sorted(failed), location="SZ-QC",
+                    equipment="QC-RIG-2", event_time=_at(start, 16),
+                    data={"step": "final_qc", "result": "fail", "defect_code": "LEAK-01"}),
+            EventIn(type="scrap", product=FINISHED, serials=sorted(failed),
+                    location="SZ-QC", event_time=_at(start, 17), data={"reason": "LEAK-01"}),
+            EventIn(type="receive", product=FINISHED, serials=passed, location="SZ-FG-A01",
+                    event_time=_at(start, 18)),
+        ])  # fmt: skip
+        progress.advance(task)
+        rng.shuffle(passed)
+        kept = passed[: len(passed) // 10]
+        shipped = {"D-EAST": passed[len(kept) :: 2], "D-SOUTH": passed[len(kept) + 1 :: 2]}
+        batch = []
+        for number, (party, serials) in enumerate(shipped.items()):
+            for part in range(4):
+                chunk = serials[part::4]
+                day = 20 + part * 10 + number
+                batch.append(EventIn(
+                    type="ship", product=FINISHED, serials=chunk, party=party,
+                    location=None, event_time=_at(start, day),
+                    biz_transactions=[BizTransaction(type="desadv", id=f"DN-{party}-{part + 1}")],
+                ))  # fmt: skip
+                batch.append(EventIn(type="deliver", product=FINISHED, serials=chunk,
+                                     event_time=_at(start, day + 2)))  # fmt: skip
+        ledger.record_events(db, SYSTEM, batch)
+        progress.advance(task)
+        delivered = shipped["D-EAST"] + shipped["D-SOUTH"]
+        sold = rng.sample(delivered, int(len(delivered) * 0.6))
+        batch = [
+            EventIn(type="sell", product=FINISHED, serials=sold[i::30],
+                    event_time=_at(start, 60 + i * 1.5),
+                    data={"region": "CN-31" if i % 2 else "CN-44"})
+            for i in range(30)
+        ]  # fmt: skip
+        activated = sold[: int(len(sold) * 0.7)]
+        batch += [
+            EventIn(type="activate", product=FINISHED, serials=activated[i::10],
+                    event_time=_at(start, 106 + i))
+            for i in range(10)
+        ]  # fmt: skip
+        ledger.record_events(db, SYSTEM, batch)
+        progress.advance(task)
+        returned = activated[: max(2, units // 200)]
+        spares = ledger.commission_units(db, SYSTEM, CommissionIn(
+            product="MB-V2", lot="PCB-2608", count=len(returned), location="SZ-RMA",
+            event_time=_at(start, 110))).serials  # fmt: skip
+        batch = [
+            EventIn(type="receive", product="MB-V2", serials=spares, location="SZ-RMA",
+                    event_time=_at(start, 110)),
+            EventIn(type="return", product=FINISHED, serials=returned, location="SZ-RMA",
+                    event_time=_at(start, 112),
+                    biz_transactions=[BizTransaction(type="rma", id="RMA-0001")]),
+        ]  # fmt: skip
+        boards = _boards_of(db, returned)
+        for i, (unit, spare) in enumerate(zip(returned, spares, strict=True)):
+            batch.append(EventIn(
+                type="replace_part", product="MB-V2", serials=[spare],
+                parent=UnitRef(product=FINISHED, serial=unit),
+                removed=[UnitRef(product="MB-V2", serial=boards[unit])],
+                location="SZ-RMA", operator="SVC01", event_time=_at(start, 113 + i / 100),
+                data={"defect_code": "PCB-CAP-03", "note": "电容鼓包 bulging capacitor"},
+            ))  # fmt: skip
+        batch.append(EventIn(type="repair", product=FINISHED, serials=returned,
+                             location="SZ-RMA", event_time=_at(start, 114),
+                             data={"result": "pass"}))  # fmt: skip
+        ledger.record_events(db, SYSTEM, batch)
+        progress.advance(task)
+        progress.advance(task, 2)
+    counts = {"finished": units, "components": 2 * units + len(spares),
+              "shipped": len(delivered), "sold": len(sold), "returned": len(returned)}  # fmt: skip
+    if console is not None:
+        console.print(
+            f"demo data: {units:,} {FINISHED} units with compressors and boards, "
+            f"{len(delivered):,} shipped to D-EAST/D-SOUTH, {len(sold):,} sold, "
+            f"{len(returned)} repaired (e.g. unit {returned[0]})",
+            highlight=False,
+        )
+    return counts
+
+
+def _boards_of(db: Database, serials: list[str]) -> dict[str, str]:
+    from unitrace.ledger import queries
+
+    out = {}
+    for serial in serials:
+        found = queries.dossier(db, SYSTEM, serial, FINISHED)
+        out[serial] = next(c["serial"] for c in found["components"] if c["product"] == "MB-V2")
+    return out
