@@ -109,7 +109,3 @@ def _diff(expected: UnitState, actual: UnitState) -> str:
 
 def _show(value: object) -> object:
     return value.label if isinstance(value, Status) else value
-
-
-def _show(value: object) -> object:
-    return value.label if isinstance(value, Status) else value
