@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from unitrace.config import Settings
 from unitrace.core.errors import (
@@ -35,12 +36,23 @@ EXIT_CODES: dict[type[UnitraceError], int] = {
 }
 
 
+_opened: list[Database] = []
+
+
 def database() -> Database:
-    return Database(Settings.from_env().database_url)
+    """The database from the settings; closed when the command ends."""
+    db = Database(Settings.from_env().database_url)
+    _opened.append(db)
+    return db
+
+
+def _close_all() -> None:
+    while _opened:
+        _opened.pop().dispose()
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    err_console.print(Text.assemble(("error: ", "bold red"), message))
     return typer.Exit(code)
 
 
@@ -53,7 +65,7 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except UnitraceError as exc:
             code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)), 1)
-            err_console.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
+            err_console.print(Text.assemble(("error: ", "bold red"), exc.detail))
             for item in exc.errors[:20]:
                 shown = f" ({item.value!r})" if item.value is not None else ""
                 err_console.print(f"  {item.field}: {item.message}{shown}", highlight=False,
@@ -69,5 +81,7 @@ def handle_errors(func: F) -> F:
             if isinstance(exc, OperationalError):
                 raise fail(f"database error: {exc.orig}", 1) from None
             raise
+        finally:
+            _close_all()
 
     return wrapper  # type: ignore[return-value]

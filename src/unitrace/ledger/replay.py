@@ -11,6 +11,8 @@ from unitrace.core.lifecycle import Role, Status, UnitState, apply
 from unitrace.db.engine import Database
 from unitrace.db.tables import event_units, events, products, units
 
+_KNOWN_STATUSES = frozenset(int(s) for s in Status)
+
 
 @dataclass(frozen=True)
 class Mismatch:
@@ -88,6 +90,9 @@ def verify_ledger(db: Database, actor: Actor, batch: int = 50_000) -> VerifyRepo
                 mismatches.append(Mismatch(row.code, row.serial, broken[row.id]))
                 continue
             expected = replayed.pop(row.id, None)
+            if row.status not in _KNOWN_STATUSES:
+                mismatches.append(Mismatch(row.code, row.serial, f"unknown status {row.status}"))
+                continue
             actual = UnitState(Status(row.status), row.location_id, row.holder_id, row.parent_id)
             if expected is None:
                 mismatches.append(Mismatch(row.code, row.serial, "unit has no events"))

@@ -1,0 +1,87 @@
+"""Fixtures: a fresh database per test on SQLite and, when available, PostgreSQL.
+
+PostgreSQL tests need UNITRACE_TEST_PG_URL (scripts/test.sh starts a server and sets it).
+With UNITRACE_REQUIRE_PG=1 (CI) a missing server fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from unitrace.db import migrate
+from unitrace.db.engine import Database
+from unitrace.db.tables import metadata
+
+PG_URL = os.environ.get("UNITRACE_TEST_PG_URL")
+REQUIRE_PG = os.environ.get("UNITRACE_REQUIRE_PG") == "1"
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if PG_URL or REQUIRE_PG:
+        return
+    skip = pytest.mark.skip(reason="UNITRACE_TEST_PG_URL not set (scripts/test.sh sets it)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[Database]:
+    if not PG_URL:
+        pytest.fail("UNITRACE_REQUIRE_PG=1 but UNITRACE_TEST_PG_URL is not set")
+    db = Database(PG_URL)
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(db)
+    yield db
+    db.dispose()
+
+
+def _truncate(db: Database) -> None:
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database of each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "unitrace.db"
+        shutil.copy(template, path)
+        database = Database(f"sqlite:///{path}")
+        yield database
+        database.dispose()
+    else:
+        database = request.getfixturevalue("pg_database")
+        _truncate(database)
+        yield database
+
+
+@pytest.fixture
+def db_url(db: Database) -> str:
+    return db.url

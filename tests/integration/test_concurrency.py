@@ -1,0 +1,113 @@
+"""Two processes, two threads, one unit or one rule: constraints and transactions, not hope."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import threading
+
+import pytest
+
+from tests.factories import in_stock, make_product, record
+from unitrace.access.principal import SYSTEM
+from unitrace.core.errors import Conflict, InvalidTransition
+from unitrace.db.engine import Database
+from unitrace.ledger import queries
+from unitrace.ledger.schemas import CommissionIn, EventIn
+from unitrace.ledger.service import commission_units, record_events
+
+PER_PROCESS = 10_000
+BATCH = 250
+
+
+def _generate(
+    url: str, start: multiprocessing.synchronize.Event, out: multiprocessing.Queue
+) -> None:  # type: ignore[type-arg]
+    db = Database(url)
+    start.wait(30)
+    made: list[str] = []
+    for _ in range(PER_PROCESS // BATCH):
+        made += commission_units(db, SYSTEM, CommissionIn(product="AC1", count=BATCH)).serials
+    out.put(made)
+    db.dispose()
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_sequence_without_gaps_or_repeats(db: Database) -> None:
+    make_product(db, rule="SN{yy}-{seq:7}{check:gs1}")
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    workers = [ctx.Process(target=_generate, args=(db.url, start, out)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    start.set()
+    results = [out.get(timeout=240) for _ in workers]
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    every = results[0] + results[1]
+    assert len(every) == len(set(every)) == 2 * PER_PROCESS
+    seqs = sorted(int(re.search(r"-(\d{7})", s).group(1)) for s in every)  # type: ignore[union-attr]
+    assert seqs == list(range(1, 2 * PER_PROCESS + 1))
+
+
+def _race(db: Database, events: list[EventIn]) -> list[object]:
+    barrier = threading.Barrier(len(events))
+    outcomes: list[object] = [None] * len(events)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = record_events(db, SYSTEM, [events[i]])[0]
+        except (Conflict, InvalidTransition) as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(events))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return outcomes
+
+
+def test_two_clerks_ship_the_same_unit_one_wins(db: Database) -> None:
+    serials = in_stock(db, 5)
+    from tests.factories import make_party
+
+    make_party(db, "D-SOUTH")
+    for serial in serials:
+        outcomes = _race(
+            db,
+            [
+                EventIn(type="ship", product="AC1", serials=[serial], party="D-EAST"),
+                EventIn(type="ship", product="AC1", serials=[serial], party="D-SOUTH"),
+            ],
+        )
+        errors = [o for o in outcomes if isinstance(o, Exception)]
+        assert len(errors) == 1, outcomes
+        found = queries.dossier(db, SYSTEM, serial)
+        assert [e["type"] for e in found["events"]].count("ship") == 1
+        winner = next(o for o in outcomes if not isinstance(o, Exception))
+        shipped_to = "D-EAST" if outcomes[0] is winner else "D-SOUTH"
+        assert found["holder"] == shipped_to
+
+
+def test_the_same_event_sent_twice_at_once_is_written_once(db: Database) -> None:
+    serials = in_stock(db, 3)
+    for i, serial in enumerate(serials):
+        event = EventIn(
+            event_id=f"dup-{i}", type="move", product="AC1", serials=[serial], location="WH1"
+        )
+        outcomes = _race(db, [event, event, event])
+        assert all(not isinstance(o, Exception) for o in outcomes), outcomes
+        assert sum(not o.replayed for o in outcomes) == 1  # type: ignore[attr-defined]
+        found = queries.dossier(db, SYSTEM, serial)
+        assert [e["type"] for e in found["events"]] == ["commission", "receive", "move"]
+
+
+def test_record_after_race_still_consistent(db: Database) -> None:
+    serials = in_stock(db, 2)
+    record(db, type="ship", product="AC1", serials=serials, party="D-EAST")
+    from unitrace.ledger.replay import verify_ledger
+
+    assert verify_ledger(db, SYSTEM).ok
