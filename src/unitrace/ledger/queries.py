@@ -117,9 +117,10 @@ def _unit_brief(conn: Connection, where: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _timeline(conn: Connection, unit_pk: int) -> list[dict[str, Any]]:
+def timeline_query(unit_pk: int) -> Any:
+    """A unit's events, oldest first (uses the event_units primary key: unit_id first)."""
     parent_unit = aliased(units)
-    rows = conn.execute(
+    return (
         select(
             events,
             event_units.c.role,
@@ -133,7 +134,11 @@ def _timeline(conn: Connection, unit_pk: int) -> list[dict[str, Any]]:
         .outerjoin(parent_unit, parent_unit.c.id == events.c.parent_unit_id)
         .where(event_units.c.unit_id == unit_pk)
         .order_by(events.c.event_time, events.c.id)
-    ).all()
+    )
+
+
+def _timeline(conn: Connection, unit_pk: int) -> list[dict[str, Any]]:
+    rows = conn.execute(timeline_query(unit_pk)).all()
     out = []
     for r in rows:
         rule = rule_for(r.type)
