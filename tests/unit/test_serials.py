@@ -4,7 +4,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from unitrace.core.checkdigits import check_character, has_valid_check, valid_gtin
+from unitrace.core.checkdigits import (
+    check_character,
+    has_valid_check,
+    sequence_check_characters,
+    valid_gtin,
+)
 from unitrace.core.errors import ValidationError
 from unitrace.core.serials import GenerationContext, SerialTemplate, plain_serial_problem
 
@@ -125,3 +130,23 @@ def test_random_blocks_are_distinct_and_crockford() -> None:
 )
 def test_plain_serial_problems(serial: object, ok: bool) -> None:
     assert (plain_serial_problem(serial) is None) is ok
+
+
+@given(
+    st.sampled_from(["luhn", "gs1"]),
+    st.text(alphabet="AB09-", max_size=6),
+    st.integers(min_value=1, max_value=9),
+    st.integers(min_value=0, max_value=10**6),
+    st.text(alphabet="XY57.", max_size=4),
+)
+def test_batch_check_characters_equal_one_by_one(
+    algorithm: str, before: str, width: int, first: int, after: str
+) -> None:
+    first = first % (10**width)
+    count = min(5, 10**width - first)
+    fast = sequence_check_characters(algorithm, before, width, first, count, after)
+    slow = [
+        check_character(algorithm, f"{before}{value:0{width}d}{after}")
+        for value in range(first, first + count)
+    ]
+    assert fast == slow

@@ -29,7 +29,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from unitrace.core.checkdigits import ALGORITHMS, check_character, has_valid_check
+from unitrace.core.checkdigits import (
+    ALGORITHMS,
+    check_character,
+    has_valid_check,
+    sequence_check_characters,
+)
 from unitrace.core.errors import FieldError, ValidationError
 
 CROCKFORD32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -230,7 +235,17 @@ class SerialTemplate:
         fmt = "".join(pieces)
         serials = list(self._fill(fmt, seq is not None, randoms, first_seq, count))
         if check is not None:
-            serials = [s + check_character(check, s) for s in serials]
+            fast = None
+            if seq is not None and not randoms:
+                before, _, after = fmt.partition("%%0%dd" % seq.width)
+                fast = sequence_check_characters(
+                    check, before.replace("%%", "%"), seq.width, first_seq, count,
+                    after.replace("%%", "%"),
+                )  # fmt: skip
+            if fast is not None:
+                serials = [s + c for s, c in zip(serials, fast, strict=True)]
+            else:
+                serials = [s + check_character(check, s) for s in serials]
         too_long = next((s for s in serials[:1] if len(s) > MAX_SERIAL_LENGTH), None)
         if too_long:
             raise ValidationError(

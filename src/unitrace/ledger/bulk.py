@@ -3,8 +3,8 @@ and block allocation of counters (unit ids, serial sequences) that is safe acros
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, text
@@ -21,52 +21,51 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 def bulk_insert(
-    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[tuple[Any, ...]],
+    constants: dict[str, int | None] | None = None,
 ) -> None:
-    """Insert many rows in one statement batch on the connection's open transaction."""
-    if not rows:
-        return
-    names = ", ".join(columns)
+    """Insert many rows in one statement batch on the connection's open transaction.
+
+    `rows` hold driver-ready values for `columns` (JSON already serialised); `constants` are
+    integer (or NULL) values shared by every row, written once into the statement.
+    """
+    constants = constants or {}
+    if any(v is not None and type(v) is not int for v in constants.values()):
+        raise TypeError("bulk_insert constants must be int or None")
     if conn.dialect.name == "postgresql":
-        _copy(conn, table, columns, rows)
+        shared = tuple(constants.values())
+        _copy(conn, table, [*columns, *constants], (row + shared for row in rows))
         return
-    marks = ", ".join("?" for _ in columns)
-    json_columns = {i for i, c in enumerate(columns) if _is_json(table, c)}
-    if json_columns:
-        rows = [
-            tuple(
-                json.dumps(v) if i in json_columns and v is not None else v
-                for i, v in enumerate(row)
-            )
-            for row in rows
-        ]
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+    names = ", ".join([*columns, *constants])
+    values = ", ".join(["?"] * len(columns) + ["NULL" if v is None else str(v)
+                                                 for v in constants.values()])  # fmt: skip
+    statement = f"INSERT INTO {table.name} ({names}) VALUES ({values})"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(statement, rows)  # streams: no list of a million tuples
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityError(statement, None, exc) from exc
+    finally:
+        cursor.close()
 
 
 def _copy(
-    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
 ) -> None:
     import psycopg
 
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    json_columns = {i for i, c in enumerate(columns) if _is_json(table, c)}
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     try:
         with cursor.copy(statement) as copy:
             for row in rows:
-                if json_columns:
-                    row = tuple(
-                        json.dumps(v) if i in json_columns and v is not None else v
-                        for i, v in enumerate(row)
-                    )
                 copy.write_row(row)
     except psycopg.IntegrityError as exc:
         # Same exception type as every other statement, so callers handle one kind.
         raise IntegrityError(statement, None, exc) from exc
-
-
-def _is_json(table: Table, column: str) -> bool:
-    return table.c[column].type.__class__.__name__ == "JSON"
 
 
 def allocate(conn: Connection, table: Table, key: dict[str, Any], column: str, count: int) -> int:

@@ -508,23 +508,28 @@ def _commission(
         lot, len(serials),
     )  # fmt: skip
     first_id = allocate(conn, unit_id_blocks, {"name": "units"}, "last_id", len(serials))
-    attributes = event.attributes
-    location = refs["location_id"]
-    status = int(Status.COMMISSIONED)
-    bulk_insert(
-        conn,
-        units,
-        ("id", "product_id", "serial", "lot_id", "status", "location_id", "attributes",
-         "last_event_id"),
-        [(first_id + i, product.id, s, lot, status, location, attributes, event_pk)
-         for i, s in enumerate(serials)],
-    )  # fmt: skip
-    role = int(Role.SUBJECT)
+    constants: dict[str, int | None] = {
+        "product_id": product.id,
+        "lot_id": lot,
+        "status": int(Status.COMMISSIONED),
+        "location_id": refs["location_id"],
+        "last_event_id": event_pk,
+    }
+    if event.attributes is None:
+        bulk_insert(conn, units, ("id", "serial"),
+                    zip(range(first_id, first_id + len(serials)), serials, strict=True),
+                    constants)  # fmt: skip
+    else:
+        attributes = json.dumps(event.attributes, ensure_ascii=False)
+        bulk_insert(conn, units, ("id", "serial", "attributes"),
+                    ((first_id + i, s, attributes) for i, s in enumerate(serials)),
+                    constants)  # fmt: skip
     bulk_insert(
         conn,
         event_units,
-        ("unit_id", "event_id", "role"),
-        [(first_id + i, event_pk, role) for i in range(len(serials))],
+        ("unit_id",),
+        ((unit_id,) for unit_id in range(first_id, first_id + len(serials))),
+        {"event_id": event_pk, "role": int(Role.SUBJECT)},
     )
     return Recorded(event_id, event_pk, "commission", len(serials), False, serials)
 
