@@ -205,3 +205,13 @@ def test_openapi_is_published(api: Api) -> None:
     assert "/api/v1/events" in schema["paths"] and "EventIn" in schema["components"]["schemas"]
     assert api.client.get("/api/docs").status_code == 200
     assert_problem(api.client.get("/api/v1/nothing-here", headers=api.admin), 404)
+
+
+def test_serials_with_slashes_and_unicode_have_dossiers(api: Api) -> None:
+    api.post("/products", {"code": "P1", "name": "Part"})
+    made = api.post("/units/commission", {"product": "P1", "serials": ["A/2026/1", "序列号-1"]})
+    assert made.status_code == 201, made.text
+    assert api.get("/units/A/2026/1").json()["serial"] == "A/2026/1"
+    assert api.get("/units/序列号-1").json()["product"]["code"] == "P1"
+    too_many = api.post("/units/commission", {"product": "P1", "count": 1_000_001})
+    assert_problem(too_many, 422, "count")

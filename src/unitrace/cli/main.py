@@ -87,11 +87,13 @@ def serve(
             f"  try: curl -H 'Authorization: Bearer {token}' "
             f"http://{host or settings.host}:{port or settings.port}/api/v1/units\n",
             highlight=False,
+            soft_wrap=True,
         )
     console.print(
         f"unitrace on http://{host or settings.host}:{port or settings.port}  "
         f"(API docs /api/docs, database {db.dialect})",
         highlight=False,
+        soft_wrap=True,
     )
     uvicorn.run(create_app(db), host=host or settings.host, port=port or settings.port,
                 log_level="warning")  # fmt: skip

@@ -6,7 +6,7 @@ import calendar
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import aliased
 
 from unitrace.access.principal import Actor
@@ -244,7 +244,7 @@ def list_units(
             .outerjoin(locations, locations.c.id == units.c.location_id)
             .outerjoin(parties, parties.c.id == units.c.holder_id)
             .outerjoin(parent_unit, parent_unit.c.id == units.c.parent_id)
-            .where(and_(*conditions))
+            .where(*conditions)
             .order_by(units.c.id)
             .limit(limit + 1)
         ).all()

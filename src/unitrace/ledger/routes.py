@@ -88,7 +88,7 @@ def list_units(
     )  # fmt: skip
 
 
-@router.get("/units/{serial}")
+@router.get("/units/{serial:path}")
 def unit_dossier(
     serial: str, db: DatabaseDep, actor: CurrentActor, product: str | None = None
 ) -> dict[str, Any]:

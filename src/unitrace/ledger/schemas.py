@@ -76,7 +76,7 @@ class CommissionIn(Strict):
     event_id: str | None = Field(default=None, min_length=1, max_length=80)
     product: str = Field(min_length=1, max_length=40)
     lot: str | None = Field(default=None, max_length=60)
-    count: int | None = Field(default=None, ge=1, le=10_000_000)
+    count: int | None = Field(default=None, ge=1, le=1_000_000)
     serials: list[str] | None = None
     location: str | None = CodeRef
     plant: str | None = Field(default=None, max_length=8)
