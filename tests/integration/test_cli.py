@@ -93,6 +93,8 @@ def test_demo_data_is_consistent(cli) -> None:  # type: ignore[no-untyped-def]
     assert verify.exit_code == 0 and "0 mismatches" in verify.output
     units = re.search(r"(\d+) units", verify.output)
     assert units and int(units.group(1)) >= 600  # finished units, compressors and boards
+    again = cli("demo", "--units", "200")
+    assert again.exit_code == 4 and "empty database" in again.output
 
 
 def _free_port() -> int:

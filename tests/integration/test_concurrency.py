@@ -111,3 +111,18 @@ def test_record_after_race_still_consistent(db: Database) -> None:
     from unitrace.ledger.replay import verify_ledger
 
     assert verify_ledger(db, SYSTEM).ok
+
+
+def test_a_lock_held_too_long_is_a_conflict_not_a_crash(db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SQLite: a writer that waits past the busy timeout gets a Conflict and writes nothing."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL waits on row locks instead")
+    serials = in_stock(db, 1)
+    impatient = Database(db.url, busy_timeout_ms=200)
+    with db.write(), pytest.raises(Conflict, match="try again"):  # db holds the write lock
+        record_events(impatient, SYSTEM, [EventIn(type="inspect", product="AC1", serials=serials)])
+    impatient.dispose()
+    assert [e["type"] for e in queries.dossier(db, SYSTEM, serials[0])["events"]] == [
+        "commission",
+        "receive",
+    ]

@@ -14,6 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from unitrace.core.errors import Conflict
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -21,7 +24,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 class Database:
     """One database: the engine and the transaction boundaries use cases open."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(
+        self, url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **engine_kwargs: Any
+    ) -> None:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
@@ -30,10 +35,17 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(
                 url,
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None},
+                connect_args={"timeout": busy_timeout_ms / 1000, "isolation_level": None},
                 **engine_kwargs,
             )
-            event.listen(self.engine, "connect", _sqlite_on_connect)
+
+            def on_connect(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                for pragma in sqlite_pragmas(busy_timeout_ms):
+                    cursor.execute(pragma)
+                cursor.close()
+
+            event.listen(self.engine, "connect", on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
         elif self.dialect == "postgresql":
             self.engine = create_engine(url, pool_pre_ping=True, **engine_kwargs)
@@ -46,12 +58,24 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A read-write transaction: committed when the block ends, rolled back on error."""
-        with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            with conn.begin():
-                yield conn
+        """A read-write transaction: committed when the block ends, rolled back on error.
+
+        Lock time-outs (SQLite busy past its timeout) and deadlocks or serialisation failures
+        (PostgreSQL) become a Conflict: nothing was written and the caller may try again.
+        """
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            if not _is_contention(exc):
+                raise
+            raise Conflict(
+                "the database is busy with another change to the same data; nothing was "
+                "written, try again"
+            ) from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -63,22 +87,25 @@ class Database:
         self.engine.dispose()
 
 
-def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    for pragma in sqlite_pragmas():
-        cursor.execute(pragma)
-    cursor.close()
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def _is_contention(exc: OperationalError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
-def sqlite_pragmas() -> list[str]:
+def sqlite_pragmas(busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> list[str]:
     """The pragmas every unitrace SQLite connection runs (benchmarks reuse them)."""
     return [
         "PRAGMA journal_mode=WAL",
-        f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+        f"PRAGMA busy_timeout={busy_timeout_ms}",
         "PRAGMA foreign_keys=ON",
         "PRAGMA synchronous=NORMAL",
     ]

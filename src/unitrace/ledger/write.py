@@ -23,7 +23,13 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, text, update
 
 from unitrace.access.principal import Actor
-from unitrace.catalog.service import location_id, lot_id, party_id, product_row
+from unitrace.catalog.service import (
+    location_id,
+    lot_id,
+    party_id,
+    product_row,
+    serial_template,
+)
 from unitrace.core.errors import (
     Conflict,
     FieldError,
@@ -469,8 +475,6 @@ def _commission(
     refs: dict[str, int | None],
     generated: Sequence[str] | None,
 ) -> Recorded:
-    from unitrace.catalog.service import serial_template
-
     if event.units or not event.product:
         raise invalid("product", "commission takes `product` and its new `serials`")
     product = product_row(conn, event.product)
