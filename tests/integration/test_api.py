@@ -110,6 +110,8 @@ def test_schema_errors_name_the_field(api: Api) -> None:
     assert_problem(api.post("/events", []), 422, "body")
     assert_problem(api.get("/units", limit=5000), 422, "limit")
     assert_problem(api.get("/units", after="abc"), 422, "after")
+    assert_problem(api.get("/units", after="9" * 30), 422, "after")
+    assert_problem(api.get("/products", offset=2**63), 422, "offset")
 
 
 def test_commission_1000_by_count(api: Api) -> None:

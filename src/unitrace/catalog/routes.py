@@ -30,7 +30,7 @@ def list_products(
     actor: CurrentActor,
     q: str | None = Query(default=None, max_length=100, description="code, name or GTIN"),
     limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=10_000_000),
 ) -> dict[str, Any]:
     return service.list_products(db, actor, q, limit, offset)
 

@@ -80,7 +80,7 @@ def list_units(
     after: str | None = Query(default=None, description="the `next` cursor of the last page"),
     limit: int = Query(default=50, ge=1, le=1000),
 ) -> dict[str, Any]:
-    if after is not None and not after.isdigit():
+    if after is not None and not (after.isascii() and after.isdigit() and len(after) <= 18):
         raise invalid("after", "is not a cursor from a previous page", after)
     return queries.list_units(
         db, actor, product=product, lot=lot, status=status, location=location, holder=holder,
