@@ -17,7 +17,6 @@ from unitrace.api.app import create_app
 from unitrace.db import migrate
 from unitrace.db.engine import Database
 
-
 # CI runs a fixed, repeatable set; UNITRACE_FUZZ_EXPLORE=1 searches new random cases.
 EXPLORE = os.environ.get("UNITRACE_FUZZ_EXPLORE") == "1"
 EXAMPLES = 300 if EXPLORE else 50
