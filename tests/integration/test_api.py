@@ -112,6 +112,13 @@ def test_schema_errors_name_the_field(api: Api) -> None:
     assert_problem(api.get("/units", after="abc"), 422, "after")
     assert_problem(api.get("/units", after="9" * 30), 422, "after")
     assert_problem(api.get("/products", offset=2**63), 422, "offset")
+    api.post("/products", {"code": "P9", "name": "x", "gtin": "09506000134352"})
+    patch = api.client.patch(
+        "/api/v1/products/P9", json={"warranty_start": None}, headers=api.admin
+    )
+    assert_problem(patch, 422, "warranty_start")
+    cleared = api.client.patch("/api/v1/products/P9", json={"gtin": None}, headers=api.admin)
+    assert cleared.status_code == 200 and cleared.json()["gtin"] is None
 
 
 def test_commission_1000_by_count(api: Api) -> None:

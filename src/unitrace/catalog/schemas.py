@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Code = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_.]*$")
 Region = Field(default=None, min_length=2, max_length=20, pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
@@ -29,12 +29,22 @@ class ProductCreate(Strict):
 
 
 class ProductUpdate(Strict):
+    """Fields to change; `gtin` and `serial_rule` may be set to null to remove them."""
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     gtin: str | None = None
     serial_rule: str | None = Field(default=None, max_length=200)
     warranty_months: int | None = Field(default=None, ge=0, le=600)
     warranty_start: Literal["manufacture", "sale", "activation"] | None = None
     description: str | None = Field(default=None, max_length=4000)
+
+    @field_validator("name", "warranty_months", "warranty_start", "description")
+    @classmethod
+    def _not_removed(cls, value: object) -> object:
+        # Runs only for fields the request sends: an explicit null cannot clear them.
+        if value is None:
+            raise ValueError("cannot be removed (null)")
+        return value
 
 
 class LotCreate(Strict):
