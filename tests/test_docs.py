@@ -60,3 +60,11 @@ def test_serial_rule_examples_are_true() -> None:
     for rule, example in re.findall(r"^\| `([^`]+)` \| `([^`]+)`", read("docs/serial-rules.md"),
                                     re.M):  # fmt: skip
         assert SerialTemplate.parse(rule).mismatch(example, "AC1") is None, (rule, example)
+
+
+def test_every_role_and_permission_is_in_the_access_guide() -> None:
+    from unitrace.access.principal import PERMISSIONS
+
+    guide = read("docs/access.md")
+    assert all(f"`{role}`" in guide for role in ROLES)
+    assert all(f"`{permission}`" in guide for permission in PERMISSIONS)

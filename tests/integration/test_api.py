@@ -196,7 +196,12 @@ def test_dossier_lists_events_in_order_and_replays_are_acknowledged(api: Api) ->
 def test_readonly_token_reads_but_cannot_write(api: Api) -> None:
     setup_catalog(api)
     assert api.get("/products", headers=api.reader).status_code == 200
-    assert api.get("/me", headers=api.reader).json() == {"username": "viewer", "role": "readonly"}
+    me = api.get("/me", headers=api.reader).json()
+    assert (me["username"], me["role"], me["permissions"]) == (
+        "viewer",
+        "readonly",
+        ["catalog.read", "read"],
+    )
     for path, body in (
         ("/products", {"code": "P2", "name": "x"}),
         ("/units/commission", {"product": "AC1", "count": 1}),

@@ -1,39 +1,85 @@
-"""Who is acting, and what their role lets them do. Use cases check permissions here."""
+"""Who is acting, and what their role lets them do. Use cases check permissions here.
+
+Every permission and every role is documented in docs/access.md (a test checks).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from unitrace.core.errors import Forbidden
+from unitrace.core.lifecycle import EVENT_TYPES
 
-PERMISSIONS = {
-    "read": "see products, lots, parties, locations, units and events",
+PERMISSIONS: dict[str, str] = {
+    "read": "see products, lots, units and their events (a partner: only its own units)",
+    "catalog.read": "see parties and locations",
     "catalog.write": "create and change products, lots, parties and locations",
-    "ledger.write": "record events and commission units",
-    "access.admin": "manage users and API tokens",
+    "access.admin": "manage users, roles and API tokens of others",
+    "audit.read": "read the audit trail",
+    **{f"event:{t}": f"record {t} events" for t in EVENT_TYPES},
 }
 
+
+def _events(*types: str) -> frozenset[str]:
+    unknown = set(types) - set(EVENT_TYPES)
+    assert not unknown, unknown
+    return frozenset(f"event:{t}" for t in types)
+
+
+_STAFF = frozenset({"read", "catalog.read"})
 ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
-    "readonly": frozenset({"read"}),
+    "production": _STAFF | _events("commission", "inspect", "assemble", "disassemble",
+                                   "replace_part", "move", "receive", "scrap"),
+    "warehouse": _STAFF | _events("receive", "move", "ship", "deliver", "count", "return",
+                                  "inspect"),
+    "sales": _STAFF | _events("ship", "deliver", "sell", "activate", "return"),
+    "service": _STAFF | _events("return", "repair", "replace_part", "activate", "verify",
+                                "inspect", "receive"),
+    "quality": _STAFF | _events("inspect", "recall", "scrap", "verify"),
+    "auditor": _STAFF | {"audit.read"},
+    "readonly": _STAFF,
+    "partner": frozenset({"read"}) | _events("deliver", "sell", "activate", "return", "verify",
+                                             "count"),
+}  # fmt: skip
+ROLE_SUMMARY: dict[str, str] = {
+    "admin": "everything",
+    "production": "commission serials, record assembly, tests and production moves",
+    "warehouse": "receive, move, count, ship and take back units",
+    "sales": "ship to the channel, record deliveries, sales and activations",
+    "service": "returns, repairs, part replacements, activations",
+    "quality": "inspections, recalls, scrapping",
+    "auditor": "read everything, including the audit trail; write nothing",
+    "readonly": "read everything except the audit trail; write nothing",
+    "partner": "a distributor's or retailer's user: only units it holds or held",
 }
 
 
 @dataclass(frozen=True)
 class Actor:
-    """The user (and token) a use case runs for. `user_id` is None for the system itself."""
+    """The user (and token) a use case runs for. `user_id` is None for the system itself.
+
+    `party_id` is set for partner users: they see and act on only units that party holds or
+    held, and anything else is reported as not found.
+    """
 
     username: str
     role: str
     user_id: int | None = None
     token_id: int | None = None
+    party_id: int | None = None
+
+    @property
+    def is_partner(self) -> bool:
+        return self.role == "partner"
 
     def can(self, permission: str) -> bool:
         return permission in ROLES.get(self.role, frozenset())
 
     def require(self, permission: str) -> None:
         if not self.can(permission):
-            raise Forbidden(f"{self.username} (role {self.role}) may not {PERMISSIONS[permission]}")
+            what = PERMISSIONS.get(permission, permission)
+            raise Forbidden(f"{self.username} (role {self.role}) may not {what}")
 
 
 SYSTEM = Actor("system", "admin")

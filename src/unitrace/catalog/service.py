@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.schemas import (
     LocationCreate,
@@ -123,7 +124,9 @@ def create_product(db: Database, actor: Actor, data: ProductCreate) -> dict[str,
             conn.execute(
                 insert(products).values(**data.model_dump(), created_at=now, updated_at=now)
             )
-            return _product_public(product_row(conn, data.code))
+            created = _product_public(product_row(conn, data.code))
+            audit.append(conn, actor, "create", "product", data.code, None, created)
+            return created
     except IntegrityError:
         raise Conflict(f"product {data.code!r} or its GTIN was created meanwhile") from None
 
@@ -137,13 +140,16 @@ def update_product(db: Database, actor: Actor, code: str, data: ProductUpdate) -
         _check_product_rules(merged["tracking"], merged["gtin"], merged["serial_rule"])
         if changes.get("gtin") not in (None, row.gtin):
             _unique_violation(conn, products, "gtin", changes["gtin"], "product")
-        if changes:
-            conn.execute(
-                update(products)
-                .where(products.c.id == row.id)
-                .values(**changes, updated_at=datetime.now(UTC))
-            )
-        return _product_public(product_row(conn, code))
+        if not changes:
+            return _product_public(row)
+        conn.execute(
+            update(products)
+            .where(products.c.id == row.id)
+            .values(**changes, updated_at=datetime.now(UTC))
+        )
+        after = _product_public(product_row(conn, code))
+        audit.append(conn, actor, "update", "product", code, _product_public(row), after)
+        return after
 
 
 def get_product(db: Database, actor: Actor, code: str) -> dict[str, Any]:
@@ -197,7 +203,9 @@ def create_lot(db: Database, actor: Actor, data: LotCreate) -> dict[str, Any]:
                 supplier_id=supplier,
             )
         )
-    return data.model_dump(mode="json")
+        created = data.model_dump(mode="json")
+        audit.append(conn, actor, "create", "lot", f"{data.product}/{data.number}", None, created)
+    return created
 
 
 def create_party(db: Database, actor: Actor, data: PartyCreate) -> dict[str, Any]:
@@ -214,6 +222,7 @@ def create_party(db: Database, actor: Actor, data: PartyCreate) -> dict[str, Any
     with db.write() as conn:
         _unique_violation(conn, parties, "code", data.code, "party")
         conn.execute(insert(parties).values(**data.model_dump()))
+        audit.append(conn, actor, "create", "party", data.code, None, data.model_dump())
     return data.model_dump()
 
 
@@ -224,12 +233,13 @@ def create_location(db: Database, actor: Actor, data: LocationCreate) -> dict[st
         parent = location_id(conn, data.parent, "parent") if data.parent else None
         values = data.model_dump(exclude={"parent"})
         conn.execute(insert(locations).values(**values, parent_id=parent))
+        audit.append(conn, actor, "create", "location", data.code, None, data.model_dump())
     return data.model_dump()
 
 
 def list_table(db: Database, actor: Actor, what: str) -> list[dict[str, Any]]:
     """Parties or locations, for pickers and the CLI (small tables)."""
-    actor.require("read")
+    actor.require("catalog.read")
     table = {"parties": parties, "locations": locations}[what]
     with db.read() as conn:
         rows = conn.execute(select(table).order_by(table.c.code)).mappings().all()

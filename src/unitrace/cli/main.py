@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError as PydanticValidationError
 from rich.table import Table
 
+from unitrace.access import audit
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.catalog import service as catalog
@@ -33,9 +34,10 @@ product_app = typer.Typer(help="Products.", no_args_is_help=True)
 serials_app = typer.Typer(help="Serial numbers.", no_args_is_help=True)
 unit_app = typer.Typer(help="Units.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The event ledger.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (user_app, "user"), (token_app, "token"),
                   (product_app, "product"), (serials_app, "serials"), (unit_app, "unit"),
-                  (ledger_app, "ledger")):  # fmt: skip
+                  (ledger_app, "ledger"), (audit_app, "audit")):  # fmt: skip
     app.add_typer(sub, name=name)
 
 
@@ -112,20 +114,60 @@ def demo_command(
     load_demo(db, units=units, console=console)
 
 
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\r\n")
+
+
 @user_app.command("create")
 @handle_errors
 def user_create(
     name: str,
-    role: Annotated[str, typer.Option(help="admin or readonly")] = "readonly",
+    role: Annotated[
+        str,
+        typer.Option(
+            help="admin, production, warehouse, sales, service, "
+            "quality, auditor, readonly or partner"
+        ),
+    ] = "readonly",
+    party: Annotated[Optional[str], typer.Option(help="partner users: their party")] = None,  # noqa: UP045
 ) -> None:
     """Create a user; the password is read from standard input (asked twice on a terminal)."""
-    if sys.stdin.isatty():
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    db = database()
-    created = access.create_user(db, SYSTEM, name, password, role)
-    console.print(f"user {created['username']} created with role {created['role']}")
+    password = _read_password()
+    created = access.create_user(database(), SYSTEM, name, password, role, party)
+    console.print(f"user {created['username']} created with role {created['role']}",
+                  highlight=False)  # fmt: skip
+
+
+@user_app.command("list")
+@handle_errors
+def user_list() -> None:
+    """List users with their role, party and state."""
+    table = Table("user", "role", "party", "active", "locked until")
+    for u in access.list_users(database(), SYSTEM):
+        table.add_row(u["username"], u["role"], u["party"] or "", "yes" if u["active"] else "no",
+                      u["locked_until"] or "")  # fmt: skip
+    console.print(table)
+
+
+@user_app.command("set")
+@handle_errors
+def user_set(
+    name: str,
+    role: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    party: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    active: Annotated[Optional[bool], typer.Option("--active/--disabled")] = None,  # noqa: UP045
+    password: Annotated[
+        bool, typer.Option("--password", help="read a new password from stdin; also unlocks")
+    ] = False,  # noqa: E501
+) -> None:
+    """Change a user's role or party, enable/disable them, or reset their password."""
+    new_password = _read_password() if password else None
+    changed = access.update_user(database(), SYSTEM, name, role=role, party=party,
+                                 active=active, password=new_password)  # fmt: skip
+    console.print(f"user {changed['username']}: role {changed['role']}, "
+                  f"{'active' if changed['active'] else 'disabled'}", highlight=False)  # fmt: skip
 
 
 @token_app.command("create")
@@ -138,6 +180,55 @@ def token_create(
     """Print a new API token for USER (only its hash is stored: copy it now)."""
     created = access.create_token(database(), SYSTEM, user, name, days)
     print(created["token"])
+
+
+@token_app.command("list")
+@handle_errors
+def token_list(user: Annotated[Optional[str], typer.Argument()] = None) -> None:  # noqa: UP045
+    """List API tokens (never their secret), of one user or of everyone."""
+    table = Table("id", "user", "name", "created", "expires", "revoked", "last used")
+    for t in access.list_tokens(database(), SYSTEM, user):
+        table.add_row(str(t["id"]), t["user"], t["name"], (t["created_at"] or "")[:16],
+                      (t["expires_at"] or "")[:16], (t["revoked_at"] or "")[:16],
+                      (t["last_used_at"] or "")[:16])  # fmt: skip
+    console.print(table)
+
+
+@token_app.command("revoke")
+@handle_errors
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by its id (from `token list`)."""
+    access.revoke_token(database(), SYSTEM, token_id)
+    console.print(f"token {token_id} revoked")
+
+
+@audit_app.command("verify")
+@handle_errors
+def audit_verify() -> None:
+    """Check the hash chain of the audit trail; name the first broken record (exit 1)."""
+    report = audit.verify_chain(database(), SYSTEM)
+    if report.ok:
+        console.print(f"audit trail intact: {report.records} records", highlight=False)
+        return
+    console.print(f"AUDIT TRAIL BROKEN at record {report.broken_at}: {report.problem}",
+                  highlight=False)  # fmt: skip
+    raise typer.Exit(1)
+
+
+@audit_app.command("list")
+@handle_errors
+def audit_list(
+    entity: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    key: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+) -> None:
+    """Show the newest audit records."""
+    page = audit.list_records(database(), SYSTEM, entity=entity, entity_key=key, limit=limit)
+    table = Table("id", "at", "actor", "action", "entity", "key")
+    for r in page["items"]:
+        table.add_row(str(r["id"]), r["at"][:19], r["actor"], r["action"], r["entity"],
+                      r["entity_key"])  # fmt: skip
+    console.print(table)
 
 
 @product_app.command("add")

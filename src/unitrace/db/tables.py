@@ -142,6 +142,55 @@ users = Table(
     Column("role", String(20), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False, default=_now_default),
+    Column("party_id", ForeignKey("parties.id")),
+    Column("locale", String(10)),
+    Column("failed_logins", Integer, nullable=False, default=0, server_default="0"),
+    Column("locked_until", UTCDateTime),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=_now_default),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("address", String(64), primary_key=True),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("failures", Integer, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("actor_user_id", ForeignKey("users.id")),
+    Column("actor_token_id", ForeignKey("api_tokens.id")),
+    Column("action", String(20), nullable=False),
+    Column("entity", String(20), nullable=False),
+    Column("entity_key", String(120), nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_entity", "entity", "entity_key"),
+    Index("ix_audit_at", "at"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
 )
 
 api_tokens = Table(
@@ -154,6 +203,7 @@ api_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False, default=_now_default),
     Column("expires_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
 )
 
 # --- ledger ----------------------------------------------------------------------------
@@ -213,6 +263,12 @@ events = Table(
     Column("data", JSON, nullable=False),
     Column("unit_count", Integer, nullable=False),
     Index("ix_events_type_time", "type", "event_time"),
+    Index(
+        "ix_events_party",
+        "party_id",
+        postgresql_where=text("party_id IS NOT NULL"),
+        sqlite_where=text("party_id IS NOT NULL"),
+    ),
 )
 
 event_units = Table(

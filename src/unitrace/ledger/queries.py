@@ -15,15 +15,19 @@ from unitrace.core.errors import FieldError, NotFound, ValidationError, invalid
 from unitrace.core.lifecycle import Role, Status, rule_for
 from unitrace.db.engine import Database
 from unitrace.db.tables import event_units, events, locations, lots, parties, products, units
+from unitrace.ledger.scope import unit_condition
 
 MAX_PAGE = 1000
 
 
-def _find_unit(conn: Connection, serial: str, product: str | None) -> Any:
+def _find_unit(conn: Connection, actor: Actor, serial: str, product: str | None) -> Any:
     query = select(units, products.c.code.label("product_code")).join(
         products, products.c.id == units.c.product_id
     )
     query = query.where(units.c.serial == serial)
+    scope = unit_condition(actor)
+    if scope is not None:
+        query = query.where(scope)
     if product is not None:
         query = query.where(products.c.code == product)
     rows = conn.execute(query).all()
@@ -65,7 +69,7 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
     """Everything about one unit: identity, state, components and its whole event timeline."""
     actor.require("read")
     with db.read() as conn:
-        unit = _find_unit(conn, serial, product)
+        unit = _find_unit(conn, actor, serial, product)
         prod = conn.execute(select(products).where(products.c.id == unit.product_id)).one()
         lot_info = None
         if unit.lot_id is not None:
@@ -84,6 +88,16 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
         timeline = _timeline(conn, unit.id)
         location = _code(conn, locations, unit.location_id)
         holder = _code(conn, parties, unit.holder_id)
+        if actor.is_partner:
+            # A partner learns nothing about other parties: their codes are hidden.
+            own = _code(conn, parties, actor.party_id)
+            holder = holder if holder == own else None
+            location = None
+            for item in timeline:
+                item["location"] = item["read_point"] = None
+                if item["party"] != own:
+                    item["party"] = None
+                item["biz_transactions"] = item["biz_transactions"] if item["party"] else []
     commissioned = next((e for e in timeline if e["type"] == "commission"), None)
     produced = (lot_info or {}).get("production_date") or (
         commissioned["event_time"][:10] if commissioned else None
@@ -222,11 +236,19 @@ def list_units(
             except ValueError as exc:
                 raise invalid("status", str(exc), status) from None
         if location:
+            actor.require("catalog.read")
             conditions.append(units.c.location_id == location_id(conn, location))
         if holder:
-            conditions.append(units.c.holder_id == party_id(conn, holder, "holder"))
+            if actor.is_partner:  # a partner may only filter by itself
+                holder_id = actor.party_id if _code(conn, parties, actor.party_id) == holder else -1
+            else:
+                holder_id = party_id(conn, holder, "holder")
+            conditions.append(units.c.holder_id == holder_id)
         if after is not None:
             conditions.append(units.c.id > after)
+        scope = unit_condition(actor)
+        if scope is not None:
+            conditions.append(scope)
         parent_unit = aliased(units)
         rows = conn.execute(
             select(
@@ -237,6 +259,7 @@ def list_units(
                 lots.c.number.label("lot"),
                 locations.c.code.label("location"),
                 parties.c.code.label("holder"),
+                units.c.holder_id,
                 parent_unit.c.serial.label("parent"),
             )
             .join(products, products.c.id == units.c.product_id)
@@ -250,6 +273,7 @@ def list_units(
         ).all()
     more = len(rows) > limit
     rows = rows[:limit]
+    partner = actor.is_partner
     return {
         "items": [
             {
@@ -257,8 +281,8 @@ def list_units(
                 "product": r.product,
                 "lot": r.lot,
                 "status": Status(r.status).label,
-                "location": r.location,
-                "holder": r.holder,
+                "location": None if partner else r.location,
+                "holder": r.holder if not partner or r.holder_id == actor.party_id else None,
                 "parent": r.parent,
             }
             for r in rows

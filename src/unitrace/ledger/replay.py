@@ -35,7 +35,7 @@ class VerifyReport:
 def verify_ledger(db: Database, actor: Actor, batch: int = 50_000) -> VerifyReport:
     """Rebuild every unit's state from its events, in recorded order, with the same lifecycle
     rules as the write path, and list each unit whose stored projection differs."""
-    actor.require("read")
+    actor.require("audit.read")
     replayed: dict[int, UnitState] = {}
     broken: dict[int, str] = {}
     event_count = 0

@@ -31,7 +31,6 @@ COLLISION_RETRIES = 5
 
 def record_events(db: Database, actor: Actor, batch: Sequence[EventIn]) -> list[Recorded]:
     """Write a batch of events in one transaction: all of them, or none."""
-    actor.require("ledger.write")
     digests = [event_hash(e) for e in batch]
     for attempt in range(2):
         try:
@@ -65,7 +64,7 @@ def _numbered(index: int, size: int, func, *args):  # type: ignore[no-untyped-de
 def commission_units(db: Database, actor: Actor, request: CommissionIn) -> Recorded:
     """Make new units: generate `count` serials from the product's rule, or register
     `serials` made elsewhere. One commission event, one transaction."""
-    actor.require("ledger.write")
+    actor.require("event:commission")
     digest = payload_hash(request.model_dump(mode="json", exclude={"event_id"}, exclude_none=True))
     base: dict[str, Any] = {
         "event_id": request.event_id,

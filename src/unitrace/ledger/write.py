@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, text, update
 
+from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import (
     location_id,
@@ -52,6 +53,7 @@ from unitrace.core.serials import plain_serial_problem
 from unitrace.db.tables import event_units, events, products, unit_id_blocks, units
 from unitrace.ledger.bulk import allocate, bulk_insert, chunks
 from unitrace.ledger.schemas import EventIn
+from unitrace.ledger.scope import outside
 
 MAX_REPORTED = 1_000  # errors listed one by one in a reply; the count says how many in all
 
@@ -209,7 +211,7 @@ def record_in(
     new_unit_serials: Sequence[str] | None = None,
 ) -> Recorded:
     """Write one event on an open write transaction. See the module docstring."""
-    actor.require("ledger.write")
+    actor.require(f"event:{event.type}")
     digest = digest or event_hash(event)
     replay = find_replay(conn, event.event_id, digest)
     if replay is not None:
@@ -224,9 +226,11 @@ def record_in(
     if event.type == "commission":
         return _commission(conn, actor, event, digest, event_time, refs, new_unit_serials)
 
-    subjects = resolve_units(conn, unit_refs(event))
+    refs_named = unit_refs(event)
+    subjects = resolve_units(conn, refs_named)
     parent = _parent(conn, rule, event, subjects)
     removed = _removed(conn, event, parent)
+    _check_scope(conn, actor, refs_named, subjects, parent, removed)
     _check_transitions(rule, event, subjects)
     event_pk, event_id = _insert_event(
         conn, actor, event, digest, event_time, refs, parent.id if parent else None,
@@ -240,6 +244,8 @@ def record_in(
     if parent:
         links.append((parent.id, event_pk, int(Role.PARENT)))
     bulk_insert(conn, event_units, ("unit_id", "event_id", "role"), links)
+    _audit_event(conn, actor, event, event_id, len(subjects) + len(removed),
+                 [u.serial for u in subjects])  # fmt: skip
     return Recorded(event_id, event_pk, event.type, len(subjects) + len(removed), False)
 
 
@@ -270,6 +276,40 @@ def find_replay(conn: Connection, event_id: str | None, digest: str) -> Recorded
             ).scalars()
         )
     return Recorded(event_id, previous.id, previous.type, previous.unit_count, True, serials)
+
+
+def _check_scope(
+    conn: Connection,
+    actor: Actor,
+    refs: list[tuple[str, str | None, str]],
+    subjects: list[UnitRow],
+    parent: UnitRow | None,
+    removed: list[UnitRow],
+) -> None:
+    """A partner may act only on its own units; others are reported exactly like unknown ones."""
+    everyone = [*subjects, *removed, *([parent] if parent else [])]
+    hidden = outside(conn, actor, (u.id for u in everyone))
+    if not hidden:
+        return
+    paths = {(product, serial): path for path, product, serial in refs}
+    errors = [
+        FieldError(paths.get((None, u.serial), paths.get((u.product, u.serial), "serials")),
+                   f"no unit with serial {u.serial!r}", u.serial)
+        for u in everyone if u.id in hidden
+    ]  # fmt: skip
+    raise report("unknown or ambiguous units", errors, NotFound)
+
+
+def _audit_event(conn: Connection, actor: Actor, event: EventIn, event_id: str, count: int,
+                 serials: Sequence[str]) -> None:  # fmt: skip
+    summary: dict[str, Any] = {"type": event.type, "unit_count": count,
+                               "serials": list(serials[:20])}  # fmt: skip
+    for name in ("product", "location", "party", "lot"):
+        if getattr(event, name):
+            summary[name] = getattr(event, name)
+    if event.parent is not None:
+        summary["parent"] = event.parent.serial
+    audit.append(conn, actor, "record", "event", event_id, None, summary)
 
 
 def _check_required(rule: Rule, event: EventIn) -> None:
@@ -535,6 +575,7 @@ def _commission(
         ((unit_id,) for unit_id in range(first_id, first_id + len(serials))),
         {"event_id": event_pk, "role": int(Role.SUBJECT)},
     )
+    _audit_event(conn, actor, event, event_id, len(serials), serials)
     return Recorded(event_id, event_pk, "commission", len(serials), False, serials)
 
 

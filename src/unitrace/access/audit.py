@@ -1,0 +1,161 @@
+"""The audit trail: every write appends a record — who, when, what, before and after.
+
+Records are hash-chained: each stores the hash of the one before and its own hash over its
+content, so editing or deleting any record breaks the chain at that record. Appends take the
+single `audit_head` row in the writer's transaction, which orders them on both databases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from unitrace.access.principal import Actor
+from unitrace.db.engine import Database
+from unitrace.db.tables import audit_head, audit_log
+
+GENESIS = "0" * 64
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)  # fmt: skip
+
+
+def record_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    content = {k: row[k] for k in ("id", "at", "actor", "action", "entity", "entity_key",
+                                   "before", "after")}  # fmt: skip
+    content["at"] = row["at"].astimezone(UTC).isoformat(timespec="microseconds")
+    return hashlib.sha256((prev_hash + _canonical(content)).encode()).hexdigest()
+
+
+_HEAD = select(audit_head).where(audit_head.c.id == 1).with_for_update()
+
+
+def append(
+    conn: Connection,
+    actor: Actor,
+    action: str,
+    entity: str,
+    entity_key: str,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    """Append one audit record inside the caller's write transaction."""
+    head = conn.execute(_HEAD).first()
+    if head is None:  # the very first record: create the head row, whoever gets there first
+        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(dialect_insert(audit_head).values(id=1, last_id=0, last_hash=GENESIS)
+                     .on_conflict_do_nothing())  # fmt: skip
+        head = conn.execute(_HEAD).one()
+    last_id, last_hash = int(head.last_id), str(head.last_hash)
+    row = {
+        "id": last_id + 1,
+        "at": datetime.now(UTC),
+        "actor": actor.username,
+        "action": action,
+        "entity": entity,
+        "entity_key": str(entity_key)[:120],
+        "before": json.loads(_canonical(before)) if before is not None else None,
+        "after": json.loads(_canonical(after)) if after is not None else None,
+    }
+    digest = record_hash(last_hash, row)
+    conn.execute(
+        insert(audit_log).values(
+            **row, actor_user_id=actor.user_id, actor_token_id=actor.token_id,
+            prev_hash=last_hash, hash=digest,
+        )
+    )  # fmt: skip
+    conn.execute(
+        update(audit_head).where(audit_head.c.id == 1).values(last_id=row["id"], last_hash=digest)
+    )
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    records: int
+    broken_at: int | None
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def verify_chain(db: Database, actor: Actor) -> ChainReport:
+    """Walk the chain in id order; name the first record that was edited, removed or added."""
+    actor.require("audit.read")
+    expected_prev, expected_id, count = GENESIS, 1, 0
+    with db.read() as conn:
+        rows = conn.execution_options(yield_per=10_000).execute(
+            select(audit_log).order_by(audit_log.c.id)
+        )
+        try:
+            for row in rows.mappings():
+                count += 1
+                if row["id"] != expected_id:
+                    problem = f"record {expected_id} is missing (next is {row['id']})"
+                    return ChainReport(count, expected_id, problem)
+                if row["prev_hash"] != expected_prev:
+                    problem = f"record {row['id']} does not follow record {row['id'] - 1}"
+                    return ChainReport(count, row["id"], problem)
+                if record_hash(row["prev_hash"], dict(row)) != row["hash"]:
+                    return ChainReport(count, row["id"], f"record {row['id']} was edited")
+                expected_prev, expected_id = row["hash"], expected_id + 1
+        finally:
+            rows.close()
+        head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+    if head is not None and (head.last_id != expected_id - 1 or head.last_hash != expected_prev):
+        return ChainReport(count, expected_id - 1 if count else 1,
+                           f"records after {expected_id - 1} were removed")  # fmt: skip
+    return ChainReport(count, None, None)
+
+
+def list_records(
+    db: Database,
+    actor: Actor,
+    *,
+    entity: str | None = None,
+    entity_key: str | None = None,
+    who: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Audit records, newest first, filtered; `next` pages further back."""
+    actor.require("audit.read")
+    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit + 1)
+    if entity:
+        query = query.where(audit_log.c.entity == entity)
+    if entity_key:
+        query = query.where(audit_log.c.entity_key == entity_key)
+    if who:
+        query = query.where(audit_log.c.actor == who)
+    if since:
+        query = query.where(audit_log.c.at >= since)
+    if until:
+        query = query.where(audit_log.c.at < until)
+    if before_id:
+        query = query.where(audit_log.c.id < before_id)
+    with db.read() as conn:
+        rows = conn.execute(query).mappings().all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "items": [
+            {
+                "id": r["id"], "at": r["at"].isoformat(), "actor": r["actor"],
+                "action": r["action"], "entity": r["entity"], "entity_key": r["entity_key"],
+                "before": r["before"], "after": r["after"], "hash": r["hash"],
+            }
+            for r in rows
+        ],
+        "next": str(rows[-1]["id"]) if more and rows else None,
+    }  # fmt: skip
