@@ -17,7 +17,7 @@ from unitrace.access.principal import SYSTEM
 from unitrace.catalog import service as catalog
 from unitrace.catalog.schemas import LocationCreate, LotCreate, PartyCreate, ProductCreate
 from unitrace.core.checkdigits import check_character
-from unitrace.core.errors import Conflict
+from unitrace.core.errors import Conflict, invalid
 from unitrace.db.engine import Database
 from unitrace.ledger import service as ledger
 from unitrace.ledger.schemas import BizTransaction, CommissionIn, EventIn, UnitRef
@@ -90,6 +90,8 @@ def _at(start: datetime, day: float) -> datetime:
 def load_demo(db: Database, units: int = 10_000, console: Console | None = None,
               seed: int = 2026) -> dict[str, Any]:  # fmt: skip
     """Create the demo catalog and `units` finished units with a plausible history."""
+    if units < 200:
+        raise invalid("units", "the demo needs at least 200 units for its history", units)
     if catalog.list_products(db, SYSTEM, limit=1)["total"]:
         raise Conflict("demo data goes into an empty database; this one has products already")
     rng = random.Random(seed)

@@ -49,7 +49,7 @@ def test_registered_serials_duplicates_are_reported_one_by_one(db: Database) -> 
         commission_units(db, SYSTEM, CommissionIn(product="AC1", serials=["B", "C", "B", " "]))
     assert [(e.field, e.message) for e in info.value.errors] == [
         ("serials.2", "duplicate of serials.0"),
-        ("serials.3", "contains spaces or control characters"),
+        ("serials.3", "contains spaces, invisible or control characters"),
     ]
     assert count_rows(db, units) == 2
     assert count_rows(db, events) == 1

@@ -55,6 +55,8 @@ def field_errors(
         loc = [str(part) for part in error.get("loc", ())]
         while loc and loc[0] in drop:
             loc.pop(0)
+        if error.get("type") == "json_invalid":
+            loc = []
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         out.append(FieldError(".".join(loc) or "body", message))
     return out

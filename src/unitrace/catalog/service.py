@@ -96,10 +96,18 @@ def _product_public(row: Row[Any]) -> dict[str, Any]:
 def _check_product_rules(tracking: str, gtin: str | None, serial_rule: str | None) -> None:
     if gtin is not None and not valid_gtin(gtin):
         raise invalid("gtin", "not a valid GTIN-8/12/13/14 (length, digits or check digit)", gtin)
-    if serial_rule:
+    if serial_rule is not None:
+        if not serial_rule.strip():
+            raise invalid("serial_rule", "must not be empty (leave it out instead)")
         if tracking != "serial":
             raise invalid("serial_rule", "only products tracked by serial have a serial rule")
-        SerialTemplate.parse(serial_rule)  # raises naming the token
+        try:
+            SerialTemplate.parse(serial_rule)
+        except ValidationError as exc:  # name the product's field, keep the token in the text
+            for item in exc.errors:
+                item.field = "serial_rule"
+            exc.detail = f"serial_rule: {exc.detail}"
+            raise
 
 
 def _unique_violation(conn: Connection, table: Any, column: str, value: Any, what: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
 from unitrace.config import Settings
 from unitrace.core.errors import (
@@ -75,12 +76,14 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(code) from None
         except ValueError as exc:  # settings and parsing problems
             raise fail(str(exc), 2) from None
-        except Exception as exc:  # database unreachable, disk full …: one line, no traceback
-            from sqlalchemy.exc import OperationalError
-
-            if isinstance(exc, OperationalError):
-                raise fail(f"database error: {exc.orig}", 1) from None
-            raise
+        except OSError as exc:  # UNITRACE_HOME not writable, disk full …
+            raise fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1) from None
+        except SQLAlchemyError as exc:  # database unreachable, schema missing …
+            text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            hint = ""
+            if "no such table" in text or "does not exist" in text:
+                hint = " (run `unitrace db upgrade` first)"
+            raise fail(f"database error: {text}{hint}", 1) from None
         finally:
             _close_all()
 

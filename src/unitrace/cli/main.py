@@ -78,7 +78,7 @@ def serve(
         password = secrets.token_urlsafe(12)
         access.create_user(db, SYSTEM, "admin", password, "admin")
         token = access.create_token(db, SYSTEM, "admin", "first-start")["token"]
-        if demo:
+        if demo and catalog.list_products(db, SYSTEM, limit=1)["total"] == 0:
             from unitrace.demo import load_demo
 
             load_demo(db, console=console)
@@ -104,7 +104,7 @@ def serve(
 @app.command("demo")
 @handle_errors
 def demo_command(
-    units: Annotated[int, typer.Option(min=10, max=1_000_000, help="finished units")] = 10_000,
+    units: Annotated[int, typer.Option(min=200, max=1_000_000, help="finished units")] = 10_000,
 ) -> None:
     """Load realistic demo data (products, parties, units with a history)."""
     from unitrace.demo import load_demo
@@ -279,13 +279,23 @@ def serials_generate(
         raise fail("give either --count or --from-file", 2)
     request = _validated(CommissionIn, product=product, count=count, serials=serials, lot=lot,
                          location=location, plant=plant, line=line)  # fmt: skip
-    with err_console.status(f"commissioning {count or len(serials or [])} units of {product} …"):
-        result = ledger.commission_units(database(), SYSTEM, request)
+    sink = None
+    if out is not None:  # open it first: a bad path must fail before units are made
+        try:
+            sink = out.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"cannot write {out}: {exc.strerror}", 2) from None
+    try:
+        with err_console.status(
+            f"commissioning {count or len(serials or [])} units of {product} …"
+        ):
+            result = ledger.commission_units(database(), SYSTEM, request)
+        (sink or sys.stdout).write("\n".join(result.serials) + "\n")
+    finally:
+        if sink is not None:
+            sink.close()
     if out is not None:
-        out.write_text("\n".join(result.serials) + "\n", encoding="utf-8")
         err_console.print(f"{result.unit_count} serials written to {out}", highlight=False)
-    else:
-        sys.stdout.write("\n".join(result.serials) + "\n")
     err_console.print(
         f"commissioned {result.unit_count} units ({result.event_id})", highlight=False
     )

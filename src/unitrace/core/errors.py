@@ -17,7 +17,10 @@ class FieldError:
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"field": self.field, "message": self.message}
         if self.value is not None:
-            out["value"] = self.value
+            value = self.value
+            if isinstance(value, str) and len(value) > 100:
+                value = value[:100] + "…"
+            out["value"] = value
         return out
 
 

@@ -102,12 +102,12 @@ RULES: dict[str, Rule] = {
              "components are taken out of their parent unit"),
         Rule("receive", frozenset({Status.COMMISSIONED, Status.IN_TRANSIT, Status.RETURNED,
                                    Status.RECALLED}),
-             Status.IN_STOCK, _S, _C, _K,
+             Status.IN_STOCK, _S, _C, _C,
              "ObjectEvent", "OBSERVE", "receiving", "sellable_not_accessible",
              "units are received into one of our locations"),
         Rule("move", frozenset({Status.COMMISSIONED, Status.IN_STOCK, Status.RETURNED,
                                 Status.RECALLED}),
-             None, _S, _K, _K,
+             None, _S, _K, _C,
              "ObjectEvent", "OBSERVE", "storing", None,
              "units move between our locations"),
         Rule("ship", frozenset({Status.IN_STOCK}), Status.IN_TRANSIT, _C, _S, _K,
@@ -124,7 +124,7 @@ RULES: dict[str, Rule] = {
              "the end customer puts the unit in use (warranty may start)"),
         Rule("return", frozenset({Status.IN_TRANSIT, Status.DELIVERED, Status.SOLD,
                                   Status.ACTIVE, Status.RECALLED}),
-             Status.RETURNED, _O, _C, _K,
+             Status.RETURNED, _O, _C, _C,
              "ObjectEvent", "OBSERVE", "receiving", "returned",
              "units come back to us"),
         Rule("repair", frozenset({Status.IN_STOCK, Status.DELIVERED, Status.SOLD, Status.ACTIVE,
@@ -156,7 +156,8 @@ EVENT_TYPES = tuple(RULES)
 # replace_part takes the removed components out: they go back as returned parts.
 REMOVED_FROM = frozenset({Status.INSTALLED})
 REMOVED_TO = Status.RETURNED
-# A parent must exist and be live for assemble and replace_part.
+# A parent must exist and be live for assemble and replace_part; parts may be taken out of
+# any parent, a scrapped one included (salvage).
 PARENT_ALLOWED = LIVE
 
 
@@ -201,7 +202,9 @@ def apply(
     """
     rule = rule_for(event_type)
     if role is Role.PARENT:
-        if state is None or state.status not in PARENT_ALLOWED:
+        if state is None:
+            raise ValueError("parent unit does not exist")
+        if event_type != "disassemble" and state.status not in PARENT_ALLOWED:
             raise ValueError("parent unit is not live")
         return state
     if role is Role.REMOVED:

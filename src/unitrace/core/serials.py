@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -320,6 +321,10 @@ def plain_serial_problem(serial: object) -> str | None:
         return "must not be empty"
     if len(serial) > MAX_SERIAL_LENGTH:
         return f"longer than {MAX_SERIAL_LENGTH} characters"
-    if not _SERIAL_OK.fullmatch(serial):
-        return "contains spaces or control characters"
+    if not _SERIAL_OK.fullmatch(serial) or any(
+        unicodedata.category(ch)[0] in "ZC" for ch in serial
+    ):
+        return "contains spaces, invisible or control characters"
+    if unicodedata.normalize("NFKC", serial) != serial:
+        return "uses full-width, compatibility or decomposed characters (write it in NFKC form)"
     return None

@@ -195,7 +195,10 @@ def _warranty(product: Any, timeline: list[dict[str, Any]]) -> dict[str, Any]:
     started = next((e for e in timeline if e["type"] == start_event), None)
     if product.warranty_months and started:
         start = date.fromisoformat(started["event_time"][:10])
-        end = _add_months(start, product.warranty_months)
+        try:
+            end = _add_months(start, product.warranty_months)
+        except (ValueError, OverflowError):  # beyond year 9999: no meaningful end
+            return out
         out.update(
             start_date=start.isoformat(),
             end_date=end.isoformat(),

@@ -36,9 +36,11 @@ _EVENT_BODY = {
 
 
 @router.post("/units/commission", status_code=201)
-def commission(body: CommissionIn, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
-    """Make new units from the product's serial rule (`count`) or register `serials`."""
-    return service.commission_units(db, actor, body).public()
+def commission(body: CommissionIn, db: DatabaseDep, actor: CurrentActor) -> JSONResponse:
+    """Make new units from the product's serial rule (`count`) or register `serials`.
+    A repeated `event_id` answers 200 with `replayed: true`."""
+    result = service.commission_units(db, actor, body)
+    return JSONResponse(result.public(), status_code=200 if result.replayed else 201)
 
 
 @router.post("/events", openapi_extra=_EVENT_BODY, status_code=201)
@@ -47,8 +49,8 @@ async def record_events(request: Request, db: DatabaseDep, actor: CurrentActor) 
     raw = await request.body()
     try:
         payload = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("body", "is not valid JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise invalid("body", "is not valid JSON (or nested too deeply)") from None
     try:
         if isinstance(payload, list):
             if not payload:

@@ -2,13 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from unitrace.core.lifecycle import EVENT_TYPES
 
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+MAX_JSON_BYTES = 16_384
+MAX_JSON_DEPTH = 8
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _bounded_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Free-form JSON stays small and shallow: the ledger keeps it forever."""
+    if value is None:
+        return None
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_JSON_BYTES:
+        raise ValueError(f"larger than {MAX_JSON_BYTES // 1024} KB")
+    return value
+
+
+def _plausible_time(value: datetime | None) -> datetime | None:
+    """Event times from 1970 to one day ahead (clocks differ; the future has not happened)."""
+    if value is None:
+        return None
+    if not EARLIEST <= value <= datetime.now(UTC) + timedelta(days=1):
+        raise ValueError("must be between 1970 and tomorrow")
+    return value
+
+
+SmallJson = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
+EventTime = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
+SerialText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Serial = Field(min_length=1, max_length=64)
 CodeRef = Field(default=None, min_length=1, max_length=60)
 
@@ -39,11 +84,11 @@ class EventIn(Strict):
         description="client-chosen id; sending the same event again is acknowledged, not doubled",
     )
     type: EventType
-    event_time: AwareDatetime | None = Field(
+    event_time: EventTime | None = Field(
         default=None, description="when it happened, with its UTC offset; default now"
     )
     product: str | None = Field(default=None, max_length=40, description="product of `serials`")
-    serials: list[str] = Field(default_factory=list)
+    serials: list[SerialText] = Field(default_factory=list)
     units: list[UnitRef] = Field(default_factory=list)
     lot: str | None = Field(default=None, max_length=60, description="lot of new units")
     location: str | None = CodeRef
@@ -56,11 +101,11 @@ class EventIn(Strict):
     operator: str | None = Field(default=None, max_length=80)
     equipment: str | None = Field(default=None, max_length=80)
     biz_transactions: list[BizTransaction] = Field(default_factory=list, max_length=50)
-    attributes: dict[str, Any] | None = Field(
+    attributes: SmallJson | None = Field(
         default=None, description="commission only: custom attributes of the new units"
     )
-    data: dict[str, Any] = Field(
-        default_factory=dict, description="results, measurements, defect codes, notes"
+    data: SmallJson = Field(
+        default_factory=dict, description="results, measurements, defect codes, notes (≤ 16 KB)"
     )
 
     @model_validator(mode="after")
@@ -81,8 +126,8 @@ class CommissionIn(Strict):
     location: str | None = CodeRef
     plant: str | None = Field(default=None, max_length=8)
     line: str | None = Field(default=None, max_length=8)
-    event_time: AwareDatetime | None = None
-    attributes: dict[str, Any] | None = None
+    event_time: EventTime | None = None
+    attributes: SmallJson | None = None
 
     @model_validator(mode="after")
     def _count_or_serials(self) -> CommissionIn:

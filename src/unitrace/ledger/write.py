@@ -339,7 +339,7 @@ def _parent(
         return None
     ref = ("parent.serial", event.parent.product or event.product, event.parent.serial)
     parent = resolve_units(conn, [ref])[0]
-    if parent.status not in PARENT_ALLOWED:
+    if event.type != "disassemble" and parent.status not in PARENT_ALLOWED:
         raise InvalidTransition(
             f"parent {parent.product}/{parent.serial} is {parent.status.label}",
             [FieldError("parent", f"is {parent.status.label}", parent.serial)],
@@ -367,6 +367,11 @@ def _removed(conn: Connection, event: EventIn, parent: UnitRow | None) -> list[U
         return []
     refs = [(f"removed.{i}.serial", r.product or event.product, r.serial)
             for i, r in enumerate(event.removed)]  # fmt: skip
+    seen: set[tuple[str | None, str]] = set()
+    for path, product, serial in refs:
+        if (product, serial) in seen:
+            raise invalid(path, "named twice", serial)
+        seen.add((product, serial))
     removed = resolve_units(conn, refs)
     wrong = [
         FieldError(f"removed.{i}", f"{u.serial} is {u.status.label}, not installed in "
