@@ -31,6 +31,15 @@ def create_app(db: Database) -> FastAPI:
     problems.install(app)
     for router in (catalog_router, ledger_router, access_router):
         app.include_router(router, prefix=API_PREFIX)
+    from pathlib import Path
+
+    from fastapi.staticfiles import StaticFiles
+
+    from unitrace.web.pages import router as pages_router
+
+    app.include_router(pages_router)
+    static = Path(__file__).resolve().parent.parent / "web" / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

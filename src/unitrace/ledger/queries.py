@@ -6,7 +6,7 @@ import calendar
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import aliased
 
 from unitrace.access.principal import Actor
@@ -292,3 +292,33 @@ def list_units(
         ],
         "next": str(rows[-1].id) if more and rows else None,
     }
+
+
+def overview(db: Database, actor: Actor, latest: int = 10) -> dict[str, Any]:
+    """Counts of units by status and by product, and the latest events (the home page)."""
+    actor.require("read")
+    scope = unit_condition(actor)
+    with db.read() as conn:
+        by_status = select(units.c.status, func.count()).group_by(units.c.status)
+        by_product = (
+            select(products.c.code, products.c.name, func.count())
+            .join(units, units.c.product_id == products.c.id)
+            .group_by(products.c.code, products.c.name)
+            .order_by(products.c.code)
+        )
+        recent = select(events.c.event_id, events.c.type, events.c.event_time, events.c.event_tz,
+                        events.c.unit_count).order_by(events.c.id.desc()).limit(latest)  # fmt: skip
+        if scope is not None:
+            by_status = by_status.where(scope)
+            by_product = by_product.where(scope)
+            recent = recent.where(events.c.party_id == actor.party_id)
+        statuses = {Status(s).label: n for s, n in conn.execute(by_status)}
+        product_counts = [
+            {"code": c, "name": n, "units": k} for c, n, k in conn.execute(by_product)
+        ]
+        latest_events = [
+            {"event_id": r.event_id, "type": r.type, "unit_count": r.unit_count,
+             "event_time": _local(r.event_time, r.event_tz)}
+            for r in conn.execute(recent)
+        ]  # fmt: skip
+    return {"statuses": statuses, "products": product_counts, "latest": latest_events}

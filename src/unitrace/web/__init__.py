@@ -1,0 +1,1 @@
+"""Web pages: Jinja2 + htmx, in Simplified Chinese and English."""
