@@ -16,4 +16,16 @@ cleanup() {
 trap cleanup EXIT
 eval "$(bash scripts/pg-start.sh "$work/pg")"
 export UNITRACE_REQUIRE_PG=1
+# Browser tests: Debian's Chromium (never a downloaded browser) and CJK fonts for the pages.
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/opentype/noto ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing chromium and fonts-noto-cjk with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq chromium fonts-noto-cjk >&2
+  else
+    echo "browser tests need: apt-get install chromium fonts-noto-cjk" >&2
+  fi
+fi
+[ -x /usr/bin/chromium ] && export UNITRACE_REQUIRE_E2E=1
 .venv/bin/python -m pytest "$@"

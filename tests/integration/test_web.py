@@ -77,7 +77,7 @@ def test_dossier_commission_and_scan(browser: TestClient, db: Database) -> None:
     serials = in_stock(db, 2)
     log_in(browser)
     found = browser.get(f"/units?q={serials[0]}")
-    assert found.status_code == 200 and serials[0] in found.text and "receive" in found.text
+    assert found.status_code == 200 and serials[0] in found.text and "Receive" in found.text
     missing = browser.get("/units?q=NOPE-123")
     assert missing.status_code == 404 and "Not found" in missing.text
     form = browser.get("/commission")

@@ -1,0 +1,139 @@
+"""A real browser (Debian's Chromium driven by Playwright) against `unitrace serve` on
+127.0.0.1: log in, switch languages, commission, scan, read a dossier. Screenshots of the
+dossier and the scan station in both languages go to docs/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.factories import make_location, make_party, make_product
+from unitrace.access import service as access
+from unitrace.access.principal import SYSTEM
+from unitrace.db import migrate
+from unitrace.db.engine import Database
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PASSWORD = "correct horse battery"
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+if not Path(CHROMIUM).exists() and os.environ.get("UNITRACE_REQUIRE_E2E") != "1":
+    pytest.skip("Chromium not installed (scripts/test.sh installs it)", allow_module_level=True)
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite:///{home / 'unitrace.db'}"
+    db = Database(url)
+    migrate.upgrade(db)
+    make_product(db, "AC1", name="空调 Air conditioner")
+    make_location(db, "WH1")
+    make_party(db, "D-EAST")
+    access.create_user(db, SYSTEM, "clerk", PASSWORD, "admin")
+    db.dispose()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "UNITRACE_DATABASE_URL": url, "UNITRACE_PORT": str(port)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from unitrace.cli.main import main; main()", "serve"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("server did not start")
+    yield base
+    process.send_signal(signal.SIGINT)
+    process.wait(20)
+
+
+def test_clerk_day_in_the_browser(server: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        page = browser.new_page(locale="en-US", viewport={"width": 1200, "height": 900})
+        page.goto(server + "/")
+        page.fill("input[name=username]", "clerk")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button.primary")
+        page.wait_for_url(server + "/")
+        assert page.get_by_role("link", name="Scan station").is_visible()
+
+        page.click('[data-testid="lang-zh-CN"]')
+        assert page.get_by_role("link", name="扫码工位").is_visible()
+        page.click('[data-testid="lang-en"]')
+        assert page.get_by_role("link", name="Scan station").is_visible()
+
+        page.goto(server + "/commission")
+        page.fill('[data-testid="count"]', "50")
+        page.click('[data-testid="commission-submit"]')
+        result = page.locator('[data-testid="commission-result"] li')
+        result.first.wait_for()
+        assert result.count() == 50
+        serials = [result.nth(i).inner_text() for i in range(3)]
+
+        page.goto(server + "/scan")
+        page.select_option('[data-testid="action"]', "receive")
+        page.select_option('[data-testid="location"]', "WH1")
+        scan = page.locator('[data-testid="scan-input"]')
+        for code in (serials[0], serials[1], "NO-SUCH-SERIAL"):
+            scan.fill(code)
+            scan.press("Enter")
+            page.wait_for_function(
+                "n => document.querySelectorAll('#feedback li').length >= n",
+                arg=[serials[0], serials[1], "NO-SUCH-SERIAL"].index(code) + 1,
+            )
+        assert page.locator('[data-testid="scan-ok"]').count() == 2
+        failed = page.locator('[data-testid="scan-fail"]')
+        assert failed.count() == 1 and "NO-SUCH-SERIAL" in failed.inner_text()
+        assert page.evaluate("document.activeElement.name") == "serial"  # focus stays for the next
+        page.screenshot(path=str(SHOTS / "scan-en.png"), full_page=True)
+
+        page.goto(server + f"/units?q={serials[0]}")
+        rows = page.locator('[data-testid="timeline"] tbody tr')
+        assert rows.count() == 2
+        assert re.search(r"(?i)commission", rows.nth(0).inner_text())
+        assert re.search(r"(?i)receive", rows.nth(1).inner_text())
+        page.screenshot(path=str(SHOTS / "dossier-en.png"), full_page=True)
+
+        page.click('[data-testid="lang-zh-CN"]')
+        assert "入库" in page.locator('[data-testid="timeline"]').inner_text()
+        page.screenshot(path=str(SHOTS / "dossier-zh-CN.png"), full_page=True)
+        page.goto(server + "/scan")
+        page.select_option('[data-testid="action"]', "receive")
+        page.select_option('[data-testid="location"]', "WH1")
+        scan = page.locator('[data-testid="scan-input"]')
+        scan.fill(serials[2])
+        scan.press("Enter")
+        page.locator('[data-testid="scan-ok"]').wait_for()
+        scan.fill("不存在-1")
+        scan.press("Enter")
+        page.locator('[data-testid="scan-fail"]').wait_for()
+        assert "未找到" in page.locator('[data-testid="scan-fail"]').inner_text()
+        page.screenshot(path=str(SHOTS / "scan-zh-CN.png"), full_page=True)
+        page.click('[data-testid="lang-en"]')
+        browser.close()
