@@ -54,9 +54,6 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-hash_token = hash_secret
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
