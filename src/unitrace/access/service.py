@@ -147,10 +147,11 @@ def update_user(
         changes: dict[str, Any] = {}
         if role is not None or party is not None:
             new_role = role or row.role
-            changes["party_id"] = _party_for_role(conn, new_role, party or before["party"]
-                                                  if new_role == "partner" else party)  # fmt: skip
-            changes["role"] = new_role
-        if active is not None:
+            new_party = _party_for_role(conn, new_role, party or before["party"]
+                                        if new_role == "partner" else party)  # fmt: skip
+            if (new_role, new_party) != (row.role, row.party_id):
+                changes.update(role=new_role, party_id=new_party)
+        if active is not None and active != bool(row.active):
             if not active and username == actor.username:
                 raise invalid("active", "you cannot disable yourself")
             changes["active"] = active

@@ -35,9 +35,13 @@ def create_app(db: Database) -> FastAPI:
 
     from fastapi.staticfiles import StaticFiles
 
+    from unitrace.web.common import LoginRequired, login_redirect
+    from unitrace.web.manage import router as manage_router
     from unitrace.web.pages import router as pages_router
 
     app.include_router(pages_router)
+    app.include_router(manage_router)
+    app.add_exception_handler(LoginRequired, login_redirect)
     static = Path(__file__).resolve().parent.parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

@@ -11,6 +11,7 @@ from unitrace.catalog import service
 from unitrace.catalog.schemas import (
     LocationCreate,
     LotCreate,
+    LotUpdate,
     PartyCreate,
     ProductCreate,
     ProductUpdate,
@@ -50,6 +51,30 @@ def update_product(
 @router.post("/lots", status_code=201)
 def create_lot(body: LotCreate, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
     return service.create_lot(db, actor, body)
+
+
+@router.get("/lots")
+def list_lots(
+    db: DatabaseDep,
+    actor: CurrentActor,
+    product: str | None = Query(default=None, max_length=40, description="product code"),
+    q: str | None = Query(default=None, max_length=100, description="lot number or product code"),
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=10_000_000),
+) -> dict[str, Any]:
+    return service.list_lots(db, actor, product, q, limit, offset)
+
+
+@router.get("/lots/{product}/{number:path}")
+def get_lot(product: str, number: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    return service.get_lot(db, actor, product, number)
+
+
+@router.patch("/lots/{product}/{number:path}")
+def update_lot(
+    product: str, number: str, body: LotUpdate, db: DatabaseDep, actor: CurrentActor
+) -> dict[str, Any]:
+    return service.update_lot(db, actor, product, number, body)
 
 
 @router.post("/parties", status_code=201)

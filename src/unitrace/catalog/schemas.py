@@ -55,6 +55,15 @@ class LotCreate(Strict):
     supplier: str | None = Field(default=None, max_length=40)
 
 
+class LotUpdate(Strict):
+    """Fields of a lot to change; the product and number are its identity and never change.
+    Dates and supplier may be set to null to clear them."""
+
+    production_date: date | None = None
+    expiry_date: date | None = None
+    supplier: str | None = Field(default=None, max_length=40)
+
+
 class PartyCreate(Strict):
     code: str = Code
     name: str = Field(min_length=1, max_length=200)

@@ -14,6 +14,7 @@ from unitrace.access.principal import Actor
 from unitrace.catalog.schemas import (
     LocationCreate,
     LotCreate,
+    LotUpdate,
     PartyCreate,
     ProductCreate,
     ProductUpdate,
@@ -22,7 +23,7 @@ from unitrace.core.checkdigits import valid_gtin
 from unitrace.core.errors import Conflict, FieldError, NotFound, ValidationError, invalid
 from unitrace.core.serials import SerialTemplate
 from unitrace.db.engine import Database
-from unitrace.db.tables import locations, lots, parties, products
+from unitrace.db.tables import locations, lots, parties, products, units
 
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
 
@@ -144,6 +145,7 @@ def update_product(db: Database, actor: Actor, code: str, data: ProductUpdate) -
     changes = data.model_dump(exclude_unset=True)
     with db.write() as conn:
         row = product_row(conn, code)
+        changes = {k: v for k, v in changes.items() if row._mapping[k] != v}
         merged = {**row._mapping, **changes}
         _check_product_rules(merged["tracking"], merged["gtin"], merged["serial_rule"])
         if changes.get("gtin") not in (None, row.gtin):
@@ -187,8 +189,7 @@ def list_products(
 
 def create_lot(db: Database, actor: Actor, data: LotCreate) -> dict[str, Any]:
     actor.require("catalog.write")
-    if data.production_date and data.expiry_date and data.expiry_date < data.production_date:
-        raise invalid("expiry_date", "is before the production date", str(data.expiry_date))
+    _check_lot_dates(data.production_date, data.expiry_date)
     with db.write() as conn:
         product = product_row(conn, data.product)
         if product.tracking == "none":
@@ -211,9 +212,109 @@ def create_lot(db: Database, actor: Actor, data: LotCreate) -> dict[str, Any]:
                 supplier_id=supplier,
             )
         )
-        created = data.model_dump(mode="json")
+        created = _lot_public(_lot_row(conn, data.product, data.number))
         audit.append(conn, actor, "create", "lot", f"{data.product}/{data.number}", None, created)
     return created
+
+
+def _lot_query() -> Any:
+    supplier = parties.alias("supplier")
+    return (
+        select(
+            lots.c.id, lots.c.number, lots.c.production_date, lots.c.expiry_date,
+            lots.c.created_at, products.c.code.label("product"),
+            products.c.name.label("product_name"), supplier.c.code.label("supplier"),
+        )
+        .join(products, products.c.id == lots.c.product_id)
+        .outerjoin(supplier, supplier.c.id == lots.c.supplier_id)
+    )  # fmt: skip
+
+
+def _lot_public(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "product": row.product,
+        "product_name": row.product_name,
+        "number": row.number,
+        "production_date": row.production_date.isoformat() if row.production_date else None,
+        "expiry_date": row.expiry_date.isoformat() if row.expiry_date else None,
+        "supplier": row.supplier,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def _lot_row(conn: Connection, product: str, number: str) -> Row[Any]:
+    row = conn.execute(
+        _lot_query().where(products.c.code == product, lots.c.number == number)
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"no lot {number!r} of product {product!r}", [FieldError("lot", "unknown lot", number)]
+        )
+    return row
+
+
+def _check_lot_dates(production: Any, expiry: Any) -> None:
+    if production and expiry and expiry < production:
+        raise invalid("expiry_date", "is before the production date", str(expiry))
+
+
+def list_lots(
+    db: Database,
+    actor: Actor,
+    product: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Lots, newest first, with the number of units in each. Staff only (lots name suppliers)."""
+    actor.require("catalog.read")
+    query = _lot_query().order_by(lots.c.created_at.desc(), lots.c.id.desc())
+    if product:
+        query = query.where(products.c.code == product)
+    if q:
+        query = query.where(or_(lots.c.number.ilike(f"%{q}%"), products.c.code.ilike(f"%{q}%")))
+    with db.read() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = conn.execute(query.limit(limit).offset(offset)).all()
+        counts: dict[int, int] = {}
+        if rows:
+            counted = conn.execute(
+                select(units.c.lot_id, func.count())
+                .where(units.c.lot_id.in_([r.id for r in rows]))
+                .group_by(units.c.lot_id)
+            ).all()
+            counts = {lot: n for lot, n in counted}
+    items = [{**_lot_public(r), "unit_count": counts.get(r.id, 0)} for r in rows]
+    return {"items": items, "total": total}
+
+
+def get_lot(db: Database, actor: Actor, product: str, number: str) -> dict[str, Any]:
+    actor.require("catalog.read")
+    with db.read() as conn:
+        return _lot_public(_lot_row(conn, product, number))
+
+
+def update_lot(
+    db: Database, actor: Actor, product: str, number: str, data: LotUpdate
+) -> dict[str, Any]:
+    actor.require("catalog.write")
+    changes = data.model_dump(exclude_unset=True)
+    with db.write() as conn:
+        row = _lot_row(conn, product, number)
+        before = _lot_public(row)
+        changes = {k: v for k, v in changes.items() if getattr(row, k) != v}
+        if not changes:
+            return before
+        values: dict[str, Any] = {k: v for k, v in changes.items() if k != "supplier"}
+        if "supplier" in changes:
+            code = changes["supplier"]
+            values["supplier_id"] = party_id(conn, code, "supplier") if code else None
+        _check_lot_dates(values.get("production_date", row.production_date),
+                         values.get("expiry_date", row.expiry_date))  # fmt: skip
+        conn.execute(update(lots).where(lots.c.id == row.id).values(**values))
+        after = _lot_public(_lot_row(conn, product, number))
+        audit.append(conn, actor, "update", "lot", f"{product}/{number}", before, after)
+    return after
 
 
 def create_party(db: Database, actor: Actor, data: PartyCreate) -> dict[str, Any]:
