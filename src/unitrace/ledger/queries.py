@@ -16,6 +16,7 @@ from unitrace.core.lifecycle import Role, Status, rule_for
 from unitrace.db.engine import Database
 from unitrace.db.tables import event_units, events, locations, lots, parties, products, units
 from unitrace.ledger.scope import unit_condition
+from unitrace.ledger.write import unknown_serial
 
 MAX_PAGE = 1000
 
@@ -32,9 +33,8 @@ def _find_unit(conn: Connection, actor: Actor, serial: str, product: str | None)
         query = query.where(products.c.code == product)
     rows = conn.execute(query).all()
     if not rows:
-        where = f" of product {product}" if product else ""
         raise NotFound(
-            f"no unit with serial {serial!r}{where}",
+            unknown_serial(serial, product),
             [FieldError("serial", "unknown serial", serial)],
         )
     if len(rows) > 1:

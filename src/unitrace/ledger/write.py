@@ -148,6 +148,11 @@ _BY_SERIAL = (
 _PRODUCT_EXISTS = select(products.c.id).where(products.c.code == bindparam("code"))
 
 
+def unknown_serial(serial: str, product: str | None) -> str:
+    """How an unknown serial is reported — also a unit outside a partner's scope, word for word."""
+    return f"no unit with serial {serial!r}" + (f" of product {product}" if product else "")
+
+
 def resolve_units(conn: Connection, refs: Sequence[tuple[str, str | None, str]]) -> list[UnitRow]:
     """Look units up by (product, serial) or by serial alone, in chunks; all or NotFound."""
     by_product: dict[str | None, list[str]] = defaultdict(list)
@@ -175,8 +180,7 @@ def resolve_units(conn: Connection, refs: Sequence[tuple[str, str | None, str]])
             ):
                 errors.append(FieldError("product", "unknown product", product))
                 break
-            where = f" of product {product}" if product else ""
-            errors.append(FieldError(path, f"no unit with serial {serial!r}{where}", serial))
+            errors.append(FieldError(path, unknown_serial(serial, product), serial))
         elif len(rows) > 1:
             codes = ", ".join(sorted(r.product for r in rows))
             errors.append(FieldError(path, f"serial is used by products {codes}: name the product",
@@ -291,12 +295,13 @@ def _check_scope(
     hidden = outside(conn, actor, (u.id for u in everyone))
     if not hidden:
         return
-    paths = {(product, serial): path for path, product, serial in refs}
-    errors = [
-        FieldError(paths.get((None, u.serial), paths.get((u.product, u.serial), "serials")),
-                   f"no unit with serial {u.serial!r}", u.serial)
-        for u in everyone if u.id in hidden
-    ]  # fmt: skip
+    named = {(product, serial): path for path, product, serial in refs}
+    errors = []
+    for u in everyone:
+        if u.id in hidden:
+            product = None if (None, u.serial) in named else u.product
+            path = named.get((product, u.serial), "serials")
+            errors.append(FieldError(path, unknown_serial(u.serial, product), u.serial))
     raise report("unknown or ambiguous units", errors, NotFound)
 
 

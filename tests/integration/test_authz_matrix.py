@@ -1,0 +1,253 @@
+"""The authorization matrix: every API operation × every role. Allowed roles succeed, the others
+get 403 (or 404 where even the existence of the thing is not theirs to know). A partner of
+distributor A learns nothing about a unit shipped to distributor B through any route or page.
+
+The expected roles are written out by hand (not derived from `ROLES`), so a wrong permission
+set fails here; a new API operation without a row here fails `test_every_operation_is_covered`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.factories import in_stock, make_lot, make_party, record
+from unitrace.access import service as access
+from unitrace.access.principal import ROLES, SYSTEM
+from unitrace.api.app import create_app
+from unitrace.db.engine import Database
+
+API = "/api/v1"
+PASSWORD = "correct horse battery"
+ALL = frozenset(ROLES)
+STAFF = ALL - {"partner"}
+ADMIN = frozenset({"admin"})
+
+
+@dataclass
+class World:
+    """Per role: its own units in the right state for each write, and ids to act on."""
+
+    inspect: dict[str, str]
+    ship: dict[str, str]
+    sell: dict[str, str]
+    own_token: dict[str, int]
+    others_token: dict[str, int]
+    east_unit: str
+    south_unit: str
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str  # OpenAPI path template this row covers
+    allowed: frozenset[str]
+    request: Callable[[str, World], tuple[str, dict[str, Any]]]  # role → (url, httpx kwargs)
+    denied_status: int = 403
+
+
+def _event(kind: str, serial: str, **extra: Any) -> dict[str, Any]:
+    return {"json": {"type": kind, "product": "AC1", "serials": [serial], **extra}}
+
+
+OPS = [
+    Op("POST", "/products", ADMIN,
+       lambda r, w: ("/products", {"json": {"code": f"P-{r}", "name": "p"}})),
+    Op("GET", "/products", ALL, lambda r, w: ("/products?q=AC", {})),
+    Op("GET", "/products/{code}", ALL, lambda r, w: ("/products/AC1", {})),
+    Op("PATCH", "/products/{code}", ADMIN,
+       lambda r, w: ("/products/AC1", {"json": {"description": f"by {r}"}})),
+    Op("POST", "/lots", ADMIN,
+       lambda r, w: ("/lots", {"json": {"product": "AC1", "number": f"L-{r}"}})),
+    Op("GET", "/lots", STAFF, lambda r, w: ("/lots?product=AC1", {})),
+    Op("GET", "/lots/{product}/{number}", STAFF, lambda r, w: ("/lots/AC1/L1", {})),
+    Op("PATCH", "/lots/{product}/{number}", ADMIN,
+       lambda r, w: ("/lots/AC1/L1", {"json": {"expiry_date": "2030-01-01"}})),
+    Op("POST", "/parties", ADMIN,
+       lambda r, w: ("/parties", {"json": {"code": f"C-{r}", "name": "c", "kind": "customer"}})),
+    Op("GET", "/parties", STAFF, lambda r, w: ("/parties", {})),
+    Op("POST", "/locations", ADMIN,
+       lambda r, w: ("/locations", {"json": {"code": f"B-{r}", "name": "b", "kind": "bin"}})),
+    Op("GET", "/locations", STAFF, lambda r, w: ("/locations", {})),
+    Op("POST", "/units/commission", frozenset({"admin", "production"}),
+       lambda r, w: ("/units/commission", {"json": {"product": "AC1", "count": 2}})),
+    Op("POST", "/events", frozenset({"admin", "production", "warehouse", "service", "quality"}),
+       lambda r, w: ("/events", _event("inspect", w.inspect[r]))),
+    Op("POST", "/events", frozenset({"admin", "warehouse", "sales"}),
+       lambda r, w: ("/events", _event("ship", w.ship[r], party="D-EAST"))),
+    Op("POST", "/events", frozenset({"admin", "sales", "partner"}),
+       lambda r, w: ("/events", _event("sell", w.sell[r]))),
+    Op("GET", "/units", ALL, lambda r, w: ("/units?product=AC1", {})),
+    Op("GET", "/units/{serial}", ALL, lambda r, w: (f"/units/{w.east_unit}", {})),
+    Op("GET", "/me", ALL, lambda r, w: ("/me", {})),
+    Op("GET", "/roles", ALL, lambda r, w: ("/roles", {})),
+    Op("GET", "/users", ADMIN, lambda r, w: ("/users", {})),
+    Op("POST", "/users", ADMIN,
+       lambda r, w: ("/users", {"json": {"username": f"new-{r}", "password": PASSWORD,
+                                          "role": "readonly"}})),
+    Op("PATCH", "/users/{username}", ADMIN,
+       lambda r, w: ("/users/target", {"json": {"role": "auditor"}})),
+    Op("GET", "/tokens", ALL, lambda r, w: ("/tokens", {})),
+    Op("GET", "/tokens", ADMIN, lambda r, w: ("/tokens?user=target", {})),
+    Op("POST", "/tokens", ALL, lambda r, w: ("/tokens", {"json": {"name": "mine"}})),
+    Op("POST", "/tokens", ADMIN,
+       lambda r, w: ("/tokens", {"json": {"name": "theirs", "user": "target"}})),
+    Op("DELETE", "/tokens/{token_id}", ALL, lambda r, w: (f"/tokens/{w.own_token[r]}", {})),
+    Op("DELETE", "/tokens/{token_id}", ADMIN,
+       lambda r, w: (f"/tokens/{w.others_token[r]}", {}), denied_status=404),
+    Op("GET", "/audit", frozenset({"admin", "auditor"}), lambda r, w: ("/audit", {})),
+    Op("GET", "/audit/verify", frozenset({"admin", "auditor"}), lambda r, w: ("/audit/verify", {})),
+]  # fmt: skip
+
+
+def _world(db: Database) -> tuple[World, dict[str, str]]:
+    roles = sorted(ROLES)
+    serials = in_stock(db, 3 * len(roles) + 2)
+    make_party(db, "D-SOUTH", regions=["CN-44"])
+    make_lot(db, "AC1", "L1")
+    inspect = dict(zip(roles, serials[0::3], strict=False))
+    ship = dict(zip(roles, serials[1::3], strict=False))
+    sell = dict(zip(roles, serials[2::3], strict=False))
+    east_unit, south_unit = serials[-2:]
+    record(db, type="ship", product="AC1", serials=[*sell.values(), east_unit], party="D-EAST",
+           biz_transactions=[{"type": "desadv", "id": "DN-EAST-1"}])  # fmt: skip
+    record(db, type="deliver", product="AC1", serials=[*sell.values(), east_unit])
+    record(db, type="ship", product="AC1", serials=[south_unit], party="D-SOUTH",
+           biz_transactions=[{"type": "desadv", "id": "DN-SOUTH-9"}])  # fmt: skip
+    record(db, type="deliver", product="AC1", serials=[south_unit])
+    access.create_user(db, SYSTEM, "target", PASSWORD, "readonly")
+    tokens: dict[str, str] = {}
+    own: dict[str, int] = {}
+    others: dict[str, int] = {}
+    for role in roles:
+        access.create_user(db, SYSTEM, f"as-{role}", PASSWORD, role,
+                           "D-EAST" if role == "partner" else None)  # fmt: skip
+        tokens[role] = access.create_token(db, SYSTEM, f"as-{role}", "matrix")["token"]
+        own[role] = access.create_token(db, SYSTEM, f"as-{role}", "to revoke")["id"]
+        others[role] = access.create_token(db, SYSTEM, "target", f"for {role}")["id"]
+    return World(inspect, ship, sell, own, others, east_unit, south_unit), tokens
+
+
+@pytest.fixture
+def api(db: Database) -> Iterator[tuple[TestClient, World, dict[str, str]]]:
+    world, tokens = _world(db)
+    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+        yield client, world, tokens
+
+
+def test_every_operation_is_covered(db: Database) -> None:
+    with TestClient(create_app(db)) as client:
+        spec = client.get("/api/openapi.json").json()
+    operations = {
+        (method.upper(), path.removeprefix(API))
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    covered = {(op.method, op.path.replace("{serial}", "{serial}")) for op in OPS}
+    assert operations - covered == set(), "add rows to OPS for these operations"
+    assert covered - operations == set(), "OPS names operations the API does not have"
+
+
+def test_matrix_every_operation_by_every_role(
+    api: tuple[TestClient, World, dict[str, str]],
+) -> None:
+    client, world, tokens = api
+    wrong: list[str] = []
+    for op in OPS:
+        for role in sorted(ROLES):
+            url, kwargs = op.request(role, world)
+            answer = client.request(op.method, API + url,
+                                    headers={"Authorization": f"Bearer {tokens[role]}"},
+                                    **kwargs)  # fmt: skip
+            if role in op.allowed:
+                ok = 200 <= answer.status_code < 300
+            else:
+                ok = answer.status_code == op.denied_status
+                ok = ok and answer.headers["content-type"] == "application/problem+json"
+            if not ok:
+                wrong.append(f"{role:10} {op.method} {url}: {answer.status_code} "
+                             f"{answer.text[:160]}")  # fmt: skip
+    assert not wrong, "\n".join(wrong)
+
+
+def _same_as_unknown(their: Any, unknown: Any, serial: str) -> bool:
+    return str(their.json()).replace(serial, "X") == str(unknown.json()).replace("NO-SUCH", "X")
+
+
+def test_partner_of_a_learns_nothing_about_a_unit_of_b(
+    api: tuple[TestClient, World, dict[str, str]],
+) -> None:
+    client, world, tokens = api
+    south = world.south_unit
+    secrets = (south, "D-SOUTH", "DN-SOUTH-9", "CN-44")
+    bearer = {"Authorization": f"Bearer {tokens['partner']}"}
+
+    def get(url: str) -> Any:
+        answer = client.get(API + url, headers=bearer)
+        assert answer.status_code < 500, (url, answer.text)
+        for secret in secrets:  # the serial itself only where the request did not name it
+            if secret not in url:
+                assert secret not in answer.text, (url, secret, answer.text[:300])
+        return answer
+
+    theirs, unknown = get(f"/units/{south}"), get("/units/NO-SUCH")
+    assert theirs.status_code == unknown.status_code == 404
+    assert _same_as_unknown(theirs, unknown, south)
+    assert get(f"/units/{south}?product=AC1").status_code == 404
+    for query in ("", "?product=AC1", "?holder=D-SOUTH", "?status=delivered", "?location=WH1",
+                  "?limit=1000"):  # fmt: skip
+        listed = get("/units" + query)
+        assert listed.status_code in (200, 403, 404, 422), query
+        if listed.status_code == 200:
+            assert all(u["serial"] != south for u in listed.json()["items"])
+    assert get("/units?holder=D-EAST").json()["items"]  # its own units are there
+    for url in ("/parties", "/locations", "/lots", "/users", "/audit", "/tokens?user=*",
+                "/products", "/me", "/roles"):  # fmt: skip
+        get(url)
+    for kind in ("verify", "sell", "activate", "return", "deliver", "count"):
+        extra = {"location": "WH1"} if kind == "return" else {}
+        body = {"type": kind, "product": "AC1", **extra}
+        theirs, unknown = (
+            client.post(API + "/events", headers=bearer, json={**body, "serials": [serial]})
+            for serial in (south, "NO-SUCH")
+        )
+        assert theirs.status_code == unknown.status_code == 404, (kind, theirs.text)
+        assert _same_as_unknown(theirs, unknown, south), kind
+        assert all(s not in theirs.text for s in secrets[1:]), kind
+
+    # the web pages, logged in as the same partner
+    client.cookies.clear()
+    login_page = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page.text)
+    assert csrf
+    client.post("/login", data={"username": "as-partner", "password": PASSWORD,
+                                "csrf_token": csrf.group(1)})  # fmt: skip
+    home = client.get("/")
+    assert home.status_code == 200 and "Log out" in home.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', home.text)
+    assert token
+    pages = {}
+    for url in ("/", f"/units?q={south}", f"/units/{south}", "/units?q=NO-SUCH", "/units/NO-SUCH",
+                "/products", "/products/AC1", "/lots", "/lots/AC1/L1", "/admin/users", "/audit",
+                "/scan", "/commission"):  # fmt: skip
+        pages[url] = client.get(url)
+        assert pages[url].status_code < 500, url
+        for secret in secrets:
+            if secret not in url:
+                assert secret not in pages[url].text, (url, secret)
+    assert pages[f"/units?q={south}"].status_code == 404
+    assert pages[f"/units/{south}"].status_code == 404
+    shown = pages[f"/units/{south}"].text.replace(south, "X")
+    assert shown == pages["/units/NO-SUCH"].text.replace("NO-SUCH", "X")
+    for kind in ("receive", "move", "inspect", "ship"):
+        scans = [client.post("/scan", data={"action": kind, "serial": s, "location": "WH1"},
+                             headers={"X-CSRF-Token": token.group(1)})
+                 for s in (south, "NO-SUCH")]  # fmt: skip
+        assert scans[0].text.replace(south, "X") == scans[1].text.replace("NO-SUCH", "X"), kind
+        assert "D-SOUTH" not in scans[0].text
