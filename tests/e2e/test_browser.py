@@ -1,6 +1,7 @@
 """A real browser (Debian's Chromium driven by Playwright) against `unitrace serve` on
 127.0.0.1: log in, switch languages, commission, scan, read a dossier. Screenshots of the
-dossier and the scan station in both languages go to docs/screenshots/."""
+dossier and the scan station in both languages, a product form and the audit trail go to
+docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -135,5 +136,36 @@ def test_clerk_day_in_the_browser(server: str) -> None:
         page.locator('[data-testid="scan-fail"]').wait_for()
         assert "未找到" in page.locator('[data-testid="scan-fail"]').inner_text()
         page.screenshot(path=str(SHOTS / "scan-zh-CN.png"), full_page=True)
+
+        # products in Chinese: a bad GTIN is reported next to its field, nothing is created
+        page.goto(server + "/products")
+        page.click("details summary")
+        page.fill('[data-testid="product-new"] input[name=code]', "TV1")
+        page.fill('[data-testid="product-new"] input[name=name]', "电视")
+        page.fill('[data-testid="product-new"] input[name=gtin]', "12345")
+        page.click('[data-testid="product-create"]')
+        assert "不是有效的 GTIN" in page.locator('[data-testid="error-gtin"]').inner_text()
+        page.fill('[data-testid="product-new"] input[name=gtin]', "4006381333931")
+        page.click('[data-testid="product-create"]')
+        page.locator('[data-testid="saved"]').wait_for()
+        page.screenshot(path=str(SHOTS / "product-zh-CN.png"), full_page=True)
+
+        # the audit trail shows that creation, and the hash chain verifies
         page.click('[data-testid="lang-en"]')
+        page.goto(server + "/audit?entity=product&key=TV1")
+        assert "TV1" in page.locator('[data-testid="audit-table"]').inner_text()
+        page.click('[data-testid="audit-verify"]')
+        page.locator('[data-testid="chain-ok"]').wait_for()
+        page.screenshot(path=str(SHOTS / "audit-en.png"), full_page=True)
+
+        # on a phone, the pages a clerk uses fit the screen's width (no sideways scrolling)
+        page.set_viewport_size({"width": 390, "height": 844})
+        for path in ("/", "/scan", f"/units?q={serials[0]}", "/commission", "/products"):
+            page.goto(server + path)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 1, (path, overflow)
+        page.goto(server + "/scan")
+        page.screenshot(path=str(SHOTS / "scan-phone-en.png"), full_page=True)
         browser.close()

@@ -11,8 +11,8 @@ from unitrace.core.errors import Forbidden
 from unitrace.core.lifecycle import EVENT_TYPES
 
 PERMISSIONS: dict[str, str] = {
-    "read": "see products, lots, units and their events (a partner: only its own units)",
-    "catalog.read": "see parties and locations",
+    "read": "see products, units and their events (a partner: only its own units)",
+    "catalog.read": "see parties, locations and lots (lots name their suppliers)",
     "catalog.write": "create and change products, lots, parties and locations",
     "access.admin": "manage users, roles and API tokens of others",
     "audit.read": "read the audit trail",
