@@ -108,6 +108,29 @@ products = Table(
     Column("description", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False, default=_now_default),
     Column("updated_at", UTCDateTime, nullable=False, default=_now_default),
+    # what happens when an assembly breaks the bill of materials: refuse it or warn
+    Column("bom_policy", String(10), nullable=False, server_default="refuse"),
+)
+
+# --- production: bill of materials, route of process steps --------------------------------
+
+bom_lines = Table(
+    "bom_lines",
+    metadata,
+    Column("product_id", ForeignKey("products.id"), primary_key=True),
+    Column("component_id", ForeignKey("products.id"), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    Column("required", Boolean, nullable=False),
+)
+
+route_steps = Table(
+    "route_steps",
+    metadata,
+    Column("product_id", ForeignKey("products.id"), primary_key=True),
+    Column("code", String(40), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("required", Boolean, nullable=False),
 )
 
 serial_counters = Table(
@@ -263,6 +286,20 @@ events = Table(
     Column("data", JSON, nullable=False),
     Column("unit_count", Integer, nullable=False),
     Index("ix_events_type_time", "type", "event_time"),
+    *[
+        Index(
+            f"ix_events_{name}_time",
+            column,
+            "event_time",
+            postgresql_where=text(f"{column} IS NOT NULL"),
+            sqlite_where=text(f"{column} IS NOT NULL"),
+        )
+        for name, column in (
+            ("equipment", "equipment"),
+            ("operator", "operator"),
+            ("location", "location_id"),
+        )
+    ],  # fmt: skip
     Index(
         "ix_events_party",
         "party_id",
@@ -278,5 +315,67 @@ event_units = Table(
     Column("event_id", ForeignKey("events.id"), primary_key=True),
     Column("role", SmallInteger, nullable=False),
     Index("ix_event_units_event", "event_id"),
+    sqlite_with_rowid=False,
+)
+
+
+# --- production records: step results and lot consumption (written with their event) -------
+
+unit_steps = Table(
+    "unit_steps",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("event_id", ForeignKey("events.id"), nullable=False),
+    Column("product_id", ForeignKey("products.id"), nullable=False),
+    Column("step", String(40), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("defect_code", String(40)),
+    Column("started_at", UTCDateTime),
+    Column("ended_at", UTCDateTime, nullable=False),
+    Index("ix_unit_steps_unit", "unit_id", "step"),
+    Index("ix_unit_steps_product_time", "product_id", "ended_at"),
+)
+
+lot_uses = Table(
+    "lot_uses",
+    metadata,
+    Column("event_id", ForeignKey("events.id"), primary_key=True),
+    Column("lot_id", ForeignKey("lots.id"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Index("ix_lot_uses_lot", "lot_id"),
+    Index("ix_lot_uses_unit", "unit_id"),
+)
+
+# --- recall campaigns ----------------------------------------------------------------------
+
+recalls = Table(
+    "recalls",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("trace", JSON, nullable=False),
+    # events up to this id were recorded before the campaign: later ones count as progress
+    Column("after_event_id", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(80), nullable=False),
+    Column("closed_at", UTCDateTime),
+)
+
+recall_units = Table(
+    "recall_units",
+    metadata,
+    Column("recall_id", ForeignKey("recalls.id"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), primary_key=True),
+    # the state the unit was in when the campaign froze its set
+    Column("holder_id", ForeignKey("parties.id")),
+    Column("region", String(20)),
+    Column("status_at_start", SmallInteger, nullable=False),
+    Index("ix_recall_units_unit", "unit_id"),
     sqlite_with_rowid=False,
 )

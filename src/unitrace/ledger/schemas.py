@@ -74,6 +74,30 @@ class BizTransaction(Strict):
     id: str = Field(min_length=1, max_length=120)
 
 
+class LotUseIn(Strict):
+    """A lot-tracked part consumed by an assembly: its product, lot number and how many."""
+
+    product: str = Field(min_length=1, max_length=40)
+    lot: str = Field(min_length=1, max_length=60)
+    quantity: int = Field(ge=1, le=1_000_000)
+
+
+class StepIn(Strict):
+    """The result of one process step of the product's route (on an `inspect` event); measured
+    values go in the event's `data`."""
+
+    code: str = Field(min_length=1, max_length=40, examples=["FQC"])
+    result: Literal["pass", "fail"]
+    defect_code: str | None = Field(default=None, min_length=1, max_length=40)
+    started_at: EventTime | None = None
+
+    @model_validator(mode="after")
+    def _defect_on_fail(self) -> StepIn:
+        if self.result == "pass" and self.defect_code:
+            raise ValueError("a passed step has no defect code")
+        return self
+
+
 class EventIn(Strict):
     """One event of the ledger. `serials` and `units` name the units it is about."""
 
@@ -97,6 +121,12 @@ class EventIn(Strict):
     )
     parent: UnitRef | None = None
     removed: list[UnitRef] = Field(default_factory=list, description="replace_part: parts out")
+    consumed: list[LotUseIn] = Field(
+        default_factory=list,
+        max_length=200,
+        description="assemble, replace_part: lot-tracked parts used, by lot and quantity",
+    )
+    step: StepIn | None = Field(default=None, description="inspect: a process step's result")
     read_point: str | None = Field(default=None, max_length=80)
     operator: str | None = Field(default=None, max_length=80)
     equipment: str | None = Field(default=None, max_length=80)
@@ -110,8 +140,13 @@ class EventIn(Strict):
 
     @model_validator(mode="after")
     def _names_units(self) -> EventIn:
-        if not self.serials and not self.units:
+        lots_only = bool(self.consumed and self.parent)
+        if not self.serials and not self.units and not lots_only:
             raise ValueError("an event names at least one unit in `serials` or `units`")
+        if self.consumed and self.type not in ("assemble", "replace_part"):
+            raise ValueError("only assemble and replace_part consume lots (`consumed`)")
+        if self.step is not None and self.type != "inspect":
+            raise ValueError("a process step result (`step`) is recorded by an inspect event")
         return self
 
 

@@ -54,6 +54,7 @@ from unitrace.db.tables import event_units, events, products, unit_id_blocks, un
 from unitrace.ledger.bulk import allocate, bulk_insert, chunks
 from unitrace.ledger.schemas import EventIn
 from unitrace.ledger.scope import outside
+from unitrace.production import rules
 
 MAX_REPORTED = 1_000  # errors listed one by one in a reply; the count says how many in all
 
@@ -68,6 +69,7 @@ class Recorded:
     unit_count: int
     replayed: bool
     serials: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -78,6 +80,8 @@ class Recorded:
         }
         if self.serials:
             out["serials"] = self.serials
+        if self.warnings:
+            out["warnings"] = self.warnings
         return out
 
 
@@ -235,7 +239,14 @@ def record_in(
     parent = _parent(conn, rule, event, subjects)
     removed = _removed(conn, event, parent)
     _check_scope(conn, actor, refs_named, subjects, parent, removed)
-    _check_transitions(rule, event, subjects)
+    rules.check_recall_block(conn, event.type, subjects)
+    _check_transitions(conn, rule, event, subjects)
+    warnings: list[str] = []
+    uses = rules.resolve_lot_uses(conn, event.consumed)
+    if parent is not None and event.type in ("assemble", "replace_part"):
+        warnings += rules.check_bom(conn, parent, subjects, removed, uses)
+    if event.type == "receive":
+        warnings += rules.check_completion(conn, subjects)
     event_pk, event_id = _insert_event(
         conn, actor, event, digest, event_time, refs, parent.id if parent else None,
         None, len(subjects) + len(removed),
@@ -243,6 +254,10 @@ def record_in(
     _project(conn, rule, subjects, event_pk, refs, parent.id if parent else None)
     if removed:
         _project_removed(conn, removed, event_pk, parent.id if parent else None)
+    if uses and parent is not None:
+        rules.record_lot_uses(conn, event_pk, parent.id, uses)
+    if event.step is not None:
+        rules.record_steps(conn, event_pk, subjects, event.step, event_time)
     links = [(u.id, event_pk, int(Role.SUBJECT)) for u in subjects]
     links += [(u.id, event_pk, int(Role.REMOVED)) for u in removed]
     if parent:
@@ -250,7 +265,8 @@ def record_in(
     bulk_insert(conn, event_units, ("unit_id", "event_id", "role"), links)
     _audit_event(conn, actor, event, event_id, len(subjects) + len(removed),
                  [u.serial for u in subjects])  # fmt: skip
-    return Recorded(event_id, event_pk, event.type, len(subjects) + len(removed), False)
+    return Recorded(event_id, event_pk, event.type, len(subjects) + len(removed), False,
+                    warnings=warnings)  # fmt: skip
 
 
 def find_replay(conn: Connection, event_id: str | None, digest: str) -> Recorded | None:
@@ -390,15 +406,24 @@ def _removed(conn: Connection, event: EventIn, parent: UnitRow | None) -> list[U
     return removed
 
 
-def _check_transitions(rule: Rule, event: EventIn, subjects: list[UnitRow]) -> None:
+def _check_transitions(
+    conn: Connection, rule: Rule, event: EventIn, subjects: list[UnitRow]
+) -> None:
     bad = [u for u in subjects if not rule.allows(u.status)]
     if not bad:
         return
     allowed = rule.describe_allowed() or "nowhere"
+    holders = _holders(conn, [u.parent_id for u in bad if u.parent_id is not None])
+
+    def state(u: UnitRow) -> str:
+        if u.parent_id is not None and u.parent_id in holders:
+            return f"{u.status.label} in {holders[u.parent_id]}"
+        return u.status.label
+
     errors = [
         FieldError(
             "serials",
-            f"unit {u.product}/{u.serial} is {u.status.label}; {rule.event_type} is allowed "
+            f"unit {u.product}/{u.serial} is {state(u)}; {rule.event_type} is allowed "
             f"only from {allowed}",
             u.serial,
         )
@@ -407,10 +432,22 @@ def _check_transitions(rule: Rule, event: EventIn, subjects: list[UnitRow]) -> N
     first = bad[0]
     raise report(
         f"cannot {rule.event_type} unit {first.product}/{first.serial}: it is "
-        f"{first.status.label}, and {rule.event_type} is allowed only from {allowed}",
+        f"{state(first)}, and {rule.event_type} is allowed only from {allowed}",
         errors,
         InvalidTransition,
     )
+
+
+def _holders(conn: Connection, parent_ids: list[int]) -> dict[int, str]:
+    """Parent unit id → "product/serial", to say which unit holds an installed component."""
+    if not parent_ids:
+        return {}
+    rows = conn.execute(
+        select(units.c.id, units.c.serial, products.c.code)
+        .join(products, products.c.id == units.c.product_id)
+        .where(units.c.id.in_(sorted(set(parent_ids))[:MAX_REPORTED]))
+    )
+    return {int(r.id): f"{r.code}/{r.serial}" for r in rows}
 
 
 _INSERT_EVENT = insert(events).returning(events.c.id)

@@ -1,0 +1,1 @@
+"""Production: bill of materials, routes and step results, genealogy trace, recalls, quality."""

@@ -1,0 +1,338 @@
+"""Production rules the ledger's write path applies, each in one place: the bill of materials
+at assembly, the route's required steps before finished stock, step results, lot consumption,
+and open recalls that block shipping and selling.
+
+Every check works on a whole event (all its units in a few set-based queries), inside the
+event's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select
+
+from unitrace.core.errors import FieldError, InvalidTransition, ValidationError, invalid
+from unitrace.core.lifecycle import Role, Status
+from unitrace.db.tables import (
+    bom_lines,
+    event_units,
+    events,
+    lot_uses,
+    lots,
+    products,
+    recall_units,
+    recalls,
+    route_steps,
+    unit_steps,
+    units,
+)
+from unitrace.ledger.bulk import bulk_insert, chunks
+
+BLOCKED_BY_RECALL = frozenset({"ship", "sell", "deliver", "activate"})
+# events after a campaign started that settle a unit: it may be shipped and sold again
+RESOLVING = {"repair": Role.SUBJECT, "replace_part": Role.PARENT, "scrap": Role.SUBJECT}
+
+
+class Unit(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def serial(self) -> str: ...
+    @property
+    def product(self) -> str: ...
+    @property
+    def status(self) -> Status: ...
+
+
+@dataclass(frozen=True)
+class LotUse:
+    lot_id: int
+    product_id: int
+    product: str
+    number: str
+    quantity: int
+
+
+# --- recalls ----------------------------------------------------------------------------
+
+
+def open_recalls(conn: Connection, unit_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """unit id → (campaign code, title) for units in an open campaign not yet settled."""
+    settled = (
+        select(event_units.c.unit_id)
+        .join(events, events.c.id == event_units.c.event_id)
+        .where(
+            event_units.c.unit_id == recall_units.c.unit_id,
+            events.c.id > recalls.c.after_event_id,
+            or_(*[and_(events.c.type == kind, event_units.c.role == int(role))
+                  for kind, role in RESOLVING.items()]),
+        )
+    )  # fmt: skip
+    query = (
+        select(recall_units.c.unit_id, recalls.c.code, recalls.c.title)
+        .join(recalls, recalls.c.id == recall_units.c.recall_id)
+        .where(recalls.c.status == "open", recall_units.c.unit_id.in_(bindparam("ids",
+               expanding=True)), ~exists(settled))
+    )  # fmt: skip
+    found: dict[int, tuple[str, str]] = {}
+    for chunk in chunks(list(unit_ids)):
+        for row in conn.execute(query, {"ids": list(chunk)}):
+            found.setdefault(int(row.unit_id), (row.code, row.title))
+    return found
+
+
+def check_recall_block(conn: Connection, event_type: str, subjects: Sequence[Unit]) -> None:
+    if event_type not in BLOCKED_BY_RECALL or not subjects:
+        return
+    blocked = open_recalls(conn, [u.id for u in subjects])
+    if not blocked:
+        return
+    errors = [
+        FieldError("serials", f"{u.serial} is under open recall {blocked[u.id][0]} "
+                   f"({blocked[u.id][1]})", u.serial)
+        for u in subjects if u.id in blocked
+    ]  # fmt: skip
+    first = next(u for u in subjects if u.id in blocked)
+    code, title = blocked[first.id]
+    raise InvalidTransition(
+        f"cannot {event_type} {first.product}/{first.serial}: it is under open recall {code} "
+        f"({title}); repair, replace the part or scrap it first",
+        errors,
+    )
+
+
+# --- bill of materials ------------------------------------------------------------------
+
+
+def _bom(conn: Connection, product_id: int) -> tuple[str, dict[int, tuple[str, int, bool]]]:
+    """(policy, component product id → (code, quantity, required)) of a product."""
+    policy = conn.execute(
+        select(products.c.bom_policy).where(products.c.id == product_id)
+    ).scalar_one()
+    rows = conn.execute(
+        select(bom_lines.c.component_id, products.c.code, bom_lines.c.quantity,
+               bom_lines.c.required)
+        .join(products, products.c.id == bom_lines.c.component_id)
+        .where(bom_lines.c.product_id == product_id)
+    ).all()  # fmt: skip
+    return str(policy), {int(r[0]): (r[1], int(r[2]), bool(r[3])) for r in rows}
+
+
+def _installed(conn: Connection, parent_id: int) -> Counter[int]:
+    """Component product id → how many are in the parent now (serialised and lots used)."""
+    counts: Counter[int] = Counter()
+    for product_id, n in conn.execute(
+        select(units.c.product_id, func.count())
+        .where(units.c.parent_id == parent_id)
+        .group_by(units.c.product_id)
+    ):
+        counts[int(product_id)] += int(n)
+    for product_id, n in conn.execute(
+        select(lots.c.product_id, func.sum(lot_uses.c.quantity))
+        .join(lots, lots.c.id == lot_uses.c.lot_id)
+        .where(lot_uses.c.unit_id == parent_id)
+        .group_by(lots.c.product_id)
+    ):
+        counts[int(product_id)] += int(n or 0)
+    return counts
+
+
+def _product_ids(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    rows = conn.execute(select(products.c.code, products.c.id).where(products.c.code.in_(wanted)))
+    return {code: int(pid) for code, pid in rows}
+
+
+def check_bom(
+    conn: Connection,
+    parent: Unit,
+    adding: Sequence[Unit],
+    removing: Sequence[Unit],
+    using: Sequence[LotUse],
+) -> list[str]:
+    """Components and lots going into `parent` against its product's bill of materials.
+    Unexpected products or more than the BOM's quantity: refused, or warnings (policy warn)."""
+    policy, bom = _bom(conn, _product_ids(conn, [parent.product])[parent.product])
+    if not bom:
+        return []
+    ids = _product_ids(conn, [u.product for u in (*adding, *removing)])
+    after = _installed(conn, parent.id)
+    for u in adding:
+        after[ids[u.product]] += 1
+    for u in removing:
+        after[ids[u.product]] -= 1
+    for use in using:
+        after[use.product_id] += use.quantity
+    codes = {pid: code for code, pid in ids.items()} | {u.product_id: u.product for u in using}
+    problems = [
+        FieldError("serials" if codes.get(pid) in ids else "consumed",
+                   f"{codes.get(pid, pid)} is not in the bill of materials of {parent.product}",
+                   codes.get(pid))
+        for pid, n in after.items() if n > 0 and pid not in bom
+    ] + [
+        FieldError("serials", f"{after[pid]} × {code} is more than the {quantity} the bill of "
+                   f"materials of {parent.product} allows", code)
+        for pid, (code, quantity, _required) in bom.items() if after[pid] > quantity
+    ]  # fmt: skip
+    return _refuse_or_warn(policy, f"assembly into {parent.serial} breaks its bill of materials",
+                           problems)  # fmt: skip
+
+
+def _refuse_or_warn(policy: str, detail: str, problems: list[FieldError]) -> list[str]:
+    if not problems:
+        return []
+    if policy == "refuse":
+        raise ValidationError(f"{detail}: {problems[0].message}", problems)
+    return [p.message for p in problems]
+
+
+# --- completion gate: route steps and required components before finished stock -----------
+
+
+def check_completion(conn: Connection, subjects: Sequence[Unit]) -> list[str]:
+    """Units coming from production (commissioned) into stock: every required step of their
+    route passed (the last result counts) and every required BOM component installed."""
+    fresh = [u for u in subjects if u.status is Status.COMMISSIONED]
+    if not fresh:
+        return []
+    ids = _product_ids(conn, [u.product for u in fresh])
+    warnings: list[str] = []
+    by_product: dict[str, list[Unit]] = defaultdict(list)
+    for u in fresh:
+        by_product[u.product].append(u)
+    for code, group in by_product.items():
+        _check_steps(conn, ids[code], group)
+        warnings += _check_required_components(conn, ids[code], group)
+    return warnings
+
+
+def _check_steps(conn: Connection, product_id: int, group: Sequence[Unit]) -> None:
+    required = conn.execute(
+        select(route_steps.c.code, route_steps.c.name)
+        .where(route_steps.c.product_id == product_id, route_steps.c.required)
+        .order_by(route_steps.c.position)
+    ).all()
+    if not required:
+        return
+    last: dict[tuple[int, str], bool] = {}
+    query = (
+        select(unit_steps.c.unit_id, unit_steps.c.step, unit_steps.c.passed)
+        .where(unit_steps.c.unit_id.in_(bindparam("ids", expanding=True)))
+        .order_by(unit_steps.c.id)
+    )
+    for chunk in chunks([u.id for u in group]):
+        for row in conn.execute(query, {"ids": list(chunk)}):
+            last[(int(row.unit_id), row.step)] = bool(row.passed)
+    errors = []
+    for u in group:
+        for code, name in required:
+            passed = last.get((u.id, code))
+            if passed is None:
+                errors.append(FieldError("serials", f"{u.serial} skipped required step {code} "
+                                         f"({name})", u.serial))  # fmt: skip
+            elif not passed:
+                message = f"{u.serial} failed required step {code} ({name}), not passed since"
+                errors.append(FieldError("serials", message, u.serial))
+    if errors:
+        raise InvalidTransition(
+            f"not ready for finished stock: {errors[0].message}"
+            + (f" ({len(errors)} problems in all)" if len(errors) > 1 else ""),
+            errors[:1000],
+        )
+
+
+def _check_required_components(
+    conn: Connection, product_id: int, group: Sequence[Unit]
+) -> list[str]:
+    policy, bom = _bom(conn, product_id)
+    needed = {pid: (code, quantity) for pid, (code, quantity, req) in bom.items() if req}
+    if not needed:
+        return []
+    problems = []
+    for u in group:
+        have = _installed(conn, u.id)
+        problems += [
+            FieldError("serials", f"{u.serial} misses {quantity - have[pid]} × {code} of its "
+                       "bill of materials", u.serial)
+            for pid, (code, quantity) in needed.items() if have[pid] < quantity
+        ]  # fmt: skip
+    return _refuse_or_warn(policy, "incomplete assembly", problems)
+
+
+# --- lot consumption and step results ---------------------------------------------------
+
+
+def resolve_lot_uses(conn: Connection, consumed: Sequence[Any]) -> list[LotUse]:
+    """The lots an assembly consumes (`product`, `lot`, `quantity` each), looked up."""
+    uses = []
+    for i, item in enumerate(consumed):
+        row = conn.execute(
+            select(lots.c.id, products.c.id.label("product_id"))
+            .join(products, products.c.id == lots.c.product_id)
+            .where(products.c.code == item.product, lots.c.number == item.lot)
+        ).first()
+        if row is None:
+            raise invalid(f"consumed.{i}.lot", f"no lot {item.lot} of product {item.product}",
+                          item.lot)  # fmt: skip
+        uses.append(LotUse(int(row.id), int(row.product_id), item.product, item.lot,
+                           item.quantity))  # fmt: skip
+    if len({u.lot_id for u in uses}) != len(uses):
+        raise invalid("consumed", "names a lot twice; add the quantities up")
+    return uses
+
+
+def record_lot_uses(
+    conn: Connection, event_pk: int, parent_id: int, uses: Sequence[LotUse]
+) -> None:
+    bulk_insert(conn, lot_uses, ("event_id", "lot_id", "unit_id", "quantity"),
+                [(event_pk, u.lot_id, parent_id, u.quantity) for u in uses])  # fmt: skip
+
+
+def record_steps(
+    conn: Connection,
+    event_pk: int,
+    subjects: Sequence[Unit],
+    step: Any,
+    ended_at: datetime,
+) -> None:
+    """One step result per unit; the step must be on the route of each unit's product."""
+    ids = _product_ids(conn, [u.product for u in subjects])
+    on_route = {
+        int(pid)
+        for (pid,) in conn.execute(
+            select(route_steps.c.product_id).where(
+                route_steps.c.code == step.code, route_steps.c.product_id.in_(list(ids.values()))
+            )
+        )
+    }
+    missing = sorted({u.product for u in subjects if ids[u.product] not in on_route})
+    if missing:
+        raise invalid("step.code", f"step {step.code} is not on the route of {', '.join(missing)}",
+                      step.code)  # fmt: skip
+    attempts: Counter[int] = Counter()
+    query = (
+        select(unit_steps.c.unit_id, func.count())
+        .where(unit_steps.c.step == step.code,
+               unit_steps.c.unit_id.in_(bindparam("ids", expanding=True)))
+        .group_by(unit_steps.c.unit_id)
+    )  # fmt: skip
+    for chunk in chunks([u.id for u in subjects]):
+        for unit_id, n in conn.execute(query, {"ids": list(chunk)}):
+            attempts[int(unit_id)] = int(n)
+    conn.execute(
+        insert(unit_steps),
+        [
+            {"unit_id": u.id, "event_id": event_pk, "product_id": ids[u.product],
+             "step": step.code, "attempt": attempts[u.id] + 1, "passed": step.result == "pass",
+             "defect_code": step.defect_code, "started_at": step.started_at,
+             "ended_at": ended_at}
+            for u in subjects
+        ],
+    )  # fmt: skip
