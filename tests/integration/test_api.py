@@ -206,7 +206,7 @@ def test_readonly_token_reads_but_cannot_write(api: Api) -> None:
     assert (me["username"], me["role"], me["permissions"]) == (
         "viewer",
         "readonly",
-        ["catalog.read", "read"],
+        ["catalog.read", "read", "trace"],
     )
     for path, body in (
         ("/products", {"code": "P2", "name": "x"}),

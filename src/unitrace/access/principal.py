@@ -16,6 +16,8 @@ PERMISSIONS: dict[str, str] = {
     "catalog.write": "create and change products, lots, parties and locations",
     "access.admin": "manage users, roles and API tokens of others",
     "audit.read": "read the audit trail",
+    "trace": "trace genealogy forward and backward, read recalls and quality figures",
+    "recall.manage": "open recall campaigns from a trace, mark their units, close them",
     **{f"event:{t}": f"record {t} events" for t in EVENT_TYPES},
 }
 
@@ -26,7 +28,7 @@ def _events(*types: str) -> frozenset[str]:
     return frozenset(f"event:{t}" for t in types)
 
 
-_STAFF = frozenset({"read", "catalog.read"})
+_STAFF = frozenset({"read", "catalog.read", "trace"})
 ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "production": _STAFF | _events("commission", "inspect", "assemble", "disassemble",
@@ -36,7 +38,7 @@ ROLES: dict[str, frozenset[str]] = {
     "sales": _STAFF | _events("ship", "deliver", "sell", "activate", "return"),
     "service": _STAFF | _events("return", "repair", "replace_part", "activate", "verify",
                                 "inspect", "receive"),
-    "quality": _STAFF | _events("inspect", "recall", "scrap", "verify"),
+    "quality": _STAFF | _events("inspect", "recall", "scrap", "verify") | {"recall.manage"},
     "auditor": _STAFF | {"audit.read"},
     "readonly": _STAFF,
     "partner": frozenset({"read"}) | _events("deliver", "sell", "activate", "return", "verify",

@@ -14,14 +14,24 @@ from unitrace.catalog.service import location_id, lot_id, party_id, product_row
 from unitrace.core.errors import FieldError, NotFound, ValidationError, invalid
 from unitrace.core.lifecycle import Role, Status, rule_for
 from unitrace.db.engine import Database
-from unitrace.db.tables import event_units, events, locations, lots, parties, products, units
+from unitrace.db.tables import (
+    event_units,
+    events,
+    locations,
+    lots,
+    parties,
+    products,
+    unit_steps,
+    units,
+)
+from unitrace.ledger.genealogy import tree
 from unitrace.ledger.scope import unit_condition
 from unitrace.ledger.write import unknown_serial
 
 MAX_PAGE = 1000
 
 
-def _find_unit(conn: Connection, actor: Actor, serial: str, product: str | None) -> Any:
+def find_unit(conn: Connection, actor: Actor, serial: str, product: str | None) -> Any:
     query = select(units, products.c.code.label("product_code")).join(
         products, products.c.id == units.c.product_id
     )
@@ -69,7 +79,7 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
     """Everything about one unit: identity, state, components and its whole event timeline."""
     actor.require("read")
     with db.read() as conn:
-        unit = _find_unit(conn, actor, serial, product)
+        unit = find_unit(conn, actor, serial, product)
         prod = conn.execute(select(products).where(products.c.id == unit.product_id)).one()
         lot_info = None
         if unit.lot_id is not None:
@@ -86,6 +96,8 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
             parent = parent_row[0] if parent_row else None
         components = _unit_brief(conn, units.c.parent_id == unit.id)
         timeline = _timeline(conn, unit.id)
+        component_tree = tree(conn, unit.id)["components"] if components else []
+        steps = _steps(conn, unit.id)
         location = _code(conn, locations, unit.location_id)
         holder = _code(conn, parties, unit.holder_id)
         if actor.is_partner:
@@ -98,6 +110,9 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
                 if item["party"] != own:
                     item["party"] = None
                 item["biz_transactions"] = item["biz_transactions"] if item["party"] else []
+            for step in steps:
+                step["station"] = step["operator"] = step["equipment"] = None
+            _hide_suppliers(component_tree)
     commissioned = next((e for e in timeline if e["type"] == "commission"), None)
     produced = (lot_info or {}).get("production_date") or (
         commissioned["event_time"][:10] if commissioned else None
@@ -112,10 +127,40 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
         "holder": holder,
         "parent": parent,
         "components": components,
+        "component_tree": component_tree,
+        "steps": steps,
         "attributes": unit.attributes or {},
         "warranty": _warranty(prod, timeline),
         "events": timeline,
     }
+
+
+def _hide_suppliers(nodes: list[dict[str, Any]]) -> None:
+    for node in nodes:
+        node["supplier"] = None
+        for used in node["consumed"]:
+            used["supplier"] = None
+        _hide_suppliers(node["components"])
+
+
+def _steps(conn: Connection, unit_pk: int) -> list[dict[str, Any]]:
+    """The unit's process step results, oldest first, with where, by whom and measurements."""
+    rows = conn.execute(
+        select(unit_steps, events.c.event_tz, events.c.operator, events.c.equipment,
+               events.c.data, locations.c.code.label("station"))
+        .join(events, events.c.id == unit_steps.c.event_id)
+        .outerjoin(locations, locations.c.id == events.c.location_id)
+        .where(unit_steps.c.unit_id == unit_pk)
+        .order_by(unit_steps.c.id)
+    ).all()  # fmt: skip
+    return [
+        {"step": r.step, "attempt": r.attempt, "result": "pass" if r.passed else "fail",
+         "defect_code": r.defect_code, "station": r.station, "operator": r.operator,
+         "equipment": r.equipment,
+         "started_at": _local(r.started_at, r.event_tz) if r.started_at else None,
+         "ended_at": _local(r.ended_at, r.event_tz), "data": r.data}
+        for r in rows
+    ]  # fmt: skip
 
 
 def _unit_brief(conn: Connection, where: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,164 @@
+"""Genealogy trace. Backward: a unit's whole component tree with lots and suppliers. Forward:
+from a component serial, a lot, a supplier, or a station/equipment/operator in a time window, to
+every finished (top-level) unit that holds it now, through any depth of nesting.
+
+Both are one recursive SQL query over the projection (`units.parent_id`), so a part taken out
+of a unit no longer makes that unit affected; the history of who held what stays in events.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    func,
+    select,
+    union,
+)
+
+from unitrace.access.principal import Actor
+from unitrace.catalog.service import location_id, lot_id, party_id, product_row
+from unitrace.core.errors import NotFound
+from unitrace.core.lifecycle import Status
+from unitrace.db.engine import Database
+from unitrace.db.tables import (
+    event_units,
+    events,
+    locations,
+    lot_uses,
+    lots,
+    parties,
+    products,
+    units,
+)
+from unitrace.ledger.genealogy import tree
+from unitrace.ledger.queries import find_unit
+from unitrace.production.schemas import TraceQuery
+
+MAX_ITEMS = 100_000
+
+
+# --- backward ---------------------------------------------------------------------------
+
+
+def backward(db: Database, actor: Actor, serial: str, product: str | None = None) -> dict[str, Any]:
+    """The component tree of a unit: every component at any depth with its lot and supplier,
+    the lot-tracked parts each assembly consumed, and parts taken out earlier."""
+    actor.require("trace")
+    with db.read() as conn:
+        root = find_unit(conn, actor, serial, product)
+        return tree(conn, root.id)
+
+
+# --- forward ----------------------------------------------------------------------------
+
+
+def seeds(conn: Connection, query: TraceQuery) -> tuple[Select[Any], str]:
+    """The units a forward trace starts from, and a description of the start."""
+    if query.serial:
+        where = [units.c.serial == query.serial]
+        if query.product:
+            where.append(units.c.product_id == product_row(conn, query.product).id)
+        found = select(units.c.id).where(*where)
+        if conn.execute(found.limit(1)).first() is None:
+            raise NotFound(f"no unit with serial {query.serial!r}")
+        return found, f"serial {query.serial}"
+    if query.lot or query.supplier:
+        if query.lot:
+            product = product_row(conn, query.product or "")
+            lot_ids = [lot_id(conn, product.id, query.lot)]
+            label = f"lot {query.product}/{query.lot}"
+        else:
+            supplier = party_id(conn, query.supplier or "", "supplier")
+            lot_ids = list(conn.execute(select(lots.c.id).where(lots.c.supplier_id == supplier))
+                           .scalars())  # fmt: skip
+            label = f"supplier {query.supplier}"
+        both = union(
+            select(units.c.id).where(units.c.lot_id.in_(lot_ids)),
+            select(lot_uses.c.unit_id.label("id")).where(lot_uses.c.lot_id.in_(lot_ids)),
+        ).subquery()
+        return select(both.c.id), label
+    window = and_(events.c.event_time >= query.since, events.c.event_time < query.until)
+    if query.station:
+        condition = events.c.location_id == location_id(conn, query.station, "station")
+        label = f"station {query.station}"
+    elif query.equipment:
+        condition, label = events.c.equipment == query.equipment, f"equipment {query.equipment}"
+    else:
+        condition, label = events.c.operator == query.operator, f"operator {query.operator}"
+    found = (
+        select(event_units.c.unit_id.label("id"))
+        .join(events, events.c.id == event_units.c.event_id)
+        .where(condition, window)
+    )
+    return found, f"{label} from {query.since} until {query.until}"
+
+
+def affected_query(seed: Select[Any]) -> Select[Any]:
+    """Top-level units holding any of the seed units (a seed not installed is its own top)."""
+    start = seed.cte("seeds")
+    up = select(start.c.id).cte("up", recursive=True)
+    level = up.alias("level")
+    up = up.union(
+        select(units.c.parent_id).where(units.c.id == level.c.id, units.c.parent_id.is_not(None))
+    )
+    holder = parties.alias("holder")
+    sold_at = (
+        select(func.max(events.c.event_time))
+        .join(event_units, event_units.c.event_id == events.c.id)
+        .where(event_units.c.unit_id == units.c.id, events.c.type == "sell")
+        .scalar_subquery()
+    )
+    return (
+        select(units.c.id, units.c.serial, products.c.code.label("product"), units.c.status,
+               units.c.holder_id,
+               locations.c.code.label("location"), holder.c.code.label("holder"),
+               holder.c.name.label("holder_name"), holder.c.kind.label("holder_kind"),
+               func.coalesce(holder.c.region, locations.c.region).label("region"),
+               sold_at.label("sold_at"))
+        .select_from(up)
+        .join(units, units.c.id == up.c.id)
+        .join(products, products.c.id == units.c.product_id)
+        .outerjoin(locations, locations.c.id == units.c.location_id)
+        .outerjoin(holder, holder.c.id == units.c.holder_id)
+        .where(units.c.parent_id.is_(None))
+        .order_by(units.c.id)
+    )  # fmt: skip
+
+
+def affected_rows(conn: Connection, query: TraceQuery) -> tuple[list[Any], str]:
+    seed, label = seeds(conn, query)
+    return list(conn.execute(affected_query(seed)).all()), label
+
+
+def public_row(row: Any) -> dict[str, Any]:
+    return {
+        "serial": row.serial, "product": row.product, "status": Status(row.status).label,
+        "location": row.location, "holder": row.holder, "holder_name": row.holder_name,
+        "holder_kind": row.holder_kind, "region": row.region,
+        "sold_at": row.sold_at.isoformat() if row.sold_at else None,
+    }  # fmt: skip
+
+
+def forward(
+    db: Database, actor: Actor, query: TraceQuery, limit: int = 1000, offset: int = 0
+) -> dict[str, Any]:
+    """Every finished unit affected, with totals by status, region and holder."""
+    actor.require("trace")
+    with db.read() as conn:
+        rows, label = affected_rows(conn, query)
+    statuses = Counter(Status(r.status).label for r in rows)
+    regions = Counter(r.region or "" for r in rows)
+    holders = Counter(r.holder or "" for r in rows)
+    return {
+        "start": label,
+        "total": len(rows),
+        "by_status": dict(statuses.most_common()),
+        "by_region": dict(regions.most_common()),
+        "by_holder": dict(holders.most_common()),
+        "items": [public_row(r) for r in rows[offset : offset + min(limit, MAX_ITEMS)]],
+    }
