@@ -90,7 +90,8 @@ def test_station_equipment_operator_window(plant: Database) -> None:
     units = build_machine(plant)
     now = datetime.now(UTC)
     record(plant, type="inspect", product="BOARD", serials=[units["board"]], location="ST1",
-           equipment="AOI-3", operator="wang.fang", event_time=now - timedelta(hours=2))  # fmt: skip
+           equipment="AOI-3", operator="wang.fang",
+           event_time=now - timedelta(hours=2))  # fmt: skip
     window = {"since": now - timedelta(hours=3), "until": now - timedelta(hours=1)}
     for start in ({"station": "ST1"}, {"equipment": "AOI-3"}, {"operator": "wang.fang"}):
         assert serials_of(trace.forward(plant, SYSTEM, TraceQuery(**start, **window))) == {
@@ -130,9 +131,10 @@ def test_recall_blocks_shipping_until_repaired(plant: Database) -> None:
     first, second = build_machine(plant), build_machine(plant, "C-LOT-2")
     both = [first["machine"], second["machine"]]
     record(plant, type="receive", product="MACHINE", serials=both, location="WH1")
-    opened = recall.create_recall(plant, SYSTEM, RecallIn(
-        code="RC-1", title="Chip lot C-LOT-1 overheats", trace=TraceQuery(product="CHIP",
-                                                                          lot="C-LOT-1")))  # fmt: skip
+    chip_lot = TraceQuery(product="CHIP", lot="C-LOT-1")
+    opened = recall.create_recall(
+        plant, SYSTEM, RecallIn(code="RC-1", title="Chip lot C-LOT-1 overheats", trace=chip_lot)
+    )
     assert opened["units"] == 1
     with pytest.raises(InvalidTransition) as blocked:
         record(plant, type="ship", product="MACHINE", serials=both, party="D-EAST")
@@ -233,7 +235,9 @@ def test_yield_figures_equal_hand_computed(plant: Database) -> None:
     assert [(r["key"], r["records"], r["failures"], r["fpy"]) for r in product] == [
         ("BOARD", 7, 3, 0.5)]  # fmt: skip
     pareto = quality.defect_pareto(plant, SYSTEM)
-    assert pareto["items"] == [{"defect_code": "SOLDER", "count": 2, "cumulative": 0.6667},
-                               {"defect_code": "MISSING", "count": 1, "cumulative": 1.0}]  # fmt: skip
+    assert pareto["items"] == [
+        {"defect_code": "SOLDER", "count": 2, "cumulative": 0.6667},
+        {"defect_code": "MISSING", "count": 1, "cumulative": 1.0},
+    ]
     table = quality.to_csv(quality.COLUMNS, product)
     assert table.splitlines()[1] == "BOARD,7,3,0.4286,4,2,0.5"
