@@ -20,7 +20,24 @@ from unitrace.core.checkdigits import check_character
 from unitrace.core.errors import Conflict, invalid
 from unitrace.db.engine import Database
 from unitrace.ledger import service as ledger
-from unitrace.ledger.schemas import BizTransaction, CommissionIn, EventIn, UnitRef
+from unitrace.ledger.schemas import (
+    BizTransaction,
+    CommissionIn,
+    EventIn,
+    LotUseIn,
+    StepIn,
+    UnitRef,
+)
+from unitrace.production import recall
+from unitrace.production import service as production
+from unitrace.production.schemas import (
+    BomIn,
+    BomLineIn,
+    RecallIn,
+    RouteIn,
+    StepDefIn,
+    TraceQuery,
+)
 
 FINISHED = "AC-9000"
 
@@ -113,31 +130,58 @@ def load_demo(db: Database, units: int = 10_000, console: Console | None = None,
                     event_time=_at(start, day))).serials  # fmt: skip
             progress.advance(task)
         finished = made[FINISHED]
-        consumed = [{"product": "SCREW-M4", "lot": "SCR-01", "quantity": 12}]
+        production.set_bom(db, SYSTEM, FINISHED, BomIn(lines=[
+            BomLineIn(component="CMP-R32"), BomLineIn(component="MB-V2"),
+            BomLineIn(component="SCREW-M4", quantity=12)]))  # fmt: skip
+        production.set_route(db, SYSTEM, FINISHED, RouteIn(steps=[
+            StepDefIn(code="ASSY", name="总装 Assembly", required=False),
+            StepDefIn(code="LEAK", name="检漏 Leak test"),
+            StepDefIn(code="FQC", name="终检 Final QC")]))  # fmt: skip
         ledger.record_events(db, SYSTEM, [
             EventIn(type="assemble", product=FINISHED, parent=UnitRef(serial=unit),
                     units=[UnitRef(product="CMP-R32", serial=cmp),
                            UnitRef(product="MB-V2", serial=board)],
+                    consumed=[LotUseIn(product="SCREW-M4", lot="SCR-01" if i % 3 else "SCR-02",
+                                       quantity=12)],
                     location="SZ-ASSY", operator=f"OP{rng.randint(1, 12):02d}",
-                    event_time=_at(start, 5 + i / units * 10), data={"consumed_lots": consumed})
+                    event_time=_at(start, 5 + i / units * 10))
             for i, (unit, cmp, board) in enumerate(
                 zip(finished, made["CMP-R32"], made["MB-V2"], strict=True))
         ])  # fmt: skip
         progress.advance(task)
         failed = set(rng.sample(finished, max(1, units // 200)))
         passed = [u for u in finished if u not in failed]
-        ledger.record_events(db, SYSTEM, [
-            EventIn(type="inspect", product=FINISHED, serials=passed, location="SZ-QC",
-                    equipment="QC-RIG-2", event_time=_at(start, 16),
-                    data={"step": "final_qc", "result": "pass"}),
-            EventIn(type="inspect", product=FINISHED, serials=sorted(failed), location="SZ-QC",
-                    equipment="QC-RIG-2", event_time=_at(start, 16),
-                    data={"step": "final_qc", "result": "fail", "defect_code": "LEAK-01"}),
+        reworked = sorted(rng.sample(passed, max(1, units // 50)))
+        defects = ["LEAK-01", "LEAK-01", "LEAK-01", "NOISE-02", "NOISE-02", "PCB-CAP-03"]
+
+        def step(
+            code: str,
+            serials: list[str],
+            day: float,
+            result: str = "pass",
+            defect: str | None = None,
+            rig: str = "QC-RIG-2",
+        ) -> EventIn:
+            station = "SZ-ASSY" if code == "LEAK" else "SZ-QC"
+            return EventIn(type="inspect", product=FINISHED, serials=serials, location=station,
+                           equipment=rig, operator=f"QC{rng.randint(1, 4):02d}",
+                           event_time=_at(start, day),
+                           step=StepIn(code=code, result=result, defect_code=defect),
+                           data={"pressure_kpa": 4150} if code == "LEAK" else {})  # fmt: skip
+
+        batch = [step("LEAK", [u for u in finished if u not in reworked], 15.5, rig="LEAK-1")]
+        batch += [step("LEAK", [u], 15.5, "fail", defects[i % len(defects)], "LEAK-1")
+                  for i, u in enumerate(reworked)]  # fmt: skip
+        batch += [step("LEAK", reworked, 15.8, rig="LEAK-1"), step("FQC", passed, 16)]
+        batch += [step("FQC", [u], 16, "fail", defects[i % len(defects)])
+                  for i, u in enumerate(sorted(failed))]  # fmt: skip
+        batch += [
             EventIn(type="scrap", product=FINISHED, serials=sorted(failed),
-                    location="SZ-QC", event_time=_at(start, 17), data={"reason": "LEAK-01"}),
+                    location="SZ-QC", event_time=_at(start, 17), data={"reason": "FQC failed"}),
             EventIn(type="receive", product=FINISHED, serials=passed, location="SZ-FG-A01",
                     event_time=_at(start, 18)),
-        ])  # fmt: skip
+        ]  # fmt: skip
+        ledger.record_events(db, SYSTEM, batch)
         progress.advance(task)
         rng.shuffle(passed)
         kept = passed[: len(passed) // 10]
@@ -197,9 +241,15 @@ def load_demo(db: Database, units: int = 10_000, console: Console | None = None,
                              data={"result": "pass"}))  # fmt: skip
         ledger.record_events(db, SYSTEM, batch)
         progress.advance(task)
+        campaign = recall.create_recall(db, SYSTEM, RecallIn(
+            code="RC-2026-01", title="主控板电容鼓包 Main board capacitors bulge",
+            reason="Capacitor batch of board lot PCB-2607 ages early (PCB-CAP-03).",
+            trace=TraceQuery(product="MB-V2", lot="PCB-2607")))  # fmt: skip
+        recall.mark_recalled(db, SYSTEM, "RC-2026-01")
         progress.advance(task, 2)
     counts = {"finished": units, "components": 2 * units + len(spares),
-              "shipped": len(delivered), "sold": len(sold), "returned": len(returned)}  # fmt: skip
+              "shipped": len(delivered), "sold": len(sold), "returned": len(returned),
+              "recalled": campaign["units"]}  # fmt: skip
     if console is not None:
         console.print(
             f"demo data: {units:,} {FINISHED} units with compressors and boards, "

@@ -21,12 +21,15 @@ from unitrace.access import service as access
 from unitrace.access.principal import ROLES, SYSTEM
 from unitrace.api.app import create_app
 from unitrace.db.engine import Database
+from unitrace.production import recall
+from unitrace.production.schemas import RecallIn, TraceQuery
 
 API = "/api/v1"
 PASSWORD = "correct horse battery"
 ALL = frozenset(ROLES)
 STAFF = ALL - {"partner"}
 ADMIN = frozenset({"admin"})
+RECALLERS = frozenset({"admin", "quality"})
 
 
 @dataclass
@@ -40,6 +43,7 @@ class World:
     others_token: dict[str, int]
     east_unit: str
     south_unit: str
+    recalled: str
 
 
 @dataclass(frozen=True)
@@ -102,12 +106,35 @@ OPS = [
        lambda r, w: (f"/tokens/{w.others_token[r]}", {}), denied_status=404),
     Op("GET", "/audit", frozenset({"admin", "auditor"}), lambda r, w: ("/audit", {})),
     Op("GET", "/audit/verify", frozenset({"admin", "auditor"}), lambda r, w: ("/audit/verify", {})),
+    Op("GET", "/products/{code}/bom", ALL, lambda r, w: ("/products/AC1/bom", {})),
+    Op("PUT", "/products/{code}/bom", ADMIN,
+       lambda r, w: ("/products/AC1/bom", {"json": {"policy": "warn", "lines": []}})),
+    Op("GET", "/products/{code}/route", ALL, lambda r, w: ("/products/AC1/route", {})),
+    Op("PUT", "/products/{code}/route", ADMIN,
+       lambda r, w: ("/products/AC1/route", {"json": {"steps": []}})),
+    Op("GET", "/trace/backward", STAFF,
+       lambda r, w: (f"/trace/backward?serial={w.east_unit}", {})),
+    Op("GET", "/trace/forward", STAFF,
+       lambda r, w: (f"/trace/forward?serial={w.east_unit}&product=AC1", {})),
+    Op("POST", "/recalls", RECALLERS,
+       lambda r, w: ("/recalls", {"json": {"code": f"RC-{r}", "title": "t",
+                                           "trace": {"serial": w.recalled, "product": "AC1"}}})),
+    Op("GET", "/recalls", STAFF, lambda r, w: ("/recalls", {})),
+    Op("GET", "/recalls/{code}", STAFF, lambda r, w: ("/recalls/RC-0", {})),
+    Op("GET", "/recalls/{code}/notices", STAFF, lambda r, w: ("/recalls/RC-0/notices", {})),
+    Op("POST", "/recalls/{code}/mark", RECALLERS, lambda r, w: ("/recalls/RC-0/mark", {})),
+    Op("POST", "/recalls/{code}/close", RECALLERS, lambda r, w: ("/recalls/RC-0/close", {})),
+    Op("GET", "/quality/yield", STAFF, lambda r, w: ("/quality/yield?by=operator", {})),
+    Op("GET", "/quality/defects", STAFF, lambda r, w: ("/quality/defects?format=csv", {})),
 ]  # fmt: skip
 
 
 def _world(db: Database) -> tuple[World, dict[str, str]]:
     roles = sorted(ROLES)
-    serials = in_stock(db, 3 * len(roles) + 2)
+    serials = in_stock(db, 3 * len(roles) + 3)
+    recalled = serials.pop()
+    one = TraceQuery(serial=recalled, product="AC1")
+    recall.create_recall(db, SYSTEM, RecallIn(code="RC-0", title="t", trace=one))
     make_party(db, "D-SOUTH", regions=["CN-44"])
     make_lot(db, "AC1", "L1")
     inspect = dict(zip(roles, serials[0::3], strict=False))
@@ -130,7 +157,7 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
         tokens[role] = access.create_token(db, SYSTEM, f"as-{role}", "matrix")["token"]
         own[role] = access.create_token(db, SYSTEM, f"as-{role}", "to revoke")["id"]
         others[role] = access.create_token(db, SYSTEM, "target", f"for {role}")["id"]
-    return World(inspect, ship, sell, own, others, east_unit, south_unit), tokens
+    return World(inspect, ship, sell, own, others, east_unit, south_unit, recalled), tokens
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ def create_app(db: Database) -> FastAPI:
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.ledger.routes import router as ledger_router
     from unitrace.ledger.schemas import EventIn
+    from unitrace.production.routes import router as production_router
 
     app = FastAPI(
         title="unitrace",
@@ -29,7 +30,7 @@ def create_app(db: Database) -> FastAPI:
     )
     app.state.db = db
     problems.install(app)
-    for router in (catalog_router, ledger_router, access_router):
+    for router in (catalog_router, ledger_router, access_router, production_router):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path
 

@@ -18,6 +18,13 @@ from unitrace.access.principal import SYSTEM
 from unitrace.catalog import service as catalog
 from unitrace.catalog.schemas import ProductCreate
 from unitrace.cli.common import console, database, err_console, fail, handle_errors
+from unitrace.cli.production import (
+    bom_command,
+    quality_app,
+    recall_app,
+    route_command,
+    trace_app,
+)
 from unitrace.config import Settings
 from unitrace.core.errors import ValidationError
 from unitrace.db import migrate
@@ -37,8 +44,11 @@ ledger_app = typer.Typer(help="The event ledger.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (user_app, "user"), (token_app, "token"),
                   (product_app, "product"), (serials_app, "serials"), (unit_app, "unit"),
-                  (ledger_app, "ledger"), (audit_app, "audit")):  # fmt: skip
+                  (ledger_app, "ledger"), (audit_app, "audit"), (trace_app, "trace"),
+                  (recall_app, "recall"), (quality_app, "quality")):  # fmt: skip
     app.add_typer(sub, name=name)
+product_app.command("bom")(handle_errors(bom_command))
+product_app.command("route")(handle_errors(route_command))
 
 
 def _validated(model: Any, **values: Any) -> Any:

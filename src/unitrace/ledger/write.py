@@ -92,6 +92,7 @@ class UnitRow:
     product: str
     status: Status
     parent_id: int | None
+    product_id: int
 
 
 def payload_hash(payload: Any) -> str:
@@ -139,13 +140,27 @@ def unit_refs(event: EventIn) -> list[tuple[str, str | None, str]]:
 
 
 _BY_PRODUCT = (
-    select(units.c.id, units.c.serial, units.c.status, units.c.parent_id, products.c.code)
+    select(
+        units.c.id,
+        units.c.serial,
+        units.c.status,
+        units.c.parent_id,
+        units.c.product_id,
+        products.c.code,
+    )
     .join(products, products.c.id == units.c.product_id)
     .where(products.c.code == bindparam("product"))
     .where(units.c.serial.in_(bindparam("serials", expanding=True)))
 )
 _BY_SERIAL = (
-    select(units.c.id, units.c.serial, units.c.status, units.c.parent_id, products.c.code)
+    select(
+        units.c.id,
+        units.c.serial,
+        units.c.status,
+        units.c.parent_id,
+        units.c.product_id,
+        products.c.code,
+    )
     .join(products, products.c.id == units.c.product_id)
     .where(units.c.serial.in_(bindparam("serials", expanding=True)))
 )
@@ -171,7 +186,14 @@ def resolve_units(conn: Connection, refs: Sequence[tuple[str, str | None, str]])
                 cursor = conn.execute(_BY_PRODUCT, {"product": product, "serials": list(chunk)})
             for row in cursor:
                 found[(product, row.serial)].append(
-                    UnitRow(row.id, row.serial, row.code, Status(row.status), row.parent_id)
+                    UnitRow(
+                        row.id,
+                        row.serial,
+                        row.code,
+                        Status(row.status),
+                        row.parent_id,
+                        row.product_id,
+                    )
                 )
     errors: list[FieldError] = []
     result = []

@@ -9,7 +9,7 @@ event's transaction.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -47,6 +47,8 @@ class Unit(Protocol):
     def product(self) -> str: ...
     @property
     def status(self) -> Status: ...
+    @property
+    def product_id(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -109,45 +111,44 @@ def check_recall_block(conn: Connection, event_type: str, subjects: Sequence[Uni
 # --- bill of materials ------------------------------------------------------------------
 
 
+_COMPONENT = products.alias("component")
+_BOM = (
+    select(products.c.bom_policy, bom_lines.c.component_id, _COMPONENT.c.code,
+           bom_lines.c.quantity, bom_lines.c.required)
+    .select_from(products)
+    .outerjoin(bom_lines, bom_lines.c.product_id == products.c.id)
+    .outerjoin(_COMPONENT, _COMPONENT.c.id == bom_lines.c.component_id)
+    .where(products.c.id == bindparam("product_id"))
+)  # fmt: skip
+_PARTS_IN = (
+    select(units.c.parent_id, units.c.product_id, func.count())
+    .where(units.c.parent_id.in_(bindparam("ids", expanding=True)))
+    .group_by(units.c.parent_id, units.c.product_id)
+)
+_LOTS_USED_IN = (
+    select(lot_uses.c.unit_id, lots.c.product_id, func.sum(lot_uses.c.quantity))
+    .join(lots, lots.c.id == lot_uses.c.lot_id)
+    .where(lot_uses.c.unit_id.in_(bindparam("ids", expanding=True)))
+    .group_by(lot_uses.c.unit_id, lots.c.product_id)
+)
+
+
 def _bom(conn: Connection, product_id: int) -> tuple[str, dict[int, tuple[str, int, bool]]]:
-    """(policy, component product id → (code, quantity, required)) of a product."""
-    policy = conn.execute(
-        select(products.c.bom_policy).where(products.c.id == product_id)
-    ).scalar_one()
-    rows = conn.execute(
-        select(bom_lines.c.component_id, products.c.code, bom_lines.c.quantity,
-               bom_lines.c.required)
-        .join(products, products.c.id == bom_lines.c.component_id)
-        .where(bom_lines.c.product_id == product_id)
-    ).all()  # fmt: skip
-    return str(policy), {int(r[0]): (r[1], int(r[2]), bool(r[3])) for r in rows}
+    """(policy, component product id → (code, quantity, required)) of a product; one query."""
+    rows = conn.execute(_BOM, {"product_id": product_id}).all()
+    policy = str(rows[0][0]) if rows else "refuse"
+    return policy, {int(r[1]): (r[2], int(r[3]), bool(r[4])) for r in rows if r[1] is not None}
 
 
-def _installed(conn: Connection, parent_id: int) -> Counter[int]:
-    """Component product id → how many are in the parent now (serialised and lots used)."""
-    counts: Counter[int] = Counter()
-    for product_id, n in conn.execute(
-        select(units.c.product_id, func.count())
-        .where(units.c.parent_id == parent_id)
-        .group_by(units.c.product_id)
-    ):
-        counts[int(product_id)] += int(n)
-    for product_id, n in conn.execute(
-        select(lots.c.product_id, func.sum(lot_uses.c.quantity))
-        .join(lots, lots.c.id == lot_uses.c.lot_id)
-        .where(lot_uses.c.unit_id == parent_id)
-        .group_by(lots.c.product_id)
-    ):
-        counts[int(product_id)] += int(n or 0)
+def _installed(conn: Connection, parent_ids: Sequence[int]) -> dict[int, Counter[int]]:
+    """Per parent: component product id → how many are in it now (serialised parts and the
+    quantities of lots it consumed). Two grouped queries per chunk of parents."""
+    counts: dict[int, Counter[int]] = defaultdict(Counter)
+    for chunk in chunks(list(parent_ids)):
+        for query in (_PARTS_IN, _LOTS_USED_IN):
+            for parent, product_id, n in conn.execute(query, {"ids": list(chunk)}):
+                counts[int(parent)][int(product_id)] += int(n or 0)
     return counts
-
-
-def _product_ids(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
-    wanted = sorted(set(codes))
-    if not wanted:
-        return {}
-    rows = conn.execute(select(products.c.code, products.c.id).where(products.c.code.in_(wanted)))
-    return {code: int(pid) for code, pid in rows}
 
 
 def check_bom(
@@ -159,20 +160,20 @@ def check_bom(
 ) -> list[str]:
     """Components and lots going into `parent` against its product's bill of materials.
     Unexpected products or more than the BOM's quantity: refused, or warnings (policy warn)."""
-    policy, bom = _bom(conn, _product_ids(conn, [parent.product])[parent.product])
+    policy, bom = _bom(conn, parent.product_id)
     if not bom:
         return []
-    ids = _product_ids(conn, [u.product for u in (*adding, *removing)])
-    after = _installed(conn, parent.id)
+    after = _installed(conn, [parent.id])[parent.id]
     for u in adding:
-        after[ids[u.product]] += 1
+        after[u.product_id] += 1
     for u in removing:
-        after[ids[u.product]] -= 1
+        after[u.product_id] -= 1
     for use in using:
         after[use.product_id] += use.quantity
-    codes = {pid: code for code, pid in ids.items()} | {u.product_id: u.product for u in using}
+    serialised = {u.product_id: u.product for u in (*adding, *removing)}
+    codes = serialised | {u.product_id: u.product for u in using}
     problems = [
-        FieldError("serials" if codes.get(pid) in ids else "consumed",
+        FieldError("serials" if pid in serialised else "consumed",
                    f"{codes.get(pid, pid)} is not in the bill of materials of {parent.product}",
                    codes.get(pid))
         for pid, n in after.items() if n > 0 and pid not in bom
@@ -202,14 +203,13 @@ def check_completion(conn: Connection, subjects: Sequence[Unit]) -> list[str]:
     fresh = [u for u in subjects if u.status is Status.COMMISSIONED]
     if not fresh:
         return []
-    ids = _product_ids(conn, [u.product for u in fresh])
     warnings: list[str] = []
-    by_product: dict[str, list[Unit]] = defaultdict(list)
+    by_product: dict[int, list[Unit]] = defaultdict(list)
     for u in fresh:
-        by_product[u.product].append(u)
-    for code, group in by_product.items():
-        _check_steps(conn, ids[code], group)
-        warnings += _check_required_components(conn, ids[code], group)
+        by_product[u.product_id].append(u)
+    for product_id, group in by_product.items():
+        _check_steps(conn, product_id, group)
+        warnings += _check_required_components(conn, product_id, group)
     return warnings
 
 
@@ -256,8 +256,9 @@ def _check_required_components(
     if not needed:
         return []
     problems = []
+    installed = _installed(conn, [u.id for u in group])
     for u in group:
-        have = _installed(conn, u.id)
+        have = installed[u.id]
         problems += [
             FieldError("serials", f"{u.serial} misses {quantity - have[pid]} × {code} of its "
                        "bill of materials", u.serial)
@@ -269,15 +270,18 @@ def _check_required_components(
 # --- lot consumption and step results ---------------------------------------------------
 
 
+_LOT = (
+    select(lots.c.id, products.c.id.label("product_id"))
+    .join(products, products.c.id == lots.c.product_id)
+    .where(products.c.code == bindparam("product"), lots.c.number == bindparam("lot"))
+)
+
+
 def resolve_lot_uses(conn: Connection, consumed: Sequence[Any]) -> list[LotUse]:
     """The lots an assembly consumes (`product`, `lot`, `quantity` each), looked up."""
     uses = []
     for i, item in enumerate(consumed):
-        row = conn.execute(
-            select(lots.c.id, products.c.id.label("product_id"))
-            .join(products, products.c.id == lots.c.product_id)
-            .where(products.c.code == item.product, lots.c.number == item.lot)
-        ).first()
+        row = conn.execute(_LOT, {"product": item.product, "lot": item.lot}).first()
         if row is None:
             raise invalid(f"consumed.{i}.lot", f"no lot {item.lot} of product {item.product}",
                           item.lot)  # fmt: skip
@@ -303,16 +307,16 @@ def record_steps(
     ended_at: datetime,
 ) -> None:
     """One step result per unit; the step must be on the route of each unit's product."""
-    ids = _product_ids(conn, [u.product for u in subjects])
+    product_ids = sorted({u.product_id for u in subjects})
     on_route = {
         int(pid)
         for (pid,) in conn.execute(
             select(route_steps.c.product_id).where(
-                route_steps.c.code == step.code, route_steps.c.product_id.in_(list(ids.values()))
+                route_steps.c.code == step.code, route_steps.c.product_id.in_(product_ids)
             )
         )
     }
-    missing = sorted({u.product for u in subjects if ids[u.product] not in on_route})
+    missing = sorted({u.product for u in subjects if u.product_id not in on_route})
     if missing:
         raise invalid("step.code", f"step {step.code} is not on the route of {', '.join(missing)}",
                       step.code)  # fmt: skip
@@ -329,7 +333,7 @@ def record_steps(
     conn.execute(
         insert(unit_steps),
         [
-            {"unit_id": u.id, "event_id": event_pk, "product_id": ids[u.product],
+            {"unit_id": u.id, "event_id": event_pk, "product_id": u.product_id,
              "step": step.code, "attempt": attempts[u.id] + 1, "passed": step.result == "pass",
              "defect_code": step.defect_code, "started_at": step.started_at,
              "ended_at": ended_at}
