@@ -241,3 +241,44 @@ def test_yield_figures_equal_hand_computed(plant: Database) -> None:
     ]
     table = quality.to_csv(quality.COLUMNS, product)
     assert table.splitlines()[1] == "BOARD,7,3,0.4286,4,2,0.5"
+
+
+def test_a_batch_of_assemblies_takes_the_set_based_path_with_the_same_rules(
+    plant: Database,
+) -> None:
+    from unitrace.ledger import replay
+    from unitrace.ledger import service as ledger
+    from unitrace.ledger.schemas import EventIn
+
+    n = 60
+    machines = make_units(plant, "MACHINE", n)
+    modules = make_units(plant, "MODULE", n + 1)
+    batch = [
+        EventIn(event_id=f"asm-{i}", type="assemble", product="MODULE", serials=[modules[i]],
+                parent={"product": "MACHINE", "serial": machines[i]},
+                consumed=[{"product": "GLUE", "lot": "G-7", "quantity": 2}])
+        for i in range(n)
+    ]  # fmt: skip
+    wrong = [*batch[:-1], batch[-1].model_copy(update={"serials": [modules[0]]})]
+    with pytest.raises(ValidationError, match="named more than once"):
+        ledger.record_events(plant, SYSTEM, wrong)
+    assert queries.dossier(plant, SYSTEM, modules[0], "MODULE")["status"] == "commissioned"
+
+    done = ledger.record_events(plant, SYSTEM, batch)
+    assert [r.unit_count for r in done] == [1] * n and not any(r.replayed for r in done)
+    again = ledger.record_events(plant, SYSTEM, batch)  # known ids: replayed, nothing doubled
+    assert all(r.replayed for r in again)
+    assert serials_of(trace.forward(plant, SYSTEM, TraceQuery(product="GLUE", lot="G-7"))) == set(
+        machines)  # fmt: skip
+    tree = trace.backward(plant, SYSTEM, machines[7], "MACHINE")
+    assert [c["serial"] for c in tree["components"]] == [modules[7]]
+    assert tree["consumed"][0]["quantity"] == 2
+    assert replay.verify_ledger(plant, SYSTEM).ok
+
+    twice = [
+        EventIn(type="assemble", product="MODULE", serials=[modules[i % n]],
+                parent={"product": "MACHINE", "serial": machines[(i + 1) % n]})
+        for i in range(n)
+    ]  # fmt: skip
+    with pytest.raises(InvalidTransition, match=r"is installed in MACHINE/"):
+        ledger.record_events(plant, SYSTEM, twice)

@@ -15,6 +15,7 @@ from unitrace.core.errors import Conflict, FieldError, UnitraceError, invalid
 from unitrace.core.serials import GenerationContext, SerialTemplate
 from unitrace.db.engine import Database
 from unitrace.db.tables import serial_counters
+from unitrace.ledger import assembly
 from unitrace.ledger.bulk import allocate
 from unitrace.ledger.schemas import CommissionIn, EventIn
 from unitrace.ledger.write import (
@@ -35,6 +36,8 @@ def record_events(db: Database, actor: Actor, batch: Sequence[EventIn]) -> list[
     for attempt in range(2):
         try:
             with db.write() as conn:
+                if assembly.suitable(batch) and not assembly.known_event_ids(conn, batch):
+                    return assembly.record_assemblies(conn, actor, batch, digests)
                 return [
                     _numbered(i, len(batch), record_in, conn, actor, event, digest)
                     for i, (event, digest) in enumerate(zip(batch, digests, strict=True))

@@ -225,7 +225,7 @@ _ANCESTORS = text(
 )
 
 
-def _ancestors(conn: Connection, unit_id: int) -> set[int]:
+def ancestors(conn: Connection, unit_id: int) -> set[int]:
     rows = conn.execute(_ANCESTORS, {"id": unit_id})
     return {int(r[0]) for r in rows}
 
@@ -266,7 +266,7 @@ def record_in(
     warnings: list[str] = []
     uses = rules.resolve_lot_uses(conn, event.consumed)
     if parent is not None and event.type in ("assemble", "replace_part"):
-        warnings += rules.check_bom(conn, parent, subjects, removed, uses)
+        warnings += rules.check_bom(conn, [rules.Assembly(parent, subjects, removed, uses)])[0]
     if event.type == "receive":
         warnings += rules.check_completion(conn, subjects)
     event_pk, event_id = _insert_event(
@@ -277,7 +277,7 @@ def record_in(
     if removed:
         _project_removed(conn, removed, event_pk, parent.id if parent else None)
     if uses and parent is not None:
-        rules.record_lot_uses(conn, event_pk, parent.id, uses)
+        rules.record_lot_uses_many(conn, ((event_pk, parent.id, u) for u in uses))
     if event.step is not None:
         rules.record_steps(conn, event_pk, subjects, event.step, event_time)
     links = [(u.id, event_pk, int(Role.SUBJECT)) for u in subjects]
@@ -397,7 +397,7 @@ def _parent(
         if wrong:
             raise report(f"units are not in {parent.serial}", wrong, InvalidTransition)
         return parent
-    if parent.id in ids or ids & _ancestors(conn, parent.id):
+    if parent.id in ids or ids & ancestors(conn, parent.id):
         raise InvalidTransition(
             f"installing into {parent.serial} would put a unit inside itself",
             [FieldError("parent", "is one of the components or contains them", parent.serial)],
@@ -435,11 +435,11 @@ def _check_transitions(
     if not bad:
         return
     allowed = rule.describe_allowed() or "nowhere"
-    holders = _holders(conn, [u.parent_id for u in bad if u.parent_id is not None])
+    held = holders(conn, [u.parent_id for u in bad if u.parent_id is not None])
 
     def state(u: UnitRow) -> str:
-        if u.parent_id is not None and u.parent_id in holders:
-            return f"{u.status.label} in {holders[u.parent_id]}"
+        if u.parent_id is not None and u.parent_id in held:
+            return f"{u.status.label} in {held[u.parent_id]}"
         return u.status.label
 
     errors = [
@@ -460,7 +460,7 @@ def _check_transitions(
     )
 
 
-def _holders(conn: Connection, parent_ids: list[int]) -> dict[int, str]:
+def holders(conn: Connection, parent_ids: list[int]) -> dict[int, str]:
     """Parent unit id → "product/serial", to say which unit holds an installed component."""
     if not parent_ids:
         return {}

@@ -9,7 +9,7 @@ event's transaction.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -151,39 +151,49 @@ def _installed(conn: Connection, parent_ids: Sequence[int]) -> dict[int, Counter
     return counts
 
 
-def check_bom(
-    conn: Connection,
-    parent: Unit,
-    adding: Sequence[Unit],
-    removing: Sequence[Unit],
-    using: Sequence[LotUse],
-) -> list[str]:
-    """Components and lots going into `parent` against its product's bill of materials.
-    Unexpected products or more than the BOM's quantity: refused, or warnings (policy warn)."""
-    policy, bom = _bom(conn, parent.product_id)
-    if not bom:
-        return []
-    after = _installed(conn, [parent.id])[parent.id]
-    for u in adding:
-        after[u.product_id] += 1
-    for u in removing:
-        after[u.product_id] -= 1
-    for use in using:
-        after[use.product_id] += use.quantity
-    serialised = {u.product_id: u.product for u in (*adding, *removing)}
-    codes = serialised | {u.product_id: u.product for u in using}
-    problems = [
-        FieldError("serials" if pid in serialised else "consumed",
-                   f"{codes.get(pid, pid)} is not in the bill of materials of {parent.product}",
-                   codes.get(pid))
-        for pid, n in after.items() if n > 0 and pid not in bom
-    ] + [
-        FieldError("serials", f"{after[pid]} × {code} is more than the {quantity} the bill of "
-                   f"materials of {parent.product} allows", code)
-        for pid, (code, quantity, _required) in bom.items() if after[pid] > quantity
-    ]  # fmt: skip
-    return _refuse_or_warn(policy, f"assembly into {parent.serial} breaks its bill of materials",
-                           problems)  # fmt: skip
+@dataclass(frozen=True)
+class Assembly:
+    """What one assembly event puts into (and takes out of) one parent."""
+
+    parent: Unit
+    adding: Sequence[Unit]
+    removing: Sequence[Unit] = ()
+    using: Sequence[LotUse] = ()
+
+
+def check_bom(conn: Connection, assemblies: Sequence[Assembly]) -> list[list[str]]:
+    """Components and lots going into each parent against its product's bill of materials.
+    Unexpected products or more than the BOM's quantity: refused, or warnings (policy warn).
+    One BOM query per parent product and two grouped queries per chunk of parents."""
+    boms = {pid: _bom(conn, pid) for pid in {a.parent.product_id for a in assemblies}}
+    checked = [a for a in assemblies if boms[a.parent.product_id][1]]
+    installed = _installed(conn, [a.parent.id for a in checked]) if checked else {}
+    warnings: dict[int, list[str]] = {}
+    for a in checked:
+        policy, bom = boms[a.parent.product_id]
+        after = Counter(installed.get(a.parent.id, Counter()))
+        for u in a.adding:
+            after[u.product_id] += 1
+        for u in a.removing:
+            after[u.product_id] -= 1
+        for use in a.using:
+            after[use.product_id] += use.quantity
+        serialised = {u.product_id: u.product for u in (*a.adding, *a.removing)}
+        codes = serialised | {u.product_id: u.product for u in a.using}
+        problems = [
+            FieldError("serials" if pid in serialised else "consumed",
+                       f"{codes.get(pid, pid)} is not in the bill of materials of "
+                       f"{a.parent.product}", codes.get(pid))
+            for pid, n in after.items() if n > 0 and pid not in bom
+        ] + [
+            FieldError("serials", f"{after[pid]} × {code} is more than the {quantity} the bill "
+                       f"of materials of {a.parent.product} allows", code)
+            for pid, (code, quantity, _required) in bom.items() if after[pid] > quantity
+        ]  # fmt: skip
+        warnings[id(a)] = _refuse_or_warn(
+            policy, f"assembly into {a.parent.serial} breaks its bill of materials", problems
+        )
+    return [warnings.get(id(a), []) for a in assemblies]
 
 
 def _refuse_or_warn(policy: str, detail: str, problems: list[FieldError]) -> list[str]:
@@ -292,11 +302,10 @@ def resolve_lot_uses(conn: Connection, consumed: Sequence[Any]) -> list[LotUse]:
     return uses
 
 
-def record_lot_uses(
-    conn: Connection, event_pk: int, parent_id: int, uses: Sequence[LotUse]
-) -> None:
+def record_lot_uses_many(conn: Connection, uses: Iterable[tuple[int, int, LotUse]]) -> None:
+    """(event pk, parent unit id, lot use) rows, in one statement batch."""
     bulk_insert(conn, lot_uses, ("event_id", "lot_id", "unit_id", "quantity"),
-                [(event_pk, u.lot_id, parent_id, u.quantity) for u in uses])  # fmt: skip
+                ((pk, u.lot_id, parent, u.quantity) for pk, parent, u in uses))  # fmt: skip
 
 
 def record_steps(
