@@ -15,6 +15,7 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
+    bindparam,
     func,
     select,
     union,
@@ -57,45 +58,58 @@ def backward(db: Database, actor: Actor, serial: str, product: str | None = None
 # --- forward ----------------------------------------------------------------------------
 
 
-def seeds(conn: Connection, query: TraceQuery) -> tuple[Select[Any], str]:
-    """The units a forward trace starts from, and a description of the start."""
-    if query.serial:
-        where = [units.c.serial == query.serial]
-        if query.product:
-            where.append(units.c.product_id == product_row(conn, query.product).id)
-        found = select(units.c.id).where(*where)
-        if conn.execute(found.limit(1)).first() is None:
-            raise NotFound(f"no unit with serial {query.serial!r}")
-        return found, f"serial {query.serial}"
-    if query.lot or query.supplier:
-        if query.lot:
-            product = product_row(conn, query.product or "")
-            lot_ids = [lot_id(conn, product.id, query.lot)]
-            label = f"lot {query.product}/{query.lot}"
-        else:
-            supplier = party_id(conn, query.supplier or "", "supplier")
-            lot_ids = list(conn.execute(select(lots.c.id).where(lots.c.supplier_id == supplier))
-                           .scalars())  # fmt: skip
-            label = f"supplier {query.supplier}"
-        both = union(
-            select(units.c.id).where(units.c.lot_id.in_(lot_ids)),
-            select(lot_uses.c.unit_id.label("id")).where(lot_uses.c.lot_id.in_(lot_ids)),
-        ).subquery()
-        return select(both.c.id), label
-    window = and_(events.c.event_time >= query.since, events.c.event_time < query.until)
-    if query.station:
-        condition = events.c.location_id == location_id(conn, query.station, "station")
-        label = f"station {query.station}"
-    elif query.equipment:
-        condition, label = events.c.equipment == query.equipment, f"equipment {query.equipment}"
-    else:
-        condition, label = events.c.operator == query.operator, f"operator {query.operator}"
-    found = (
-        select(event_units.c.unit_id.label("id"))
+_LOT_SEEDS = union(
+    select(units.c.id).where(units.c.lot_id.in_(bindparam("lots", expanding=True))),
+    select(lot_uses.c.unit_id.label("id")).where(
+        lot_uses.c.lot_id.in_(bindparam("lots", expanding=True))
+    ),
+).subquery("lot_seeds")
+_WINDOW = and_(events.c.event_time >= bindparam("since"), events.c.event_time < bindparam("until"))
+_SEEDS: dict[str, Select[Any]] = {
+    "serial": select(units.c.id).where(units.c.serial == bindparam("serial")),
+    "serial+product": select(units.c.id).where(
+        units.c.serial == bindparam("serial"), units.c.product_id == bindparam("product_id")
+    ),
+    "lots": select(_LOT_SEEDS.c.id),
+    **{
+        kind: select(event_units.c.unit_id.label("id"))
         .join(events, events.c.id == event_units.c.event_id)
-        .where(condition, window)
-    )
-    return found, f"{label} from {query.since} until {query.until}"
+        .where(column == bindparam("start"), _WINDOW)
+        for kind, column in (("station", events.c.location_id), ("equipment", events.c.equipment),
+                             ("operator", events.c.operator))
+    },
+}  # fmt: skip
+
+
+def seeds(conn: Connection, query: TraceQuery) -> tuple[str, dict[str, Any], str]:
+    """Which seed statement a forward trace starts from, its parameters, and a description."""
+    if query.serial:
+        params: dict[str, Any] = {"serial": query.serial}
+        kind = "serial"
+        if query.product:
+            params["product_id"] = product_row(conn, query.product).id
+            kind = "serial+product"
+        if conn.execute(_SEEDS[kind].limit(1), params).first() is None:
+            raise NotFound(f"no unit with serial {query.serial!r}")
+        return kind, params, f"serial {query.serial}"
+    if query.lot:
+        product = product_row(conn, query.product or "")
+        lot_ids = [lot_id(conn, product.id, query.lot)]
+        return "lots", {"lots": lot_ids}, f"lot {query.product}/{query.lot}"
+    if query.supplier:
+        supplier = party_id(conn, query.supplier, "supplier")
+        lot_ids = list(conn.execute(select(lots.c.id).where(lots.c.supplier_id == supplier))
+                       .scalars())  # fmt: skip
+        return "lots", {"lots": lot_ids}, f"supplier {query.supplier}"
+    window = {"since": query.since, "until": query.until}
+    if query.station:
+        start: Any = location_id(conn, query.station, "station")
+        kind, label = "station", f"station {query.station}"
+    elif query.equipment:
+        start, kind, label = query.equipment, "equipment", f"equipment {query.equipment}"
+    else:
+        start, kind, label = query.operator, "operator", f"operator {query.operator}"
+    return kind, {"start": start, **window}, f"{label} from {query.since} until {query.until}"
 
 
 def affected_query(seed: Select[Any]) -> Select[Any]:
@@ -130,17 +144,26 @@ def affected_query(seed: Select[Any]) -> Select[Any]:
     )  # fmt: skip
 
 
+# built once: the statements (and their compiled forms) are reused by every trace
+_AFFECTED = {kind: affected_query(seed) for kind, seed in _SEEDS.items()}
+
+
 def affected_rows(conn: Connection, query: TraceQuery) -> tuple[list[Any], str]:
-    seed, label = seeds(conn, query)
-    return list(conn.execute(affected_query(seed)).all()), label
+    kind, params, label = seeds(conn, query)
+    if kind == "lots" and not params["lots"]:
+        return [], label
+    return list(conn.execute(_AFFECTED[kind], params).all()), label
+
+
+_LABELS = {int(s): s.label for s in Status}
 
 
 def public_row(row: Any) -> dict[str, Any]:
+    _id, serial, product, status, _holder_id, location, holder, name, kind, region, sold = row
     return {
-        "serial": row.serial, "product": row.product, "status": Status(row.status).label,
-        "location": row.location, "holder": row.holder, "holder_name": row.holder_name,
-        "holder_kind": row.holder_kind, "region": row.region,
-        "sold_at": row.sold_at.isoformat() if row.sold_at else None,
+        "serial": serial, "product": product, "status": _LABELS[status], "location": location,
+        "holder": holder, "holder_name": name, "holder_kind": kind, "region": region,
+        "sold_at": sold.isoformat() if sold else None,
     }  # fmt: skip
 
 
@@ -151,7 +174,7 @@ def forward(
     actor.require("trace")
     with db.read() as conn:
         rows, label = affected_rows(conn, query)
-    statuses = Counter(Status(r.status).label for r in rows)
+    statuses = Counter(_LABELS[r.status] for r in rows)
     regions = Counter(r.region or "" for r in rows)
     holders = Counter(r.holder or "" for r in rows)
     return {
