@@ -39,9 +39,11 @@ def create_app(db: Database) -> FastAPI:
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.manage import router as manage_router
     from unitrace.web.pages import router as pages_router
+    from unitrace.web.production import router as production_pages
 
     app.include_router(pages_router)
     app.include_router(manage_router)
+    app.include_router(production_pages)
     app.add_exception_handler(LoginRequired, login_redirect)
     static = Path(__file__).resolve().parent.parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -31,7 +31,9 @@ from unitrace.web.i18n import _
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 templates.env.globals.update(_=_, LOCALES=i18n.LOCALES, format_time=i18n.format_time,
-                             format_number=i18n.format_number, EVENT_TYPES=EVENT_TYPES)  # fmt: skip
+                             format_number=i18n.format_number, EVENT_TYPES=EVENT_TYPES,
+                             format_percent=i18n.format_percent)  # fmt: skip
+templates.env.filters["translate"] = _
 SESSION_COOKIE = "unitrace_session"
 LANG_COOKIE = "unitrace_lang"
 LOGIN_CSRF_COOKIE = "unitrace_login_csrf"

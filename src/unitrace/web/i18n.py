@@ -15,6 +15,7 @@ from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from babel.numbers import format_percent as babel_percent
 
 LOCALES = {"en": "English", "zh-CN": "简体中文"}
 DEFAULT = "en"
@@ -71,3 +72,9 @@ def format_time(value: datetime | str | None) -> str:
 
 def format_number(value: int | float) -> str:
     return format_decimal(value, locale=current.get().replace("-", "_"))
+
+
+def format_percent(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return babel_percent(value, "#,##0.0%", locale=current.get().replace("-", "_"))

@@ -1,0 +1,366 @@
+"""Production pages: assembly at the scan station (the BOM fills up as parts are scanned), step
+recording, trace with its genealogy graph, recall campaigns with progress charts, quality."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError as PydanticValidationError
+
+from unitrace.catalog import service as catalog
+from unitrace.core.errors import Forbidden, NotFound, UnitraceError
+from unitrace.ledger import queries
+from unitrace.ledger import service as ledger
+from unitrace.ledger.schemas import EventIn
+from unitrace.production import quality, recall, trace
+from unitrace.production import service as production
+from unitrace.production.routes import AFFECTED
+from unitrace.production.schemas import RecallIn, TraceQuery
+from unitrace.web.common import (
+    blank_to_none,
+    csrf_ok,
+    database,
+    error_title,
+    form_errors,
+    page_forbidden,
+    read_form,
+    render,
+    require_login,
+)
+from unitrace.web.i18n import _
+
+router = APIRouter(include_in_schema=False)
+TRACE_FIELDS = ("serial", "product", "lot", "supplier", "station", "equipment", "operator",
+                "since", "until")  # fmt: skip
+
+
+def _products(request: Request, actor: Any) -> list[dict[str, Any]]:
+    if not actor.can("read"):
+        return []
+    items: list[dict[str, Any]] = catalog.list_products(database(request), actor, limit=1000)[
+        "items"
+    ]
+    return items
+
+
+def _stations(request: Request, actor: Any) -> list[dict[str, Any]]:
+    if not actor.can("catalog.read"):
+        return []
+    return [loc for loc in catalog.list_table(database(request), actor, "locations")
+            if loc["kind"] == "station"]  # fmt: skip
+
+
+def _feedback(request: Request, ok: bool, serial: str, action: str, **extra: Any) -> Response:
+    return render(request, "scan_result.html", ok=ok, serial=serial, action=action, **extra)
+
+
+# --- assembly -----------------------------------------------------------------------------
+
+
+def _bom_state(request: Request, actor: Any, parent: str, product: str) -> dict[str, Any]:
+    """The parent's dossier and its BOM with how many of each component are in it now."""
+    db = database(request)
+    unit = queries.dossier(db, actor, parent, product or None)
+    bom = production.get_bom(db, actor, unit["product"]["code"])
+    have: dict[str, int] = {}
+    for c in unit["components"]:
+        have[c["product"]] = have.get(c["product"], 0) + 1
+    tree = trace.backward(db, actor, unit["serial"], unit["product"]["code"]) if actor.can(
+        "trace") else {"consumed": []}  # fmt: skip
+    for used in tree["consumed"]:
+        have[used["product"]] = have.get(used["product"], 0) + used["quantity"]
+    lines = [{**line, "have": have.get(line["component"], 0)} for line in bom["lines"]]
+    extra = sorted(set(have) - {line["component"] for line in bom["lines"]})
+    return {"unit": unit, "bom": bom, "lines": lines, "extra": [(p, have[p]) for p in extra]}
+
+
+@router.get("/assembly")
+def assembly_page(request: Request, parent: str = "", product: str = "") -> Response:
+    actor, csrf = require_login(request)
+    if not actor.can("event:assemble"):
+        return page_forbidden(request, actor, csrf)
+    context: dict[str, Any] = {"parent": parent.strip()[:64], "parent_product": product[:40],
+                               "products": _products(request, actor)}  # fmt: skip
+    if context["parent"]:
+        try:
+            context.update(_bom_state(request, actor, context["parent"], product))
+        except UnitraceError as error:
+            context.update(error=error_title(error), detail=error.detail)
+    return render(request, "assembly.html", 404 if context.get("error") else 200, user=actor,
+                  csrf=csrf, **context)  # fmt: skip
+
+
+@router.post("/assembly")
+async def assembly_scan(request: Request) -> Response:
+    """One scan: a component serial into the parent, or a lot consumed by it."""
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    if not csrf_ok(csrf, form, request):
+        return _feedback(request, False, "", "assemble", title=_("The form expired"),
+                         detail=_("Reload the page."))  # fmt: skip
+    values = blank_to_none(form, "parent", "parent_product", "serial", "product", "lot",
+                           "quantity")  # fmt: skip
+    serial = values["serial"] or values["lot"] or ""
+    try:
+        parent = {"serial": values["parent"] or "", "product": values["parent_product"]}
+        if values["lot"]:
+            event = EventIn(type="assemble", parent=parent, consumed=[{
+                "product": values["product"] or "", "lot": values["lot"],
+                "quantity": values["quantity"] or "1"}])  # fmt: skip
+        else:
+            event = EventIn(type="assemble", parent=parent,
+                            units=[{"serial": serial, "product": values["product"]}])  # fmt: skip
+        done = ledger.record_events(database(request), actor, [event])[0]
+    except (PydanticValidationError, UnitraceError) as error:
+        errors = form_errors(error)
+        return _feedback(request, False, serial, "assemble", title=_("Refused"),
+                         detail="; ".join(errors.values()))  # fmt: skip
+    response = _feedback(request, True, serial, "assemble", warnings=done.warnings)
+    response.headers["HX-Trigger"] = "bom-changed"
+    return response
+
+
+@router.get("/assembly/bom")
+def assembly_bom(request: Request, parent: str = "", product: str = "") -> Response:
+    actor, csrf = require_login(request)
+    try:
+        state = _bom_state(request, actor, parent.strip()[:64], product[:40])
+    except UnitraceError as error:
+        return render(request, "bom_panel.html", 404, error=error.detail)
+    return render(request, "bom_panel.html", user=actor, csrf=csrf, **state)
+
+
+# --- steps --------------------------------------------------------------------------------
+
+
+@router.get("/steps")
+def steps_page(request: Request, product: str = "") -> Response:
+    actor, csrf = require_login(request)
+    if not actor.can("event:inspect"):
+        return page_forbidden(request, actor, csrf)
+    products = [p for p in _products(request, actor) if p["tracking"] == "serial"]
+    chosen = product or (products[0]["code"] if products else "")
+    route: dict[str, Any] = {"steps": []}
+    if chosen:
+        try:
+            route = production.get_route(database(request), actor, chosen)
+        except UnitraceError:
+            chosen = ""
+    return render(request, "steps.html", user=actor, csrf=csrf, products=products,
+                  product=chosen, route=route["steps"],
+                  stations=_stations(request, actor))  # fmt: skip
+
+
+@router.post("/steps")
+async def step_record(request: Request) -> Response:
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    if not csrf_ok(csrf, form, request):
+        return _feedback(request, False, "", "inspect", title=_("The form expired"),
+                         detail=_("Reload the page."))  # fmt: skip
+    values = blank_to_none(form, "serial", "product", "step", "result", "defect_code",
+                           "station", "equipment", "operator", "value")  # fmt: skip
+    serial = values["serial"] or ""
+    try:
+        event = EventIn(
+            type="inspect", product=values["product"], serials=[serial] if serial else [],
+            location=values["station"], equipment=values["equipment"],
+            operator=values["operator"] or actor.username,
+            step={"code": values["step"] or "", "result": values["result"] or "",
+                  "defect_code": values["defect_code"] if values["result"] == "fail" else None},
+            data={"value": values["value"]} if values["value"] else {},
+        )  # fmt: skip
+        ledger.record_events(database(request), actor, [event])
+    except (PydanticValidationError, UnitraceError) as error:
+        errors = form_errors(error)
+        return _feedback(request, False, serial, "inspect", title=_("Refused"),
+                         detail="; ".join(errors.values()))  # fmt: skip
+    return _feedback(request, True, serial, f"{values['step']}: {values['result']}")
+
+
+# --- trace --------------------------------------------------------------------------------
+
+
+def _trace_query(params: dict[str, str]) -> TraceQuery | None:
+    given = {k: v.strip() for k, v in params.items() if k in TRACE_FIELDS and v and v.strip()}
+    if not given:
+        return None
+    offset = datetime.now().astimezone().strftime("%z")
+    for name in ("since", "until"):  # the form's datetime-local values are the plant's time
+        if name in given and len(given[name]) == 16 and "T" in given[name]:
+            given[name] = f"{given[name]}:00{offset[:3]}:{offset[3:]}"
+    return TraceQuery(**given)
+
+
+def _graph(tree: dict[str, Any]) -> dict[str, Any]:
+    """The component tree as ECharts tree data."""
+
+    def node(n: dict[str, Any]) -> dict[str, Any]:
+        label = f"{n['product']} {n['serial']}"
+        detail = " · ".join(x for x in (n.get("lot"), n.get("supplier")) if x)
+        children = [node(c) for c in n["components"]]
+        children += [{"name": f"{u['product']} {u['lot']} ×{u['quantity']}",
+                      "value": u.get("supplier") or "", "itemStyle": {"color": "#b7791f"}}
+                     for u in n["consumed"]]  # fmt: skip
+        return {"name": label, "value": detail, "children": children}
+
+    return node(tree)
+
+
+@router.get("/trace")
+def trace_page(request: Request) -> Response:
+    actor, csrf = require_login(request)
+    if not actor.can("trace"):
+        return page_forbidden(request, actor, csrf)
+    params = dict(request.query_params)
+    context: dict[str, Any] = {"form": params, "products": _products(request, actor),
+                               "stations": _stations(request, actor), "errors": {}}  # fmt: skip
+    status = 200
+    db = database(request)
+    try:
+        if params.get("back"):
+            tree = trace.backward(db, actor, params["back"].strip()[:64],
+                                  (params.get("back_product") or "").strip() or None)  # fmt: skip
+            context.update(tree=tree, graph=_graph(tree))
+        query = _trace_query(params)
+        if query is not None:
+            context.update(found=trace.forward(db, actor, query, limit=500),
+                           export=urlencode({k: v for k, v in params.items()
+                                             if k in TRACE_FIELDS and v}))  # fmt: skip
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except (PydanticValidationError, UnitraceError) as error:
+        context["errors"] = form_errors(error)
+        status = 404 if isinstance(error, NotFound) else 422
+    return render(request, "trace.html", status, user=actor, csrf=csrf, **context)
+
+
+@router.get("/trace/affected.csv")
+def trace_export(request: Request) -> Response:
+    actor, csrf = require_login(request)
+    try:
+        query = _trace_query(dict(request.query_params))
+        if query is None:
+            return RedirectResponse("/trace", status_code=303)
+        found = trace.forward(database(request), actor, query, trace.MAX_ITEMS)
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except (PydanticValidationError, UnitraceError):
+        return RedirectResponse("/trace?" + str(request.query_params), status_code=303)
+    disposition = 'attachment; filename="affected.csv"'
+    return Response(quality.to_csv(AFFECTED, found["items"]), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": disposition})  # fmt: skip
+
+
+# --- recalls ------------------------------------------------------------------------------
+
+
+@router.get("/recalls")
+def recalls_page(request: Request) -> Response:
+    actor, csrf = require_login(request)
+    try:
+        campaigns = recall.list_recalls(database(request), actor)
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    return render(request, "recalls.html", user=actor, csrf=csrf, campaigns=campaigns,
+                  form=dict(request.query_params), errors={})  # fmt: skip
+
+
+@router.post("/recalls")
+async def recall_create(request: Request) -> Response:
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    errors: dict[str, str] = {}
+    if not csrf_ok(csrf, form, request):
+        errors = {"form": _("The form expired; please try again.")}
+    else:
+        try:
+            query = _trace_query(form)
+            values = blank_to_none(form, "code", "title", "reason")
+            created = recall.create_recall(database(request), actor, RecallIn(
+                code=values["code"] or "", title=values["title"] or "",
+                reason=values["reason"] or "", trace=query))  # type: ignore[arg-type]  # fmt: skip
+            return RedirectResponse(f"/recalls/{quote(created['code'])}", status_code=303)
+        except (PydanticValidationError, UnitraceError) as error:
+            errors = form_errors(error)
+    status = 403 if "form" in errors and not actor.can("recall.manage") else 422
+    try:
+        campaigns = recall.list_recalls(database(request), actor)
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    return render(request, "recalls.html", status, user=actor, csrf=csrf, campaigns=campaigns,
+                  form=form, errors=errors, open_form=True)  # fmt: skip
+
+
+@router.get("/recalls/{code}")
+def recall_page(request: Request, code: str) -> Response:
+    actor, csrf = require_login(request)
+    try:
+        found = recall.progress(database(request), actor, code)
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except UnitraceError as error:
+        return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
+    return render(request, "recall.html", user=actor, csrf=csrf, campaign=found,
+                  outcomes=recall.OUTCOMES, message=request.query_params.get("done"))  # fmt: skip
+
+
+@router.post("/recalls/{code}/{action}")
+async def recall_action(request: Request, code: str, action: str) -> Response:
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    if action not in ("mark", "close") or not csrf_ok(csrf, form, request):
+        return RedirectResponse(f"/recalls/{quote(code)}", status_code=303)
+    try:
+        if action == "mark":
+            done = recall.mark_recalled(database(request), actor, code)
+            note = f"{done['marked']}"
+        else:
+            recall.close_recall(database(request), actor, code)
+            note = "closed"
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except UnitraceError as error:
+        return render(request, "forbidden.html", 404 if isinstance(error, NotFound) else 409,
+                      user=actor, csrf=csrf, missing=error.detail)  # fmt: skip
+    return RedirectResponse(f"/recalls/{quote(code)}?done={note}", status_code=303)
+
+
+@router.get("/recalls/{code}/notices.csv")
+def recall_notices(request: Request, code: str) -> Response:
+    actor, csrf = require_login(request)
+    try:
+        text = recall.notices_csv(database(request), actor, code)
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except UnitraceError as error:
+        return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
+    disposition = f'attachment; filename="recall-{code}-notices.csv"'
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": disposition})  # fmt: skip
+
+
+# --- quality ------------------------------------------------------------------------------
+
+
+@router.get("/quality")
+def quality_page(request: Request, by: str = "product", product: str = "") -> Response:
+    actor, csrf = require_login(request)
+    db = database(request)
+    errors: dict[str, str] = {}
+    report: dict[str, Any] = {"items": []}
+    pareto: dict[str, Any] = {"items": [], "total": 0}
+    try:
+        report = quality.yield_report(db, actor, by, product=product or None)
+        pareto = quality.defect_pareto(db, actor, product=product or None)
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except UnitraceError as error:
+        errors = form_errors(error)
+    return render(request, "quality.html", 422 if errors else 200, user=actor, csrf=csrf,
+                  by=by, product=product, report=report, pareto=pareto, errors=errors,
+                  dimensions=quality.DIMENSIONS, products=_products(request, actor))  # fmt: skip
