@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import make_location, make_party, make_product
+from tests.factories import make_location, make_lot, make_party, make_product, make_units, record
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.db import migrate
 from unitrace.db.engine import Database
+from unitrace.production import recall
+from unitrace.production.schemas import RecallIn, TraceQuery
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -32,6 +34,45 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 if not Path(CHROMIUM).exists() and os.environ.get("UNITRACE_REQUIRE_E2E") != "1":
     pytest.skip("Chromium not installed (scripts/test.sh installs it)", allow_module_level=True)
 playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+GENEALOGY: dict[str, str] = {}
+
+
+def _genealogy(db: Database) -> dict[str, str]:
+    """Two machines, each a board (with a chip from a supplier's lot) and a compressor, and a
+    recall opened from the chip lot."""
+    make_party(db, "SUP-CHIP", "supplier")
+    for code in ("MACHINE", "BOARD", "CHIP", "CMP"):
+        make_product(db, code, rule=f"{code[:2]}{{seq:5}}")
+    make_product(db, "SCREW", rule=None, tracking="lot")
+    make_lot(db, "CHIP", "CHIP-LOT-7", supplier="SUP-CHIP")
+    make_lot(db, "SCREW", "SCR-3")
+    found: dict[str, str] = {}
+    for n in range(2):
+        machine, board, cmp = (make_units(db, c, 1)[0] for c in ("MACHINE", "BOARD", "CMP"))
+        chip = make_units(db, "CHIP", 1, lot="CHIP-LOT-7")[0]
+        record(db, type="assemble", product="CHIP", serials=[chip],
+               parent={"product": "BOARD", "serial": board})  # fmt: skip
+        record(db, type="assemble", product="BOARD", serials=[board],
+               parent={"product": "MACHINE", "serial": machine},
+               consumed=[{"product": "SCREW", "lot": "SCR-3", "quantity": 8}])  # fmt: skip
+        record(db, type="assemble", product="CMP", serials=[cmp],
+               parent={"product": "MACHINE", "serial": machine})  # fmt: skip
+        record(db, type="receive", product="MACHINE", serials=[machine], location="WH1")
+        if n:
+            record(db, type="ship", product="MACHINE", serials=[machine], party="D-EAST")
+        found[f"machine{n}"] = machine
+    recall.create_recall(
+        db,
+        SYSTEM,
+        RecallIn(
+            code="RC-7",
+            title="芯片过热 Chip overheats",
+            trace=TraceQuery(product="CHIP", lot="CHIP-LOT-7"),
+        ),
+    )
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     make_location(db, "WH1")
     make_party(db, "D-EAST")
     access.create_user(db, SYSTEM, "clerk", PASSWORD, "admin")
+    GENEALOGY.update(_genealogy(db))
     db.dispose()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -157,6 +199,24 @@ def test_clerk_day_in_the_browser(server: str) -> None:
         page.click('[data-testid="audit-verify"]')
         page.locator('[data-testid="chain-ok"]').wait_for()
         page.screenshot(path=str(SHOTS / "audit-en.png"), full_page=True)
+
+        # trace: the genealogy drawn as a graph, the affected units of the chip lot, the recall
+        page.goto(server + f"/trace?back={GENEALOGY['machine0']}")
+        page.locator("#genealogy canvas").wait_for()
+        page.goto(server + "/trace?product=CHIP&lot=CHIP-LOT-7")
+        rows = page.locator('[data-testid="affected-table"] tbody tr')
+        assert rows.count() == 2
+        page.goto(server + f"/trace?back={GENEALOGY['machine0']}&product=CHIP&lot=CHIP-LOT-7")
+        page.locator("#genealogy canvas").wait_for()
+        page.locator("#by-status canvas").wait_for()
+        page.screenshot(path=str(SHOTS / "trace-en.png"), full_page=True)
+        page.goto(server + "/recalls/RC-7")
+        page.click('[data-testid="lang-zh-CN"]')
+        page.locator("#outcomes canvas").wait_for()
+        assert "召回" in page.inner_text("h1") or "RC-7" in page.inner_text("h1")
+        assert page.locator('[data-testid="total-in_field"]').inner_text() == "1"
+        page.screenshot(path=str(SHOTS / "recall-zh-CN.png"), full_page=True)
+        page.click('[data-testid="lang-en"]')
 
         # on a phone, the pages a clerk uses fit the screen's width (no sideways scrolling)
         page.set_viewport_size({"width": 390, "height": 844})

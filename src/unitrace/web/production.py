@@ -228,7 +228,9 @@ def trace_page(request: Request) -> Response:
             context.update(tree=tree, graph=_graph(tree))
         query = _trace_query(params)
         if query is not None:
-            context.update(found=trace.forward(db, actor, query, limit=500),
+            found = trace.forward(db, actor, query, limit=500)
+            context.update(found=found,
+                           status_chart={_(k): v for k, v in found["by_status"].items()},
                            export=urlencode({k: v for k, v in params.items()
                                              if k in TRACE_FIELDS and v}))  # fmt: skip
     except Forbidden:
