@@ -58,3 +58,20 @@ def test_dossier_timeline_uses_the_unit_key(stocked: Database) -> None:
 def test_unit_filters_use_indexes(stocked: Database, column: str) -> None:
     statement = select(units.c.id).where(units.c[column] == 7)
     assert_no_full_scan(stocked, statement, "units")
+
+
+def test_trace_queries_use_indexes(stocked: Database) -> None:
+    from unitrace.ledger.genealogy import tree_query
+    from unitrace.production.trace import _AFFECTED
+
+    tables = ("units", "lot_uses", "event_units", "events")
+    assert_no_full_scan(stocked, tree_query(3), *tables)
+    assert_no_full_scan(stocked, _AFFECTED["lots"].params(lots=[1, 2]), *tables)
+    assert_no_full_scan(stocked, _AFFECTED["serial+product"].params(serial="S", product_id=1),
+                        *tables)  # fmt: skip
+    from datetime import UTC, datetime
+
+    window = {"since": datetime(2026, 1, 1, tzinfo=UTC), "until": datetime(2026, 2, 1, tzinfo=UTC)}
+    for kind in ("equipment", "operator"):
+        assert_no_full_scan(stocked, _AFFECTED[kind].params(start="X", **window), *tables)
+    assert_no_full_scan(stocked, _AFFECTED["station"].params(start=1, **window), *tables)

@@ -13,7 +13,9 @@ from unitrace.core.lifecycle import Role, Status
 from unitrace.db.tables import event_units, events, lot_uses, lots, parties, products, units
 
 
-def tree(conn: Connection, root_id: int) -> dict[str, Any]:
+def tree_query(root_id: int) -> Any:
+    """The unit and everything below it, with depth, lot and supplier (recursive, indexed on
+    units.parent_id)."""
     start = select(units.c.id, literal(0).label("depth")).where(units.c.id == root_id)
     down = start.cte("down", recursive=True)
     below = down.alias("d")
@@ -21,7 +23,7 @@ def tree(conn: Connection, root_id: int) -> dict[str, Any]:
         select(units.c.id, below.c.depth + 1).where(units.c.parent_id == below.c.id)
     )
     supplier = parties.alias("supplier")
-    rows = conn.execute(
+    return (
         select(units.c.id, units.c.parent_id, units.c.serial, units.c.status,
                products.c.code.label("product"), products.c.name.label("product_name"),
                lots.c.number.label("lot"), supplier.c.code.label("supplier"), down.c.depth)
@@ -30,7 +32,11 @@ def tree(conn: Connection, root_id: int) -> dict[str, Any]:
         .outerjoin(lots, lots.c.id == units.c.lot_id)
         .outerjoin(supplier, supplier.c.id == lots.c.supplier_id)
         .order_by(down.c.depth, units.c.id)
-    ).all()  # fmt: skip
+    )  # fmt: skip
+
+
+def tree(conn: Connection, root_id: int) -> dict[str, Any]:
+    rows = conn.execute(tree_query(root_id)).all()
     ids = [r.id for r in rows]
     consumed = _consumed(conn, ids)
     removed = _removed_history(conn, ids)
