@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 
 from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.production import quality, recall, service, trace
-from unitrace.production.schemas import BomIn, RecallIn, RouteIn, TraceQuery
+from unitrace.production.schemas import BomIn, RecallIn, RouteIn, TraceParams
 
 router = APIRouter(tags=["production"])
 Format = Literal["json", "csv", "xlsx"]
@@ -68,7 +68,7 @@ AFFECTED = ("serial", "product", "status", "location", "holder", "holder_name", 
 
 @router.get("/trace/forward", response_model=None)
 def trace_forward(
-    query: Annotated[TraceQuery, Query()],
+    query: Annotated[TraceParams, Query()],
     db: DatabaseDep,
     actor: CurrentActor,
     limit: int = Query(default=1000, ge=1, le=trace.MAX_ITEMS),

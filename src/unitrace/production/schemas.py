@@ -71,6 +71,12 @@ class TraceQuery(Strict):
         return self
 
 
+class TraceParams(TraceQuery):
+    """A trace query in a URL, beside other query parameters (limit, offset, format)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
 class RecallIn(Strict):
     code: str = Code
     title: str = Field(min_length=1, max_length=200)
