@@ -145,6 +145,13 @@ def test_quality_page(plant: tuple[TestClient, Database]) -> None:
     assert "li" in table and "33.3%" in table and "50.0%" in table  # failure rate, first-pass
     assert "SCRATCH" in page.text
     assert client.get("/quality?by=nonsense").status_code == 422
+    bad_day = client.get("/quality?since=yesterday")
+    assert bad_day.status_code == 422 and field_error(bad_day.text, "since")
+    assert "Nothing found." in client.get("/quality?since=2999-01-01").text
+    csv = client.get("/quality/export?by=operator&format=csv")
+    assert csv.text.splitlines()[1] == "li,3,1,0.3333,2,1,0.5"
+    xlsx = client.get("/quality/export?by=operator&format=xlsx")
+    assert xlsx.content[:2] == b"PK"  # a zip: the XLSX container
 
 
 def test_partner_sees_no_production_pages(plant: tuple[TestClient, Database]) -> None:

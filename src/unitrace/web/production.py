@@ -349,20 +349,73 @@ def recall_notices(request: Request, code: str) -> Response:
 # --- quality ------------------------------------------------------------------------------
 
 
-@router.get("/quality")
-def quality_page(request: Request, by: str = "product", product: str = "") -> Response:
-    actor, csrf = require_login(request)
+def _period(since: str, until: str) -> dict[str, Any]:
+    """Whole days in the plant's time zone, `until` inclusive."""
+    from datetime import date, timedelta
+
+    from unitrace.core.errors import invalid
+
+    zone = datetime.now().astimezone().tzinfo
+    out: dict[str, Any] = {}
+    for name, value, extra in (("since", since, 0), ("until", until, 1)):
+        if value:
+            try:
+                day = date.fromisoformat(value) + timedelta(days=extra)
+            except ValueError:
+                raise invalid(name, "not a date (YYYY-MM-DD)", value) from None
+            out[name] = datetime(day.year, day.month, day.day, tzinfo=zone)
+    return out
+
+
+def _quality(request: Request, actor: Any, by: str, product: str, since: str,
+             until: str) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
     db = database(request)
+    period = _period(since.strip()[:10], until.strip()[:10])
+    report = quality.yield_report(db, actor, by, product=product or None, **period)
+    pareto = quality.defect_pareto(db, actor, product=product or None, **period)
+    return report, pareto
+
+
+@router.get("/quality")
+def quality_page(
+    request: Request, by: str = "product", product: str = "", since: str = "", until: str = ""
+) -> Response:
+    actor, csrf = require_login(request)
     errors: dict[str, str] = {}
     report: dict[str, Any] = {"items": []}
     pareto: dict[str, Any] = {"items": [], "total": 0}
     try:
-        report = quality.yield_report(db, actor, by, product=product or None)
-        pareto = quality.defect_pareto(db, actor, product=product or None)
+        report, pareto = _quality(request, actor, by, product, since, until)
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         errors = form_errors(error)
+    query = urlencode({"by": by, "product": product, "since": since, "until": until})
     return render(request, "quality.html", 422 if errors else 200, user=actor, csrf=csrf,
-                  by=by, product=product, report=report, pareto=pareto, errors=errors,
-                  dimensions=quality.DIMENSIONS, products=_products(request, actor))  # fmt: skip
+                  by=by, product=product, since=since, until=until, report=report,
+                  pareto=pareto, errors=errors, dimensions=quality.DIMENSIONS, query=query,
+                  products=_products(request, actor))  # fmt: skip
+
+
+@router.get("/quality/export")
+def quality_export(
+    request: Request, by: str = "product", product: str = "", since: str = "", until: str = "",
+    format: str = "csv",
+) -> Response:  # fmt: skip
+    actor, csrf = require_login(request)
+    try:
+        report, _pareto = _quality(request, actor, by, product, since, until)
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except UnitraceError:
+        return RedirectResponse("/quality?" + str(request.query_params), status_code=303)
+    if format == "xlsx":
+        return Response(
+            quality.to_xlsx(f"yield by {by}", quality.COLUMNS, report["items"]),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="yield-by-{by}.xlsx"'},
+        )
+    disposition = f'attachment; filename="yield-by-{by}.csv"'
+    return Response(quality.to_csv(quality.COLUMNS, report["items"]),
+                    media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": disposition})  # fmt: skip
