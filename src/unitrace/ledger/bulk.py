@@ -85,3 +85,20 @@ def allocate(conn: Connection, table: Table, key: dict[str, Any], column: str, c
         {**key, "count": count},
     ).scalar_one()
     return int(last) - count + 1
+
+
+def fetch_plain(conn: Connection, statement: Any) -> list[tuple[Any, ...]]:
+    """All rows of a statement as plain driver tuples (no SQLAlchemy Row or type processing):
+    for large reads whose parameters need no conversion (ints, strings) and whose columns the
+    caller converts itself. About 5 µs a row cheaper than `conn.execute(...).all()`."""
+    compiled = statement.compile(dialect=conn.dialect)
+    state = compiled.construct_expanded_state()  # IN lists spelled out, values in order
+    params: Any = state.parameters
+    if state.positiontup is not None:
+        params = [state.parameters[name] for name in state.positiontup]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(state.statement, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()

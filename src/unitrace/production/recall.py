@@ -61,8 +61,9 @@ def create_recall(db: Database, actor: Actor, data: RecallIn) -> dict[str, Any]:
                 created_by=actor.username,
             ).returning(recalls.c.id)
         ).scalar_one()  # fmt: skip
+        # affected rows: id, serial, product, status, holder id, …, region (see trace)
         bulk_insert(conn, recall_units, ("unit_id", "holder_id", "region", "status_at_start"),
-                    ((r.id, r.holder_id, r.region, r.status) for r in rows),
+                    ((r[0], r[4], r[9], r[3]) for r in rows),
                     constants={"recall_id": recall_id})  # fmt: skip
         summary = {"title": data.title, "trace": trace, "start": label, "units": len(rows)}
         audit.append(conn, actor, "create", "recall", data.code, None, summary)
