@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from pydantic import ValidationError as PydanticValidationError
+from rich.markup import escape
 from rich.table import Table
 
 from unitrace.access import audit
@@ -324,7 +325,8 @@ def unit_show(
         print(json.dumps(found, ensure_ascii=False, indent=2))
         return
     p = found["product"]
-    console.print(f"[bold]{found['serial']}[/]  {p['code']} {p['name']}", highlight=False)
+    console.print(f"[bold]{escape(found['serial'])}[/]  {escape(p['code'] + ' ' + p['name'])}",
+                  highlight=False)  # fmt: skip
     lot = found["lot"]["number"] if found["lot"] else "-"
     w = found["warranty"]
     for label, value in (
@@ -333,16 +335,17 @@ def unit_show(
         ("parent", found["parent"]["serial"] if found["parent"] else None),
         ("warranty", f"{w['status']} {w['start_date'] or ''}→{w['end_date'] or ''}"),
     ):  # fmt: skip
-        console.print(f"  {label:<9} {value or '-'}", highlight=False)
+        console.print(escape(f"  {label:<9} {value or '-'}"), highlight=False)
     if found["components"]:
         console.print("  components:")
         for c in found["components"]:
-            console.print(f"    {c['product']} {c['serial']} ({c['status']})", highlight=False)
+            line = f"    {c['product']} {c['serial']} ({c['status']})"
+            console.print(escape(line), highlight=False)
     table = Table("time", "event", "role", "where", "party", "details")
     for e in found["events"]:
         details = json.dumps(e["data"], ensure_ascii=False) if e["data"] else ""
-        table.add_row(e["event_time"][:19], e["type"], e["role"], e["location"] or "",
-                      e["party"] or "", details)  # fmt: skip
+        table.add_row(*[escape(v) for v in (e["event_time"][:19], e["type"], e["role"],
+                        e["location"] or "", e["party"] or "", details)])  # fmt: skip
     console.print(table)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -32,9 +33,12 @@ def _json_file(path: Path) -> Any:
     from unitrace.core.errors import invalid
 
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        found = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise invalid("file", f"cannot read JSON from {path}: {exc}", str(path)) from None
+    if not isinstance(found, dict):
+        raise invalid("file", f"{path} must hold one JSON object", str(path))
+    return found
 
 
 def bom_command(code: str, file: Path) -> None:
@@ -54,9 +58,11 @@ def route_command(code: str, file: Path) -> None:
 def _branch(node: Any, parent: Tree) -> None:
     lot = f" lot {node['lot']}" if node["lot"] else ""
     supplier = f" from {node['supplier']}" if node["supplier"] else ""
-    branch = parent.add(f"{node['product']} {node['serial']} ({node['status']}){lot}{supplier}")
+    branch = parent.add(
+        escape(f"{node['product']} {node['serial']} ({node['status']}){lot}{supplier}")
+    )
     for used in node["consumed"]:
-        branch.add(f"uses {used['quantity']} × {used['product']} lot {used['lot']}")
+        branch.add(escape(f"uses {used['quantity']} × {used['product']} lot {used['lot']}"))
     for child in node["components"]:
         _branch(child, branch)
 
@@ -73,9 +79,9 @@ def trace_back(
     if as_json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
         return
-    root = Tree(f"[bold]{found['product']} {found['serial']}[/] ({found['status']})")
+    root = Tree(f"[bold]{escape(found['product'] + ' ' + found['serial'])}[/] ({found['status']})")
     for used in found["consumed"]:
-        root.add(f"uses {used['quantity']} × {used['product']} lot {used['lot']}")
+        root.add(escape(f"uses {used['quantity']} × {used['product']} lot {used['lot']}"))
     for child in found["components"]:
         _branch(child, root)
     console.print(root)
@@ -103,7 +109,7 @@ def trace_forward(
     if out is not None:
         out.open("w").close()  # fail on a bad path before the work
     found = trace.forward(database(), SYSTEM, query, trace.MAX_ITEMS)
-    console.print(f"{found['start']}: {found['total']} affected units", highlight=False)
+    console.print(escape(f"{found['start']}: {found['total']} affected units"), highlight=False)
     console.print("  by status: " + ", ".join(f"{k} {v}" for k, v in found["by_status"].items()),
                   highlight=False)  # fmt: skip
     if out is not None:
@@ -114,8 +120,9 @@ def trace_forward(
         return
     table = Table("serial", "product", "status", "holder", "region", "sold")
     for u in found["items"][:50]:
-        table.add_row(u["serial"], u["product"], u["status"], u["holder"] or u["location"] or "",
-                      u["region"] or "", (u["sold_at"] or "")[:10])  # fmt: skip
+        table.add_row(*[escape(v) for v in (u["serial"], u["product"], u["status"],
+                      u["holder"] or u["location"] or "", u["region"] or "",
+                      (u["sold_at"] or "")[:10])])  # fmt: skip
     console.print(table)
 
 
@@ -143,11 +150,11 @@ def recall_create(
 def recall_show(code: str) -> None:
     """A campaign's progress by outcome and per holder."""
     found = recall.progress(database(), SYSTEM, code)
-    console.print(f"[bold]{found['code']}[/] {found['title']} ({found['status']}), "
-                  f"{found['units']} units", highlight=False)  # fmt: skip
+    console.print(f"[bold]{escape(found['code'])}[/] {escape(found['title'])} "
+                  f"({found['status']}), {found['units']} units", highlight=False)  # fmt: skip
     table = Table("holder", *recall.OUTCOMES)
     for holder, counts in found["by_holder"].items():
-        table.add_row(holder or "(ours)", *[str(counts[o]) for o in recall.OUTCOMES])
+        table.add_row(escape(holder or "(ours)"), *[str(counts[o]) for o in recall.OUTCOMES])
     table.add_row("[bold]all[/]", *[str(found["outcomes"][o]) for o in recall.OUTCOMES])
     console.print(table)
 
@@ -185,5 +192,5 @@ def quality_yield(
     found = quality.yield_report(database(), SYSTEM, by, product=product, step=step)
     table = Table(*quality.COLUMNS)
     for item in found["items"]:
-        table.add_row(*["" if item[c] is None else str(item[c]) for c in quality.COLUMNS])
+        table.add_row(*[escape("" if item[c] is None else str(item[c])) for c in quality.COLUMNS])
     console.print(table)

@@ -20,7 +20,14 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import location_id
-from unitrace.core.errors import Conflict, FieldError, InvalidTransition, NotFound, invalid
+from unitrace.core.errors import (
+    Conflict,
+    FieldError,
+    InvalidTransition,
+    NotFound,
+    UnitraceError,
+    invalid,
+)
 from unitrace.core.lifecycle import PARENT_ALLOWED, Role, Status, rule_for
 from unitrace.db.tables import event_units, events, units
 from unitrace.ledger.bulk import bulk_insert, chunks
@@ -43,10 +50,31 @@ MIN_BATCH = 50  # smaller batches go event by event through record_in
 
 
 def suitable(batch: Sequence[EventIn]) -> bool:
-    """A batch this path takes: many assemble events, each into a parent, no replaced parts."""
-    return len(batch) >= MIN_BATCH and all(
-        e.type == "assemble" and e.parent is not None and not e.removed for e in batch
-    )
+    """A batch this path takes: many plain assemble events, each into a parent, every unit and
+    event id named once in the whole batch. Anything else (a unit assembled and then installed
+    further in the same batch, fields assemble does not take) goes event by event through
+    `record_in`, which answers exactly as for a small batch."""
+    if len(batch) < MIN_BATCH:
+        return False
+    seen: set[tuple[str | None, str]] = set()
+    ids: set[str] = set()
+    for e in batch:
+        if (e.type != "assemble" or e.parent is None or e.removed or e.party or e.lot
+                or e.attributes is not None or e.step is not None):  # fmt: skip
+            return False
+        if e.event_id:
+            if e.event_id in ids:
+                return False
+            ids.add(e.event_id)
+        keys = [(e.parent.product or e.product, e.parent.serial)]
+        keys += [(e.product, s) for s in e.serials]
+        keys += [(u.product or e.product, u.serial) for u in e.units]
+        for key in keys:
+            if key in seen or (None, key[1]) in seen:
+                return False
+            seen.add(key)
+            seen.add((None, key[1]))
+    return True
 
 
 def known_event_ids(conn: Connection, batch: Sequence[EventIn]) -> bool:
@@ -86,16 +114,21 @@ def record_assemblies(
     assemblies = []
     for i, event in enumerate(batch):
         uses = []
-        for item in event.consumed:
+        for j, item in enumerate(event.consumed):
             key = (item.product, item.lot)
             if key not in lots:
-                lots[key] = rules.resolve_lot_uses(conn, [item])[0]
+                try:
+                    lots[key] = rules.resolve_lot_uses(conn, [item])[0]
+                except UnitraceError as error:
+                    for field in error.errors:
+                        field.field = f"{i}.consumed.{j}." + field.field.split(".", 2)[-1]
+                    raise
             base = lots[key]
             uses.append(rules.LotUse(base.lot_id, base.product_id, base.product, base.number,
                                      item.quantity))  # fmt: skip
         if len({u.lot_id for u in uses}) != len(uses):
             raise invalid(f"{i}.consumed", "names a lot twice; add the quantities up")
-        assemblies.append(rules.Assembly(parents[i], parts[i], (), uses))
+        assemblies.append(rules.Assembly(parents[i], parts[i], (), uses, f"{i}."))
     warnings = rules.check_bom(conn, assemblies)
     event_pks, event_ids = _insert_events(conn, actor, batch, digests, parents, parts)
     _project(conn, rule, parents, parts, event_pks)

@@ -107,12 +107,16 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
             location = None
             for item in timeline:
                 item["location"] = item["read_point"] = None
+                item["operator"] = item["equipment"] = None
                 if item["party"] != own:
                     item["party"] = None
+                    item["data"] = {}
                 item["biz_transactions"] = item["biz_transactions"] if item["party"] else []
             for step in steps:
                 step["station"] = step["operator"] = step["equipment"] = None
             _hide_suppliers(component_tree)
+            if lot_info is not None:
+                lot_info["supplier"] = None
     commissioned = next((e for e in timeline if e["type"] == "commission"), None)
     produced = (lot_info or {}).get("production_date") or (
         commissioned["event_time"][:10] if commissioned else None

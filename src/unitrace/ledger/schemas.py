@@ -51,7 +51,20 @@ def _plausible_time(value: datetime | None) -> datetime | None:
     return value
 
 
+LATEST_WINDOW = datetime(2999, 12, 31, tzinfo=UTC)
+
+
+def _plausible_window(value: datetime | None) -> datetime | None:
+    """Bounds of a query window: from 1970 to the year 2999 (beyond, dates overflow)."""
+    if value is None:
+        return None
+    if not EARLIEST <= value <= LATEST_WINDOW:
+        raise ValueError("must be between 1970 and 2999")
+    return value
+
+
 SmallJson = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
+WindowTime = Annotated[AwareDatetime, AfterValidator(_plausible_window)]
 EventTime = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
 SerialText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Serial = Field(min_length=1, max_length=64)

@@ -258,6 +258,7 @@ def record_in(
 
     refs_named = unit_refs(event)
     subjects = resolve_units(conn, refs_named)
+    _named_once(refs_named, subjects)
     parent = _parent(conn, rule, event, subjects)
     removed = _removed(conn, event, parent)
     _check_scope(conn, actor, refs_named, subjects, parent, removed)
@@ -267,8 +268,10 @@ def record_in(
     uses = rules.resolve_lot_uses(conn, event.consumed)
     if parent is not None and event.type in ("assemble", "replace_part"):
         warnings += rules.check_bom(conn, [rules.Assembly(parent, subjects, removed, uses)])[0]
-    if event.type == "receive":
+    if event.type in ("receive", "disassemble"):
         warnings += rules.check_completion(conn, subjects)
+    if event.step is not None and event.step.started_at and event.step.started_at > event_time:
+        raise invalid("step.started_at", "is after the event's time (when the step ended)")
     event_pk, event_id = _insert_event(
         conn, actor, event, digest, event_time, refs, parent.id if parent else None,
         None, len(subjects) + len(removed),
@@ -289,6 +292,18 @@ def record_in(
                  [u.serial for u in subjects])  # fmt: skip
     return Recorded(event_id, event_pk, event.type, len(subjects) + len(removed), False,
                     warnings=warnings)  # fmt: skip
+
+
+def _named_once(refs: list[tuple[str, str | None, str]], found: list[UnitRow]) -> None:
+    """One unit named twice (e.g. once by serial, once with its product) is an input error."""
+    seen: dict[int, str] = {}
+    twice = []
+    for (path, _product, serial), u in zip(refs, found, strict=True):
+        if u.id in seen:
+            twice.append(FieldError(path, f"named twice (also {seen[u.id]})", serial))
+        seen.setdefault(u.id, path)
+    if twice:
+        raise report("the event names a unit more than once", twice)
 
 
 def find_replay(conn: Connection, event_id: str | None, digest: str) -> Recorded | None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, select, union_all
+from sqlalchemy import Integer, case, cast, func, select, union
 
 from unitrace.access.principal import Actor
 from unitrace.core.errors import invalid
@@ -55,7 +56,7 @@ def _key_and_joins(by: str) -> tuple[Any, Any]:
         return parties.c.code, unit_lot.join(parties, parties.c.id == lots.c.supplier_id)
     # component lot: lots of the serialised parts in the unit, and lots the unit consumed
     child = units.alias("child")
-    parts = union_all(
+    parts = union(
         select(child.c.parent_id.label("unit_id"), child.c.lot_id.label("lot_id")).where(
             child.c.parent_id.is_not(None), child.c.lot_id.is_not(None)
         ),
@@ -152,12 +153,24 @@ def defect_pareto(
     return {"total": total, "items": items}
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def cell(value: Any) -> Any:
+    """A value safe for a spreadsheet: no control characters, and text that a spreadsheet
+    would run as a formula (=, +, -, @ first) is quoted with a leading apostrophe."""
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub("", value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def to_csv(columns: tuple[str, ...], items: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
     for item in items:
-        writer.writerow(["" if item.get(c) is None else item.get(c) for c in columns])
+        writer.writerow(["" if item.get(c) is None else cell(item.get(c)) for c in columns])
     return buffer.getvalue()
 
 
@@ -165,10 +178,10 @@ def to_xlsx(title: str, columns: tuple[str, ...], items: list[dict[str, Any]]) -
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(title[:31])
+    sheet = book.create_sheet(cell(title)[:31])
     sheet.append(list(columns))
     for item in items:
-        sheet.append([item.get(c) for c in columns])
+        sheet.append([cell(item.get(c)) for c in columns])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

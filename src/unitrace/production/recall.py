@@ -8,8 +8,6 @@ are repaired, have a part replaced or are scrapped (`production.rules.check_reca
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -25,14 +23,18 @@ from unitrace.db.tables import event_units, events, parties, products, recall_un
 from unitrace.ledger.bulk import bulk_insert
 from unitrace.ledger.schemas import EventIn, UnitRef
 from unitrace.ledger.write import record_in
+from unitrace.production.quality import to_csv
 from unitrace.production.schemas import RecallIn
 from unitrace.production.trace import affected_rows
 
 OUTCOMES = ("repaired", "replaced", "scrapped", "returned", "in_stock", "in_field")
 # the strongest settlement wins: a unit repaired and later scrapped counts as scrapped
-_SETTLED_BY = [("scrap", Role.SUBJECT, "scrapped"), ("replace_part", Role.PARENT, "replaced"),
-               ("repair", Role.SUBJECT, "repaired"), ("return", Role.SUBJECT, "returned"),
-               ("receive", Role.SUBJECT, "returned")]  # fmt: skip
+_SETTLED_BY = [
+    ("scrap", Role.SUBJECT, "scrapped"),
+    ("repair", Role.SUBJECT, "repaired"),
+    ("replace_part", Role.PARENT, "replaced"),
+    ("return", Role.SUBJECT, "returned"),
+]
 
 
 def _campaign(conn: Connection, code: str) -> Any:
@@ -190,14 +192,8 @@ NOTICE_COLUMNS = ("holder", "holder_name", "holder_kind", "region", "serial", "p
 
 
 def notices_csv(db: Database, actor: Actor, code: str) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(NOTICE_COLUMNS)
-    for group in notices(db, actor, code):
-        for u in group["units"]:
-            merged = {**group, **u}
-            writer.writerow([merged.get(c) or "" for c in NOTICE_COLUMNS])
-    return buffer.getvalue()
+    rows = [{**group, **u} for group in notices(db, actor, code) for u in group["units"]]
+    return to_csv(NOTICE_COLUMNS, rows)
 
 
 def list_recalls(db: Database, actor: Actor) -> list[dict[str, Any]]:

@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import AwareDatetime
 
 from unitrace.api.deps import CurrentActor, DatabaseDep
+from unitrace.ledger.schemas import WindowTime
 from unitrace.production import quality, recall, service, trace
 from unitrace.production.schemas import BomIn, RecallIn, RouteIn, TraceParams
 
@@ -129,8 +129,8 @@ def quality_yield(
     by: str = Query(default="product", description=", ".join(quality.DIMENSIONS)),
     product: str | None = Query(default=None, max_length=40),
     step: str | None = Query(default=None, max_length=40),
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: WindowTime | None = None,
+    until: WindowTime | None = None,
     format: Format = "json",
 ) -> dict[str, Any] | Response:
     """First-pass yield and failure rate grouped by one dimension over a period."""
@@ -146,8 +146,8 @@ def quality_defects(
     db: DatabaseDep,
     actor: CurrentActor,
     product: str | None = Query(default=None, max_length=40),
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: WindowTime | None = None,
+    until: WindowTime | None = None,
     format: Format = "json",
 ) -> dict[str, Any] | Response:
     """Pareto of defect codes of failed steps, with the cumulative share."""

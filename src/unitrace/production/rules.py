@@ -33,9 +33,11 @@ from unitrace.db.tables import (
 )
 from unitrace.ledger.bulk import bulk_insert, chunks
 
-BLOCKED_BY_RECALL = frozenset({"ship", "sell", "deliver", "activate"})
-# events after a campaign started that settle a unit: it may be shipped and sold again
-RESOLVING = {"repair": Role.SUBJECT, "replace_part": Role.PARENT, "scrap": Role.SUBJECT}
+# installing a recalled unit into another would carry it out past the block
+BLOCKED_BY_RECALL = frozenset({"ship", "sell", "deliver", "activate", "assemble", "replace_part"})
+# events after a campaign started that settle a unit: it may be shipped and sold again. A
+# replaced part does not: which part was replaced is not known to be the recalled one.
+RESOLVING = {"repair": Role.SUBJECT, "scrap": Role.SUBJECT}
 
 
 class Unit(Protocol):
@@ -103,7 +105,7 @@ def check_recall_block(conn: Connection, event_type: str, subjects: Sequence[Uni
     code, title = blocked[first.id]
     raise InvalidTransition(
         f"cannot {event_type} {first.product}/{first.serial}: it is under open recall {code} "
-        f"({title}); repair, replace the part or scrap it first",
+        f"({title}); repair it (a repair event) or scrap it first",
         errors,
     )
 
@@ -159,6 +161,7 @@ class Assembly:
     adding: Sequence[Unit]
     removing: Sequence[Unit] = ()
     using: Sequence[LotUse] = ()
+    path: str = ""  # prefix of error fields: the event's index in a batch
 
 
 def check_bom(conn: Connection, assemblies: Sequence[Assembly]) -> list[list[str]]:
@@ -181,13 +184,13 @@ def check_bom(conn: Connection, assemblies: Sequence[Assembly]) -> list[list[str
         serialised = {u.product_id: u.product for u in (*a.adding, *a.removing)}
         codes = serialised | {u.product_id: u.product for u in a.using}
         problems = [
-            FieldError("serials" if pid in serialised else "consumed",
+            FieldError(a.path + ("serials" if pid in serialised else "consumed"),
                        f"{codes.get(pid, pid)} is not in the bill of materials of "
                        f"{a.parent.product}", codes.get(pid))
             for pid, n in after.items() if n > 0 and pid not in bom
         ] + [
-            FieldError("serials", f"{after[pid]} × {code} is more than the {quantity} the bill "
-                       f"of materials of {a.parent.product} allows", code)
+            FieldError(a.path + "serials", f"{after[pid]} × {code} is more than the {quantity} "
+                       f"the bill of materials of {a.parent.product} allows", code)
             for pid, (code, quantity, _required) in bom.items() if after[pid] > quantity
         ]  # fmt: skip
         warnings[id(a)] = _refuse_or_warn(
@@ -207,10 +210,24 @@ def _refuse_or_warn(policy: str, detail: str, problems: list[FieldError]) -> lis
 # --- completion gate: route steps and required components before finished stock -----------
 
 
+_EVER_IN_STOCK = (
+    select(event_units.c.unit_id)
+    .join(events, events.c.id == event_units.c.event_id)
+    .where(event_units.c.unit_id.in_(bindparam("ids", expanding=True)),
+           events.c.type.in_(["receive", "disassemble"]))
+    .distinct()
+)  # fmt: skip
+
+
 def check_completion(conn: Connection, subjects: Sequence[Unit]) -> list[str]:
-    """Units coming from production (commissioned) into stock: every required step of their
-    route passed (the last result counts) and every required BOM component installed."""
-    fresh = [u for u in subjects if u.status is Status.COMMISSIONED]
+    """Units entering stock for the first time (a receive or disassemble, whatever their state
+    now: commissioned, recalled, returned from a replaced part): every required step of their
+    route passed (the last result counts) and every required BOM component installed. Units
+    that were in stock before went through this check then."""
+    been = set()
+    for chunk in chunks([u.id for u in subjects]):
+        been.update(int(i) for i in conn.execute(_EVER_IN_STOCK, {"ids": list(chunk)}).scalars())
+    fresh = [u for u in subjects if u.id not in been]
     if not fresh:
         return []
     warnings: list[str] = []
@@ -281,7 +298,7 @@ def _check_required_components(
 
 
 _LOT = (
-    select(lots.c.id, products.c.id.label("product_id"))
+    select(lots.c.id, products.c.id.label("product_id"), products.c.tracking)
     .join(products, products.c.id == lots.c.product_id)
     .where(products.c.code == bindparam("product"), lots.c.number == bindparam("lot"))
 )
@@ -295,6 +312,9 @@ def resolve_lot_uses(conn: Connection, consumed: Sequence[Any]) -> list[LotUse]:
         if row is None:
             raise invalid(f"consumed.{i}.lot", f"no lot {item.lot} of product {item.product}",
                           item.lot)  # fmt: skip
+        if row.tracking != "lot":
+            message = f"{item.product} is tracked by {row.tracking}: install its units instead"
+            raise invalid(f"consumed.{i}.product", message, item.product)
         uses.append(LotUse(int(row.id), int(row.product_id), item.product, item.lot,
                            item.quantity))  # fmt: skip
     if len({u.lot_id for u in uses}) != len(uses):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from unitrace.ledger.schemas import WindowTime
 
 Code = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_.]*$")
 
@@ -51,8 +53,8 @@ class TraceQuery(Strict):
     station: str | None = Field(default=None, min_length=1, max_length=40)
     equipment: str | None = Field(default=None, min_length=1, max_length=80)
     operator: str | None = Field(default=None, min_length=1, max_length=80)
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: WindowTime | None = None
+    until: WindowTime | None = None
 
     @model_validator(mode="after")
     def _one_start(self) -> TraceQuery:

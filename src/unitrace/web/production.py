@@ -127,6 +127,8 @@ async def assembly_scan(request: Request) -> Response:
 @router.get("/assembly/bom")
 def assembly_bom(request: Request, parent: str = "", product: str = "") -> Response:
     actor, csrf = require_login(request)
+    if not actor.can("event:assemble"):
+        return page_forbidden(request, actor, csrf)
     try:
         state = _bom_state(request, actor, parent.strip()[:64], product[:40])
     except UnitraceError as error:
@@ -363,6 +365,10 @@ def _period(since: str, until: str) -> dict[str, Any]:
                 day = date.fromisoformat(value) + timedelta(days=extra)
             except ValueError:
                 raise invalid(name, "not a date (YYYY-MM-DD)", value) from None
+            except OverflowError:
+                raise invalid(name, "must be between 1970 and 2999", value) from None
+            if not 1970 <= day.year <= 2999:
+                raise invalid(name, "must be between 1970 and 2999", value)
             out[name] = datetime(day.year, day.month, day.day, tzinfo=zone)
     return out
 
