@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from unitrace.access.principal import Actor
@@ -66,15 +66,19 @@ def append(
         "after": json.loads(_canonical(after)) if after is not None else None,
     }
     digest = record_hash(last_hash, row)
-    conn.execute(
-        insert(audit_log).values(
-            **row, actor_user_id=actor.user_id, actor_token_id=actor.token_id,
-            prev_hash=last_hash, hash=digest,
-        )
-    )  # fmt: skip
-    conn.execute(
-        update(audit_head).where(audit_head.c.id == 1).values(last_id=row["id"], last_hash=digest)
-    )
+    conn.execute(_INSERT, {**row, "actor_user_id": actor.user_id,
+                           "actor_token_id": actor.token_id, "prev_hash": last_hash,
+                           "hash": digest})  # fmt: skip
+    conn.execute(_ADVANCE, {"new_id": row["id"], "new_hash": digest})
+
+
+# built once: building statements with literal values per call costs more than running them
+_INSERT = insert(audit_log)
+_ADVANCE = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(last_id=bindparam("new_id"), last_hash=bindparam("new_hash"))
+)
 
 
 @dataclass(frozen=True)
