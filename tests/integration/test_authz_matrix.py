@@ -44,6 +44,8 @@ class World:
     east_unit: str
     south_unit: str
     recalled: str
+    shipping: dict[str, str]
+    alerts: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -126,12 +128,30 @@ OPS = [
     Op("POST", "/recalls/{code}/close", RECALLERS, lambda r, w: ("/recalls/RC-0/close", {})),
     Op("GET", "/quality/yield", STAFF, lambda r, w: ("/quality/yield?by=operator", {})),
     Op("GET", "/quality/defects", STAFF, lambda r, w: ("/quality/defects?format=csv", {})),
+    Op("POST", "/shipments", frozenset({"admin", "warehouse", "sales"}),
+       lambda r, w: ("/shipments", {"json": {"party": "D-EAST", "product": "AC1",
+                                             "serials": [w.shipping[r]]}})),
+    Op("GET", "/shipments", STAFF, lambda r, w: ("/shipments", {})),
+    Op("GET", "/inventory", STAFF, lambda r, w: ("/inventory?by=product,status&status=sold", {})),
+    Op("GET", "/diversions", STAFF, lambda r, w: ("/diversions?party=D-WEST", {})),
+    Op("POST", "/diversions/{alert_id}/ack", frozenset({"admin", "sales"}),
+       lambda r, w: (f"/diversions/{w.alerts[r]}/ack", {"json": {"note": "seen"}})),
+    Op("POST", "/diversions/{alert_id}/close", frozenset({"admin", "sales"}),
+       lambda r, w: (f"/diversions/{w.alerts[r]}/close", {"json": {"note": "settled"}})),
 ]  # fmt: skip
 
 
 def _world(db: Database) -> tuple[World, dict[str, str]]:
     roles = sorted(ROLES)
-    serials = in_stock(db, 3 * len(roles) + 3)
+    serials = in_stock(db, 5 * len(roles) + 3)
+    shipping = dict(zip(roles, serials[-len(roles) :], strict=True))
+    diverted = serials[-2 * len(roles) : -len(roles)]
+    del serials[-2 * len(roles) :]
+    make_party(db, "D-WEST", regions=["CN-31"])
+    record(db, type="ship", product="AC1", serials=diverted, party="D-WEST")
+    record(db, type="deliver", product="AC1", serials=diverted)
+    record(db, type="sell", product="AC1", serials=diverted, region="CN-44")
+    alerts = dict(zip(roles, range(1, len(roles) + 1), strict=True))
     recalled = serials.pop()
     one = TraceQuery(serial=recalled, product="AC1")
     recall.create_recall(db, SYSTEM, RecallIn(code="RC-0", title="t", trace=one))
@@ -157,7 +177,9 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
         tokens[role] = access.create_token(db, SYSTEM, f"as-{role}", "matrix")["token"]
         own[role] = access.create_token(db, SYSTEM, f"as-{role}", "to revoke")["id"]
         others[role] = access.create_token(db, SYSTEM, "target", f"for {role}")["id"]
-    return World(inspect, ship, sell, own, others, east_unit, south_unit, recalled), tokens
+    return World(
+        inspect, ship, sell, own, others, east_unit, south_unit, recalled, shipping, alerts
+    ), tokens
 
 
 @pytest.fixture

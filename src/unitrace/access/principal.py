@@ -18,6 +18,7 @@ PERMISSIONS: dict[str, str] = {
     "audit.read": "read the audit trail",
     "trace": "trace genealogy forward and backward, read recalls and quality figures",
     "recall.manage": "open recall campaigns from a trace, mark their units, close them",
+    "diversion.manage": "acknowledge and close diversion (窜货) alerts",
     **{f"event:{t}": f"record {t} events" for t in EVENT_TYPES},
 }
 
@@ -35,7 +36,8 @@ ROLES: dict[str, frozenset[str]] = {
                                    "replace_part", "move", "receive", "scrap"),
     "warehouse": _STAFF | _events("receive", "move", "ship", "deliver", "count", "return",
                                   "inspect"),
-    "sales": _STAFF | _events("ship", "deliver", "sell", "activate", "return"),
+    "sales": _STAFF | _events("ship", "deliver", "sell", "activate", "return")
+    | {"diversion.manage"},
     "service": _STAFF | _events("return", "repair", "replace_part", "activate", "verify",
                                 "inspect", "receive"),
     "quality": _STAFF | _events("inspect", "recall", "scrap", "verify") | {"recall.manage"},

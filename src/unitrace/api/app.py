@@ -16,6 +16,7 @@ API_PREFIX = "/api/v1"
 def create_app(db: Database) -> FastAPI:
     from unitrace.access.routes import router as access_router
     from unitrace.catalog.routes import router as catalog_router
+    from unitrace.channel.routes import router as channel_router
     from unitrace.ledger.routes import router as ledger_router
     from unitrace.ledger.schemas import EventIn
     from unitrace.production.routes import router as production_router
@@ -30,7 +31,7 @@ def create_app(db: Database) -> FastAPI:
     )
     app.state.db = db
     problems.install(app)
-    for router in (catalog_router, ledger_router, access_router, production_router):
+    for router in (catalog_router, ledger_router, access_router, production_router, channel_router):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path
 

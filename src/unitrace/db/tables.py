@@ -281,6 +281,9 @@ events = Table(
     Column("read_point", String(80)),
     Column("operator", String(80)),
     Column("equipment", String(80)),
+    # where the units were seen (a sale, activation, service case, verification): checked
+    # against the region the distributor they were shipped to may sell in
+    Column("region", String(20)),
     Column("actor_user_id", ForeignKey("users.id")),
     Column("biz_transactions", JSON, nullable=False),
     Column("data", JSON, nullable=False),
@@ -378,4 +381,41 @@ recall_units = Table(
     Column("status_at_start", SmallInteger, nullable=False),
     Index("ix_recall_units_unit", "unit_id"),
     sqlite_with_rowid=False,
+)
+
+
+# --- the channel: shipments and diversion (窜货) alerts --------------------------------------
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("number", String(60), nullable=False, unique=True),
+    Column("party_id", ForeignKey("parties.id"), nullable=False),
+    Column("region", String(20)),
+    Column("event_id", ForeignKey("events.id"), nullable=False),
+    Column("unit_count", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(80), nullable=False),
+)
+
+diversion_alerts = Table(
+    "diversion_alerts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("party_id", ForeignKey("parties.id"), nullable=False),  # the authorised distributor
+    Column("ship_event_id", ForeignKey("events.id"), nullable=False),
+    Column("expected", JSON, nullable=False),
+    Column("seen_region", String(20), nullable=False),
+    Column("source_event_id", ForeignKey("events.id"), nullable=False),
+    Column("source_type", String(20), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(80)),
+    UniqueConstraint("unit_id", "source_event_id", name="uq_diversion_alerts_unit_source"),
+    Index("ix_diversion_alerts_status", "status", "created_at"),
+    Index("ix_diversion_alerts_party", "party_id"),
 )

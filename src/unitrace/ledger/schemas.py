@@ -140,6 +140,14 @@ class EventIn(Strict):
         description="assemble, replace_part: lot-tracked parts used, by lot and quantity",
     )
     step: StepIn | None = Field(default=None, description="inspect: a process step's result")
+    region: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=20,
+        pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,6}){0,2}$",
+        description="where the units were seen (sale, activation, service, verification), "
+        "e.g. CN-44; checked against the distributor's authorised regions",
+    )
     read_point: str | None = Field(default=None, max_length=80)
     operator: str | None = Field(default=None, max_length=80)
     equipment: str | None = Field(default=None, max_length=80)

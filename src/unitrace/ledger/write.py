@@ -31,6 +31,7 @@ from unitrace.catalog.service import (
     product_row,
     serial_template,
 )
+from unitrace.channel import rules as channel
 from unitrace.core.errors import (
     Conflict,
     FieldError,
@@ -283,6 +284,8 @@ def record_in(
         rules.record_lot_uses_many(conn, ((event_pk, parent.id, u) for u in uses))
     if event.step is not None:
         rules.record_steps(conn, event_pk, subjects, event.step, event_time)
+    if event.region is not None and subjects:
+        channel.check_sighting(conn, event_pk, event.type, event.region, [u.id for u in subjects])
     links = [(u.id, event_pk, int(Role.SUBJECT)) for u in subjects]
     links += [(u.id, event_pk, int(Role.REMOVED)) for u in removed]
     if parent:
@@ -516,6 +519,7 @@ def _insert_event(
         "read_point": event.read_point,
         "operator": event.operator,
         "equipment": event.equipment,
+        "region": event.region,
         "actor_user_id": actor.user_id,
         "biz_transactions": [b.model_dump() for b in event.biz_transactions],
         "data": event.data,

@@ -1,0 +1,61 @@
+"""Diversion (窜货) detection, applied by the ledger's write path to every event that names the
+region where its units were seen. One place for the rule: a unit is expected in the regions
+authorised for the distributor (or retailer) it was last shipped to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, bindparam, func, insert, select
+
+from unitrace.db.tables import diversion_alerts, event_units, events, parties
+from unitrace.ledger.bulk import chunks
+
+_LAST_SHIPMENT = (
+    select(event_units.c.unit_id, func.max(events.c.id).label("ship_event_id"))
+    .join(events, events.c.id == event_units.c.event_id)
+    .where(event_units.c.unit_id.in_(bindparam("ids", expanding=True)), events.c.type == "ship")
+    .group_by(event_units.c.unit_id)
+)
+_SHIPPED_TO = (
+    select(events.c.id, parties.c.id.label("party_id"), parties.c.authorised_regions)
+    .join(parties, parties.c.id == events.c.party_id)
+    .where(events.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def region_allowed(seen: str, authorised: Sequence[str]) -> bool:
+    """`CN-44` is inside `CN-44` and inside `CN` (a whole country)."""
+    return any(seen == area or seen.startswith(area + "-") for area in authorised)
+
+
+def check_sighting(
+    conn: Connection, event_pk: int, event_type: str, region: str, unit_ids: Sequence[int]
+) -> int:
+    """Raise one alert per unit seen outside the regions of the party it was last shipped to
+    (parties without authorised regions sell anywhere). Returns the number of alerts."""
+    if event_type == "ship":  # the shipment itself is where the region comes from
+        return 0
+    last: dict[int, int] = {}
+    for chunk in chunks(list(unit_ids)):
+        last.update((int(u), int(e)) for u, e in conn.execute(_LAST_SHIPMENT, {"ids": list(chunk)}))
+    if not last:
+        return 0
+    shipped: dict[int, tuple[int, list[str]]] = {}
+    for chunk in chunks(sorted(set(last.values()))):
+        for ship_id, party, authorised in conn.execute(_SHIPPED_TO, {"ids": list(chunk)}):
+            shipped[int(ship_id)] = (int(party), list(authorised or []))
+    now = datetime.now(UTC)
+    alerts = []
+    for unit, ship_id in last.items():
+        party, authorised = shipped.get(ship_id, (0, []))
+        if party and authorised and not region_allowed(region, authorised):
+            alerts.append({"unit_id": unit, "party_id": party, "ship_event_id": ship_id,
+                           "expected": authorised, "seen_region": region,
+                           "source_event_id": event_pk, "source_type": event_type,
+                           "status": "open", "note": "", "created_at": now,
+                           "updated_at": now})  # fmt: skip
+    if alerts:
+        conn.execute(insert(diversion_alerts), alerts)
+    return len(alerts)

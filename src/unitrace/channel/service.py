@@ -1,0 +1,258 @@
+"""Channel use cases: shipments (serials and ranges, all or nothing), item-level inventory read
+from the projection, and the diversion alerts the write path raises."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import func, insert, select, update
+
+from unitrace.access import audit
+from unitrace.access.principal import Actor
+from unitrace.catalog.service import party_id, product_row
+from unitrace.core.errors import Conflict, FieldError, NotFound, ValidationError, invalid
+from unitrace.core.lifecycle import Status
+from unitrace.db.engine import Database
+from unitrace.db.tables import (
+    diversion_alerts,
+    events,
+    locations,
+    lots,
+    parties,
+    products,
+    shipments,
+    units,
+)
+from unitrace.ledger.schemas import BizTransaction, EventIn, EventTime
+from unitrace.ledger.write import record_in
+
+MAX_RANGE = 100_000
+_TAIL = re.compile(r"^(.*?)(\d+)$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SerialRange(Strict):
+    first: str = Field(min_length=1, max_length=64, alias="from")
+    last: str = Field(min_length=1, max_length=64, alias="to")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ShipmentIn(Strict):
+    """A delivery note: the units (serials and ranges like SN000100–SN000299) and the party."""
+
+    number: str | None = Field(
+        default=None, min_length=1, max_length=60, description="delivery note; made up if absent"
+    )
+    party: str = Field(min_length=1, max_length=40)
+    product: str | None = Field(default=None, max_length=40)
+    serials: list[str] = Field(default_factory=list, max_length=MAX_RANGE)
+    ranges: list[SerialRange] = Field(default_factory=list, max_length=100)
+    event_time: EventTime | None = None
+
+    @model_validator(mode="after")
+    def _names_units(self) -> ShipmentIn:
+        if not self.serials and not self.ranges:
+            raise ValueError("a shipment names serials or ranges")
+        return self
+
+
+def expand_range(first: str, last: str, field: str) -> list[str]:
+    """`SN000100`–`SN000299` → the 200 serials between, same prefix and width."""
+    a, b = _TAIL.match(first), _TAIL.match(last)
+    if not a or not b or a.group(1) != b.group(1) or len(a.group(2)) != len(b.group(2)):
+        raise invalid(field, "a range runs between two serials with the same prefix and the "
+                      "same number of digits at the end", f"{first}–{last}")  # fmt: skip
+    low, high, width = int(a.group(2)), int(b.group(2)), len(a.group(2))
+    if high < low:
+        raise invalid(field, "the range ends before it starts", f"{first}–{last}")
+    if high - low + 1 > MAX_RANGE:
+        raise invalid(field, f"at most {MAX_RANGE:,} serials a range", f"{first}–{last}")
+    return [f"{a.group(1)}{n:0{width}d}" for n in range(low, high + 1)]
+
+
+def create_shipment(db: Database, actor: Actor, data: ShipmentIn) -> dict[str, Any]:
+    """Ship every named unit to the party in one event, or none: a unit that is unknown or not
+    in stock is reported one by one and nothing is written."""
+    actor.require("event:ship")
+    serials = list(data.serials)
+    for i, r in enumerate(data.ranges):
+        serials += expand_range(r.first, r.last, f"ranges.{i}")
+    seen: set[str] = set()
+    twice = [FieldError("serials", "named twice", s) for s in serials if s in seen or seen.add(s)]  # type: ignore[func-returns-value]
+    if twice:
+        raise ValidationError("the shipment names a serial more than once", twice[:1000])
+    if len(serials) > MAX_RANGE:
+        raise invalid("serials", f"at most {MAX_RANGE:,} units a shipment")
+    now = datetime.now(UTC)
+    with db.write() as conn:
+        number = data.number or f"DN-{now:%Y%m%d%H%M%S%f}"
+        if conn.execute(select(shipments.c.id).where(shipments.c.number == number)).first():
+            raise Conflict(f"shipment {number!r} exists",
+                           [FieldError("number", "already exists", number)])  # fmt: skip
+        party_pk = party_id(conn, data.party)
+        party = conn.execute(select(parties).where(parties.c.id == party_pk)).one()
+        if data.product:
+            product_row(conn, data.product)
+        event = EventIn(type="ship", product=data.product, serials=serials, party=data.party,
+                        event_time=data.event_time,
+                        biz_transactions=[BizTransaction(type="desadv", id=number)])  # fmt: skip
+        done = record_in(conn, actor, event)
+        conn.execute(insert(shipments).values(
+            number=number, party_id=party.id, region=party.region, event_id=done.id,
+            unit_count=done.unit_count, created_at=now, created_by=actor.username))  # fmt: skip
+        audit.append(conn, actor, "create", "shipment", number, None,
+                     {"party": data.party, "units": done.unit_count})  # fmt: skip
+    return {"number": number, "party": data.party, "region": party.region,
+            "authorised_regions": party.authorised_regions, "unit_count": done.unit_count,
+            "event_id": done.event_id}  # fmt: skip
+
+
+def list_shipments(db: Database, actor: Actor, party: str | None = None) -> list[dict[str, Any]]:
+    actor.require("catalog.read")
+    query = (
+        select(shipments, parties.c.code.label("party"), events.c.event_time)
+        .join(parties, parties.c.id == shipments.c.party_id)
+        .join(events, events.c.id == shipments.c.event_id)
+        .order_by(shipments.c.id.desc())
+        .limit(500)
+    )
+    if party:
+        query = query.where(parties.c.code == party)
+    with db.read() as conn:
+        rows = conn.execute(query).all()
+    return [{"number": r.number, "party": r.party, "region": r.region,
+             "unit_count": r.unit_count, "shipped_at": r.event_time.isoformat(),
+             "created_by": r.created_by} for r in rows]  # fmt: skip
+
+
+# --- item-level inventory ---------------------------------------------------------------
+
+INVENTORY_BY = {"product": products.c.code, "lot": lots.c.number, "location": locations.c.code,
+                "status": units.c.status}  # fmt: skip
+
+
+def inventory(
+    db: Database,
+    actor: Actor,
+    by: list[str],
+    *,
+    product: str | None = None,
+    location: str | None = None,
+    status: str | None = None,
+) -> dict[str, Any]:
+    """Units on hand counted by product, lot, location and/or status: the projection of the
+    ledger, no second counter. Installed and scrapped units are not stock unless asked for."""
+    actor.require("catalog.read")
+    unknown = [b for b in by if b not in INVENTORY_BY]
+    if unknown or not by:
+        raise invalid("by", f"one or more of {', '.join(INVENTORY_BY)}", ",".join(unknown))
+    columns = [INVENTORY_BY[b].label(b) for b in by]
+    query = (
+        select(*columns, func.count().label("units"))
+        .select_from(units)
+        .join(products, products.c.id == units.c.product_id)
+        .outerjoin(lots, lots.c.id == units.c.lot_id)
+        .outerjoin(locations, locations.c.id == units.c.location_id)
+        .group_by(*columns)
+        .order_by(*columns)
+    )
+    if status:
+        try:
+            query = query.where(units.c.status == int(Status.from_label(status)))
+        except ValueError as error:
+            raise invalid("status", str(error), status) from None
+    else:
+        query = query.where(units.c.status == int(Status.IN_STOCK))
+    if product:
+        query = query.where(products.c.code == product)
+    if location:
+        query = query.where(locations.c.code == location)
+    with db.read() as conn:
+        rows = conn.execute(query).all()
+    items = []
+    for row in rows:
+        item = dict(row._mapping)
+        if "status" in item:
+            item["status"] = Status(item["status"]).label
+        items.append(item)
+    return {"by": by, "items": items, "total": sum(i["units"] for i in items)}
+
+
+# --- diversion alerts -------------------------------------------------------------------
+
+
+def list_alerts(
+    db: Database,
+    actor: Actor,
+    *,
+    status: str | None = "open",
+    party: str | None = None,
+    region: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    actor.require("catalog.read")
+    ship = events.alias("ship")
+    source = events.alias("source")
+    query = (
+        select(diversion_alerts, units.c.serial, products.c.code.label("product"),
+               parties.c.code.label("party"), parties.c.name.label("party_name"),
+               ship.c.event_time.label("shipped_at"), ship.c.biz_transactions,
+               source.c.event_time.label("seen_at"))
+        .join(units, units.c.id == diversion_alerts.c.unit_id)
+        .join(products, products.c.id == units.c.product_id)
+        .join(parties, parties.c.id == diversion_alerts.c.party_id)
+        .join(ship, ship.c.id == diversion_alerts.c.ship_event_id)
+        .join(source, source.c.id == diversion_alerts.c.source_event_id)
+        .order_by(diversion_alerts.c.id.desc())
+        .limit(limit)
+    )  # fmt: skip
+    if status:
+        query = query.where(diversion_alerts.c.status == status)
+    if party:
+        query = query.where(parties.c.code == party)
+    if region:
+        query = query.where(diversion_alerts.c.seen_region == region)
+    with db.read() as conn:
+        rows = conn.execute(query).all()
+    return [
+        {"id": r.id, "serial": r.serial, "product": r.product, "distributor": r.party,
+         "distributor_name": r.party_name,
+         "shipment": next((b["id"] for b in r.biz_transactions if b["type"] == "desadv"), None),
+         "shipped_at": r.shipped_at.isoformat(), "expected_regions": r.expected,
+         "seen_region": r.seen_region, "source": r.source_type,
+         "seen_at": r.seen_at.isoformat(), "status": r.status, "note": r.note}
+        for r in rows
+    ]  # fmt: skip
+
+
+def settle_alert(
+    db: Database, actor: Actor, alert_id: int, status: str, note: str
+) -> dict[str, Any]:
+    """Acknowledge or close an alert with a note (who and when are kept, and audited)."""
+    actor.require("diversion.manage")
+    if status not in ("acknowledged", "closed"):
+        raise invalid("status", "acknowledged or closed", status)
+    if status == "closed" and not note.strip():
+        raise invalid("note", "say how the alert was settled")
+    with db.write() as conn:
+        found = select(diversion_alerts).where(diversion_alerts.c.id == alert_id)
+        row = conn.execute(found).first()
+        if row is None:
+            raise NotFound(f"no diversion alert {alert_id}",
+                           [FieldError("id", "unknown alert", alert_id)])  # fmt: skip
+        if row.status == "closed":
+            raise Conflict(f"alert {alert_id} is closed already")
+        conn.execute(update(diversion_alerts).where(diversion_alerts.c.id == alert_id).values(
+            status=status, note=note.strip()[:4000], updated_at=datetime.now(UTC),
+            updated_by=actor.username))  # fmt: skip
+        audit.append(conn, actor, "update", "diversion", str(alert_id),
+                     {"status": row.status, "note": row.note},
+                     {"status": status, "note": note.strip()[:4000]})  # fmt: skip
+    return {"id": alert_id, "status": status}
