@@ -37,6 +37,7 @@ def create_app(db: Database) -> FastAPI:
 
     from fastapi.staticfiles import StaticFiles
 
+    from unitrace.web.channel import router as channel_pages
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.manage import router as manage_router
     from unitrace.web.pages import router as pages_router
@@ -45,6 +46,7 @@ def create_app(db: Database) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(manage_router)
     app.include_router(production_pages)
+    app.include_router(channel_pages)
     app.add_exception_handler(LoginRequired, login_redirect)
     static = Path(__file__).resolve().parent.parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -34,6 +34,9 @@ templates.env.globals.update(_=_, LOCALES=i18n.LOCALES, format_time=i18n.format_
                              format_number=i18n.format_number, EVENT_TYPES=EVENT_TYPES,
                              format_percent=i18n.format_percent)  # fmt: skip
 templates.env.filters["translate"] = _
+templates.env.filters["zip_names"] = lambda codes, rows: [
+    (code, f"{code} · {row.get('name', '')}") for code, row in zip(codes, rows, strict=True)
+]
 SESSION_COOKIE = "unitrace_session"
 LANG_COOKIE = "unitrace_lang"
 LOGIN_CSRF_COOKIE = "unitrace_login_csrf"
