@@ -63,6 +63,13 @@ def _genealogy(db: Database) -> dict[str, str]:
         if n:
             record(db, type="ship", product="MACHINE", serials=[machine], party="D-EAST")
         found[f"machine{n}"] = machine
+    make_party(db, "D-NORTH", regions=["CN-11"])
+    diverted = make_units(db, "CMP", 3)
+    record(db, type="receive", product="CMP", serials=diverted, location="WH1")
+    record(db, type="ship", product="CMP", serials=diverted, party="D-NORTH")
+    record(db, type="deliver", product="CMP", serials=diverted)
+    record(db, type="sell", product="CMP", serials=diverted[:2], region="CN-44")
+    record(db, type="activate", product="CMP", serials=diverted[2:], region="CN-31")
     recall.create_recall(
         db,
         SYSTEM,
@@ -216,6 +223,11 @@ def test_clerk_day_in_the_browser(server: str) -> None:
         assert "召回" in page.inner_text("h1") or "RC-7" in page.inner_text("h1")
         assert page.locator('[data-testid="total-in_field"]').inner_text() == "1"
         page.screenshot(path=str(SHOTS / "recall-zh-CN.png"), full_page=True)
+        page.goto(server + "/diversions")
+        page.locator("#by-region canvas").wait_for()
+        assert page.locator('[data-testid="alert-table"] tbody tr').count() == 3
+        assert "窜货" in page.inner_text("h1")
+        page.screenshot(path=str(SHOTS / "diversions-zh-CN.png"), full_page=True)
         page.click('[data-testid="lang-en"]')
 
         # on a phone, the pages a clerk uses fit the screen's width (no sideways scrolling)
