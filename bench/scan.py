@@ -76,29 +76,37 @@ def _serve(path: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def scan(base: str, token: str, serials: list[str], scans: int, clients: int) -> dict[str, Any]:
-    import httpx
+    import http.client
+    from urllib.parse import urlsplit
 
     per_unit = len(STEPS)
     units = -(-scans // per_unit)
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
+    where = urlsplit(base)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def client(k: int) -> None:
         mine: list[float] = []
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                          timeout=30) as http:  # fmt: skip
+        conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=30)
+        try:
             for i in range(k, units, clients):
-                for kind, extra in STEPS:
-                    if i * per_unit + STEPS.index((kind, extra)) >= scans:
+                for step, (kind, extra) in enumerate(STEPS):
+                    if i * per_unit + step >= scans:
                         break
-                    body = {"type": kind, "product": "P", "serials": [serials[i]], **extra}
+                    body = json.dumps({"type": kind, "product": "P", "serials": [serials[i]],
+                                       **extra})  # fmt: skip
                     started = time.perf_counter()
-                    answer = http.post("/api/v1/events", json=body)
+                    conn.request("POST", "/api/v1/events", body, headers)  # keep-alive
+                    answer = conn.getresponse()
+                    text = answer.read()
                     mine.append(time.perf_counter() - started)
-                    if answer.status_code != 201:
+                    if answer.status != 201:
                         with lock:
-                            failures.append(f"{answer.status_code} {answer.text[:120]}")
+                            failures.append(f"{answer.status} {text[:120]!r}")
+        finally:
+            conn.close()
         with lock:
             latencies.extend(mine)
 
