@@ -20,6 +20,7 @@ from tests.factories import in_stock, make_lot, make_party, record
 from unitrace.access import service as access
 from unitrace.access.principal import ROLES, SYSTEM
 from unitrace.api.app import create_app
+from unitrace.channel import stocktake
 from unitrace.db.engine import Database
 from unitrace.production import recall
 from unitrace.production.schemas import RecallIn, TraceQuery
@@ -30,6 +31,7 @@ ALL = frozenset(ROLES)
 STAFF = ALL - {"partner"}
 ADMIN = frozenset({"admin"})
 RECALLERS = frozenset({"admin", "quality"})
+COUNTERS = frozenset({"admin", "warehouse"})
 
 
 @dataclass
@@ -138,6 +140,15 @@ OPS = [
        lambda r, w: (f"/diversions/{w.alerts[r]}/ack", {"json": {"note": "seen"}})),
     Op("POST", "/diversions/{alert_id}/close", frozenset({"admin", "sales"}),
        lambda r, w: (f"/diversions/{w.alerts[r]}/close", {"json": {"note": "settled"}})),
+    Op("POST", "/stocktakes", COUNTERS,
+       lambda r, w: ("/stocktakes", {"json": {"code": f"ST-{r}", "locations": ["WH1"]}})),
+    Op("GET", "/stocktakes/{code}", STAFF, lambda r, w: ("/stocktakes/ST-0", {})),
+    Op("POST", "/stocktakes/{code}/scans", COUNTERS,
+       lambda r, w: ("/stocktakes/ST-0/scans", {"json": {"serial": f"X-{r}", "location": "WH1"}})),
+    Op("POST", "/stocktakes/{code}/close", COUNTERS,
+       lambda r, w: (f"/stocktakes/ST-{r}/close", {})),
+    Op("POST", "/stocktakes/{code}/approve", ADMIN,
+       lambda r, w: (f"/stocktakes/ST-{r}/approve", {})),
 ]  # fmt: skip
 
 
@@ -152,6 +163,7 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
     record(db, type="deliver", product="AC1", serials=diverted)
     record(db, type="sell", product="AC1", serials=diverted, region="CN-44")
     alerts = dict(zip(roles, range(1, len(roles) + 1), strict=True))
+    stocktake.open_count(db, SYSTEM, "ST-0", ["WH1"])
     recalled = serials.pop()
     one = TraceQuery(serial=recalled, product="AC1")
     recall.create_recall(db, SYSTEM, RecallIn(code="RC-0", title="t", trace=one))

@@ -8,10 +8,22 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from unitrace.api.deps import CurrentActor, DatabaseDep
-from unitrace.channel import service
+from unitrace.channel import service, stocktake
 from unitrace.channel.service import ShipmentIn
 
 router = APIRouter(tags=["channel"])
+
+
+class CountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_.]*$")
+    locations: list[str] = Field(min_length=1, max_length=200)
+
+
+class ScanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serial: str = Field(min_length=1, max_length=64)
+    location: str = Field(min_length=1, max_length=40)
 
 
 class AlertNote(BaseModel):
@@ -78,3 +90,32 @@ def _id(alert_id: int) -> int:
     if not 0 < alert_id < 2**62:
         raise invalid("alert_id", "not an alert id", alert_id)
     return alert_id
+
+
+@router.post("/stocktakes", status_code=201)
+def open_count(body: CountIn, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    """Open a count for locations; the units expected there are frozen now."""
+    return stocktake.open_count(db, actor, body.code, body.locations)
+
+
+@router.get("/stocktakes/{code}")
+def get_count(code: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    return stocktake.get_count(db, actor, code)
+
+
+@router.post("/stocktakes/{code}/scans")
+def count_scan(code: str, body: ScanIn, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    """One scan; several scanners may scan at once, a serial counts once."""
+    return stocktake.scan(db, actor, code, body.serial, body.location)
+
+
+@router.post("/stocktakes/{code}/close")
+def close_count(code: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    """Close the count: missing, unexpected and misplaced units (possible loss flagged)."""
+    return stocktake.close_count(db, actor, code)
+
+
+@router.post("/stocktakes/{code}/approve")
+def approve_count(code: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    """Approve the adjustments: moves for misplaced units, a count event for missing ones."""
+    return stocktake.approve(db, actor, code)

@@ -419,3 +419,40 @@ diversion_alerts = Table(
     Index("ix_diversion_alerts_status", "status", "created_at"),
     Index("ix_diversion_alerts_party", "party_id"),
 )
+
+# --- stocktake -------------------------------------------------------------------------------
+
+stocktakes = Table(
+    "stocktakes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("status", String(12), nullable=False),  # open, closed, adjusted
+    Column("location_ids", JSON, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("opened_by", String(80), nullable=False),
+    Column("closed_at", UTCDateTime),
+    Column("report", JSON),
+)
+
+stocktake_expected = Table(
+    "stocktake_expected",
+    metadata,
+    Column("stocktake_id", ForeignKey("stocktakes.id"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), primary_key=True),
+    Column("location_id", ForeignKey("locations.id"), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+stocktake_scans = Table(
+    "stocktake_scans",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("stocktake_id", ForeignKey("stocktakes.id"), nullable=False),
+    Column("serial", String(64), nullable=False),
+    Column("unit_id", ForeignKey("units.id")),
+    Column("location_id", ForeignKey("locations.id"), nullable=False),
+    Column("scanned_at", UTCDateTime, nullable=False),
+    Column("scanned_by", String(80), nullable=False),
+    UniqueConstraint("stocktake_id", "serial", name="uq_stocktake_scans_serial"),
+)
