@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.factories import make_location, make_party, make_product, record
+from tests.integration.test_cli import cli  # noqa: F401 — the fixture
 from unitrace.access.principal import SYSTEM
 from unitrace.channel import service as channel
 from unitrace.channel.service import ShipmentIn
@@ -128,3 +129,26 @@ def test_two_clerks_ship_the_same_unit_once(db: Database, stock: list[str]) -> N
     assert len(events) == 1
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(shipments)).scalar() == 1
+
+
+def test_channel_from_the_cli(db: Database, stock: list[str], cli, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    shipped = cli("ship", "D-EAST", "SN000100..SN000109", "SN000150", "--product", "TV",
+                  "--number", "DN-C")  # fmt: skip
+    assert shipped.exit_code == 0 and "11 units shipped" in shipped.output
+    again = cli("ship", "D-EAST", "SN000105", "--product", "TV")
+    assert again.exit_code == 4 and "in_transit" in again.output
+    stocked = cli("inventory", "--by", "product,location")
+    assert stocked.exit_code == 0 and "189" in stocked.output
+    record(db, type="deliver", product="TV", serials=["SN000100"])
+    record(db, type="sell", product="TV", serials=["SN000100"], region="CN-44")
+    listed = cli("diversion", "list")
+    assert listed.exit_code == 0 and "SN000100" in listed.output and "DN-C" in listed.output
+    alert = channel.list_alerts(db, SYSTEM)[0]["id"]
+    assert cli("diversion", "close", str(alert), "--note", "").exit_code == 2
+    assert cli("diversion", "close", str(alert), "--note", "warned").exit_code == 0
+    scans = tmp_path / "scans.txt"
+    scans.write_text("\n".join(stock[20:30]))
+    assert cli("stocktake", "open", "ST-C", "WH1").exit_code == 0
+    assert "10 serials counted" in cli("stocktake", "scan", "ST-C", "WH1", str(scans)).output
+    closed = cli("stocktake", "close", "ST-C")
+    assert closed.exit_code == 0 and "missing: 179" in closed.output

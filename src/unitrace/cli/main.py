@@ -18,6 +18,7 @@ from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.catalog import service as catalog
 from unitrace.catalog.schemas import ProductCreate
+from unitrace.cli.channel import diversion_app, inventory_command, ship_command, stocktake_app
 from unitrace.cli.common import console, database, err_console, fail, handle_errors
 from unitrace.cli.production import (
     bom_command,
@@ -46,8 +47,11 @@ audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (user_app, "user"), (token_app, "token"),
                   (product_app, "product"), (serials_app, "serials"), (unit_app, "unit"),
                   (ledger_app, "ledger"), (audit_app, "audit"), (trace_app, "trace"),
-                  (recall_app, "recall"), (quality_app, "quality")):  # fmt: skip
+                  (recall_app, "recall"), (quality_app, "quality"),
+                  (diversion_app, "diversion"), (stocktake_app, "stocktake")):  # fmt: skip
     app.add_typer(sub, name=name)
+app.command("ship")(ship_command)
+app.command("inventory")(inventory_command)
 product_app.command("bom")(handle_errors(bom_command))
 product_app.command("route")(handle_errors(route_command))
 

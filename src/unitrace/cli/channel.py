@@ -1,0 +1,134 @@
+"""`unitrace ship`, `unitrace inventory`, `unitrace diversion` and `unitrace stocktake`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from unitrace.access.principal import SYSTEM
+from unitrace.channel import service as channel
+from unitrace.channel import stocktake
+from unitrace.channel.service import ShipmentIn
+from unitrace.cli.common import console, database, handle_errors
+
+diversion_app = typer.Typer(help="Diversion (窜货) alerts.", no_args_is_help=True)
+stocktake_app = typer.Typer(help="Stocktakes.", no_args_is_help=True)
+Opt = Optional  # noqa: UP045 — Typer needs Optional[...] spelled out for options
+
+
+def _validated(model, **values):  # type: ignore[no-untyped-def]
+    from unitrace.cli.main import _validated as validated
+
+    return validated(model, **values)
+
+
+@handle_errors
+def ship_command(
+    party: str,
+    serials: Annotated[Opt[list[str]], typer.Argument(help="serials or FROM..TO ranges")] = None,
+    product: Annotated[Opt[str], typer.Option()] = None,
+    number: Annotated[Opt[str], typer.Option(help="delivery note number")] = None,
+    from_file: Annotated[Opt[Path], typer.Option(help="serials or ranges, one a line")] = None,
+) -> None:
+    """Ship serials and ranges (SN000100..SN000299) to a party: all of them or none."""
+    items = list(serials or [])
+    if from_file is not None:
+        items += [line.strip() for line in from_file.read_text().splitlines() if line.strip()]
+    singles = [i for i in items if ".." not in i]
+    ranges = [{"from": i.split("..")[0], "to": i.split("..")[-1]} for i in items if ".." in i]
+    data = _validated(ShipmentIn, party=party, product=product, number=number, serials=singles,
+                      ranges=ranges)  # fmt: skip
+    made = channel.create_shipment(database(), SYSTEM, data)
+    console.print(escape(f"{made['number']}: {made['unit_count']} units shipped to {party}"),
+                  highlight=False)  # fmt: skip
+
+
+@handle_errors
+def inventory_command(
+    by: Annotated[str, typer.Option(help="product, lot, location, status (comma separated)")] = (
+        "product,location"),
+    product: Annotated[Opt[str], typer.Option()] = None,
+    location: Annotated[Opt[str], typer.Option()] = None,
+    status: Annotated[Opt[str], typer.Option(help="default in_stock")] = None,
+) -> None:  # fmt: skip
+    """Units on hand counted from the ledger's projection."""
+    groups = [b.strip() for b in by.split(",") if b.strip()]
+    found = channel.inventory(database(), SYSTEM, groups, product=product, location=location,
+                              status=status)  # fmt: skip
+    table = Table(*groups, "units")
+    for item in found["items"]:
+        table.add_row(*[escape(str(item[g] or "-")) for g in groups], str(item["units"]))
+    console.print(table)
+
+
+@diversion_app.command("list")
+@handle_errors
+def diversion_list(
+    status: Annotated[str, typer.Option(help="open, acknowledged, closed or all")] = "open",
+    party: Annotated[Opt[str], typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Diversion alerts: unit, distributor, shipment, expected and seen region."""
+    wanted = None if status == "all" else status
+    found = channel.list_alerts(database(), SYSTEM, status=wanted, party=party)
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    table = Table("id", "serial", "distributor", "shipment", "expected", "seen", "source", "status")
+    for a in found:
+        row = (
+            a["id"],
+            a["serial"],
+            a["distributor"],
+            a["shipment"] or "",
+            ",".join(a["expected_regions"]),
+            a["seen_region"],
+            a["source"],
+            a["status"],
+        )
+        table.add_row(*[escape(str(v)) for v in row])
+    console.print(table)
+
+
+@diversion_app.command("close")
+@handle_errors
+def diversion_close(alert_id: int, note: Annotated[str, typer.Option()]) -> None:
+    """Close an alert with a note saying how it was settled."""
+    channel.settle_alert(database(), SYSTEM, alert_id, "closed", note)
+    console.print(f"alert {alert_id} closed")
+
+
+@stocktake_app.command("open")
+@handle_errors
+def stocktake_open(code: str, locations: list[str]) -> None:
+    """Open a count for locations."""
+    found = stocktake.open_count(database(), SYSTEM, code, locations)
+    console.print(escape(f"{code}: {found['expected']} units expected"), highlight=False)
+
+
+@stocktake_app.command("scan")
+@handle_errors
+def stocktake_scan(code: str, location: str, from_file: Path) -> None:
+    """Record the serials of a file (one a line) as scanned at a location."""
+    counted = 0
+    for line in from_file.read_text().splitlines():
+        if line.strip():
+            counted += stocktake.scan(database(), SYSTEM, code, line, location)["counted"]
+    console.print(f"{counted} serials counted", highlight=False)
+
+
+@stocktake_app.command("close")
+@handle_errors
+def stocktake_close(code: str) -> None:
+    """Close the count and print the report."""
+    report = stocktake.close_count(database(), SYSTEM, code)
+    for kind in ("missing", "unexpected", "misplaced"):
+        console.print(f"{kind}: {len(report[kind])}", highlight=False)
+        for item in report[kind]:
+            console.print(escape(f"  {item['serial']} {json.dumps(item, ensure_ascii=False)}"),
+                          highlight=False)  # fmt: skip
