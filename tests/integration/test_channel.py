@@ -47,6 +47,10 @@ def test_a_range_with_one_unit_not_in_stock_ships_none_and_names_it(
     assert queries.dossier(db, SYSTEM, "SN000100", "TV")["status"] == "in_stock"
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(shipments)).scalar() == 0
+    twice = ShipmentIn(party="D-EAST", product="TV", serials=["SN000205"],
+                       ranges=[{"from": "SN000200", "to": "SN000209"}])  # fmt: skip
+    with pytest.raises(ValidationError, match="more than once"):
+        channel.create_shipment(db, SYSTEM, twice)
     made = channel.create_shipment(db, SYSTEM, ShipmentIn(
         number="DN-1", party="D-EAST", product="TV", serials=["SN000299"],
         ranges=[{"from": "SN000200", "to": "SN000249"}]))  # fmt: skip

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, update
 from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import party_id, product_row
-from unitrace.core.errors import Conflict, FieldError, NotFound, ValidationError, invalid
+from unitrace.core.errors import Conflict, FieldError, NotFound, invalid
 from unitrace.core.lifecycle import Status
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
@@ -84,10 +84,7 @@ def create_shipment(db: Database, actor: Actor, data: ShipmentIn) -> dict[str, A
     serials = list(data.serials)
     for i, r in enumerate(data.ranges):
         serials += expand_range(r.first, r.last, f"ranges.{i}")
-    seen: set[str] = set()
-    twice = [FieldError("serials", "named twice", s) for s in serials if s in seen or seen.add(s)]  # type: ignore[func-returns-value]
-    if twice:
-        raise ValidationError("the shipment names a serial more than once", twice[:1000])
+    # a serial named twice (in a list and a range) is refused by the write path, field by field
     if len(serials) > MAX_RANGE:
         raise invalid("serials", f"at most {MAX_RANGE:,} units a shipment")
     now = datetime.now(UTC)

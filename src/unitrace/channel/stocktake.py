@@ -16,7 +16,7 @@ from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import location_id
 from unitrace.core.errors import Conflict, FieldError, NotFound, invalid
-from unitrace.core.lifecycle import Status
+from unitrace.core.lifecycle import Status, rule_for
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
     locations,
@@ -166,7 +166,7 @@ def approve(db: Database, actor: Actor, code: str) -> dict[str, Any]:
             )
         written = 0
         for where, found in moves.items():
-            movable = [u for u in found if _in_stock_like(conn, u)]
+            movable = [u for u in found if _movable(conn, u)]
             if movable:
                 record_in(conn, actor, EventIn(type="move", units=movable, location=where,
                                                data={"stocktake": code}))  # fmt: skip
@@ -184,14 +184,13 @@ def approve(db: Database, actor: Actor, code: str) -> dict[str, Any]:
     return {"code": code, "moved": written, "missing": len(report["missing"])}
 
 
-def _in_stock_like(conn: Any, ref: UnitRef) -> bool:
-    allowed = [int(s) for s in (Status.COMMISSIONED, Status.IN_STOCK, Status.RETURNED,
-                                Status.RECALLED)]  # fmt: skip
+def _movable(conn: Any, ref: UnitRef) -> bool:
+    """Whether the lifecycle allows moving the unit (the rule lives in core.lifecycle)."""
     row = conn.execute(
         select(units.c.status).join(products, products.c.id == units.c.product_id)
         .where(units.c.serial == ref.serial, products.c.code == ref.product)
     ).first()  # fmt: skip
-    return row is not None and int(row.status) in allowed
+    return row is not None and rule_for("move").allows(Status(row.status))
 
 
 def get_count(db: Database, actor: Actor, code: str) -> dict[str, Any]:

@@ -142,7 +142,7 @@ def _bom(conn: Connection, product_id: int) -> tuple[str, dict[int, tuple[str, i
     return policy, {int(r[1]): (r[2], int(r[3]), bool(r[4])) for r in rows if r[1] is not None}
 
 
-def _installed(conn: Connection, parent_ids: Sequence[int]) -> dict[int, Counter[int]]:
+def installed(conn: Connection, parent_ids: Sequence[int]) -> dict[int, Counter[int]]:
     """Per parent: component product id → how many are in it now (serialised parts and the
     quantities of lots it consumed). Two grouped queries per chunk of parents."""
     counts: dict[int, Counter[int]] = defaultdict(Counter)
@@ -170,11 +170,11 @@ def check_bom(conn: Connection, assemblies: Sequence[Assembly]) -> list[list[str
     One BOM query per parent product and two grouped queries per chunk of parents."""
     boms = {pid: _bom(conn, pid) for pid in {a.parent.product_id for a in assemblies}}
     checked = [a for a in assemblies if boms[a.parent.product_id][1]]
-    installed = _installed(conn, [a.parent.id for a in checked]) if checked else {}
+    inside = installed(conn, [a.parent.id for a in checked]) if checked else {}
     warnings: dict[int, list[str]] = {}
     for a in checked:
         policy, bom = boms[a.parent.product_id]
-        after = Counter(installed.get(a.parent.id, Counter()))
+        after = Counter(inside.get(a.parent.id, Counter()))
         for u in a.adding:
             after[u.product_id] += 1
         for u in a.removing:
@@ -283,9 +283,9 @@ def _check_required_components(
     if not needed:
         return []
     problems = []
-    installed = _installed(conn, [u.id for u in group])
+    inside = installed(conn, [u.id for u in group])
     for u in group:
-        have = installed[u.id]
+        have = inside[u.id]
         problems += [
             FieldError("serials", f"{u.serial} misses {quantity - have[pid]} × {code} of its "
                        "bill of materials", u.serial)

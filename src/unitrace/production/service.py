@@ -12,6 +12,8 @@ from unitrace.catalog.service import product_row
 from unitrace.core.errors import FieldError, ValidationError, invalid
 from unitrace.db.engine import Database
 from unitrace.db.tables import bom_lines, products, route_steps
+from unitrace.ledger.queries import find_unit
+from unitrace.production import rules
 from unitrace.production.schemas import BomIn, RouteIn
 
 
@@ -102,3 +104,25 @@ def set_route(db: Database, actor: Actor, code: str, data: RouteIn) -> dict[str,
         after = _route_public(conn, product)
         audit.append(conn, actor, "update", "route", code, before, after)
     return after
+
+
+def bom_fill(db: Database, actor: Actor, serial: str, product: str | None) -> dict[str, Any]:
+    """An assembly's BOM next to what is in it now (serialised parts and consumed lots), counted
+    the way the assembly check counts (`rules.installed`)."""
+    actor.require("read")
+    with db.read() as conn:
+        unit = find_unit(conn, actor, serial, product)
+        parent = product_row_by_id(conn, unit.product_id)
+        bom = _bom_public(conn, parent)
+        have = rules.installed(conn, [unit.id]).get(unit.id, {})
+        codes = dict(conn.execute(select(products.c.id, products.c.code)
+                                  .where(products.c.id.in_(list(have)))).all())  # fmt: skip
+    counted = {codes[pid]: n for pid, n in have.items() if n > 0}
+    lines = [{**line, "have": counted.get(line["component"], 0)} for line in bom["lines"]]
+    extra = sorted(set(counted) - {line["component"] for line in bom["lines"]})
+    return {"serial": unit.serial, "product": parent.code, "product_name": parent.name,
+            "bom": bom, "lines": lines, "extra": [(p, counted[p]) for p in extra]}  # fmt: skip
+
+
+def product_row_by_id(conn: Connection, product_id: int) -> Any:
+    return conn.execute(select(products).where(products.c.id == product_id)).one()

@@ -13,7 +13,6 @@ from pydantic import ValidationError as PydanticValidationError
 
 from unitrace.catalog import service as catalog
 from unitrace.core.errors import Forbidden, NotFound, UnitraceError
-from unitrace.ledger import queries
 from unitrace.ledger import service as ledger
 from unitrace.ledger.schemas import EventIn
 from unitrace.production import quality, recall, trace
@@ -62,20 +61,7 @@ def _feedback(request: Request, ok: bool, serial: str, action: str, **extra: Any
 
 
 def _bom_state(request: Request, actor: Any, parent: str, product: str) -> dict[str, Any]:
-    """The parent's dossier and its BOM with how many of each component are in it now."""
-    db = database(request)
-    unit = queries.dossier(db, actor, parent, product or None)
-    bom = production.get_bom(db, actor, unit["product"]["code"])
-    have: dict[str, int] = {}
-    for c in unit["components"]:
-        have[c["product"]] = have.get(c["product"], 0) + 1
-    tree = trace.backward(db, actor, unit["serial"], unit["product"]["code"]) if actor.can(
-        "trace") else {"consumed": []}  # fmt: skip
-    for used in tree["consumed"]:
-        have[used["product"]] = have.get(used["product"], 0) + used["quantity"]
-    lines = [{**line, "have": have.get(line["component"], 0)} for line in bom["lines"]]
-    extra = sorted(set(have) - {line["component"] for line in bom["lines"]})
-    return {"unit": unit, "bom": bom, "lines": lines, "extra": [(p, have[p]) for p in extra]}
+    return production.bom_fill(database(request), actor, parent, product or None)
 
 
 @router.get("/assembly")
@@ -87,7 +73,8 @@ def assembly_page(request: Request, parent: str = "", product: str = "") -> Resp
                                "products": _products(request, actor)}  # fmt: skip
     if context["parent"]:
         try:
-            context.update(_bom_state(request, actor, context["parent"], product))
+            state = _bom_state(request, actor, context["parent"], product)
+            context.update(unit=state, lines=state["lines"], extra=state["extra"])
         except UnitraceError as error:
             context.update(error=error_title(error), detail=error.detail)
     return render(request, "assembly.html", 404 if context.get("error") else 200, user=actor,
