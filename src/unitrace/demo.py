@@ -202,11 +202,18 @@ def load_demo(db: Database, units: int = 10_000, console: Console | None = None,
         progress.advance(task)
         delivered = shipped["D-EAST"] + shipped["D-SOUTH"]
         sold = rng.sample(delivered, int(len(delivered) * 0.6))
+        east = set(shipped["D-EAST"])
+        # sales are reported with the region they happen in; one batch of D-EAST's units turns
+        # up in Guangdong (CN-44), outside D-EAST's regions: diversion (窜货) alerts in the demo
         batch = [
-            EventIn(type="sell", product=FINISHED, serials=sold[i::30],
-                    event_time=_at(start, 60 + i * 1.5),
-                    data={"region": "CN-31" if i % 2 else "CN-44"})
+            EventIn(type="sell", product=FINISHED, serials=chunk, region=region,
+                    event_time=_at(start, 60 + i * 1.5))
             for i in range(30)
+            for chunk, region in (
+                ([s for s in sold[i::30] if s in east], "CN-44" if i == 7 else "CN-31"),
+                ([s for s in sold[i::30] if s not in east], "CN-44"),
+            )
+            if chunk
         ]  # fmt: skip
         activated = sold[: int(len(sold) * 0.7)]
         batch += [
