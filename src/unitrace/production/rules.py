@@ -65,27 +65,30 @@ class LotUse:
 # --- recalls ----------------------------------------------------------------------------
 
 
+_SETTLED = (
+    select(event_units.c.unit_id)
+    .join(events, events.c.id == event_units.c.event_id)
+    .where(
+        event_units.c.unit_id == recall_units.c.unit_id,
+        events.c.id > recalls.c.after_event_id,
+        or_(*[and_(events.c.type == kind, event_units.c.role == int(role))
+              for kind, role in RESOLVING.items()]),
+    )
+)  # fmt: skip
+_OPEN_RECALLS = (
+    select(recall_units.c.unit_id, recalls.c.code, recalls.c.title)
+    .join(recalls, recalls.c.id == recall_units.c.recall_id)
+    .where(recalls.c.status == "open",
+           recall_units.c.unit_id.in_(bindparam("ids", expanding=True)), ~exists(_SETTLED))
+)  # fmt: skip
+
+
 def open_recalls(conn: Connection, unit_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-    """unit id → (campaign code, title) for units in an open campaign not yet settled."""
-    settled = (
-        select(event_units.c.unit_id)
-        .join(events, events.c.id == event_units.c.event_id)
-        .where(
-            event_units.c.unit_id == recall_units.c.unit_id,
-            events.c.id > recalls.c.after_event_id,
-            or_(*[and_(events.c.type == kind, event_units.c.role == int(role))
-                  for kind, role in RESOLVING.items()]),
-        )
-    )  # fmt: skip
-    query = (
-        select(recall_units.c.unit_id, recalls.c.code, recalls.c.title)
-        .join(recalls, recalls.c.id == recall_units.c.recall_id)
-        .where(recalls.c.status == "open", recall_units.c.unit_id.in_(bindparam("ids",
-               expanding=True)), ~exists(settled))
-    )  # fmt: skip
+    """unit id → (campaign code, title) for units in an open campaign not yet settled (built
+    once above: it runs for every ship, sell, deliver, activate and assembly)."""
     found: dict[int, tuple[str, str]] = {}
     for chunk in chunks(list(unit_ids)):
-        for row in conn.execute(query, {"ids": list(chunk)}):
+        for row in conn.execute(_OPEN_RECALLS, {"ids": list(chunk)}):
             found.setdefault(int(row.unit_id), (row.code, row.title))
     return found
 
