@@ -33,9 +33,9 @@ _STAFF = frozenset({"read", "catalog.read", "trace"})
 ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "production": _STAFF | _events("commission", "inspect", "assemble", "disassemble",
-                                   "replace_part", "move", "receive", "scrap"),
+                                   "replace_part", "move", "receive", "scrap", "pack"),
     "warehouse": _STAFF | _events("receive", "move", "ship", "deliver", "count", "return",
-                                  "inspect"),
+                                  "inspect", "pack", "unpack"),
     "sales": _STAFF | _events("ship", "deliver", "sell", "activate", "return")
     | {"diversion.manage"},
     "service": _STAFF | _events("return", "repair", "replace_part", "activate", "verify",
@@ -44,12 +44,12 @@ ROLES: dict[str, frozenset[str]] = {
     "auditor": _STAFF | {"audit.read"},
     "readonly": _STAFF,
     "partner": frozenset({"read"}) | _events("deliver", "sell", "activate", "return", "verify",
-                                             "count"),
+                                             "count", "unpack"),
 }  # fmt: skip
 ROLE_SUMMARY: dict[str, str] = {
     "admin": "everything",
     "production": "commission serials, record assembly, tests and production moves",
-    "warehouse": "receive, move, count, ship and take back units",
+    "warehouse": "receive, put away, move, pack, count, ship and take back units",
     "sales": "ship to the channel, record deliveries, sales and activations",
     "service": "returns, repairs, part replacements, activations",
     "quality": "inspections, recalls, scrapping",

@@ -13,11 +13,14 @@ from sqlalchemy import func, insert, select, update
 from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import party_id, product_row
+from unitrace.channel import packing
 from unitrace.core.errors import Conflict, FieldError, NotFound, invalid
 from unitrace.core.lifecycle import Status
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
+    containers,
     diversion_alerts,
+    event_containers,
     events,
     locations,
     lots,
@@ -27,6 +30,7 @@ from unitrace.db.tables import (
     units,
 )
 from unitrace.ledger.schemas import BizTransaction, EventIn, EventTime
+from unitrace.ledger.scope import outside
 from unitrace.ledger.write import record_in
 
 MAX_RANGE = 100_000
@@ -54,12 +58,17 @@ class ShipmentIn(Strict):
     product: str | None = Field(default=None, max_length=40)
     serials: list[str] = Field(default_factory=list, max_length=MAX_RANGE)
     ranges: list[SerialRange] = Field(default_factory=list, max_length=100)
+    containers: list[str] = Field(
+        default_factory=list,
+        max_length=1_000,
+        description="cartons or pallets shipped whole (SSCC or label)",
+    )
     event_time: EventTime | None = None
 
     @model_validator(mode="after")
     def _names_units(self) -> ShipmentIn:
-        if not self.serials and not self.ranges:
-            raise ValueError("a shipment names serials or ranges")
+        if not self.serials and not self.ranges and not self.containers:
+            raise ValueError("a shipment names serials, ranges, cartons or pallets")
         return self
 
 
@@ -98,6 +107,7 @@ def create_shipment(db: Database, actor: Actor, data: ShipmentIn) -> dict[str, A
         if data.product:
             product_row(conn, data.product)
         event = EventIn(type="ship", product=data.product, serials=serials, party=data.party,
+                        containers=data.containers,
                         event_time=data.event_time,
                         biz_transactions=[BizTransaction(type="desadv", id=number)])  # fmt: skip
         done = record_in(conn, actor, event)
@@ -127,6 +137,61 @@ def list_shipments(db: Database, actor: Actor, party: str | None = None) -> list
     return [{"number": r.number, "party": r.party, "region": r.region,
              "unit_count": r.unit_count, "shipped_at": r.event_time.isoformat(),
              "created_by": r.created_by} for r in rows]  # fmt: skip
+
+
+# --- cartons and pallets ------------------------------------------------------------------
+
+
+def container(
+    db: Database, actor: Actor, code: str, missing_ok: bool = False
+) -> dict[str, Any] | None:
+    """A carton or pallet: where it is, what is in it (all levels counted), and its events.
+    A partner sees one only when every unit in it is in its scope."""
+    actor.require("read")
+    code = packing.normalise(code)
+    with db.read() as conn:
+        found = packing.find(conn, [code]).get(code)
+        content = packing.content_ids(conn, found.id) if found else []
+        if (
+            found is not None
+            and actor.is_partner
+            and (not content or outside(conn, actor, content))
+        ):
+            found = None
+        if found is None:
+            if missing_ok:
+                return None
+            raise NotFound(packing.unknown_container(code),
+                           [FieldError("code", "not found", code)])  # fmt: skip
+        inside = packing.content_summary(conn, found.id)
+        history = conn.execute(
+            select(events.c.event_id, events.c.type, events.c.event_time, events.c.unit_count,
+                   locations.c.code.label("location"), parties.c.code.label("party"),
+                   event_containers.c.role)
+            .join(event_containers, event_containers.c.event_id == events.c.id)
+            .outerjoin(locations, locations.c.id == events.c.location_id)
+            .outerjoin(parties, parties.c.id == events.c.party_id)
+            .where(event_containers.c.container_id == found.id)
+            .order_by(events.c.event_time, events.c.id)
+        ).all()  # fmt: skip
+        pallet = conn.execute(select(containers.c.code).where(
+            containers.c.id == found.parent_id)).scalar() if found.parent_id else None  # fmt: skip
+        location = conn.execute(select(locations.c.code).where(
+            locations.c.id == found.location_id)).scalar()  # fmt: skip
+        holder = conn.execute(select(parties.c.code).where(
+            parties.c.id == found.holder_id)).scalar()  # fmt: skip
+    partner = actor.is_partner
+    return {
+        "code": found.code, "kind": found.kind, "pallet": pallet,
+        "location": None if partner else location, "holder": holder,
+        "unit_count": len(content), **inside,
+        "events": [{"event_id": e.event_id, "type": e.type,
+                    "event_time": e.event_time.isoformat(), "unit_count": e.unit_count,
+                    "location": None if partner else e.location,
+                    "party": e.party if not partner or e.party == holder else None,
+                    "role": "packed into" if e.role == packing.TARGET else "scanned"}
+                   for e in history],
+    }  # fmt: skip
 
 
 # --- item-level inventory ---------------------------------------------------------------

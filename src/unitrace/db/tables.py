@@ -244,6 +244,8 @@ units = Table(
     Column("parent_id", ForeignKey("units.id")),
     Column("attributes", JSON),
     Column("last_event_id", BigInteger, nullable=False),
+    # the carton the unit is packed in (cartons sit on pallets: containers.parent_id)
+    Column("container_id", ForeignKey("containers.id")),
     UniqueConstraint("product_id", "serial", name="uq_units_product_serial"),
     Index("ix_units_serial", "serial"),
     Index("ix_units_product_status", "product_id", "status"),
@@ -255,6 +257,9 @@ units = Table(
           sqlite_where=text("holder_id IS NOT NULL")),
     Index("ix_units_parent", "parent_id", postgresql_where=text("parent_id IS NOT NULL"),
           sqlite_where=text("parent_id IS NOT NULL")),
+    Index("ix_units_container", "container_id",
+          postgresql_where=text("container_id IS NOT NULL"),
+          sqlite_where=text("container_id IS NOT NULL")),
 )  # fmt: skip
 
 unit_id_blocks = Table(
@@ -455,4 +460,33 @@ stocktake_scans = Table(
     Column("scanned_at", UTCDateTime, nullable=False),
     Column("scanned_by", String(80), nullable=False),
     UniqueConstraint("stocktake_id", "serial", name="uq_stocktake_scans_serial"),
+)
+
+
+# --- packing: cartons and pallets (aggregation) ----------------------------------------------
+
+containers = Table(
+    "containers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    # an SSCC (18 digits) or the site's own carton label
+    Column("code", String(40), nullable=False, unique=True),
+    Column("kind", String(10), nullable=False),  # carton, pallet
+    Column("parent_id", ForeignKey("containers.id")),  # the pallet a carton is on
+    Column("location_id", ForeignKey("locations.id")),
+    Column("holder_id", ForeignKey("parties.id")),
+    Column("created_event_id", BigInteger, nullable=False),
+    Column("last_event_id", BigInteger, nullable=False),
+    Index("ix_containers_parent", "parent_id", postgresql_where=text("parent_id IS NOT NULL"),
+          sqlite_where=text("parent_id IS NOT NULL")),
+)  # fmt: skip
+
+event_containers = Table(
+    "event_containers",
+    metadata,
+    Column("container_id", ForeignKey("containers.id"), primary_key=True),
+    Column("event_id", ForeignKey("events.id"), primary_key=True),
+    Column("role", SmallInteger, nullable=False),  # 0 scanned (moved whole), 1 packed into / out of
+    Index("ix_event_containers_event", "event_id"),
+    sqlite_with_rowid=False,
 )

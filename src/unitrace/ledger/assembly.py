@@ -60,7 +60,8 @@ def suitable(batch: Sequence[EventIn]) -> bool:
     ids: set[str] = set()
     for e in batch:
         if (e.type != "assemble" or e.parent is None or e.removed or e.party or e.lot
-                or e.attributes is not None or e.step is not None or e.region):  # fmt: skip
+                or e.attributes is not None or e.step is not None or e.region
+                or e.containers):  # fmt: skip
             return False
         if e.event_id:
             if e.event_id in ids:

@@ -15,6 +15,7 @@ from unitrace.core.errors import FieldError, NotFound, ValidationError, invalid
 from unitrace.core.lifecycle import Role, Status, rule_for
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
+    containers,
     event_units,
     events,
     locations,
@@ -100,6 +101,7 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
         steps = _steps(conn, unit.id)
         location = _code(conn, locations, unit.location_id)
         holder = _code(conn, parties, unit.holder_id)
+        container = _code(conn, containers, unit.container_id)
         if actor.is_partner:
             # A partner learns nothing about other parties: their codes are hidden.
             own = _code(conn, parties, actor.party_id)
@@ -130,6 +132,7 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
         "location": location,
         "holder": holder,
         "parent": parent,
+        "container": container,
         "components": components,
         "component_tree": component_tree,
         "steps": steps,

@@ -67,6 +67,7 @@ SmallJson = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
 WindowTime = Annotated[AwareDatetime, AfterValidator(_plausible_window)]
 EventTime = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
 SerialText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ContainerCode = Annotated[str, StringConstraints(min_length=1, max_length=44)]
 Serial = Field(min_length=1, max_length=64)
 CodeRef = Field(default=None, min_length=1, max_length=60)
 
@@ -140,6 +141,18 @@ class EventIn(Strict):
         description="assemble, replace_part: lot-tracked parts used, by lot and quantity",
     )
     step: StepIn | None = Field(default=None, description="inspect: a process step's result")
+    containers: list[ContainerCode] = Field(
+        default_factory=list,
+        max_length=1_000,
+        description="cartons or pallets (SSCC or label): the event is about every unit inside",
+    )
+    container: ContainerCode | None = Field(
+        default=None, description="pack: the carton or pallet packed into (made on its first "
+        "pack); unpack: the one emptied"
+    )  # fmt: skip
+    container_kind: Literal["carton", "pallet"] | None = Field(
+        default=None, description="pack: what a new container is (default carton)"
+    )
     region: str | None = Field(
         default=None,
         min_length=2,
@@ -162,8 +175,11 @@ class EventIn(Strict):
     @model_validator(mode="after")
     def _names_units(self) -> EventIn:
         lots_only = bool(self.consumed and self.parent)
-        if not self.serials and not self.units and not lots_only:
-            raise ValueError("an event names at least one unit in `serials` or `units`")
+        unpack_all = self.type == "unpack" and self.container is not None
+        if not self.serials and not self.units and not lots_only and not self.containers \
+                and not unpack_all:  # fmt: skip
+            raise ValueError("an event names at least one unit in `serials`, `units` or "
+                             "`containers`")  # fmt: skip
         if self.consumed and self.type not in ("assemble", "replace_part"):
             raise ValueError("only assemble and replace_part consume lots (`consumed`)")
         if self.step is not None and self.type != "inspect":

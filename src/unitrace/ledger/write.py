@@ -31,6 +31,7 @@ from unitrace.catalog.service import (
     product_row,
     serial_template,
 )
+from unitrace.channel import packing
 from unitrace.channel import rules as channel
 from unitrace.core.errors import (
     Conflict,
@@ -103,7 +104,10 @@ def payload_hash(payload: Any) -> str:
 
 
 def event_hash(event: EventIn) -> str:
-    return payload_hash(event.model_dump(mode="json", exclude={"event_id"}, exclude_none=True))
+    content = event.model_dump(mode="json", exclude={"event_id"}, exclude_none=True)
+    if not content.get("containers"):  # added later: events without them hash as before
+        content.pop("containers", None)
+    return payload_hash(content)
 
 
 def report(
@@ -258,8 +262,11 @@ def record_in(
         return _commission(conn, actor, event, digest, event_time, refs, new_unit_serials)
 
     refs_named = unit_refs(event)
-    subjects = resolve_units(conn, refs_named)
-    _named_once(refs_named, subjects)
+    direct = resolve_units(conn, refs_named)
+    _named_once(refs_named, direct)
+    _check_scope(conn, actor, refs_named, direct, None, [])  # before anything is said of them
+    plan = packing.prepare(conn, actor, event, direct)
+    subjects = direct + _packed_units(plan, direct)
     parent = _parent(conn, rule, event, subjects)
     removed = _removed(conn, event, parent)
     _check_scope(conn, actor, refs_named, subjects, parent, removed)
@@ -278,6 +285,8 @@ def record_in(
         None, len(subjects) + len(removed),
     )  # fmt: skip
     _project(conn, rule, subjects, event_pk, refs, parent.id if parent else None)
+    if plan.target is not None or plan.named or direct:
+        packing.apply(conn, rule, plan, event_pk, refs, [u.id for u in direct])
     if removed:
         _project_removed(conn, removed, event_pk, parent.id if parent else None)
     if uses and parent is not None:
@@ -295,6 +304,24 @@ def record_in(
                  [u.serial for u in subjects])  # fmt: skip
     return Recorded(event_id, event_pk, event.type, len(subjects) + len(removed), False,
                     warnings=warnings)  # fmt: skip
+
+
+def _packed_units(plan: packing.Plan, direct: list[UnitRow]) -> list[UnitRow]:
+    """The units inside the cartons and pallets an event names; none named on its own too."""
+    named = {u.id: u for u in direct}
+    twice = [
+        FieldError(
+            "serials",
+            "named twice: also inside a carton or pallet the event names",
+            named[r.id].serial,
+        )
+        for r in plan.units
+        if r.id in named
+    ]
+    if twice:
+        raise report("the event names a unit more than once", twice)
+    return [UnitRow(r.id, r.serial, r.code, Status(r.status), r.parent_id, r.product_id)
+            for r in plan.units]  # fmt: skip
 
 
 def _named_once(refs: list[tuple[str, str | None, str]], found: list[UnitRow]) -> None:
@@ -370,6 +397,10 @@ def _audit_event(conn: Connection, actor: Actor, event: EventIn, event_id: str, 
             summary[name] = getattr(event, name)
     if event.parent is not None:
         summary["parent"] = event.parent.serial
+    if event.containers:
+        summary["containers"] = list(event.containers[:20])
+    if event.container:
+        summary["container"] = event.container
     audit.append(conn, actor, "record", "event", event_id, None, summary)
 
 
@@ -387,6 +418,16 @@ def _check_required(rule: Rule, event: EventIn) -> None:
         raise invalid("removed", f"only replace_part takes removed components, not {what}")
     if event.parent is not None and event.type not in ("assemble", "disassemble", "replace_part"):
         raise invalid("parent", f"{what} does not take a parent unit")
+    if event.type in ("pack", "unpack") and not event.container:
+        raise invalid("container", f"{what} needs the carton or pallet (its code)")
+    if event.container and event.type not in ("pack", "unpack"):
+        raise invalid("container", f"only pack and unpack take `container`, not {what}; name "
+                      "the cartons the event moves in `containers`")  # fmt: skip
+    if event.container_kind and event.type != "pack":
+        raise invalid("container_kind", "only pack makes containers")
+    if event.containers and event.type in ("commission", "assemble", "disassemble",
+                                           "replace_part"):  # fmt: skip
+        raise invalid("containers", f"{what} takes units, not cartons or pallets")
     if event.attributes is not None and event.type != "commission":
         raise invalid("attributes", "only commission sets unit attributes")
     if event.lot is not None and event.type != "commission":
