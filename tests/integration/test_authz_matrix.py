@@ -8,6 +8,7 @@ set fails here; a new API operation without a row here fails `test_every_operati
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -134,6 +135,7 @@ OPS = [
        lambda r, w: ("/shipments", {"json": {"party": "D-EAST", "product": "AC1",
                                              "serials": [w.shipping[r]]}})),
     Op("GET", "/shipments", STAFF, lambda r, w: ("/shipments", {})),
+    Op("GET", "/containers/{code}", ALL, lambda r, w: ("/containers/CTN-EAST", {})),
     Op("GET", "/inventory", STAFF, lambda r, w: ("/inventory?by=product,status&status=sold", {})),
     Op("GET", "/diversions", STAFF, lambda r, w: ("/diversions?party=D-WEST", {})),
     Op("POST", "/diversions/{alert_id}/ack", frozenset({"admin", "sales"}),
@@ -176,9 +178,11 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
     record(db, type="ship", product="AC1", serials=[*sell.values(), east_unit], party="D-EAST",
            biz_transactions=[{"type": "desadv", "id": "DN-EAST-1"}])  # fmt: skip
     record(db, type="deliver", product="AC1", serials=[*sell.values(), east_unit])
+    record(db, type="pack", product="AC1", serials=[east_unit], container="CTN-EAST")
     record(db, type="ship", product="AC1", serials=[south_unit], party="D-SOUTH",
            biz_transactions=[{"type": "desadv", "id": "DN-SOUTH-9"}])  # fmt: skip
     record(db, type="deliver", product="AC1", serials=[south_unit])
+    record(db, type="pack", product="AC1", serials=[south_unit], container="CTN-SOUTH")
     access.create_user(db, SYSTEM, "target", PASSWORD, "readonly")
     tokens: dict[str, str] = {}
     own: dict[str, int] = {}
@@ -281,6 +285,19 @@ def test_partner_of_a_learns_nothing_about_a_unit_of_b(
         assert theirs.status_code == unknown.status_code == 404, (kind, theirs.text)
         assert _same_as_unknown(theirs, unknown, south), kind
         assert all(s not in theirs.text for s in secrets[1:]), kind
+
+    theirs, unknown = get("/containers/CTN-SOUTH"), get("/containers/NO-SUCH")
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.text.replace("CTN-SOUTH", "X") == unknown.text.replace("NO-SUCH", "X")
+    for body in ({"type": "unpack", "container": "{}"}, {"type": "return", "containers": ["{}"],
+                                                          "location": "WH1"}):  # fmt: skip
+        theirs, unknown = (
+            client.post(API + "/events", headers=bearer,
+                        json=json.loads(json.dumps(body).replace("{}", code)))
+            for code in ("CTN-SOUTH", "NO-SUCH")
+        )  # fmt: skip
+        assert theirs.status_code == unknown.status_code == 404, (body, theirs.text)
+        assert theirs.text.replace("CTN-SOUTH", "X") == unknown.text.replace("NO-SUCH", "X")
 
     # the web pages, logged in as the same partner
     client.cookies.clear()

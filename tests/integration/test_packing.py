@@ -3,12 +3,14 @@ the unit or carton and why; two packers racing for one unit."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.factories import make_location, make_party, make_product, record
+from tests.integration.test_cli import cli  # noqa: F401 — the fixture
 from unitrace.access.principal import SYSTEM, Actor
 from unitrace.channel import service as channel
 from unitrace.core.errors import Conflict, InvalidTransition, NotFound, ValidationError
@@ -172,3 +174,22 @@ def test_two_packers_racing_for_one_unit_pack_it_once(db: Database, stock: list[
         homes = conn.execute(select(units.c.container_id).where(
             units.c.serial.in_(stock[:2]))).scalars().all()  # fmt: skip
     assert len(set(homes)) == 1 and None not in homes
+
+
+def test_packing_from_the_cli(db: Database, stock: list[str], cli) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    packed = cli("pack", "CTN-1", *stock[:24], "--product", "TV")
+    assert packed.exit_code == 0 and "24 units" in packed.output, packed.output
+    assert cli("pack", "CTN-2", stock[30], "--product", "TV").exit_code == 0
+    onto = cli("pack", "PAL-1", "--carton", "CTN-1", "--carton", "CTN-2", "--pallet")
+    assert onto.exit_code == 0, onto.output
+    shown = cli("container", "PAL-1")
+    assert shown.exit_code == 0 and "pallet PAL-1 at WH1: 25 units" in shown.output
+    shipped = cli("ship", "D-EAST", "--carton", "PAL-1", "--number", "DN-P")
+    assert shipped.exit_code == 0 and "25 units shipped" in shipped.output, shipped.output
+    again = cli("pack", "CTN-3", stock[0], "--product", "TV")
+    assert again.exit_code != 0 and "already in CTN-1" in again.output
+    unknown = cli("unpack", "NO-SUCH")
+    assert unknown.exit_code != 0 and "no carton or pallet" in unknown.output
+    out = cli("unpack", "PAL-1")
+    assert out.exit_code == 0 and "0 units out" in out.output
+    assert json.loads(cli("container", "CTN-1", "--json").stdout)["pallet"] is None

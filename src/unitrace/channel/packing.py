@@ -81,6 +81,13 @@ def unknown_container(code: str) -> str:
     return f"no carton or pallet with code {code!r}"
 
 
+def unknown(named: list[tuple[str, str]]) -> NotFound:
+    """Containers not found — or outside a partner's scope: the same words for both."""
+    errors = [FieldError(path, unknown_container(code), code) for path, code in named]
+    more = f" ({len(errors)} in all)" if len(errors) > 1 else ""
+    return NotFound(unknown_container(named[0][1]) + more, errors)
+
+
 _COLUMNS = (containers.c.id, containers.c.code, containers.c.kind, containers.c.parent_id,
             containers.c.location_id, containers.c.holder_id)  # fmt: skip
 _BY_CODE = select(*_COLUMNS).where(containers.c.code.in_(bindparam("codes", expanding=True)))
@@ -144,10 +151,9 @@ def prepare(conn: Connection, actor: Actor, event: Any, direct: Sequence[Any]) -
         _target(conn, actor, event, plan)
     if codes:
         found = find(conn, codes)
-        missing = [FieldError(f"containers.{i}", unknown_container(c), c)
-                   for i, c in enumerate(codes) if c not in found]  # fmt: skip
+        missing = [(f"containers.{i}", c) for i, c in enumerate(codes) if c not in found]
         if missing:
-            raise NotFound("unknown cartons or pallets", missing)
+            raise unknown(missing)
         plan.named = [found[c] for c in codes]
         _fill(conn, actor, event, plan, codes)
     if event.type in ("pack", "unpack"):
@@ -162,10 +168,10 @@ def _target(conn: Connection, actor: Actor, event: Any, plan: Plan) -> None:
         raise invalid("container", problem, code)
     target = find(conn, [code]).get(code)
     if target is not None and outside(conn, actor, content_ids(conn, target.id)):
-        target = None  # a partner sees no carton with units it never held
+        raise unknown([("container", code)])  # a partner sees no carton of units it never held
     if target is None:
         if event.type == "unpack":
-            raise NotFound(unknown_container(code), [FieldError("container", "not found", code)])
+            raise unknown([("container", code)])
         plan.new_kind = event.container_kind or "carton"
         plan.target = Container(0, code, plan.new_kind, None, None, None)
         return
@@ -196,10 +202,7 @@ def _fill(conn: Connection, actor: Actor, event: Any, plan: Plan, codes: list[st
     roots_with_units = {r.root for r in content}
     for i, c in enumerate(plan.named):
         if any(r.root == c.id and r.id in hidden for r in content):
-            raise NotFound(
-                unknown_container(codes[i]),
-                [FieldError(f"containers.{i}", unknown_container(codes[i]), codes[i])],
-            )
+            raise unknown([(f"containers.{i}", codes[i])])
         if c.id not in roots_with_units and event.type != "pack":
             raise invalid(f"containers.{i}", f"{c.kind} {c.code} is empty: nothing to "
                           f"{event.type}", codes[i])  # fmt: skip

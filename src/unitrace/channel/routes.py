@@ -45,6 +45,15 @@ def list_shipments(
     return service.list_shipments(db, actor, party)
 
 
+@router.get("/containers/{code}")
+def get_container(code: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    """A carton or pallet (its label or SSCC, `(00)` allowed): where it is, what is in it,
+    how many units on all levels, and every event that scanned it or packed into it."""
+    found = service.container(db, actor, code)
+    assert found is not None
+    return found
+
+
 @router.get("/inventory")
 def inventory(
     db: DatabaseDep,

@@ -161,8 +161,7 @@ def container(
         if found is None:
             if missing_ok:
                 return None
-            raise NotFound(packing.unknown_container(code),
-                           [FieldError("code", "not found", code)])  # fmt: skip
+            raise packing.unknown([("code", code)])
         inside = packing.content_summary(conn, found.id)
         history = conn.execute(
             select(events.c.event_id, events.c.type, events.c.event_time, events.c.unit_count,

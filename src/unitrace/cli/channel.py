@@ -34,18 +34,82 @@ def ship_command(
     product: Annotated[Opt[str], typer.Option()] = None,
     number: Annotated[Opt[str], typer.Option(help="delivery note number")] = None,
     from_file: Annotated[Opt[Path], typer.Option(help="serials or ranges, one a line")] = None,
+    carton: Annotated[Opt[list[str]], typer.Option(help="a carton or pallet shipped whole")] = None,
 ) -> None:
-    """Ship serials and ranges (SN000100..SN000299) to a party: all of them or none."""
+    """Ship serials, ranges (SN000100..SN000299) and cartons to a party: all or none."""
     items = list(serials or [])
     if from_file is not None:
         items += [line.strip() for line in from_file.read_text().splitlines() if line.strip()]
     singles = [i for i in items if ".." not in i]
     ranges = [{"from": i.split("..")[0], "to": i.split("..")[-1]} for i in items if ".." in i]
     data = _validated(ShipmentIn, party=party, product=product, number=number, serials=singles,
-                      ranges=ranges)  # fmt: skip
+                      ranges=ranges, containers=list(carton or []))  # fmt: skip
     made = channel.create_shipment(database(), SYSTEM, data)
     console.print(escape(f"{made['number']}: {made['unit_count']} units shipped to {party}"),
                   highlight=False)  # fmt: skip
+
+
+@handle_errors
+def pack_command(
+    container: Annotated[str, typer.Argument(help="the carton or pallet (label or SSCC)")],
+    serials: Annotated[Opt[list[str]], typer.Argument(help="units to pack")] = None,
+    product: Annotated[Opt[str], typer.Option()] = None,
+    carton: Annotated[Opt[list[str]], typer.Option(help="a carton to put on the pallet")] = None,
+    pallet: Annotated[bool, typer.Option(help="a new container is a pallet")] = False,
+) -> None:
+    """Pack units into a carton, or cartons onto a pallet (made on its first pack)."""
+    done = _record(
+        type="pack",
+        container=container,
+        product=product,
+        serials=serials or [],
+        containers=carton or [],
+        container_kind="pallet" if pallet else None,
+    )
+    console.print(escape(f"packed into {container}: {done.unit_count} units"), highlight=False)
+
+
+@handle_errors
+def unpack_command(
+    container: Annotated[str, typer.Argument(help="the carton or pallet")],
+    serials: Annotated[Opt[list[str]], typer.Argument(help="units to take out (default all)")] = (
+        None),
+    product: Annotated[Opt[str], typer.Option()] = None,
+    carton: Annotated[Opt[list[str]], typer.Option(help="a carton to take off the pallet")] = None,
+) -> None:  # fmt: skip
+    """Take units out of a carton or cartons off a pallet; everything when none is named."""
+    done = _record(type="unpack", container=container, product=product, serials=serials or [],
+                   containers=carton or [])  # fmt: skip
+    console.print(escape(f"unpacked {container}: {done.unit_count} units out"), highlight=False)
+
+
+def _record(**values):  # type: ignore[no-untyped-def]
+    from unitrace.ledger import service as ledger
+    from unitrace.ledger.schemas import EventIn
+
+    return ledger.record_events(database(), SYSTEM, [_validated(EventIn, **values)])[0]
+
+
+@handle_errors
+def container_command(
+    code: Annotated[str, typer.Argument(help="label or SSCC")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A carton or pallet: where it is, what is in it, its events."""
+    found = channel.container(database(), SYSTEM, code)
+    assert found is not None
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    where = found["location"] or found["holder"] or "-"
+    console.print(escape(f"{found['kind']} {found['code']} at {where}: {found['unit_count']} "
+                         f"units" + (f", on pallet {found['pallet']}" if found["pallet"] else "")),
+                  highlight=False)  # fmt: skip
+    for child in found["containers"]:
+        console.print(escape(f"  {child['kind']} {child['code']}"), highlight=False)
+    for unit in found["units"]:
+        console.print(escape(f"  {unit['product']}/{unit['serial']} {unit['status']}"),
+                      highlight=False)  # fmt: skip
 
 
 @handle_errors

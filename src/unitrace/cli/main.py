@@ -18,7 +18,15 @@ from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.catalog import service as catalog
 from unitrace.catalog.schemas import ProductCreate
-from unitrace.cli.channel import diversion_app, inventory_command, ship_command, stocktake_app
+from unitrace.cli.channel import (
+    container_command,
+    diversion_app,
+    inventory_command,
+    pack_command,
+    ship_command,
+    stocktake_app,
+    unpack_command,
+)
 from unitrace.cli.common import console, database, err_console, fail, handle_errors
 from unitrace.cli.production import (
     bom_command,
@@ -52,6 +60,9 @@ for sub, name in ((db_app, "db"), (user_app, "user"), (token_app, "token"),
     app.add_typer(sub, name=name)
 app.command("ship")(ship_command)
 app.command("inventory")(inventory_command)
+app.command("pack")(pack_command)
+app.command("unpack")(unpack_command)
+app.command("container")(container_command)
 product_app.command("bom")(handle_errors(bom_command))
 product_app.command("route")(handle_errors(route_command))
 
