@@ -78,3 +78,43 @@ def test_diversion_page_lists_and_closes_alerts(shop: tuple[TestClient, Database
     assert client.get("/diversions").status_code == 403
     assert client.get("/shipments").status_code == 403
     assert client.get("/inventory").status_code == 403
+
+
+def test_scan_station_packs_and_moves_a_carton_by_one_scan(
+    shop: tuple[TestClient, Database],
+) -> None:
+    client, db = shop
+    csrf = login(client, db, "warehouse")
+    make_location(db, "WH2")
+    head = {"X-CSRF-Token": csrf}
+    for n in range(100, 124):
+        packed = client.post("/scan", headers=head, data={"action": "pack", "serial": f"SN{n:06d}",
+                                                          "container": "CTN-9"})  # fmt: skip
+        assert 'data-testid="scan-ok"' in packed.text, packed.text
+    no_box = client.post("/scan", headers=head, data={"action": "pack", "serial": "SN000125"})
+    assert 'data-testid="scan-fail"' in no_box.text and "carton or pallet first" in no_box.text
+    moved = client.post("/scan", headers=head, data={"action": "move", "serial": "CTN-9",
+                                                     "location": "WH2"})  # fmt: skip
+    assert 'data-testid="scan-ok"' in moved.text and "24 units" in moved.text
+    assert channel.container(db, SYSTEM, "CTN-9")["location"] == "WH2"
+    assert queries.dossier(db, SYSTEM, "SN000123", "TV")["location"] == "WH2"
+    received = client.post(
+        "/scan",
+        headers=head,
+        data={"action": "receive", "serial": "SN000124", "location": "WH1", "po": "PO-77"},
+    )
+    assert 'data-testid="scan-fail"' in received.text  # already in stock: refused, says why
+    assert "in_stock" in received.text
+    commission_units(db, SYSTEM, CommissionIn(product="TV", serials=["SN000200"]))
+    received = client.post(
+        "/scan",
+        headers=head,
+        data={"action": "receive", "serial": "SN000200", "location": "WH1", "po": "PO-77"},
+    )
+    assert 'data-testid="scan-ok"' in received.text
+    last = queries.dossier(db, SYSTEM, "SN000200", "TV")["events"][-1]
+    assert last["type"] == "receive" and last["biz_transactions"] == [{"type": "po", "id": "PO-77"}]
+    emptied = client.post("/scan", headers=head, data={"action": "unpack", "serial": "CTN-9",
+                                                       "container": "CTN-9"})  # fmt: skip
+    assert 'data-testid="scan-ok"' in emptied.text and "24 units" in emptied.text
+    assert channel.container(db, SYSTEM, "CTN-9")["unit_count"] == 0

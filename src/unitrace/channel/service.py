@@ -142,6 +142,15 @@ def list_shipments(db: Database, actor: Actor, party: str | None = None) -> list
 # --- cartons and pallets ------------------------------------------------------------------
 
 
+def is_container(db: Database, actor: Actor, code: str) -> bool:
+    """Whether a scanned code names a carton or pallet (an SSCC always does)."""
+    code = packing.normalise(code)
+    if len(code) == 18 and code.isdigit():
+        return True
+    with db.read() as conn:
+        return bool(packing.find(conn, [code]))
+
+
 def container(
     db: Database, actor: Actor, code: str, missing_ok: bool = False
 ) -> dict[str, Any] | None:

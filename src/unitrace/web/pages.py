@@ -37,7 +37,7 @@ from unitrace.web.common import (
 from unitrace.web.i18n import _
 
 router = APIRouter(include_in_schema=False)
-SCAN_ACTIONS = ("receive", "move", "ship", "inspect")
+SCAN_ACTIONS = ("receive", "move", "pack", "unpack", "ship", "inspect")
 
 
 # --- login, logout, language ------------------------------------------------------------
@@ -184,17 +184,39 @@ async def scan_submit(request: Request) -> Response:
             raise ValidationError(_("Choose an action."))
         if not serial:
             raise ValidationError(_("Nothing was scanned."))
-        event = EventIn(type=action, serials=[serial],
-                        product=form.get("product") or None,
-                        location=form.get("location") or None,
-                        party=form.get("party") or None if action == "ship" else None)  # fmt: skip
-        ledger.record_events(database(request), actor, [event])
-        context.update(ok=True)
+        event = _scan_event(request, actor, form, action, serial)
+        [done] = ledger.record_events(database(request), actor, [event])
+        context.update(ok=True, count=done.unit_count, boxed=bool(event.containers))
     except PydanticValidationError as exc:
         context.update(ok=False, title=_("Invalid input"), detail=str(exc.errors()[0]["msg"]))
     except UnitraceError as error:
         context.update(ok=False, title=error_title(error), detail=error.detail)
     return render(request, "scan_result.html", **context)
+
+
+def _scan_event(
+    request: Request, actor: Actor, form: dict[str, str], action: str, code: str
+) -> EventIn:
+    """The event one scan makes: a scanned carton or pallet stands for everything in it."""
+    from unitrace.channel import service as channel
+
+    boxed = channel.is_container(database(request), actor, code)
+    target = form.get("container", "").strip()
+    units = {"containers": [code]} if boxed else {"serials": [code]}
+    product = form.get("product") or None
+    if action in ("pack", "unpack"):
+        if not target:
+            raise ValidationError(_("Scan or type the carton or pallet first."))
+        if action == "unpack" and code == target:
+            units = {}  # the container itself scanned: empty it
+        kind = "pallet" if action == "pack" and form.get("pallet") else None
+        return EventIn(type=action, container=target, container_kind=kind, product=product,
+                       **units)  # type: ignore[arg-type]  # fmt: skip
+    order = form.get("po", "").strip()
+    return EventIn(type=action, product=product, location=form.get("location") or None,
+                   party=form.get("party") or None if action == "ship" else None,
+                   biz_transactions=[{"type": "po", "id": order}]
+                   if order and action == "receive" else [], **units)  # type: ignore[arg-type]  # fmt: skip
 
 
 @router.get("/commission")
