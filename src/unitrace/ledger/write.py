@@ -95,6 +95,7 @@ class UnitRow:
     status: Status
     parent_id: int | None
     product_id: int
+    container_id: int | None = None
 
 
 def payload_hash(payload: Any) -> str:
@@ -152,6 +153,7 @@ _BY_PRODUCT = (
         units.c.parent_id,
         units.c.product_id,
         products.c.code,
+        units.c.container_id,
     )
     .join(products, products.c.id == units.c.product_id)
     .where(products.c.code == bindparam("product"))
@@ -165,6 +167,7 @@ _BY_SERIAL = (
         units.c.parent_id,
         units.c.product_id,
         products.c.code,
+        units.c.container_id,
     )
     .join(products, products.c.id == units.c.product_id)
     .where(units.c.serial.in_(bindparam("serials", expanding=True)))
@@ -198,6 +201,7 @@ def resolve_units(conn: Connection, refs: Sequence[tuple[str, str | None, str]])
                         Status(row.status),
                         row.parent_id,
                         row.product_id,
+                        row.container_id,
                     )
                 )
     errors: list[FieldError] = []
@@ -285,7 +289,8 @@ def record_in(
         None, len(subjects) + len(removed),
     )  # fmt: skip
     _project(conn, rule, subjects, event_pk, refs, parent.id if parent else None)
-    if plan.target is not None or plan.named or direct:
+    boxed = [u.id for u in direct if u.container_id is not None]
+    if plan.target is not None or plan.named or boxed:
         packing.apply(conn, rule, plan, event_pk, refs, [u.id for u in direct])
     if removed:
         _project_removed(conn, removed, event_pk, parent.id if parent else None)
