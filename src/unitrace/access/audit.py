@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,16 +49,9 @@ def append(
     before: Any = None,
     after: Any = None,
 ) -> None:
-    """Append one audit record inside the caller's write transaction."""
-    head = conn.execute(_HEAD).first()
-    if head is None:  # the very first record: create the head row, whoever gets there first
-        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        conn.execute(dialect_insert(audit_head).values(id=1, last_id=0, last_hash=GENESIS)
-                     .on_conflict_do_nothing())  # fmt: skip
-        head = conn.execute(_HEAD).one()
-    last_id, last_hash = int(head.last_id), str(head.last_hash)
+    """Append one audit record inside the caller's write transaction (at its end when the
+    transaction defers them, see `deferred`)."""
     row = {
-        "id": last_id + 1,
         "at": datetime.now(UTC),
         "actor": actor.username,
         "action": action,
@@ -64,12 +59,50 @@ def append(
         "entity_key": str(entity_key)[:120],
         "before": json.loads(_canonical(before)) if before is not None else None,
         "after": json.loads(_canonical(after)) if after is not None else None,
+        "actor_user_id": actor.user_id,
+        "actor_token_id": actor.token_id,
     }
-    digest = record_hash(last_hash, row)
-    conn.execute(_INSERT, {**row, "actor_user_id": actor.user_id,
-                           "actor_token_id": actor.token_id, "prev_hash": last_hash,
-                           "hash": digest})  # fmt: skip
-    conn.execute(_ADVANCE, {"new_id": row["id"], "new_hash": digest})
+    pending = conn.info.get(_PENDING)
+    if pending is not None:
+        pending.append(row)
+    else:
+        _chain(conn, [row])
+
+
+_PENDING = "unitrace.audit.pending"
+
+
+@contextmanager
+def deferred(conn: Connection) -> Iterator[list[dict[str, Any]]]:
+    """Collect the audit records of a transaction and chain them in one go at the end: one
+    head read, one multi-row insert, one head update for a whole batch of writes. The list
+    is yielded so that a caller rolling back to a savepoint can drop what it appended since."""
+    pending: list[dict[str, Any]] = []
+    conn.info[_PENDING] = pending
+    try:
+        yield pending
+    finally:
+        conn.info.pop(_PENDING, None)
+    if pending:
+        _chain(conn, pending)
+
+
+def _chain(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    head = conn.execute(_HEAD).first()
+    if head is None:  # the very first record: create the head row, whoever gets there first
+        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(dialect_insert(audit_head).values(id=1, last_id=0, last_hash=GENESIS)
+                     .on_conflict_do_nothing())  # fmt: skip
+        head = conn.execute(_HEAD).one()
+    last_id, last_hash = int(head.last_id), str(head.last_hash)
+    values = []
+    for row in rows:
+        last_id += 1
+        digest = record_hash(last_hash, {**row, "id": last_id})
+        values.append({**row, "id": last_id, "prev_hash": last_hash, "hash": digest})
+        last_hash = digest
+    conn.execute(_INSERT, values)
+    conn.execute(_ADVANCE, {"new_id": last_id, "new_hash": last_hash})
 
 
 # built once: building statements with literal values per call costs more than running them

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -167,6 +168,7 @@ def update_user(
             conn.execute(delete(sessions).where(sessions.c.user_id == row.id))
         after = _user_public(conn, _user_row(conn, username))
         audit.append(conn, actor, "update", "user", username, before, after)
+    forget_tokens()  # after the commit: the user's tokens act with the new role at once
     return after
 
 
@@ -257,11 +259,38 @@ def revoke_token(db: Database, actor: Actor, token_id: int) -> dict[str, Any]:
             )
             audit.append(conn, actor, "revoke", "token", str(token_id), {"revoked": False},
                          {"revoked": True})  # fmt: skip
+    forget_tokens()  # after the commit: nothing can cache the old answer again
     return {"id": token_id, "revoked": True}
 
 
+TOKEN_CACHE_SECONDS = 2.0
+_token_cache: dict[tuple[str, str], tuple[float, Actor, datetime | None]] = {}
+
+
+def forget_tokens() -> None:
+    """Drop cached token lookups (this process): after a token is revoked or a user changed."""
+    _token_cache.clear()
+
+
 def authenticate(db: Database, token: str) -> Actor:
-    """The actor behind a bearer token, or Unauthorized (unknown, revoked or expired)."""
+    """The actor behind a bearer token, or Unauthorized (unknown, revoked or expired).
+
+    A good answer is kept for TOKEN_CACHE_SECONDS: a scanner sends many requests a second.
+    Revoking a token or changing its user clears the cache of this process; another process
+    (the CLI, a second server worker) sees the change within those seconds."""
+    key = (db.url, hash_secret(token))
+    cached = _token_cache.get(key)
+    fresh = cached is not None and cached[0] > time.monotonic()
+    if cached is not None and fresh and (cached[2] is None or cached[2] >= _now()):
+        return cached[1]
+    actor, expires = _lookup_token(db, key[1])
+    if len(_token_cache) > 10_000:
+        _token_cache.clear()
+    _token_cache[key] = (time.monotonic() + TOKEN_CACHE_SECONDS, actor, expires)
+    return actor
+
+
+def _lookup_token(db: Database, token_hash: str) -> tuple[Actor, datetime | None]:
     with db.read() as conn:
         row = conn.execute(
             select(
@@ -275,13 +304,13 @@ def authenticate(db: Database, token: str) -> Actor:
                 users.c.party_id,
             )
             .join(users, users.c.id == api_tokens.c.user_id)
-            .where(api_tokens.c.token_hash == hash_secret(token))
+            .where(api_tokens.c.token_hash == token_hash)
         ).first()
     if row is None or row.revoked_at is not None or not row.active:
         raise Unauthorized("unknown or revoked API token")
     if row.expires_at is not None and row.expires_at < _now():
         raise Unauthorized("API token expired")
-    return Actor(row.username, row.role, row.user_id, row.token_id, row.party_id)
+    return Actor(row.username, row.role, row.user_id, row.token_id, row.party_id), row.expires_at
 
 
 # --- logins and web sessions ------------------------------------------------------------

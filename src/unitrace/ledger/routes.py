@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -9,11 +10,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
+from starlette.concurrency import run_in_threadpool
 
 from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.api.problems import from_pydantic
 from unitrace.core.errors import invalid
-from unitrace.ledger import queries, service
+from unitrace.ledger import group, queries, service
 from unitrace.ledger.schemas import CommissionIn, EventIn
 
 router = APIRouter(tags=["ledger"])
@@ -62,9 +64,10 @@ async def record_events(request: Request, db: DatabaseDep, actor: CurrentActor) 
             raise invalid("body", "send one event object or a list of them")
     except PydanticValidationError as exc:
         raise from_pydantic(exc) from None
-    from starlette.concurrency import run_in_threadpool
-
-    recorded = await run_in_threadpool(service.record_events, db, actor, batch)
+    if isinstance(payload, dict):  # a scan: written together with others (group commit)
+        recorded = [await asyncio.wrap_future(group.submit(db, actor, batch[0]))]
+    else:
+        recorded = await run_in_threadpool(service.record_events, db, actor, batch)
     answers = [r.public() for r in recorded]
     status = 200 if all(r.replayed for r in recorded) else 201
     return JSONResponse(answers if isinstance(payload, list) else answers[0], status_code=status)

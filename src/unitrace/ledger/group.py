@@ -1,0 +1,128 @@
+"""Group commit for single events: scans from many clients written together.
+
+A scan is one small event, and a transaction per scan spends most of its time on what every
+transaction pays — taking the writer lock, BEGIN, chaining the audit record, COMMIT — while
+the other scanners wait in line. Here single events queue for one writer thread per database.
+It takes everything that is waiting (up to `MAX_BATCH`), writes each event through the same
+`record_in` as every other write, each inside a savepoint so that one refused scan does not
+touch the others, chains their audit records in one go and commits once. Every caller gets
+its own answer — its `Recorded`, or its own error — only after the commit: an acknowledged
+scan is written.
+
+If the batch fails as a whole (the commit, the lock, a bug), nothing of it was written and
+every event is written again on its own by `record_events`, which answers for itself.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import weakref
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+
+from unitrace.access import audit
+from unitrace.access.principal import Actor
+from unitrace.core.errors import UnitraceError
+from unitrace.db.engine import Database
+from unitrace.ledger.schemas import EventIn
+from unitrace.ledger.write import Recorded, event_hash, record_in
+
+MAX_BATCH = 128
+IDLE_SECONDS = 2.0  # the writer thread ends after this long without work; the next starts it
+
+
+@dataclass
+class _Job:
+    actor: Actor
+    event: EventIn
+    digest: str
+    future: Future[Recorded] = field(default_factory=Future)
+
+
+class GroupWriter:
+    """The queue and writer thread of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._guard = threading.Lock()
+        self._running = False
+
+    def submit(self, actor: Actor, event: EventIn) -> Future[Recorded]:
+        job = _Job(actor, event, event_hash(event))
+        self._queue.put(job)
+        with self._guard:
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="unitrace-group-writer",
+                                 daemon=True).start()  # fmt: skip
+        return job.future
+
+    def _run(self) -> None:
+        while True:
+            try:
+                jobs = [self._queue.get(timeout=IDLE_SECONDS)]
+            except queue.Empty:
+                with self._guard:
+                    if self._queue.empty():
+                        self._running = False
+                        return
+                continue
+            while len(jobs) < MAX_BATCH:
+                try:
+                    jobs.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(jobs)
+
+    def _write(self, jobs: list[_Job]) -> None:
+        answers: list[tuple[_Job, Recorded | UnitraceError]] = []
+        alone: list[_Job] = []
+        try:
+            with self._db.write() as conn, audit.deferred(conn) as pending:
+                for job in jobs:
+                    mark = len(pending)
+                    try:
+                        with conn.begin_nested():
+                            answers.append((job, record_in(conn, job.actor, job.event,
+                                                           job.digest)))  # fmt: skip
+                    except UnitraceError as error:
+                        del pending[mark:]
+                        answers.append((job, error))
+                    except IntegrityError:  # a concurrent writer (PostgreSQL): on its own
+                        del pending[mark:]
+                        alone.append(job)
+        except Exception:  # noqa: BLE001 — nothing was written; each one on its own answers
+            answers, alone = [], jobs
+        for job, outcome in answers:
+            if isinstance(outcome, Recorded):
+                job.future.set_result(outcome)
+            else:
+                job.future.set_exception(outcome)
+        for job in alone:
+            _write_alone(self._db, job)
+
+
+def _write_alone(db: Database, job: _Job) -> None:
+    from unitrace.ledger.service import record_events
+
+    try:
+        job.future.set_result(record_events(db, job.actor, [job.event])[0])
+    except BaseException as error:  # noqa: BLE001 — the caller's request re-raises it
+        job.future.set_exception(error)
+
+
+_writers: weakref.WeakKeyDictionary[Database, GroupWriter] = weakref.WeakKeyDictionary()
+_writers_guard = threading.Lock()
+
+
+def submit(db: Database, actor: Actor, event: EventIn) -> Future[Recorded]:
+    """Queue one event for the database's group writer; the future holds its answer."""
+    with _writers_guard:
+        writer = _writers.get(db)
+        if writer is None:
+            writer = _writers[db] = GroupWriter(db)
+    return writer.submit(actor, event)
