@@ -1,0 +1,110 @@
+"""Group commit: single events queued from many threads are written together, yet every caller
+gets its own answer, a refused event leaves the others written, and the audit chain holds."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.factories import in_stock, make_location
+from unitrace.access import audit
+from unitrace.access.principal import SYSTEM, Actor
+from unitrace.core.errors import InvalidTransition, NotFound
+from unitrace.db.engine import Database
+from unitrace.db.tables import audit_log, events
+from unitrace.ledger import group, queries
+from unitrace.ledger.schemas import EventIn
+from unitrace.ledger.write import Recorded
+
+
+def test_scans_from_many_threads_each_get_their_own_answer(db: Database) -> None:
+    serials = in_stock(db, 40)
+    make_location(db, "WH2")
+    with db.read() as conn:
+        events_before = conn.execute(select(func.count()).select_from(events)).scalar_one()
+        audit_before = conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
+    start = threading.Barrier(8)
+    futures: dict[str, Future[Recorded]] = {}
+    lock = threading.Lock()
+
+    def scanner(k: int) -> None:
+        start.wait()
+        for serial in serials[k::8]:
+            event = EventIn(type="move", product="AC1", serials=[serial], location="WH2")
+            with lock:
+                futures[serial] = group.submit(db, SYSTEM, event)
+        wrong = EventIn(type="move", product="AC1", serials=[f"NO-SUCH-{k}"], location="WH2")
+        with lock:
+            futures[f"NO-SUCH-{k}"] = group.submit(db, SYSTEM, wrong)
+
+    threads = [threading.Thread(target=scanner, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for serial in serials:
+        assert futures[serial].result(timeout=30).unit_count == 1
+    for k in range(8):
+        with pytest.raises(NotFound, match=f"NO-SUCH-{k}"):
+            futures[f"NO-SUCH-{k}"].result(timeout=30)
+    assert {queries.dossier(db, SYSTEM, s, "AC1")["location"] for s in serials} == {"WH2"}
+    with db.read() as conn:
+        events_after = conn.execute(select(func.count()).select_from(events)).scalar_one()
+        audit_after = conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
+    assert events_after - events_before == 40  # the refused ones wrote nothing
+    assert audit_after - audit_before == 40
+    assert audit.verify_chain(db, SYSTEM).ok
+
+
+def test_a_refused_event_in_a_batch_leaves_the_others_and_a_replay_is_one_event(
+    db: Database,
+) -> None:
+    serials = in_stock(db, 3)
+    writer = group.GroupWriter(db)
+    ship = {"type": "ship", "product": "AC1", "party": "D-EAST"}
+    jobs = [
+        group._Job(SYSTEM, e, group.event_hash(e))
+        for e in (
+            EventIn(**ship, serials=[serials[0]], event_id="s-1"),
+            EventIn(**ship, serials=[serials[0]]),  # shipped just before in the same batch
+            EventIn(**ship, serials=[serials[0]], event_id="s-1"),  # the same event again
+            EventIn(**ship, serials=[serials[1]]),
+        )
+    ]
+    writer._write(jobs)  # one batch, as the writer thread would take it
+    first, twice, again, other = (j.future for j in jobs)
+    assert not first.result().replayed and again.result().replayed
+    with pytest.raises(InvalidTransition, match="in_transit"):
+        twice.result()
+    assert other.result().unit_count == 1
+    shipped = [e for e in queries.dossier(db, SYSTEM, serials[0], "AC1")["events"]
+               if e["type"] == "ship"]  # fmt: skip
+    assert len(shipped) == 1
+    assert audit.verify_chain(db, SYSTEM).ok
+
+
+def test_a_batch_that_fails_whole_is_written_event_by_event(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serials = in_stock(db, 2)
+    writer = group.GroupWriter(db)
+    broken = Actor("broken", "warehouse")
+    calls = {"n": 0}
+    real = audit.deferred
+
+    def failing_once(conn):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("commit failed")
+        return real(conn)
+
+    monkeypatch.setattr(audit, "deferred", failing_once)
+    jobs = [
+        group._Job(broken, e, group.event_hash(e))
+        for e in (EventIn(type="move", product="AC1", serials=[s], location="WH1") for s in serials)
+    ]
+    writer._write(jobs)
+    assert [j.future.result().unit_count for j in jobs] == [1, 1]
