@@ -278,16 +278,23 @@ def authenticate(db: Database, token: str) -> Actor:
     A good answer is kept for TOKEN_CACHE_SECONDS: a scanner sends many requests a second.
     Revoking a token or changing its user clears the cache of this process; another process
     (the CLI, a second server worker) sees the change within those seconds."""
+    known = cached_actor(db, token)
+    if known is not None:
+        return known
     key = (db.url, hash_secret(token))
-    cached = _token_cache.get(key)
-    fresh = cached is not None and cached[0] > time.monotonic()
-    if cached is not None and fresh and (cached[2] is None or cached[2] >= _now()):
-        return cached[1]
     actor, expires = _lookup_token(db, key[1])
     if len(_token_cache) > 10_000:
         _token_cache.clear()
     _token_cache[key] = (time.monotonic() + TOKEN_CACHE_SECONDS, actor, expires)
     return actor
+
+
+def cached_actor(db: Database, token: str) -> Actor | None:
+    """The actor of a token looked up in the last TOKEN_CACHE_SECONDS, or None."""
+    cached = _token_cache.get((db.url, hash_secret(token)))
+    if cached is None or cached[0] <= time.monotonic():
+        return None
+    return cached[1] if cached[2] is None or cached[2] >= _now() else None
 
 
 def _lookup_token(db: Database, token_hash: str) -> tuple[Actor, datetime | None]:

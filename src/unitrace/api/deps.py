@@ -6,29 +6,37 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from unitrace.access.principal import Actor
-from unitrace.access.service import authenticate
+from unitrace.access.service import authenticate, cached_actor
 from unitrace.core.errors import Unauthorized
 from unitrace.db.engine import Database
 
 _bearer = HTTPBearer(auto_error=False, description="API token from `unitrace token create`")
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
+    """Async, so that it runs on the event loop: a sync dependency costs a thread hop on every
+    request. A token seen in the last seconds is answered from memory; otherwise the lookup
+    runs in the thread pool."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized(
             "send `Authorization: Bearer <token>`; make one with unitrace token create"
         )
-    return authenticate(get_db(request), credentials.credentials)
+    db: Database = request.app.state.db
+    known = cached_actor(db, credentials.credentials)
+    if known is not None:
+        return known
+    return await run_in_threadpool(authenticate, db, credentials.credentials)
 
 
 DatabaseDep = Annotated[Database, Depends(get_db)]

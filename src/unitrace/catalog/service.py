@@ -23,6 +23,7 @@ from unitrace.core.checkdigits import valid_gtin
 from unitrace.core.errors import Conflict, FieldError, NotFound, ValidationError, invalid
 from unitrace.core.serials import SerialTemplate
 from unitrace.db.engine import Database
+from unitrace.db.fast import Fast
 from unitrace.db.tables import locations, lots, parties, products, units
 
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
@@ -51,20 +52,20 @@ def lot_id(conn: Connection, product_id: int, number: str, field: str = "lot") -
     return int(found)
 
 
-_PARTY_ID = select(parties.c.id).where(parties.c.code == bindparam("code"))
-_LOCATION_ID = select(locations.c.id).where(locations.c.code == bindparam("code"))
+_PARTY_ID = Fast(select(parties.c.id).where(parties.c.code == bindparam("code")))
+_LOCATION_ID = Fast(select(locations.c.id).where(locations.c.code == bindparam("code")))
 _PRODUCT = select(products).where(products.c.code == bindparam("code"))
 
 
 def party_id(conn: Connection, code: str, field: str = "party") -> int:
-    found = conn.execute(_PARTY_ID, {"code": code}).scalar()
+    found = _PARTY_ID.scalar(conn, {"code": code})
     if found is None:
         raise NotFound(f"no party with code {code!r}", [FieldError(field, "unknown party", code)])
     return int(found)
 
 
 def location_id(conn: Connection, code: str, field: str = "location") -> int:
-    found = conn.execute(_LOCATION_ID, {"code": code}).scalar()
+    found = _LOCATION_ID.scalar(conn, {"code": code})
     if found is None:
         raise NotFound(
             f"no location with code {code!r}", [FieldError(field, "unknown location", code)]

@@ -52,6 +52,7 @@ from unitrace.core.lifecycle import (
     rule_for,
 )
 from unitrace.core.serials import plain_serial_problem
+from unitrace.db.fast import Fast
 from unitrace.db.tables import event_units, events, products, unit_id_blocks, units
 from unitrace.ledger.bulk import allocate, bulk_insert, chunks
 from unitrace.ledger.schemas import EventIn
@@ -173,6 +174,16 @@ _BY_SERIAL = (
     .where(units.c.serial.in_(bindparam("serials", expanding=True)))
 )
 _PRODUCT_EXISTS = select(products.c.id).where(products.c.code == bindparam("code"))
+_ONE_BY_PRODUCT = Fast(
+    select(*_BY_SERIAL.selected_columns)
+    .join_from(units, products, products.c.id == units.c.product_id)
+    .where(products.c.code == bindparam("product"), units.c.serial == bindparam("serial"))
+)
+_ONE_BY_SERIAL = Fast(
+    select(*_BY_SERIAL.selected_columns)
+    .join_from(units, products, products.c.id == units.c.product_id)
+    .where(units.c.serial == bindparam("serial"))
+)
 
 
 def unknown_serial(serial: str, product: str | None) -> str:
@@ -182,6 +193,15 @@ def unknown_serial(serial: str, product: str | None) -> str:
 
 def resolve_units(conn: Connection, refs: Sequence[tuple[str, str | None, str]]) -> list[UnitRow]:
     """Look units up by (product, serial) or by serial alone, in chunks; all or NotFound."""
+    if len(refs) == 1:  # a scan: one lookup on the driver's cursor
+        path, product, serial = refs[0]
+        if product is None:
+            rows = _ONE_BY_SERIAL.run(conn, {"serial": serial}).fetchall()
+        else:
+            rows = _ONE_BY_PRODUCT.run(conn, {"product": product, "serial": serial}).fetchall()
+        if len(rows) == 1:
+            r = rows[0]
+            return [UnitRow(r[0], r[1], r[5], Status(r[2]), r[3], r[4], r[6])]
     by_product: dict[str | None, list[str]] = defaultdict(list)
     for _, product, serial in refs:
         by_product[product].append(serial)
@@ -304,7 +324,10 @@ def record_in(
     links += [(u.id, event_pk, int(Role.REMOVED)) for u in removed]
     if parent:
         links.append((parent.id, event_pk, int(Role.PARENT)))
-    bulk_insert(conn, event_units, ("unit_id", "event_id", "role"), links)
+    if len(links) <= 3:  # a scan
+        _LINK.many(conn, [{"unit_id": u, "event_id": e, "role": r} for u, e, r in links])
+    else:
+        bulk_insert(conn, event_units, ("unit_id", "event_id", "role"), links)
     _audit_event(conn, actor, event, event_id, len(subjects) + len(removed),
                  [u.serial for u in subjects])  # fmt: skip
     return Recorded(event_id, event_pk, event.type, len(subjects) + len(removed), False,
@@ -536,7 +559,19 @@ def holders(conn: Connection, parent_ids: list[int]) -> dict[int, str]:
     return {int(r.id): f"{r.code}/{r.serial}" for r in rows}
 
 
-_INSERT_EVENT = insert(events).returning(events.c.id)
+_EVENT_COLUMNS = ("event_id", "payload_hash", "type", "event_time", "event_tz", "record_time",
+                  "location_id", "party_id", "parent_unit_id", "lot_id", "read_point", "operator",
+                  "equipment", "region", "actor_user_id", "biz_transactions", "data",
+                  "unit_count")  # fmt: skip
+_INSERT_EVENT = Fast(
+    insert(events).values({c: bindparam(c, type_=events.c[c].type) for c in _EVENT_COLUMNS})
+    .returning(events.c.id)
+)  # fmt: skip
+_LINK = Fast(
+    insert(event_units).values(
+        unit_id=bindparam("unit_id"), event_id=bindparam("event_id"), role=bindparam("role")
+    )
+)
 
 
 def _insert_event(
@@ -571,7 +606,7 @@ def _insert_event(
         "data": event.data,
         "unit_count": unit_count,
     }
-    return int(conn.execute(_INSERT_EVENT, values).scalar_one()), values["event_id"]
+    return int(_INSERT_EVENT.run(conn, values).fetchall()[0][0]), values["event_id"]
 
 
 @functools.cache
@@ -583,6 +618,17 @@ def _project_statement(rule: Rule, columns: tuple[str, ...]) -> Any:
             units.c.id.in_(bindparam("ids", expanding=True)),
             units.c.status.in_([int(s) for s in sorted(rule.allowed_from)]),
         )
+        .values({column: bindparam(column) for column in columns})
+    )
+
+
+@functools.cache
+def _project_one(rule: Rule, columns: tuple[str, ...]) -> Fast:
+    """The same update for one unit, run on the driver's cursor (the scan path)."""
+    allowed = ", ".join(str(int(s)) for s in sorted(rule.allowed_from))  # integers only
+    return Fast(
+        update(units)
+        .where(units.c.id == bindparam("id"), text(f"units.status IN ({allowed})"))
         .values({column: bindparam(column) for column in columns})
     )
 
@@ -608,11 +654,16 @@ def _project(
             values[column] = None
         elif effect is Effect.SET or (effect is Effect.OPTIONAL and given is not None):
             values[column] = given
-    statement = _project_statement(rule, tuple(sorted(values)))
     ids = [u.id for u in subjects]
     changed = 0
-    for chunk in chunks(ids):
-        changed += conn.execute(statement, {**values, "ids": list(chunk)}).rowcount
+    if len(ids) == 1:  # a scan
+        changed = (
+            _project_one(rule, tuple(sorted(values))).run(conn, {**values, "id": ids[0]}).rowcount
+        )
+    else:
+        statement = _project_statement(rule, tuple(sorted(values)))
+        for chunk in chunks(ids):
+            changed += conn.execute(statement, {**values, "ids": list(chunk)}).rowcount
     if changed != len(ids):
         raise Conflict(
             f"{len(ids) - changed} of the units changed while this {rule.event_type} was "

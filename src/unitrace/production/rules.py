@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, literal, or_, select
 
 from unitrace.core.errors import FieldError, InvalidTransition, ValidationError, invalid
 from unitrace.core.lifecycle import Role, Status
+from unitrace.db.fast import Fast
 from unitrace.db.tables import (
     bom_lines,
     event_units,
@@ -83,10 +84,22 @@ _OPEN_RECALLS = (
 )  # fmt: skip
 
 
+_OPEN_RECALL_ONE = Fast(
+    select(recall_units.c.unit_id, recalls.c.code, recalls.c.title)
+    .join(recalls, recalls.c.id == recall_units.c.recall_id)
+    .where(recalls.c.status == "open", recall_units.c.unit_id == bindparam("id"),
+           ~exists(_SETTLED))
+    .limit(1)
+)  # fmt: skip
+
+
 def open_recalls(conn: Connection, unit_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
     """unit id → (campaign code, title) for units in an open campaign not yet settled (built
     once above: it runs for every ship, sell, deliver, activate and assembly)."""
     found: dict[int, tuple[str, str]] = {}
+    if len(unit_ids) == 1:  # a scan
+        row = _OPEN_RECALL_ONE.run(conn, {"id": unit_ids[0]}).fetchone()
+        return {int(row[0]): (row[1], row[2])} if row else {}
     for chunk in chunks(list(unit_ids)):
         for row in conn.execute(_OPEN_RECALLS, {"ids": list(chunk)}):
             found.setdefault(int(row.unit_id), (row.code, row.title))
@@ -222,11 +235,23 @@ _EVER_IN_STOCK = (
 )  # fmt: skip
 
 
+# products with something to check when their units first enter stock (one query a scan)
+_GATED = Fast(
+    select(literal(1)).where(or_(
+        exists().where(route_steps.c.product_id == bindparam("product_id"), route_steps.c.required),
+        exists().where(bom_lines.c.product_id == bindparam("product_id"), bom_lines.c.required),
+    ))
+)  # fmt: skip
+
+
 def check_completion(conn: Connection, subjects: Sequence[Unit]) -> list[str]:
     """Units entering stock for the first time (a receive or disassemble, whatever their state
     now: commissioned, recalled, returned from a replaced part): every required step of their
     route passed (the last result counts) and every required BOM component installed. Units
     that were in stock before went through this check then."""
+    gated = {u.product_id for u in subjects}
+    gated = {p for p in gated if _GATED.scalar(conn, {"product_id": p}) is not None}
+    subjects = [u for u in subjects if u.product_id in gated]
     been = set()
     for chunk in chunks([u.id for u in subjects]):
         been.update(int(i) for i in conn.execute(_EVER_IN_STOCK, {"ids": list(chunk)}).scalars())

@@ -1,0 +1,94 @@
+"""Hot statements run on the driver's cursor, without SQLAlchemy's per-call machinery.
+
+A scan runs a handful of small statements, and SQLAlchemy's execute() costs several times
+what SQLite spends on each of them (setting up the execution context, the result proxy, the
+events). `Fast` wraps a Core statement: it is compiled once per dialect, its parameters go
+through the column types' own bind processors (so UTC datetimes and JSON are stored exactly
+as SQLAlchemy stores them), and it runs on the DBAPI cursor of the caller's connection —
+inside the caller's transaction. Only for statements without expanding (IN-list) parameters
+whose results are plain values (ids, codes, integers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, exc
+
+
+class Fast:
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: dict[str, Any] = {}
+
+    def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any],
+                                              dict[str, Any]]:  # fmt: skip
+        name = conn.dialect.name
+        found = self._compiled.get(name)
+        if found is None:
+            compiled = self.statement.compile(dialect=conn.dialect)
+            if compiled.post_compile_params:
+                raise TypeError("Fast statements take no IN lists; write them out (text)")
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            processors = {k: p for k, p in compiled._bind_processors.items() if p is not None}
+            fixed = {name: bind.value for bind, names in compiled.bind_names.items()
+                     for name in [names] if bind.value is not None}  # fmt: skip
+            found = self._compiled[name] = (str(compiled), order, processors, fixed)
+        return found  # type: ignore[no-any-return]
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """Execute with `params`; returns the DBAPI cursor (fetchone/fetchall/rowcount)."""
+        sql, order, processors, fixed = self._for(conn)
+        if fixed:
+            params = {**fixed, **params}
+        if processors:
+            params = {k: (processors[k](v) if k in processors and v is not None else v)
+                      for k, v in params.items()}  # fmt: skip
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        values = tuple(params[k] for k in order) if order is not None else params
+        try:
+            cursor.execute(sql, values)
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(conn, sql, values, error) from error
+        return cursor
+
+    def many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        sql, order, processors, fixed = self._for(conn)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        prepared = []
+        for params in rows:
+            if fixed:
+                params = {**fixed, **params}
+            if processors:
+                params = {k: (processors[k](v) if k in processors and v is not None else v)
+                          for k, v in params.items()}  # fmt: skip
+            prepared.append(tuple(params[k] for k in order) if order is not None else params)
+        try:
+            cursor.executemany(sql, prepared)
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(conn, sql, prepared, error) from error
+
+    def scalar(self, conn: Connection, params: dict[str, Any]) -> Any:
+        row = self.run(conn, params).fetchone()
+        return None if row is None else row[0]
+
+
+def _wrapped(conn: Connection, sql: str, values: Any, error: Exception) -> Exception:
+    """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError …), so
+    that callers handle a unique violation or a lock time-out the same on either path."""
+    return exc.DBAPIError.instance(sql, values, error, conn.dialect.loaded_dbapi.Error)
+
+
+def savepoint(conn: Connection, name: str) -> None:
+    conn.connection.dbapi_connection.cursor().execute(f"SAVEPOINT {name}")  # type: ignore[union-attr]
+
+
+def release(conn: Connection, name: str) -> None:
+    conn.connection.dbapi_connection.cursor().execute(f"RELEASE SAVEPOINT {name}")  # type: ignore[union-attr]
+
+
+def rollback_to(conn: Connection, name: str) -> None:
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+    cursor.execute(f"RELEASE SAVEPOINT {name}")
