@@ -33,6 +33,7 @@ STAFF = ALL - {"partner"}
 ADMIN = frozenset({"admin"})
 RECALLERS = frozenset({"admin", "quality"})
 COUNTERS = frozenset({"admin", "warehouse"})
+SELLERS = frozenset({"admin", "sales", "partner"})
 
 
 @dataclass
@@ -49,6 +50,7 @@ class World:
     recalled: str
     shipping: dict[str, str]
     alerts: dict[str, int]
+    reported: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -151,15 +153,20 @@ OPS = [
        lambda r, w: (f"/stocktakes/ST-{r}/close", {})),
     Op("POST", "/stocktakes/{code}/approve", ADMIN,
        lambda r, w: (f"/stocktakes/ST-{r}/approve", {})),
+    Op("POST", "/sell-through", SELLERS,
+       lambda r, w: ("/sell-through", {"files": {"file": (
+           "sales.csv", f"serial,product,region\n{w.reported[r]},AC1,CN-31\n".encode(),
+           "text/csv")}})),
 ]  # fmt: skip
 
 
 def _world(db: Database) -> tuple[World, dict[str, str]]:
     roles = sorted(ROLES)
-    serials = in_stock(db, 5 * len(roles) + 3)
+    serials = in_stock(db, 6 * len(roles) + 3)
     shipping = dict(zip(roles, serials[-len(roles) :], strict=True))
     diverted = serials[-2 * len(roles) : -len(roles)]
-    del serials[-2 * len(roles) :]
+    reported = dict(zip(roles, serials[-3 * len(roles) : -2 * len(roles)], strict=True))
+    del serials[-3 * len(roles) :]
     make_party(db, "D-WEST", regions=["CN-31"])
     record(db, type="ship", product="AC1", serials=diverted, party="D-WEST")
     record(db, type="deliver", product="AC1", serials=diverted)
@@ -175,9 +182,10 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
     ship = dict(zip(roles, serials[1::3], strict=False))
     sell = dict(zip(roles, serials[2::3], strict=False))
     east_unit, south_unit = serials[-2:]
-    record(db, type="ship", product="AC1", serials=[*sell.values(), east_unit], party="D-EAST",
+    delivered = [*sell.values(), *reported.values(), east_unit]
+    record(db, type="ship", product="AC1", serials=delivered, party="D-EAST",
            biz_transactions=[{"type": "desadv", "id": "DN-EAST-1"}])  # fmt: skip
-    record(db, type="deliver", product="AC1", serials=[*sell.values(), east_unit])
+    record(db, type="deliver", product="AC1", serials=delivered)
     record(db, type="pack", product="AC1", serials=[east_unit], container="CTN-EAST")
     record(db, type="ship", product="AC1", serials=[south_unit], party="D-SOUTH",
            biz_transactions=[{"type": "desadv", "id": "DN-SOUTH-9"}])  # fmt: skip
@@ -193,9 +201,8 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
         tokens[role] = access.create_token(db, SYSTEM, f"as-{role}", "matrix")["token"]
         own[role] = access.create_token(db, SYSTEM, f"as-{role}", "to revoke")["id"]
         others[role] = access.create_token(db, SYSTEM, "target", f"for {role}")["id"]
-    return World(
-        inspect, ship, sell, own, others, east_unit, south_unit, recalled, shipping, alerts
-    ), tokens
+    return World(inspect, ship, sell, own, others, east_unit, south_unit, recalled, shipping,
+                 alerts, reported), tokens  # fmt: skip
 
 
 @pytest.fixture

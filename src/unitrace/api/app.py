@@ -31,6 +31,9 @@ def create_app(db: Database) -> FastAPI:
     )
     app.state.db = db
     problems.install(app)
+    from unitrace.api.fastpath import ScanFastPath
+
+    app.add_middleware(ScanFastPath, path=f"{API_PREFIX}/events")
     for router in (catalog_router, ledger_router, access_router, production_router, channel_router):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path

@@ -26,17 +26,22 @@ async def current_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """Async, so that it runs on the event loop: a sync dependency costs a thread hop on every
-    request. A token seen in the last seconds is answered from memory; otherwise the lookup
-    runs in the thread pool."""
+    request."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized(
-            "send `Authorization: Bearer <token>`; make one with unitrace token create"
-        )
-    db: Database = request.app.state.db
-    known = cached_actor(db, credentials.credentials)
+        raise Unauthorized(MISSING_TOKEN)
+    return await actor_for_token(request.app.state.db, credentials.credentials)
+
+
+MISSING_TOKEN = "send `Authorization: Bearer <token>`; make one with unitrace token create"
+
+
+async def actor_for_token(db: Database, token: str) -> Actor:
+    """A token seen in the last seconds is answered from memory; otherwise the lookup runs in
+    the thread pool."""
+    known = cached_actor(db, token)
     if known is not None:
         return known
-    return await run_in_threadpool(authenticate, db, credentials.credentials)
+    return await run_in_threadpool(authenticate, db, token)
 
 
 DatabaseDep = Annotated[Database, Depends(get_db)]

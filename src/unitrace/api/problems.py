@@ -70,12 +70,24 @@ def from_pydantic(exc: PydanticValidationError, prefix: str = "") -> ValidationE
     return ValidationError(f"{first.field}: {first.message}", errors)
 
 
+def domain_problem(exc: UnitraceError) -> JSONResponse:
+    """The answer to one of our errors: its status, title, detail and field errors."""
+    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+    return problem(status, exc.code, exc.title, exc.detail, [e.as_dict() for e in exc.errors])
+
+
+def internal_problem(exc: Exception) -> JSONResponse:
+    import logging
+
+    logging.getLogger("unitrace").exception("unexpected error", exc_info=exc)
+    return problem(500, "internal", "Internal error",
+                   "unexpected error; it was logged for the administrator")  # fmt: skip
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(UnitraceError)
     async def _domain(_: Request, exc: UnitraceError) -> JSONResponse:
-        status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-        return problem(status, exc.code, exc.title, exc.detail,
-                       [e.as_dict() for e in exc.errors])  # fmt: skip
+        return domain_problem(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -92,8 +104,4 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        import logging
-
-        logging.getLogger("unitrace").exception("unexpected error", exc_info=exc)
-        return problem(500, "internal", "Internal error",
-                       "unexpected error; it was logged for the administrator")  # fmt: skip
+        return internal_problem(exc)

@@ -1,14 +1,14 @@
-"""Channel API: shipments, inventory, diversion alerts."""
+"""Channel API: shipments, inventory, diversion alerts, stocktakes, partner sell-through."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from unitrace.api.deps import CurrentActor, DatabaseDep
-from unitrace.channel import service, stocktake
+from unitrace.channel import sellthrough, service, stocktake
 from unitrace.channel.service import ShipmentIn
 
 router = APIRouter(tags=["channel"])
@@ -128,3 +128,15 @@ def close_count(code: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, An
 def approve_count(code: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
     """Approve the adjustments: moves for misplaced units, a count event for missing ones."""
     return stocktake.approve(db, actor, code)
+
+
+@router.post("/sell-through", status_code=201)
+def sell_through(
+    file: Annotated[UploadFile, File(description="CSV (UTF-8) or XLSX, ≤ 10 MB, ≤ 50,000 rows")],
+    db: DatabaseDep,
+    actor: CurrentActor,
+) -> dict[str, int]:
+    """A distributor's sales: one row per unit sold (`serial`; `product`, `sold_at`, `region`,
+    `customer` optional), recorded as `sell` events all or none; problems name line and column."""
+    content = file.file.read(sellthrough.MAX_BYTES + 1)
+    return sellthrough.record_file(db, actor, file.filename or "", content)

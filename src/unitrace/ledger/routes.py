@@ -47,8 +47,18 @@ def commission(body: CommissionIn, db: DatabaseDep, actor: CurrentActor) -> JSON
 
 @router.post("/events", openapi_extra=_EVENT_BODY, status_code=201)
 async def record_events(request: Request, db: DatabaseDep, actor: CurrentActor) -> JSONResponse:
-    """The single write path: one event, or a list written in one transaction (all or none)."""
-    raw = await request.body()
+    """The single write path: one event, or a list written in one transaction (all or none).
+    (One event is usually answered by `api.fastpath` before it gets here; same answer.)"""
+    payload, batch = parse_events(await request.body())
+    if isinstance(payload, dict):
+        return await record_one(db, actor, batch[0])
+    recorded = await run_in_threadpool(service.record_events, db, actor, batch)
+    status = 200 if all(r.replayed for r in recorded) else 201
+    return JSONResponse([r.public() for r in recorded], status_code=status)
+
+
+def parse_events(raw: bytes) -> tuple[Any, list[EventIn]]:
+    """The body of POST /events: (the JSON, its events); 422 naming what is wrong."""
     try:
         payload = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -57,20 +67,18 @@ async def record_events(request: Request, db: DatabaseDep, actor: CurrentActor) 
         if isinstance(payload, list):
             if not payload:
                 raise invalid("body", "the list of events is empty")
-            batch = _event_list.validate_python(payload)
-        elif isinstance(payload, dict):
-            batch = [EventIn.model_validate(payload)]
-        else:
-            raise invalid("body", "send one event object or a list of them")
+            return payload, _event_list.validate_python(payload)
+        if isinstance(payload, dict):
+            return payload, [EventIn.model_validate(payload)]
+        raise invalid("body", "send one event object or a list of them")
     except PydanticValidationError as exc:
         raise from_pydantic(exc) from None
-    if isinstance(payload, dict):  # a scan: written together with others (group commit)
-        recorded = [await asyncio.wrap_future(group.submit(db, actor, batch[0]))]
-    else:
-        recorded = await run_in_threadpool(service.record_events, db, actor, batch)
-    answers = [r.public() for r in recorded]
-    status = 200 if all(r.replayed for r in recorded) else 201
-    return JSONResponse(answers if isinstance(payload, list) else answers[0], status_code=status)
+
+
+async def record_one(db: Any, actor: Any, event: EventIn) -> JSONResponse:
+    """A scan: written together with others that arrive meanwhile (group commit)."""
+    recorded = await asyncio.wrap_future(group.submit(db, actor, event))
+    return JSONResponse(recorded.public(), status_code=200 if recorded.replayed else 201)
 
 
 @router.get("/units")

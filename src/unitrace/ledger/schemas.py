@@ -194,7 +194,7 @@ class CommissionIn(Strict):
     product: str = Field(min_length=1, max_length=40)
     lot: str | None = Field(default=None, max_length=60)
     count: int | None = Field(default=None, ge=1, le=1_000_000)
-    serials: list[str] | None = None
+    serials: list[SerialText] | None = None
     location: str | None = CodeRef
     plant: str | None = Field(default=None, max_length=8)
     line: str | None = Field(default=None, max_length=8)

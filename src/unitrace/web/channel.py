@@ -1,24 +1,38 @@
 """Channel pages: item-level inventory with drill-down to serials, shipments (serials and
-ranges), and diversion (窜货) alerts with a chart by region and a table per distributor."""
+ranges), diversion (窜货) alerts with a chart by region and a table per distributor, stocktakes
+(open, scan, close for the report, approve the adjustments), and partner sell-through files."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError as PydanticValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from unitrace.catalog import service as catalog
+from unitrace.channel import sellthrough, stocktake
 from unitrace.channel import service as channel
+from unitrace.channel.routes import CountIn, ScanIn
 from unitrace.channel.service import ShipmentIn
-from unitrace.core.errors import Conflict, Forbidden, InvalidTransition, UnitraceError
+from unitrace.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    UnitraceError,
+    ValidationError,
+    invalid,
+)
 from unitrace.ledger import queries
 from unitrace.web.common import (
     csrf_ok,
     database,
+    error_title,
     form_errors,
     page_forbidden,
     read_form,
@@ -93,6 +107,15 @@ def _ranges(text: str) -> list[dict[str, str]]:
     return out
 
 
+def _status_of(error: Exception) -> int:
+    """The HTTP status a page answers a refused form with (as the API would)."""
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, NotFound):
+        return 404
+    return 409 if isinstance(error, (Conflict, InvalidTransition)) else 422
+
+
 def _shipments_page(
     request: Request, actor: Any, csrf: str, status: int = 200, **extra: Any
 ) -> Response:
@@ -131,9 +154,7 @@ async def shipment_create(request: Request) -> Response:
         made = channel.create_shipment(database(request), actor, data)
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
-        status = 409 if isinstance(error, (Conflict, InvalidTransition)) else 422
-        status = 403 if isinstance(error, Forbidden) else status
-        return _shipments_page(request, actor, csrf, status, form=form, errors=errors)
+        return _shipments_page(request, actor, csrf, _status_of(error), form=form, errors=errors)
     return _shipments_page(request, actor, csrf, 201, made=made)
 
 
@@ -170,3 +191,176 @@ async def diversion_settle(request: Request, alert_id: int, action: str) -> Resp
     except UnitraceError as error:
         return render(request, "forbidden.html", 422, user=actor, csrf=csrf, missing=error.detail)
     return RedirectResponse("/diversions", status_code=303)
+
+
+# --- stocktakes -------------------------------------------------------------------------
+
+
+def _count_url(code: str, action: str = "") -> str:
+    return f"/stocktakes/{quote(code, safe='')}" + (f"/{action}" if action else "")
+
+
+def _stocktakes_page(
+    request: Request, actor: Any, csrf: str, status: int = 200, **extra: Any
+) -> Response:
+    locations = catalog.list_table(database(request), actor, "locations")
+    extra.setdefault("form", {})
+    return render(request, "stocktakes.html", status, user=actor, csrf=csrf, locations=locations,
+                  **extra)  # fmt: skip
+
+
+@router.get("/stocktakes")
+def stocktakes_page(request: Request, code: str = "") -> Response:
+    """Open a count, or go to one by its code."""
+    actor, csrf = require_login(request)
+    if not actor.can("catalog.read"):
+        return page_forbidden(request, actor, csrf)
+    if code.strip():
+        return RedirectResponse(_count_url(code.strip()), status_code=303)
+    return _stocktakes_page(request, actor, csrf)
+
+
+@router.post("/stocktakes")
+async def stocktake_open(request: Request) -> Response:
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    chosen = [w for w in (await request.form()).getlist("locations") if isinstance(w, str)]
+    if not actor.can("catalog.read"):
+        return page_forbidden(request, actor, csrf)
+    if not csrf_ok(csrf, form, request):
+        expired = {"form": _("The form expired; please try again.")}
+        return _stocktakes_page(request, actor, csrf, 400, form=form, chosen=chosen,
+                                errors=expired)  # fmt: skip
+    try:
+        if not chosen:
+            raise invalid("locations", "choose at least one location")
+        wanted = CountIn(code=form.get("code", "").strip(), locations=chosen)
+        stocktake.open_count(database(request), actor, wanted.code, wanted.locations)
+    except (PydanticValidationError, UnitraceError) as error:
+        return _stocktakes_page(request, actor, csrf, _status_of(error), form=form,
+                                chosen=chosen, errors=form_errors(error))  # fmt: skip
+    return RedirectResponse(_count_url(wanted.code), status_code=303)
+
+
+def _count_page(
+    request: Request, actor: Any, csrf: str, code: str, status: int = 200, **extra: Any
+) -> Response:
+    try:
+        count = stocktake.get_count(database(request), actor, code)
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except NotFound as error:
+        return _stocktakes_page(request, actor, csrf, 404, wanted=code,
+                                missing=error_title(error) + ": " + _(error.detail))  # fmt: skip
+    locations = catalog.list_table(database(request), actor, "locations")
+    return render(request, "stocktake.html", status, user=actor, csrf=csrf, count=count,
+                  locations=locations, **extra)  # fmt: skip
+
+
+@router.get("/stocktakes/{code}")
+def stocktake_page(request: Request, code: str) -> Response:
+    """The count: its state, a scan box while it is open, and the report once closed."""
+    actor, csrf = require_login(request)
+    return _count_page(request, actor, csrf, code)
+
+
+@router.post("/stocktakes/{code}/scan")
+async def stocktake_scan(request: Request, code: str) -> Response:
+    """One scan from the scan box (htmx): a feedback line, always 200 so htmx shows it."""
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    if not csrf_ok(csrf, form, request):
+        return HTMLResponse(_("The form expired; reload the page."), status_code=400)
+    serial = form.get("serial", "").strip()
+    context: dict[str, Any] = {"serial": serial}
+    try:
+        if not serial:
+            raise ValidationError(_("Nothing was scanned."))
+        wanted = ScanIn(serial=serial, location=form.get("location", ""))
+        done = stocktake.scan(database(request), actor, code, wanted.serial, wanted.location)
+        known = "counted" if done.get("known") else "unknown"
+        context["outcome"] = known if done["counted"] else "again"  # no `known` when again
+    except PydanticValidationError as error:
+        context.update(outcome="refused", title=_("Invalid input"),
+                       detail="; ".join(form_errors(error).values()))  # fmt: skip
+    except UnitraceError as error:
+        context.update(outcome="refused", title=error_title(error), detail=_(error.detail))
+    return render(request, "stocktake_scan.html", **context)
+
+
+@router.post("/stocktakes/{code}/close")
+async def stocktake_close(request: Request, code: str) -> Response:
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    if not csrf_ok(csrf, form, request):
+        expired = {"form": _("The form expired; please try again.")}
+        return _count_page(request, actor, csrf, code, 400, errors=expired)
+    try:
+        stocktake.close_count(database(request), actor, code)
+    except UnitraceError as error:
+        return _count_page(request, actor, csrf, code, _status_of(error),
+                           errors=form_errors(error))  # fmt: skip
+    return RedirectResponse(_count_url(code), status_code=303)
+
+
+@router.post("/stocktakes/{code}/approve")
+async def stocktake_approve(request: Request, code: str) -> Response:
+    """Write the adjustment events; a role that may not approve is told so on the page."""
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    if not csrf_ok(csrf, form, request):
+        expired = {"form": _("The form expired; please try again.")}
+        return _count_page(request, actor, csrf, code, 400, errors=expired)
+    try:
+        done = stocktake.approve(database(request), actor, code)
+    except Forbidden:
+        refused = {"form": _("Your role may not approve stocktake adjustments.")}
+        return _count_page(request, actor, csrf, code, 403, errors=refused)
+    except UnitraceError as error:
+        return _count_page(request, actor, csrf, code, _status_of(error),
+                           errors=form_errors(error))  # fmt: skip
+    return _count_page(request, actor, csrf, code, approved=done)
+
+
+# --- partner sell-through ---------------------------------------------------------------
+
+
+@router.get("/sell-through")
+def sellthrough_page(request: Request) -> Response:
+    actor, csrf = require_login(request)
+    if not actor.can("event:sell"):
+        return page_forbidden(request, actor, csrf)
+    return render(request, "sellthrough.html", user=actor, csrf=csrf)
+
+
+async def _read_upload(request: Request) -> tuple[dict[str, str], str, bytes]:
+    """The form's text fields, and the uploaded file's name and bytes (at most one more than
+    the limit, so that the use case can say it is too large); the spooled file is closed."""
+    async with request.form() as submitted:
+        fields = {k: v for k, v in submitted.items() if isinstance(v, str)}
+        upload = submitted.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return fields, "", b""
+        return fields, upload.filename, await upload.read(sellthrough.MAX_BYTES + 1)
+
+
+@router.post("/sell-through")
+async def sellthrough_upload(request: Request) -> Response:
+    """Record a sell-through file; every problem is listed with its line and column."""
+    actor, csrf = require_login(request)
+    if not actor.can("event:sell"):
+        return page_forbidden(request, actor, csrf)
+    form, filename, content = await _read_upload(request)
+    if not csrf_ok(csrf, form, request):
+        expired = {"form": _("The form expired; please try again.")}
+        return render(request, "sellthrough.html", 400, user=actor, csrf=csrf, errors=expired)
+    try:
+        if not filename:
+            raise invalid("file", "choose a CSV or XLSX file to upload")
+        done = await run_in_threadpool(sellthrough.record_file, database(request), actor,
+                                       filename, content)  # fmt: skip
+    except UnitraceError as error:
+        return render(request, "sellthrough.html", _status_of(error), user=actor, csrf=csrf,
+                      errors=form_errors(error),
+                      problems=sellthrough.problems_by_line(error))  # fmt: skip
+    return render(request, "sellthrough.html", 201, user=actor, csrf=csrf, done=done)

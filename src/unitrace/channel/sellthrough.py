@@ -1,0 +1,347 @@
+"""Partner sell-through by file: a distributor reports what it sold as CSV or XLSX with the
+columns `serial` (required), `product`, `sold_at`, `region` and `customer` (or 序列号, 产品,
+销售日期, 地区, 客户). Every row is checked first, and each problem names its line and column;
+then all rows are recorded as `sell` events through the ledger's single write path in one
+transaction — all or none. The write path enforces a partner's scope (another party's unit reads
+as an unknown serial) and raises diversion (窜货) alerts for sales outside authorised regions."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import func, select
+
+from unitrace.access.principal import Actor
+from unitrace.core.errors import FieldError, UnitraceError, ValidationError, invalid
+from unitrace.db.engine import Database
+from unitrace.db.tables import diversion_alerts
+from unitrace.ledger.bulk import chunks
+from unitrace.ledger.schemas import EventIn
+from unitrace.ledger.service import record_events
+from unitrace.ledger.write import MAX_REPORTED
+
+MAX_ROWS = 50_000
+MAX_BYTES = 10 * 1024 * 1024
+MAX_CUSTOMER = 200
+COLUMNS = {
+    "serial": "serial", "序列号": "serial", "product": "product", "产品": "product",
+    "sold_at": "sold_at", "销售日期": "sold_at", "region": "region", "地区": "region",
+    "customer": "customer", "客户": "customer",
+}  # fmt: skip
+EXPECTED = "serial, product, sold_at, region, customer (序列号, 产品, 销售日期, 地区, 客户)"
+# where the ledger's schema reports a problem → the file's column
+_COLUMN_OF = {"serials": "serial", "product": "product", "event_time": "sold_at",
+              "region": "region", "data": "customer"}  # fmt: skip
+_WRITE_PATH_FIELD = re.compile(r"^(?:(\d+)\.)?(serials|product)(?:\.(\d+))?$")
+
+Cell = Any  # str from a CSV; str, int, float, datetime or None from a workbook
+
+
+@dataclass(frozen=True)
+class Sale:
+    line: int
+    serial: str
+    product: str | None
+    sold_at: datetime
+    region: str | None
+    customer: str | None
+
+
+@dataclass
+class _Batch:
+    """The events to write, and for each the file line of each of its serials."""
+
+    events: list[EventIn]
+    lines: list[list[int]]
+
+
+def record_file(db: Database, actor: Actor, filename: str, content: bytes) -> dict[str, int]:
+    """Record a sell-through file: `rows` read, `units` sold, `events` written, and diversion
+    `alerts` raised by them."""
+    actor.require("event:sell")
+    sales = parse(filename, content)
+    batch = _events(sales, filename)
+    try:
+        written = record_events(db, actor, batch.events)
+    except UnitraceError as error:
+        raise _by_line(error, batch) from None
+    return {"rows": len(sales), "units": sum(r.unit_count for r in written),
+            "events": len(written), "alerts": _alerts(db, [r.id for r in written])}  # fmt: skip
+
+
+def parse(filename: str, content: bytes) -> list[Sale]:
+    """The file's rows, checked; a ValidationError names every bad line and column."""
+    if len(content) > MAX_BYTES:
+        raise invalid("file", f"larger than {MAX_BYTES // 1024 // 1024} MB: split the file")
+    if not content.strip():
+        raise invalid("file", "the file is empty: give a header line (serial, …) and one row "
+                      "per unit sold")  # fmt: skip
+    rows = _rows(_xlsx_lines(content) if _is_xlsx(filename, content) else _csv_lines(content))
+    now = datetime.now().astimezone()
+    sales, errors = [], []
+    seen: dict[tuple[str | None, str], int] = {}
+    for line, values in rows:
+        sale, problems = _sale(line, values, now)
+        if sale is not None:
+            key = (sale.product, sale.serial)
+            if key in seen:
+                twice = f"named twice (also line {seen[key]})"
+                problems.append(FieldError(f"line.{line}.serial", twice, sale.serial))
+            seen.setdefault(key, line)
+            sales.append(sale)
+        errors += problems
+    if errors:
+        raise _problems(ValidationError, errors)
+    return sales
+
+
+# --- reading the file -----------------------------------------------------------------------
+
+
+def _is_xlsx(filename: str, content: bytes) -> bool:
+    return filename.lower().endswith((".xlsx", ".xlsm")) or content.startswith(b"PK\x03\x04")
+
+
+def _xlsx_lines(content: bytes) -> Iterator[list[Cell]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        rows = book.worksheets[0].iter_rows(values_only=True)
+    except Exception:  # a damaged workbook fails in many ways inside zipfile, XML and openpyxl
+        raise invalid("file", "not a readable XLSX workbook") from None
+    try:
+        for row in rows:
+            yield list(row)
+    except Exception:
+        raise invalid("file", "not a readable XLSX workbook") from None
+    finally:
+        book.close()
+
+
+def _csv_lines(content: bytes) -> Iterator[list[Cell]]:
+    text = _decoded(content)
+    first = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first.count)  # `;` from Excel in some locales, tab as "text"
+    try:
+        yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    except csv.Error as error:
+        raise invalid("file", f"not a readable CSV file: {error}") from None
+
+
+def _decoded(content: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030 — what Excel on Chinese Windows saves."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise invalid("file", "not a text file in UTF-8: save the CSV as UTF-8, or upload the XLSX")
+
+
+def _rows(lines: Iterable[list[Cell]]) -> list[tuple[int, dict[str, Cell]]]:
+    """(line number, {column: cell}) of every non-blank row under the header line."""
+    columns: list[tuple[int, str]] | None = None
+    rows: list[tuple[int, dict[str, Cell]]] = []
+    for number, cells in enumerate(lines, start=1):
+        if all(_text(c) == "" for c in cells):
+            continue
+        if columns is None:
+            columns = _columns(cells, number)
+            continue
+        if len(rows) == MAX_ROWS:
+            raise invalid("file", f"more than {MAX_ROWS:,} rows: split the file")
+        rows.append((number, {name: cells[i] if i < len(cells) else None for i, name in columns}))
+    if columns is None:
+        raise invalid("file", "the file is empty: give a header line (serial, …) and one row "
+                      "per unit sold")  # fmt: skip
+    if not rows:
+        raise invalid("file", "the file has a header line but no rows")
+    return rows
+
+
+def _columns(header: list[Cell], line: int) -> list[tuple[int, str]]:
+    """(position, column name) of the header line; unknown or repeated names are refused, so
+    that a misspelt `region` is not silently ignored."""
+    found: list[tuple[int, str]] = []
+    errors = []
+    for i, cell in enumerate(header):
+        given = _text(cell)
+        if not given:
+            continue
+        name = COLUMNS.get(re.sub(r"[\s\-]+", "_", given.lower()))
+        if name is None:
+            errors.append(FieldError(f"line.{line}.{given}", f"unknown column; the columns are "
+                                     f"{EXPECTED}", given))  # fmt: skip
+        elif name in (n for _, n in found):
+            errors.append(FieldError(f"line.{line}.{given}", f"column {name} given twice", given))
+        else:
+            found.append((i, name))
+    if not errors and "serial" not in (n for _, n in found):
+        errors.append(FieldError(f"line.{line}.serial", f"no serial column; the columns are "
+                                 f"{EXPECTED}"))  # fmt: skip
+    if errors:
+        raise _problems(ValidationError, errors)
+    return found
+
+
+def _text(cell: Cell) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))  # a serial typed as a number into a spreadsheet
+    if isinstance(cell, datetime | date):
+        return cell.isoformat()
+    return str(cell).strip()
+
+
+# --- checking rows --------------------------------------------------------------------------
+
+
+def _sale(
+    line: int, values: dict[str, Cell], now: datetime
+) -> tuple[Sale | None, list[FieldError]]:
+    """One row as a sale, checked by the ledger's own event schema (one place for its rules)."""
+    errors: list[FieldError] = []
+    serial = _text(values.get("serial"))
+    if not serial:
+        errors.append(FieldError(f"line.{line}.serial", "required"))
+    sold_at = _sold_at(values.get("sold_at"), now)
+    if isinstance(sold_at, str):
+        errors.append(FieldError(f"line.{line}.sold_at", sold_at, _text(values.get("sold_at"))))
+        sold_at = now
+    customer = _text(values.get("customer")) or None
+    if customer and len(customer) > MAX_CUSTOMER:
+        errors.append(FieldError(f"line.{line}.customer",
+                                 f"longer than {MAX_CUSTOMER} characters"))  # fmt: skip
+        customer = None
+    product = _text(values.get("product")) or None
+    region = _text(values.get("region")).upper() or None
+    if errors:
+        return None, errors
+    try:
+        EventIn(type="sell", product=product, serials=[serial], event_time=sold_at,
+                region=region, data={"customer": customer} if customer else {})  # fmt: skip
+    except PydanticValidationError as invalid_row:
+        return None, [_row_error(line, item, values) for item in invalid_row.errors()]
+    return Sale(line, serial, product, sold_at, region, customer), []
+
+
+def _sold_at(cell: Cell, now: datetime) -> datetime | str:
+    """The cell as an aware time (a date is its midnight, local time unless an offset is
+    given), or the problem with it."""
+    if cell is None or _text(cell) == "":
+        return now
+    if isinstance(cell, datetime):
+        value = cell
+    elif isinstance(cell, date):
+        value = datetime.combine(cell, time())
+    else:
+        try:
+            value = datetime.fromisoformat(_text(cell))
+        except ValueError:
+            return "not an ISO date or time, e.g. 2024-05-31 or 2024-05-31T14:30+08:00"
+    try:
+        value = value if value.tzinfo else value.astimezone()
+        value.astimezone(UTC)  # years 1 and 9999 overflow here, not in the ledger's check
+    except (ValueError, OverflowError, OSError):
+        return "must be between 1970 and tomorrow"
+    return value
+
+
+def _row_error(line: int, item: Any, values: dict[str, Cell]) -> FieldError:
+    column = _COLUMN_OF.get(str(item["loc"][0]) if item["loc"] else "", "serial")
+    message = str(item["msg"]).removeprefix("Value error, ")
+    if column == "region" and item["type"] == "string_pattern_mismatch":
+        message = "not a region code such as CN or CN-44"
+    return FieldError(f"line.{line}.{column}", message, _text(values.get(column)) or None)
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _events(sales: list[Sale], filename: str) -> _Batch:
+    """One `sell` event per product, time, region and customer."""
+    groups: dict[tuple[Any, ...], list[Sale]] = defaultdict(list)
+    for sale in sales:
+        groups[(sale.product, sale.sold_at, sale.region, sale.customer)].append(sale)
+    events, lines = [], []
+    for (product, sold_at, region, customer), group in groups.items():
+        data = {"sell_through": filename[-120:] or "upload"}
+        if customer:
+            data["customer"] = customer
+        events.append(EventIn(type="sell", product=product, event_time=sold_at, region=region,
+                              serials=[s.serial for s in group], data=data))  # fmt: skip
+        lines.append([s.line for s in group])
+    return _Batch(events, lines)
+
+
+def _by_line(error: UnitraceError, batch: _Batch) -> UnitraceError:
+    """The write path names events and their serials; the uploader needs lines and columns."""
+    if not error.errors:
+        return error
+    positions: dict[int, dict[str, int]] = {}
+    mapped = []
+    for item in error.errors:
+        found = _WRITE_PATH_FIELD.match(item.field)
+        event = int(found[1] or 0) if found else -1
+        if not found or event >= len(batch.events):
+            mapped.append(item)
+            continue
+        if found[3] is not None:
+            index = int(found[3])
+        elif found[2] == "serials":
+            if event not in positions:
+                positions[event] = {s: i for i, s in enumerate(batch.events[event].serials)}
+            index = positions[event].get(str(item.value), 0)
+        else:
+            index = 0
+        column = "serial" if found[2] == "serials" else "product"
+        mapped.append(FieldError(f"line.{batch.lines[event][index]}.{column}", item.message,
+                                 item.value))  # fmt: skip
+    return _problems(type(error), mapped)
+
+
+def _problems(kind: type[UnitraceError], errors: list[FieldError]) -> UnitraceError:
+    """One error listing the problems (the first MAX_REPORTED), its sentence naming the first
+    one's line and column and how many there are in all."""
+    total = sum(int(e.message.split()[0]) if e.field == "*" else 1 for e in errors)
+    shown = [e for e in errors if e.field != "*"][:MAX_REPORTED]
+    if total > len(shown):
+        shown.append(FieldError("*", f"{total - len(shown)} more not listed"))
+    where = shown[0].field
+    if where.startswith("line."):
+        _, line, column = where.split(".", 2)
+        where = f"line {line}, {column}"
+    more = f" ({total} problems in all)" if total > 1 else ""
+    return kind(f"{where}: {shown[0].message}{more}; nothing was written", shown)
+
+
+def _alerts(db: Database, event_ids: list[int]) -> int:
+    query = select(func.count()).select_from(diversion_alerts)
+    with db.read() as conn:
+        return sum(
+            conn.execute(query.where(diversion_alerts.c.source_event_id.in_(list(chunk))))
+            .scalar_one()
+            for chunk in chunks(event_ids)
+        )  # fmt: skip
+
+
+def problems_by_line(error: UnitraceError) -> list[dict[str, Any]]:
+    """An error's problems as rows for a page: line, column, message, value."""
+    out = []
+    for item in error.errors:
+        line, column = "", item.field
+        if item.field.startswith("line."):
+            _, line, column = item.field.split(".", 2)
+        out.append({"line": line, "column": column, "message": item.message,
+                    "value": item.value})  # fmt: skip
+    return out
