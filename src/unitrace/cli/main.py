@@ -123,6 +123,7 @@ def serve(
         highlight=False,
         soft_wrap=True,
     )
+    db.checkpoint_in_background()
     uvicorn.run(create_app(db), host=host or settings.host, port=port or settings.port,
                 log_level="warning")  # fmt: skip
 

@@ -40,6 +40,7 @@ class Database:
         # still meet the busy timeout.
         self._writer = threading.Lock()
         self._busy_timeout_s = busy_timeout_ms / 1000
+        self._checkpointer: threading.Thread | None = None
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +54,8 @@ class Database:
                 cursor = dbapi_conn.cursor()
                 for pragma in sqlite_pragmas(busy_timeout_ms):
                     cursor.execute(pragma)
+                if self._checkpointer is not None:
+                    cursor.execute("PRAGMA wal_autocheckpoint=0")
                 cursor.close()
 
             event.listen(self.engine, "connect", on_connect)
@@ -100,6 +103,20 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    def checkpoint_in_background(self, every_s: float = 1.0) -> None:
+        """SQLite file databases: commits stop copying the write-ahead log back into the
+        database themselves — a commit that does it holds the writer lock for tens of
+        milliseconds, and every scan waiting behind it waits that long — and a daemon thread
+        does it every `every_s` seconds instead (for the server)."""
+        path = make_url(self.url).database
+        if not self.is_sqlite or not path or path == ":memory:" or self._checkpointer:
+            return
+        self._checkpointer = threading.Thread(
+            target=_checkpoint, args=(path, every_s), name="unitrace-wal-checkpoint", daemon=True
+        )
+        self.engine.dispose()  # connections made from now on skip the automatic checkpoint
+        self._checkpointer.start()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -112,6 +129,20 @@ def _is_contention(exc: OperationalError) -> bool:
     if sqlstate in _RETRYABLE_SQLSTATES:
         return True
     return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
+
+
+def _checkpoint(path: str, every_s: float) -> None:
+    import sqlite3
+    import time
+
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    while True:
+        time.sleep(every_s)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:  # busy or closed underneath: the next round tries again
+            continue
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.core.errors import UnitraceError
+from unitrace.db import fast
 from unitrace.db.engine import Database
 from unitrace.ledger.schemas import EventIn
 from unitrace.ledger.write import Recorded, event_hash, record_in
@@ -85,16 +86,19 @@ class GroupWriter:
             with self._db.write() as conn, audit.deferred(conn) as pending:
                 for job in jobs:
                     mark = len(pending)
+                    fast.savepoint(conn, "scan")  # on the driver: cheaper than begin_nested
                     try:
-                        with conn.begin_nested():
-                            answers.append((job, record_in(conn, job.actor, job.event,
-                                                           job.digest)))  # fmt: skip
-                    except UnitraceError as error:
+                        recorded = record_in(conn, job.actor, job.event, job.digest)
+                    except (UnitraceError, IntegrityError) as error:
+                        fast.rollback_to(conn, "scan")
                         del pending[mark:]
-                        answers.append((job, error))
-                    except IntegrityError:  # a concurrent writer (PostgreSQL): on its own
-                        del pending[mark:]
-                        alone.append(job)
+                        if isinstance(error, IntegrityError):  # a concurrent writer (PostgreSQL)
+                            alone.append(job)
+                        else:
+                            answers.append((job, error))
+                        continue
+                    fast.release(conn, "scan")
+                    answers.append((job, recorded))
         except Exception:  # noqa: BLE001 — nothing was written; each one on its own answers
             answers, alone = [], jobs
         for job, outcome in answers:
