@@ -55,13 +55,14 @@ def build(path: Path, units: int) -> tuple[list[str], str]:
     return serials, token
 
 
-def _serve(path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(path: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "UNITRACE_DATABASE_URL": f"sqlite:///{path}", "UNITRACE_PORT": str(port)}
     process = subprocess.Popen(
-        [sys.executable, "-c", "from unitrace.cli.main import main; main()", "serve", "--no-demo"],
+        [sys.executable, "-c", "from unitrace.cli.main import main; main()", "serve", "--no-demo",
+         "--workers", str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -150,17 +151,18 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=100_000, help="units in the database")
     parser.add_argument("--scans", type=int, default=10_000, help="scan events to send")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="server processes (serve --workers)")
     args = parser.parse_args()
     if args.scans > 3 * args.units:
         raise SystemExit("--scans may be at most 3 × --units (receive, move, ship per unit)")
     with tempfile.TemporaryDirectory(prefix="unitrace-scan-") as tmp:
         path = Path(tmp) / "scan.db"
         serials, token = build(path, args.units)
-        process, base = _serve(path)
+        process, base = _serve(path, args.workers)
         try:
             found = scan(base, token, serials, args.scans, args.clients)
         finally:
-            process.terminate()
+            process.terminate()  # uvicorn stops its worker processes on SIGTERM
             process.wait(30)
         base_run = baseline(path, found["events"])
     ratio = found["events_per_s"] / base_run["updates_per_s"]

@@ -75,3 +75,13 @@ def create_app(db: Database) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app of one server worker process (`unitrace serve --workers N`): the database
+    from the environment, like every command."""
+    from unitrace.config import Settings
+
+    db = Database(Settings.from_env().database_url)
+    db.checkpoint_in_background()
+    return create_app(db)

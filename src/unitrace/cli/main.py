@@ -91,6 +91,7 @@ def serve(
     host: Annotated[Optional[str], typer.Option(help="listen address")] = None,  # noqa: UP045
     port: Annotated[Optional[int], typer.Option(help="listen port")] = None,  # noqa: UP045
     demo: Annotated[bool, typer.Option(help="load demo data into an empty database")] = True,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="server processes")] = 1,
 ) -> None:
     """Start the server. On an empty database: migrate, create the first admin, load demo data."""
     import uvicorn
@@ -123,9 +124,14 @@ def serve(
         highlight=False,
         soft_wrap=True,
     )
+    where = {"host": host or settings.host, "port": port or settings.port}
+    if workers > 1:  # each worker process opens the database itself
+        db.dispose()
+        uvicorn.run("unitrace.api.app:create_app_from_env", factory=True, workers=workers,
+                    log_level="warning", **where)  # type: ignore[arg-type]  # fmt: skip
+        return
     db.checkpoint_in_background()
-    uvicorn.run(create_app(db), host=host or settings.host, port=port or settings.port,
-                log_level="warning")  # fmt: skip
+    uvicorn.run(create_app(db), log_level="warning", **where)  # type: ignore[arg-type]
 
 
 @app.command("demo")

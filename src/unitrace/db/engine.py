@@ -7,7 +7,9 @@ a state and then both act on it: the second waits (busy timeout) and then sees t
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from unitrace.core.errors import Conflict
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: other processes meet SQLite's busy timeout instead
+    fcntl = None  # type: ignore[assignment]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -41,9 +48,11 @@ class Database:
         self._writer = threading.Lock()
         self._busy_timeout_s = busy_timeout_ms / 1000
         self._checkpointer: threading.Thread | None = None
+        self._lock_file: Any = None
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                self._lock_path = f"{parsed.database}.writer-lock"
             self.engine = create_engine(
                 url,
                 connect_args={"timeout": busy_timeout_ms / 1000, "isolation_level": None},
@@ -81,6 +90,8 @@ class Database:
             raise Conflict("the database is busy with other changes; nothing was written, "
                            "try again")  # fmt: skip
         try:
+            if queued:
+                self._lock_other_processes()
             with self.engine.connect() as conn:
                 if self.is_sqlite:
                     conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
@@ -95,7 +106,35 @@ class Database:
             ) from exc
         finally:
             if queued:
+                self._unlock_other_processes()
                 self._writer.release()
+
+    def _lock_other_processes(self) -> None:
+        """Writers in other processes (server workers, the CLI) queue on an flock of a file
+        beside the database. SQLite's own busy handler sleeps up to 100 ms between tries;
+        here a waiter tries again within 2 ms, up to the busy timeout. (Opened per
+        transaction: nothing stays open.)"""
+        if fcntl is None or not getattr(self, "_lock_path", None):
+            return
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline, pause = time.monotonic() + self._busy_timeout_s, 0.0002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise Conflict("the database is busy with other changes; nothing was "
+                                   "written, try again") from None  # fmt: skip
+                time.sleep(pause)  # short waits: the lock is held for milliseconds
+                pause = min(pause * 2, 0.002)
+        self._lock_file = fd
+
+    def _unlock_other_processes(self) -> None:
+        if self._lock_file is not None:
+            os.close(self._lock_file)  # closing releases the lock
+            self._lock_file = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -133,7 +172,6 @@ def _is_contention(exc: OperationalError) -> bool:
 
 def _checkpoint(path: str, every_s: float) -> None:
     import sqlite3
-    import time
 
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
