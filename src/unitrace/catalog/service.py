@@ -23,7 +23,7 @@ from unitrace.core.checkdigits import valid_gtin
 from unitrace.core.errors import Conflict, FieldError, NotFound, ValidationError, invalid
 from unitrace.core.serials import SerialTemplate
 from unitrace.db.engine import Database
-from unitrace.db.fast import Fast
+from unitrace.db.fast import Fast, batch_cache
 from unitrace.db.tables import locations, lots, parties, products, units
 
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
@@ -57,15 +57,25 @@ _LOCATION_ID = Fast(select(locations.c.id).where(locations.c.code == bindparam("
 _PRODUCT = select(products).where(products.c.code == bindparam("code"))
 
 
+def _cached_id(conn: Connection, statement: Fast, kind: str, code: str) -> Any:
+    cache = batch_cache(conn)
+    if cache is None:
+        return statement.scalar(conn, {"code": code})
+    key = (kind, code)
+    if key not in cache:
+        cache[key] = statement.scalar(conn, {"code": code})
+    return cache[key]
+
+
 def party_id(conn: Connection, code: str, field: str = "party") -> int:
-    found = _PARTY_ID.scalar(conn, {"code": code})
+    found = _cached_id(conn, _PARTY_ID, "party", code)
     if found is None:
         raise NotFound(f"no party with code {code!r}", [FieldError(field, "unknown party", code)])
     return int(found)
 
 
 def location_id(conn: Connection, code: str, field: str = "location") -> int:
-    found = _LOCATION_ID.scalar(conn, {"code": code})
+    found = _cached_id(conn, _LOCATION_ID, "location", code)
     if found is None:
         raise NotFound(
             f"no location with code {code!r}", [FieldError(field, "unknown location", code)]

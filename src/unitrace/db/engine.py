@@ -48,7 +48,8 @@ class Database:
         self._writer = threading.Lock()
         self._busy_timeout_s = busy_timeout_ms / 1000
         self._checkpointer: threading.Thread | None = None
-        self._lock_file: Any = None
+        self._lock_fd: int | None = None
+        self._locked = False
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -112,11 +113,12 @@ class Database:
     def _lock_other_processes(self) -> None:
         """Writers in other processes (server workers, the CLI) queue on an flock of a file
         beside the database. SQLite's own busy handler sleeps up to 100 ms between tries;
-        here a waiter tries again within 2 ms, up to the busy timeout. (Opened per
-        transaction: nothing stays open.)"""
+        here a waiter tries again within 2 ms, up to the busy timeout."""
         if fcntl is None or not getattr(self, "_lock_path", None):
             return
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        if self._lock_fd is None:  # opened once (opening costs more than the lock)
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._lock_fd
         deadline, pause = time.monotonic() + self._busy_timeout_s, 0.0002
         while True:
             try:
@@ -124,17 +126,16 @@ class Database:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    os.close(fd)
                     raise Conflict("the database is busy with other changes; nothing was "
                                    "written, try again") from None  # fmt: skip
                 time.sleep(pause)  # short waits: the lock is held for milliseconds
                 pause = min(pause * 2, 0.002)
-        self._lock_file = fd
+        self._locked = True
 
     def _unlock_other_processes(self) -> None:
-        if self._lock_file is not None:
-            os.close(self._lock_file)  # closing releases the lock
-            self._lock_file = None
+        if self._locked and self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            self._locked = False
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -158,6 +159,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}

@@ -80,6 +80,11 @@ def _wrapped(conn: Connection, sql: str, values: Any, error: Exception) -> Excep
     return exc.DBAPIError.instance(sql, values, error, conn.dialect.loaded_dbapi.Error)
 
 
+def changes(conn: Connection) -> int:
+    """SQLite: rows inserted, updated or deleted on this connection so far."""
+    return int(conn.connection.dbapi_connection.total_changes)  # type: ignore[union-attr]
+
+
 def savepoint(conn: Connection, name: str) -> None:
     conn.connection.dbapi_connection.cursor().execute(f"SAVEPOINT {name}")  # type: ignore[union-attr]
 
@@ -92,3 +97,22 @@ def rollback_to(conn: Connection, name: str) -> None:
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
     cursor.execute(f"RELEASE SAVEPOINT {name}")
+
+
+_BATCH = "unitrace.batch_cache"
+
+
+def batch_cache(conn: Connection) -> dict[Any, Any] | None:
+    """A dict shared by the events of one group-commit batch (None elsewhere): lookups that
+    cannot change under a batch of scans — a location's id by its code, whether any recall
+    is open — are made once a batch."""
+    cache: dict[Any, Any] | None = conn.info.get(_BATCH)
+    return cache
+
+
+def start_batch(conn: Connection) -> None:
+    conn.info[_BATCH] = {}
+
+
+def end_batch(conn: Connection) -> None:
+    conn.info.pop(_BATCH, None)

@@ -20,7 +20,9 @@ import threading
 import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from unitrace.access import audit
@@ -84,21 +86,11 @@ class GroupWriter:
         alone: list[_Job] = []
         try:
             with self._db.write() as conn, audit.deferred(conn) as pending:
-                for job in jobs:
-                    mark = len(pending)
-                    fast.savepoint(conn, "scan")  # on the driver: cheaper than begin_nested
-                    try:
-                        recorded = record_in(conn, job.actor, job.event, job.digest)
-                    except (UnitraceError, IntegrityError) as error:
-                        fast.rollback_to(conn, "scan")
-                        del pending[mark:]
-                        if isinstance(error, IntegrityError):  # a concurrent writer (PostgreSQL)
-                            alone.append(job)
-                        else:
-                            answers.append((job, error))
-                        continue
-                    fast.release(conn, "scan")
-                    answers.append((job, recorded))
+                fast.start_batch(conn)
+                try:
+                    self._each(conn, jobs, pending, answers, alone)
+                finally:
+                    fast.end_batch(conn)
         except Exception:  # noqa: BLE001 — nothing was written; each one on its own answers
             answers, alone = [], jobs
         for job, outcome in answers:
@@ -108,6 +100,41 @@ class GroupWriter:
                 job.future.set_exception(outcome)
         for job in alone:
             _write_alone(self._db, job)
+
+    def _each(
+        self,
+        conn: Connection,
+        jobs: list[_Job],
+        pending: list[Any],
+        answers: list[tuple[_Job, Recorded | UnitraceError]],
+        alone: list[_Job],
+    ) -> None:
+        # SQLite counts the rows a connection changed: an event refused before it
+        # wrote anything needs no savepoint to undo (refusals come from the checks,
+        # which run before the writes); one refused after it wrote fails the batch,
+        # and every event is then written on its own
+        counted = self._db.is_sqlite
+        for job in jobs:
+            mark = len(pending)
+            before = fast.changes(conn) if counted else 0
+            if not counted:
+                fast.savepoint(conn, "scan")
+            try:
+                recorded = record_in(conn, job.actor, job.event, job.digest)
+            except (UnitraceError, IntegrityError) as error:
+                if counted and fast.changes(conn) != before:
+                    raise
+                if not counted:
+                    fast.rollback_to(conn, "scan")
+                del pending[mark:]
+                if isinstance(error, IntegrityError):  # a concurrent writer (PostgreSQL)
+                    alone.append(job)
+                else:
+                    answers.append((job, error))
+                continue
+            if not counted:
+                fast.release(conn, "scan")
+            answers.append((job, recorded))
 
 
 def _write_alone(db: Database, job: _Job) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, and_, bindparam, exists, func, insert, litera
 
 from unitrace.core.errors import FieldError, InvalidTransition, ValidationError, invalid
 from unitrace.core.lifecycle import Role, Status
-from unitrace.db.fast import Fast
+from unitrace.db.fast import Fast, batch_cache
 from unitrace.db.tables import (
     bom_lines,
     event_units,
@@ -84,6 +84,7 @@ _OPEN_RECALLS = (
 )  # fmt: skip
 
 
+_ANY_OPEN_RECALL = Fast(select(recalls.c.id).where(recalls.c.status == "open").limit(1))
 _OPEN_RECALL_ONE = Fast(
     select(recall_units.c.unit_id, recalls.c.code, recalls.c.title)
     .join(recalls, recalls.c.id == recall_units.c.recall_id)
@@ -97,6 +98,12 @@ def open_recalls(conn: Connection, unit_ids: Sequence[int]) -> dict[int, tuple[s
     """unit id → (campaign code, title) for units in an open campaign not yet settled (built
     once above: it runs for every ship, sell, deliver, activate and assembly)."""
     found: dict[int, tuple[str, str]] = {}
+    cache = batch_cache(conn)
+    if cache is not None:
+        if "open_recalls" not in cache:
+            cache["open_recalls"] = _ANY_OPEN_RECALL.scalar(conn, {}) is not None
+        if not cache["open_recalls"]:
+            return found
     if len(unit_ids) == 1:  # a scan
         row = _OPEN_RECALL_ONE.run(conn, {"id": unit_ids[0]}).fetchone()
         return {int(row[0]): (row[1], row[2])} if row else {}
@@ -244,13 +251,22 @@ _GATED = Fast(
 )  # fmt: skip
 
 
+def _gated(conn: Connection, product_id: int) -> bool:
+    cache = batch_cache(conn)
+    if cache is None:
+        return _GATED.scalar(conn, {"product_id": product_id}) is not None
+    key = ("gated", product_id)
+    if key not in cache:
+        cache[key] = _GATED.scalar(conn, {"product_id": product_id}) is not None
+    return bool(cache[key])
+
+
 def check_completion(conn: Connection, subjects: Sequence[Unit]) -> list[str]:
     """Units entering stock for the first time (a receive or disassemble, whatever their state
     now: commissioned, recalled, returned from a replaced part): every required step of their
     route passed (the last result counts) and every required BOM component installed. Units
     that were in stock before went through this check then."""
-    gated = {u.product_id for u in subjects}
-    gated = {p for p in gated if _GATED.scalar(conn, {"product_id": p}) is not None}
+    gated = {p for p in {u.product_id for u in subjects} if _gated(conn, p)}
     subjects = [u for u in subjects if u.product_id in gated]
     been = set()
     for chunk in chunks([u.id for u in subjects]):
