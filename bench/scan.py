@@ -151,7 +151,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=100_000, help="units in the database")
     parser.add_argument("--scans", type=int, default=10_000, help="scan events to send")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="server processes (serve --workers)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     args = parser.parse_args()
     if args.scans > 3 * args.units:
         raise SystemExit("--scans may be at most 3 × --units (receive, move, ship per unit)")

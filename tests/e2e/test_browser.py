@@ -90,6 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     migrate.upgrade(db)
     make_product(db, "AC1", name="空调 Air conditioner")
     make_location(db, "WH1")
+    make_location(db, "WH2")
     make_party(db, "D-EAST")
     access.create_user(db, SYSTEM, "clerk", PASSWORD, "admin")
     GENEALOGY.update(_genealogy(db))
@@ -230,9 +231,49 @@ def test_clerk_day_in_the_browser(server: str) -> None:
         page.screenshot(path=str(SHOTS / "diversions-zh-CN.png"), full_page=True)
         page.click('[data-testid="lang-en"]')
 
+        # packing at the scan station, then one scan of the carton moves all three units
+        page.goto(server + "/scan")
+        page.select_option('[data-testid="action"]', "pack")
+        page.fill('[data-testid="container"]', "CTN-E2E")
+        scan = page.locator('[data-testid="scan-input"]')
+        for n, code in enumerate(serials, start=1):
+            scan.fill(code)
+            scan.press("Enter")
+            page.wait_for_function("n => document.querySelectorAll('#feedback li').length >= n",
+                                   arg=n)  # fmt: skip
+        assert page.locator('[data-testid="scan-ok"]').count() == 3
+        page.select_option('[data-testid="action"]', "move")
+        page.select_option('[data-testid="location"]', "WH2")
+        scan.fill("CTN-E2E")
+        scan.press("Enter")
+        page.wait_for_function("document.querySelectorAll('#feedback li').length >= 4")
+        assert "3 units" in page.locator("#feedback li").first.inner_text()
+        page.screenshot(path=str(SHOTS / "scan-carton-en.png"), full_page=True)
+
+        # a stocktake of WH2: two of the three units are found, one is missing
+        page.goto(server + "/stocktakes")
+        page.fill('[data-testid="count-code"]', "ST-E2E")
+        page.select_option('[data-testid="count-locations"]', ["WH2"])
+        page.click('[data-testid="open-count"]')
+        page.locator('[data-testid="count-status"]').wait_for()
+        page.select_option('[data-testid="location"]', "WH2")
+        scan = page.locator('[data-testid="scan-input"]')
+        for n, code in enumerate(serials[:2], start=1):
+            scan.fill(code)
+            scan.press("Enter")
+            page.wait_for_function("n => document.querySelectorAll('#feedback li').length >= n",
+                                   arg=n)  # fmt: skip
+        assert page.locator('[data-testid="scan-counted"]').count() == 2
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click('[data-testid="close-count"]')
+        page.locator('[data-testid="report"]').wait_for()
+        assert serials[2] in page.locator('[data-testid="missing-table"]').inner_text()
+        page.screenshot(path=str(SHOTS / "stocktake-en.png"), full_page=True)
+
         # on a phone, the pages a clerk uses fit the screen's width (no sideways scrolling)
         page.set_viewport_size({"width": 390, "height": 844})
-        for path in ("/", "/scan", f"/units?q={serials[0]}", "/commission", "/products"):
+        for path in ("/", "/scan", f"/units?q={serials[0]}", "/commission", "/products",
+                     "/stocktakes", "/stocktakes/ST-E2E", "/sell-through"):  # fmt: skip
             page.goto(server + path)
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
