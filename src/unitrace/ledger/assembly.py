@@ -10,7 +10,6 @@ of its event ids is known yet. The batch gets one audit record naming its first 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +38,7 @@ from unitrace.ledger.write import (
     UnitRow,
     ancestors,
     holders,
+    new_event_id,
     report,
     resolve_units,
     unit_refs,
@@ -222,7 +222,7 @@ def _insert_events(
         moment = event.event_time or default_time
         offset = moment.strftime("%z") or "+0000"
         rows.append({
-            "event_id": event.event_id or f"urn:uuid:{uuid.uuid4()}", "payload_hash": digest,
+            "event_id": event.event_id or new_event_id(), "payload_hash": digest,
             "type": "assemble", "event_time": moment, "event_tz": f"{offset[:3]}:{offset[3:5]}",
             "record_time": now, "location_id": places.get(event.location or ""),
             "party_id": None, "parent_unit_id": parent.id, "lot_id": None,
