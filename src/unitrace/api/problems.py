@@ -70,10 +70,17 @@ def from_pydantic(exc: PydanticValidationError, prefix: str = "") -> ValidationE
     return ValidationError(f"{first.field}: {first.message}", errors)
 
 
+def status_of(exc: Exception) -> int:
+    """The HTTP status of an error — for the API and for a page that answers a form."""
+    if not isinstance(exc, UnitraceError):
+        return 422  # input that failed validation before any use case ran
+    return next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+
+
 def domain_problem(exc: UnitraceError) -> JSONResponse:
     """The answer to one of our errors: its status, title, detail and field errors."""
-    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-    return problem(status, exc.code, exc.title, exc.detail, [e.as_dict() for e in exc.errors])
+    return problem(status_of(exc), exc.code, exc.title, exc.detail,
+                   [e.as_dict() for e in exc.errors])  # fmt: skip
 
 
 def internal_problem(exc: Exception) -> JSONResponse:

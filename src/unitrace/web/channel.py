@@ -14,15 +14,14 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from unitrace.api.problems import status_of
 from unitrace.catalog import service as catalog
 from unitrace.channel import sellthrough, stocktake
 from unitrace.channel import service as channel
 from unitrace.channel.routes import CountIn, ScanIn
 from unitrace.channel.service import ShipmentIn
 from unitrace.core.errors import (
-    Conflict,
     Forbidden,
-    InvalidTransition,
     NotFound,
     UnitraceError,
     ValidationError,
@@ -33,6 +32,7 @@ from unitrace.web.common import (
     csrf_ok,
     database,
     error_title,
+    expired_form,
     form_errors,
     page_forbidden,
     read_form,
@@ -107,15 +107,6 @@ def _ranges(text: str) -> list[dict[str, str]]:
     return out
 
 
-def _status_of(error: Exception) -> int:
-    """The HTTP status a page answers a refused form with (as the API would)."""
-    if isinstance(error, Forbidden):
-        return 403
-    if isinstance(error, NotFound):
-        return 404
-    return 409 if isinstance(error, (Conflict, InvalidTransition)) else 422
-
-
 def _shipments_page(
     request: Request, actor: Any, csrf: str, status: int = 200, **extra: Any
 ) -> Response:
@@ -142,7 +133,7 @@ async def shipment_create(request: Request) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        expired = {"form": _("The form expired; please try again.")}
+        expired = expired_form()
         return _shipments_page(request, actor, csrf, 400, form=form, errors=expired)
     try:
         data = ShipmentIn(
@@ -154,7 +145,7 @@ async def shipment_create(request: Request) -> Response:
         made = channel.create_shipment(database(request), actor, data)
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
-        return _shipments_page(request, actor, csrf, _status_of(error), form=form, errors=errors)
+        return _shipments_page(request, actor, csrf, status_of(error), form=form, errors=errors)
     return _shipments_page(request, actor, csrf, 201, made=made)
 
 
@@ -228,7 +219,7 @@ async def stocktake_open(request: Request) -> Response:
     if not actor.can("catalog.read"):
         return page_forbidden(request, actor, csrf)
     if not csrf_ok(csrf, form, request):
-        expired = {"form": _("The form expired; please try again.")}
+        expired = expired_form()
         return _stocktakes_page(request, actor, csrf, 400, form=form, chosen=chosen,
                                 errors=expired)  # fmt: skip
     try:
@@ -237,7 +228,7 @@ async def stocktake_open(request: Request) -> Response:
         wanted = CountIn(code=form.get("code", "").strip(), locations=chosen)
         stocktake.open_count(database(request), actor, wanted.code, wanted.locations)
     except (PydanticValidationError, UnitraceError) as error:
-        return _stocktakes_page(request, actor, csrf, _status_of(error), form=form,
+        return _stocktakes_page(request, actor, csrf, status_of(error), form=form,
                                 chosen=chosen, errors=form_errors(error))  # fmt: skip
     return RedirectResponse(_count_url(wanted.code), status_code=303)
 
@@ -293,12 +284,12 @@ async def stocktake_close(request: Request, code: str) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        expired = {"form": _("The form expired; please try again.")}
+        expired = expired_form()
         return _count_page(request, actor, csrf, code, 400, errors=expired)
     try:
         stocktake.close_count(database(request), actor, code)
     except UnitraceError as error:
-        return _count_page(request, actor, csrf, code, _status_of(error),
+        return _count_page(request, actor, csrf, code, status_of(error),
                            errors=form_errors(error))  # fmt: skip
     return RedirectResponse(_count_url(code), status_code=303)
 
@@ -309,7 +300,7 @@ async def stocktake_approve(request: Request, code: str) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        expired = {"form": _("The form expired; please try again.")}
+        expired = expired_form()
         return _count_page(request, actor, csrf, code, 400, errors=expired)
     try:
         done = stocktake.approve(database(request), actor, code)
@@ -317,7 +308,7 @@ async def stocktake_approve(request: Request, code: str) -> Response:
         refused = {"form": _("Your role may not approve stocktake adjustments.")}
         return _count_page(request, actor, csrf, code, 403, errors=refused)
     except UnitraceError as error:
-        return _count_page(request, actor, csrf, code, _status_of(error),
+        return _count_page(request, actor, csrf, code, status_of(error),
                            errors=form_errors(error))  # fmt: skip
     return _count_page(request, actor, csrf, code, approved=done)
 
@@ -352,7 +343,7 @@ async def sellthrough_upload(request: Request) -> Response:
         return page_forbidden(request, actor, csrf)
     form, filename, content = await _read_upload(request)
     if not csrf_ok(csrf, form, request):
-        expired = {"form": _("The form expired; please try again.")}
+        expired = expired_form()
         return render(request, "sellthrough.html", 400, user=actor, csrf=csrf, errors=expired)
     try:
         if not filename:
@@ -360,7 +351,7 @@ async def sellthrough_upload(request: Request) -> Response:
         done = await run_in_threadpool(sellthrough.record_file, database(request), actor,
                                        filename, content)  # fmt: skip
     except UnitraceError as error:
-        return render(request, "sellthrough.html", _status_of(error), user=actor, csrf=csrf,
+        return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
                       errors=form_errors(error),
                       problems=sellthrough.problems_by_line(error))  # fmt: skip
     return render(request, "sellthrough.html", 201, user=actor, csrf=csrf, done=done)

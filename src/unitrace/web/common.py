@@ -174,3 +174,8 @@ async def login_redirect(request: Request, _error: Exception) -> Response:
         set_locale(request, None)
         return HTMLResponse(_("Please log in again."), 401, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
+
+
+def expired_form() -> dict[str, str]:
+    """The form error of a form whose CSRF token no longer matches the session."""
+    return {"form": _("The form expired; please try again.")}

@@ -16,13 +16,15 @@ from pydantic import ValidationError as PydanticValidationError
 from unitrace.access import audit
 from unitrace.access import service as access
 from unitrace.access.principal import ROLE_SUMMARY, ROLES, Actor
+from unitrace.api.problems import status_of
 from unitrace.catalog import service as catalog
 from unitrace.catalog.schemas import LotCreate, LotUpdate, ProductCreate, ProductUpdate
-from unitrace.core.errors import Conflict, Forbidden, NotFound, UnitraceError, invalid
+from unitrace.core.errors import Forbidden, NotFound, UnitraceError, invalid
 from unitrace.web.common import (
     blank_to_none,
     csrf_ok,
     database,
+    expired_form,
     form_errors,
     page_forbidden,
     read_form,
@@ -38,17 +40,6 @@ AUDIT_ENTITIES = ("product", "lot", "party", "location", "user", "token", "event
 
 def _page(value: str) -> int:
     return max(1, min(int(value), 100_000)) if value.isdigit() else 1
-
-
-def _expired() -> dict[str, str]:
-    return {"form": _("The form expired; please try again.")}
-
-
-def _status(error: Exception) -> int:
-    """A form that comes back with errors: 403 not permitted, 409 conflict, else 422."""
-    if isinstance(error, Forbidden):
-        return 403
-    return 409 if isinstance(error, Conflict) else 422
 
 
 def _forbidden_or_missing(
@@ -95,7 +86,9 @@ async def product_create(request: Request) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        return _product_list(request, actor, csrf, "", 1, form=form, errors=_expired(), status=400)
+        return _product_list(
+            request, actor, csrf, "", 1, form=form, errors=expired_form(), status=400
+        )
     values = blank_to_none(form, "code", "name", "gtin", "tracking", "serial_rule",
                            "warranty_months", "warranty_start", "description")  # fmt: skip
     values = {k: v for k, v in values.items() if v is not None}
@@ -104,7 +97,7 @@ async def product_create(request: Request) -> Response:
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
         return _product_list(request, actor, csrf, "", 1, form=form, errors=errors,
-                             status=_status(error), open_form=True)  # fmt: skip
+                             status=status_of(error), open_form=True)  # fmt: skip
     return RedirectResponse(f"/products/{quote(created['code'])}?saved=1", status_code=303)
 
 
@@ -135,7 +128,7 @@ async def product_update(request: Request, code: str) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        return _product_page(request, actor, csrf, code, 400, form=form, errors=_expired())
+        return _product_page(request, actor, csrf, code, 400, form=form, errors=expired_form())
     sent = [k for k in ("name", "gtin", "serial_rule", "warranty_months", "warranty_start",
                         "description") if k in form]  # fmt: skip
     values: dict[str, Any] = blank_to_none(form, *sent)
@@ -147,7 +140,7 @@ async def product_update(request: Request, code: str) -> Response:
         catalog.update_product(database(request), actor, code, ProductUpdate(**values))
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
-        return _product_page(request, actor, csrf, code, _status(error), form=form,
+        return _product_page(request, actor, csrf, code, status_of(error), form=form,
                              errors=errors)  # fmt: skip
     return RedirectResponse(f"/products/{quote(code)}?saved=1", status_code=303)
 
@@ -195,7 +188,9 @@ async def lot_create(request: Request) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        return _lot_list(request, actor, csrf, "", "", 1, form=form, errors=_expired(), status=400)
+        return _lot_list(
+            request, actor, csrf, "", "", 1, form=form, errors=expired_form(), status=400
+        )
     values = blank_to_none(form, "product", "number", "production_date", "expiry_date", "supplier")
     values = {k: v for k, v in values.items() if v is not None}
     try:
@@ -203,7 +198,7 @@ async def lot_create(request: Request) -> Response:
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
         return _lot_list(request, actor, csrf, "", "", 1, form=form, errors=errors,
-                         status=_status(error), open_form=True)  # fmt: skip
+                         status=status_of(error), open_form=True)  # fmt: skip
     target = f"/lots/{quote(lot['product'])}/{quote(lot['number'])}?saved=1"
     return RedirectResponse(target, status_code=303)
 
@@ -232,13 +227,15 @@ async def lot_update(request: Request, product: str, number: str) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        return _lot_page(request, actor, csrf, product, number, 400, form=form, errors=_expired())
+        return _lot_page(
+            request, actor, csrf, product, number, 400, form=form, errors=expired_form()
+        )
     values = blank_to_none(form, "production_date", "expiry_date", "supplier")
     try:
         catalog.update_lot(database(request), actor, product, number, LotUpdate(**values))
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
-        return _lot_page(request, actor, csrf, product, number, _status(error),
+        return _lot_page(request, actor, csrf, product, number, status_of(error),
                          form=form, errors=errors)  # fmt: skip
     return RedirectResponse(f"/lots/{quote(product)}/{quote(number)}?saved=1", status_code=303)
 
@@ -277,7 +274,7 @@ async def user_create(request: Request) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        return _users_page(request, actor, csrf, 400, form=form, errors=_expired())
+        return _users_page(request, actor, csrf, 400, form=form, errors=expired_form())
     values = blank_to_none(form, "username", "role", "party")
     try:
         created = access.create_user(database(request), actor, values["username"] or "",
@@ -285,7 +282,7 @@ async def user_create(request: Request) -> Response:
                                      values["party"])  # fmt: skip
     except UnitraceError as error:
         errors = form_errors(error)
-        return _users_page(request, actor, csrf, _status(error), form=form,
+        return _users_page(request, actor, csrf, status_of(error), form=form,
                            errors=errors, open_form=True)  # fmt: skip
     return RedirectResponse(f"/admin/users/{quote(created['username'])}?saved=1", 303)
 
@@ -319,7 +316,7 @@ async def user_update(request: Request, username: str) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        return _user_page(request, actor, csrf, username, 400, form=form, errors=_expired())
+        return _user_page(request, actor, csrf, username, 400, form=form, errors=expired_form())
     values = blank_to_none(form, "role", "party", "password")
     try:
         access.update_user(database(request), actor, username, role=values["role"],
@@ -327,7 +324,7 @@ async def user_update(request: Request, username: str) -> Response:
                            password=form.get("password") or None)  # fmt: skip
     except UnitraceError as error:
         errors = form_errors(error)
-        return _user_page(request, actor, csrf, username, _status(error), form=form,
+        return _user_page(request, actor, csrf, username, status_of(error), form=form,
                           errors=errors)  # fmt: skip
     if username == actor.username and values["password"]:
         return RedirectResponse("/login", status_code=303)  # own password changed: log in again
@@ -339,7 +336,7 @@ async def token_create(request: Request, username: str) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        return _user_page(request, actor, csrf, username, 400, token_errors=_expired())
+        return _user_page(request, actor, csrf, username, 400, token_errors=expired_form())
     days_text = (form.get("days") or "").strip()
     try:
         if days_text and not days_text.isdigit():
@@ -349,7 +346,7 @@ async def token_create(request: Request, username: str) -> Response:
                                       int(days_text) if days_text else None)  # fmt: skip
     except UnitraceError as error:
         errors = form_errors(error)
-        return _user_page(request, actor, csrf, username, _status(error),
+        return _user_page(request, actor, csrf, username, status_of(error),
                           token_errors=errors, token_form=form)  # fmt: skip
     return _user_page(request, actor, csrf, username, 201, new_token=created)
 
@@ -360,7 +357,7 @@ async def token_revoke(request: Request, token_id: int) -> Response:
     form = await read_form(request)
     back = form.get("username", "")
     if not csrf_ok(csrf, form, request):
-        return _user_page(request, actor, csrf, back, 400, token_errors=_expired())
+        return _user_page(request, actor, csrf, back, 400, token_errors=expired_form())
     try:
         access.revoke_token(database(request), actor, token_id)
     except UnitraceError as error:
