@@ -23,7 +23,7 @@ from unitrace.core.checkdigits import valid_gtin
 from unitrace.core.errors import Conflict, FieldError, NotFound, ValidationError, invalid
 from unitrace.core.serials import SerialTemplate
 from unitrace.db.engine import Database
-from unitrace.db.fast import Fast, batch_cache
+from unitrace.db.fast import Fast, once_per_batch
 from unitrace.db.tables import locations, lots, parties, products, units
 
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
@@ -58,13 +58,7 @@ _PRODUCT = select(products).where(products.c.code == bindparam("code"))
 
 
 def _cached_id(conn: Connection, statement: Fast, kind: str, code: str) -> Any:
-    cache = batch_cache(conn)
-    if cache is None:
-        return statement.scalar(conn, {"code": code})
-    key = (kind, code)
-    if key not in cache:
-        cache[key] = statement.scalar(conn, {"code": code})
-    return cache[key]
+    return once_per_batch(conn, (kind, code), lambda: statement.scalar(conn, {"code": code}))
 
 
 def party_id(conn: Connection, code: str, field: str = "party") -> int:

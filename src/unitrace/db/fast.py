@@ -11,7 +11,7 @@ whose results are plain values (ids, codes, integers).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, exc
@@ -102,12 +102,16 @@ def rollback_to(conn: Connection, name: str) -> None:
 _BATCH = "unitrace.batch_cache"
 
 
-def batch_cache(conn: Connection) -> dict[Any, Any] | None:
-    """A dict shared by the events of one group-commit batch (None elsewhere): lookups that
-    cannot change under a batch of scans — a location's id by its code, whether any recall
-    is open — are made once a batch."""
+def once_per_batch(conn: Connection, key: Any, compute: Callable[[], Any]) -> Any:
+    """`compute()`, asked once per group-commit batch (every time outside one): for lookups
+    that cannot change under a batch of scans — a location's id by its code, whether any
+    recall is open, whether a product has a completion gate."""
     cache: dict[Any, Any] | None = conn.info.get(_BATCH)
-    return cache
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
 
 
 def start_batch(conn: Connection) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, and_, bindparam, exists, func, insert, litera
 
 from unitrace.core.errors import FieldError, InvalidTransition, ValidationError, invalid
 from unitrace.core.lifecycle import Role, Status
-from unitrace.db.fast import Fast, batch_cache
+from unitrace.db.fast import Fast, once_per_batch
 from unitrace.db.tables import (
     bom_lines,
     event_units,
@@ -98,12 +98,9 @@ def open_recalls(conn: Connection, unit_ids: Sequence[int]) -> dict[int, tuple[s
     """unit id → (campaign code, title) for units in an open campaign not yet settled (built
     once above: it runs for every ship, sell, deliver, activate and assembly)."""
     found: dict[int, tuple[str, str]] = {}
-    cache = batch_cache(conn)
-    if cache is not None:
-        if "open_recalls" not in cache:
-            cache["open_recalls"] = _ANY_OPEN_RECALL.scalar(conn, {}) is not None
-        if not cache["open_recalls"]:
-            return found
+    if not once_per_batch(conn, "any open recall",
+                          lambda: _ANY_OPEN_RECALL.scalar(conn, {}) is not None):  # fmt: skip
+        return found
     if len(unit_ids) == 1:  # a scan
         row = _OPEN_RECALL_ONE.run(conn, {"id": unit_ids[0]}).fetchone()
         return {int(row[0]): (row[1], row[2])} if row else {}
@@ -252,13 +249,10 @@ _GATED = Fast(
 
 
 def _gated(conn: Connection, product_id: int) -> bool:
-    cache = batch_cache(conn)
-    if cache is None:
+    def ask() -> bool:
         return _GATED.scalar(conn, {"product_id": product_id}) is not None
-    key = ("gated", product_id)
-    if key not in cache:
-        cache[key] = _GATED.scalar(conn, {"product_id": product_id}) is not None
-    return bool(cache[key])
+
+    return bool(once_per_batch(conn, ("gated", product_id), ask))
 
 
 def check_completion(conn: Connection, subjects: Sequence[Unit]) -> list[str]:
