@@ -12,9 +12,11 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
+from unitrace.access.principal import Actor
 from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.api.problems import from_pydantic
 from unitrace.core.errors import invalid
+from unitrace.db.engine import Database
 from unitrace.ledger import group, queries, service
 from unitrace.ledger.schemas import CommissionIn, EventIn
 
@@ -75,7 +77,7 @@ def parse_events(raw: bytes) -> tuple[Any, list[EventIn]]:
         raise from_pydantic(exc) from None
 
 
-async def record_one(db: Any, actor: Any, event: EventIn) -> JSONResponse:
+async def record_one(db: Database, actor: Actor, event: EventIn) -> JSONResponse:
     """A scan: written together with others that arrive meanwhile (group commit)."""
     recorded = await asyncio.wrap_future(group.submit(db, actor, event))
     return JSONResponse(recorded.public(), status_code=200 if recorded.replayed else 201)
