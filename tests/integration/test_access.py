@@ -167,6 +167,41 @@ def test_audit_chain_detects_removed_records(db: Database) -> None:
     assert not report.ok and total > 1 and "removed" in (report.problem or "")
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (None, {"type": "ship", "serials": ["SN-1"], "unit_count": 1}),
+        ({"name": '旧 "引号" \\ ☃', "n": [1, 2.5, None, True]}, {"b": {"z": 1, "a": [{}]}}),
+        ("plain", None),
+    ],
+)
+def test_audit_hash_is_the_canonical_json_of_the_whole_record(before, after) -> None:  # type: ignore[no-untyped-def]
+    # appending puts the canonical text together from pieces; it must be the same text as
+    # the canonical JSON of the whole record, or a chain written fast could not be verified
+    import hashlib
+    from datetime import datetime, timedelta, timezone
+
+    row = {"id": 7, "at": datetime(2026, 11, 24, 9, 30, 1, 5, timezone(timedelta(hours=8))),
+           "actor": "张三", "action": "record", "entity": "event", "entity_key": "urn:批次/1",
+           "before": before, "after": after}  # fmt: skip
+    whole = {**row, "at": "2026-11-24T01:30:01.000005+00:00"}
+    expected = hashlib.sha256(("ab" * 32 + audit._canonical(whole)).encode()).hexdigest()
+    assert audit.record_hash("ab" * 32, row) == expected
+
+
+def test_audit_chain_verifies_unicode_records_written_in_a_batch(db: Database) -> None:
+    with db.write() as conn, audit.deferred(conn):
+        for key in ("序列号-1", 'quote"d', "x" * 200):
+            audit.append(conn, SYSTEM, "update", "unit", key, {"名称": "旧"},
+                         {"名称": "新", "n": 2})  # fmt: skip
+    report = audit.verify_chain(db, SYSTEM)
+    assert report.ok and report.records >= 3
+    keys = [r["entity_key"] for r in audit.list_records(db, SYSTEM, entity="unit")["items"]]
+    assert keys[0] == "x" * 120 and 'quote"d' in keys and "序列号-1" in keys
+    items = audit.list_records(db, SYSTEM, entity="unit")["items"]
+    assert items[0]["after"] == {"名称": "新", "n": 2} and items[0]["before"] == {"名称": "旧"}
+
+
 def test_partner_needs_a_distributor_or_retailer(db: Database) -> None:
     make_party(db, "SUP", kind="supplier")
     with pytest.raises(ValidationError):

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from unitrace.access.principal import Actor
 from unitrace.db.engine import Database
+from unitrace.db.fast import Fast
 from unitrace.db.tables import audit_head, audit_log
 
 GENESIS = "0" * 64
@@ -31,13 +32,23 @@ def _canonical(value: Any) -> str:
 
 
 def record_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    content = {k: row[k] for k in ("id", "at", "actor", "action", "entity", "entity_key",
-                                   "before", "after")}  # fmt: skip
-    content["at"] = row["at"].astimezone(UTC).isoformat(timespec="microseconds")
-    return hashlib.sha256((prev_hash + _canonical(content)).encode()).hexdigest()
+    """The hash of a record as read back (`before`/`after` parsed), as `verify_chain` checks."""
+    return _hash(prev_hash, {**row, "before": _canonical(row["before"]),
+                             "after": _canonical(row["after"])})  # fmt: skip
 
 
-_HEAD = select(audit_head).where(audit_head.c.id == 1).with_for_update()
+def _hash(prev_hash: str, record: dict[str, Any]) -> str:
+    """sha256 of the previous hash and the canonical JSON of the record — its keys sorted —
+    put together from the canonical JSON of `before` and `after`, which appending has made
+    already (the same text as `_canonical` of the whole record; a test holds the two equal)."""
+    at = record["at"].astimezone(UTC).isoformat(timespec="microseconds")
+    content = (
+        f'{{"action":{_canonical(record["action"])},"actor":{_canonical(record["actor"])},'
+        f'"after":{record["after"] or "null"},"at":"{at}","before":{record["before"] or "null"},'
+        f'"entity":{_canonical(record["entity"])},'
+        f'"entity_key":{_canonical(record["entity_key"])},"id":{int(record["id"])}}}'
+    )
+    return hashlib.sha256((prev_hash + content).encode()).hexdigest()
 
 
 def append(
@@ -57,8 +68,9 @@ def append(
         "action": action,
         "entity": entity,
         "entity_key": str(entity_key)[:120],
-        "before": json.loads(_canonical(before)) if before is not None else None,
-        "after": json.loads(_canonical(after)) if after is not None else None,
+        # stored as their canonical JSON text: the text the hash covers, made once
+        "before": _canonical(before) if before is not None else None,
+        "after": _canonical(after) if after is not None else None,
         "actor_user_id": actor.user_id,
         "actor_token_id": actor.token_id,
     }
@@ -88,26 +100,37 @@ def deferred(conn: Connection) -> Iterator[list[dict[str, Any]]]:
 
 
 def _chain(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    head = conn.execute(_HEAD).first()
+    head = _HEAD.run(conn, {}).fetchone()
     if head is None:  # the very first record: create the head row, whoever gets there first
         dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(dialect_insert(audit_head).values(id=1, last_id=0, last_hash=GENESIS)
                      .on_conflict_do_nothing())  # fmt: skip
-        head = conn.execute(_HEAD).one()
-    last_id, last_hash = int(head.last_id), str(head.last_hash)
+        head = _HEAD.run(conn, {}).fetchone()
+    last_id, last_hash = int(head[0]), str(head[1])
     values = []
     for row in rows:
         last_id += 1
-        digest = record_hash(last_hash, {**row, "id": last_id})
-        values.append({**row, "id": last_id, "prev_hash": last_hash, "hash": digest})
+        record = {**row, "id": last_id, "prev_hash": last_hash}
+        record["hash"] = digest = _hash(last_hash, record)
+        values.append(record)
         last_hash = digest
-    conn.execute(_INSERT, values)
-    conn.execute(_ADVANCE, {"new_id": last_id, "new_hash": last_hash})
+    _INSERT.many(conn, values)
+    _ADVANCE.run(conn, {"new_id": last_id, "new_hash": last_hash})
 
 
-# built once: building statements with literal values per call costs more than running them
-_INSERT = insert(audit_log)
-_ADVANCE = (
+# built once, run on the driver's cursor: an audit record is written with every scan
+_HEAD = Fast(
+    select(audit_head.c.last_id, audit_head.c.last_hash)
+    .where(audit_head.c.id == 1)
+    .with_for_update()
+)
+_AUDIT_COLUMNS = ("id", "at", "actor", "action", "entity", "entity_key", "before", "after",
+                  "actor_user_id", "actor_token_id", "prev_hash", "hash")  # fmt: skip
+_INSERT = Fast(
+    insert(audit_log).values({c: bindparam(c, type_=audit_log.c[c].type) for c in _AUDIT_COLUMNS}),
+    as_text=("before", "after"),
+)
+_ADVANCE = Fast(
     update(audit_head)
     .where(audit_head.c.id == 1)
     .values(last_id=bindparam("new_id"), last_hash=bindparam("new_hash"))

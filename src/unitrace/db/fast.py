@@ -6,7 +6,8 @@ events). `Fast` wraps a Core statement: it is compiled once per dialect, its par
 through the column types' own bind processors (so UTC datetimes and JSON are stored exactly
 as SQLAlchemy stores them), and it runs on the DBAPI cursor of the caller's connection —
 inside the caller's transaction. Only for statements without expanding (IN-list) parameters
-whose results are plain values (ids, codes, integers).
+whose results are plain values (ids, codes, integers). JSON parameters named in `as_text` are
+passed as JSON text the caller has made (their bind processor is skipped).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from sqlalchemy import Connection, exc
 
 
 class Fast:
-    def __init__(self, statement: Any) -> None:
+    def __init__(self, statement: Any, as_text: Sequence[str] = ()) -> None:
         self.statement = statement
+        self.as_text = frozenset(as_text)
         self._compiled: dict[str, Any] = {}
 
     def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any],
@@ -31,7 +33,8 @@ class Fast:
             if compiled.post_compile_params:
                 raise TypeError("Fast statements take no IN lists; write them out (text)")
             order = tuple(compiled.positiontup) if compiled.positional else None
-            processors = {k: p for k, p in compiled._bind_processors.items() if p is not None}
+            processors = {k: p for k, p in compiled._bind_processors.items()
+                          if p is not None and k not in self.as_text}  # fmt: skip
             fixed = {name: bind.value for bind, names in compiled.bind_names.items()
                      for name in [names] if bind.value is not None}  # fmt: skip
             found = self._compiled[name] = (str(compiled), order, processors, fixed)

@@ -43,6 +43,7 @@ from unitrace.ledger.write import (
     resolve_units,
     unit_refs,
     unknown_serial,
+    utc_offset,
 )
 from unitrace.production import rules
 
@@ -220,10 +221,9 @@ def _insert_events(
         if event.location and event.location not in places:
             places[event.location] = location_id(conn, event.location)
         moment = event.event_time or default_time
-        offset = moment.strftime("%z") or "+0000"
         rows.append({
             "event_id": event.event_id or new_event_id(), "payload_hash": digest,
-            "type": "assemble", "event_time": moment, "event_tz": f"{offset[:3]}:{offset[3:5]}",
+            "type": "assemble", "event_time": moment, "event_tz": utc_offset(moment),
             "record_time": now, "location_id": places.get(event.location or ""),
             "party_id": None, "parent_unit_id": parent.id, "lot_id": None,
             "read_point": event.read_point, "operator": event.operator,

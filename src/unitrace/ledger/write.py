@@ -15,7 +15,6 @@ import hashlib
 import json
 import secrets
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -568,8 +567,24 @@ def new_event_id() -> str:
     read and a page split per scan."""
     ms = time.time_ns() // 1_000_000
     rand_a, rand_b = secrets.randbits(12), secrets.randbits(62)
-    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
-    return f"urn:uuid:{uuid.UUID(int=value)}"
+    h = f"{(ms & (2**48 - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b:032x}"
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def utc_offset(moment: datetime) -> str:
+    """The event's own UTC offset as `+08:00` (EPCIS eventTimeZoneOffset), kept beside UTC."""
+    delta = moment.utcoffset()
+    seconds = int(delta.total_seconds()) if delta else 0
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    return f"{'-' if seconds < 0 else '+'}{hours:02d}:{minutes:02d}"
+
+
+def json_text(value: Any) -> str:
+    """JSON text for a JSON column written by a Fast statement (`as_text`); empty values,
+    as most scans have them, without a call to the encoder."""
+    if isinstance(value, (list, dict)) and not value:
+        return "[]" if isinstance(value, list) else "{}"
+    return json.dumps(value)
 
 
 _EVENT_COLUMNS = ("event_id", "payload_hash", "type", "event_time", "event_tz", "record_time",
@@ -578,7 +593,8 @@ _EVENT_COLUMNS = ("event_id", "payload_hash", "type", "event_time", "event_tz", 
                   "unit_count")  # fmt: skip
 _INSERT_EVENT = Fast(
     insert(events).values({c: bindparam(c, type_=events.c[c].type) for c in _EVENT_COLUMNS})
-    .returning(events.c.id)
+    .returning(events.c.id),
+    as_text=("biz_transactions", "data"),
 )  # fmt: skip
 _LINK = Fast(
     insert(event_units).values(
@@ -598,13 +614,12 @@ def _insert_event(
     lot: int | None,
     unit_count: int,
 ) -> tuple[int, str]:
-    offset = event_time.strftime("%z") or "+0000"
     values = {
         "event_id": event.event_id or new_event_id(),
         "payload_hash": digest,
         "type": event.type,
         "event_time": event_time,
-        "event_tz": f"{offset[:3]}:{offset[3:5]}",
+        "event_tz": utc_offset(event_time),
         "record_time": datetime.now(UTC),
         "location_id": refs["location_id"],
         "party_id": refs["party_id"],
@@ -615,8 +630,8 @@ def _insert_event(
         "equipment": event.equipment,
         "region": event.region,
         "actor_user_id": actor.user_id,
-        "biz_transactions": [b.model_dump() for b in event.biz_transactions],
-        "data": event.data,
+        "biz_transactions": json_text([b.model_dump() for b in event.biz_transactions]),
+        "data": json_text(event.data),
         "unit_count": unit_count,
     }
     return int(_INSERT_EVENT.run(conn, values).fetchall()[0][0]), values["event_id"]
