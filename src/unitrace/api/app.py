@@ -5,12 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from unitrace import __version__
 from unitrace.api import problems
 from unitrace.db.engine import Database
 
 API_PREFIX = "/api/v1"
+
+
+class UnitraceApp(FastAPI):
+    """FastAPI, with scans (`POST /api/v1/events` of one event) answered before the
+    middleware stack and the router (see `api.fastpath`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        from unitrace.api.fastpath import ScanFastPath
+
+        super().__init__(**kwargs)
+        self._scans = ScanFastPath(super().__call__, self.state, path=f"{API_PREFIX}/events")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._scans(scope, receive, send)
 
 
 def create_app(db: Database) -> FastAPI:
@@ -21,7 +36,7 @@ def create_app(db: Database) -> FastAPI:
     from unitrace.ledger.schemas import EventIn
     from unitrace.production.routes import router as production_router
 
-    app = FastAPI(
+    app = UnitraceApp(
         title="unitrace",
         version=__version__,
         description="Serial-number management and unit-level traceability (一物一码).",
@@ -31,9 +46,6 @@ def create_app(db: Database) -> FastAPI:
     )
     app.state.db = db
     problems.install(app)
-    from unitrace.api.fastpath import ScanFastPath
-
-    app.add_middleware(ScanFastPath, path=f"{API_PREFIX}/events")
     for router in (catalog_router, ledger_router, access_router, production_router, channel_router):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path

@@ -1,27 +1,34 @@
 """POST /api/v1/events with one event — a scan — answered ahead of FastAPI's router.
 
-Scanners send many single events a second. FastAPI walks its route table and resolves
-dependencies for every request, which costs more than writing the scan. This ASGI middleware
-takes exactly that request — a POST to the events path whose body is one JSON object — and
-answers it with the same pieces the route uses: the same token check, the same parsing and
-validation, the same group-committed write path, the same problem answers. Anything else
-(lists of events, other paths) goes on to the application untouched.
+Scanners send many single events a second. FastAPI walks its middleware and route table and
+resolves dependencies for every request, which costs more than writing the scan. The app
+(`api.app.UnitraceApp`) hands exactly that request — a POST to the events path whose body is
+one JSON object — to `ScanFastPath` before any of that, which answers it with the same pieces
+the route uses: the same token check, the same parsing and validation, the same
+group-committed write path, the same problem answers. Anything else (lists of events, other
+paths) goes on to the application untouched.
 """
 
 from __future__ import annotations
 
-from starlette.responses import Response
+import json
+from typing import Any
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unitrace.api import problems
 from unitrace.api.deps import MISSING_TOKEN, actor_for_token
 from unitrace.core.errors import Unauthorized, UnitraceError
-from unitrace.ledger.routes import parse_events, record_one
+from unitrace.ledger import group
+from unitrace.ledger.routes import parse_events
+
+_JSON = [(b"content-type", b"application/json")]
 
 
 class ScanFastPath:
-    def __init__(self, app: ASGIApp, path: str = "/api/v1/events") -> None:
+    def __init__(self, app: ASGIApp, state: Any, path: str = "/api/v1/events") -> None:
         self.app = app
+        self.state = state  # the app's state: its database
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -38,19 +45,23 @@ class ScanFastPath:
         if not body.lstrip().startswith(b"{"):  # a list, or not JSON: the route answers
             await self.app(scope, _replay(body, receive), send)
             return
-        response = await self._answer(scope, body)
-        await response(scope, receive, send)
-
-    async def _answer(self, scope: Scope, body: bytes) -> Response:
         try:
-            db = scope["app"].state.db
-            actor = await actor_for_token(db, _bearer(scope))
+            actor = await actor_for_token(self.state.db, _bearer(scope))
             _payload, batch = parse_events(body)
-            return await record_one(db, actor, batch[0])
+            recorded = await group.record(self.state.db, actor, batch[0])
         except UnitraceError as error:
-            return problems.domain_problem(error)
+            await problems.domain_problem(error)(scope, receive, send)
+            return
         except Exception as error:  # noqa: BLE001 — logged, answered as a problem like the app
-            return problems.internal_problem(error)
+            await problems.internal_problem(error)(scope, receive, send)
+            return
+        # the JSON answer as JSONResponse renders it, sent without building one
+        content = json.dumps(recorded.public(), ensure_ascii=False, separators=(",", ":"))
+        answer = content.encode()
+        status = 200 if recorded.replayed else 201
+        headers = [(b"content-length", str(len(answer)).encode()), *_JSON]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
 
 
 def _bearer(scope: Scope) -> str:

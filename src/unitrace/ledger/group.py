@@ -15,9 +15,12 @@ every event is written again on its own by `record_events`, which answers for it
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 import weakref
+from collections import defaultdict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +46,37 @@ class _Job:
     event: EventIn
     digest: str
     future: Future[Recorded] = field(default_factory=Future)
+    # a caller on an event loop waits on an asyncio future instead: the writer wakes each
+    # loop once per batch with all of its answers, not once per answer
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future[Recorded] | None = None
+
+
+Outcome = Recorded | BaseException
+
+
+def _answer(outcomes: list[tuple[_Job, Outcome]]) -> None:
+    loops: defaultdict[asyncio.AbstractEventLoop, list[tuple[_Job, Outcome]]] = defaultdict(list)
+    for job, outcome in outcomes:
+        if job.loop is not None:
+            loops[job.loop].append((job, outcome))
+        elif isinstance(outcome, Recorded):
+            job.future.set_result(outcome)
+        else:
+            job.future.set_exception(outcome)
+    for loop, answers in loops.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_settle, answers)
+
+
+def _settle(answers: list[tuple[_Job, Outcome]]) -> None:
+    for job, outcome in answers:
+        if job.waiter is None or job.waiter.done():  # cancelled: the client went away
+            continue
+        if isinstance(outcome, Recorded):
+            job.waiter.set_result(outcome)
+        else:
+            job.waiter.set_exception(outcome)
 
 
 class GroupWriter:
@@ -56,13 +90,16 @@ class GroupWriter:
 
     def submit(self, actor: Actor, event: EventIn) -> Future[Recorded]:
         job = _Job(actor, event, event_hash(event))
+        self.put(job)
+        return job.future
+
+    def put(self, job: _Job) -> None:
         self._queue.put(job)
-        with self._guard:
+        with self._guard:  # read under the lock the writer holds while it decides to end
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="unitrace-group-writer",
                                  daemon=True).start()  # fmt: skip
-        return job.future
 
     def _run(self) -> None:
         while True:
@@ -82,7 +119,7 @@ class GroupWriter:
             self._write(jobs)
 
     def _write(self, jobs: list[_Job]) -> None:
-        answers: list[tuple[_Job, Recorded | UnitraceError]] = []
+        answers: list[tuple[_Job, Outcome]] = []
         alone: list[_Job] = []
         try:
             with self._db.write() as conn, audit.deferred(conn) as pending:
@@ -93,11 +130,7 @@ class GroupWriter:
                     fast.end_batch(conn)
         except Exception:  # noqa: BLE001 — nothing was written; each one on its own answers
             answers, alone = [], jobs
-        for job, outcome in answers:
-            if isinstance(outcome, Recorded):
-                job.future.set_result(outcome)
-            else:
-                job.future.set_exception(outcome)
+        _answer(answers)
         for job in alone:
             _write_alone(self._db, job)
 
@@ -106,7 +139,7 @@ class GroupWriter:
         conn: Connection,
         jobs: list[_Job],
         pending: list[Any],
-        answers: list[tuple[_Job, Recorded | UnitraceError]],
+        answers: list[tuple[_Job, Outcome]],
         alone: list[_Job],
     ) -> None:
         # SQLite counts the rows a connection changed: an event refused before it
@@ -140,20 +173,36 @@ class GroupWriter:
 def _write_alone(db: Database, job: _Job) -> None:
     from unitrace.ledger.service import record_events
 
+    outcome: Outcome
     try:
-        job.future.set_result(record_events(db, job.actor, [job.event])[0])
+        outcome = record_events(db, job.actor, [job.event])[0]
     except BaseException as error:  # noqa: BLE001 — the caller's request re-raises it
-        job.future.set_exception(error)
+        outcome = error
+    _answer([(job, outcome)])
 
 
 _writers: weakref.WeakKeyDictionary[Database, GroupWriter] = weakref.WeakKeyDictionary()
 _writers_guard = threading.Lock()
 
 
+def _writer(db: Database) -> GroupWriter:
+    writer = _writers.get(db)
+    if writer is None:
+        with _writers_guard:
+            writer = _writers.get(db)
+            if writer is None:
+                writer = _writers[db] = GroupWriter(db)
+    return writer
+
+
 def submit(db: Database, actor: Actor, event: EventIn) -> Future[Recorded]:
     """Queue one event for the database's group writer; the future holds its answer."""
-    with _writers_guard:
-        writer = _writers.get(db)
-        if writer is None:
-            writer = _writers[db] = GroupWriter(db)
-    return writer.submit(actor, event)
+    return _writer(db).submit(actor, event)
+
+
+async def record(db: Database, actor: Actor, event: EventIn) -> Recorded:
+    """Queue one event from an event loop and wait for its answer (after the commit)."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[Recorded] = loop.create_future()
+    _writer(db).put(_Job(actor, event, event_hash(event), loop=loop, waiter=waiter))
+    return await waiter

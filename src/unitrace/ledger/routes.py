@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -79,7 +78,7 @@ def parse_events(raw: bytes) -> tuple[Any, list[EventIn]]:
 
 async def record_one(db: Database, actor: Actor, event: EventIn) -> JSONResponse:
     """A scan: written together with others that arrive meanwhile (group commit)."""
-    recorded = await asyncio.wrap_future(group.submit(db, actor, event))
+    recorded = await group.record(db, actor, event)
     return JSONResponse(recorded.public(), status_code=200 if recorded.replayed else 201)
 
 
