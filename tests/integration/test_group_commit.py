@@ -108,3 +108,45 @@ def test_a_batch_that_fails_whole_is_written_event_by_event(
     ]
     writer._write(jobs)
     assert [j.future.result().unit_count for j in jobs] == [1, 1]
+
+
+def test_scans_awaited_on_two_event_loops_each_get_their_own_answer(db: Database) -> None:
+    # the server's path: callers on event loops (two worker threads here) wait on asyncio
+    # futures that the writer settles once per loop and batch; a caller that gave up
+    # (cancelled) does not keep the others from their answers
+    import asyncio
+
+    serials = in_stock(db, 30)
+    make_location(db, "WH2")
+    outcomes: dict[str, object] = {}
+    lock = threading.Lock()
+
+    async def loop_of(part: list[str], tag: str) -> None:
+        async def one(serial: str) -> object:
+            event = EventIn(type="move", product="AC1", serials=[serial], location="WH2")
+            try:
+                return (await group.record(db, SYSTEM, event)).unit_count
+            except NotFound as error:
+                return error
+
+        tasks = {s: asyncio.ensure_future(one(s)) for s in part}
+        tasks[f"NO-SUCH-{tag}"] = asyncio.ensure_future(one(f"NO-SUCH-{tag}"))
+        gave_up = asyncio.ensure_future(one(f"GAVE-UP-{tag}"))
+        await asyncio.sleep(0)
+        gave_up.cancel()
+        results = await asyncio.gather(*tasks.values())
+        with lock:
+            outcomes.update(zip(tasks, results, strict=True))
+
+    threads = [
+        threading.Thread(target=asyncio.run, args=(loop_of(serials[k::2], str(k)),))
+        for k in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(outcomes[s] == 1 for s in serials)
+    assert all(isinstance(outcomes[f"NO-SUCH-{k}"], NotFound) for k in range(2))
+    assert {queries.dossier(db, SYSTEM, s, "AC1")["location"] for s in serials} == {"WH2"}
+    assert audit.verify_chain(db, SYSTEM).ok
