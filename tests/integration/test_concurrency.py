@@ -126,3 +126,27 @@ def test_a_lock_held_too_long_is_a_conflict_not_a_crash(db: Database, tmp_path) 
         "commission",
         "receive",
     ]
+
+
+def test_a_lock_taken_outside_unitrace_is_a_conflict_too(db: Database) -> None:
+    """SQLite: another program (sqlite3 shell, a backup) holds the write lock without our
+    lock file; BEGIN IMMEDIATE then times out, and that is a Conflict, not a driver error."""
+    if not db.is_sqlite:
+        pytest.skip("SQLite's own lock")
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    serials = in_stock(db, 1)
+    other = sqlite3.connect(make_url(db.url).database, isolation_level=None)
+    impatient = Database(db.url, busy_timeout_ms=200)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(Conflict, match="try again"):
+            record_events(impatient, SYSTEM, [EventIn(type="inspect", product="AC1",
+                                                     serials=serials)])  # fmt: skip
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        impatient.dispose()
+    assert len(queries.dossier(db, SYSTEM, serials[0])["events"]) == 2

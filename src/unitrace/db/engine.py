@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from unitrace.core.errors import Conflict
+from unitrace.db.fast import driver_error
 
 try:
     import fcntl
@@ -80,8 +81,10 @@ class Database:
         return self.dialect == "sqlite"
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, held: Connection | None = None) -> Iterator[Connection]:
         """A read-write transaction: committed when the block ends, rolled back on error.
+        `held`: a connection the caller keeps between transactions (the group writer), used
+        instead of one from the pool.
 
         Lock time-outs (SQLite busy past its timeout) and deadlocks or serialisation failures
         (PostgreSQL) become a Conflict: nothing was written and the caller may try again.
@@ -93,7 +96,7 @@ class Database:
         try:
             if queued:
                 self._lock_other_processes()
-            with self.engine.connect() as conn:
+            with nullcontext(held) if held is not None else self.engine.connect() as conn:
                 if self.is_sqlite:
                     conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
                 with conn.begin():
@@ -188,7 +191,15 @@ def _checkpoint(path: str, every_s: float) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+    """SQLite transactions begin here (the driver runs in autocommit mode): BEGIN, or BEGIN
+    IMMEDIATE for writers, so that a writer takes the lock before it reads. Run on the driver's
+    cursor (a transaction per scan batch); its errors raised as SQLAlchemy raises them."""
+    sql = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+    driver = conn.connection.dbapi_connection
+    try:
+        driver.execute(sql)  # type: ignore[union-attr]
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise driver_error(conn, sql, (), error) from error
 
 
 def sqlite_pragmas(busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> list[str]:

@@ -53,7 +53,7 @@ class Fast:
         try:
             cursor.execute(sql, values)
         except conn.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(conn, sql, values, error) from error
+            raise driver_error(conn, sql, values, error) from error
         return cursor
 
     def many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -70,14 +70,14 @@ class Fast:
         try:
             cursor.executemany(sql, prepared)
         except conn.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(conn, sql, prepared, error) from error
+            raise driver_error(conn, sql, prepared, error) from error
 
     def scalar(self, conn: Connection, params: dict[str, Any]) -> Any:
         row = self.run(conn, params).fetchone()
         return None if row is None else row[0]
 
 
-def _wrapped(conn: Connection, sql: str, values: Any, error: Exception) -> Exception:
+def driver_error(conn: Connection, sql: str, values: Any, error: Exception) -> Exception:
     """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError …), so
     that callers handle a unique violation or a lock time-out the same on either path."""
     return exc.DBAPIError.instance(sql, values, error, conn.dialect.loaded_dbapi.Error)

@@ -102,27 +102,35 @@ class GroupWriter:
                                  daemon=True).start()  # fmt: skip
 
     def _run(self) -> None:
-        while True:
-            try:
-                jobs = [self._queue.get(timeout=IDLE_SECONDS)]
-            except queue.Empty:
-                with self._guard:
-                    if self._queue.empty():
-                        self._running = False
-                        return
-                continue
-            while len(jobs) < MAX_BATCH:
+        held: list[Connection] = []  # the writer's connection, kept from batch to batch
+        try:
+            while True:
                 try:
-                    jobs.append(self._queue.get_nowait())
+                    jobs = [self._queue.get(timeout=IDLE_SECONDS)]
                 except queue.Empty:
-                    break
-            self._write(jobs)
+                    with self._guard:
+                        if self._queue.empty():
+                            self._running = False
+                            return
+                    continue
+                while len(jobs) < MAX_BATCH:
+                    try:
+                        jobs.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                self._write(jobs, held)
+        finally:
+            for conn in held:
+                conn.close()
 
-    def _write(self, jobs: list[_Job]) -> None:
+    def _write(self, jobs: list[_Job], held: list[Connection] | None = None) -> None:
         answers: list[tuple[_Job, Outcome]] = []
         alone: list[_Job] = []
         try:
-            with self._db.write() as conn, audit.deferred(conn) as pending:
+            if held is not None and not held:
+                held.append(self._db.engine.connect())
+            with self._db.write(held[0] if held else None) as conn, \
+                    audit.deferred(conn) as pending:  # fmt: skip
                 fast.start_batch(conn)
                 try:
                     self._each(conn, jobs, pending, answers, alone)
@@ -130,6 +138,8 @@ class GroupWriter:
                     fast.end_batch(conn)
         except Exception:  # noqa: BLE001 — nothing was written; each one on its own answers
             answers, alone = [], jobs
+            if held:  # a fresh connection for the next batch
+                held.pop().close()
         _answer(answers)
         for job in alone:
             _write_alone(self._db, job)
