@@ -45,9 +45,9 @@ class _Job:
     actor: Actor
     event: EventIn
     digest: str
-    future: Future[Recorded] = field(default_factory=Future)
-    # a caller on an event loop waits on an asyncio future instead: the writer wakes each
-    # loop once per batch with all of its answers, not once per answer
+    future: Future[Recorded] | None = field(default_factory=Future)
+    # a caller on an event loop waits on an asyncio future instead (and `future` is None):
+    # the writer wakes each loop once per batch with all of its answers, not once per answer
     loop: asyncio.AbstractEventLoop | None = None
     waiter: asyncio.Future[Recorded] | None = None
 
@@ -60,6 +60,8 @@ def _answer(outcomes: list[tuple[_Job, Outcome]]) -> None:
     for job, outcome in outcomes:
         if job.loop is not None:
             loops[job.loop].append((job, outcome))
+        elif job.future is None:
+            continue
         elif isinstance(outcome, Recorded):
             job.future.set_result(outcome)
         else:
@@ -89,9 +91,9 @@ class GroupWriter:
         self._running = False
 
     def submit(self, actor: Actor, event: EventIn) -> Future[Recorded]:
-        job = _Job(actor, event, event_hash(event))
-        self.put(job)
-        return job.future
+        future: Future[Recorded] = Future()
+        self.put(_Job(actor, event, event_hash(event), future))
+        return future
 
     def put(self, job: _Job) -> None:
         self._queue.put(job)
@@ -214,5 +216,5 @@ async def record(db: Database, actor: Actor, event: EventIn) -> Recorded:
     """Queue one event from an event loop and wait for its answer (after the commit)."""
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[Recorded] = loop.create_future()
-    _writer(db).put(_Job(actor, event, event_hash(event), loop=loop, waiter=waiter))
+    _writer(db).put(_Job(actor, event, event_hash(event), None, loop, waiter))
     return await waiter
