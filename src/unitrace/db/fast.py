@@ -24,32 +24,49 @@ class Fast:
         self.as_text = frozenset(as_text)
         self._compiled: dict[str, Any] = {}
 
-    def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any],
-                                              dict[str, Any]]:  # fmt: skip
+    def _for(self, conn: Connection) -> tuple[str, Callable[[dict[str, Any]], Any]]:
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
-            compiled = self.statement.compile(dialect=conn.dialect)
-            if compiled.post_compile_params:
-                raise TypeError("Fast statements take no IN lists; write them out (text)")
-            order = tuple(compiled.positiontup) if compiled.positional else None
-            processors = {k: p for k, p in compiled._bind_processors.items()
-                          if p is not None and k not in self.as_text}  # fmt: skip
-            fixed = {name: bind.value for bind, names in compiled.bind_names.items()
-                     for name in [names] if bind.value is not None}  # fmt: skip
-            found = self._compiled[name] = (str(compiled), order, processors, fixed)
+            found = self._compiled[name] = self._compile(conn)
         return found  # type: ignore[no-any-return]
+
+    def _compile(self, conn: Connection) -> tuple[str, Callable[[dict[str, Any]], Any]]:
+        """The SQL and a function from the caller's parameters to the driver's: fixed values
+        added, bind processors applied (not to None), in the dialect's parameter order."""
+        compiled = self.statement.compile(dialect=conn.dialect)
+        if compiled.post_compile_params:
+            raise TypeError("Fast statements take no IN lists; write them out (text)")
+        processors = {k: p for k, p in compiled._bind_processors.items()
+                      if p is not None and k not in self.as_text}  # fmt: skip
+        fixed = {name: bind.value for bind, names in compiled.bind_names.items()
+                 for name in [names] if bind.value is not None}  # fmt: skip
+        if compiled.positional:
+            plan = tuple((k, processors.get(k)) for k in compiled.positiontup)
+
+            def positional(params: dict[str, Any]) -> Any:
+                if fixed:
+                    params = {**fixed, **params}
+                return tuple(
+                    params[k] if process is None or params[k] is None else process(params[k])
+                    for k, process in plan
+                )
+
+            return str(compiled), positional
+
+        def named(params: dict[str, Any]) -> Any:
+            if fixed:
+                params = {**fixed, **params}
+            return {k: (processors[k](v) if k in processors and v is not None else v)
+                    for k, v in params.items()}  # fmt: skip
+
+        return str(compiled), named
 
     def run(self, conn: Connection, params: dict[str, Any]) -> Any:
         """Execute with `params`; returns the DBAPI cursor (fetchone/fetchall/rowcount)."""
-        sql, order, processors, fixed = self._for(conn)
-        if fixed:
-            params = {**fixed, **params}
-        if processors:
-            params = {k: (processors[k](v) if k in processors and v is not None else v)
-                      for k, v in params.items()}  # fmt: skip
+        sql, prepare = self._for(conn)
+        values = prepare(params)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        values = tuple(params[k] for k in order) if order is not None else params
         try:
             cursor.execute(sql, values)
         except conn.dialect.loaded_dbapi.Error as error:
@@ -57,16 +74,9 @@ class Fast:
         return cursor
 
     def many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        sql, order, processors, fixed = self._for(conn)
+        sql, prepare = self._for(conn)
+        prepared = [prepare(params) for params in rows]
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        prepared = []
-        for params in rows:
-            if fixed:
-                params = {**fixed, **params}
-            if processors:
-                params = {k: (processors[k](v) if k in processors and v is not None else v)
-                          for k, v in params.items()}  # fmt: skip
-            prepared.append(tuple(params[k] for k in order) if order is not None else params)
         try:
             cursor.executemany(sql, prepared)
         except conn.dialect.loaded_dbapi.Error as error:
