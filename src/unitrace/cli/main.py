@@ -124,7 +124,9 @@ def serve(
         highlight=False,
         soft_wrap=True,
     )
-    where = {"host": host or settings.host, "port": port or settings.port}
+    # no access log: at the warning level it is never written, yet uvicorn formats its
+    # arguments for every request
+    where = {"host": host or settings.host, "port": port or settings.port, "access_log": False}
     if workers > 1:  # each worker process opens the database itself
         db.dispose()
         uvicorn.run("unitrace.api.app:create_app_from_env", factory=True, workers=workers,

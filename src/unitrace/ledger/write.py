@@ -566,7 +566,8 @@ def new_event_id() -> str:
     instead of landing on a random page of it — which, with millions of events, is a page
     read and a page split per scan."""
     ms = time.time_ns() // 1_000_000
-    rand_a, rand_b = secrets.randbits(12), secrets.randbits(62)
+    rand = secrets.randbits(74)  # one read of the system's randomness: 12 bits, then 62
+    rand_a, rand_b = rand >> 62, rand & (2**62 - 1)
     h = f"{(ms & (2**48 - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b:032x}"
     return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
