@@ -202,6 +202,26 @@ def test_audit_chain_verifies_unicode_records_written_in_a_batch(db: Database) -
     assert items[0]["after"] == {"名称": "新", "n": 2} and items[0]["before"] == {"名称": "旧"}
 
 
+def test_audit_chain_verifies_values_that_change_when_read_back(db: Database) -> None:
+    # number keys sort as numbers before they become strings ("10" before "2" after a read),
+    # decimals, dates, tuples and sets are written as strings or lists: the chain must
+    # hash what is read back, in one transaction and in a deferred batch alike
+    from datetime import date
+    from decimal import Decimal
+
+    odd = {2: "a", 10: {None: 1, True: [(1, 2)]}, "price": Decimal("9.90"),
+           "day": date(2026, 11, 24), "tags": (3, 1)}  # fmt: skip
+    with db.write() as conn:
+        audit.append(conn, SYSTEM, "update", "unit", "plain", {1: "x", 10: "y"}, odd)
+    with db.write() as conn, audit.deferred(conn):
+        audit.append(conn, SYSTEM, "update", "unit", "batched", odd, None)
+    report = audit.verify_chain(db, SYSTEM)
+    assert report.ok, report.problem
+    items = audit.list_records(db, SYSTEM, entity="unit")["items"]
+    assert items[0]["before"]["10"] == {"null": 1, "true": [[1, 2]]}
+    assert items[1]["before"] == {"1": "x", "10": "y"} and items[1]["after"]["price"] == "9.90"
+
+
 def test_partner_needs_a_distributor_or_retailer(db: Database) -> None:
     make_party(db, "SUP", kind="supplier")
     with pytest.raises(ValidationError):

@@ -235,3 +235,28 @@ def test_serials_with_slashes_and_unicode_have_dossiers(api: Api) -> None:
     assert api.get("/units/序列号-1").json()["product"]["code"] == "P1"
     too_many = api.post("/units/commission", {"product": "P1", "count": 1_000_001})
     assert_problem(too_many, 422, "count")
+
+
+def test_scans_pass_through_middleware_added_to_the_app(db: Database) -> None:
+    # scans are answered ahead of the middleware stack only while the app has none of its
+    # own: middleware someone adds (CORS, request ids) must see them like every request
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    access.create_user(db, SYSTEM, "alice", "correct horse battery", "admin")
+    token = access.create_token(db, SYSTEM, "alice", "tests")["token"]
+    app = create_app(db)
+    seen: list[str] = []
+
+    async def tag(request, call_next):  # type: ignore[no-untyped-def]
+        seen.append(request.url.path)
+        response = await call_next(request)
+        response.headers["x-seen"] = "yes"
+        return response
+
+    app.add_middleware(BaseHTTPMiddleware, dispatch=tag)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.post("/api/v1/events", json={"type": "move", "serials": ["NO-SUCH"],
+                                                     "location": "WH1"},
+                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert answer.status_code == 404 and answer.headers.get("x-seen") == "yes"
+    assert seen == ["/api/v1/events"]

@@ -129,24 +129,85 @@ def test_scans_awaited_on_two_event_loops_each_get_their_own_answer(db: Database
             except NotFound as error:
                 return error
 
-        tasks = {s: asyncio.ensure_future(one(s)) for s in part}
+        loop_errors: list[dict[str, object]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: loop_errors.append(ctx))
+        gave_up = asyncio.ensure_future(one(part[0]))  # queued first, answered first
+        tasks = {s: asyncio.ensure_future(one(s)) for s in part[1:]}
         tasks[f"NO-SUCH-{tag}"] = asyncio.ensure_future(one(f"NO-SUCH-{tag}"))
-        gave_up = asyncio.ensure_future(one(f"GAVE-UP-{tag}"))
         await asyncio.sleep(0)
         gave_up.cancel()
         results = await asyncio.gather(*tasks.values())
+        await asyncio.sleep(0.05)  # a late answer to the cancelled waiter would fail here
+        assert gave_up.cancelled()
+        moved = EventIn(type="move", product="AC1", serials=[part[0]], location="WH1")
+        assert (await group.record(db, SYSTEM, moved)).unit_count == 1  # written meanwhile
+        assert not loop_errors
         with lock:
             outcomes.update(zip(tasks, results, strict=True))
 
-    threads = [
-        threading.Thread(target=asyncio.run, args=(loop_of(serials[k::2], str(k)),))
+    threads = [  # daemons: a loop left waiting fails the test instead of hanging it
+        threading.Thread(target=asyncio.run, args=(loop_of(serials[k::2], str(k)),), daemon=True)
         for k in range(2)
     ]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
-    assert all(outcomes[s] == 1 for s in serials)
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a caller is still waiting for its answer"
+    assert all(outcomes[s] == 1 for s in serials if s not in serials[:2])
     assert all(isinstance(outcomes[f"NO-SUCH-{k}"], NotFound) for k in range(2))
+    assert {queries.dossier(db, SYSTEM, s, "AC1")["location"] for s in serials[2:]} == {"WH2"}
+    assert {queries.dossier(db, SYSTEM, s, "AC1")["location"] for s in serials[:2]} == {"WH1"}
+    assert audit.verify_chain(db, SYSTEM).ok
+
+
+def test_a_writer_that_fails_answers_its_batch_and_the_next_one_takes_over(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # something escaping the batch (a bug, a broken connection) must neither leave callers
+    # waiting for ever nor stop later scans: the batch gets the error, a new writer starts
+    serials = in_stock(db, 3)
+    make_location(db, "WH2")
+    real = group.GroupWriter._write
+    failures = {"left": 1}
+
+    def failing_once(self, jobs, held=None):  # type: ignore[no-untyped-def]
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("writer broke")
+        return real(self, jobs, held)
+
+    monkeypatch.setattr(group.GroupWriter, "_write", failing_once)
+    first = group.submit(db, SYSTEM, EventIn(type="move", product="AC1", serials=[serials[0]],
+                                             location="WH2"))  # fmt: skip
+    with pytest.raises(RuntimeError, match="writer broke"):
+        first.result(timeout=30)
+    later = [
+        group.submit(db, SYSTEM, EventIn(type="move", product="AC1", serials=[s], location="WH2"))
+        for s in serials[1:]
+    ]
+    assert [f.result(timeout=30).unit_count for f in later] == [1, 1]
+
+
+def test_after_a_failed_batch_the_writer_goes_on_with_a_fresh_connection(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serials = in_stock(db, 4)
+    make_location(db, "WH2")
+    real = audit.deferred
+    calls = {"n": 0}
+
+    def failing_second(conn):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            conn.connection.dbapi_connection.close()  # the held connection breaks mid-batch
+        return real(conn)
+
+    monkeypatch.setattr(audit, "deferred", failing_second)
+    answers = []
+    for serial in serials:  # one after another: one batch each
+        event = EventIn(type="move", product="AC1", serials=[serial], location="WH2")
+        answers.append(group.submit(db, SYSTEM, event).result(timeout=30).unit_count)
+    assert answers == [1, 1, 1, 1]
     assert {queries.dossier(db, SYSTEM, s, "AC1")["location"] for s in serials} == {"WH2"}
     assert audit.verify_chain(db, SYSTEM).ok

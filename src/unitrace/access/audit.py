@@ -31,6 +31,33 @@ def _canonical(value: Any) -> str:
                       default=str)  # fmt: skip
 
 
+def _stored(value: Any) -> str:
+    """The canonical JSON text of a value as it will read back. Keys that are not strings
+    (numbers, None, booleans) would sort differently before and after they become strings —
+    or not sort at all beside string keys — so they become strings first."""
+    return _canonical(_string_keys(value) if _other_keys(value) else value)
+
+
+def _other_keys(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(not isinstance(k, str) or _other_keys(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_other_keys(v) for v in value)
+    return False
+
+
+def _string_keys(value: Any) -> Any:
+    """Keys as JSON writes them (1 → "1", None → "null", True → "true"), at every level."""
+    if isinstance(value, dict):
+        return {
+            (k if isinstance(k, str) else json.dumps(k, default=str)).strip('"'):
+            _string_keys(v) for k, v in value.items()
+        }  # fmt: skip
+    if isinstance(value, (list, tuple)):
+        return [_string_keys(v) for v in value]
+    return value
+
+
 def record_hash(prev_hash: str, row: dict[str, Any]) -> str:
     """The hash of a record as read back (`before`/`after` parsed), as `verify_chain` checks."""
     return _hash(prev_hash, {**row, "before": _canonical(row["before"]),
@@ -69,8 +96,8 @@ def append(
         "entity": entity,
         "entity_key": str(entity_key)[:120],
         # stored as their canonical JSON text: the text the hash covers, made once
-        "before": _canonical(before) if before is not None else None,
-        "after": _canonical(after) if after is not None else None,
+        "before": _stored(before) if before is not None else None,
+        "after": _stored(after) if after is not None else None,
         "actor_user_id": actor.user_id,
         "actor_token_id": actor.token_id,
     }

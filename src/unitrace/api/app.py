@@ -25,7 +25,10 @@ class UnitraceApp(FastAPI):
         self._scans = ScanFastPath(super().__call__, self.state, path=f"{API_PREFIX}/events")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._scans(scope, receive, send)
+        if self.user_middleware:  # middleware added to the app sees every request
+            await super().__call__(scope, receive, send)
+        else:
+            await self._scans(scope, receive, send)
 
 
 def create_app(db: Database) -> FastAPI:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 import weakref
@@ -60,7 +61,7 @@ def _answer(outcomes: list[tuple[_Job, Outcome]]) -> None:
     for job, outcome in outcomes:
         if job.loop is not None:
             loops[job.loop].append((job, outcome))
-        elif job.future is None:
+        elif job.future is None or job.future.done():  # a caller that gave up
             continue
         elif isinstance(outcome, Recorded):
             job.future.set_result(outcome)
@@ -99,12 +100,15 @@ class GroupWriter:
         self._queue.put(job)
         with self._guard:  # read under the lock the writer holds while it decides to end
             if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name="unitrace-group-writer",
-                                 daemon=True).start()  # fmt: skip
+                self._start()
+
+    def _start(self) -> None:  # under self._guard
+        self._running = True
+        threading.Thread(target=self._run, name="unitrace-group-writer", daemon=True).start()
 
     def _run(self) -> None:
         held: list[Connection] = []  # the writer's connection, kept from batch to batch
+        idle, jobs = False, []
         try:
             while True:
                 try:
@@ -112,7 +116,7 @@ class GroupWriter:
                 except queue.Empty:
                     with self._guard:
                         if self._queue.empty():
-                            self._running = False
+                            self._running, idle = False, True
                             return
                     continue
                 while len(jobs) < MAX_BATCH:
@@ -121,9 +125,18 @@ class GroupWriter:
                     except queue.Empty:
                         break
                 self._write(jobs, held)
+        except BaseException as error:
+            logging.getLogger("unitrace").exception("the group writer stopped; restarting it")
+            _answer([(job, error) for job in jobs])  # those answered already keep their answer
         finally:
             for conn in held:
-                conn.close()
+                with contextlib.suppress(Exception):
+                    conn.close()
+            if not idle:  # ended by an error: the next thread takes what is waiting
+                with self._guard:
+                    self._running = False
+                    if not self._queue.empty():
+                        self._start()
 
     def _write(self, jobs: list[_Job], held: list[Connection] | None = None) -> None:
         answers: list[tuple[_Job, Outcome]] = []
@@ -141,7 +154,8 @@ class GroupWriter:
         except Exception:  # noqa: BLE001 — nothing was written; each one on its own answers
             answers, alone = [], jobs
             if held:  # a fresh connection for the next batch
-                held.pop().close()
+                with contextlib.suppress(Exception):
+                    held.pop().close()
         _answer(answers)
         for job in alone:
             _write_alone(self._db, job)
