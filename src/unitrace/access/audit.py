@@ -35,15 +35,7 @@ def _stored(value: Any) -> str:
     """The canonical JSON text of a value as it will read back. Keys that are not strings
     (numbers, None, booleans) would sort differently before and after they become strings —
     or not sort at all beside string keys — so they become strings first."""
-    return _canonical(_string_keys(value) if _other_keys(value) else value)
-
-
-def _other_keys(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(not isinstance(k, str) or _other_keys(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_other_keys(v) for v in value)
-    return False
+    return _canonical(_string_keys(value))
 
 
 def _string_keys(value: Any) -> Any:
