@@ -16,7 +16,8 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from unitrace.access import audit
 from unitrace.access.passwords import MIN_LENGTH, password_problem
@@ -480,11 +481,19 @@ def _count_failure(conn: Connection, key: str, failures: Any, now: datetime) -> 
         # a new name or address: the moment to drop rows nobody has failed with for a day
         conn.execute(delete(login_failures)
                      .where(login_failures.c.window_start <= now - FORGET_FAILURES))  # fmt: skip
-        conn.execute(insert(login_failures).values(address=key, window_start=now, failures=1))
-        return
-    count = 1 if failures.window_start <= now - FORGET_FAILURES else failures.failures + 1
-    conn.execute(update(login_failures).where(login_failures.c.address == key)
-                 .values(window_start=now, failures=count))  # fmt: skip
+    # an upsert that counts on the row as it is then: failures for a new name at the same
+    # moment (PostgreSQL) must all count, not clash
+    stale = login_failures.c.window_start <= now - FORGET_FAILURES
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(
+        dialect_insert(login_failures)
+        .values(address=key, window_start=now, failures=1)
+        .on_conflict_do_update(
+            index_elements=[login_failures.c.address],
+            set_={"window_start": now,
+                  "failures": case((stale, 1), else_=login_failures.c.failures + 1)},
+        )
+    )  # fmt: skip
 
 
 def _forget_failures(conn: Connection, key: str) -> int:
