@@ -35,7 +35,7 @@ from unitrace.web.i18n import _
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
-AUDIT_ENTITIES = ("product", "lot", "party", "location", "user", "token", "event")
+AUDIT_ENTITIES = ("product", "lot", "party", "location", "user", "token", "address", "event")
 
 
 def _page(value: str) -> int:
