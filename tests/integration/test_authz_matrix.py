@@ -113,6 +113,7 @@ OPS = [
        lambda r, w: (f"/tokens/{w.others_token[r]}", {}), denied_status=404),
     Op("GET", "/audit", frozenset({"admin", "auditor"}), lambda r, w: ("/audit", {})),
     Op("GET", "/audit/verify", frozenset({"admin", "auditor"}), lambda r, w: ("/audit/verify", {})),
+    Op("GET", "/audit/head", frozenset({"admin", "auditor"}), lambda r, w: ("/audit/head", {})),
     Op("GET", "/products/{code}/bom", ALL, lambda r, w: ("/products/AC1/bom", {})),
     Op("PUT", "/products/{code}/bom", ADMIN,
        lambda r, w: ("/products/AC1/bom", {"json": {"policy": "warn", "lines": []}})),

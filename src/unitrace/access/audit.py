@@ -3,13 +3,19 @@
 Records are hash-chained: each stores the hash of the one before and its own hash over its
 content, so editing or deleting any record breaks the chain at that record. Appends take the
 single `audit_head` row in the writer's transaction, which orders them on both databases.
+
+The chain alone cannot show that its newest records were removed (with `audit_head` moved
+back), nor that the records after some point were rewritten: the hashes use no secret. An
+anchor — the head's sequence number and hash, kept outside the database — can: `verify_chain`
+checks that every anchored record is still there with the same hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +25,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from unitrace.access.principal import Actor
+from unitrace.core.errors import Conflict, invalid
 from unitrace.db.engine import Database
 from unitrace.db.fast import Fast
 from unitrace.db.tables import audit_head, audit_log
@@ -161,15 +168,89 @@ class ChainReport:
     records: int
     broken_at: int | None
     problem: str | None
+    anchors: int = 0  # anchors checked
 
     @property
     def ok(self) -> bool:
         return self.broken_at is None
 
 
-def verify_chain(db: Database, actor: Actor) -> ChainReport:
-    """Walk the chain in id order; name the first record that was edited, removed or added."""
+@dataclass(frozen=True)
+class Anchor:
+    """The chain's head at one moment: the last record's sequence number (its id) and hash."""
+
+    sequence: int
+    hash: str
+    at: str | None = None  # when that record was written (None: the chain was empty)
+    anchored_at: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sequence": self.sequence, "hash": self.hash, "at": self.at,
+                "anchored_at": self.anchored_at}  # fmt: skip
+
+    def line(self) -> str:
+        """One line of an anchor file (JSON)."""
+        return json.dumps(self.as_dict(), separators=(", ", ": "))
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def parse_anchors(text: str, source: str = "anchor") -> list[Anchor]:
+    """The anchors in the text of an anchor file: one JSON object a line, as `Anchor.line`
+    writes them; blank lines and lines starting with # are skipped."""
+    anchors = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            value = json.loads(line)
+            sequence, digest = value["sequence"], value["hash"]
+        except (ValueError, TypeError, KeyError):
+            value, sequence, digest = None, None, None
+        if (not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0
+                or not isinstance(digest, str) or not _HEX64.match(digest)):  # fmt: skip
+            what = "a JSON object with sequence and hash, as `unitrace audit anchor` writes"
+            raise invalid(source, f"line {number} is not an anchor ({what})")
+        assert isinstance(value, dict)
+        anchors.append(Anchor(sequence, digest, value.get("at"), value.get("anchored_at")))
+    if not anchors:
+        raise invalid(source, "holds no anchor")
+    return anchors
+
+
+def current_head(db: Database, actor: Actor) -> Anchor:
+    """The head of the chain now, to be kept outside the database (`unitrace audit anchor`).
+    Refused when the head does not match the record it names: anchoring that proves nothing."""
     actor.require("audit.read")
+    anchored_at = datetime.now(UTC).isoformat(timespec="seconds")
+    with db.read() as conn:
+        head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+        if head is None or head.last_id == 0:
+            return Anchor(0, GENESIS, None, anchored_at)
+        last = conn.execute(
+            select(audit_log.c.hash, audit_log.c.at).where(audit_log.c.id == head.last_id)
+        ).first()
+    if last is None or last.hash != head.last_hash:
+        raise Conflict(f"the audit head names record {head.last_id}, which is missing or "
+                       "differs from it; run `unitrace audit verify`")  # fmt: skip
+    at = last.at.astimezone(UTC).isoformat(timespec="microseconds")
+    return Anchor(int(head.last_id), str(head.last_hash), at, anchored_at)
+
+
+def verify_chain(db: Database, actor: Actor, anchors: Sequence[Anchor] = ()) -> ChainReport:
+    """Walk the chain in id order; name the first record that was edited, removed or added.
+    With anchors: also each anchored record that is gone or differs — the removal of the
+    newest records, or a rewrite of the chain from some record on, that the chain alone
+    cannot show."""
+    actor.require("audit.read")
+    anchored: dict[int, list[Anchor]] = {}
+    for anchor in anchors:
+        anchored.setdefault(anchor.sequence, []).append(anchor)
+    for anchor in anchored.get(0, []):
+        if anchor.hash != GENESIS:
+            problem = f"the anchor of {anchor.anchored_at} gives the empty chain a wrong hash"
+            return ChainReport(0, 1, problem, len(anchors))
     expected_prev, expected_id, count = GENESIS, 1, 0
     with db.read() as conn:
         rows = conn.execution_options(yield_per=10_000).execute(
@@ -180,20 +261,34 @@ def verify_chain(db: Database, actor: Actor) -> ChainReport:
                 count += 1
                 if row["id"] != expected_id:
                     problem = f"record {expected_id} is missing (next is {row['id']})"
-                    return ChainReport(count, expected_id, problem)
+                    return ChainReport(count, expected_id, problem, len(anchors))
                 if row["prev_hash"] != expected_prev:
                     problem = f"record {row['id']} does not follow record {row['id'] - 1}"
-                    return ChainReport(count, row["id"], problem)
+                    return ChainReport(count, row["id"], problem, len(anchors))
                 if record_hash(row["prev_hash"], dict(row)) != row["hash"]:
-                    return ChainReport(count, row["id"], f"record {row['id']} was edited")
+                    problem = f"record {row['id']} was edited"
+                    return ChainReport(count, row["id"], problem, len(anchors))
+                for anchor in anchored.get(row["id"], ()):
+                    if anchor.hash != row["hash"]:
+                        problem = (f"record {row['id']} differs from its anchor of "
+                                   f"{anchor.anchored_at}: the chain was rewritten from record "
+                                   f"{row['id']} or before")  # fmt: skip
+                        return ChainReport(count, row["id"], problem, len(anchors))
                 expected_prev, expected_id = row["hash"], expected_id + 1
         finally:
             rows.close()
         head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
     if head is not None and (head.last_id != expected_id - 1 or head.last_hash != expected_prev):
-        return ChainReport(count, expected_id - 1 if count else 1,
-                           f"records after {expected_id - 1} were removed")  # fmt: skip
-    return ChainReport(count, None, None)
+        problem = f"records after {expected_id - 1} were removed"
+        return ChainReport(count, expected_id - 1 if count else 1, problem, len(anchors))
+    beyond = [a for a in anchors if a.sequence > count]
+    if beyond:
+        furthest = max(beyond, key=lambda a: a.sequence)
+        problem = (f"records {count + 1} to {furthest.sequence} were removed: the chain ends at "
+                   f"record {count}, but the anchor of {furthest.anchored_at} names record "
+                   f"{furthest.sequence}")  # fmt: skip
+        return ChainReport(count, count + 1, problem, len(anchors))
+    return ChainReport(count, None, None, len(anchors))
 
 
 def list_records(

@@ -91,6 +91,13 @@ def audit_records(
                               since=since, until=until, before_id=before, limit=limit)  # fmt: skip
 
 
+@router.get("/audit/head")
+def audit_head(db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    """The chain's head now (sequence number and hash): keep it outside the database, e.g.
+    with an auditor, and check it later with `unitrace audit verify --anchor`."""
+    return audit.current_head(db, actor).as_dict()
+
+
 @router.get("/audit/verify")
 def audit_verify(db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
     report = audit.verify_chain(db, actor)

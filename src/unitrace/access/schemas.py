@@ -21,6 +21,11 @@ class UserUpdate(Strict):
     party: str | None = Field(default=None, max_length=40)
     active: bool | None = None
     password: str | None = Field(default=None, min_length=1, max_length=200)
+    revoke_tokens: bool = Field(
+        default=False,
+        description="revoke all of the user's API tokens (always done when an administrator "
+        "sets another user's password)",
+    )
 
 
 class TokenCreate(Strict):

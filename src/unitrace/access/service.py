@@ -1,4 +1,4 @@
-"""Users, roles, API tokens, web sessions and login throttling. Every write is audited.
+"""Users, roles, API tokens, web sessions and login back-off. Every write is audited.
 
 Passwords are argon2-hashed; tokens and session ids are stored as SHA-256 only.
 """
@@ -6,53 +6,82 @@ Passwords are argon2-hashed; tokens and session ids are stored as SHA-256 only.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from unitrace.access import audit
+from unitrace.access.passwords import MIN_LENGTH, password_problem
 from unitrace.access.principal import ROLES, Actor
 from unitrace.core.errors import (
     Conflict,
     FieldError,
-    Forbidden,
     NotFound,
     Unauthorized,
+    UnitraceError,
     invalid,
 )
 from unitrace.db.engine import Database
 from unitrace.db.tables import api_tokens, login_failures, parties, sessions, users
 
 TOKEN_PREFIX = "ut_"
-MIN_PASSWORD = 10
+MIN_PASSWORD = MIN_LENGTH
 LOCALES = ("en", "zh-CN")
-ACCOUNT_MAX_FAILURES = 5  # consecutive failed logins before the account locks
-ACCOUNT_LOCK = timedelta(minutes=15)
-ADDRESS_MAX_FAILURES = 20  # failed logins from one address within the window
-ADDRESS_WINDOW = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{1,79}$")
 _hasher = PasswordHasher()
 
 
-class Locked(Forbidden):
-    code = "locked"
-    title = "Account locked"
+@dataclass(frozen=True)
+class Backoff:
+    """How long logins are refused after failures in a row: the first `free` failures cost
+    nothing, each further one doubles the refusal window from `first` up to `longest`."""
+
+    free: int
+    first: timedelta
+    longest: timedelta
+
+    def window(self, failures: int) -> timedelta:
+        if failures < self.free:
+            return timedelta(0)
+        doubled: timedelta = self.first * 2 ** min(failures - self.free, 40)
+        return min(doubled, self.longest)
 
 
-class Throttled(Forbidden):
+# per user name (whether or not it exists: the answers must not tell) and per address; a
+# success resets both, and an administrator clears them with `unitrace user unlock`
+ACCOUNT_BACKOFF = Backoff(free=3, first=timedelta(seconds=1), longest=timedelta(minutes=15))
+ADDRESS_BACKOFF = Backoff(free=10, first=timedelta(seconds=1), longest=timedelta(minutes=5))
+FORGET_FAILURES = timedelta(days=1)  # failures older than this no longer count
+
+
+@dataclass
+class Throttled(UnitraceError):
+    """Logins refused for `retry_after` seconds after failed ones; the same answer whether the
+    user name exists or not, and whether the password would have been right."""
+
+    retry_after: int = 1
     code = "throttled"
     title = "Too many failed logins"
 
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _check_password_policy(password: str, username: str) -> None:
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise invalid("password", problem)
 
 
 def _now() -> datetime:
@@ -66,13 +95,16 @@ def _user_public(conn: Connection, row: Any) -> dict[str, Any]:
     party = None
     if row.party_id is not None:
         party = conn.execute(select(parties.c.code).where(parties.c.id == row.party_id)).scalar()
+    failures = _failures(conn, _account_key(row.username))
+    refused = _refused_until(failures, ACCOUNT_BACKOFF, _now())
     return {
         "username": row.username,
         "role": row.role,
         "party": party,
         "active": bool(row.active),
         "locale": row.locale,
-        "locked_until": row.locked_until.isoformat() if row.locked_until else None,
+        "failed_logins": failures.failures if failures is not None else 0,
+        "refused_until": refused.isoformat() if refused else None,
     }
 
 
@@ -108,8 +140,7 @@ def create_user(
     actor.require("access.admin")
     if not _USERNAME.match(username):
         raise invalid("username", "2-80 letters, digits or . _ @ -", username)
-    if len(password) < MIN_PASSWORD:
-        raise invalid("password", f"at least {MIN_PASSWORD} characters")
+    _check_password_policy(password, username)
     with db.write() as conn:
         party_id = _party_for_role(conn, role, party)
         if conn.execute(select(users.c.id).where(users.c.username == username)).first():
@@ -139,9 +170,16 @@ def update_user(
     party: str | None = None,
     active: bool | None = None,
     password: str | None = None,
+    revoke_tokens: bool = False,
 ) -> dict[str, Any]:
-    """Change a user's role (and party), enable or disable them, or set a new password."""
+    """Change a user's role (and party), enable or disable them, or set a new password.
+
+    A new password ends the user's sessions and login back-off. It revokes the user's API
+    tokens when `revoke_tokens` is set, and always when it is an administrator's reset of
+    someone else's password (whoever learnt the old one may have made a token with it)."""
     actor.require("access.admin")
+    if password is not None:
+        _check_password_policy(password, username)
     with db.write() as conn:
         row = _user_row(conn, username)
         before = _user_public(conn, row)
@@ -157,16 +195,22 @@ def update_user(
                 raise invalid("active", "you cannot disable yourself")
             changes["active"] = active
         if password is not None:
-            if len(password) < MIN_PASSWORD:
-                raise invalid("password", f"at least {MIN_PASSWORD} characters")
-            changes.update(password_hash=_hasher.hash(password), failed_logins=0,
-                           locked_until=None)  # fmt: skip
-        if not changes:
+            changes["password_hash"] = _hasher.hash(password)
+        revoke = revoke_tokens or (password is not None and actor.user_id != row.id)
+        if not changes and not revoke:
             return before
-        conn.execute(update(users).where(users.c.id == row.id).values(**changes))
+        if changes:
+            conn.execute(update(users).where(users.c.id == row.id).values(**changes))
         if active is False or password is not None or "role" in changes:
             conn.execute(delete(sessions).where(sessions.c.user_id == row.id))
+        if password is not None:
+            _forget_failures(conn, _account_key(username))
+        revoked = _revoke_tokens_of(conn, actor, row.id) if revoke else []
         after = _user_public(conn, _user_row(conn, username))
+        if password is not None:  # the hash is never shown; that it changed is
+            after["password"] = "changed"
+        if revoke:
+            after["tokens_revoked"] = len(revoked)
         audit.append(conn, actor, "update", "user", username, before, after)
     forget_tokens()  # after the commit: the user's tokens act with the new role at once
     return after
@@ -263,12 +307,38 @@ def revoke_token(db: Database, actor: Actor, token_id: int) -> dict[str, Any]:
     return {"id": token_id, "revoked": True}
 
 
+def revoke_user_tokens(db: Database, actor: Actor, username: str) -> list[int]:
+    """Revoke every live token of a user (yourself, or anyone for an admin); their ids."""
+    if actor.username != username:
+        actor.require("access.admin")
+    with db.write() as conn:
+        revoked = _revoke_tokens_of(conn, actor, _user_row(conn, username).id)
+    forget_tokens()
+    return revoked
+
+
+def _revoke_tokens_of(conn: Connection, actor: Actor, user_id: int) -> list[int]:
+    live = (api_tokens.c.user_id == user_id) & api_tokens.c.revoked_at.is_(None)
+    ids = [int(i) for i in conn.execute(select(api_tokens.c.id).where(live)
+                                        .order_by(api_tokens.c.id)).scalars()]  # fmt: skip
+    if ids:
+        conn.execute(update(api_tokens).where(api_tokens.c.id.in_(ids)).values(revoked_at=_now()))
+    for token_id in ids:
+        audit.append(conn, actor, "revoke", "token", str(token_id), {"revoked": False},
+                     {"revoked": True})  # fmt: skip
+    return ids
+
+
 TOKEN_CACHE_SECONDS = 2.0
 _token_cache: dict[tuple[str, str], tuple[float, Actor, datetime | None]] = {}
+_token_generation = 0  # counts `forget_tokens` calls: a lookup older than the last one is stale
 
 
 def forget_tokens() -> None:
-    """Drop cached token lookups (this process): after a token is revoked or a user changed."""
+    """Drop cached token lookups (this process): after a token is revoked or a user changed.
+    A lookup that started before and ends after this call is not cached either."""
+    global _token_generation
+    _token_generation += 1
     _token_cache.clear()
 
 
@@ -282,10 +352,12 @@ def authenticate(db: Database, token: str) -> Actor:
     if known is not None:
         return known
     key = (db.url, hash_secret(token))
+    generation = _token_generation
     actor, expires = _lookup_token(db, key[1])
     if len(_token_cache) > 10_000:
         _token_cache.clear()
-    _token_cache[key] = (time.monotonic() + TOKEN_CACHE_SECONDS, actor, expires)
+    if generation == _token_generation:  # else revoked meanwhile, perhaps this very token
+        _token_cache[key] = (time.monotonic() + TOKEN_CACHE_SECONDS, actor, expires)
     return actor
 
 
@@ -324,58 +396,136 @@ def _lookup_token(db: Database, token_hash: str) -> tuple[Actor, datetime | None
 
 
 def login(db: Database, username: str, password: str, address: str) -> tuple[Actor, str, str]:
-    """Check a password, throttled per account and per address; returns (actor, session id,
-    CSRF token). The session id goes into an HttpOnly cookie and is stored hashed."""
+    """Check a password; returns (actor, session id, CSRF token). The session id goes into an
+    HttpOnly cookie and is stored hashed.
+
+    Whether the user name exists shows neither in the answer nor in the time it takes: an
+    unknown name is checked against a dummy hash, and its failures back off like an account's.
+    After failures in a row, per user name and per address, logins are refused for a window
+    that doubles with each failure (`Throttled`, before any password check); a success ends
+    both back-offs."""
     now = _now()
+    keys = (_account_key(username), _address_key(address))
     with db.write() as conn:
-        failures = conn.execute(
-            select(login_failures).where(login_failures.c.address == address)
-        ).first()
-        if (failures is not None and failures.window_start > now - ADDRESS_WINDOW
-                and failures.failures >= ADDRESS_MAX_FAILURES):  # fmt: skip
-            raise Throttled("too many failed logins from this address; wait 15 minutes")
+        state = {r.address: r for r in conn.execute(
+            select(login_failures).where(login_failures.c.address.in_(keys)))}  # fmt: skip
+        refused = [_refused_until(state.get(keys[0]), ACCOUNT_BACKOFF, now),
+                   _refused_until(state.get(keys[1]), ADDRESS_BACKOFF, now)]  # fmt: skip
+        until = max((r for r in refused if r is not None), default=None)
+        if until is not None:
+            seconds = max(1, math.ceil((until - now).total_seconds()))
+            raise Throttled(f"too many failed logins; try again in {seconds} seconds",
+                            retry_after=seconds)  # fmt: skip
         row = conn.execute(select(users).where(users.c.username == username)).first()
-        if row is not None and row.locked_until is not None and row.locked_until > now:
-            raise Locked(
-                f"account {username} is locked after {ACCOUNT_MAX_FAILURES} failed logins "
-                f"until {row.locked_until:%H:%M} UTC; an administrator can unlock it"
-            )
-        try:
-            if row is None or not row.active:
-                raise VerificationError()
-            _hasher.verify(row.password_hash, password)
-        except VerificationError:
-            failed = True
+        good = _password_matches(row.password_hash if row is not None else None, password)
+        if row is None or not good or not row.active:
+            for key in keys:
+                _count_failure(conn, key, state.get(key), now)
+            row = None
         else:
-            failed = False
-        if failed:
-            _count_failure(conn, row, address, now, failures)
-        else:
-            conn.execute(update(users).where(users.c.id == row.id)
-                         .values(failed_logins=0, locked_until=None))  # fmt: skip
+            for key in keys:
+                _forget_failures(conn, key)
             session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             conn.execute(insert(sessions).values(
                 id_hash=hash_secret(session_id), user_id=row.id, csrf_token=csrf,
                 created_at=now, expires_at=now + SESSION_LIFETIME))  # fmt: skip
-    if failed:  # outside the transaction: the failure counts are committed
+    if row is None:  # outside the transaction: the failure counts are committed
         raise Unauthorized("wrong user name or password")
     return Actor(row.username, row.role, row.id, None, row.party_id), session_id, csrf
 
 
-def _count_failure(conn: Connection, row: Any, address: str, now: datetime, failures: Any) -> None:
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password with the parameters of the real ones (made once, and again
+    if the parameters change)."""
+    if not _dummy or _hasher.check_needs_rehash(_dummy[0]):
+        _dummy[:] = [_hasher.hash(secrets.token_urlsafe(16))]
+    return _dummy[0]
+
+
+def _password_matches(password_hash: str | None, password: str) -> bool:
+    """argon2 check; for an unknown user (`password_hash` None) against a dummy hash, so that
+    it takes as long as a wrong password of a user that exists."""
+    try:
+        _hasher.verify(password_hash or _dummy_hash(), password)
+    except VerificationError:
+        return False
+    return password_hash is not None
+
+
+# `login_failures` holds one row per user name ("user:" + its hash, so that any name fits)
+# and per address ("address:" + address): `failures` in a row, `window_start` the last one
+def _account_key(username: str) -> str:
+    return "user:" + hash_secret(username)[:40]
+
+
+def _address_key(address: str) -> str:
+    return "address:" + address[:56]
+
+
+def _failures(conn: Connection, key: str) -> Any:
+    return conn.execute(select(login_failures).where(login_failures.c.address == key)).first()
+
+
+def _refused_until(failures: Any, backoff: Backoff, now: datetime) -> datetime | None:
+    if failures is None or failures.window_start <= now - FORGET_FAILURES:
+        return None
+    until: datetime = failures.window_start + backoff.window(failures.failures)
+    return until if until > now else None
+
+
+def _count_failure(conn: Connection, key: str, failures: Any, now: datetime) -> None:
     if failures is None:
-        conn.execute(insert(login_failures).values(address=address, window_start=now, failures=1))
-    elif failures.window_start <= now - ADDRESS_WINDOW:
-        conn.execute(update(login_failures).where(login_failures.c.address == address)
-                     .values(window_start=now, failures=1))  # fmt: skip
-    else:
-        conn.execute(update(login_failures).where(login_failures.c.address == address)
-                     .values(failures=login_failures.c.failures + 1))  # fmt: skip
-    if row is not None:
-        count = row.failed_logins + 1
-        locked = now + ACCOUNT_LOCK if count >= ACCOUNT_MAX_FAILURES else None
-        conn.execute(update(users).where(users.c.id == row.id)
-                     .values(failed_logins=count, locked_until=locked))  # fmt: skip
+        # a new name or address: the moment to drop rows nobody has failed with for a day
+        conn.execute(delete(login_failures)
+                     .where(login_failures.c.window_start <= now - FORGET_FAILURES))  # fmt: skip
+    # an upsert that counts on the row as it is then: failures for a new name at the same
+    # moment (PostgreSQL) must all count, not clash
+    stale = login_failures.c.window_start <= now - FORGET_FAILURES
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(
+        dialect_insert(login_failures)
+        .values(address=key, window_start=now, failures=1)
+        .on_conflict_do_update(
+            index_elements=[login_failures.c.address],
+            set_={"window_start": now,
+                  "failures": case((stale, 1), else_=login_failures.c.failures + 1)},
+        )
+    )  # fmt: skip
+
+
+def _forget_failures(conn: Connection, key: str) -> int:
+    found = _failures(conn, key)
+    if found is None:
+        return 0
+    conn.execute(delete(login_failures).where(login_failures.c.address == key))
+    return int(found.failures)
+
+
+def clear_backoff(
+    db: Database, actor: Actor, username: str | None = None, address: str | None = None
+) -> dict[str, int]:
+    """An administrator's way in: forget the failed logins of a user and/or an address, so
+    that logins are no longer refused. Audited; returns the failures forgotten per key."""
+    actor.require("access.admin")
+    if not username and not address:
+        raise invalid("username", "name a user or an address")
+    cleared: dict[str, int] = {}
+    with db.write() as conn:
+        if username:
+            _user_row(conn, username)
+            cleared[username] = n = _forget_failures(conn, _account_key(username))
+            if n:
+                audit.append(conn, actor, "unlock", "user", username, {"failed_logins": n},
+                             {"failed_logins": 0})  # fmt: skip
+        if address:
+            cleared[address] = n = _forget_failures(conn, _address_key(address))
+            if n:
+                audit.append(conn, actor, "unlock", "address", address, {"failed_logins": n},
+                             {"failed_logins": 0})  # fmt: skip
+    return cleared
 
 
 def session_actor(db: Database, session_id: str) -> tuple[Actor, str, str | None]:
@@ -400,10 +550,7 @@ def check_password(db: Database, username: str, password: str) -> Actor:
     """Plain password check without a session (CLI helpers, tests)."""
     with db.read() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
-    try:
-        if row is None or not row.active:
-            raise VerificationError()
-        _hasher.verify(row.password_hash, password)
-    except VerificationError:
-        raise Unauthorized("wrong user name or password") from None
+    good = _password_matches(row.password_hash if row is not None else None, password)
+    if not good or row is None or not row.active:
+        raise Unauthorized("wrong user name or password")
     return Actor(row.username, row.role, row.id, None, row.party_id)

@@ -179,10 +179,10 @@ def user_create(
 @handle_errors
 def user_list() -> None:
     """List users with their role, party and state."""
-    table = Table("user", "role", "party", "active", "locked until")
+    table = Table("user", "role", "party", "active", "logins refused until")
     for u in access.list_users(database(), SYSTEM):
         table.add_row(u["username"], u["role"], u["party"] or "", "yes" if u["active"] else "no",
-                      u["locked_until"] or "")  # fmt: skip
+                      u["refused_until"] or "")  # fmt: skip
     console.print(table)
 
 
@@ -194,15 +194,41 @@ def user_set(
     party: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
     active: Annotated[Optional[bool], typer.Option("--active/--disabled")] = None,  # noqa: UP045
     password: Annotated[
-        bool, typer.Option("--password", help="read a new password from stdin; also unlocks")
-    ] = False,  # noqa: E501
+        bool,
+        typer.Option(
+            "--password",
+            help="read a new password from stdin; ends the login "
+            "back-off and revokes the user's API tokens",
+        ),
+    ] = False,  # fmt: skip
 ) -> None:
-    """Change a user's role or party, enable/disable them, or reset their password."""
+    """Change a user's role or party, enable/disable them, or reset their password (an
+    administrator's reset: the user's API tokens are revoked)."""
     new_password = _read_password() if password else None
     changed = access.update_user(database(), SYSTEM, name, role=role, party=party,
                                  active=active, password=new_password)  # fmt: skip
     console.print(f"user {changed['username']}: role {changed['role']}, "
                   f"{'active' if changed['active'] else 'disabled'}", highlight=False)  # fmt: skip
+    if "tokens_revoked" in changed:
+        console.print(f"password changed; {changed['tokens_revoked']} API tokens revoked")
+
+
+@user_app.command("unlock")
+@handle_errors
+def user_unlock(
+    name: Annotated[Optional[str], typer.Argument(help="the user to let in again")] = None,  # noqa: UP045
+    address: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--address", help="also (or only) end the back-off of this address"),
+    ] = None,
+) -> None:
+    """End the login back-off of a user (and/or of an address) after failed logins. Audited."""
+    if not name and not address:
+        raise fail("name a user or give --address", 2)
+    cleared = access.clear_backoff(database(), SYSTEM, name, address)
+    for key, failures in cleared.items():
+        what = f"{failures} failed logins forgotten" if failures else "no back-off"
+        console.print(f"{key}: {what}", highlight=False)
 
 
 @token_app.command("create")
@@ -231,23 +257,75 @@ def token_list(user: Annotated[Optional[str], typer.Argument()] = None) -> None:
 
 @token_app.command("revoke")
 @handle_errors
-def token_revoke(token_id: int) -> None:
-    """Revoke a token by its id (from `token list`)."""
+def token_revoke(
+    token_id: Annotated[Optional[int], typer.Argument(help="from `token list`")] = None,  # noqa: UP045
+    user: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--user", help="instead: revoke every token of this user"),
+    ] = None,
+) -> None:
+    """Revoke a token by its id, or all tokens of a user (`--user`)."""
+    if (token_id is None) == (user is None):
+        raise fail("give a token id or --user", 2)
+    if user is not None:
+        revoked = access.revoke_user_tokens(database(), SYSTEM, user)
+        console.print(f"{len(revoked)} tokens of {user} revoked", highlight=False)
+        return
+    assert token_id is not None
     access.revoke_token(database(), SYSTEM, token_id)
     console.print(f"token {token_id} revoked")
 
 
 @audit_app.command("verify")
 @handle_errors
-def audit_verify() -> None:
-    """Check the hash chain of the audit trail; name the first broken record (exit 1)."""
-    report = audit.verify_chain(database(), SYSTEM)
+def audit_verify(
+    anchor: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--anchor",
+            help="an anchor file (`audit anchor --file`): every head "
+            "in it must still be in the chain",
+        ),
+    ] = None,  # fmt: skip
+) -> None:
+    """Check the hash chain of the audit trail; name the first broken record (exit 1). With
+    --anchor, also that no anchored record was removed or rewritten."""
+    anchors: list[audit.Anchor] = []
+    if anchor is not None:
+        try:
+            text = anchor.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"cannot read {anchor}: {exc}", 2) from None
+        anchors = audit.parse_anchors(text, "anchor")
+    report = audit.verify_chain(database(), SYSTEM, anchors)
     if report.ok:
-        console.print(f"audit trail intact: {report.records} records", highlight=False)
+        held = f"; {report.anchors} anchors hold" if anchor is not None else ""
+        console.print(f"audit trail intact: {report.records} records{held}", highlight=False)
         return
     console.print(f"AUDIT TRAIL BROKEN at record {report.broken_at}: {report.problem}",
                   highlight=False)  # fmt: skip
     raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+@handle_errors
+def audit_anchor(
+    file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--file", help="also append the anchor to this file"),
+    ] = None,
+) -> None:
+    """Print the head of the audit chain (sequence number, hash, time) as one JSON line, and
+    with --file append it there. Keep anchors where the database's writers cannot change
+    them; `audit verify --anchor` then finds the removal of the newest records."""
+    line = audit.current_head(database(), SYSTEM).line()
+    if file is not None:
+        try:
+            with file.open("a", encoding="utf-8") as sink:
+                sink.write(line + "\n")
+        except OSError as exc:
+            raise fail(f"cannot write {file}: {exc.strerror}", 2) from None
+    print(line)
 
 
 @audit_app.command("list")

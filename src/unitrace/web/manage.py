@@ -35,7 +35,7 @@ from unitrace.web.i18n import _
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
-AUDIT_ENTITIES = ("product", "lot", "party", "location", "user", "token", "event")
+AUDIT_ENTITIES = ("product", "lot", "party", "location", "user", "token", "address", "event")
 
 
 def _page(value: str) -> int:
@@ -321,7 +321,9 @@ async def user_update(request: Request, username: str) -> Response:
     try:
         access.update_user(database(request), actor, username, role=values["role"],
                            party=values["party"], active=form.get("active") == "on",
-                           password=form.get("password") or None)  # fmt: skip
+                           password=form.get("password") or None,
+                           revoke_tokens=bool(form.get("password"))
+                           and form.get("revoke_tokens") == "on")  # fmt: skip
     except UnitraceError as error:
         errors = form_errors(error)
         return _user_page(request, actor, csrf, username, status_of(error), form=form,

@@ -65,15 +65,14 @@ async def login_submit(request: Request) -> Response:
     try:
         username, password = form.get("username", "")[:80], form.get("password", "")[:200]
         actor, session_id, _csrf = access.login(database(request), username, password, address)
-    except access.Locked:
-        error = _("This account is locked after too many failed logins. Try again in 15 minutes "
-                  "or ask an administrator.")  # fmt: skip
-        return render(request, "login.html", 403, csrf=request.cookies.get(LOGIN_CSRF_COOKIE, ""),
-                       next=target, error=error)  # fmt: skip
-    except access.Throttled:
-        error = _("Too many failed logins from this address. Wait 15 minutes.")
-        return render(request, "login.html", 429, csrf=request.cookies.get(LOGIN_CSRF_COOKIE, ""),
-                       next=target, error=error)  # fmt: skip
+    except access.Throttled as refused:  # the same answer for any user name, known or not
+        error = _("Too many failed logins. Try again in %(n)s seconds.") % {
+            "n": refused.retry_after
+        }
+        page = render(request, "login.html", 429, csrf=request.cookies.get(LOGIN_CSRF_COOKIE, ""),
+                      next=target, error=error)  # fmt: skip
+        page.headers["Retry-After"] = str(refused.retry_after)
+        return page
     except Unauthorized:
         return render(request, "login.html", 401, csrf=request.cookies.get(LOGIN_CSRF_COOKIE, ""),
                        next=target, error=_("Wrong user name or password."))  # fmt: skip
