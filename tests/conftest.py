@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 
 from unitrace.db import migrate
@@ -85,3 +86,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def db_url(db: Database) -> str:
     return db.url
+
+
+# Property tests check behaviour, not speed: no per-example deadline (a loaded two-core
+# machine made a 200 ms deadline fail a correct test).
+settings.register_profile("unitrace", deadline=None)
+settings.load_profile("unitrace")
