@@ -186,12 +186,13 @@ def _target(conn: Connection, holder: int | None, event: Any, plan: Plan) -> Non
     if problem:
         raise invalid("container", problem, code)
     target = find(conn, [code], holder).get(code)
+    # a partner's own carton with another party's units inside is not its to name either
     if (
         target is not None
         and holder is not None
         and conn.execute(_FOREIGN, {"ids": [target.id], "holder": holder}).first()
     ):
-        raise unknown([("container", code)])  # it holds another party's units  # fmt: skip
+        raise unknown([("container", code)])
     if target is None:
         if event.type == "unpack":
             raise unknown([("container", code)])

@@ -6,6 +6,11 @@ lifecycle rule for every unit, appends the event and its unit links, and updates
 projection (status, location, holder, parent) in the same transaction. A batch is all or
 nothing. Events are idempotent by `event_id`: the same event sent again is acknowledged with
 `replayed=True`; different content under a used id is a conflict.
+
+A partner's event is checked inside its party's scope before anything else is said of it: the
+units, cartons and parties it names are looked up among those its party holds (or is), its
+event ids are kept per party, and what is outside reads exactly as what does not exist
+(`ledger.scope`, docs/access.md "What a partner can write").
 """
 
 from __future__ import annotations
