@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,9 @@ SETTINGS = {
     "UNITRACE_DATABASE_URL": "SQLAlchemy URL; unset means SQLite at $UNITRACE_HOME/unitrace.db",
     "UNITRACE_HOST": "address `unitrace serve` listens on (127.0.0.1)",
     "UNITRACE_PORT": "port `unitrace serve` listens on (8000)",
+    "UNITRACE_PARTNER_MAX_UNITS": "units one request of a partner may name — serials, units, "
+    "cartons and pallets, and the units inside those (1000)",
+    "UNITRACE_PARTNER_MAX_EVENTS": "events one request of a partner may hold (1000)",
 }
 
 
@@ -29,3 +33,33 @@ class Settings:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ValueError(f"UNITRACE_PORT must be a port number, not {port_text!r}")
         return cls(home, url, os.environ.get("UNITRACE_HOST", "127.0.0.1"), int(port_text))
+
+
+@dataclass(frozen=True)
+class PartnerLimits:
+    """What one request of a partner may ask of the write path. A partner's batches are
+    small, and every write waits while one is written: a bound keeps one token from holding
+    the writer (checked before the request queues for it, and before any unit is read)."""
+
+    max_units: int = 1_000
+    max_events: int = 1_000
+
+    @classmethod
+    def from_env(cls) -> PartnerLimits:
+        return cls(_positive("UNITRACE_PARTNER_MAX_UNITS", cls.max_units),
+                   _positive("UNITRACE_PARTNER_MAX_EVENTS", cls.max_events))  # fmt: skip
+
+
+def _positive(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number ≥ 1, not {text!r}")
+    return int(text)
+
+
+@functools.cache
+def partner_limits() -> PartnerLimits:
+    """The limits from the environment, read once (`partner_limits.cache_clear()` to reread)."""
+    return PartnerLimits.from_env()

@@ -64,17 +64,27 @@ def _cached_id(conn: Connection, statement: Fast, kind: str, code: str) -> Any:
 def party_id(conn: Connection, code: str, field: str = "party") -> int:
     found = _cached_id(conn, _PARTY_ID, "party", code)
     if found is None:
-        raise NotFound(f"no party with code {code!r}", [FieldError(field, "unknown party", code)])
+        raise unknown_party(code, field)
     return int(found)
+
+
+def unknown_party(code: str, field: str = "party") -> NotFound:
+    """How an unknown party is reported — also one a partner may not name, word for word."""
+    return NotFound(f"no party with code {code!r}", [FieldError(field, "unknown party", code)])
 
 
 def location_id(conn: Connection, code: str, field: str = "location") -> int:
     found = _cached_id(conn, _LOCATION_ID, "location", code)
     if found is None:
-        raise NotFound(
-            f"no location with code {code!r}", [FieldError(field, "unknown location", code)]
-        )
+        raise unknown_location(code, field)
     return int(found)
+
+
+def unknown_location(code: str, field: str = "location") -> NotFound:
+    """How an unknown location is reported — also one a partner may not name, word for word."""
+    return NotFound(
+        f"no location with code {code!r}", [FieldError(field, "unknown location", code)]
+    )
 
 
 def serial_template(product: Row[Any]) -> SerialTemplate | None:

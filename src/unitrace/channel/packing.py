@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
 
 from unitrace.access.principal import Actor
 from unitrace.core.checkdigits import has_valid_check
@@ -26,7 +26,7 @@ from unitrace.core.errors import Conflict, FieldError, InvalidTransition, NotFou
 from unitrace.core.lifecycle import Effect, Rule, Status
 from unitrace.db.tables import containers, event_containers, products, units
 from unitrace.ledger.bulk import bulk_insert, chunks
-from unitrace.ledger.scope import outside
+from unitrace.ledger.scope import write_holder
 
 KINDS = ("carton", "pallet")
 SCANNED, TARGET = 0, 1  # roles in event_containers
@@ -91,6 +91,7 @@ def unknown(named: list[tuple[str, str]]) -> NotFound:
 _COLUMNS = (containers.c.id, containers.c.code, containers.c.kind, containers.c.parent_id,
             containers.c.location_id, containers.c.holder_id)  # fmt: skip
 _BY_CODE = select(*_COLUMNS).where(containers.c.code.in_(bindparam("codes", expanding=True)))
+_BY_CODE_HELD = _BY_CODE.where(containers.c.holder_id == bindparam("holder"))
 _BY_PARENT = select(*_COLUMNS).where(containers.c.parent_id == bindparam("parent"))
 
 
@@ -110,7 +111,7 @@ _TREE_IDS = select(_TREE.c.id, _TREE.c.root)
 UNIT_COLUMNS = (units.c.id, units.c.serial, units.c.status, units.c.parent_id,
                 units.c.product_id, products.c.code)  # fmt: skip
 _CONTENT = (
-    select(*UNIT_COLUMNS, _TREE.c.root)
+    select(*UNIT_COLUMNS, _TREE.c.root, units.c.holder_id)
     .join(products, products.c.id == units.c.product_id)
     .join(_TREE, units.c.container_id == _TREE.c.id)
     .order_by(units.c.id)
@@ -129,17 +130,27 @@ _CONTAINER_OF = (
 )  # fmt: skip
 
 
-def find(conn: Connection, codes: Sequence[str]) -> dict[str, Container]:
+def find(conn: Connection, codes: Sequence[str], holder: int | None = None) -> dict[str, Container]:
+    """Containers by code; with `holder` (a partner's party) only those that party holds —
+    another party's carton is not found, like a code that does not exist."""
     found: dict[str, Container] = {}
     for chunk in chunks(list(codes)):
-        for row in conn.execute(_BY_CODE, {"codes": list(chunk)}):
+        if holder is None:
+            rows = conn.execute(_BY_CODE, {"codes": list(chunk)})
+        else:
+            rows = conn.execute(_BY_CODE_HELD, {"codes": list(chunk), "holder": holder})
+        for row in rows:
             found[row.code] = Container(*row)
     return found
 
 
 def prepare(conn: Connection, actor: Actor, event: Any, direct: Sequence[Any]) -> Plan:
-    """Resolve the event's containers and the units they add; all or NotFound/422."""
+    """Resolve the event's containers and the units they add; all or NotFound/422.
+
+    A partner names only cartons and pallets its party holds, with nothing inside that another
+    party holds; any other is answered as an unknown code before anything is said of it."""
     plan = Plan()
+    holder = write_holder(actor)
     codes = [normalise(c) for c in event.containers]
     for i, code in enumerate(codes):
         problem = code_problem(code) or (
@@ -148,27 +159,40 @@ def prepare(conn: Connection, actor: Actor, event: Any, direct: Sequence[Any]) -
         if problem:
             raise invalid(f"containers.{i}", problem, code)
     if event.type in ("pack", "unpack"):
-        _target(conn, actor, event, plan)
+        _target(conn, holder, event, plan)
     if codes:
-        found = find(conn, codes)
+        found = find(conn, codes, holder)
         missing = [(f"containers.{i}", c) for i, c in enumerate(codes) if c not in found]
         if missing:
             raise unknown(missing)
         plan.named = [found[c] for c in codes]
-        _fill(conn, actor, event, plan, codes)
+        _fill(conn, holder, event, plan, codes)
     if event.type in ("pack", "unpack"):
         _check_pack(conn, event, plan, direct)
     return plan
 
 
-def _target(conn: Connection, actor: Actor, event: Any, plan: Plan) -> None:
+_FOREIGN = (
+    select(_TREE.c.id)
+    .join(units, units.c.container_id == _TREE.c.id)
+    .where(or_(units.c.holder_id.is_(None), units.c.holder_id != bindparam("holder")))
+    .limit(1)
+)
+
+
+def _target(conn: Connection, holder: int | None, event: Any, plan: Plan) -> None:
     code = normalise(event.container or "")
     problem = code_problem(code)
     if problem:
         raise invalid("container", problem, code)
-    target = find(conn, [code]).get(code)
-    if target is not None and outside(conn, actor, content_ids(conn, target.id)):
-        raise unknown([("container", code)])  # a partner sees no carton of units it never held
+    target = find(conn, [code], holder).get(code)
+    # a partner's own carton with another party's units inside is not its to name either
+    if (
+        target is not None
+        and holder is not None
+        and conn.execute(_FOREIGN, {"ids": [target.id], "holder": holder}).first()
+    ):
+        raise unknown([("container", code)])
     if target is None:
         if event.type == "unpack":
             raise unknown([("container", code)])
@@ -185,7 +209,7 @@ def content_ids(conn: Connection, container_id: int) -> list[int]:
     return [int(r.id) for r in conn.execute(_CONTENT, {"ids": [container_id]})]
 
 
-def _fill(conn: Connection, actor: Actor, event: Any, plan: Plan, codes: list[str]) -> None:
+def _fill(conn: Connection, holder: int | None, event: Any, plan: Plan, codes: list[str]) -> None:
     ids = [c.id for c in plan.named]
     position = {c.id: i for i, c in enumerate(plan.named)}
     tree = conn.execute(_TREE_IDS, {"ids": ids}).all()
@@ -198,10 +222,10 @@ def _fill(conn: Connection, actor: Actor, event: Any, plan: Plan, codes: list[st
     if event.type == "unpack":
         return  # the named cartons come off the target whole; their units stay in them
     content = conn.execute(_CONTENT, {"ids": ids}).all()
-    hidden = outside(conn, actor, (r.id for r in content))
+    foreign = {r.root for r in content if r.holder_id != holder} if holder is not None else set()
     roots_with_units = {r.root for r in content}
     for i, c in enumerate(plan.named):
-        if any(r.root == c.id and r.id in hidden for r in content):
+        if c.id in foreign:  # a partner's carton holding another party's units
             raise unknown([(f"containers.{i}", codes[i])])
         if c.id not in roots_with_units and event.type != "pack":
             raise invalid(f"containers.{i}", f"{c.kind} {c.code} is empty: nothing to "

@@ -23,6 +23,7 @@ from unitrace.access.principal import Actor
 from unitrace.core.errors import FieldError, UnitraceError, ValidationError, invalid
 from unitrace.db.engine import Database
 from unitrace.db.tables import diversion_alerts
+from unitrace.ledger import limits
 from unitrace.ledger.bulk import chunks
 from unitrace.ledger.schemas import EventIn
 from unitrace.ledger.service import record_events
@@ -68,7 +69,9 @@ def record_file(db: Database, actor: Actor, filename: str, content: bytes) -> di
     `alerts` raised by them."""
     actor.require("event:sell")
     sales = parse(filename, content)
+    limits.check_units(actor, len(sales), "file")  # one unit a row
     batch = _events(sales, filename)
+    limits.check_request(actor, batch.events, "file")
     try:
         written = record_events(db, actor, batch.events)
     except UnitraceError as error:

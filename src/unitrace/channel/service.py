@@ -30,7 +30,7 @@ from unitrace.db.tables import (
     units,
 )
 from unitrace.ledger.schemas import BizTransaction, EventIn, EventTime
-from unitrace.ledger.scope import outside
+from unitrace.ledger.scope import outside, write_holder
 from unitrace.ledger.write import record_in
 
 MAX_RANGE = 100_000
@@ -143,12 +143,13 @@ def list_shipments(db: Database, actor: Actor, party: str | None = None) -> list
 
 
 def is_container(db: Database, actor: Actor, code: str) -> bool:
-    """Whether a scanned code names a carton or pallet (an SSCC always does)."""
+    """Whether a scanned code names a carton or pallet (an SSCC always does). For a partner,
+    only one its party holds: another party's carton is scanned as the serial it is not."""
     code = packing.normalise(code)
     if len(code) == 18 and code.isdigit():
         return True
     with db.read() as conn:
-        return bool(packing.find(conn, [code]))
+        return bool(packing.find(conn, [code], write_holder(actor)))
 
 
 def container(

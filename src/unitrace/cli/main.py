@@ -35,7 +35,7 @@ from unitrace.cli.production import (
     route_command,
     trace_app,
 )
-from unitrace.config import Settings
+from unitrace.config import Settings, partner_limits
 from unitrace.core.errors import ValidationError
 from unitrace.db import migrate
 from unitrace.ledger import queries, replay
@@ -99,6 +99,7 @@ def serve(
     from unitrace.api.app import create_app
 
     settings = Settings.from_env()
+    partner_limits()  # a wrong limit stops the start, not a partner's request
     db = database()
     migrate.upgrade(db)
     if access.count_users(db) == 0:

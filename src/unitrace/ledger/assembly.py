@@ -23,7 +23,6 @@ from unitrace.core.errors import (
     Conflict,
     FieldError,
     InvalidTransition,
-    NotFound,
     UnitraceError,
     invalid,
 )
@@ -31,7 +30,7 @@ from unitrace.core.lifecycle import PARENT_ALLOWED, Role, Status, rule_for
 from unitrace.db.tables import event_units, events, units
 from unitrace.ledger.bulk import bulk_insert, chunks
 from unitrace.ledger.schemas import EventIn
-from unitrace.ledger.scope import outside
+from unitrace.ledger.scope import write_holder
 from unitrace.ledger.write import (
     MAX_REPORTED,
     Recorded,
@@ -42,7 +41,6 @@ from unitrace.ledger.write import (
     report,
     resolve_units,
     unit_refs,
-    unknown_serial,
     utc_offset,
 )
 from unitrace.production import rules
@@ -101,14 +99,8 @@ def record_assemblies(
         own = [(f"{i}.{path}", product, serial) for path, product, serial in unit_refs(event)]
         spans.append((len(refs), len(refs) + len(own)))
         refs += own
-    found = resolve_units(conn, refs)
+    found = resolve_units(conn, refs, write_holder(actor))  # a partner: only what it holds
     _check_once(refs, found)
-    hidden = outside(conn, actor, (u.id for u in found))
-    if hidden:
-        errors = [FieldError(path, unknown_serial(serial, product), serial)
-                  for (path, product, serial), u in zip(refs, found, strict=True)
-                  if u.id in hidden]  # fmt: skip
-        raise report("unknown or ambiguous units", errors, NotFound)
     parents = [found[start - 1] for start, _end in spans]
     parts = [found[start:end] for start, end in spans]
     _check_states(conn, rule, refs, found, spans, parents, parts)

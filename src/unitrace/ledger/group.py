@@ -34,6 +34,7 @@ from unitrace.access.principal import Actor
 from unitrace.core.errors import UnitraceError
 from unitrace.db import fast
 from unitrace.db.engine import Database
+from unitrace.ledger.limits import check_request
 from unitrace.ledger.schemas import EventIn
 from unitrace.ledger.write import Recorded, event_hash, record_in
 
@@ -92,6 +93,7 @@ class GroupWriter:
         self._running = False
 
     def submit(self, actor: Actor, event: EventIn) -> Future[Recorded]:
+        check_request(actor, [event])  # refused before it queues for the writer
         future: Future[Recorded] = Future()
         self.put(_Job(actor, event, event_hash(event), future))
         return future
@@ -228,6 +230,7 @@ def submit(db: Database, actor: Actor, event: EventIn) -> Future[Recorded]:
 
 async def record(db: Database, actor: Actor, event: EventIn) -> Recorded:
     """Queue one event from an event loop and wait for its answer (after the commit)."""
+    check_request(actor, [event])  # refused before it queues for the writer
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[Recorded] = loop.create_future()
     _writer(db).put(_Job(actor, event, event_hash(event), None, loop, waiter))

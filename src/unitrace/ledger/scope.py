@@ -1,8 +1,10 @@
-"""Partner scope: a partner user sees and acts on only units its party holds or held.
+"""Partner scope: a partner user sees only units its party holds or held, and writes only on
+units its party holds now.
 
-A unit is in scope when the party is its holder now, or when any event of the unit names the
-party (shipped to it, delivered to it, sold by it …). Outside the scope a unit does not exist
-for the partner: every lookup answers "not found", never "forbidden".
+A unit is in the read scope when the party is its holder now, or when any event of the unit
+names the party (shipped to it, delivered to it, sold by it …); in the write scope only while
+the party holds it. Outside the scope a unit does not exist for the partner: every lookup
+answers "not found", never "forbidden", and says what it says of a serial that does not exist.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, exists, or_, select
 
 from unitrace.access.principal import Actor
-from unitrace.db.tables import event_units, events, units
+from unitrace.catalog.service import location_id, party_id, unknown_location, unknown_party
+from unitrace.core.errors import invalid
+from unitrace.db.tables import event_units, events, parties, units
 from unitrace.ledger.bulk import chunks
 
 
@@ -48,3 +52,55 @@ def outside(conn: Connection, actor: Actor, unit_ids: Iterable[int]) -> set[int]
     for chunk in chunks(ids):
         visible.update(conn.execute(query, {"ids": list(chunk)}).scalars())
     return set(ids) - visible
+
+
+# --- the write side: what a partner may name on its events -----------------------------
+
+
+def write_holder(actor: Actor) -> int | None:
+    """The party whose units the actor may write on, or None when unrestricted.
+
+    A partner writes only on units its party holds now. A unit it held before and gave on,
+    or that came back to us, is someone else's: on the write path it reads as an unknown
+    serial, found by the same query (the holder is part of the lookup, so a unit of another
+    party and a serial that does not exist take the same path)."""
+    if not actor.is_partner:
+        return None
+    return actor.party_id if actor.party_id is not None else -1
+
+
+def named_party(conn: Connection, actor: Actor, code: str, field: str = "party") -> int:
+    """The party an event names. A partner may name only its own party: the catalog links no
+    party to a partner (end customers are recorded in the event's `data`), so any other code
+    is answered as an unknown party, word for word."""
+    found = party_id(conn, code, field)
+    if actor.is_partner and found != actor.party_id:
+        raise unknown_party(code, field)
+    return found
+
+
+def named_location(conn: Connection, actor: Actor, code: str, field: str = "location") -> int:
+    """The location an event names. Locations are ours: a partner names none, and any code it
+    names is answered as an unknown location without being looked up."""
+    if actor.is_partner:
+        raise unknown_location(code, field)
+    return location_id(conn, code, field)
+
+
+EVENT_ID_LENGTH = int(events.c.event_id.type.length or 80)  # type: ignore[attr-defined]
+
+
+def own_event_id(conn: Connection, actor: Actor, event_id: str) -> str:
+    """The event id as the ledger keeps it. A partner's ids are its own: kept as
+    `<party code>:<id>`, so that two partners may both use `EV-1`, and one that sends an id
+    another party used gets the answer for an unused id. An id that already carries the
+    partner's prefix (as the ledger answered it) is taken as it is."""
+    if not actor.is_partner:
+        return event_id
+    code = conn.execute(select(parties.c.code).where(parties.c.id == actor.party_id)).scalar()
+    prefix = f"{code or '-'}:"
+    own = event_id if event_id.startswith(prefix) else prefix + event_id
+    if len(own) > EVENT_ID_LENGTH:
+        raise invalid("event_id", f"at most {EVENT_ID_LENGTH - len(prefix)} characters: a "
+                      f"partner's event ids are kept as {prefix}<id>", event_id)  # fmt: skip
+    return own

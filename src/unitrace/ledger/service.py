@@ -17,6 +17,7 @@ from unitrace.db.engine import Database
 from unitrace.db.tables import serial_counters
 from unitrace.ledger import assembly
 from unitrace.ledger.bulk import allocate
+from unitrace.ledger.limits import check_request
 from unitrace.ledger.schemas import CommissionIn, EventIn
 from unitrace.ledger.write import (
     Recorded,
@@ -32,6 +33,7 @@ COLLISION_RETRIES = 5
 
 def record_events(db: Database, actor: Actor, batch: Sequence[EventIn]) -> list[Recorded]:
     """Write a batch of events in one transaction: all of them, or none."""
+    check_request(actor, batch)  # before the batch takes the writer
     digests = [event_hash(e) for e in batch]
     for attempt in range(2):
         try:

@@ -6,6 +6,11 @@ lifecycle rule for every unit, appends the event and its unit links, and updates
 projection (status, location, holder, parent) in the same transaction. A batch is all or
 nothing. Events are idempotent by `event_id`: the same event sent again is acknowledged with
 `replayed=True`; different content under a used id is a conflict.
+
+A partner's event is checked inside its party's scope before anything else is said of it: the
+units, cartons and parties it names are looked up among those its party holds (or is), its
+event ids are kept per party, and what is outside reads exactly as what does not exist
+(`ledger.scope`, docs/access.md "What a partner can write").
 """
 
 from __future__ import annotations
@@ -25,13 +30,7 @@ from sqlalchemy import Connection, bindparam, insert, select, text, update
 
 from unitrace.access import audit
 from unitrace.access.principal import Actor
-from unitrace.catalog.service import (
-    location_id,
-    lot_id,
-    party_id,
-    product_row,
-    serial_template,
-)
+from unitrace.catalog.service import lot_id, product_row, serial_template
 from unitrace.channel import packing
 from unitrace.channel import rules as channel
 from unitrace.core.errors import (
@@ -55,9 +54,10 @@ from unitrace.core.lifecycle import (
 from unitrace.core.serials import plain_serial_problem
 from unitrace.db.fast import Fast
 from unitrace.db.tables import event_units, events, products, unit_id_blocks, units
+from unitrace.ledger import limits
 from unitrace.ledger.bulk import allocate, bulk_insert, chunks
 from unitrace.ledger.schemas import EventIn
-from unitrace.ledger.scope import outside
+from unitrace.ledger.scope import named_location, named_party, own_event_id, write_holder
 from unitrace.production import rules
 
 MAX_REPORTED = 1_000  # errors listed one by one in a reply; the count says how many in all
@@ -120,12 +120,34 @@ def report(
     | type[Conflict]
     | type[NotFound]
     | type[InvalidTransition] = ValidationError,
+    total: int | None = None,
 ) -> Exception:
-    """An error listing problems one by one (the first MAX_REPORTED of them)."""
+    """An error listing problems one by one (the first MAX_REPORTED of them); `total` is how
+    many there are in all when only the first ones were kept (see `Problems`)."""
+    total = len(errors) if total is None else total
     shown = errors[:MAX_REPORTED]
-    if len(errors) > MAX_REPORTED:
-        shown.append(FieldError("*", f"{len(errors) - MAX_REPORTED} more not listed"))
-    return kind(f"{detail} ({len(errors)} in all)" if len(errors) > 1 else detail, shown)
+    if total > len(shown):
+        shown.append(FieldError("*", f"{total - len(shown)} more not listed"))
+    return kind(f"{detail} ({total} in all)" if total > 1 else detail, shown)
+
+
+class Problems:
+    """Problems found one by one: the first MAX_REPORTED kept, the others only counted — an
+    event that names a million unknown serials is refused without building a million of them
+    while it holds the writer."""
+
+    def __init__(self) -> None:
+        self.shown: list[FieldError] = []
+        self.total = 0
+
+    def add(self, error: FieldError) -> None:
+        self.total += 1
+        if len(self.shown) < MAX_REPORTED:
+            self.shown.append(error)
+
+    def error(self, detail: str, kind: type[ValidationError] | type[Conflict] | type[NotFound]
+              | type[InvalidTransition] = ValidationError) -> Exception:  # fmt: skip
+        return report(detail, self.shown, kind, self.total)
 
 
 # --- resolving units ------------------------------------------------------------------
@@ -174,6 +196,9 @@ _BY_SERIAL = (
     .join(products, products.c.id == units.c.product_id)
     .where(units.c.serial.in_(bindparam("serials", expanding=True)))
 )
+_HELD = units.c.holder_id == bindparam("holder")  # a partner's write scope: what it holds
+_BY_PRODUCT_HELD = _BY_PRODUCT.where(_HELD)
+_BY_SERIAL_HELD = _BY_SERIAL.where(_HELD)
 _PRODUCT_EXISTS = select(products.c.id).where(products.c.code == bindparam("code"))
 _ONE_BY_PRODUCT = Fast(
     select(*_BY_SERIAL.selected_columns)
@@ -185,6 +210,8 @@ _ONE_BY_SERIAL = Fast(
     .join_from(units, products, products.c.id == units.c.product_id)
     .where(units.c.serial == bindparam("serial"))
 )
+_ONE_BY_PRODUCT_HELD = Fast(_ONE_BY_PRODUCT.statement.where(_HELD))
+_ONE_BY_SERIAL_HELD = Fast(_ONE_BY_SERIAL.statement.where(_HELD))
 
 
 def unknown_serial(serial: str, product: str | None) -> str:
@@ -192,14 +219,23 @@ def unknown_serial(serial: str, product: str | None) -> str:
     return f"no unit with serial {serial!r}" + (f" of product {product}" if product else "")
 
 
-def resolve_units(conn: Connection, refs: Sequence[tuple[str, str | None, str]]) -> list[UnitRow]:
-    """Look units up by (product, serial) or by serial alone, in chunks; all or NotFound."""
+def resolve_units(
+    conn: Connection, refs: Sequence[tuple[str, str | None, str]], holder: int | None = None
+) -> list[UnitRow]:
+    """Look units up by (product, serial) or by serial alone, in chunks; all or NotFound.
+
+    With `holder` (a partner's party, `scope.write_holder`) only units that party holds are
+    found: the holder is part of the lookup, so another party's unit and a serial that does
+    not exist run the same statements and get the same answer."""
+    held = {} if holder is None else {"holder": holder}
     if len(refs) == 1:  # a scan: one lookup on the driver's cursor
         path, product, serial = refs[0]
         if product is None:
-            rows = _ONE_BY_SERIAL.run(conn, {"serial": serial}).fetchall()
+            one = _ONE_BY_SERIAL if holder is None else _ONE_BY_SERIAL_HELD
+            rows = one.run(conn, {"serial": serial, **held}).fetchall()
         else:
-            rows = _ONE_BY_PRODUCT.run(conn, {"product": product, "serial": serial}).fetchall()
+            one = _ONE_BY_PRODUCT if holder is None else _ONE_BY_PRODUCT_HELD
+            rows = one.run(conn, {"product": product, "serial": serial, **held}).fetchall()
         if len(rows) == 1:
             r = rows[0]
             return [UnitRow(r[0], r[1], r[5], Status(r[2]), r[3], r[4], r[6])]
@@ -207,12 +243,15 @@ def resolve_units(conn: Connection, refs: Sequence[tuple[str, str | None, str]])
     for _, product, serial in refs:
         by_product[product].append(serial)
     found: dict[tuple[str | None, str], list[UnitRow]] = defaultdict(list)
+    by_serial = _BY_SERIAL if holder is None else _BY_SERIAL_HELD
+    by_product_code = _BY_PRODUCT if holder is None else _BY_PRODUCT_HELD
     for product, serials in by_product.items():
         for chunk in chunks(serials):
             if product is None:
-                cursor = conn.execute(_BY_SERIAL, {"serials": list(chunk)})
+                cursor = conn.execute(by_serial, {"serials": list(chunk), **held})
             else:
-                cursor = conn.execute(_BY_PRODUCT, {"product": product, "serials": list(chunk)})
+                values = {"product": product, "serials": list(chunk), **held}
+                cursor = conn.execute(by_product_code, values)
             for row in cursor:
                 found[(product, row.serial)].append(
                     UnitRow(
@@ -225,26 +264,26 @@ def resolve_units(conn: Connection, refs: Sequence[tuple[str, str | None, str]])
                         row.container_id,
                     )
                 )
-    errors: list[FieldError] = []
+    problems = Problems()
     result = []
+    known_products: set[str] = set()
     for path, product, serial in refs:
         rows = found.get((product, serial), [])
         if not rows:
-            if (
-                product is not None
-                and conn.execute(_PRODUCT_EXISTS, {"code": product}).first() is None
-            ):
-                errors.append(FieldError("product", "unknown product", product))
-                break
-            errors.append(FieldError(path, unknown_serial(serial, product), serial))
+            if product is not None and product not in known_products:
+                if conn.execute(_PRODUCT_EXISTS, {"code": product}).first() is None:
+                    problems.add(FieldError("product", "unknown product", product))
+                    break
+                known_products.add(product)
+            problems.add(FieldError(path, unknown_serial(serial, product), serial))
         elif len(rows) > 1:
             codes = ", ".join(sorted(r.product for r in rows))
-            errors.append(FieldError(path, f"serial is used by products {codes}: name the product",
-                                     serial))  # fmt: skip
+            problems.add(FieldError(path, f"serial is used by products {codes}: name the product",
+                                    serial))  # fmt: skip
         else:
             result.append(rows[0])
-    if errors:
-        raise report("unknown or ambiguous units", errors, NotFound)
+    if problems.total:
+        raise problems.error("unknown or ambiguous units", NotFound)
     return result
 
 
@@ -273,6 +312,8 @@ def record_in(
     """Write one event on an open write transaction. See the module docstring."""
     actor.require(f"event:{event.type}")
     digest = digest or event_hash(event)
+    if actor.is_partner and event.event_id is not None:  # a partner's ids are its own
+        event = event.model_copy(update={"event_id": own_event_id(conn, actor, event.event_id)})
     replay = find_replay(conn, event.event_id, digest)
     if replay is not None:
         return replay
@@ -280,21 +321,24 @@ def record_in(
     _check_required(rule, event)
     event_time = event.event_time or datetime.now().astimezone()
     refs = {
-        "location_id": location_id(conn, event.location) if event.location else None,
-        "party_id": party_id(conn, event.party) if event.party else None,
+        "location_id": named_location(conn, actor, event.location) if event.location else None,
+        "party_id": named_party(conn, actor, event.party) if event.party else None,
     }
     if event.type == "commission":
         return _commission(conn, actor, event, digest, event_time, refs, new_unit_serials)
 
+    # a partner's units are looked up among those its party holds: another party's unit is
+    # not found, exactly like a serial that does not exist, before anything is said of it
+    holder = write_holder(actor)
     refs_named = unit_refs(event)
-    direct = resolve_units(conn, refs_named)
+    direct = resolve_units(conn, refs_named, holder)
     _named_once(refs_named, direct)
-    _check_scope(conn, actor, refs_named, direct, None, [])  # before anything is said of them
     plan = packing.prepare(conn, actor, event, direct)
     subjects = direct + _packed_units(plan, direct)
-    parent = _parent(conn, rule, event, subjects)
-    removed = _removed(conn, event, parent)
-    _check_scope(conn, actor, refs_named, [], parent, removed)  # the units were checked above
+    if holder is not None:
+        limits.check_units(actor, len(subjects), limits.named_field(event))
+    parent = _parent(conn, rule, event, subjects, holder)
+    removed = _removed(conn, event, parent, holder)
     rules.check_recall_block(conn, event.type, subjects)
     _check_transitions(conn, rule, event, subjects)
     warnings: list[str] = []
@@ -394,29 +438,6 @@ def find_replay(conn: Connection, event_id: str | None, digest: str) -> Recorded
     return Recorded(event_id, previous.id, previous.type, previous.unit_count, True, serials)
 
 
-def _check_scope(
-    conn: Connection,
-    actor: Actor,
-    refs: list[tuple[str, str | None, str]],
-    subjects: list[UnitRow],
-    parent: UnitRow | None,
-    removed: list[UnitRow],
-) -> None:
-    """A partner may act only on its own units; others are reported exactly like unknown ones."""
-    everyone = [*subjects, *removed, *([parent] if parent else [])]
-    hidden = outside(conn, actor, (u.id for u in everyone))
-    if not hidden:
-        return
-    named = {(product, serial): path for path, product, serial in refs}
-    errors = []
-    for u in everyone:
-        if u.id in hidden:
-            product = None if (None, u.serial) in named else u.product
-            path = named.get((product, u.serial), "serials")
-            errors.append(FieldError(path, unknown_serial(u.serial, product), u.serial))
-    raise report("unknown or ambiguous units", errors, NotFound)
-
-
 def _audit_event(conn: Connection, actor: Actor, event: EventIn, event_id: str, count: int,
                  serials: Sequence[str]) -> None:  # fmt: skip
     summary: dict[str, Any] = {"type": event.type, "unit_count": count,
@@ -464,12 +485,12 @@ def _check_required(rule: Rule, event: EventIn) -> None:
 
 
 def _parent(
-    conn: Connection, rule: Rule, event: EventIn, subjects: list[UnitRow]
+    conn: Connection, rule: Rule, event: EventIn, subjects: list[UnitRow], holder: int | None
 ) -> UnitRow | None:
     if event.parent is None:
         return None
     ref = ("parent.serial", event.parent.product or event.product, event.parent.serial)
-    parent = resolve_units(conn, [ref])[0]
+    parent = resolve_units(conn, [ref], holder)[0]
     if event.type != "disassemble" and parent.status not in PARENT_ALLOWED:
         raise InvalidTransition(
             f"parent {parent.product}/{parent.serial} is {parent.status.label}",
@@ -493,7 +514,9 @@ def _parent(
     return parent
 
 
-def _removed(conn: Connection, event: EventIn, parent: UnitRow | None) -> list[UnitRow]:
+def _removed(
+    conn: Connection, event: EventIn, parent: UnitRow | None, holder: int | None
+) -> list[UnitRow]:
     if not event.removed or parent is None:
         return []
     refs = [(f"removed.{i}.serial", r.product or event.product, r.serial)
@@ -503,7 +526,7 @@ def _removed(conn: Connection, event: EventIn, parent: UnitRow | None) -> list[U
         if (product, serial) in seen:
             raise invalid(path, "named twice", serial)
         seen.add((product, serial))
-    removed = resolve_units(conn, refs)
+    removed = resolve_units(conn, refs, holder)
     wrong = [
         FieldError(f"removed.{i}", f"{u.serial} is {u.status.label}, not installed in "
                    f"{parent.serial}", u.serial)
@@ -537,7 +560,7 @@ def _check_transitions(
             f"only from {allowed}",
             u.serial,
         )
-        for u in bad
+        for u in bad[:MAX_REPORTED]
     ]
     first = bad[0]
     raise report(
@@ -545,6 +568,7 @@ def _check_transitions(
         f"{state(first)}, and {rule.event_type} is allowed only from {allowed}",
         errors,
         InvalidTransition,
+        len(bad),
     )
 
 
