@@ -9,6 +9,7 @@ from starlette.types import Receive, Scope, Send
 
 from unitrace import __version__
 from unitrace.api import problems
+from unitrace.api.headers import with_security_headers
 from unitrace.db.engine import Database
 
 API_PREFIX = "/api/v1"
@@ -25,6 +26,7 @@ class UnitraceApp(FastAPI):
         self._scans = ScanFastPath(super().__call__, self.state, path=f"{API_PREFIX}/events")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        send = with_security_headers(scope, send)
         if self.user_middleware:  # middleware added to the app sees every request
             await super().__call__(scope, receive, send)
         else:
