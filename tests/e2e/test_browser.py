@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,6 +119,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process.wait(20)
 
 
+def wait_for_feedback(page: Any, count: int) -> None:
+    """Until the scan feedback list has `count` lines (a locator wait: the pages' CSP refuses
+    the string evaluation `wait_for_function` uses)."""
+    page.locator("#feedback li").nth(count - 1).wait_for()
+
+
 def test_clerk_day_in_the_browser(server: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
@@ -154,10 +161,7 @@ def test_clerk_day_in_the_browser(server: str) -> None:
         for code in (serials[0], serials[1], "NO-SUCH-SERIAL"):
             scan.fill(code)
             scan.press("Enter")
-            page.wait_for_function(
-                "n => document.querySelectorAll('#feedback li').length >= n",
-                arg=[serials[0], serials[1], "NO-SUCH-SERIAL"].index(code) + 1,
-            )
+            wait_for_feedback(page, [serials[0], serials[1], "NO-SUCH-SERIAL"].index(code) + 1)
         assert page.locator('[data-testid="scan-ok"]').count() == 2
         failed = page.locator('[data-testid="scan-fail"]')
         assert failed.count() == 1 and "NO-SUCH-SERIAL" in failed.inner_text()
@@ -239,14 +243,13 @@ def test_clerk_day_in_the_browser(server: str) -> None:
         for n, code in enumerate(serials, start=1):
             scan.fill(code)
             scan.press("Enter")
-            page.wait_for_function("n => document.querySelectorAll('#feedback li').length >= n",
-                                   arg=n)  # fmt: skip
+            wait_for_feedback(page, n)
         assert page.locator('[data-testid="scan-ok"]').count() == 3
         page.select_option('[data-testid="action"]', "move")
         page.select_option('[data-testid="location"]', "WH2")
         scan.fill("CTN-E2E")
         scan.press("Enter")
-        page.wait_for_function("document.querySelectorAll('#feedback li').length >= 4")
+        wait_for_feedback(page, 4)
         assert "3 units" in page.locator("#feedback li").first.inner_text()
         page.screenshot(path=str(SHOTS / "scan-carton-en.png"), full_page=True)
 
@@ -261,8 +264,7 @@ def test_clerk_day_in_the_browser(server: str) -> None:
         for n, code in enumerate(serials[:2], start=1):
             scan.fill(code)
             scan.press("Enter")
-            page.wait_for_function("n => document.querySelectorAll('#feedback li').length >= n",
-                                   arg=n)  # fmt: skip
+            wait_for_feedback(page, n)
         assert page.locator('[data-testid="scan-counted"]').count() == 2
         page.once("dialog", lambda dialog: dialog.accept())
         page.click('[data-testid="close-count"]')
