@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.serving import CHROMIUM, PASSWORD, launch, serve
 from tests.factories import make_location, make_lot, make_party, make_product, make_units, record
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
@@ -27,9 +22,7 @@ from unitrace.db.engine import Database
 from unitrace.production import recall
 from unitrace.production.schemas import RecallIn, TraceQuery
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PASSWORD = "correct horse battery"
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 if not Path(CHROMIUM).exists() and os.environ.get("UNITRACE_REQUIRE_E2E") != "1":
@@ -96,27 +89,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     access.create_user(db, SYSTEM, "clerk", PASSWORD, "admin")
     GENEALOGY.update(_genealogy(db))
     db.dispose()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "UNITRACE_DATABASE_URL": url, "UNITRACE_PORT": str(port)}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from unitrace.cli.main import main; main()", "serve"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("server did not start")
-    yield base
-    process.send_signal(signal.SIGINT)
-    process.wait(20)
+    with serve(url) as base:
+        yield base
 
 
 def wait_for_feedback(page: Any, count: int) -> None:
@@ -128,11 +102,7 @@ def wait_for_feedback(page: Any, count: int) -> None:
 def test_clerk_day_in_the_browser(server: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+        browser = launch(p)
         page = browser.new_page(locale="en-US", viewport={"width": 1200, "height": 900})
         page.goto(server + "/")
         page.fill("input[name=username]", "clerk")

@@ -123,6 +123,4 @@
   window.addEventListener("resize", function () {
     charts.forEach(function (chart) { chart.resize(); });
   });
-  window.unitraceCharts = charts; // for the browser tests
-  window.unitraceEscape = esc;
 })();
