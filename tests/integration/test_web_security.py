@@ -158,3 +158,17 @@ def test_a_header_an_answer_sets_itself_is_kept() -> None:
     assert names.count(b"content-security-policy") == 1 and own in sent[0]["headers"]
     assert (b"x-frame-options", b"DENY") in sent[0]["headers"]
     assert sent[1] == {"type": "http.response.body", "body": b""}
+
+
+def test_api_docs_load_nothing_from_another_host(browser: TestClient) -> None:
+    import re
+
+    docs = browser.get("/api/docs")
+    assert docs.status_code == 200
+    assert "//" not in docs.text.replace("<!doctype html>", "")  # no URL with a host
+    assert "<script>" not in docs.text  # the start is a static file: the CSP allows it
+    linked = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert linked and all(url.startswith("/static/") for url in linked), linked
+    for url in linked:
+        assert browser.get(url).status_code == 200, url
+    assert 'data-openapi-url="/api/openapi.json"' in docs.text
