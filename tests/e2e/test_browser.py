@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.e2e.serving import CHROMIUM, PASSWORD, launch, serve
 from tests.factories import make_location, make_lot, make_party, make_product, make_units, record
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
@@ -26,9 +22,7 @@ from unitrace.db.engine import Database
 from unitrace.production import recall
 from unitrace.production.schemas import RecallIn, TraceQuery
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PASSWORD = "correct horse battery"
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 if not Path(CHROMIUM).exists() and os.environ.get("UNITRACE_REQUIRE_E2E") != "1":
@@ -95,37 +89,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     access.create_user(db, SYSTEM, "clerk", PASSWORD, "admin")
     GENEALOGY.update(_genealogy(db))
     db.dispose()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "UNITRACE_DATABASE_URL": url, "UNITRACE_PORT": str(port)}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from unitrace.cli.main import main; main()", "serve"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("server did not start")
-    yield base
-    process.send_signal(signal.SIGINT)
-    process.wait(20)
+    with serve(url) as base:
+        yield base
+
+
+def wait_for_feedback(page: Any, count: int) -> None:
+    """Until the scan feedback list has `count` lines (a locator wait: the pages' CSP refuses
+    the string evaluation `wait_for_function` uses)."""
+    page.locator("#feedback li").nth(count - 1).wait_for()
 
 
 def test_clerk_day_in_the_browser(server: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+        browser = launch(p)
         page = browser.new_page(locale="en-US", viewport={"width": 1200, "height": 900})
         page.goto(server + "/")
         page.fill("input[name=username]", "clerk")
@@ -154,10 +131,7 @@ def test_clerk_day_in_the_browser(server: str) -> None:
         for code in (serials[0], serials[1], "NO-SUCH-SERIAL"):
             scan.fill(code)
             scan.press("Enter")
-            page.wait_for_function(
-                "n => document.querySelectorAll('#feedback li').length >= n",
-                arg=[serials[0], serials[1], "NO-SUCH-SERIAL"].index(code) + 1,
-            )
+            wait_for_feedback(page, [serials[0], serials[1], "NO-SUCH-SERIAL"].index(code) + 1)
         assert page.locator('[data-testid="scan-ok"]').count() == 2
         failed = page.locator('[data-testid="scan-fail"]')
         assert failed.count() == 1 and "NO-SUCH-SERIAL" in failed.inner_text()
@@ -239,14 +213,13 @@ def test_clerk_day_in_the_browser(server: str) -> None:
         for n, code in enumerate(serials, start=1):
             scan.fill(code)
             scan.press("Enter")
-            page.wait_for_function("n => document.querySelectorAll('#feedback li').length >= n",
-                                   arg=n)  # fmt: skip
+            wait_for_feedback(page, n)
         assert page.locator('[data-testid="scan-ok"]').count() == 3
         page.select_option('[data-testid="action"]', "move")
         page.select_option('[data-testid="location"]', "WH2")
         scan.fill("CTN-E2E")
         scan.press("Enter")
-        page.wait_for_function("document.querySelectorAll('#feedback li').length >= 4")
+        wait_for_feedback(page, 4)
         assert "3 units" in page.locator("#feedback li").first.inner_text()
         page.screenshot(path=str(SHOTS / "scan-carton-en.png"), full_page=True)
 
@@ -261,8 +234,7 @@ def test_clerk_day_in_the_browser(server: str) -> None:
         for n, code in enumerate(serials[:2], start=1):
             scan.fill(code)
             scan.press("Enter")
-            page.wait_for_function("n => document.querySelectorAll('#feedback li').length >= n",
-                                   arg=n)  # fmt: skip
+            wait_for_feedback(page, n)
         assert page.locator('[data-testid="scan-counted"]').count() == 2
         page.once("dialog", lambda dialog: dialog.accept())
         page.click('[data-testid="close-count"]')

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from starlette.types import Receive, Scope, Send
 
 from unitrace import __version__
 from unitrace.api import problems
+from unitrace.api.headers import with_security_headers
 from unitrace.db.engine import Database
 
 API_PREFIX = "/api/v1"
@@ -25,6 +26,7 @@ class UnitraceApp(FastAPI):
         self._scans = ScanFastPath(super().__call__, self.state, path=f"{API_PREFIX}/events")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        send = with_security_headers(scope, send)
         if self.user_middleware:  # middleware added to the app sees every request
             await super().__call__(scope, receive, send)
         else:
@@ -43,7 +45,7 @@ def create_app(db: Database) -> FastAPI:
         title="unitrace",
         version=__version__,
         description="Serial-number management and unit-level traceability (一物一码).",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from the vendored Swagger UI
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -84,6 +86,14 @@ def create_app(db: Database) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        """Swagger UI from /static (vendored: no other host, works offline, under the CSP)."""
+        from unitrace.web.common import templates
+
+        context = {"title": app.title, "openapi_url": app.openapi_url}
+        return templates.TemplateResponse(request, "api_docs.html", context)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy import Integer, case, cast, func, select, union
 
 from unitrace.access.principal import Actor
 from unitrace.core.errors import invalid
+from unitrace.core.spreadsheet import cell
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
     events,
@@ -151,18 +151,6 @@ def defect_pareto(
         items.append({"defect_code": code or "(none)", "count": int(n),
                       "cumulative": round(running / total, 4)})  # fmt: skip
     return {"total": total, "items": items}
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def cell(value: Any) -> Any:
-    """A value safe for a spreadsheet: no control characters, and text that a spreadsheet
-    would run as a formula (=, +, -, @ first) is quoted with a leading apostrophe."""
-    if not isinstance(value, str):
-        return value
-    value = _CONTROL.sub("", value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def to_csv(columns: tuple[str, ...], items: list[dict[str, Any]]) -> str:

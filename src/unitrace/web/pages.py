@@ -87,7 +87,10 @@ async def login_submit(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     who = session_of(request)
     form = await read_form(request)
-    if who is not None and csrf_ok(who[1], form, request):
+    if who is not None:
+        set_locale(request, who[2])
+        if not csrf_ok(who[1], form, request):  # another site must not log a user out
+            return HTMLResponse(_("The form expired; reload the page."), status_code=400)
         access.logout(database(request), request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
