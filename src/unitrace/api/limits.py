@@ -66,6 +66,7 @@ class RequestLimits:
         self.openapi = openapi  # only to name a path parameter in an error
         self.per_token = _buckets(limits.rate_per_token, limits.burst_per_token)
         self.per_address = _buckets(limits.rate_per_address, limits.burst_per_address)
+        self.watch = BodyWatch(limits.body_stall_seconds, limits.body_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,28 +183,84 @@ class RequestLimits:
         limits = self.limits
         chunks: list[bytes] = []
         size = 0
-        deadline = time.monotonic() + limits.body_seconds
-        while True:
-            wait = min(limits.body_stall_seconds, deadline - time.monotonic())
-            try:
-                if wait <= 0:
-                    raise TimeoutError
-                async with asyncio.timeout(wait):
+        progress = self.watch.start()
+        try:
+            while True:
+                try:
                     message = await receive()
-            except TimeoutError:
-                await _closing(_too_slow(limits), scope, receive, send)
-                return None
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            if chunk:
-                size += len(chunk)
-                if size > limits.max_body_bytes:
-                    await _closing(self._too_large(), scope, receive, send)
+                except asyncio.CancelledError:
+                    if not progress.timed_out():  # not ours: the server is stopping, say
+                        raise
+                    await _closing(_too_slow(limits), scope, receive, send)
                     return None
-                chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                if message["type"] == "http.disconnect":
+                    return None
+                chunk = message.get("body", b"")
+                if chunk:
+                    progress.moved()
+                    size += len(chunk)
+                    if size > limits.max_body_bytes:
+                        await _closing(self._too_large(), scope, receive, send)
+                        return None
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        finally:
+            self.watch.reads.pop(progress.task, None)
+
+
+class _Progress:
+    __slots__ = ("task", "started", "last", "cancelled")
+
+    def __init__(self, task: asyncio.Task[Any], now: float) -> None:
+        self.task, self.started, self.last, self.cancelled = task, now, now, False
+
+    def moved(self) -> None:
+        self.last = time.monotonic()
+
+    def timed_out(self) -> bool:
+        """True (once) if the watch cancelled the read; the task is no longer cancelled."""
+        if not self.cancelled:
+            return False
+        self.cancelled = False
+        self.task.uncancel()
+        return True
+
+
+class BodyWatch:
+    """The bodies being read, and one timer for all of them: a timer (or `asyncio.timeout`)
+    for each receive would cost more than the rest of the limits. Every `tick` seconds the
+    reads that stalled or took too long are cancelled; a read sees its cancellation as a
+    time-out (408)."""
+
+    def __init__(self, stall_seconds: float, total_seconds: float) -> None:
+        self.stall, self.total = stall_seconds, total_seconds
+        self.tick = min(1.0, stall_seconds / 4, total_seconds / 4)
+        self.reads: dict[asyncio.Task[Any], _Progress] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> _Progress:
+        """Watch the body read of the current task (the reader removes it from `reads`)."""
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        if loop is not self.loop:  # a new event loop (tests run one per request)
+            self.loop, self.reads, self.timer = loop, {}, None
+        progress = self.reads[task] = _Progress(task, time.monotonic())
+        if self.timer is None:
+            self.timer = loop.call_later(self.tick, self._check)
+        return progress
+
+    def _check(self) -> None:
+        self.timer = None
+        now = time.monotonic()
+        for progress in list(self.reads.values()):
+            late = now - progress.last > self.stall or now - progress.started > self.total
+            if late and not progress.cancelled:
+                progress.cancelled = True
+                progress.task.cancel()
+        if self.reads and self.loop is not None:
+            self.timer = self.loop.call_later(self.tick, self._check)
 
 
 def replay(body: bytes, receive: Receive) -> Receive:
