@@ -33,7 +33,7 @@ STEPS = (("receive", {"location": "WH1"}), ("move", {"location": "WH2"}),
          ("ship", {"party": "D1"}))  # fmt: skip
 
 
-def build(path: Path, units: int) -> tuple[list[str], str]:
+def build(path: Path, units: int, trusted: bool = True) -> tuple[list[str], str]:
     from unitrace.access import service as access
     from unitrace.access.principal import SYSTEM
     from unitrace.catalog import service as catalog
@@ -52,16 +52,20 @@ def build(path: Path, units: int) -> tuple[list[str], str]:
     catalog.create_party(db, SYSTEM, PartyCreate(code="D1", name="d", kind="distributor"))
     serials = commission_units(db, SYSTEM, CommissionIn(product="P", count=units)).serials
     access.create_user(db, SYSTEM, "scanner", "correct horse battery", "warehouse")
-    token = access.create_token(db, SYSTEM, "scanner", "bench")["token"]
+    # eight scanners behind one token is a gateway: trusted, so the API rate limit (50 a second
+    # per token by default) does not apply; --rate-limited measures the limit's own cost
+    token = access.create_token(db, SYSTEM, "scanner", "bench", trusted=trusted)["token"]
     db.dispose()
     return serials, token
 
 
-def _serve(path: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(path: Path, workers: int, limited: bool = False) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "UNITRACE_DATABASE_URL": f"sqlite:///{path}", "UNITRACE_PORT": str(port)}
+    if limited:  # rate limits that every scan passes through but none reaches
+        env |= {"UNITRACE_RATE_PER_TOKEN": "1000000", "UNITRACE_RATE_PER_ADDRESS": "1000000"}
     process = subprocess.Popen(
         [sys.executable, "-c", "from unitrace.cli.main import main; main()", "serve", "--no-demo",
          "--workers", str(workers)],
@@ -176,13 +180,15 @@ def main() -> None:
     parser.add_argument("--scans", type=int, default=10_000, help="scan events to send")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
+    parser.add_argument("--rate-limited", action="store_true",
+                        help="an untrusted token under (unreachable) rate limits")  # fmt: skip
     args = parser.parse_args()
     if args.scans > 3 * args.units:
         raise SystemExit("--scans may be at most 3 × --units (receive, move, ship per unit)")
     with tempfile.TemporaryDirectory(prefix="unitrace-scan-") as tmp:
         path = Path(tmp) / "scan.db"
-        serials, token = build(path, args.units)
-        process, base = _serve(path, args.workers)
+        serials, token = build(path, args.units, trusted=not args.rate_limited)
+        process, base = _serve(path, args.workers, args.rate_limited)
         try:
             cpu_before = _cpu_seconds(process.pid)
             found = scan(base, token, serials, args.scans, args.clients)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SETTINGS = {
@@ -15,7 +17,87 @@ SETTINGS = {
     "UNITRACE_PARTNER_MAX_UNITS": "units one request of a partner may name — serials, units, "
     "cartons and pallets, and the units inside those (1000)",
     "UNITRACE_PARTNER_MAX_EVENTS": "events one request of a partner may hold (1000)",
+    "UNITRACE_MAX_BODY_BYTES": "largest request body of any route, bytes (83886080 = 80 MiB)",
+    "UNITRACE_BODY_STALL_SECONDS": "a request body that sends nothing this long: 408 (20)",
+    "UNITRACE_BODY_SECONDS": "a request body not complete after this long: 408 (300)",
+    "UNITRACE_HEADER_SECONDS": "a connection that has not sent a request head this long "
+    "after opening or after its last answer is closed (10)",
+    "UNITRACE_TRUSTED_PROXIES": "addresses or networks (comma-separated) whose "
+    "X-Forwarded-For / X-Forwarded-Proto are believed (none)",
+    "UNITRACE_RATE_PER_TOKEN": "API requests a second per token, sustained; 0 = no limit (50)",
+    "UNITRACE_BURST_PER_TOKEN": "API requests a token may send at once above the rate (500)",
+    "UNITRACE_RATE_PER_ADDRESS": "API requests a second per client address; 0 = no limit (100)",
+    "UNITRACE_BURST_PER_ADDRESS": "API requests an address may send at once (1000)",
 }
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may cost (see docs/access.md, "Request limits")."""
+
+    # 1,000,000 serials of the longest kind (64 characters) as a `serials` list are 68 MB
+    # of JSON; 80 MiB leaves room for indentation and the other fields.
+    max_body_bytes: int = 80 * 1024 * 1024
+    body_stall_seconds: float = 20.0
+    body_seconds: float = 300.0
+    header_seconds: float = 10.0
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    rate_per_token: float = 50.0
+    burst_per_token: int = 500
+    rate_per_address: float = 100.0
+    burst_per_address: int = 1000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Limits:
+        default = cls()
+
+        def number(name: str, fallback: float, whole: bool = False) -> float:
+            text = environ.get(name, "").strip()
+            if not text:
+                return fallback
+            try:
+                value = int(text) if whole else float(text)
+            except ValueError:
+                value = -1
+            if not 0 <= value < float("inf"):
+                kind = "a whole number" if whole else "a number"
+                raise ValueError(f"{name} must be {kind} ≥ 0, not {text!r}") from None
+            return value
+
+        def seconds(name: str, fallback: float) -> float:
+            value = number(name, fallback)
+            if value == 0:
+                raise ValueError(f"{name} must be more than 0 seconds")
+            return value
+
+        return cls(
+            max_body_bytes=int(number("UNITRACE_MAX_BODY_BYTES", default.max_body_bytes, True)),
+            body_stall_seconds=seconds("UNITRACE_BODY_STALL_SECONDS", default.body_stall_seconds),
+            body_seconds=seconds("UNITRACE_BODY_SECONDS", default.body_seconds),
+            header_seconds=seconds("UNITRACE_HEADER_SECONDS", default.header_seconds),
+            trusted_proxies=networks(environ.get("UNITRACE_TRUSTED_PROXIES", "")),
+            rate_per_token=number("UNITRACE_RATE_PER_TOKEN", default.rate_per_token),
+            burst_per_token=int(number("UNITRACE_BURST_PER_TOKEN", default.burst_per_token, True)),
+            rate_per_address=number("UNITRACE_RATE_PER_ADDRESS", default.rate_per_address),
+            burst_per_address=int(
+                number("UNITRACE_BURST_PER_ADDRESS", default.burst_per_address, True)
+            ),
+        )
+
+
+def networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """`10.0.0.1, 192.168.0.0/16, ::1` as networks; a ValueError names a bad entry."""
+    out = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            out.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"UNITRACE_TRUSTED_PROXIES: {item!r} is not an address or network"
+            ) from None
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -24,6 +106,7 @@ class Settings:
     database_url: str
     host: str
     port: int
+    limits: Limits = field(default_factory=Limits)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -32,7 +115,8 @@ class Settings:
         port_text = os.environ.get("UNITRACE_PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ValueError(f"UNITRACE_PORT must be a port number, not {port_text!r}")
-        return cls(home, url, os.environ.get("UNITRACE_HOST", "127.0.0.1"), int(port_text))
+        host = os.environ.get("UNITRACE_HOST", "127.0.0.1")
+        return cls(home, url, host, int(port_text), Limits.from_env())
 
 
 @dataclass(frozen=True)

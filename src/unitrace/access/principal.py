@@ -64,7 +64,8 @@ class Actor:
     """The user (and token) a use case runs for. `user_id` is None for the system itself.
 
     `party_id` is set for partner users: they see and act on only units that party holds or
-    held, and anything else is reported as not found.
+    held, and anything else is reported as not found. `token_trusted`: the token is one the
+    administrator marked trusted (no API rate limit; it grants nothing else).
     """
 
     username: str
@@ -72,6 +73,7 @@ class Actor:
     user_id: int | None = None
     token_id: int | None = None
     party_id: int | None = None
+    token_trusted: bool = False
 
     @property
     def is_partner(self) -> bool:

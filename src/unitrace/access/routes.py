@@ -61,7 +61,8 @@ def list_tokens(
 @router.post("/tokens", status_code=201)
 def create_token(body: TokenCreate, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
     """A new token (shown once in `token`)."""
-    return service.create_token(db, actor, body.user or actor.username, body.name, body.days)
+    return service.create_token(db, actor, body.user or actor.username, body.name, body.days,
+                                body.trusted)  # fmt: skip
 
 
 @router.delete("/tokens/{token_id}")

@@ -32,3 +32,4 @@ class TokenCreate(Strict):
     name: str = Field(min_length=1, max_length=80)
     user: str | None = Field(default=None, max_length=80, description="default: yourself")
     days: int | None = Field(default=None, ge=1, le=3650)
+    trusted: bool = Field(default=False, description="no API rate limit (administrators only)")

@@ -242,10 +242,16 @@ def count_users(db: Database) -> int:
 
 
 def create_token(
-    db: Database, actor: Actor, username: str, name: str, days: int | None = None
+    db: Database,
+    actor: Actor,
+    username: str,
+    name: str,
+    days: int | None = None,
+    trusted: bool = False,
 ) -> dict[str, Any]:
-    """A new API token for `username`; the token itself is shown once and never stored."""
-    if actor.username != username:
+    """A new API token for `username`; the token itself is shown once and never stored.
+    `trusted` (administrators only): no API rate limit for it."""
+    if actor.username != username or trusted:
         actor.require("access.admin")
     if not 1 <= len(name) <= 80:
         raise invalid("name", "1-80 characters", name)
@@ -257,11 +263,18 @@ def create_token(
         user = _user_row(conn, username)
         token_id = conn.execute(
             insert(api_tokens)
-            .values(user_id=user.id, name=name, token_hash=hash_secret(token), expires_at=expires)
+            .values(
+                user_id=user.id,
+                name=name,
+                token_hash=hash_secret(token),
+                expires_at=expires,
+                trusted=trusted,
+            )
             .returning(api_tokens.c.id)
         ).scalar_one()
         public = {"id": token_id, "user": username, "name": name,
-                  "expires_at": expires.isoformat() if expires else None}  # fmt: skip
+                  "expires_at": expires.isoformat() if expires else None,
+                  "trusted": trusted}  # fmt: skip
         audit.append(conn, actor, "create", "token", str(token_id), None, public)
     return {**public, "token": token}
 
@@ -283,7 +296,7 @@ def list_tokens(db: Database, actor: Actor, username: str | None = None) -> list
     return [
         {"id": r.id, "user": r.username, "name": r.name, "created_at": iso(r.created_at),
          "expires_at": iso(r.expires_at), "revoked_at": iso(r.revoked_at),
-         "last_used_at": iso(r.last_used_at)}
+         "last_used_at": iso(r.last_used_at), "trusted": r.trusted}
         for r in rows
     ]  # fmt: skip
 
@@ -376,6 +389,7 @@ def _lookup_token(db: Database, token_hash: str) -> tuple[Actor, datetime | None
                 api_tokens.c.id.label("token_id"),
                 api_tokens.c.expires_at,
                 api_tokens.c.revoked_at,
+                api_tokens.c.trusted,
                 users.c.id.label("user_id"),
                 users.c.username,
                 users.c.role,
@@ -389,7 +403,8 @@ def _lookup_token(db: Database, token_hash: str) -> tuple[Actor, datetime | None
         raise Unauthorized("unknown or revoked API token")
     if row.expires_at is not None and row.expires_at < _now():
         raise Unauthorized("API token expired")
-    return Actor(row.username, row.role, row.user_id, row.token_id, row.party_id), row.expires_at
+    actor = Actor(row.username, row.role, row.user_id, row.token_id, row.party_id, row.trusted)
+    return actor, row.expires_at
 
 
 # --- logins and web sessions ------------------------------------------------------------

@@ -10,30 +10,39 @@ from starlette.types import Receive, Scope, Send
 from unitrace import __version__
 from unitrace.api import problems
 from unitrace.api.headers import with_security_headers
+from unitrace.config import Limits
 from unitrace.db.engine import Database
 
 API_PREFIX = "/api/v1"
 
 
 class UnitraceApp(FastAPI):
-    """FastAPI, with scans (`POST /api/v1/events` of one event) answered before the
-    middleware stack and the router (see `api.fastpath`)."""
+    """FastAPI, with every request passing the request limits first (`api.limits`), and scans
+    (`POST /api/v1/events` of one event) answered before the middleware stack and the router
+    (see `api.fastpath`)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, limits: Limits | None = None, **kwargs: Any) -> None:
         from unitrace.api.fastpath import ScanFastPath
+        from unitrace.api.limits import RequestLimits
 
         super().__init__(**kwargs)
         self._scans = ScanFastPath(super().__call__, self.state, path=f"{API_PREFIX}/events")
+        self._limits = RequestLimits(self._dispatch, self.state, limits or Limits.from_env(),
+                                     API_PREFIX, self.openapi)  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         send = with_security_headers(scope, send)
+        await self._limits(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.user_middleware:  # middleware added to the app sees every request
             await super().__call__(scope, receive, send)
         else:
             await self._scans(scope, receive, send)
 
 
-def create_app(db: Database) -> FastAPI:
+def create_app(db: Database, limits: Limits | None = None) -> FastAPI:
+    """The app; `limits` from the environment unless given (see `config.Limits`)."""
     from unitrace.access.routes import router as access_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
@@ -42,6 +51,7 @@ def create_app(db: Database) -> FastAPI:
     from unitrace.production.routes import router as production_router
 
     app = UnitraceApp(
+        limits,
         title="unitrace",
         version=__version__,
         description="Serial-number management and unit-level traceability (一物一码).",

@@ -26,12 +26,16 @@ async def current_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """Async, so that it runs on the event loop: a sync dependency costs a thread hop on every
-    request."""
+    request. The request limits (`api.limits`) have checked the token already."""
+    known: Actor | None = request.scope.get(ACTOR_KEY)
+    if known is not None:
+        return known
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized(MISSING_TOKEN)
     return await actor_for_token(request.app.state.db, credentials.credentials)
 
 
+ACTOR_KEY = "unitrace.actor"  # the scope key under which `api.limits` hands on the actor
 MISSING_TOKEN = "send `Authorization: Bearer <token>`; make one with unitrace token create"
 
 

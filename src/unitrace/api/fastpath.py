@@ -12,17 +12,20 @@ paths) goes on to the application untouched.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from unitrace.api import problems
-from unitrace.api.deps import MISSING_TOKEN, actor_for_token
+from unitrace.api.deps import ACTOR_KEY, MISSING_TOKEN, actor_for_token
+from unitrace.api.limits import replay
 from unitrace.core.errors import Unauthorized, UnitraceError
 from unitrace.ledger import group
 from unitrace.ledger.routes import parse_events
 
 _JSON = [(b"content-type", b"application/json")]
+_OBJECT = re.compile(rb"\s*{")  # without copying the body as bytes.lstrip() would
 
 
 class ScanFastPath:
@@ -35,18 +38,19 @@ class ScanFastPath:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        body, more = b"", True
-        while more:
+        chunks, more = [], True
+        while more:  # one message: `api.limits` has read the body (and checked the token)
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            body += message.get("body", b"")
+            chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
-        if not body.lstrip().startswith(b"{"):  # a list, or not JSON: the route answers
-            await self.app(scope, _replay(body, receive), send)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if _OBJECT.match(body) is None:  # a list, or not JSON: the route answers
+            await self.app(scope, replay(body, receive), send)
             return
         try:
-            actor = await actor_for_token(self.state.db, _bearer(scope))
+            actor = scope.get(ACTOR_KEY) or await actor_for_token(self.state.db, _bearer(scope))
             _payload, batch = parse_events(body)
             recorded = await group.record(self.state.db, actor, batch[0])
         except UnitraceError as error:
@@ -72,16 +76,3 @@ def _bearer(scope: Scope) -> str:
                 return token.strip()
             break
     raise Unauthorized(MISSING_TOKEN)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay

@@ -33,7 +33,8 @@ STATUS: dict[type[UnitraceError], int] = {
 
 
 def problem(status: int, code: str, title: str, detail: str,
-            errors: list[dict[str, Any]] | None = None) -> JSONResponse:  # fmt: skip
+            errors: list[dict[str, Any]] | None = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
     body: dict[str, Any] = {
         "type": f"urn:unitrace:problem:{code}",
         "title": title,
@@ -42,7 +43,8 @@ def problem(status: int, code: str, title: str, detail: str,
     }
     if errors:
         body["errors"] = errors
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -77,10 +79,10 @@ def status_of(exc: Exception) -> int:
     return next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
 
 
-def domain_problem(exc: UnitraceError) -> JSONResponse:
+def domain_problem(exc: UnitraceError, headers: dict[str, str] | None = None) -> JSONResponse:
     """The answer to one of our errors: its status, title, detail and field errors."""
     return problem(status_of(exc), exc.code, exc.title, exc.detail,
-                   [e.as_dict() for e in exc.errors])  # fmt: skip
+                   [e.as_dict() for e in exc.errors], headers)  # fmt: skip
 
 
 def internal_problem(exc: Exception) -> JSONResponse:

@@ -97,6 +97,7 @@ def serve(
     import uvicorn
 
     from unitrace.api.app import create_app
+    from unitrace.api.serving import uvicorn_options
 
     settings = Settings.from_env()
     partner_limits()  # a wrong limit stops the start, not a partner's request
@@ -126,8 +127,9 @@ def serve(
         soft_wrap=True,
     )
     # no access log: at the warning level it is never written, yet uvicorn formats its
-    # arguments for every request
-    where = {"host": host or settings.host, "port": port or settings.port, "access_log": False}
+    # arguments for every request; time-outs and no X-Forwarded-* from uvicorn (api.serving)
+    where = {"host": host or settings.host, "port": port or settings.port, "access_log": False,
+             **uvicorn_options(settings.limits)}  # fmt: skip
     if workers > 1:  # each worker process opens the database itself
         db.dispose()
         uvicorn.run("unitrace.api.app:create_app_from_env", factory=True, workers=workers,
@@ -238,9 +240,10 @@ def token_create(
     user: Annotated[str, typer.Argument(help="the user the token acts as")],
     name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
     days: Annotated[Optional[int], typer.Option(help="expires after days")] = None,  # noqa: UP045
+    trusted: Annotated[bool, typer.Option(help="no API rate limit (an integration)")] = False,
 ) -> None:
     """Print a new API token for USER (only its hash is stored: copy it now)."""
-    created = access.create_token(database(), SYSTEM, user, name, days)
+    created = access.create_token(database(), SYSTEM, user, name, days, trusted)
     print(created["token"])
 
 
@@ -248,11 +251,11 @@ def token_create(
 @handle_errors
 def token_list(user: Annotated[Optional[str], typer.Argument()] = None) -> None:  # noqa: UP045
     """List API tokens (never their secret), of one user or of everyone."""
-    table = Table("id", "user", "name", "created", "expires", "revoked", "last used")
+    table = Table("id", "user", "name", "created", "expires", "revoked", "last used", "trusted")
     for t in access.list_tokens(database(), SYSTEM, user):
         table.add_row(str(t["id"]), t["user"], t["name"], (t["created_at"] or "")[:16],
                       (t["expires_at"] or "")[:16], (t["revoked_at"] or "")[:16],
-                      (t["last_used_at"] or "")[:16])  # fmt: skip
+                      (t["last_used_at"] or "")[:16], "yes" if t["trusted"] else "")  # fmt: skip
     console.print(table)
 
 

@@ -1,5 +1,8 @@
 """Engine and transactions for SQLite (WAL, busy timeout) and PostgreSQL (psycopg 3).
 
+Errors and logs never show the parameters of a statement (`hide_parameters`): they include
+token and session hashes and user input.
+
 Use cases open transactions with `db.write()` or `db.read()`; nothing above them does.
 On SQLite a write transaction starts with BEGIN IMMEDIATE, so two writers never both read
 a state and then both act on it: the second waits (busy timeout) and then sees the first.
@@ -58,6 +61,7 @@ class Database:
             self.engine = create_engine(
                 url,
                 connect_args={"timeout": busy_timeout_ms / 1000, "isolation_level": None},
+                hide_parameters=True,
                 **engine_kwargs,
             )
 
@@ -72,7 +76,8 @@ class Database:
             event.listen(self.engine, "connect", on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
         elif self.dialect == "postgresql":
-            self.engine = create_engine(url, pool_pre_ping=True, **engine_kwargs)
+            self.engine = create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                                        **engine_kwargs)  # fmt: skip
         else:
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
 

@@ -89,8 +89,10 @@ class Fast:
 
 def driver_error(conn: Connection, sql: str, values: Any, error: Exception) -> Exception:
     """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError …), so
-    that callers handle a unique violation or a lock time-out the same on either path."""
-    return exc.DBAPIError.instance(sql, values, error, conn.dialect.loaded_dbapi.Error)
+    that callers handle a unique violation or a lock time-out the same on either path; its
+    message without the parameters, like the engine's (`hide_parameters`)."""
+    return exc.DBAPIError.instance(sql, values, error, conn.dialect.loaded_dbapi.Error,
+                                   hide_parameters=True)  # fmt: skip
 
 
 def changes(conn: Connection) -> int:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -227,6 +228,8 @@ api_tokens = Table(
     Column("expires_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
     Column("last_used_at", UTCDateTime),
+    # an integration the administrator exempts from the API rate limit (docs/access.md)
+    Column("trusted", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 # --- ledger ----------------------------------------------------------------------------
