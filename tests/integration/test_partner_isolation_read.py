@@ -434,3 +434,34 @@ def test_a_carton_of_b_takes_as_long_as_an_unknown_code(world: World) -> None:
             assert answer.status_code == 404
     theirs, unknown = (statistics.median(times[k]) for k in ("theirs", "unknown"))
     assert abs(theirs - unknown) < max(0.15 * unknown, 0.0004), (theirs, unknown)
+
+
+# --- the partner's reads still use indexes ------------------------------------------------------
+
+
+def test_partner_reads_use_indexes(db: Database) -> None:
+    from sqlalchemy import or_, select
+
+    from tests.factories import in_stock
+    from tests.integration.test_indexes import assert_no_full_scan
+    from unitrace.access.principal import Actor
+    from unitrace.channel.service import _HELD_BY
+    from unitrace.db.tables import lots, units
+    from unitrace.ledger.queries import find_unit_query, timeline_query, unit_list_query
+    from unitrace.ledger.scope import _EVENTS_OF, unit_condition
+
+    in_stock(db, 5)
+    partner = Actor("p", "partner", party_id=1)
+    tables = ("units", "events", "event_units")
+    assert_no_full_scan(db, find_unit_query(partner, "SN1", None), *tables)
+    assert_no_full_scan(db, find_unit_query(partner, "SN1", "AC1"), *tables)
+    assert_no_full_scan(db, timeline_query(3), *tables)
+    scope = unit_condition(partner)
+    assert_no_full_scan(db, unit_list_query([scope]).limit(51), *tables)
+    assert_no_full_scan(db, unit_list_query([scope, units.c.id > 3]).limit(51), *tables)
+    lot = select(lots.c.id).where(lots.c.product_id == 1, lots.c.number == "L1")
+    as_seen = or_(units.c.holder_id.is_(None), units.c.holder_id != 1, units.c.status == 50)
+    filtered = [units.c.product_id == 1, units.c.lot_id == lot.scalar_subquery(), scope, as_seen]
+    assert_no_full_scan(db, unit_list_query(filtered).limit(51), *tables, "lots")
+    assert_no_full_scan(db, _EVENTS_OF.params(ids=[1, 2, 3]), *tables)
+    assert_no_full_scan(db, _HELD_BY.statement.params(code="CTN-1", party=1), "containers")
