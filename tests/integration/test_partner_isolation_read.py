@@ -465,3 +465,18 @@ def test_partner_reads_use_indexes(db: Database) -> None:
     assert_no_full_scan(db, unit_list_query(filtered).limit(51), *tables, "lots")
     assert_no_full_scan(db, _EVENTS_OF.params(ids=[1, 2, 3]), *tables)
     assert_no_full_scan(db, _HELD_BY.statement.params(code="CTN-1", party=1), "containers")
+
+
+def test_a_scanned_carton_of_b_is_like_an_unknown_code(world: World) -> None:
+    """The scan station decides whether a code is a carton: for a partner, B's carton is not."""
+    client = world.client
+    _login(client, "user-a")
+    home = client.get("/scan")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', home.text)
+    assert csrf
+    answers = [
+        client.post("/scan", data={"action": "unpack", "serial": code, "container": "CTN-A",
+                                   "csrf_token": csrf.group(1)}).text.replace(code, "§")
+        for code in ("CTN-B-SECRET", "CTN-Z-NOSUCH")
+    ]  # fmt: skip
+    assert answers[0] == answers[1]
