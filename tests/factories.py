@@ -46,7 +46,8 @@ def make_lot(db: Database, product: str, number: str = "L1", **kw: Any) -> str:
     return number
 
 
-def make_units(db: Database, product: str = "AC1", count: int = 3, **kw: Any) -> list[str]:
+def make_units(db: Database, product: str = "AC1", count: int | None = 3, **kw: Any) -> list[str]:
+    """`count` new serials from the product's rule, or (count None) the given `serials`."""
     return ledger.commission_units(
         db, SYSTEM, CommissionIn(product=product, count=count, **kw)
     ).serials

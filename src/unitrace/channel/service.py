@@ -4,11 +4,12 @@ from the projection, and the diversion alerts the write path raises."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from unitrace.access import audit
 from unitrace.access.principal import Actor
@@ -30,7 +31,7 @@ from unitrace.db.tables import (
     units,
 )
 from unitrace.ledger.schemas import BizTransaction, EventIn, EventTime
-from unitrace.ledger.scope import outside, write_holder
+from unitrace.ledger.scope import outside, party_of, write_holder
 from unitrace.ledger.write import record_in
 
 MAX_RANGE = 100_000
@@ -142,25 +143,34 @@ def list_shipments(db: Database, actor: Actor, party: str | None = None) -> list
 # --- cartons and pallets ------------------------------------------------------------------
 
 
+def _visible(conn: Connection, actor: Actor, code: str) -> packing.Container | None:
+    """The container with this code, if the actor may see it. A partner sees only the ones its
+    party holds: one indexed lookup that answers the same way, in the same time, for another
+    partner's carton and for a code nobody uses."""
+    return packing.find(conn, [code], write_holder(actor)).get(code)
+
+
 def is_container(db: Database, actor: Actor, code: str) -> bool:
-    """Whether a scanned code names a carton or pallet (an SSCC always does). For a partner,
-    only one its party holds: another party's carton is scanned as the serial it is not."""
+    """Whether a scanned code names a carton or pallet the actor may see (an SSCC always
+    does: for a partner, another partner's carton is like a serial nobody uses)."""
     code = packing.normalise(code)
     if len(code) == 18 and code.isdigit():
         return True
     with db.read() as conn:
-        return bool(packing.find(conn, [code], write_holder(actor)))
+        return _visible(conn, actor, code) is not None
 
 
 def container(
     db: Database, actor: Actor, code: str, missing_ok: bool = False
 ) -> dict[str, Any] | None:
     """A carton or pallet: where it is, what is in it (all levels counted), and its events.
-    A partner sees one only when every unit in it is in its scope."""
+    A partner sees one only while its party holds it (and every unit in it is in its scope),
+    and of its events only those since the partner got it, and its packing before it first
+    left us."""
     actor.require("read")
     code = packing.normalise(code)
     with db.read() as conn:
-        found = packing.find(conn, [code]).get(code)
+        found = _visible(conn, actor, code)
         content = packing.content_ids(conn, found.id) if found else []
         if (
             found is not None
@@ -174,9 +184,9 @@ def container(
             raise packing.unknown([("code", code)])
         inside = packing.content_summary(conn, found.id)
         history = conn.execute(
-            select(events.c.event_id, events.c.type, events.c.event_time, events.c.unit_count,
-                   locations.c.code.label("location"), parties.c.code.label("party"),
-                   event_containers.c.role)
+            select(events.c.id, events.c.event_id, events.c.type, events.c.event_time,
+                   events.c.unit_count, events.c.party_id, locations.c.code.label("location"),
+                   parties.c.code.label("party"), event_containers.c.role)
             .join(event_containers, event_containers.c.event_id == events.c.id)
             .outerjoin(locations, locations.c.id == events.c.location_id)
             .outerjoin(parties, parties.c.id == events.c.party_id)
@@ -190,6 +200,8 @@ def container(
         holder = conn.execute(select(parties.c.code).where(
             parties.c.id == found.holder_id)).scalar()  # fmt: skip
     partner = actor.is_partner
+    if partner:
+        history = _since_given(history, party_of(actor))
     return {
         "code": found.code, "kind": found.kind, "pallet": pallet,
         "location": None if partner else location, "holder": holder,
@@ -201,6 +213,16 @@ def container(
                     "role": "packed into" if e.role == packing.TARGET else "scanned"}
                    for e in history],
     }  # fmt: skip
+
+
+def _since_given(history: Sequence[Any], party: int) -> list[Any]:
+    """A container's events a partner that holds it may see: its packing before it first went
+    to any party, and everything from the last event that gave it to this partner on."""
+    in_order = sorted(history, key=lambda e: e.id)
+    first_out = next((i for i, e in enumerate(in_order) if e.party_id is not None), len(in_order))
+    given = max((i for i, e in enumerate(in_order) if e.party_id == party), default=len(in_order))
+    shown = {e.id for e in in_order[:first_out]} | {e.id for e in in_order[given:]}
+    return [e for e in history if e.id in shown]
 
 
 # --- item-level inventory ---------------------------------------------------------------

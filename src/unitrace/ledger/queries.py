@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import calendar
+from collections import Counter
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 from sqlalchemy.orm import aliased
 
 from unitrace.access.principal import Actor
@@ -26,13 +28,14 @@ from unitrace.db.tables import (
     units,
 )
 from unitrace.ledger.genealogy import tree
-from unitrace.ledger.scope import unit_condition
+from unitrace.ledger.scope import partner_view, partner_views, party_of, unit_condition
 from unitrace.ledger.write import unknown_serial
 
 MAX_PAGE = 1000
 
 
-def find_unit(conn: Connection, actor: Actor, serial: str, product: str | None) -> Any:
+def find_unit_query(actor: Actor, serial: str, product: str | None) -> Any:
+    """The units with this serial (of this product) that the actor may see."""
     query = select(units, products.c.code.label("product_code")).join(
         products, products.c.id == units.c.product_id
     )
@@ -42,12 +45,13 @@ def find_unit(conn: Connection, actor: Actor, serial: str, product: str | None) 
         query = query.where(scope)
     if product is not None:
         query = query.where(products.c.code == product)
-    rows = conn.execute(query).all()
+    return query
+
+
+def find_unit(conn: Connection, actor: Actor, serial: str, product: str | None) -> Any:
+    rows = conn.execute(find_unit_query(actor, serial, product)).all()
     if not rows:
-        raise NotFound(
-            unknown_serial(serial, product),
-            [FieldError("serial", "unknown serial", serial)],
-        )
+        raise _no_unit(serial, product)
     if len(rows) > 1:
         codes = ", ".join(sorted(r.product_code for r in rows))
         raise ValidationError(
@@ -55,6 +59,12 @@ def find_unit(conn: Connection, actor: Actor, serial: str, product: str | None) 
             [FieldError("product", f"required: serial is used by {codes}", serial)],
         )
     return rows[0]
+
+
+def _no_unit(serial: str, product: str | None) -> NotFound:
+    return NotFound(
+        unknown_serial(serial, product), [FieldError("serial", "unknown serial", serial)]
+    )
 
 
 def _code(conn: Connection, table: Any, row_id: int | None) -> str | None:
@@ -77,7 +87,8 @@ def _local(moment: datetime, offset: str) -> str:
 
 
 def dossier(db: Database, actor: Actor, serial: str, product: str | None = None) -> dict[str, Any]:
-    """Everything about one unit: identity, state, components and its whole event timeline."""
+    """Everything about one unit: identity, state, components and its whole event timeline.
+    A partner sees only its own time with the unit (`scope.partner_view`)."""
     actor.require("read")
     with db.read() as conn:
         unit = find_unit(conn, actor, serial, product)
@@ -91,22 +102,40 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
                 "expiry_date": lot.expiry_date.isoformat() if lot.expiry_date else None,
                 "supplier": _code(conn, parties, lot.supplier_id),
             }
-        parent = None
+        rows = conn.execute(timeline_query(unit.id)).all()
+        status = Status(unit.status)
+        now: dict[str, Any] = {
+            "location": _code(conn, locations, unit.location_id),
+            "holder": _code(conn, parties, unit.holder_id),
+            "container": _code(conn, containers, unit.container_id),
+            "parent": None,
+            "components": _unit_brief(conn, units.c.parent_id == unit.id),
+        }
         if unit.parent_id is not None:
             parent_row = _unit_brief(conn, units.c.id == unit.parent_id)
-            parent = parent_row[0] if parent_row else None
-        components = _unit_brief(conn, units.c.parent_id == unit.id)
-        timeline = _timeline(conn, unit.id)
-        component_tree = tree(conn, unit.id)["components"] if components else []
+            now["parent"] = parent_row[0] if parent_row else None
         steps = _steps(conn, unit.id)
-        location = _code(conn, locations, unit.location_id)
-        holder = _code(conn, parties, unit.holder_id)
-        container = _code(conn, containers, unit.container_id)
+        if actor.is_partner:
+            view = partner_view(rows, party_of(actor))
+            rows = [r for r in rows if r.id in view.event_ids]
+            steps = [s for s in steps if s.pop("event_pk") in view.event_ids]
+            if unit.holder_id is None or unit.holder_id != actor.party_id:
+                # a former holder: the unit as it let it go, nothing of it now
+                if view.state is None:
+                    raise _no_unit(serial, product)
+                status = view.state.status
+                now = {"location": None, "holder": None, "container": None, "parent": None,
+                       "components": []}  # fmt: skip
+        else:
+            for step in steps:
+                step.pop("event_pk")
+        timeline = [_timeline_item(r) for r in rows]
+        component_tree = tree(conn, unit.id)["components"] if now["components"] else []
         if actor.is_partner:
             # A partner learns nothing about other parties: their codes are hidden.
             own = _code(conn, parties, actor.party_id)
-            holder = holder if holder == own else None
-            location = None
+            now["holder"] = now["holder"] if now["holder"] == own else None
+            now["location"] = None
             for item in timeline:
                 item["location"] = item["read_point"] = None
                 item["operator"] = item["equipment"] = None
@@ -128,12 +157,12 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
         "product": {"code": prod.code, "name": prod.name, "gtin": prod.gtin},
         "lot": lot_info,
         "production_date": produced,
-        "status": Status(unit.status).label,
-        "location": location,
-        "holder": holder,
-        "parent": parent,
-        "container": container,
-        "components": components,
+        "status": status.label,
+        "location": now["location"],
+        "holder": now["holder"],
+        "parent": now["parent"],
+        "container": now["container"],
+        "components": now["components"],
         "component_tree": component_tree,
         "steps": steps,
         "attributes": unit.attributes or {},
@@ -161,7 +190,8 @@ def _steps(conn: Connection, unit_pk: int) -> list[dict[str, Any]]:
         .order_by(unit_steps.c.id)
     ).all()  # fmt: skip
     return [
-        {"step": r.step, "attempt": r.attempt, "result": "pass" if r.passed else "fail",
+        {"event_pk": r.event_id, "step": r.step, "attempt": r.attempt,
+         "result": "pass" if r.passed else "fail",
          "defect_code": r.defect_code, "station": r.station, "operator": r.operator,
          "equipment": r.equipment,
          "started_at": _local(r.started_at, r.event_tz) if r.started_at else None,
@@ -203,32 +233,26 @@ def timeline_query(unit_pk: int) -> Any:
     )
 
 
-def _timeline(conn: Connection, unit_pk: int) -> list[dict[str, Any]]:
-    rows = conn.execute(timeline_query(unit_pk)).all()
-    out = []
-    for r in rows:
-        rule = rule_for(r.type)
-        out.append(
-            {
-                "event_id": r.event_id,
-                "type": r.type,
-                "role": Role(r.role).name.lower(),
-                "event_time": _local(r.event_time, r.event_tz),
-                "record_time": r.record_time.isoformat(),
-                "biz_step": rule.biz_step,
-                "disposition": rule.disposition,
-                "location": r.location_code,
-                "party": r.party_code,
-                "parent": r.parent_serial,
-                "read_point": r.read_point,
-                "operator": r.operator,
-                "equipment": r.equipment,
-                "biz_transactions": r.biz_transactions,
-                "data": r.data,
-                "unit_count": r.unit_count,
-            }
-        )
-    return out
+def _timeline_item(r: Any) -> dict[str, Any]:
+    rule = rule_for(r.type)
+    return {
+        "event_id": r.event_id,
+        "type": r.type,
+        "role": Role(r.role).name.lower(),
+        "event_time": _local(r.event_time, r.event_tz),
+        "record_time": r.record_time.isoformat(),
+        "biz_step": rule.biz_step,
+        "disposition": rule.disposition,
+        "location": r.location_code,
+        "party": r.party_code,
+        "parent": r.parent_serial,
+        "read_point": r.read_point,
+        "operator": r.operator,
+        "equipment": r.equipment,
+        "biz_transactions": r.biz_transactions,
+        "data": r.data,
+        "unit_count": r.unit_count,
+    }
 
 
 def _warranty(product: Any, timeline: list[dict[str, Any]]) -> dict[str, Any]:
@@ -259,6 +283,31 @@ def _warranty(product: Any, timeline: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def unit_list_query(conditions: list[Any]) -> Any:
+    """Units matching the conditions in id order, with product, lot, location, holder, parent."""
+    parent_unit = aliased(units)
+    return (
+        select(
+            units.c.id,
+            units.c.serial,
+            units.c.status,
+            products.c.code.label("product"),
+            lots.c.number.label("lot"),
+            locations.c.code.label("location"),
+            parties.c.code.label("holder"),
+            units.c.holder_id,
+            parent_unit.c.serial.label("parent"),
+        )
+        .join(products, products.c.id == units.c.product_id)
+        .outerjoin(lots, lots.c.id == units.c.lot_id)
+        .outerjoin(locations, locations.c.id == units.c.location_id)
+        .outerjoin(parties, parties.c.id == units.c.holder_id)
+        .outerjoin(parent_unit, parent_unit.c.id == units.c.parent_id)
+        .where(*conditions)
+        .order_by(units.c.id)
+    )
+
+
 def list_units(
     db: Database,
     actor: Actor,
@@ -271,11 +320,16 @@ def list_units(
     after: int | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    """Units matching every given filter, in id order; `next` is the cursor of the next page."""
+    """Units matching every given filter, in id order; `next` is the cursor of the next page.
+
+    A partner's filters name only what is its own: a lot or holder it has no unit of lists
+    nothing, exactly like one that does not exist; a unit it held before shows (and matches
+    `status`) as it was when it left the partner."""
     actor.require("read")
     if not 1 <= limit <= MAX_PAGE:
         raise invalid("limit", f"must be from 1 to {MAX_PAGE}", limit)
     conditions = []
+    wanted_status = None
     with db.read() as conn:
         product_pk = None
         if product:
@@ -284,10 +338,15 @@ def list_units(
         if lot:
             if product_pk is None:
                 raise invalid("lot", "filtering by lot needs the product too")
-            conditions.append(units.c.lot_id == lot_id(conn, product_pk, lot))
+            if actor.is_partner:  # no lookup that could tell another partner's lot from none
+                lot_pk = select(lots.c.id).where(lots.c.product_id == product_pk,
+                                                 lots.c.number == lot)  # fmt: skip
+                conditions.append(units.c.lot_id == lot_pk.scalar_subquery())
+            else:
+                conditions.append(units.c.lot_id == lot_id(conn, product_pk, lot))
         if status:
             try:
-                conditions.append(units.c.status == int(Status.from_label(status)))
+                wanted_status = Status.from_label(status)
             except ValueError as exc:
                 raise invalid("status", str(exc), status) from None
         if location:
@@ -299,51 +358,54 @@ def list_units(
             else:
                 holder_id = party_id(conn, holder, "holder")
             conditions.append(units.c.holder_id == holder_id)
-        if after is not None:
-            conditions.append(units.c.id > after)
         scope = unit_condition(actor)
         if scope is not None:
             conditions.append(scope)
-        parent_unit = aliased(units)
-        rows = conn.execute(
-            select(
-                units.c.id,
-                units.c.serial,
-                units.c.status,
-                products.c.code.label("product"),
-                lots.c.number.label("lot"),
-                locations.c.code.label("location"),
-                parties.c.code.label("holder"),
-                units.c.holder_id,
-                parent_unit.c.serial.label("parent"),
-            )
-            .join(products, products.c.id == units.c.product_id)
-            .outerjoin(lots, lots.c.id == units.c.lot_id)
-            .outerjoin(locations, locations.c.id == units.c.location_id)
-            .outerjoin(parties, parties.c.id == units.c.holder_id)
-            .outerjoin(parent_unit, parent_unit.c.id == units.c.parent_id)
-            .where(*conditions)
-            .order_by(units.c.id)
-            .limit(limit + 1)
-        ).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    partner = actor.is_partner
+        if wanted_status is not None and actor.is_partner:
+            # units held before: their status then is compared below, not their status now
+            party = party_of(actor)
+            conditions.append(or_(units.c.holder_id.is_(None), units.c.holder_id != party,
+                                  units.c.status == int(wanted_status)))  # fmt: skip
+        elif wanted_status is not None:
+            conditions.append(units.c.status == int(wanted_status))
+        found: list[dict[str, Any]] = []
+        while len(found) <= limit:
+            page = conditions + ([units.c.id > after] if after is not None else [])
+            rows = conn.execute(unit_list_query(page).limit(limit + 1)).all()
+            found += _as_seen(conn, actor, rows, wanted_status)
+            if len(rows) <= limit:
+                break
+            after = rows[-1].id
+    more = len(found) > limit
+    found = found[:limit]
     return {
-        "items": [
-            {
-                "serial": r.serial,
-                "product": r.product,
-                "lot": r.lot,
-                "status": Status(r.status).label,
-                "location": None if partner else r.location,
-                "holder": r.holder if not partner or r.holder_id == actor.party_id else None,
-                "parent": r.parent,
-            }
-            for r in rows
-        ],
-        "next": str(rows[-1].id) if more and rows else None,
+        "items": [{k: v for k, v in r.items() if k not in ("id", "holder_id")} for r in found],
+        "next": str(found[-1]["id"]) if more and found else None,
     }
+
+
+def _as_seen(
+    conn: Connection, actor: Actor, rows: Sequence[Any], wanted: Status | None
+) -> list[dict[str, Any]]:
+    """List rows as the actor may see them: a partner sees no location and no other party, and
+    a unit it no longer holds as it was when it left (dropped if that misses `wanted`)."""
+    out = []
+    partner = actor.is_partner
+    former = [r.id for r in rows if partner and r.holder_id != actor.party_id]
+    views = partner_views(conn, actor, former) if former else {}
+    for r in rows:
+        item = {"id": r.id, "serial": r.serial, "product": r.product, "lot": r.lot,
+                "status": Status(r.status).label, "location": r.location, "holder": r.holder,
+                "parent": r.parent, "holder_id": r.holder_id}  # fmt: skip
+        if partner:
+            item["location"] = None
+            if r.id in views:
+                state = views[r.id].state
+                if state is None or (wanted is not None and state.status != wanted):
+                    continue
+                item.update(status=state.status.label, holder=None, parent=None)
+        out.append(item)
+    return out
 
 
 def overview(db: Database, actor: Actor, latest: int = 10) -> dict[str, Any]:
@@ -360,11 +422,19 @@ def overview(db: Database, actor: Actor, latest: int = 10) -> dict[str, Any]:
         )
         recent = select(events.c.event_id, events.c.type, events.c.event_time, events.c.event_tz,
                         events.c.unit_count).order_by(events.c.id.desc()).limit(latest)  # fmt: skip
+        statuses: Counter[str] = Counter()
         if scope is not None:
-            by_status = by_status.where(scope)
+            # its own units as they are now, the ones it held before as they were when they left
+            party = party_of(actor)
+            by_status = by_status.where(units.c.holder_id == party)
             by_product = by_product.where(scope)
-            recent = recent.where(events.c.party_id == actor.party_id)
-        statuses = {Status(s).label: n for s, n in conn.execute(by_status)}
+            recent = recent.where(events.c.party_id == party)
+            former = select(units.c.id).where(
+                scope, or_(units.c.holder_id.is_(None), units.c.holder_id != party)
+            )
+            views = partner_views(conn, actor, conn.execute(former).scalars())
+            statuses.update(v.state.status.label for v in views.values() if v.state is not None)
+        statuses.update({Status(s).label: n for s, n in conn.execute(by_status)})
         product_counts = [
             {"code": c, "name": n, "units": k} for c, n, k in conn.execute(by_product)
         ]
@@ -373,4 +443,4 @@ def overview(db: Database, actor: Actor, latest: int = 10) -> dict[str, Any]:
              "event_time": _local(r.event_time, r.event_tz)}
             for r in conn.execute(recent)
         ]  # fmt: skip
-    return {"statuses": statuses, "products": product_counts, "latest": latest_events}
+    return {"statuses": dict(statuses), "products": product_counts, "latest": latest_events}

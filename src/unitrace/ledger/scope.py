@@ -5,11 +5,16 @@ A unit is in the read scope when the party is its holder now, or when any event 
 names the party (shipped to it, delivered to it, sold by it …); in the write scope only while
 the party holds it. Outside the scope a unit does not exist for the partner: every lookup
 answers "not found", never "forbidden", and says what it says of a serial that does not exist.
+
+Inside the scope a partner sees only its own time with a unit (`partner_view`): a former
+holder sees nothing of what happened after the unit left it. docs/access.md ("What a partner
+can see") says the same in prose.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, or_, select
@@ -17,6 +22,7 @@ from sqlalchemy import Connection, bindparam, exists, or_, select
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import location_id, party_id, unknown_location, unknown_party
 from unitrace.core.errors import invalid
+from unitrace.core.lifecycle import Role, UnitState, apply
 from unitrace.db.tables import event_units, events, parties, units
 from unitrace.ledger.bulk import chunks
 
@@ -64,9 +70,7 @@ def write_holder(actor: Actor) -> int | None:
     or that came back to us, is someone else's: on the write path it reads as an unknown
     serial, found by the same query (the holder is part of the lookup, so a unit of another
     party and a serial that does not exist take the same path)."""
-    if not actor.is_partner:
-        return None
-    return actor.party_id if actor.party_id is not None else -1
+    return party_of(actor) if actor.is_partner else None
 
 
 def named_party(conn: Connection, actor: Actor, code: str, field: str = "party") -> int:
@@ -104,3 +108,78 @@ def own_event_id(conn: Connection, actor: Actor, event_id: str) -> str:
         raise invalid("event_id", f"at most {EVENT_ID_LENGTH - len(prefix)} characters: a "
                       f"partner's event ids are kept as {prefix}<id>", event_id)  # fmt: skip
     return own
+
+
+# --- what a partner sees of a unit in its scope ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartnerView:
+    """A partner's view of one unit: the events it may see and the unit's state after the last
+    of them (for a former holder: the state in which it let the unit go)."""
+
+    event_ids: frozenset[int]
+    state: UnitState | None
+
+    def holds(self, party: int) -> bool:
+        return self.state is not None and self.state.holder_id == party
+
+
+def partner_view(rows: Iterable[Any], party: int) -> PartnerView:
+    """Replay one unit's events (rows with `id`, `type`, `role`, `party_id`, `location_id` and
+    `parent_unit_id`) to find what the party may see of it:
+
+    - its making: every event before the unit first went to any party (commissioning, tests,
+      assembly, our stock) — the product as it left us;
+    - every event while the party held the unit, from the one that gave it the unit to the one
+      that took it away (both included);
+    - any other event that names the party.
+
+    Nothing of the unit's time with another party, and none of our events after the unit first
+    left us and before it came to this party. Replayed with the ledger's own rules (as
+    `unitrace ledger verify` does), in the order the events were recorded.
+    """
+    seen: set[int] = set()
+    state: UnitState | None = None
+    shown: UnitState | None = None
+    left_us = False
+    for row in sorted(rows, key=lambda r: r.id):
+        before = state
+        try:
+            state = apply(state, row.type, Role(row.role), row.location_id, row.party_id,
+                          row.parent_unit_id)  # fmt: skip
+        except ValueError:  # a ledger that `ledger verify` would flag: show nothing new of it
+            continue
+        held_before = before is not None and before.holder_id == party
+        making = not left_us and state.holder_id is None
+        left_us = left_us or state.holder_id is not None
+        if making or held_before or state.holder_id == party or row.party_id == party:
+            seen.add(row.id)
+            shown = state
+    return PartnerView(frozenset(seen), shown)
+
+
+_EVENTS_OF = (
+    select(event_units.c.unit_id, events.c.id, events.c.type, event_units.c.role,
+           events.c.party_id, events.c.location_id, events.c.parent_unit_id)
+    .join(events, events.c.id == event_units.c.event_id)
+    .where(event_units.c.unit_id.in_(bindparam("ids", expanding=True)))
+)  # fmt: skip
+
+
+def partner_views(
+    conn: Connection, actor: Actor, unit_ids: Iterable[int]
+) -> dict[int, PartnerView]:
+    """`partner_view` of many units (their events read through the event_units key)."""
+    party = party_of(actor)
+    by_unit: dict[int, list[Any]] = {}
+    ids = list(dict.fromkeys(unit_ids))
+    for chunk in chunks(ids):
+        for row in conn.execute(_EVENTS_OF, {"ids": list(chunk)}):
+            by_unit.setdefault(row.unit_id, []).append(row)
+    return {unit: partner_view(by_unit.get(unit, []), party) for unit in ids}
+
+
+def party_of(actor: Actor) -> int:
+    """The party a partner acts for (-1, no party at all, for a partner without one)."""
+    return actor.party_id if actor.party_id is not None else -1
