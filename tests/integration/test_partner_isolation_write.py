@@ -29,6 +29,7 @@ from unitrace import config
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM, Actor
 from unitrace.api.app import create_app
+from unitrace.config import Limits
 from unitrace.core.errors import UnitraceError
 from unitrace.db.engine import Database
 from unitrace.db.tables import events, parties, units
@@ -39,6 +40,9 @@ from unitrace.ledger.schemas import CommissionIn, EventIn
 API = "/api/v1"
 PASSWORD = "correct horse battery"
 UNKNOWN = "NO-SUCH"
+
+# the answers are compared here, not the rate limit (tests/integration/test_request_limits.py)
+NO_RATE_LIMIT = Limits(rate_per_token=0, rate_per_address=0)
 
 
 def _commission(db: Database, product: str, serials: list[str]) -> None:
@@ -107,7 +111,7 @@ def _tokens(db: Database) -> dict[str, str]:
 def world(db: Database) -> Iterator[tuple[TestClient, dict[str, str]]]:
     _world(db)
     tokens = _tokens(db)
-    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+    with TestClient(create_app(db, limits=NO_RATE_LIMIT), raise_server_exceptions=False) as client:
         # B's partner user records an event under its own id
         done = _post(client, tokens["pb"], {"type": "verify", "serials": ["B-D4"],
                                             "event_id": "EV-B"})  # fmt: skip
