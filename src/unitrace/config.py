@@ -11,7 +11,40 @@ SETTINGS = {
     "UNITRACE_DATABASE_URL": "SQLAlchemy URL; unset means SQLite at $UNITRACE_HOME/unitrace.db",
     "UNITRACE_HOST": "address `unitrace serve` listens on (127.0.0.1)",
     "UNITRACE_PORT": "port `unitrace serve` listens on (8000)",
+    "UNITRACE_UPLOAD_MAX_BYTES": "largest uploaded CSV or XLSX file, in bytes (10485760: 10 MB)",
+    "UNITRACE_UPLOAD_MAX_UNPACKED_BYTES": "most an uploaded XLSX may unpack to, in bytes "
+    "(104857600: 100 MB)",
+    "UNITRACE_UPLOAD_MAX_ROWS": "most rows under the header line of an uploaded file (50000)",
+    "UNITRACE_UPLOAD_MAX_COLUMNS": "the rightmost column an uploaded file may have a value in (50)",
+    "UNITRACE_UPLOAD_MAX_CELLS": "most cells an uploaded file may hold, empty ones included "
+    "(1000000)",
+    "UNITRACE_UPLOAD_MAX_SECONDS": "longest time the server spends reading one uploaded file, in seconds (60)",
 }
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What the server reads of one uploaded table (CSV or XLSX) before it refuses the file."""
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_unpacked_bytes: int = 100 * 1024 * 1024
+    max_rows: int = 50_000
+    max_columns: int = 50
+    max_cells: int = 1_000_000
+    max_seconds: int = 60
+
+    @classmethod
+    def from_env(cls) -> UploadLimits:
+        defaults = cls()
+        return cls(**{name: _positive(f"UNITRACE_UPLOAD_{name.upper()}", getattr(defaults, name))
+                      for name in defaults.__dataclass_fields__})  # fmt: skip
+
+
+def _positive(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip() or str(default)
+    if not text.isdigit() or int(text) == 0:
+        raise ValueError(f"{name} must be a whole number above 0, not {text!r}")
+    return int(text)
 
 
 @dataclass(frozen=True)
