@@ -18,7 +18,8 @@ SETTINGS = {
     "UNITRACE_UPLOAD_MAX_COLUMNS": "the rightmost column an uploaded file may have a value in (50)",
     "UNITRACE_UPLOAD_MAX_CELLS": "most cells an uploaded file may hold, empty ones included "
     "(1000000)",
-    "UNITRACE_UPLOAD_MAX_SECONDS": "longest time the server spends reading one uploaded file, in seconds (60)",
+    "UNITRACE_UPLOAD_MAX_SECONDS": "longest time the server spends reading one uploaded file, "
+    "in seconds (60)",
 }
 
 
