@@ -28,6 +28,15 @@ SETTINGS = {
     "UNITRACE_BURST_PER_TOKEN": "API requests a token may send at once above the rate (500)",
     "UNITRACE_RATE_PER_ADDRESS": "API requests a second per client address; 0 = no limit (100)",
     "UNITRACE_BURST_PER_ADDRESS": "API requests an address may send at once (1000)",
+    "UNITRACE_UPLOAD_MAX_BYTES": "largest uploaded CSV or XLSX file, in bytes (10485760: 10 MB)",
+    "UNITRACE_UPLOAD_MAX_UNPACKED_BYTES": "most an uploaded XLSX may unpack to, in bytes "
+    "(104857600: 100 MB)",
+    "UNITRACE_UPLOAD_MAX_ROWS": "most rows under the header line of an uploaded file (50000)",
+    "UNITRACE_UPLOAD_MAX_COLUMNS": "the rightmost column an uploaded file may have a value in (50)",
+    "UNITRACE_UPLOAD_MAX_CELLS": "most cells an uploaded file may hold, empty ones included "
+    "(1000000)",
+    "UNITRACE_UPLOAD_MAX_SECONDS": "longest time the server spends reading one uploaded file, "
+    "in seconds (60)",
 }
 
 
@@ -98,6 +107,24 @@ def networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
                 f"UNITRACE_TRUSTED_PROXIES: {item!r} is not an address or network"
             ) from None
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What the server reads of one uploaded table (CSV or XLSX) before it refuses the file."""
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_unpacked_bytes: int = 100 * 1024 * 1024
+    max_rows: int = 50_000
+    max_columns: int = 50
+    max_cells: int = 1_000_000
+    max_seconds: int = 60
+
+    @classmethod
+    def from_env(cls) -> UploadLimits:
+        defaults = cls()
+        return cls(**{name: _positive(f"UNITRACE_UPLOAD_{name.upper()}", getattr(defaults, name))
+                      for name in defaults.__dataclass_fields__})  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from openpyxl import Workbook
 
 from tests.factories import make_location, make_party, make_product, record
 from tests.integration.test_web_manage import csrf_of, login
+from tests.unit.test_tabular import HEADER, text, workbook
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
@@ -162,9 +163,11 @@ def test_empty_files_and_limits_are_refused_clearly(
     assert "no rows" in upload(shop, "serial\n\n").json()["detail"]
     assert upload(shop, "product\nTV\n").json()["detail"].startswith("line 1, serial: no serial")
     rows = upload(shop, "serial\n" + "".join(f"X{n}\n" for n in range(50_001)))
-    assert rows.status_code == 422 and "more than 50,000 rows" in rows.json()["detail"]
+    assert rows.status_code == 413 and "more than 50,000 rows" in rows.json()["detail"]
+    assert "UNITRACE_UPLOAD_MAX_ROWS" in rows.json()["detail"]
     big = upload(shop, b"serial\n" + b"X" * (10 * 1024 * 1024))
-    assert big.status_code == 422 and "larger than 10 MB" in big.json()["detail"]
+    assert big.status_code == 413 and "larger than 10 MB" in big.json()["detail"]
+    assert big.json()["type"] == "urn:unitrace:problem:too-large"
     client, tokens = shop
     missing = client.post("/api/v1/sell-through", headers={"Authorization":
                                                            f"Bearer {tokens['east']}"})  # fmt: skip
@@ -216,3 +219,59 @@ def test_sell_through_page(db: Database, shop: tuple[TestClient, dict[str, str]]
     assert csrf_of(done.text)
     login(client, db, "warehouse")
     assert client.get("/sell-through").status_code == 403
+
+
+def test_hostile_workbooks_are_refused_or_read_with_bounded_work(
+    db: Database, shop: tuple[TestClient, dict[str, str]]
+) -> None:
+    declared = workbook(HEADER, dimension="A1:XFD1048576")  # 17 billion cells declared
+    answer = upload(shop, declared, "sales.xlsx")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["units"] == 1 and status(db, "SN000100") == "sold"
+    far = workbook(f'<row r="1">{text("A1", "serial")}</row>'
+                   f'<row r="2">{text("A2", "SN000101")}</row>'
+                   f'<row r="1048576">{text("XFD1048576", "x")}</row>',
+                   dimension="A1:XFD1048576")  # fmt: skip
+    refused = upload(shop, far, "sales.xlsx")
+    assert refused.status_code == 413 and "problem+json" in refused.headers["content-type"]
+    assert "UNITRACE_UPLOAD_MAX_COLUMNS" in refused.json()["detail"]
+    assert refused.json()["errors"][0]["field"] == "file"
+    bomb = upload(shop, workbook(HEADER, padding=120 * 1024 * 1024), "sales.xlsx")
+    assert bomb.status_code == 413 and "UNITRACE_UPLOAD_MAX_UNPACKED_BYTES" in bomb.text
+    assert status(db, "SN000101") == "delivered"
+
+
+def test_upload_limits_are_settings(
+    monkeypatch: pytest.MonkeyPatch, shop: tuple[TestClient, dict[str, str]]
+) -> None:
+    monkeypatch.setenv("UNITRACE_UPLOAD_MAX_ROWS", "1")
+    refused = upload(shop, "serial\nSN000100\nSN000101\n")
+    assert refused.status_code == 413
+    assert refused.json()["detail"] == (
+        "file: the file has more than 1 rows under the header line (limit "
+        "UNITRACE_UPLOAD_MAX_ROWS): split it"
+    )
+    monkeypatch.setenv("UNITRACE_UPLOAD_MAX_BYTES", "20")
+    assert upload(shop, "serial\nSN000100\n" + " " * 20).status_code == 413
+    assert upload(shop, "serial\nSN000100\n").status_code == 201
+
+
+def test_the_page_names_the_limit_in_chinese(
+    db: Database, shop: tuple[TestClient, dict[str, str]]
+) -> None:
+    client, _tokens = shop
+    csrf = login(client, db, "partner", lang="zh-CN")
+    chinese = {"Accept-Language": "zh-CN"}
+    page = client.get("/sell-through", headers=chinese)
+    assert "每个文件最多 50,000 行、10 MB。" in page.text
+    far = workbook(f'<row r="1">{text("A1", "serial")}</row>'
+                   f'<row r="1048576">{text("XFD1048576", "x")}</row>')  # fmt: skip
+    answer = client.post("/sell-through", data={"csrf_token": csrf}, headers=chinese,
+                         files={"file": ("s.xlsx", far, "application/octet-stream")})  # fmt: skip
+    assert answer.status_code == 413
+    assert ("超出上限: 第 50 列右侧还有内容（上限 UNITRACE_UPLOAD_MAX_COLUMNS）：请删除这些列"
+            in answer.text)  # fmt: skip
+    answer = client.post("/sell-through", data={"csrf_token": csrf},
+                         headers={"Accept-Language": "en"},
+                         files={"file": ("s.xlsx", far, "application/octet-stream")})  # fmt: skip
+    assert "Too large: the file has values right of column 50" in answer.text

@@ -16,6 +16,7 @@ from unitrace.core.errors import (
     Forbidden,
     InvalidTransition,
     NotFound,
+    TooLarge,
     Unauthorized,
     UnitraceError,
     ValidationError,
@@ -29,6 +30,7 @@ STATUS: dict[type[UnitraceError], int] = {
     InvalidTransition: 409,
     Forbidden: 403,
     Unauthorized: 401,
+    TooLarge: 413,
 }
 
 

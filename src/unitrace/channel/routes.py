@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.channel import sellthrough, service, stocktake
 from unitrace.channel.service import ShipmentIn
+from unitrace.config import UploadLimits
 
 router = APIRouter(tags=["channel"])
 
@@ -132,11 +133,19 @@ def approve_count(code: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, 
 
 @router.post("/sell-through", status_code=201)
 def sell_through(
-    file: Annotated[UploadFile, File(description="CSV (UTF-8) or XLSX, ≤ 10 MB, ≤ 50,000 rows")],
+    file: Annotated[
+        UploadFile,
+        File(
+            description="CSV (UTF-8) or XLSX; by default ≤ 10 MB, "
+            "≤ 50,000 rows (settings UNITRACE_UPLOAD_MAX_*)"
+        ),
+    ],
     db: DatabaseDep,
     actor: CurrentActor,
 ) -> dict[str, int]:
     """A distributor's sales: one row per unit sold (`serial`; `product`, `sold_at`, `region`,
-    `customer` optional), recorded as `sell` events all or none; problems name line and column."""
-    content = file.file.read(sellthrough.MAX_BYTES + 1)
-    return sellthrough.record_file(db, actor, file.filename or "", content)
+    `customer` optional), recorded as `sell` events all or none; problems name line and column.
+    A file over an upload limit is refused with 413 naming the limit."""
+    limits = UploadLimits.from_env()
+    content = file.file.read(limits.max_bytes + 1)  # one byte more tells that it is too large
+    return sellthrough.record_file(db, actor, file.filename or "", content, limits)

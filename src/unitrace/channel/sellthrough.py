@@ -7,11 +7,9 @@ as an unknown serial) and raises diversion (窜货) alerts for sales outside aut
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -20,6 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import func, select
 
 from unitrace.access.principal import Actor
+from unitrace.config import UploadLimits
 from unitrace.core.errors import FieldError, UnitraceError, ValidationError, invalid
 from unitrace.db.engine import Database
 from unitrace.db.tables import diversion_alerts
@@ -28,9 +27,8 @@ from unitrace.ledger.bulk import chunks
 from unitrace.ledger.schemas import EventIn
 from unitrace.ledger.service import record_events
 from unitrace.ledger.write import MAX_REPORTED
+from unitrace.tabular import Cell, read_table
 
-MAX_ROWS = 50_000
-MAX_BYTES = 10 * 1024 * 1024
 MAX_CUSTOMER = 200
 COLUMNS = {
     "serial": "serial", "序列号": "serial", "product": "product", "产品": "product",
@@ -42,8 +40,6 @@ EXPECTED = "serial, product, sold_at, region, customer (序列号, 产品, 销�
 _COLUMN_OF = {"serials": "serial", "product": "product", "event_time": "sold_at",
               "region": "region", "data": "customer"}  # fmt: skip
 _WRITE_PATH_FIELD = re.compile(r"^(?:(\d+)\.)?(serials|product)(?:\.(\d+))?$")
-
-Cell = Any  # str from a CSV; str, int, float, datetime or None from a workbook
 
 
 @dataclass(frozen=True)
@@ -64,11 +60,12 @@ class _Batch:
     lines: list[list[int]]
 
 
-def record_file(db: Database, actor: Actor, filename: str, content: bytes) -> dict[str, int]:
+def record_file(db: Database, actor: Actor, filename: str, content: bytes,
+                upload_limits: UploadLimits | None = None) -> dict[str, int]:  # fmt: skip
     """Record a sell-through file: `rows` read, `units` sold, `events` written, and diversion
     `alerts` raised by them."""
     actor.require("event:sell")
-    sales = parse(filename, content)
+    sales = parse(filename, content, upload_limits)
     limits.check_units(actor, len(sales), "file")  # one unit a row
     batch = _events(sales, filename)
     limits.check_request(actor, batch.events, "file")
@@ -80,14 +77,14 @@ def record_file(db: Database, actor: Actor, filename: str, content: bytes) -> di
             "events": len(written), "alerts": _alerts(db, [r.id for r in written])}  # fmt: skip
 
 
-def parse(filename: str, content: bytes) -> list[Sale]:
-    """The file's rows, checked; a ValidationError names every bad line and column."""
-    if len(content) > MAX_BYTES:
-        raise invalid("file", f"larger than {MAX_BYTES // 1024 // 1024} MB: split the file")
-    if not content.strip():
+def parse(filename: str, content: bytes, limits: UploadLimits | None = None) -> list[Sale]:
+    """The file's rows, checked; a ValidationError names every bad line and column, a
+    LimitExceeded the upload limit the file is over."""
+    limits = limits or UploadLimits.from_env()
+    if len(content) <= limits.max_bytes and not content.strip():
         raise invalid("file", "the file is empty: give a header line (serial, …) and one row "
                       "per unit sold")  # fmt: skip
-    rows = _rows(_xlsx_lines(content) if _is_xlsx(filename, content) else _csv_lines(content))
+    rows = _rows(read_table(filename, content, limits))
     now = datetime.now().astimezone()
     sales, errors = [], []
     seen: dict[tuple[str | None, str], int] = {}
@@ -109,59 +106,16 @@ def parse(filename: str, content: bytes) -> list[Sale]:
 # --- reading the file -----------------------------------------------------------------------
 
 
-def _is_xlsx(filename: str, content: bytes) -> bool:
-    return filename.lower().endswith((".xlsx", ".xlsm")) or content.startswith(b"PK\x03\x04")
-
-
-def _xlsx_lines(content: bytes) -> Iterator[list[Cell]]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        rows = book.worksheets[0].iter_rows(values_only=True)
-    except Exception:  # a damaged workbook fails in many ways inside zipfile, XML and openpyxl
-        raise invalid("file", "not a readable XLSX workbook") from None
-    try:
-        for row in rows:
-            yield list(row)
-    except Exception:
-        raise invalid("file", "not a readable XLSX workbook") from None
-    finally:
-        book.close()
-
-
-def _csv_lines(content: bytes) -> Iterator[list[Cell]]:
-    text = _decoded(content)
-    first = text.split("\n", 1)[0]
-    delimiter = max(",;\t", key=first.count)  # `;` from Excel in some locales, tab as "text"
-    try:
-        yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    except csv.Error as error:
-        raise invalid("file", f"not a readable CSV file: {error}") from None
-
-
-def _decoded(content: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030 — what Excel on Chinese Windows saves."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise invalid("file", "not a text file in UTF-8: save the CSV as UTF-8, or upload the XLSX")
-
-
-def _rows(lines: Iterable[list[Cell]]) -> list[tuple[int, dict[str, Cell]]]:
+def _rows(lines: Iterable[tuple[int, list[Cell]]]) -> list[tuple[int, dict[str, Cell]]]:
     """(line number, {column: cell}) of every non-blank row under the header line."""
     columns: list[tuple[int, str]] | None = None
     rows: list[tuple[int, dict[str, Cell]]] = []
-    for number, cells in enumerate(lines, start=1):
+    for number, cells in lines:
         if all(_text(c) == "" for c in cells):
             continue
         if columns is None:
             columns = _columns(cells, number)
             continue
-        if len(rows) == MAX_ROWS:
-            raise invalid("file", f"more than {MAX_ROWS:,} rows: split the file")
         rows.append((number, {name: cells[i] if i < len(cells) else None for i, name in columns}))
     if columns is None:
         raise invalid("file", "the file is empty: give a header line (serial, …) and one row "

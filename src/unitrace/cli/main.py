@@ -85,6 +85,10 @@ def db_upgrade() -> None:
     console.print(f"database at revision {migrate.current_revision(db)}")
 
 
+# below the 10 s that `docker stop` and systemd give before they kill
+SHUTDOWN_GRACE_SECONDS = 5
+
+
 @app.command()
 @handle_errors
 def serve(
@@ -130,6 +134,9 @@ def serve(
     # arguments for every request; time-outs and no X-Forwarded-* from uvicorn (api.serving)
     where = {"host": host or settings.host, "port": port or settings.port, "access_log": False,
              **uvicorn_options(settings.limits)}  # fmt: skip
+    # SIGTERM waits this long for requests in flight, then cancels them and stops; without it a
+    # stalled upload or a busy request keeps the server running for ever
+    where["timeout_graceful_shutdown"] = SHUTDOWN_GRACE_SECONDS
     if workers > 1:  # each worker process opens the database itself
         db.dispose()
         uvicorn.run("unitrace.api.app:create_app_from_env", factory=True, workers=workers,

@@ -70,6 +70,13 @@ class Forbidden(UnitraceError):
     title = "Forbidden"
 
 
+class TooLarge(UnitraceError):
+    """The input is over a configured limit (size, rows, cells, time); the detail names it."""
+
+    code = "too-large"
+    title = "Too large"
+
+
 class Unauthorized(UnitraceError):
     code = "unauthorized"
     title = "Authentication required"

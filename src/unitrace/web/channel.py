@@ -20,6 +20,7 @@ from unitrace.channel import sellthrough, stocktake
 from unitrace.channel import service as channel
 from unitrace.channel.routes import CountIn, ScanIn
 from unitrace.channel.service import ShipmentIn
+from unitrace.config import UploadLimits
 from unitrace.core.errors import (
     Forbidden,
     NotFound,
@@ -28,6 +29,7 @@ from unitrace.core.errors import (
     invalid,
 )
 from unitrace.ledger import queries
+from unitrace.tabular import LimitExceeded
 from unitrace.web.common import (
     csrf_ok,
     database,
@@ -39,7 +41,7 @@ from unitrace.web.common import (
     render,
     require_login,
 )
-from unitrace.web.i18n import _
+from unitrace.web.i18n import _, format_number
 
 router = APIRouter(include_in_schema=False)
 GROUPS = ("product", "lot", "location", "status")
@@ -321,10 +323,11 @@ def sellthrough_page(request: Request) -> Response:
     actor, csrf = require_login(request)
     if not actor.can("event:sell"):
         return page_forbidden(request, actor, csrf)
-    return render(request, "sellthrough.html", user=actor, csrf=csrf)
+    return render(request, "sellthrough.html", user=actor, csrf=csrf,
+                  limits=UploadLimits.from_env())  # fmt: skip
 
 
-async def _read_upload(request: Request) -> tuple[dict[str, str], str, bytes]:
+async def _read_upload(request: Request, max_bytes: int) -> tuple[dict[str, str], str, bytes]:
     """The form's text fields, and the uploaded file's name and bytes (at most one more than
     the limit, so that the use case can say it is too large); the spooled file is closed."""
     async with request.form() as submitted:
@@ -332,7 +335,27 @@ async def _read_upload(request: Request) -> tuple[dict[str, str], str, bytes]:
         upload = submitted.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             return fields, "", b""
-        return fields, upload.filename, await upload.read(sellthrough.MAX_BYTES + 1)
+        return fields, upload.filename, await upload.read(max_bytes + 1)
+
+
+def _over_limit(error: LimitExceeded) -> dict[str, str]:
+    """The form error of a file over an upload limit, in the page's language."""
+    texts = {
+        "bytes": _("the file is larger than %(n)s MB (limit %(setting)s): split it"),
+        "unpacked_bytes": _("the workbook unpacks to more than %(n)s MB (limit %(setting)s): "
+                            "split it"),
+        "rows": _("the file has more than %(n)s rows under the header line (limit "
+                  "%(setting)s): split it"),
+        "columns": _("the file has values right of column %(n)s (limit %(setting)s): delete "
+                     "those columns"),
+        "cells": _("the file holds more than %(n)s cells, empty formatted ones included (limit "
+                   "%(setting)s): split it"),
+        "seconds": _("reading the file took longer than %(n)s seconds (limit %(setting)s): "
+                     "split it"),
+    }  # fmt: skip
+    text = texts[error.limit] % {"n": format_number(round(error.amount, 2)),
+                                 "setting": error.setting}  # fmt: skip
+    return {"file": text, "form": error_title(error) + ": " + text}
 
 
 @router.post("/sell-through")
@@ -341,17 +364,23 @@ async def sellthrough_upload(request: Request) -> Response:
     actor, csrf = require_login(request)
     if not actor.can("event:sell"):
         return page_forbidden(request, actor, csrf)
-    form, filename, content = await _read_upload(request)
+    limits = UploadLimits.from_env()
+    form, filename, content = await _read_upload(request, limits.max_bytes)
     if not csrf_ok(csrf, form, request):
         expired = expired_form()
-        return render(request, "sellthrough.html", 400, user=actor, csrf=csrf, errors=expired)
+        return render(request, "sellthrough.html", 400, user=actor, csrf=csrf, errors=expired,
+                      limits=limits)  # fmt: skip
     try:
         if not filename:
             raise invalid("file", "choose a CSV or XLSX file to upload")
         done = await run_in_threadpool(sellthrough.record_file, database(request), actor,
-                                       filename, content)  # fmt: skip
+                                       filename, content, limits)  # fmt: skip
+    except LimitExceeded as error:
+        return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
+                      errors=_over_limit(error), limits=limits)  # fmt: skip
     except UnitraceError as error:
         return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
-                      errors=form_errors(error),
+                      errors=form_errors(error), limits=limits,
                       problems=sellthrough.problems_by_line(error))  # fmt: skip
-    return render(request, "sellthrough.html", 201, user=actor, csrf=csrf, done=done)
+    return render(request, "sellthrough.html", 201, user=actor, csrf=csrf, done=done,
+                  limits=limits)  # fmt: skip

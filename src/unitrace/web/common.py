@@ -20,6 +20,7 @@ from unitrace.core.errors import (
     Forbidden,
     InvalidTransition,
     NotFound,
+    TooLarge,
     Unauthorized,
     UnitraceError,
     ValidationError,
@@ -78,6 +79,7 @@ def error_title(error: UnitraceError) -> str:
         (NotFound, _("Not found")),
         (Conflict, _("Conflict")),
         (Forbidden, _("Not permitted")),
+        (TooLarge, _("Too large")),
         (ValidationError, _("Invalid input")),
     ]
     for kind, title in titles:
