@@ -372,11 +372,13 @@ def _check_pairs(encoded: bytes) -> ValidationError | None:
 
 def _check_body(body: bytes, content_type: bytes | None) -> ValidationError | None:
     kind = (content_type or b"").partition(b";")[0].strip().lower()
-    if kind == b"multipart/form-data":  # files are checked by the use case that reads them
-        return None
-    if kind == b"application/x-www-form-urlencoded":
-        return _check_pairs(body) if b"%00" in body or b"\x00" in body else None
-    # JSON, or anything the route may parse as JSON
+    if kind == b"application/x-www-form-urlencoded" and (b"%00" in body or b"\x00" in body):
+        error = _check_pairs(body)
+        if error is not None:
+            return error
+    # Whatever its Content-Type, the body may be parsed as JSON (POST /events parses its own):
+    # a form or an upload that is JSON is checked too. Files are checked by the use case that
+    # reads them; a real multipart body is not JSON and passes.
     if _SUSPECT_JSON.search(body) is None:
         return None
     try:
