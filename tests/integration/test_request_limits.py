@@ -342,6 +342,7 @@ def test_limits_come_from_the_environment() -> None:
     assert [str(n) for n in limits.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
     for name, value in (
         ("UNITRACE_MAX_BODY_BYTES", "-1"),
+        ("UNITRACE_MAX_BODY_BYTES", "0"),
         ("UNITRACE_BODY_SECONDS", "0"),
         ("UNITRACE_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("UNITRACE_RATE_PER_ADDRESS", "fast"),
