@@ -124,7 +124,7 @@ class RequestLimits:
         seen lately is known without a lookup; an unknown one is looked up only after the
         address has passed its limit."""
         db = self.state.db
-        token = _bearer(authorization)
+        token = bearer_token(authorization)
         actor = cached_actor(db, token) if token else None
         if actor is None or not actor.token_trusted:
             if self.per_address is not None:
@@ -334,7 +334,8 @@ async def _closing(answer: Response, scope: Scope, receive: Receive, send: Send)
     await answer(scope, receive, send)
 
 
-def _bearer(authorization: bytes | None) -> str | None:
+def bearer_token(authorization: bytes | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, or None."""
     if authorization is None:
         return None
     scheme, _, token = authorization.decode("latin-1").partition(" ")
