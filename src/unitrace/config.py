@@ -79,8 +79,11 @@ class Limits:
                 raise ValueError(f"{name} must be more than 0 seconds")
             return value
 
+        max_body = int(number("UNITRACE_MAX_BODY_BYTES", default.max_body_bytes, True))
+        if max_body == 0:  # every request with a body would be refused
+            raise ValueError("UNITRACE_MAX_BODY_BYTES must be at least 1 byte")
         return cls(
-            max_body_bytes=int(number("UNITRACE_MAX_BODY_BYTES", default.max_body_bytes, True)),
+            max_body_bytes=max_body,
             body_stall_seconds=seconds("UNITRACE_BODY_STALL_SECONDS", default.body_stall_seconds),
             body_seconds=seconds("UNITRACE_BODY_SECONDS", default.body_seconds),
             header_seconds=seconds("UNITRACE_HEADER_SECONDS", default.header_seconds),

@@ -342,6 +342,7 @@ def test_limits_come_from_the_environment() -> None:
     assert [str(n) for n in limits.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
     for name, value in (
         ("UNITRACE_MAX_BODY_BYTES", "-1"),
+        ("UNITRACE_MAX_BODY_BYTES", "0"),
         ("UNITRACE_BODY_SECONDS", "0"),
         ("UNITRACE_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("UNITRACE_RATE_PER_ADDRESS", "fast"),
@@ -390,6 +391,25 @@ def test_nul_and_lone_surrogates_are_refused_naming_the_field(setup) -> None:  #
         )
         assert made.status_code == 201, made.text
         assert made.json()["name"] == "\U0001f600 \\u0000"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "text/plain"],
+)
+def test_nul_in_json_is_refused_whatever_the_content_type(setup, content_type: str) -> None:  # type: ignore[no-untyped-def]
+    """POST /events parses its body as JSON whatever its Content-Type: a JSON body sent as a
+    form or an upload must not pass the edge with NUL in it (a 500 on PostgreSQL)."""
+    db, admin, _ = setup
+    serial = in_stock(db, 1)[0]
+    headers = bearer(admin, **{"Content-Type": content_type})
+    with TestClient(create_app(db, Limits(**NO_RATE)), raise_server_exceptions=False) as client:
+        scan = json.dumps({"type": "move", "serials": [serial], "location": "WH1",
+                           "read_point": "a\u0000b"})  # fmt: skip
+        for body in (scan, f"[{scan}]"):
+            answer = client.post(f"{API_PREFIX}/events", content=body, headers=headers)
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["errors"][0]["field"] in ("read_point", "0.read_point")
 
 
 def test_sql_parameters_never_appear_in_errors(db: Database) -> None:

@@ -275,3 +275,27 @@ def test_the_page_names_the_limit_in_chinese(
                          headers={"Accept-Language": "en"},
                          files={"file": ("s.xlsx", far, "application/octet-stream")})  # fmt: skip
     assert "Too large: the file has values right of column 50" in answer.text
+
+
+def test_the_page_names_the_partner_limit_in_chinese(
+    monkeypatch: pytest.MonkeyPatch, db: Database, shop: tuple[TestClient, dict[str, str]]
+) -> None:
+    """A distributor's file with more rows than a partner may send at once: the page says so in
+    the user's language (it showed the write path's English text)."""
+    from unitrace import config
+
+    monkeypatch.setenv("UNITRACE_PARTNER_MAX_UNITS", "1")
+    config.partner_limits.cache_clear()
+    try:
+        client, _tokens = shop
+        csrf = login(client, db, "partner", lang="zh-CN")
+        answer = client.post("/sell-through", data={"csrf_token": csrf},
+                             headers={"Accept-Language": "zh-CN"},
+                             files={"file": ("s.csv", "serial\nSN000100\nSN000101\n",
+                                             "text/csv")})  # fmt: skip
+        assert answer.status_code == 422, answer.text
+        assert "2 件：合作伙伴每次请求最多 1 件；请拆分文件" in answer.text
+        assert status(db, "SN000100") == "delivered"
+    finally:
+        monkeypatch.delenv("UNITRACE_PARTNER_MAX_UNITS")
+        config.partner_limits.cache_clear()

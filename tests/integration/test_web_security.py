@@ -172,3 +172,17 @@ def test_api_docs_load_nothing_from_another_host(browser: TestClient) -> None:
     for url in linked:
         assert browser.get(url).status_code == 200, url
     assert 'data-openapi-url="/api/openapi.json"' in docs.text
+
+
+def test_hsts_behind_a_trusted_proxy_that_says_https(db: Database) -> None:
+    """The scheme a trusted proxy forwards (`X-Forwarded-Proto: https`) is the one that
+    decides HSTS, as it decides the client address."""
+    from tests.integration.test_request_limits import call
+    from unitrace.config import Limits, networks
+
+    app = create_app(db, Limits(trusted_proxies=networks("10.0.0.0/8")))
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    _status, headers, _body = call(app, "GET", "/healthz", forwarded, client=("10.0.0.2", 1))
+    assert headers["strict-transport-security"].startswith("max-age=")
+    _status, headers, _body = call(app, "GET", "/healthz", forwarded, client=("192.0.2.9", 1))
+    assert "strict-transport-security" not in headers  # not from a proxy: not believed

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from unitrace.api import problems
 from unitrace.api.deps import ACTOR_KEY, MISSING_TOKEN, actor_for_token
-from unitrace.api.limits import replay
+from unitrace.api.limits import bearer_token, replay
 from unitrace.core.errors import Unauthorized, UnitraceError
 from unitrace.ledger import group
 from unitrace.ledger.routes import parse_events
@@ -69,10 +69,8 @@ class ScanFastPath:
 
 
 def _bearer(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-            break
-    raise Unauthorized(MISSING_TOKEN)
+    authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthorized(MISSING_TOKEN)
+    return token

@@ -46,10 +46,12 @@ def with_security_headers(scope: Scope, send: Send) -> Send:
     sets itself is kept)."""
     if scope["type"] != "http":
         return send
-    added = (*HEADERS, HSTS) if scope.get("scheme") == "https" else HEADERS
 
     async def send_with_headers(message: Message) -> None:
         if message["type"] == "http.response.start":
+            # the scheme when the answer starts: a trusted proxy's X-Forwarded-Proto has been
+            # believed by then (`api.limits`)
+            added = (*HEADERS, HSTS) if scope.get("scheme") == "https" else HEADERS
             headers = list(message.get("headers", ()))
             present = {name.lower() for name, _value in headers if name.lower() in _NAMES}
             headers.extend(header for header in added if header[0] not in present)

@@ -124,7 +124,7 @@ class RequestLimits:
         seen lately is known without a lookup; an unknown one is looked up only after the
         address has passed its limit."""
         db = self.state.db
-        token = _bearer(authorization)
+        token = bearer_token(authorization)
         actor = cached_actor(db, token) if token else None
         if actor is None or not actor.token_trusted:
             if self.per_address is not None:
@@ -334,7 +334,8 @@ async def _closing(answer: Response, scope: Scope, receive: Receive, send: Send)
     await answer(scope, receive, send)
 
 
-def _bearer(authorization: bytes | None) -> str | None:
+def bearer_token(authorization: bytes | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, or None."""
     if authorization is None:
         return None
     scheme, _, token = authorization.decode("latin-1").partition(" ")
@@ -372,11 +373,13 @@ def _check_pairs(encoded: bytes) -> ValidationError | None:
 
 def _check_body(body: bytes, content_type: bytes | None) -> ValidationError | None:
     kind = (content_type or b"").partition(b";")[0].strip().lower()
-    if kind == b"multipart/form-data":  # files are checked by the use case that reads them
-        return None
-    if kind == b"application/x-www-form-urlencoded":
-        return _check_pairs(body) if b"%00" in body or b"\x00" in body else None
-    # JSON, or anything the route may parse as JSON
+    if kind == b"application/x-www-form-urlencoded" and (b"%00" in body or b"\x00" in body):
+        error = _check_pairs(body)
+        if error is not None:
+            return error
+    # Whatever its Content-Type, the body may be parsed as JSON (POST /events parses its own):
+    # a form or an upload that is JSON is checked too. Files are checked by the use case that
+    # reads them; a real multipart body is not JSON and passes.
     if _SUSPECT_JSON.search(body) is None:
         return None
     try:

@@ -16,8 +16,24 @@ from collections.abc import Sequence
 
 from unitrace.access.principal import Actor
 from unitrace.config import partner_limits
-from unitrace.core.errors import invalid
+from unitrace.core.errors import FieldError, ValidationError
 from unitrace.ledger.schemas import EventIn
+
+# the English texts; the pages show them translated (`web.channel`), by `what`
+MESSAGES = {
+    "events": "%(count)s events: a partner may send at most %(limit)s events a request; split them",
+    "units": "%(count)s units: a partner may name at most %(limit)s units a request (cartons "
+    "and pallets count with what is in them); split it",
+}
+
+
+class PartnerLimit(ValidationError):
+    """A partner's request over a partner limit (422): `what` is "units" or "events"."""
+
+    def __init__(self, field: str, what: str, count: int, limit: int) -> None:
+        self.what, self.count, self.limit = what, count, limit
+        message = MESSAGES[what] % {"count": f"{count:,}", "limit": f"{limit:,}"}
+        super().__init__(f"{field}: {message}", [FieldError(field, message, count)])
 
 
 def named(event: EventIn) -> int:
@@ -39,9 +55,7 @@ def check_request(actor: Actor, batch: Sequence[EventIn], where: str = "body") -
         return
     limits = partner_limits()
     if len(batch) > limits.max_events:
-        raise invalid(where, f"{len(batch):,} events: a partner may send at most "
-                      f"{limits.max_events:,} events a request; split them",
-                      len(batch))  # fmt: skip
+        raise PartnerLimit(where, "events", len(batch), limits.max_events)
     total = 0
     for i, event in enumerate(batch):
         total += named(event)
@@ -56,6 +70,4 @@ def check_units(actor: Actor, count: int, field: str) -> None:
         return
     limit = partner_limits().max_units
     if count > limit:
-        raise invalid(field, f"{count:,} units: a partner may name at most {limit:,} units a "
-                      "request (cartons and pallets count with what is in them); split it",
-                      count)  # fmt: skip
+        raise PartnerLimit(field, "units", count, limit)

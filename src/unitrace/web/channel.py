@@ -29,6 +29,7 @@ from unitrace.core.errors import (
     invalid,
 )
 from unitrace.ledger import queries
+from unitrace.ledger.limits import PartnerLimit
 from unitrace.tabular import LimitExceeded
 from unitrace.web.common import (
     csrf_ok,
@@ -358,6 +359,19 @@ def _over_limit(error: LimitExceeded) -> dict[str, str]:
     return {"file": text, "form": error_title(error) + ": " + text}
 
 
+def _over_partner_limit(error: PartnerLimit) -> dict[str, str]:
+    """The form error of a partner's file with more rows than a partner may send at once."""
+    texts = {
+        "units": _("%(count)s units: a partner may send at most %(limit)s a request; split "
+                   "the file"),
+        "events": _("%(count)s events: a partner may send at most %(limit)s a request; split "
+                    "the file"),
+    }  # fmt: skip
+    text = texts[error.what] % {"count": format_number(error.count),
+                                "limit": format_number(error.limit)}  # fmt: skip
+    return {"file": text, "form": error_title(error) + ": " + text}
+
+
 @router.post("/sell-through")
 async def sellthrough_upload(request: Request) -> Response:
     """Record a sell-through file; every problem is listed with its line and column."""
@@ -378,6 +392,9 @@ async def sellthrough_upload(request: Request) -> Response:
     except LimitExceeded as error:
         return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
                       errors=_over_limit(error), limits=limits)  # fmt: skip
+    except PartnerLimit as error:
+        return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
+                      errors=_over_partner_limit(error), limits=limits)  # fmt: skip
     except UnitraceError as error:
         return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
                       errors=form_errors(error), limits=limits,
