@@ -521,6 +521,22 @@ def test_stalled_connections_are_closed_and_do_not_block_others(server) -> None:
     idle.close()
 
 
+def test_the_head_deadline_counts_from_the_last_answer(server) -> None:  # type: ignore[no-untyped-def]
+    port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as conn:
+        # requests 0.3 s apart keep the connection for 1.2 s, past the 0.5 s deadline: each
+        # answer moves it
+        for _ in range(4):
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b"}"):
+                answer += conn.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200"), answer
+            time.sleep(0.3)
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # then half a head, and silence
+        assert conn.recv(65536) == b""  # closed by the server, not by the 20 s client time-out
+
+
 def test_a_huge_request_head_gets_431(server) -> None:  # type: ignore[no-untyped-def]
     port, _ = server
     head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(

@@ -57,22 +57,29 @@ class HeadDeadline:
 
     def _arm_head_deadline(self) -> None:
         """From now, the next request head must be complete within the deadline (a new
-        request cycle starts when it is)."""
-        if self._head_timer is not None:
-            self._head_timer.cancel()
+        request cycle starts when it is). One timer a connection, moved lazily: an answer
+        only sets the new deadline, and the timer, when it fires early, waits for it (a timer
+        cancelled and made anew for every answer cost more than the rest of this class)."""
         self._waiting_for = self.cycle  # the cycle of the last request (None: none yet)
         self._head_bytes = 0
-        seconds = self.header_seconds or _header_seconds()
-        self._head_timer = self.loop.call_later(seconds, self._head_too_late)
+        self._head_deadline = self.loop.time() + (self.header_seconds or _header_seconds())
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_at(self._head_deadline, self._head_too_late)
 
     def _head_pending(self) -> bool:
         return self.cycle is self._waiting_for
 
     def _head_too_late(self) -> None:
         self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self.loop.time() < self._head_deadline:  # answered since: the new deadline holds
+            self._head_timer = self.loop.call_at(self._head_deadline, self._head_too_late)
+            return
         idle = self.cycle is None or self.cycle.response_complete  # no request in progress
-        if idle and self._head_pending() and not self.transport.is_closing():
+        if idle and self._head_pending():
             self.transport.close()
+        # else a request is being answered: its answer arms the deadline again
 
     def data_received(self, data: bytes) -> None:
         pending = self._head_pending()
