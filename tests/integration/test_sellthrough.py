@@ -263,7 +263,8 @@ def test_the_page_names_the_limit_in_chinese(
     csrf = login(client, db, "partner", lang="zh-CN")
     chinese = {"Accept-Language": "zh-CN"}
     page = client.get("/sell-through", headers=chinese)
-    assert "每个文件最多 50,000 行、10 MB。" in page.text
+    # a partner's file is bounded by what one partner request may name (1,000 units)
+    assert "每个文件最多 1,000 行、10 MB。" in page.text
     far = workbook(f'<row r="1">{text("A1", "serial")}</row>'
                    f'<row r="1048576">{text("XFD1048576", "x")}</row>')  # fmt: skip
     answer = client.post("/sell-through", data={"csrf_token": csrf}, headers=chinese,
@@ -299,3 +300,13 @@ def test_the_page_names_the_partner_limit_in_chinese(
     finally:
         monkeypatch.delenv("UNITRACE_PARTNER_MAX_UNITS")
         config.partner_limits.cache_clear()
+
+
+def test_staff_see_the_upload_row_limit_partners_their_own(
+    db: Database, shop: tuple[TestClient, dict[str, str]]
+) -> None:
+    client, _tokens = shop
+    login(client, db, "sales")
+    assert "At most 50,000 rows and 10 MB per file." in client.get("/sell-through").text
+    login(client, db, "partner")
+    assert "At most 1,000 rows and 10 MB per file." in client.get("/sell-through").text

@@ -77,6 +77,13 @@ def record_file(db: Database, actor: Actor, filename: str, content: bytes,
             "events": len(written), "alerts": _alerts(db, [r.id for r in written])}  # fmt: skip
 
 
+def max_rows(actor: Actor, upload_limits: UploadLimits) -> int:
+    """The most rows a file of this actor may have: the upload limit, and for a partner the
+    units one of its requests may name (one unit a row)."""
+    bound = limits.max_units(actor)
+    return upload_limits.max_rows if bound is None else min(bound, upload_limits.max_rows)
+
+
 def parse(filename: str, content: bytes, limits: UploadLimits | None = None) -> list[Sale]:
     """The file's rows, checked; a ValidationError names every bad line and column, a
     LimitExceeded the upload limit the file is over."""

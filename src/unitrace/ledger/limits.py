@@ -64,6 +64,11 @@ def check_request(actor: Actor, batch: Sequence[EventIn], where: str = "body") -
                         named_field(event, i if len(batch) > 1 else None))  # fmt: skip
 
 
+def max_units(actor: Actor) -> int | None:
+    """The most units one request of the actor may name (None: no bound by role)."""
+    return partner_limits().max_units if actor.is_partner else None
+
+
 def check_units(actor: Actor, count: int, field: str) -> None:
     """Refuse `count` units in one request when the actor's role may not ask that many."""
     if not actor.is_partner:

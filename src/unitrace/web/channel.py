@@ -324,8 +324,9 @@ def sellthrough_page(request: Request) -> Response:
     actor, csrf = require_login(request)
     if not actor.can("event:sell"):
         return page_forbidden(request, actor, csrf)
-    return render(request, "sellthrough.html", user=actor, csrf=csrf,
-                  limits=UploadLimits.from_env())  # fmt: skip
+    limits = UploadLimits.from_env()
+    return render(request, "sellthrough.html", user=actor, csrf=csrf, limits=limits,
+                  max_rows=sellthrough.max_rows(actor, limits))  # fmt: skip
 
 
 async def _read_upload(request: Request, max_bytes: int) -> tuple[dict[str, str], str, bytes]:
@@ -379,11 +380,12 @@ async def sellthrough_upload(request: Request) -> Response:
     if not actor.can("event:sell"):
         return page_forbidden(request, actor, csrf)
     limits = UploadLimits.from_env()
+    shown = {"limits": limits, "max_rows": sellthrough.max_rows(actor, limits)}
     form, filename, content = await _read_upload(request, limits.max_bytes)
     if not csrf_ok(csrf, form, request):
         expired = expired_form()
         return render(request, "sellthrough.html", 400, user=actor, csrf=csrf, errors=expired,
-                      limits=limits)  # fmt: skip
+                      **shown)  # fmt: skip
     try:
         if not filename:
             raise invalid("file", "choose a CSV or XLSX file to upload")
@@ -391,13 +393,13 @@ async def sellthrough_upload(request: Request) -> Response:
                                        filename, content, limits)  # fmt: skip
     except LimitExceeded as error:
         return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
-                      errors=_over_limit(error), limits=limits)  # fmt: skip
+                      errors=_over_limit(error), **shown)  # fmt: skip
     except PartnerLimit as error:
         return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
-                      errors=_over_partner_limit(error), limits=limits)  # fmt: skip
+                      errors=_over_partner_limit(error), **shown)  # fmt: skip
     except UnitraceError as error:
         return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
-                      errors=form_errors(error), limits=limits,
+                      errors=form_errors(error), **shown,
                       problems=sellthrough.problems_by_line(error))  # fmt: skip
     return render(request, "sellthrough.html", 201, user=actor, csrf=csrf, done=done,
-                  limits=limits)  # fmt: skip
+                  **shown)  # fmt: skip
