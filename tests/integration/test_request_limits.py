@@ -354,6 +354,21 @@ def test_limits_come_from_the_environment() -> None:
 # --- item 8: text the database cannot store -----------------------------------------------
 
 
+def test_a_page_is_told_of_a_nul_on_a_page_in_the_users_language(setup) -> None:  # type: ignore[no-untyped-def]
+    db, _admin, _ = setup
+    with TestClient(create_app(db, Limits(**NO_RATE)), raise_server_exceptions=False) as client:
+        form = {"username": "adm\u0000in", "password": "x" * 12}
+        chinese = client.post("/login", data=form, headers={"Accept-Language": "zh-CN"})
+        assert chinese.status_code == 422
+        assert chinese.headers["content-type"].startswith("text/html")
+        assert "<code>username</code>: 含有空字符（U+0000），无法保存" in chinese.text
+        english = client.post("/login", data=form, headers={"Accept-Language": "en"})
+        assert english.status_code == 422
+        assert "<code>username</code>: contains a NUL character" in english.text
+        search = client.get("/units?q=a%00b", headers={"Accept-Language": "zh-CN"})
+        assert search.status_code == 422 and "<code>q</code>: 含有空字符" in search.text
+
+
 def test_nul_and_lone_surrogates_are_refused_naming_the_field(setup) -> None:  # type: ignore[no-untyped-def]
     """On PostgreSQL these were 500s (NUL cannot be stored; a surrogate cannot be encoded)."""
     db, admin, _ = setup
@@ -379,8 +394,6 @@ def test_nul_and_lone_surrogates_are_refused_naming_the_field(setup) -> None:  #
         surrogate = '{"code": "P2", "name": "\\udc00", "serial_rule": "S{seq:4}"}'
         raw = client.post(f"{API_PREFIX}/products", content=surrogate, headers=h)
         assert field_of(raw) == "name"
-        login = client.post("/login", data={"username": "adm\u0000in", "password": "x" * 12})
-        assert field_of(login) == "username"
         # what looks alike but can be stored passes: an emoji (a surrogate pair) and the text
         # backslash-u-0000
         fine = '{"code": "P3", "name": "\\ud83d\\ude00 \\\\u0000", "serial_rule": "S{seq:4}"}'

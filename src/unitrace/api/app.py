@@ -24,11 +24,12 @@ class UnitraceApp(FastAPI):
     def __init__(self, limits: Limits | None = None, **kwargs: Any) -> None:
         from unitrace.api.fastpath import ScanFastPath
         from unitrace.api.limits import RequestLimits
+        from unitrace.web.common import problem_page
 
         super().__init__(**kwargs)
         self._scans = ScanFastPath(super().__call__, self.state, path=f"{API_PREFIX}/events")
         self._limits = RequestLimits(self._dispatch, self.state, limits or Limits.from_env(),
-                                     API_PREFIX, self.openapi)  # fmt: skip
+                                     API_PREFIX, self.openapi, problem_page)  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         send = with_security_headers(scope, send)

@@ -58,12 +58,15 @@ class RequestLimits:
         limits: Limits,
         api_prefix: str = "/api/v1",
         openapi: Callable[[], dict[str, Any]] | None = None,
+        page_problem: Callable[[Scope, UnitraceError], Response] | None = None,
     ) -> None:
         self.app = app
         self.state = state  # the app's state: its database
         self.limits = limits
         self.api_prefix = api_prefix.rstrip("/") + "/"
         self.openapi = openapi  # only to name a path parameter in an error
+        # how a page (not the API) is told of bad input: a page in the user's language
+        self.page_problem = page_problem
         self.per_token = _buckets(limits.rate_per_token, limits.burst_per_token)
         self.per_address = _buckets(limits.rate_per_address, limits.burst_per_address)
         self.watch = BodyWatch(limits.body_stall_seconds, limits.body_seconds)
@@ -98,7 +101,8 @@ class RequestLimits:
         if scope["path"].startswith(self.api_prefix):
             answer = await self._admit(scope, authorization)
         if answer is None:
-            answer = self._check_url(scope)
+            unstorable = self._check_url(scope)
+            answer = self._refuse(scope, unstorable) if unstorable is not None else None
         if answer is None and size < 0:
             answer = problems.problem(400, "http", "Bad request", "Content-Length is not a number")
         if answer is None and size > self.limits.max_body_bytes:
@@ -114,7 +118,7 @@ class RequestLimits:
                 return
             error = _check_body(body, content_type)
             if error is not None:
-                await problems.domain_problem(error)(scope, receive, send)
+                await self._refuse(scope, error)(scope, receive, send)
                 return
             receive = replay(body, receive)
         await self.app(scope, receive, send)
@@ -149,15 +153,18 @@ class RequestLimits:
         scope[ACTOR_KEY] = actor
         return None
 
-    def _check_url(self, scope: Scope) -> Response | None:
+    def _refuse(self, scope: Scope, error: ValidationError) -> Response:
+        """Bad input found here: a problem for the API, a page for a person."""
+        if self.page_problem is not None and not scope["path"].startswith(self.api_prefix):
+            return self.page_problem(scope, error)
+        return problems.domain_problem(error)
+
+    def _check_url(self, scope: Scope) -> ValidationError | None:
         if "\x00" in scope["path"]:  # the server has decoded %00 already
-            field = self._path_parameter(scope)
-            return problems.domain_problem(_unstorable(field, "\x00"))
+            return _unstorable(self._path_parameter(scope), "\x00")
         query: bytes = scope.get("query_string", b"")
         if b"%00" in query or b"\x00" in query:
-            error = _check_pairs(query)
-            if error is not None:
-                return problems.domain_problem(error)
+            return _check_pairs(query)
         return None
 
     def _path_parameter(self, scope: Scope) -> str:
@@ -349,7 +356,7 @@ def bearer_token(authorization: bytes | None) -> str | None:
 def _reason(char: str) -> str:
     if char == "\x00":
         return "contains a NUL character (U+0000), which cannot be stored"
-    return f"contains an unpaired surrogate (U+{ord(char):04X}), which cannot be stored"
+    return "contains an unpaired surrogate (U+D800–U+DFFF), which cannot be stored"
 
 
 def _unstorable(field: str, char: str) -> ValidationError:

@@ -12,9 +12,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError as PydanticValidationError
+from starlette.types import Scope
 
 from unitrace.access import service as access
 from unitrace.access.principal import Actor
+from unitrace.api.problems import status_of
 from unitrace.core.errors import (
     Conflict,
     Forbidden,
@@ -158,6 +160,15 @@ def form_errors(error: Exception) -> dict[str, str]:
         errors.setdefault("form", error_title(error) + ": " + _(error.detail))
         return errors
     raise error
+
+
+def problem_page(scope: Scope, error: UnitraceError) -> HTMLResponse:
+    """Bad input refused before a page was reached (`api.limits`: a character that cannot be
+    stored): the reason on a page in the user's language, each field named."""
+    request = Request(scope)
+    set_locale(request, None)
+    return render(request, "problem.html", status_of(error), title=error_title(error),
+                  problems=[(item.field, _(item.message)) for item in error.errors])  # fmt: skip
 
 
 def page_forbidden(request: Request, actor: Actor, csrf: str) -> HTMLResponse:
