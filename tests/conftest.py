@@ -88,6 +88,22 @@ def db_url(db: Database) -> str:
     return db.url
 
 
+@pytest.fixture
+def cli(db: Database, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """`unitrace` commands on the test's database: `cli("unit", "show", serial)`."""
+    from typer.testing import CliRunner
+
+    from unitrace.cli.main import app
+
+    monkeypatch.setenv("UNITRACE_DATABASE_URL", db.url)
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, list(args), input=input)
+
+    return run
+
+
 # Property tests check behaviour, not speed: no per-example deadline (a loaded two-core
 # machine made a 200 ms deadline fail a correct test).
 settings.register_profile("unitrace", deadline=None)

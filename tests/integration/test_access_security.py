@@ -14,13 +14,11 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
-from typer.testing import CliRunner
 
 from tests.factories import in_stock
 from unitrace.access import audit, service
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
-from unitrace.cli.main import app
 from unitrace.core.errors import Unauthorized, UnitraceError, ValidationError
 from unitrace.db.engine import Database
 from unitrace.db.tables import audit_head, audit_log
@@ -55,17 +53,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(service, "_now", fake)
     return fake
-
-
-@pytest.fixture
-def cli(db: Database, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("UNITRACE_DATABASE_URL", db.url)
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), input=input)
-
-    return run
 
 
 def attempt(db: Database, username: str, password: str, address: str) -> tuple[Any, ...]:

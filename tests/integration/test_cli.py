@@ -14,21 +14,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from unitrace.cli.main import app
-from unitrace.db.engine import Database
-
-
-@pytest.fixture
-def cli(db: Database, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("UNITRACE_DATABASE_URL", db.url)
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), input=input)
-
-    return run
 
 
 def test_product_serials_unit_show(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -103,8 +88,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.slow
-def test_serve_first_start_prints_credentials_that_work(tmp_path: Path) -> None:
+def first_start(tmp_path: Path) -> tuple[subprocess.Popen[str], int, str]:
+    """`unitrace serve` on a new, empty home and a free port, as a newcomer starts it: the
+    process, its port, and what it printed until it listened."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("UNITRACE_")}
     env.update(UNITRACE_HOME=str(tmp_path / "data"), UNITRACE_PORT=str(port),
@@ -113,13 +99,20 @@ def test_serve_first_start_prints_credentials_that_work(tmp_path: Path) -> None:
                "--no-demo"]  # fmt: skip
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)  # fmt: skip
+    text = ""
+    while "unitrace on http" not in text:
+        line = server.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            server.wait(10)
+            pytest.fail("server exited: " + text)
+        text += line
+    return server, port, text
+
+
+@pytest.mark.slow
+def test_serve_first_start_prints_credentials_that_work(tmp_path: Path) -> None:
+    server, port, text = first_start(tmp_path)
     try:
-        lines = []
-        while not any("unitrace on http" in line for line in lines):
-            line = server.stdout.readline()  # type: ignore[union-attr]
-            assert line, "server exited: " + "".join(lines)
-            lines.append(line)
-        text = "".join(lines)
         token = re.search(r"API token: (ut_\S+)", text)
         assert token and re.search(r"password: \S{12,}", text)
         request = urllib.request.Request(

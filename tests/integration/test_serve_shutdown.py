@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.integration.test_cli import first_start
 from unitrace.cli.main import SHUTDOWN_GRACE_SECONDS
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _connect(port: int) -> socket.socket:
@@ -35,20 +27,8 @@ def _connect(port: int) -> socket.socket:
 
 @pytest.mark.slow
 def test_sigterm_stops_the_server_while_an_upload_is_stalled(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UNITRACE_")}
-    env.update(UNITRACE_HOME=str(tmp_path / "data"), UNITRACE_PORT=str(port),
-               COLUMNS="200")  # fmt: skip
-    command = [sys.executable, "-c", "from unitrace.cli.main import main; main()", "serve",
-               "--no-demo"]  # fmt: skip
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)  # fmt: skip
+    server, port, text = first_start(tmp_path)
     try:
-        text = ""
-        while "unitrace on http" not in text:
-            line = server.stdout.readline()  # type: ignore[union-attr]
-            assert line, "server exited: " + text
-            text += line
         token = re.search(r"API token: (ut_\S+)", text)
         assert token
         # drain the output so that the server never blocks on a full pipe
