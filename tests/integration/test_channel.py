@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.factories import make_location, make_party, make_product, record
-from tests.integration.test_cli import cli  # noqa: F401 — the fixture
 from unitrace.access.principal import SYSTEM
 from unitrace.channel import service as channel
 from unitrace.channel.service import ShipmentIn

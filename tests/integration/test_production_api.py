@@ -12,7 +12,6 @@ from openpyxl import load_workbook
 
 from tests.factories import make_location, make_lot, make_party, make_product, make_units, record
 from tests.integration.test_api import Api, api, assert_problem  # noqa: F401, F811
-from tests.integration.test_cli import cli  # noqa: F401 — the fixture
 from unitrace.db.engine import Database
 
 
