@@ -9,7 +9,7 @@ container while they travel in it; a unit named on its own by an event that take
 somewhere else (another location, another holder, sold, installed, scrapped) leaves its
 carton, and a carton named on its own leaves its pallet the same way.
 
-Called from the ledger's write path (`ledger/write.py`), inside the event's transaction.
+Plugged into the ledger's write pipeline by `channel.steps`, inside the event's transaction.
 """
 
 from __future__ import annotations
@@ -22,11 +22,21 @@ from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
 
 from unitrace.access.principal import Actor
 from unitrace.core.checkdigits import has_valid_check
-from unitrace.core.errors import Conflict, FieldError, InvalidTransition, NotFound, invalid
-from unitrace.core.lifecycle import Effect, Rule, Status
+from unitrace.core.errors import (
+    Conflict,
+    FieldError,
+    InvalidTransition,
+    NotFound,
+    invalid,
+    not_found,
+    unknown_container,
+)
+from unitrace.core.lifecycle import Effect, Rule, Status, changes
 from unitrace.db.tables import containers, event_containers, products, units
 from unitrace.ledger.bulk import bulk_insert, chunks
+from unitrace.ledger.schemas import EventIn
 from unitrace.ledger.scope import write_holder
+from unitrace.ledger.write import UnitRow
 
 KINDS = ("carton", "pallet")
 SCANNED, TARGET = 0, 1  # roles in event_containers
@@ -50,7 +60,7 @@ class Plan:
 
     named: list[Container] = field(default_factory=list)  # `containers` of the event
     tree: list[int] = field(default_factory=list)  # ids of the named ones and all inside them
-    units: list[Row[Any]] = field(default_factory=list)  # units the named containers add
+    units: list[Any] = field(default_factory=list)  # unit rows the named containers add
     target: Container | None = None  # pack / unpack: the container packed into / out of
     new_kind: str | None = None  # pack into a container not made yet
 
@@ -77,15 +87,10 @@ def code_problem(code: str) -> str | None:
     return None
 
 
-def unknown_container(code: str) -> str:
-    return f"no carton or pallet with code {code!r}"
-
-
 def unknown(named: list[tuple[str, str]]) -> NotFound:
     """Containers not found — or outside a partner's scope: the same words for both."""
     errors = [FieldError(path, unknown_container(code), code) for path, code in named]
-    more = f" ({len(errors)} in all)" if len(errors) > 1 else ""
-    return NotFound(unknown_container(named[0][1]) + more, errors)
+    return not_found(unknown_container(named[0][1]), errors)
 
 
 _COLUMNS = (containers.c.id, containers.c.code, containers.c.kind, containers.c.parent_id,
@@ -144,7 +149,7 @@ def find(conn: Connection, codes: Sequence[str], holder: int | None = None) -> d
     return found
 
 
-def prepare(conn: Connection, actor: Actor, event: Any, direct: Sequence[Any]) -> Plan:
+def prepare(conn: Connection, actor: Actor, event: EventIn, direct: Sequence[UnitRow]) -> Plan:
     """Resolve the event's containers and the units they add; all or NotFound/422.
 
     A partner names only cartons and pallets its party holds, with nothing inside that another
@@ -180,7 +185,7 @@ _FOREIGN = (
 )
 
 
-def _target(conn: Connection, holder: int | None, event: Any, plan: Plan) -> None:
+def _target(conn: Connection, holder: int | None, event: EventIn, plan: Plan) -> None:
     code = normalise(event.container or "")
     problem = code_problem(code)
     if problem:
@@ -209,7 +214,9 @@ def content_ids(conn: Connection, container_id: int) -> list[int]:
     return [int(r.id) for r in conn.execute(_CONTENT, {"ids": [container_id]})]
 
 
-def _fill(conn: Connection, holder: int | None, event: Any, plan: Plan, codes: list[str]) -> None:
+def _fill(
+    conn: Connection, holder: int | None, event: EventIn, plan: Plan, codes: list[str]
+) -> None:
     ids = [c.id for c in plan.named]
     position = {c.id: i for i, c in enumerate(plan.named)}
     tree = conn.execute(_TREE_IDS, {"ids": ids}).all()
@@ -230,10 +237,10 @@ def _fill(conn: Connection, holder: int | None, event: Any, plan: Plan, codes: l
         if c.id not in roots_with_units and event.type != "pack":
             raise invalid(f"containers.{i}", f"{c.kind} {c.code} is empty: nothing to "
                           f"{event.type}", codes[i])  # fmt: skip
-    plan.units = content
+    plan.units = list(content)
 
 
-def _check_pack(conn: Connection, event: Any, plan: Plan, direct: Sequence[Any]) -> None:
+def _check_pack(conn: Connection, event: EventIn, plan: Plan, direct: Sequence[UnitRow]) -> None:
     target = plan.target
     assert target is not None
     ids = [u.id for u in direct]
@@ -252,7 +259,7 @@ def _check_pack(conn: Connection, event: Any, plan: Plan, direct: Sequence[Any])
         if wrong:
             raise InvalidTransition(f"not in {target.code}", wrong)
         if not ids and not plan.named:
-            plan.units = conn.execute(_DIRECT, {"container": target.id}).all()
+            plan.units = list(conn.execute(_DIRECT, {"container": target.id}).all())
             plan.named = [Container(*r) for r in conn.execute(_BY_PARENT, {"parent": target.id})]
             if not plan.units and not plan.named:
                 raise invalid("container", f"{target.kind} {target.code} is empty", target.code)
@@ -306,14 +313,6 @@ def takes_out(rule: Rule) -> bool:
     return moved or rule.to in _GONE
 
 
-def _effect(effect: Effect, given: int | None) -> tuple[bool, int | None]:
-    if effect is Effect.CLEAR:
-        return True, None
-    if effect is Effect.SET or (effect is Effect.OPTIONAL and given is not None):
-        return True, given
-    return False, None
-
-
 def apply(
     conn: Connection,
     rule: Rule,
@@ -347,14 +346,9 @@ def apply(
                     .values(container_id=None)
                 )
         if plan.named:
+            moved = changes(rule, refs["location_id"], refs["party_id"], None)
             values: dict[str, Any] = {"last_event_id": event_pk}
-            for column, effect, given in (
-                ("location_id", rule.location, refs["location_id"]),
-                ("holder_id", rule.holder, refs["party_id"]),
-            ):
-                changes, value = _effect(effect, given)
-                if changes:
-                    values[column] = value
+            values.update((c, v) for c, v in moved.items() if c in ("location_id", "holder_id"))
             _touch(conn, plan.tree, values)
             if takes_out(rule):
                 _touch(conn, [c.id for c in plan.named if c.parent_id is not None],

@@ -1,10 +1,11 @@
-"""Diversion (窜货) detection, applied by the ledger's write path to every event that names the
-region where its units were seen. One place for the rule: a unit is expected in the regions
-authorised for the distributor (or retailer) it was last shipped to."""
+"""Diversion (窜货) detection, applied by the ledger's write pipeline (`channel.steps`) to every
+event that names the region where its units were seen. One place for the rule: a unit is
+expected in the regions authorised for the distributor (or retailer) it was last shipped to."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, func, insert, select
@@ -30,15 +31,23 @@ def region_allowed(seen: str, authorised: Sequence[str]) -> bool:
     return any(seen == area or seen.startswith(area + "-") for area in authorised)
 
 
-def check_sighting(
-    conn: Connection, event_pk: int, event_type: str, region: str, unit_ids: Sequence[int]
-) -> int:
+@dataclass(frozen=True)
+class Sighting:
+    """Units an event saw in a region."""
+
+    event_pk: int
+    event_type: str
+    region: str
+    unit_ids: Sequence[int]
+
+
+def check_sightings(conn: Connection, sightings: Sequence[Sighting]) -> int:
     """Raise one alert per unit seen outside the regions of the party it was last shipped to
     (parties without authorised regions sell anywhere). Returns the number of alerts."""
-    if event_type == "ship":  # the shipment itself is where the region comes from
-        return 0
+    seen = [s for s in sightings if s.event_type != "ship"]  # a shipment is where regions start
+    ids = sorted({u for s in seen for u in s.unit_ids})
     last: dict[int, int] = {}
-    for chunk in chunks(list(unit_ids)):
+    for chunk in chunks(ids):
         last.update((int(u), int(e)) for u, e in conn.execute(_LAST_SHIPMENT, {"ids": list(chunk)}))
     if not last:
         return 0
@@ -48,14 +57,19 @@ def check_sighting(
             shipped[int(ship_id)] = (int(party), list(authorised or []))
     now = datetime.now(UTC)
     alerts = []
-    for unit, ship_id in last.items():
-        party, authorised = shipped.get(ship_id, (0, []))
-        if party and authorised and not region_allowed(region, authorised):
-            alerts.append({"unit_id": unit, "party_id": party, "ship_event_id": ship_id,
-                           "expected": authorised, "seen_region": region,
-                           "source_event_id": event_pk, "source_type": event_type,
-                           "status": "open", "note": "", "created_at": now,
-                           "updated_at": now})  # fmt: skip
+    for sighting in seen:
+        for unit in sighting.unit_ids:
+            if unit not in last:
+                continue
+            ship_id = last[unit]
+            party, authorised = shipped.get(ship_id, (0, []))
+            if party and authorised and not region_allowed(sighting.region, authorised):
+                alerts.append({
+                    "unit_id": unit, "party_id": party, "ship_event_id": ship_id,
+                    "expected": authorised, "seen_region": sighting.region,
+                    "source_event_id": sighting.event_pk, "source_type": sighting.event_type,
+                    "status": "open", "note": "", "created_at": now, "updated_at": now,
+                })  # fmt: skip
     if alerts:
         conn.execute(insert(diversion_alerts), alerts)
     return len(alerts)

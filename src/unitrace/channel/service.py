@@ -30,9 +30,9 @@ from unitrace.db.tables import (
     shipments,
     units,
 )
+from unitrace.ledger.pipeline import record_in
 from unitrace.ledger.schemas import BizTransaction, EventIn, EventTime
 from unitrace.ledger.scope import outside, party_of, write_holder
-from unitrace.ledger.write import record_in
 
 MAX_RANGE = 100_000
 _TAIL = re.compile(r"^(.*?)(\d+)$")

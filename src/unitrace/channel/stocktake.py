@@ -27,8 +27,8 @@ from unitrace.db.tables import (
     units,
 )
 from unitrace.ledger.bulk import bulk_insert
+from unitrace.ledger.pipeline import record_in
 from unitrace.ledger.schemas import EventIn, UnitRef
-from unitrace.ledger.write import record_in
 
 
 def _count(conn: Any, code: str) -> Any:

@@ -9,6 +9,7 @@ EPCIS 2.0 / CBV 2.0 names are given for each event type so that EPCIS export is 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
@@ -163,10 +164,111 @@ EVENT_TYPES = tuple(RULES)
 
 # replace_part takes the removed components out: they go back as returned parts.
 REMOVED_FROM = frozenset({Status.INSTALLED})
-REMOVED_TO = Status.RETURNED
+REMOVED_TO = Status.RETURNED  # see REMOVED_CHANGES
 # A parent must exist and be live for assemble and replace_part; parts may be taken out of
 # any parent, a scrapped one included (salvage).
 PARENT_ALLOWED = LIVE
+
+
+# What each event type takes beyond its units, time and ids: `location`, `party` and `parent`
+# are required where the rule SETs them (`required_fields`); these may be given only where listed.
+TAKES: dict[str, frozenset[str]] = {
+    "parent": frozenset({"assemble", "disassemble", "replace_part"}),
+    "removed": frozenset({"replace_part"}),
+    "consumed": frozenset({"assemble", "replace_part"}),
+    "step": frozenset({"inspect"}),
+    "container": frozenset({"pack", "unpack"}),
+    "container_kind": frozenset({"pack"}),
+    "containers": frozenset(RULES) - {"commission", "assemble", "disassemble", "replace_part"},
+    "attributes": frozenset({"commission"}),
+    "lot": frozenset({"commission"}),
+    "units": frozenset(RULES) - {"commission"},
+}
+_NOT_TAKEN = {
+    "parent": "{what} does not take a parent unit",
+    "removed": "only replace_part takes removed components, not {what}",
+    "consumed": "only assemble and replace_part consume lots (`consumed`), not {what}",
+    "step": "a process step result (`step`) is recorded by an inspect event, not {what}",
+    "container": "only pack and unpack take `container`, not {what}; name the cartons the "
+    "event moves in `containers`",
+    "container_kind": "only pack makes containers",
+    "containers": "{what} takes units, not cartons or pallets",
+    "attributes": "only commission sets unit attributes",
+    "lot": "only commission sets the lot of units",
+    "units": "commission takes `product` and its new `serials`",
+}
+
+
+def field_problems(event_type: str, given: Collection[str]) -> list[tuple[str, str]]:
+    """(field, reason) for every field the event type needs and lacks, or takes not: all of
+    them at once. `given` names the fields the event has a value in."""
+    rule = rule_for(event_type)
+    what = event_type
+    problems = []
+    needed = (
+        ("location", rule.location, "{what} needs the location the units go to"),
+        ("party", rule.holder, "{what} needs the party the units go to"),
+        ("parent", rule.parent, "{what} needs the parent unit the components go into"),
+    )
+    for name, effect, message in needed:
+        if effect is Effect.SET and name not in given:
+            problems.append((name, message.format(what=what)))
+    if event_type == "replace_part" and "removed" not in given:
+        problems.append(("removed", "replace_part needs the components that come out"))
+    if event_type in ("pack", "unpack") and "container" not in given:
+        problems.append(("container", f"{what} needs the carton or pallet (its code)"))
+    if event_type == "commission" and "product" not in given:
+        problems.append(("product", "commission takes `product` and its new `serials`"))
+    for name, types in TAKES.items():
+        if name in given and event_type not in types:
+            problems.append((name, _NOT_TAKEN[name].format(what=what)))
+    return problems
+
+
+def state_text(status: Status, inside: str | None = None) -> str:
+    """A unit's state as refusals say it: `installed in FIN/F-1`."""
+    return status.label + (f" in {inside}" if inside else "")
+
+
+def refusal(rule: Rule, unit: str, state: str) -> str:
+    """Why `rule` may not happen to a unit (`PRODUCT/SERIAL`) in `state`: one sentence."""
+    allowed = rule.describe_allowed() or "nowhere"
+    return f"unit {unit} is {state}; {rule.event_type} is allowed only from {allowed}"
+
+
+def parent_problem(event_type: str, status: Status) -> str | None:
+    """Why a unit may not be the parent of this event, or None."""
+    if event_type != "disassemble" and status not in PARENT_ALLOWED:
+        return f"is {status.label}"
+    return None
+
+
+def changes(
+    rule: Rule, location_id: int | None, holder_id: int | None, parent_id: int | None
+) -> dict[str, int | None]:
+    """The columns of a unit an event of `rule` sets, and to what (`status` included when it
+    changes); the projection, containers and the replay check all read them from here."""
+    out: dict[str, int | None] = {}
+    if rule.to is not None:
+        out["status"] = int(rule.to)
+    for column, effect, given in (
+        ("location_id", rule.location, location_id),
+        ("holder_id", rule.holder, holder_id),
+        ("parent_id", rule.parent, parent_id),
+    ):
+        if effect is Effect.CLEAR:
+            out[column] = None
+        elif effect is Effect.SET or (effect is Effect.OPTIONAL and given is not None):
+            out[column] = given
+    return out
+
+
+# what replace_part does to each removed component: back as a returned part, out of its parent
+REMOVED_CHANGES: dict[str, int | None] = {
+    "status": int(REMOVED_TO),
+    "parent_id": None,
+    "holder_id": None,
+}
 
 
 def rule_for(event_type: str) -> Rule:
@@ -188,14 +290,6 @@ class UnitState:
     parent_id: int | None
 
 
-def _effect(effect: Effect, current: int | None, given: int | None) -> int | None:
-    if effect is Effect.CLEAR:
-        return None
-    if effect is Effect.SET or (effect is Effect.OPTIONAL and given is not None):
-        return given
-    return current
-
-
 def apply(
     state: UnitState | None,
     event_type: str,
@@ -212,22 +306,24 @@ def apply(
     if role is Role.PARENT:
         if state is None:
             raise ValueError("parent unit does not exist")
-        if event_type != "disassemble" and state.status not in PARENT_ALLOWED:
+        if parent_problem(event_type, state.status):
             raise ValueError("parent unit is not live")
         return state
     if role is Role.REMOVED:
         if state is None or state.status not in REMOVED_FROM:
             raise ValueError("removed component is not installed")
-        return UnitState(REMOVED_TO, state.location_id, None, None)
+        return UnitState(REMOVED_TO, state.location_id, None, None)  # REMOVED_CHANGES
     if state is None:
         if event_type != "commission":
             raise ValueError("unit does not exist")
         return UnitState(Status.COMMISSIONED, location_id, None, None)
     if not rule.allows(state.status):
         raise ValueError(f"{event_type} not allowed from {state.status.label}")
+    new = changes(rule, location_id, holder_id, parent_id)
+    status = new.get("status")
     return UnitState(
-        rule.to if rule.to is not None else state.status,
-        _effect(rule.location, state.location_id, location_id),
-        _effect(rule.holder, state.holder_id, holder_id),
-        _effect(rule.parent, state.parent_id, parent_id),
+        Status(status) if status is not None else state.status,
+        new.get("location_id", state.location_id),
+        new.get("holder_id", state.holder_id),
+        new.get("parent_id", state.parent_id),
     )

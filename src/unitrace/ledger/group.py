@@ -3,14 +3,16 @@
 A scan is one small event, and a transaction per scan spends most of its time on what every
 transaction pays — taking the writer lock, BEGIN, chaining the audit record, COMMIT — while
 the other scanners wait in line. Here single events queue for one writer thread per database.
-It takes everything that is waiting (up to `MAX_BATCH`), writes each event through the same
-`record_in` as every other write, each inside a savepoint so that one refused scan does not
-touch the others, chains their audit records in one go and commits once. Every caller gets
-its own answer — its `Recorded`, or its own error — only after the commit: an acknowledged
-scan is written.
+It takes everything that is waiting (up to `MAX_BATCH`) and hands it to the write pipeline as
+one batch whose events answer each for itself (`pipeline.record(atomic=False)`): every check
+of an event runs before anything of it is written, so a refused scan costs the others nothing
+— no savepoint, no rollback, no second run. The audit records are chained in one go and the
+batch commits once. Every caller gets its own answer — its `Recorded`, or its own error —
+only after the commit: an acknowledged scan is written.
 
-If the batch fails as a whole (the commit, the lock, a bug), nothing of it was written and
-every event is written again on its own by `record_events`, which answers for itself.
+If the batch fails as a whole (the commit, the lock, a concurrent writer on PostgreSQL, a
+bug), nothing of it was written and every event is written again on its own by
+`record_events`, which answers for itself.
 """
 
 from __future__ import annotations
@@ -24,19 +26,17 @@ import weakref
 from collections import defaultdict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
 from unitrace.access import audit
 from unitrace.access.principal import Actor
-from unitrace.core.errors import UnitraceError
 from unitrace.db import fast
 from unitrace.db.engine import Database
+from unitrace.ledger import pipeline
 from unitrace.ledger.limits import check_request
 from unitrace.ledger.schemas import EventIn
-from unitrace.ledger.write import Recorded, event_hash, record_in
+from unitrace.ledger.write import Recorded, event_hash
 
 MAX_BATCH = 128
 IDLE_SECONDS = 2.0  # the writer thread ends after this long without work; the next starts it
@@ -146,13 +146,14 @@ class GroupWriter:
         try:
             if held is not None and not held:
                 held.append(self._db.engine.connect())
-            with self._db.write(held[0] if held else None) as conn, \
-                    audit.deferred(conn) as pending:  # fmt: skip
+            with self._db.write(held[0] if held else None) as conn, audit.deferred(conn):
                 fast.start_batch(conn)
                 try:
-                    self._each(conn, jobs, pending, answers, alone)
+                    work = [pipeline.Job(job.actor, job.event, job.digest) for job in jobs]
+                    outcomes = pipeline.record(conn, work, atomic=False)
                 finally:
                     fast.end_batch(conn)
+            answers = list(zip(jobs, outcomes, strict=True))
         except Exception:  # noqa: BLE001 — nothing was written; each one on its own answers
             answers, alone = [], jobs
             if held:  # a fresh connection for the next batch
@@ -161,41 +162,6 @@ class GroupWriter:
         _answer(answers)
         for job in alone:
             _write_alone(self._db, job)
-
-    def _each(
-        self,
-        conn: Connection,
-        jobs: list[_Job],
-        pending: list[Any],
-        answers: list[tuple[_Job, Outcome]],
-        alone: list[_Job],
-    ) -> None:
-        # SQLite counts the rows a connection changed: an event refused before it
-        # wrote anything needs no savepoint to undo (refusals come from the checks,
-        # which run before the writes); one refused after it wrote fails the batch,
-        # and every event is then written on its own
-        counted = self._db.is_sqlite
-        for job in jobs:
-            mark = len(pending)
-            before = fast.changes(conn) if counted else 0
-            if not counted:
-                fast.savepoint(conn, "scan")
-            try:
-                recorded = record_in(conn, job.actor, job.event, job.digest)
-            except (UnitraceError, IntegrityError) as error:
-                if counted and fast.changes(conn) != before:
-                    raise
-                if not counted:
-                    fast.rollback_to(conn, "scan")
-                del pending[mark:]
-                if isinstance(error, IntegrityError):  # a concurrent writer (PostgreSQL)
-                    alone.append(job)
-                else:
-                    answers.append((job, error))
-                continue
-            if not counted:
-                fast.release(conn, "scan")
-            answers.append((job, recorded))
 
 
 def _write_alone(db: Database, job: _Job) -> None:

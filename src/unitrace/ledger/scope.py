@@ -94,19 +94,24 @@ def named_location(conn: Connection, actor: Actor, code: str, field: str = "loca
 EVENT_ID_LENGTH = int(events.c.event_id.type.length or 80)  # type: ignore[attr-defined]
 
 
-def own_event_id(conn: Connection, actor: Actor, event_id: str) -> str:
-    """The event id as the ledger keeps it. A partner's ids are its own: kept as
-    `<party code>:<id>`, so that two partners may both use `EV-1`, and one that sends an id
-    another party used gets the answer for an unused id. An id that already carries the
-    partner's prefix (as the ledger answered it) is taken as it is."""
-    if not actor.is_partner:
-        return event_id
+def event_id_prefix(conn: Connection, actor: Actor) -> str:
+    """A partner's ids are its own: kept as `<party code>:<id>`, so that two partners may both
+    use `EV-1`, and one that sends an id another party used gets the answer for an unused id."""
     code = conn.execute(select(parties.c.code).where(parties.c.id == actor.party_id)).scalar()
-    prefix = f"{code or '-'}:"
+    return f"{code or '-'}:"
+
+
+def own_event_id(prefix: str, event_id: str) -> str:
+    """The event id of a partner (`event_id_prefix`) as the ledger keeps it. An id that already
+    carries the partner's prefix (as the ledger answered it) is taken as it is."""
     own = event_id if event_id.startswith(prefix) else prefix + event_id
     if len(own) > EVENT_ID_LENGTH:
-        raise invalid("event_id", f"at most {EVENT_ID_LENGTH - len(prefix)} characters: a "
-                      f"partner's event ids are kept as {prefix}<id>", event_id)  # fmt: skip
+        raise invalid(
+            "event_id",
+            f"at most {EVENT_ID_LENGTH - len(prefix)} characters: a partner's event ids are "
+            f"kept as {prefix}<id>",
+            event_id,
+        )
     return own
 
 

@@ -1,4 +1,5 @@
-"""Ledger use cases: record events, commission units, replay check. Each opens its transaction."""
+"""Ledger use cases: record events, commission units. Each opens its transaction; every event
+is written by the pipeline (`ledger.pipeline`)."""
 
 from __future__ import annotations
 
@@ -9,61 +10,34 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import product_row, serial_template
-from unitrace.core.errors import Conflict, FieldError, UnitraceError, invalid
+from unitrace.core.errors import Conflict, FieldError, invalid
 from unitrace.core.serials import GenerationContext, SerialTemplate
 from unitrace.db.engine import Database
+from unitrace.db.retry import retried
 from unitrace.db.tables import serial_counters
-from unitrace.ledger import assembly
 from unitrace.ledger.bulk import allocate
 from unitrace.ledger.limits import check_request
+from unitrace.ledger.pipeline import Job, record, record_in
 from unitrace.ledger.schemas import CommissionIn, EventIn
-from unitrace.ledger.write import (
-    Recorded,
-    event_hash,
-    existing_serials,
-    find_replay,
-    payload_hash,
-    record_in,
-)
+from unitrace.ledger.write import Recorded, existing_serials, find_replay, payload_hash
 
 COLLISION_RETRIES = 5
 
 
 def record_events(db: Database, actor: Actor, batch: Sequence[EventIn]) -> list[Recorded]:
-    """Write a batch of events in one transaction: all of them, or none."""
+    """Write a batch of events in one transaction through the pipeline: all of them, or none."""
     check_request(actor, batch)  # before the batch takes the writer
-    digests = [event_hash(e) for e in batch]
-    for attempt in range(2):
-        try:
-            with db.write() as conn:
-                if assembly.suitable(batch) and not assembly.known_event_ids(conn, batch):
-                    return assembly.record_assemblies(conn, actor, batch, digests)
-                return [
-                    _numbered(i, len(batch), record_in, conn, actor, event, digest)
-                    for i, (event, digest) in enumerate(zip(batch, digests, strict=True))
-                ]
-        except IntegrityError:
-            # A concurrent transaction wrote the same event id or serial first (PostgreSQL).
-            # Run again: the checks now see its rows and answer replay, 409 or 422.
-            if attempt:
-                raise Conflict(
-                    "the events collided with a concurrent write; nothing was written"
-                ) from None
-    raise AssertionError("unreachable")
+    jobs = [Job(actor, event) for event in batch]
 
+    def write(conn: Connection) -> list[Recorded]:
+        with audit.deferred(conn):
+            outcomes = record(conn, jobs)
+        return [o for o in outcomes if isinstance(o, Recorded)]
 
-def _numbered(index: int, size: int, func, *args):  # type: ignore[no-untyped-def]
-    """Run one event of a batch; errors of a list name the event's index (`3.serials.0`)."""
-    try:
-        return func(*args)
-    except UnitraceError as error:
-        if size > 1:
-            error.detail = f"event {index}: {error.detail}"
-            for item in error.errors:
-                item.field = f"{index}.{item.field}"
-        raise
+    return retried(db, write, "the events collided with a concurrent write; nothing was written")
 
 
 def commission_units(db: Database, actor: Actor, request: CommissionIn) -> Recorded:
@@ -83,27 +57,20 @@ def commission_units(db: Database, actor: Actor, request: CommissionIn) -> Recor
     }
     if request.serials is not None:
         event = EventIn(**base, serials=request.serials)
-        for attempt in range(2):
-            try:
-                with db.write() as conn:
-                    return record_in(conn, actor, event, digest)
-            except IntegrityError:
-                if attempt:
-                    raise Conflict(
-                        "serials were registered meanwhile; nothing was written"
-                    ) from None
+        return retried(
+            db,
+            lambda conn: record_in(conn, actor, event, digest),
+            "serials were registered meanwhile; nothing was written",
+        )
     assert request.count is not None
-    for attempt in range(2):
-        try:
-            with db.write() as conn:
-                replay = find_replay(conn, request.event_id, digest)
-                if replay is not None:
-                    return replay
-                return _generate(conn, actor, request, base, digest)
-        except IntegrityError:
-            if attempt:
-                raise Conflict("serials collided with a concurrent write; try again") from None
-    raise AssertionError("unreachable")
+
+    def generate(conn: Connection) -> Recorded:
+        replay = find_replay(conn, request.event_id, digest)
+        if replay is not None:
+            return replay
+        return _generate(conn, actor, request, base, digest)
+
+    return retried(db, generate, "serials collided with a concurrent write; try again")
 
 
 def _generate(
@@ -128,7 +95,7 @@ def _generate(
                                         read_point=None, operator=None, equipment=None)  # fmt: skip
         try:
             with conn.begin_nested():
-                return record_in(conn, actor, event, digest, new_unit_serials=serials)
+                return record_in(conn, actor, event, digest, generated=True)
         except IntegrityError:
             taken = set(existing_serials(conn, product.id, serials))
             if not taken:

@@ -1,21 +1,8 @@
-"""The single write path of the ledger.
-
-Every event — from the API, the pages, the CLI, importers or EPCIS capture — is written by
-`record_in`, inside a transaction its use case opened. It validates the event, checks the
-lifecycle rule for every unit, appends the event and its unit links, and updates the
-projection (status, location, holder, parent) in the same transaction. A batch is all or
-nothing. Events are idempotent by `event_id`: the same event sent again is acknowledged with
-`replayed=True`; different content under a used id is a conflict.
-
-A partner's event is checked inside its party's scope before anything else is said of it: the
-units, cartons and parties it names are looked up among those its party holds (or is), its
-event ids are kept per party, and what is outside reads exactly as what does not exist
-(`ledger.scope`, docs/access.md "What a partner can write").
-"""
+"""Rows and lookups of the write pipeline (`ledger.pipeline`): the units events name, event
+rows, replays by event id, and the new units of a commission event."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import secrets
@@ -26,41 +13,38 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text
 
-from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import lot_id, product_row, serial_template
-from unitrace.channel import packing
-from unitrace.channel import rules as channel
 from unitrace.core.errors import (
+    MAX_REPORTED,
     Conflict,
     FieldError,
-    InvalidTransition,
     NotFound,
-    ValidationError,
+    Problems,
     invalid,
+    report,
+    unknown_unit,
 )
-from unitrace.core.lifecycle import (
-    PARENT_ALLOWED,
-    REMOVED_FROM,
-    REMOVED_TO,
-    Effect,
-    Role,
-    Rule,
-    Status,
-    rule_for,
-)
+from unitrace.core.lifecycle import Role, Status
 from unitrace.core.serials import plain_serial_problem
 from unitrace.db.fast import Fast
 from unitrace.db.tables import event_units, events, products, unit_id_blocks, units
-from unitrace.ledger import limits
 from unitrace.ledger.bulk import allocate, bulk_insert, chunks
 from unitrace.ledger.schemas import EventIn
-from unitrace.ledger.scope import named_location, named_party, own_event_id, write_holder
-from unitrace.production import rules
 
-MAX_REPORTED = 1_000  # errors listed one by one in a reply; the count says how many in all
+__all__ = ["MAX_REPORTED", "Recorded", "UnitRow", "record_in", "unknown_serial"]
+
+Ref = tuple[str, str | None, str]  # (field, product code or None, serial)
+unknown_serial = unknown_unit
+
+
+def record_in(*args: Any, **kwargs: Any) -> Recorded:
+    """`pipeline.record_in` (kept here for the use cases that call it by this name)."""
+    from unitrace.ledger import pipeline
+
+    return pipeline.record_in(*args, **kwargs)
 
 
 @dataclass
@@ -97,7 +81,6 @@ class UnitRow:
     status: Status
     parent_id: int | None
     product_id: int
-    container_id: int | None = None
 
 
 def payload_hash(payload: Any) -> str:
@@ -113,60 +96,7 @@ def event_hash(event: EventIn) -> str:
     return payload_hash(content)
 
 
-def report(
-    detail: str,
-    errors: list[FieldError],
-    kind: type[ValidationError]
-    | type[Conflict]
-    | type[NotFound]
-    | type[InvalidTransition] = ValidationError,
-    total: int | None = None,
-) -> Exception:
-    """An error listing problems one by one (the first MAX_REPORTED of them); `total` is how
-    many there are in all when only the first ones were kept (see `Problems`)."""
-    total = len(errors) if total is None else total
-    shown = errors[:MAX_REPORTED]
-    if total > len(shown):
-        shown.append(FieldError("*", f"{total - len(shown)} more not listed"))
-    return kind(f"{detail} ({total} in all)" if total > 1 else detail, shown)
-
-
-class Problems:
-    """Problems found one by one: the first MAX_REPORTED kept, the others only counted — an
-    event that names a million unknown serials is refused without building a million of them
-    while it holds the writer."""
-
-    def __init__(self) -> None:
-        self.shown: list[FieldError] = []
-        self.total = 0
-
-    def add(self, error: FieldError) -> None:
-        self.total += 1
-        if len(self.shown) < MAX_REPORTED:
-            self.shown.append(error)
-
-    def error(self, detail: str, kind: type[ValidationError] | type[Conflict] | type[NotFound]
-              | type[InvalidTransition] = ValidationError) -> Exception:  # fmt: skip
-        return report(detail, self.shown, kind, self.total)
-
-
-# --- resolving units ------------------------------------------------------------------
-
-
-def unit_refs(event: EventIn) -> list[tuple[str, str | None, str]]:
-    """(field path, product code or None, serial) for every unit an event names."""
-    refs = [(f"serials.{i}", event.product, s) for i, s in enumerate(event.serials)]
-    refs += [(f"units.{i}.serial", u.product or event.product, u.serial)
-             for i, u in enumerate(event.units)]  # fmt: skip
-    seen: dict[tuple[str | None, str], str] = {}
-    dupes = []
-    for path, product, serial in refs:
-        if (product, serial) in seen:
-            dupes.append(FieldError(path, f"named twice (also {seen[(product, serial)]})", serial))
-        seen[(product, serial)] = path
-    if dupes:
-        raise report("the event names a unit more than once", dupes)
-    return refs
+# --- the units events name ------------------------------------------------------------
 
 
 _BY_PRODUCT = (
@@ -177,7 +107,6 @@ _BY_PRODUCT = (
         units.c.parent_id,
         units.c.product_id,
         products.c.code,
-        units.c.container_id,
     )
     .join(products, products.c.id == units.c.product_id)
     .where(products.c.code == bindparam("product"))
@@ -191,7 +120,6 @@ _BY_SERIAL = (
         units.c.parent_id,
         units.c.product_id,
         products.c.code,
-        units.c.container_id,
     )
     .join(products, products.c.id == units.c.product_id)
     .where(units.c.serial.in_(bindparam("serials", expanding=True)))
@@ -214,362 +142,104 @@ _ONE_BY_PRODUCT_HELD = Fast(_ONE_BY_PRODUCT.statement.where(_HELD))
 _ONE_BY_SERIAL_HELD = Fast(_ONE_BY_SERIAL.statement.where(_HELD))
 
 
-def unknown_serial(serial: str, product: str | None) -> str:
-    """How an unknown serial is reported — also a unit outside a partner's scope, word for word."""
-    return f"no unit with serial {serial!r}" + (f" of product {product}" if product else "")
+class Lookup:
+    """Units found by (product, serial) or by serial alone, for a whole batch of events."""
+
+    def __init__(self, conn: Connection, found: dict[tuple[str | None, str], list[UnitRow]]):
+        self._conn = conn
+        self._found = found
+        self._products: dict[str, bool] = {}
+
+    def _product_exists(self, code: str) -> bool:
+        if code not in self._products:
+            row = self._conn.execute(_PRODUCT_EXISTS, {"code": code}).first()
+            self._products[code] = row is not None
+        return self._products[code]
+
+    def take(self, refs: Sequence[Ref]) -> list[UnitRow]:
+        """The units of `refs`, in order; all or NotFound listing every one missing.
+
+        With a holder (a partner's party) only units that party holds were found: another
+        party's unit and a serial that does not exist read the same."""
+        problems = Problems()
+        result = []
+        for path, product, serial in refs:
+            rows = self._found.get((product, serial), [])
+            if not rows:
+                if product is not None and not self._product_exists(product):
+                    problems.add(FieldError("product", "unknown product", product))
+                    break
+                problems.add(FieldError(path, unknown_unit(serial, product), serial))
+            elif len(rows) > 1:
+                codes = ", ".join(sorted(r.product for r in rows))
+                message = f"serial is used by products {codes}: name the product"
+                problems.add(FieldError(path, message, serial))
+            else:
+                result.append(rows[0])
+        if problems:
+            raise problems.error("unknown or ambiguous units", NotFound)
+        return result
 
 
-def resolve_units(
-    conn: Connection, refs: Sequence[tuple[str, str | None, str]], holder: int | None = None
-) -> list[UnitRow]:
-    """Look units up by (product, serial) or by serial alone, in chunks; all or NotFound.
+def _row(r: Any) -> UnitRow:
+    return UnitRow(r[0], r[1], r[5], Status(r[2]), r[3], r[4])
 
-    With `holder` (a partner's party, `scope.write_holder`) only units that party holds are
-    found: the holder is part of the lookup, so another party's unit and a serial that does
-    not exist run the same statements and get the same answer."""
+
+def lookup_units(conn: Connection, refs: Sequence[Ref], holder: int | None = None) -> Lookup:
+    """Look units up in chunks by product (one row: one statement on the driver's cursor).
+    With `holder` (`scope.write_holder`) only units that party holds are found: the holder is
+    part of the lookup, so another party's unit and a serial that does not exist run the same
+    statements and get the same answer."""
     held = {} if holder is None else {"holder": holder}
-    if len(refs) == 1:  # a scan: one lookup on the driver's cursor
-        path, product, serial = refs[0]
+    found: dict[tuple[str | None, str], list[UnitRow]] = defaultdict(list)
+    if len(refs) == 1:  # a scan
+        _path, product, serial = refs[0]
         if product is None:
             one = _ONE_BY_SERIAL if holder is None else _ONE_BY_SERIAL_HELD
             rows = one.run(conn, {"serial": serial, **held}).fetchall()
         else:
             one = _ONE_BY_PRODUCT if holder is None else _ONE_BY_PRODUCT_HELD
             rows = one.run(conn, {"product": product, "serial": serial, **held}).fetchall()
-        if len(rows) == 1:
-            r = rows[0]
-            return [UnitRow(r[0], r[1], r[5], Status(r[2]), r[3], r[4], r[6])]
-    by_product: dict[str | None, list[str]] = defaultdict(list)
-    for _, product, serial in refs:
-        by_product[product].append(serial)
-    found: dict[tuple[str | None, str], list[UnitRow]] = defaultdict(list)
+        found[(product, serial)] = [_row(r) for r in rows]
+        return Lookup(conn, found)
+    by_product: dict[str | None, set[str]] = defaultdict(set)
+    for _path, product, serial in refs:
+        by_product[product].add(serial)
     by_serial = _BY_SERIAL if holder is None else _BY_SERIAL_HELD
-    by_product_code = _BY_PRODUCT if holder is None else _BY_PRODUCT_HELD
+    by_code = _BY_PRODUCT if holder is None else _BY_PRODUCT_HELD
     for product, serials in by_product.items():
-        for chunk in chunks(serials):
+        for chunk in chunks(sorted(serials)):
             if product is None:
                 cursor = conn.execute(by_serial, {"serials": list(chunk), **held})
             else:
                 values = {"product": product, "serials": list(chunk), **held}
-                cursor = conn.execute(by_product_code, values)
+                cursor = conn.execute(by_code, values)
             for row in cursor:
-                found[(product, row.serial)].append(
-                    UnitRow(
-                        row.id,
-                        row.serial,
-                        row.code,
-                        Status(row.status),
-                        row.parent_id,
-                        row.product_id,
-                        row.container_id,
-                    )
-                )
-    problems = Problems()
-    result = []
-    known_products: set[str] = set()
-    for path, product, serial in refs:
-        rows = found.get((product, serial), [])
-        if not rows:
-            if product is not None and product not in known_products:
-                if conn.execute(_PRODUCT_EXISTS, {"code": product}).first() is None:
-                    problems.add(FieldError("product", "unknown product", product))
-                    break
-                known_products.add(product)
-            problems.add(FieldError(path, unknown_serial(serial, product), serial))
-        elif len(rows) > 1:
-            codes = ", ".join(sorted(r.product for r in rows))
-            problems.add(FieldError(path, f"serial is used by products {codes}: name the product",
-                                    serial))  # fmt: skip
-        else:
-            result.append(rows[0])
-    if problems.total:
-        raise problems.error("unknown or ambiguous units", NotFound)
-    return result
+                found[(product, row.serial)].append(_row(row))
+    return Lookup(conn, found)
+
+
+def resolve_units(
+    conn: Connection, refs: Sequence[Ref], holder: int | None = None
+) -> list[UnitRow]:
+    """The units of `refs`, in order; all or NotFound (see `lookup_units`)."""
+    return lookup_units(conn, refs, holder).take(refs)
 
 
 _ANCESTORS = text(
-    "WITH RECURSIVE up(id) AS (SELECT parent_id FROM units WHERE id = :id "
-    "UNION SELECT u.parent_id FROM units u JOIN up ON u.id = up.id "
-    "WHERE u.parent_id IS NOT NULL) SELECT id FROM up WHERE id IS NOT NULL"
-)
+    "WITH RECURSIVE up(start, id) AS (SELECT id, parent_id FROM units WHERE id IN :ids "
+    "AND parent_id IS NOT NULL UNION SELECT up.start, u.parent_id FROM units u "
+    "JOIN up ON u.id = up.id WHERE u.parent_id IS NOT NULL) SELECT start, id FROM up"
+).bindparams(bindparam("ids", expanding=True))
 
 
-def ancestors(conn: Connection, unit_id: int) -> set[int]:
-    rows = conn.execute(_ANCESTORS, {"id": unit_id})
-    return {int(r[0]) for r in rows}
-
-
-# --- the write path -------------------------------------------------------------------
-
-
-def record_in(
-    conn: Connection,
-    actor: Actor,
-    event: EventIn,
-    digest: str | None = None,
-    new_unit_serials: Sequence[str] | None = None,
-) -> Recorded:
-    """Write one event on an open write transaction. See the module docstring."""
-    actor.require(f"event:{event.type}")
-    digest = digest or event_hash(event)
-    if actor.is_partner and event.event_id is not None:  # a partner's ids are its own
-        event = event.model_copy(update={"event_id": own_event_id(conn, actor, event.event_id)})
-    replay = find_replay(conn, event.event_id, digest)
-    if replay is not None:
-        return replay
-    rule = rule_for(event.type)
-    _check_required(rule, event)
-    event_time = event.event_time or datetime.now().astimezone()
-    refs = {
-        "location_id": named_location(conn, actor, event.location) if event.location else None,
-        "party_id": named_party(conn, actor, event.party) if event.party else None,
-    }
-    if event.type == "commission":
-        return _commission(conn, actor, event, digest, event_time, refs, new_unit_serials)
-
-    # a partner's units are looked up among those its party holds: another party's unit is
-    # not found, exactly like a serial that does not exist, before anything is said of it
-    holder = write_holder(actor)
-    refs_named = unit_refs(event)
-    direct = resolve_units(conn, refs_named, holder)
-    _named_once(refs_named, direct)
-    plan = packing.prepare(conn, actor, event, direct)
-    subjects = direct + _packed_units(plan, direct)
-    if holder is not None:
-        limits.check_units(actor, len(subjects), limits.named_field(event))
-    parent = _parent(conn, rule, event, subjects, holder)
-    removed = _removed(conn, event, parent, holder)
-    rules.check_recall_block(conn, event.type, subjects)
-    _check_transitions(conn, rule, event, subjects)
-    warnings: list[str] = []
-    uses = rules.resolve_lot_uses(conn, event.consumed)
-    if parent is not None and event.type in ("assemble", "replace_part"):
-        warnings += rules.check_bom(conn, [rules.Assembly(parent, subjects, removed, uses)])[0]
-    if event.type in ("receive", "disassemble"):
-        warnings += rules.check_completion(conn, subjects)
-    if event.step is not None and event.step.started_at and event.step.started_at > event_time:
-        raise invalid("step.started_at", "is after the event's time (when the step ended)")
-    event_pk, event_id = _insert_event(
-        conn, actor, event, digest, event_time, refs, parent.id if parent else None,
-        None, len(subjects) + len(removed),
-    )  # fmt: skip
-    _project(conn, rule, subjects, event_pk, refs, parent.id if parent else None)
-    boxed = [u.id for u in direct if u.container_id is not None]
-    if plan.target is not None or plan.named or boxed:
-        packing.apply(conn, rule, plan, event_pk, refs, [u.id for u in direct])
-    if removed:
-        _project_removed(conn, removed, event_pk, parent.id if parent else None)
-    if uses and parent is not None:
-        rules.record_lot_uses_many(conn, ((event_pk, parent.id, u) for u in uses))
-    if event.step is not None:
-        rules.record_steps(conn, event_pk, subjects, event.step, event_time)
-    if event.region is not None and subjects:
-        channel.check_sighting(conn, event_pk, event.type, event.region, [u.id for u in subjects])
-    links = [(u.id, event_pk, int(Role.SUBJECT)) for u in subjects]
-    links += [(u.id, event_pk, int(Role.REMOVED)) for u in removed]
-    if parent:
-        links.append((parent.id, event_pk, int(Role.PARENT)))
-    if len(links) <= 3:  # a scan
-        _LINK.many(conn, [{"unit_id": u, "event_id": e, "role": r} for u, e, r in links])
-    else:
-        bulk_insert(conn, event_units, ("unit_id", "event_id", "role"), links)
-    _audit_event(conn, actor, event, event_id, len(subjects) + len(removed),
-                 [u.serial for u in subjects])  # fmt: skip
-    return Recorded(event_id, event_pk, event.type, len(subjects) + len(removed), False,
-                    warnings=warnings)  # fmt: skip
-
-
-def _packed_units(plan: packing.Plan, direct: list[UnitRow]) -> list[UnitRow]:
-    """The units inside the cartons and pallets an event names; none named on its own too."""
-    named = {u.id: u for u in direct}
-    twice = [
-        FieldError(
-            "serials",
-            "named twice: also inside a carton or pallet the event names",
-            named[r.id].serial,
-        )
-        for r in plan.units
-        if r.id in named
-    ]
-    if twice:
-        raise report("the event names a unit more than once", twice)
-    return [UnitRow(r.id, r.serial, r.code, Status(r.status), r.parent_id, r.product_id)
-            for r in plan.units]  # fmt: skip
-
-
-def _named_once(refs: list[tuple[str, str | None, str]], found: list[UnitRow]) -> None:
-    """One unit named twice (e.g. once by serial, once with its product) is an input error."""
-    seen: dict[int, str] = {}
-    twice = []
-    for (path, _product, serial), u in zip(refs, found, strict=True):
-        if u.id in seen:
-            twice.append(FieldError(path, f"named twice (also {seen[u.id]})", serial))
-        seen.setdefault(u.id, path)
-    if twice:
-        raise report("the event names a unit more than once", twice)
-
-
-def find_replay(conn: Connection, event_id: str | None, digest: str) -> Recorded | None:
-    """The earlier recording of this event, or None; a reused id with other content conflicts."""
-    if event_id is None:
-        return None
-    previous = conn.execute(
-        select(events.c.id, events.c.payload_hash, events.c.type, events.c.unit_count).where(
-            events.c.event_id == event_id
-        )
-    ).first()
-    if previous is None:
-        return None
-    if previous.payload_hash != digest:
-        raise Conflict(
-            f"event_id {event_id!r} was used for a different event",
-            [FieldError("event_id", "already used with other content", event_id)],
-        )
-    serials: list[str] = []
-    if previous.type == "commission":
-        serials = list(
-            conn.execute(
-                select(units.c.serial)
-                .join(event_units, event_units.c.unit_id == units.c.id)
-                .where(event_units.c.event_id == previous.id)
-                .order_by(units.c.id)
-            ).scalars()
-        )
-    return Recorded(event_id, previous.id, previous.type, previous.unit_count, True, serials)
-
-
-def _audit_event(conn: Connection, actor: Actor, event: EventIn, event_id: str, count: int,
-                 serials: Sequence[str]) -> None:  # fmt: skip
-    summary: dict[str, Any] = {"type": event.type, "unit_count": count,
-                               "serials": list(serials[:20])}  # fmt: skip
-    for name in ("product", "location", "party", "lot"):
-        if getattr(event, name):
-            summary[name] = getattr(event, name)
-    if event.parent is not None:
-        summary["parent"] = event.parent.serial
-    if event.containers:
-        summary["containers"] = list(event.containers[:20])
-    if event.container:
-        summary["container"] = event.container
-    audit.append(conn, actor, "record", "event", event_id, None, summary)
-
-
-def _check_required(rule: Rule, event: EventIn) -> None:
-    what = event.type
-    if rule.location is Effect.SET and not event.location:
-        raise invalid("location", f"{what} needs the location the units go to")
-    if rule.holder is Effect.SET and not event.party:
-        raise invalid("party", f"{what} needs the party the units go to")
-    if rule.parent is Effect.SET and event.parent is None:
-        raise invalid("parent", f"{what} needs the parent unit the components go into")
-    if event.type == "replace_part" and not event.removed:
-        raise invalid("removed", "replace_part needs the components that come out")
-    if event.removed and event.type != "replace_part":
-        raise invalid("removed", f"only replace_part takes removed components, not {what}")
-    if event.parent is not None and event.type not in ("assemble", "disassemble", "replace_part"):
-        raise invalid("parent", f"{what} does not take a parent unit")
-    if event.type in ("pack", "unpack") and not event.container:
-        raise invalid("container", f"{what} needs the carton or pallet (its code)")
-    if event.container and event.type not in ("pack", "unpack"):
-        raise invalid("container", f"only pack and unpack take `container`, not {what}; name "
-                      "the cartons the event moves in `containers`")  # fmt: skip
-    if event.container_kind and event.type != "pack":
-        raise invalid("container_kind", "only pack makes containers")
-    if event.containers and event.type in ("commission", "assemble", "disassemble",
-                                           "replace_part"):  # fmt: skip
-        raise invalid("containers", f"{what} takes units, not cartons or pallets")
-    if event.attributes is not None and event.type != "commission":
-        raise invalid("attributes", "only commission sets unit attributes")
-    if event.lot is not None and event.type != "commission":
-        raise invalid("lot", "only commission sets the lot of units")
-
-
-def _parent(
-    conn: Connection, rule: Rule, event: EventIn, subjects: list[UnitRow], holder: int | None
-) -> UnitRow | None:
-    if event.parent is None:
-        return None
-    ref = ("parent.serial", event.parent.product or event.product, event.parent.serial)
-    parent = resolve_units(conn, [ref], holder)[0]
-    if event.type != "disassemble" and parent.status not in PARENT_ALLOWED:
-        raise InvalidTransition(
-            f"parent {parent.product}/{parent.serial} is {parent.status.label}",
-            [FieldError("parent", f"is {parent.status.label}", parent.serial)],
-        )
-    ids = {u.id for u in subjects}
-    if event.type == "disassemble":
-        wrong = [
-            FieldError("serials", f"{u.serial} is not installed in {parent.serial}", u.serial)
-            for u in subjects
-            if u.parent_id != parent.id
-        ]
-        if wrong:
-            raise report(f"units are not in {parent.serial}", wrong, InvalidTransition)
-        return parent
-    if parent.id in ids or ids & ancestors(conn, parent.id):
-        raise InvalidTransition(
-            f"installing into {parent.serial} would put a unit inside itself",
-            [FieldError("parent", "is one of the components or contains them", parent.serial)],
-        )
-    return parent
-
-
-def _removed(
-    conn: Connection, event: EventIn, parent: UnitRow | None, holder: int | None
-) -> list[UnitRow]:
-    if not event.removed or parent is None:
-        return []
-    refs = [(f"removed.{i}.serial", r.product or event.product, r.serial)
-            for i, r in enumerate(event.removed)]  # fmt: skip
-    seen: set[tuple[str | None, str]] = set()
-    for path, product, serial in refs:
-        if (product, serial) in seen:
-            raise invalid(path, "named twice", serial)
-        seen.add((product, serial))
-    removed = resolve_units(conn, refs, holder)
-    wrong = [
-        FieldError(f"removed.{i}", f"{u.serial} is {u.status.label}, not installed in "
-                   f"{parent.serial}", u.serial)
-        for i, u in enumerate(removed)
-        if u.parent_id != parent.id or u.status not in REMOVED_FROM
-    ]  # fmt: skip
-    if wrong:
-        raise report(f"removed parts are not installed in {parent.serial}", wrong,
-                     InvalidTransition)  # fmt: skip
-    return removed
-
-
-def _check_transitions(
-    conn: Connection, rule: Rule, event: EventIn, subjects: list[UnitRow]
-) -> None:
-    bad = [u for u in subjects if not rule.allows(u.status)]
-    if not bad:
-        return
-    allowed = rule.describe_allowed() or "nowhere"
-    held = holders(conn, [u.parent_id for u in bad if u.parent_id is not None])
-
-    def state(u: UnitRow) -> str:
-        if u.parent_id is not None and u.parent_id in held:
-            return f"{u.status.label} in {held[u.parent_id]}"
-        return u.status.label
-
-    errors = [
-        FieldError(
-            "serials",
-            f"unit {u.product}/{u.serial} is {state(u)}; {rule.event_type} is allowed "
-            f"only from {allowed}",
-            u.serial,
-        )
-        for u in bad[:MAX_REPORTED]
-    ]
-    first = bad[0]
-    raise report(
-        f"cannot {rule.event_type} unit {first.product}/{first.serial}: it is "
-        f"{state(first)}, and {rule.event_type} is allowed only from {allowed}",
-        errors,
-        InvalidTransition,
-        len(bad),
-    )
+def ancestors_of(conn: Connection, unit_ids: Sequence[int]) -> dict[int, set[int]]:
+    """Unit id → the ids of every unit above it (its parent, the parent's parent …)."""
+    above: dict[int, set[int]] = defaultdict(set)
+    for chunk in chunks(sorted(set(unit_ids)), 500):
+        for start, up in conn.execute(_ANCESTORS, {"ids": list(chunk)}):
+            above[int(start)].add(int(up))
+    return above
 
 
 def holders(conn: Connection, parent_ids: list[int]) -> dict[int, str]:
@@ -612,42 +282,43 @@ def json_text(value: Any) -> str:
     return json.dumps(value)
 
 
-_EVENT_COLUMNS = ("event_id", "payload_hash", "type", "event_time", "event_tz", "record_time",
-                  "location_id", "party_id", "parent_unit_id", "lot_id", "read_point", "operator",
-                  "equipment", "region", "actor_user_id", "biz_transactions", "data",
-                  "unit_count")  # fmt: skip
-_INSERT_EVENT = Fast(
-    insert(events).values({c: bindparam(c, type_=events.c[c].type) for c in _EVENT_COLUMNS})
-    .returning(events.c.id),
-    as_text=("biz_transactions", "data"),
+_EVENT_COLUMNS = (
+    "event_id", "payload_hash", "type", "event_time", "event_tz", "record_time", "location_id",
+    "party_id", "parent_unit_id", "lot_id", "read_point", "operator", "equipment", "region",
+    "actor_user_id", "biz_transactions", "data", "unit_count",
 )  # fmt: skip
-_LINK = Fast(
-    insert(event_units).values(
-        unit_id=bindparam("unit_id"), event_id=bindparam("event_id"), role=bindparam("role")
-    )
+_VALUES = {c: bindparam(c, type_=events.c[c].type) for c in _EVENT_COLUMNS}
+_INSERT_EVENT = Fast(
+    insert(events).values(_VALUES).returning(events.c.id), as_text=("biz_transactions", "data")
+)
+_INSERT_EVENTS = Fast(
+    insert(events).values({"id": bindparam("id"), **_VALUES}), as_text=("biz_transactions", "data")
 )
 
 
-def _insert_event(
-    conn: Connection,
+def event_row(
     actor: Actor,
     event: EventIn,
+    event_id: str | None,
     digest: str,
-    event_time: datetime,
-    refs: dict[str, int | None],
+    event_time: datetime | None,
+    location_id: int | None,
+    party_id: int | None,
     parent_id: int | None,
     lot: int | None,
     unit_count: int,
-) -> tuple[int, str]:
-    values = {
-        "event_id": event.event_id or new_event_id(),
+) -> dict[str, Any]:
+    """The row of one event in `events`; the one place an event row is made."""
+    moment = event_time or datetime.now().astimezone()
+    return {
+        "event_id": event_id or new_event_id(),
         "payload_hash": digest,
         "type": event.type,
-        "event_time": event_time,
-        "event_tz": utc_offset(event_time),
+        "event_time": moment,
+        "event_tz": utc_offset(moment),
         "record_time": datetime.now(UTC),
-        "location_id": refs["location_id"],
-        "party_id": refs["party_id"],
+        "location_id": location_id,
+        "party_id": party_id,
         "parent_unit_id": parent_id,
         "lot_id": lot,
         "read_point": event.read_point,
@@ -659,162 +330,175 @@ def _insert_event(
         "data": json_text(event.data),
         "unit_count": unit_count,
     }
-    return int(_INSERT_EVENT.run(conn, values).fetchall()[0][0]), values["event_id"]
 
 
-@functools.cache
-def _project_statement(rule: Rule, columns: tuple[str, ...]) -> Any:
-    """UPDATE of the projection, guarded by the statuses the rule allows (built once)."""
-    return (
-        update(units)
-        .where(
-            units.c.id.in_(bindparam("ids", expanding=True)),
-            units.c.status.in_([int(s) for s in sorted(rule.allowed_from)]),
+def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Insert event rows; (primary key, event id) of each. One row: INSERT … RETURNING; many:
+    their keys taken first, then one statement batch."""
+    if len(rows) == 1:
+        pk = int(_INSERT_EVENT.run(conn, rows[0]).fetchall()[0][0])
+        return [(pk, rows[0]["event_id"])]
+    ids = _event_ids(conn, len(rows))
+    _INSERT_EVENTS.many(conn, [{**row, "id": pk} for pk, row in zip(ids, rows, strict=True)])
+    return [(pk, row["event_id"]) for pk, row in zip(ids, rows, strict=True)]
+
+
+def _event_ids(conn: Connection, count: int) -> list[int]:
+    """Primary keys for `count` new events: from the sequence on PostgreSQL; after the highest
+    id on SQLite, whose write transaction (BEGIN IMMEDIATE) excludes every other writer."""
+    if conn.dialect.name == "postgresql":
+        query = text(
+            "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, :n)"
         )
-        .values({column: bindparam(column) for column in columns})
-    )
+        return [int(i) for i in conn.execute(query, {"n": count}).scalars()]
+    start = int(conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()) + 1
+    return list(range(start, start + count))
 
 
-@functools.cache
-def _project_one(rule: Rule, columns: tuple[str, ...]) -> Fast:
-    """The same update for one unit, run on the driver's cursor (the scan path)."""
-    allowed = ", ".join(str(int(s)) for s in sorted(rule.allowed_from))  # integers only
-    return Fast(
-        update(units)
-        .where(units.c.id == bindparam("id"), text(f"units.status IN ({allowed})"))
-        .values({column: bindparam(column) for column in columns})
-    )
+# --- replays --------------------------------------------------------------------------------
 
 
-def _project(
-    conn: Connection,
-    rule: Rule,
-    subjects: list[UnitRow],
-    event_pk: int,
-    refs: dict[str, int | None],
-    parent_id: int | None,
-) -> None:
-    """Update the projection, guarded by the allowed statuses (the concurrency check)."""
-    values: dict[str, Any] = {"last_event_id": event_pk}
-    if rule.to is not None:
-        values["status"] = int(rule.to)
-    for column, effect, given in (
-        ("location_id", rule.location, refs["location_id"]),
-        ("holder_id", rule.holder, refs["party_id"]),
-        ("parent_id", rule.parent, parent_id),
-    ):
-        if effect is Effect.CLEAR:
-            values[column] = None
-        elif effect is Effect.SET or (effect is Effect.OPTIONAL and given is not None):
-            values[column] = given
-    ids = [u.id for u in subjects]
-    changed = 0
-    if len(ids) == 1:  # a scan
-        changed = (
-            _project_one(rule, tuple(sorted(values))).run(conn, {**values, "id": ids[0]}).rowcount
-        )
+@dataclass(frozen=True)
+class Previous:
+    """An event recorded before under an id: its content hash and what was answered."""
+
+    digest: str
+    recorded: Recorded
+
+
+_PREVIOUS_COLUMNS = (events.c.id, events.c.event_id, events.c.payload_hash, events.c.type,
+                     events.c.unit_count)  # fmt: skip
+_PREVIOUS = select(*_PREVIOUS_COLUMNS).where(
+    events.c.event_id.in_(bindparam("ids", expanding=True))
+)
+_PREVIOUS_ONE = Fast(select(*_PREVIOUS_COLUMNS).where(events.c.event_id == bindparam("id")))
+_MADE = (
+    select(units.c.serial)
+    .join(event_units, event_units.c.unit_id == units.c.id)
+    .where(event_units.c.event_id == bindparam("event"))
+    .order_by(units.c.id)
+)
+
+
+def find_replays(conn: Connection, event_ids: Sequence[str]) -> dict[str, Previous]:
+    """The earlier recordings of these event ids (one statement for one id)."""
+    rows: list[Any]
+    if len(event_ids) == 1:
+        rows = _PREVIOUS_ONE.run(conn, {"id": event_ids[0]}).fetchall()
     else:
-        statement = _project_statement(rule, tuple(sorted(values)))
-        for chunk in chunks(ids):
-            changed += conn.execute(statement, {**values, "ids": list(chunk)}).rowcount
-    if changed != len(ids):
+        rows = []
+        for chunk in chunks(sorted(set(event_ids))):
+            rows += conn.execute(_PREVIOUS, {"ids": list(chunk)}).all()
+    found = {}
+    for pk, event_id, digest, kind, count in rows:
+        serials: list[str] = []
+        if kind == "commission":
+            serials = list(conn.execute(_MADE, {"event": pk}).scalars())
+        found[event_id] = Previous(digest, Recorded(event_id, pk, kind, count, True, serials))
+    return found
+
+
+def find_replay(conn: Connection, event_id: str | None, digest: str) -> Recorded | None:
+    """The earlier recording of this event, or None; a reused id with other content conflicts."""
+    if event_id is None:
+        return None
+    previous = find_replays(conn, [event_id]).get(event_id)
+    if previous is None:
+        return None
+    if previous.digest != digest:
         raise Conflict(
-            f"{len(ids) - changed} of the units changed while this {rule.event_type} was "
-            "being recorded; nothing was written, try again",
-            [FieldError("serials", "changed by a concurrent event")],
+            f"event_id {event_id!r} was used for a different event",
+            [FieldError("event_id", "already used with other content", event_id)],
         )
+    return previous.recorded
 
 
-def _project_removed(
-    conn: Connection, removed: list[UnitRow], event_pk: int, parent_id: int | None
-) -> None:
-    changed = conn.execute(
-        update(units)
-        .where(
-            units.c.id.in_([u.id for u in removed]),
-            units.c.parent_id == parent_id,
-            units.c.status.in_([int(s) for s in REMOVED_FROM]),
-        )
-        .values(status=int(REMOVED_TO), parent_id=None, holder_id=None, last_event_id=event_pk)
-    ).rowcount
-    if changed != len(removed):
-        raise Conflict("removed parts changed meanwhile; nothing was written, try again")
+def audit_summary(event: EventIn, recorded: Recorded) -> dict[str, Any]:
+    """What the audit record of one event says of it."""
+    serials = recorded.serials or list(event.serials) or [u.serial for u in event.units]
+    summary: dict[str, Any] = {"type": event.type, "unit_count": recorded.unit_count,
+                               "serials": list(serials[:20])}  # fmt: skip
+    for name in ("product", "location", "party", "lot"):
+        if getattr(event, name):
+            summary[name] = getattr(event, name)
+    if event.parent is not None:
+        summary["parent"] = event.parent.serial
+    if event.containers:
+        summary["containers"] = list(event.containers[:20])
+    if event.container:
+        summary["container"] = event.container
+    return summary
 
 
-# --- commissioning: the event that creates units --------------------------------------
+# --- commissioning: the event that makes units ---------------------------------------------
 
 
-def _commission(
-    conn: Connection,
-    actor: Actor,
-    event: EventIn,
-    digest: str,
-    event_time: datetime,
-    refs: dict[str, int | None],
-    generated: Sequence[str] | None,
-) -> Recorded:
-    if event.units or not event.product:
-        raise invalid("product", "commission takes `product` and its new `serials`")
+@dataclass(frozen=True)
+class Made:
+    """What a commission event makes: units of one product (and lot)."""
+
+    product_id: int
+    lot_id: int | None
+
+
+def commission_check(conn: Connection, event: EventIn, generated: bool) -> Made:
+    """The product takes serials, the lot exists, every serial is well-formed, matches the
+    product's rule, is named once and is new (serials the rule generated are checked by it)."""
+    assert event.product is not None
     product = product_row(conn, event.product)
     if product.tracking != "serial":
-        raise invalid(
-            "product", f"{product.code} is tracked by {product.tracking}, not by serial",
-            product.code,
-        )  # fmt: skip
+        message = f"{product.code} is tracked by {product.tracking}, not by serial"
+        raise invalid("product", message, product.code)
     lot = lot_id(conn, product.id, event.lot) if event.lot else None
+    if generated:
+        return Made(product.id, lot)
     serials = list(event.serials)
-    if generated is None:
-        template = serial_template(product)
-        errors: list[FieldError] = []
-        seen: dict[str, int] = {}
-        for i, serial in enumerate(serials):
-            problem = plain_serial_problem(serial)
-            if problem is None and template is not None:
-                problem = template.mismatch(serial, product.code)
-            if problem is None and serial in seen:
-                problem = f"duplicate of serials.{seen[serial]}"
-            if problem:
-                errors.append(FieldError(f"serials.{i}", problem, serial))
-            seen.setdefault(serial, i)
-        if errors:
-            raise report(f"serials rejected for {product.code}; nothing was written", errors)
-        existing = existing_serials(conn, product.id, serials)
-        if existing:
-            raise report(
-                f"serials already exist for {product.code}; nothing was written",
-                [FieldError(f"serials.{seen[s]}", "already exists", s) for s in existing],
-                Conflict,
-            )
-    event_pk, event_id = _insert_event(
-        conn, actor, event.model_copy(update={"serials": []}), digest, event_time, refs, None,
-        lot, len(serials),
-    )  # fmt: skip
+    template = serial_template(product)
+    errors: list[FieldError] = []
+    seen: dict[str, int] = {}
+    for i, serial in enumerate(serials):
+        problem = plain_serial_problem(serial)
+        if problem is None and template is not None:
+            problem = template.mismatch(serial, product.code)
+        if problem is None and serial in seen:
+            problem = f"duplicate of serials.{seen[serial]}"
+        if problem:
+            errors.append(FieldError(f"serials.{i}", problem, serial))
+        seen.setdefault(serial, i)
+    if errors:
+        raise report(f"serials rejected for {product.code}; nothing was written", errors)
+    existing = existing_serials(conn, product.id, serials)
+    if existing:
+        raise report(
+            f"serials already exist for {product.code}; nothing was written",
+            [FieldError(f"serials.{seen[s]}", "already exists", s) for s in existing],
+            Conflict,
+        )
+    return Made(product.id, lot)
+
+
+def commission_write(
+    conn: Connection, event: EventIn, made: Made, event_pk: int, location: int | None
+) -> None:
+    """The new units and their links to the commission event."""
+    serials = list(event.serials)
     first_id = allocate(conn, unit_id_blocks, {"name": "units"}, "last_id", len(serials))
+    ids = range(first_id, first_id + len(serials))
     constants: dict[str, int | None] = {
-        "product_id": product.id,
-        "lot_id": lot,
+        "product_id": made.product_id,
+        "lot_id": made.lot_id,
         "status": int(Status.COMMISSIONED),
-        "location_id": refs["location_id"],
+        "location_id": location,
         "last_event_id": event_pk,
     }
     if event.attributes is None:
-        bulk_insert(conn, units, ("id", "serial"),
-                    zip(range(first_id, first_id + len(serials)), serials, strict=True),
-                    constants)  # fmt: skip
+        bulk_insert(conn, units, ("id", "serial"), zip(ids, serials, strict=True), constants)
     else:
         attributes = json.dumps(event.attributes, ensure_ascii=False)
-        bulk_insert(conn, units, ("id", "serial", "attributes"),
-                    ((first_id + i, s, attributes) for i, s in enumerate(serials)),
-                    constants)  # fmt: skip
-    bulk_insert(
-        conn,
-        event_units,
-        ("unit_id",),
-        ((unit_id,) for unit_id in range(first_id, first_id + len(serials))),
-        {"event_id": event_pk, "role": int(Role.SUBJECT)},
-    )
-    _audit_event(conn, actor, event, event_id, len(serials), serials)
-    return Recorded(event_id, event_pk, "commission", len(serials), False, serials)
+        rows = ((i, s, attributes) for i, s in zip(ids, serials, strict=True))
+        bulk_insert(conn, units, ("id", "serial", "attributes"), rows, constants)
+    links: dict[str, int | None] = {"event_id": event_pk, "role": int(Role.SUBJECT)}
+    bulk_insert(conn, event_units, ("unit_id",), ((i,) for i in ids), links)
 
 
 def existing_serials(conn: Connection, product_id: int, serials: Sequence[str]) -> list[str]:

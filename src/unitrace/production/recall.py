@@ -21,8 +21,8 @@ from unitrace.core.lifecycle import LIVE, Role, Status
 from unitrace.db.engine import Database
 from unitrace.db.tables import event_units, events, parties, products, recall_units, recalls, units
 from unitrace.ledger.bulk import bulk_insert
+from unitrace.ledger.pipeline import record_in
 from unitrace.ledger.schemas import EventIn, UnitRef
-from unitrace.ledger.write import record_in
 from unitrace.production.quality import to_csv
 from unitrace.production.schemas import RecallIn
 from unitrace.production.trace import affected_rows

@@ -1,22 +1,29 @@
-"""Production rules the ledger's write path applies, each in one place: the bill of materials
-at assembly, the route's required steps before finished stock, step results, lot consumption,
-and open recalls that block shipping and selling.
+"""Production rules, each in one place: the bill of materials at assembly, the route's required
+steps before finished stock, step results, lot consumption, and open recalls that block
+shipping and selling. `production.steps` plugs them into the ledger's write pipeline.
 
-Every check works on a whole event (all its units in a few set-based queries), inside the
-event's transaction.
+Every check works on many events at once (all their units in a few set-based queries), inside
+the pipeline's transaction, and answers per event instead of raising.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, and_, bindparam, exists, func, insert, literal, or_, select
 
-from unitrace.core.errors import FieldError, InvalidTransition, ValidationError, invalid
+from unitrace.core.errors import (
+    MAX_REPORTED,
+    FieldError,
+    InvalidTransition,
+    UnitraceError,
+    ValidationError,
+    invalid,
+)
 from unitrace.core.lifecycle import Role, Status
 from unitrace.db.fast import Fast, once_per_batch
 from unitrace.db.tables import (
@@ -110,20 +117,21 @@ def open_recalls(conn: Connection, unit_ids: Sequence[int]) -> dict[int, tuple[s
     return found
 
 
-def check_recall_block(conn: Connection, event_type: str, subjects: Sequence[Unit]) -> None:
-    if event_type not in BLOCKED_BY_RECALL or not subjects:
-        return
-    blocked = open_recalls(conn, [u.id for u in subjects])
-    if not blocked:
-        return
+def recall_refusal(
+    event_type: str, subjects: Sequence[Unit], blocked: dict[int, tuple[str, str]]
+) -> InvalidTransition | None:
+    """The refusal of an event on units under open recall (`open_recalls`), or None."""
+    hit = [u for u in subjects if u.id in blocked]
+    if not hit:
+        return None
     errors = [
         FieldError("serials", f"{u.serial} is under open recall {blocked[u.id][0]} "
                    f"({blocked[u.id][1]})", u.serial)
-        for u in subjects if u.id in blocked
+        for u in hit[:MAX_REPORTED]
     ]  # fmt: skip
-    first = next(u for u in subjects if u.id in blocked)
+    first = hit[0]
     code, title = blocked[first.id]
-    raise InvalidTransition(
+    return InvalidTransition(
         f"cannot {event_type} {first.product}/{first.serial}: it is under open recall {code} "
         f"({title}); repair it (a repair event) or scrap it first",
         errors,
@@ -181,17 +189,16 @@ class Assembly:
     adding: Sequence[Unit]
     removing: Sequence[Unit] = ()
     using: Sequence[LotUse] = ()
-    path: str = ""  # prefix of error fields: the event's index in a batch
 
 
-def check_bom(conn: Connection, assemblies: Sequence[Assembly]) -> list[list[str]]:
+def check_bom(conn: Connection, assemblies: Sequence[Assembly]) -> list[Verdict]:
     """Components and lots going into each parent against its product's bill of materials.
     Unexpected products or more than the BOM's quantity: refused, or warnings (policy warn).
     One BOM query per parent product and two grouped queries per chunk of parents."""
     boms = {pid: _bom(conn, pid) for pid in {a.parent.product_id for a in assemblies}}
     checked = [a for a in assemblies if boms[a.parent.product_id][1]]
     inside = installed(conn, [a.parent.id for a in checked]) if checked else {}
-    warnings: dict[int, list[str]] = {}
+    verdicts: dict[int, Verdict] = {}
     for a in checked:
         policy, bom = boms[a.parent.product_id]
         after = Counter(inside.get(a.parent.id, Counter()))
@@ -204,27 +211,35 @@ def check_bom(conn: Connection, assemblies: Sequence[Assembly]) -> list[list[str
         serialised = {u.product_id: u.product for u in (*a.adding, *a.removing)}
         codes = serialised | {u.product_id: u.product for u in a.using}
         problems = [
-            FieldError(a.path + ("serials" if pid in serialised else "consumed"),
+            FieldError("serials" if pid in serialised else "consumed",
                        f"{codes.get(pid, pid)} is not in the bill of materials of "
                        f"{a.parent.product}", codes.get(pid))
             for pid, n in after.items() if n > 0 and pid not in bom
         ] + [
-            FieldError(a.path + "serials", f"{after[pid]} × {code} is more than the {quantity} "
+            FieldError("serials", f"{after[pid]} × {code} is more than the {quantity} "
                        f"the bill of materials of {a.parent.product} allows", code)
             for pid, (code, quantity, _required) in bom.items() if after[pid] > quantity
         ]  # fmt: skip
-        warnings[id(a)] = _refuse_or_warn(
+        verdicts[id(a)] = refuse_or_warn(
             policy, f"assembly into {a.parent.serial} breaks its bill of materials", problems
         )
-    return [warnings.get(id(a), []) for a in assemblies]
+    return [verdicts.get(id(a), Verdict()) for a in assemblies]
 
 
-def _refuse_or_warn(policy: str, detail: str, problems: list[FieldError]) -> list[str]:
+@dataclass(frozen=True)
+class Verdict:
+    """What a check says of one event: warnings, or the error that refuses it."""
+
+    warnings: Sequence[str] = ()
+    error: UnitraceError | None = None
+
+
+def refuse_or_warn(policy: str, detail: str, problems: list[FieldError]) -> Verdict:
     if not problems:
-        return []
+        return Verdict()
     if policy == "refuse":
-        raise ValidationError(f"{detail}: {problems[0].message}", problems)
-    return [p.message for p in problems]
+        return Verdict(error=ValidationError(f"{detail}: {problems[0].message}", problems))
+    return Verdict([p.message for p in problems])
 
 
 # --- completion gate: route steps and required components before finished stock -----------
@@ -255,37 +270,65 @@ def _gated(conn: Connection, product_id: int) -> bool:
     return bool(once_per_batch(conn, ("gated", product_id), ask))
 
 
-def check_completion(conn: Connection, subjects: Sequence[Unit]) -> list[str]:
+def check_completion(conn: Connection, groups: Sequence[Sequence[Unit]]) -> list[Verdict]:
     """Units entering stock for the first time (a receive or disassemble, whatever their state
     now: commissioned, recalled, returned from a replaced part): every required step of their
     route passed (the last result counts) and every required BOM component installed. Units
-    that were in stock before went through this check then."""
-    gated = {p for p in {u.product_id for u in subjects} if _gated(conn, p)}
-    subjects = [u for u in subjects if u.product_id in gated]
-    been = set()
-    for chunk in chunks([u.id for u in subjects]):
+    that were in stock before went through this check then. One verdict per group (event)."""
+    every = [u for group in groups for u in group]
+    gated = {p for p in {u.product_id for u in every} if _gated(conn, p)}
+    every = [u for u in every if u.product_id in gated]
+    been: set[int] = set()
+    for chunk in chunks([u.id for u in every]):
         been.update(int(i) for i in conn.execute(_EVER_IN_STOCK, {"ids": list(chunk)}).scalars())
-    fresh = [u for u in subjects if u.id not in been]
+    fresh = [u for u in every if u.id not in been]
     if not fresh:
-        return []
-    warnings: list[str] = []
+        return [Verdict() for _ in groups]
     by_product: dict[int, list[Unit]] = defaultdict(list)
     for u in fresh:
         by_product[u.product_id].append(u)
-    for product_id, group in by_product.items():
-        _check_steps(conn, product_id, group)
-        warnings += _check_required_components(conn, product_id, group)
-    return warnings
+    skipped: dict[int, list[FieldError]] = defaultdict(list)
+    missing: dict[int, list[FieldError]] = defaultdict(list)
+    policies: dict[int, str] = {}
+    for product_id, units_of in by_product.items():
+        for found in _step_problems(conn, product_id, units_of):
+            skipped[found.unit_id].append(found.error)
+        policy, problems = _component_problems(conn, product_id, units_of)
+        policies[product_id] = policy
+        for unit_id, error in problems:
+            missing[unit_id].append(error)
+    verdicts = []
+    for group in groups:
+        errors = [e for u in group for e in skipped.get(u.id, ())]
+        if errors:
+            detail = f"not ready for finished stock: {errors[0].message}"
+            if len(errors) > 1:
+                detail += f" ({len(errors)} problems in all)"
+            verdicts.append(Verdict(error=InvalidTransition(detail, errors[:MAX_REPORTED])))
+            continue
+        lacking = [e for u in group for e in missing.get(u.id, ())]
+        policy = "refuse"
+        if lacking:
+            units_lacking = [u for u in group if u.id in missing]
+            policy = policies[units_lacking[0].product_id]
+        verdicts.append(refuse_or_warn(policy, "incomplete assembly", lacking))
+    return verdicts
 
 
-def _check_steps(conn: Connection, product_id: int, group: Sequence[Unit]) -> None:
+@dataclass(frozen=True)
+class _UnitError:
+    unit_id: int
+    error: FieldError
+
+
+def _step_problems(conn: Connection, product_id: int, group: Sequence[Unit]) -> list[_UnitError]:
     required = conn.execute(
         select(route_steps.c.code, route_steps.c.name)
         .where(route_steps.c.product_id == product_id, route_steps.c.required)
         .order_by(route_steps.c.position)
     ).all()
     if not required:
-        return
+        return []
     last: dict[tuple[int, str], bool] = {}
     query = (
         select(unit_steps.c.unit_id, unit_steps.c.step, unit_steps.c.passed)
@@ -300,36 +343,32 @@ def _check_steps(conn: Connection, product_id: int, group: Sequence[Unit]) -> No
         for code, name in required:
             passed = last.get((u.id, code))
             if passed is None:
-                errors.append(FieldError("serials", f"{u.serial} skipped required step {code} "
-                                         f"({name})", u.serial))  # fmt: skip
+                message = f"{u.serial} skipped required step {code} ({name})"
             elif not passed:
                 message = f"{u.serial} failed required step {code} ({name}), not passed since"
-                errors.append(FieldError("serials", message, u.serial))
-    if errors:
-        raise InvalidTransition(
-            f"not ready for finished stock: {errors[0].message}"
-            + (f" ({len(errors)} problems in all)" if len(errors) > 1 else ""),
-            errors[:1000],
-        )
+            else:
+                continue
+            errors.append(_UnitError(u.id, FieldError("serials", message, u.serial)))
+    return errors
 
 
-def _check_required_components(
+def _component_problems(
     conn: Connection, product_id: int, group: Sequence[Unit]
-) -> list[str]:
+) -> tuple[str, list[tuple[int, FieldError]]]:
     policy, bom = _bom(conn, product_id)
     needed = {pid: (code, quantity) for pid, (code, quantity, req) in bom.items() if req}
     if not needed:
-        return []
+        return policy, []
     problems = []
     inside = installed(conn, [u.id for u in group])
     for u in group:
         have = inside[u.id]
-        problems += [
-            FieldError("serials", f"{u.serial} misses {quantity - have[pid]} × {code} of its "
-                       "bill of materials", u.serial)
-            for pid, (code, quantity) in needed.items() if have[pid] < quantity
-        ]  # fmt: skip
-    return _refuse_or_warn(policy, "incomplete assembly", problems)
+        for pid, (code, quantity) in needed.items():
+            if have[pid] < quantity:
+                lacking = quantity - have[pid]
+                message = f"{u.serial} misses {lacking} × {code} of its bill of materials"
+                problems.append((u.id, FieldError("serials", message, u.serial)))
+    return policy, problems
 
 
 # --- lot consumption and step results ---------------------------------------------------
@@ -342,19 +381,31 @@ _LOT = (
 )
 
 
-def resolve_lot_uses(conn: Connection, consumed: Sequence[Any]) -> list[LotUse]:
-    """The lots an assembly consumes (`product`, `lot`, `quantity` each), looked up."""
+def lot_of(conn: Connection, product: str, number: str) -> tuple[int, int, str] | None:
+    """(lot id, product id, tracking) of a product's lot, or None."""
+    row = conn.execute(_LOT, {"product": product, "lot": number}).first()
+    return None if row is None else (int(row.id), int(row.product_id), str(row.tracking))
+
+
+def consumed_lots(
+    consumed: Sequence[Any], lookup: Callable[[str, str], tuple[int, int, str] | None]
+) -> list[LotUse]:
+    """The lots an assembly consumes (`product`, `lot`, `quantity` each), looked up; all or
+    ValidationError naming every bad line."""
     uses = []
+    errors = []
     for i, item in enumerate(consumed):
-        row = conn.execute(_LOT, {"product": item.product, "lot": item.lot}).first()
-        if row is None:
-            raise invalid(f"consumed.{i}.lot", f"no lot {item.lot} of product {item.product}",
-                          item.lot)  # fmt: skip
-        if row.tracking != "lot":
-            message = f"{item.product} is tracked by {row.tracking}: install its units instead"
-            raise invalid(f"consumed.{i}.product", message, item.product)
-        uses.append(LotUse(int(row.id), int(row.product_id), item.product, item.lot,
-                           item.quantity))  # fmt: skip
+        found = lookup(item.product, item.lot)
+        if found is None:
+            message = f"no lot {item.lot} of product {item.product}"
+            errors.append(FieldError(f"consumed.{i}.lot", message, item.lot))
+        elif found[2] != "lot":
+            message = f"{item.product} is tracked by {found[2]}: install its units instead"
+            errors.append(FieldError(f"consumed.{i}.product", message, item.product))
+        else:
+            uses.append(LotUse(found[0], found[1], item.product, item.lot, item.quantity))
+    if errors:
+        raise ValidationError(f"{errors[0].field}: {errors[0].message}", errors)
     if len({u.lot_id for u in uses}) != len(uses):
         raise invalid("consumed", "names a lot twice; add the quantities up")
     return uses
@@ -362,48 +413,59 @@ def resolve_lot_uses(conn: Connection, consumed: Sequence[Any]) -> list[LotUse]:
 
 def record_lot_uses_many(conn: Connection, uses: Iterable[tuple[int, int, LotUse]]) -> None:
     """(event pk, parent unit id, lot use) rows, in one statement batch."""
-    bulk_insert(conn, lot_uses, ("event_id", "lot_id", "unit_id", "quantity"),
-                ((pk, u.lot_id, parent, u.quantity) for pk, parent, u in uses))  # fmt: skip
+    rows = ((pk, u.lot_id, parent, u.quantity) for pk, parent, u in uses)
+    bulk_insert(conn, lot_uses, ("event_id", "lot_id", "unit_id", "quantity"), rows)
 
 
-def record_steps(
-    conn: Connection,
-    event_pk: int,
-    subjects: Sequence[Unit],
-    step: Any,
-    ended_at: datetime,
-) -> None:
-    """One step result per unit; the step must be on the route of each unit's product."""
-    product_ids = sorted({u.product_id for u in subjects})
+def steps_off_route(conn: Connection, wanted: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Of (step code, product id) pairs, those whose step is not on the product's route."""
+    codes = sorted({code for code, _pid in wanted})
+    products_of = sorted({pid for _code, pid in wanted})
     on_route = {
-        int(pid)
-        for (pid,) in conn.execute(
-            select(route_steps.c.product_id).where(
-                route_steps.c.code == step.code, route_steps.c.product_id.in_(product_ids)
+        (str(code), int(pid))
+        for code, pid in conn.execute(
+            select(route_steps.c.code, route_steps.c.product_id).where(
+                route_steps.c.code.in_(codes), route_steps.c.product_id.in_(products_of)
             )
         )
     }
-    missing = sorted({u.product for u in subjects if u.product_id not in on_route})
-    if missing:
-        raise invalid("step.code", f"step {step.code} is not on the route of {', '.join(missing)}",
-                      step.code)  # fmt: skip
-    attempts: Counter[int] = Counter()
+    return {pair for pair in wanted if pair not in on_route}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One event's step result for its units."""
+
+    event_pk: int
+    subjects: Sequence[Unit]
+    step: Any
+    ended_at: datetime
+
+
+def record_steps(conn: Connection, results: Sequence[StepResult]) -> None:
+    """One step result per unit and event, numbered by attempt."""
+    attempts: Counter[tuple[int, str]] = Counter()
     query = (
-        select(unit_steps.c.unit_id, func.count())
-        .where(unit_steps.c.step == step.code,
-               unit_steps.c.unit_id.in_(bindparam("ids", expanding=True)))
-        .group_by(unit_steps.c.unit_id)
-    )  # fmt: skip
-    for chunk in chunks([u.id for u in subjects]):
-        for unit_id, n in conn.execute(query, {"ids": list(chunk)}):
-            attempts[int(unit_id)] = int(n)
-    conn.execute(
-        insert(unit_steps),
-        [
-            {"unit_id": u.id, "event_id": event_pk, "product_id": u.product_id,
-             "step": step.code, "attempt": attempts[u.id] + 1, "passed": step.result == "pass",
-             "defect_code": step.defect_code, "started_at": step.started_at,
-             "ended_at": ended_at}
-            for u in subjects
-        ],
-    )  # fmt: skip
+        select(unit_steps.c.unit_id, unit_steps.c.step, func.count())
+        .where(
+            unit_steps.c.step.in_(bindparam("steps", expanding=True)),
+            unit_steps.c.unit_id.in_(bindparam("ids", expanding=True)),
+        )
+        .group_by(unit_steps.c.unit_id, unit_steps.c.step)
+    )
+    codes = sorted({r.step.code for r in results})
+    for chunk in chunks(sorted({u.id for r in results for u in r.subjects})):
+        for unit_id, step, n in conn.execute(query, {"ids": list(chunk), "steps": codes}):
+            attempts[(int(unit_id), str(step))] = int(n)
+    rows = []
+    for r in results:
+        for u in r.subjects:
+            attempts[(u.id, r.step.code)] += 1
+            rows.append({
+                "unit_id": u.id, "event_id": r.event_pk, "product_id": u.product_id,
+                "step": r.step.code, "attempt": attempts[(u.id, r.step.code)],
+                "passed": r.step.result == "pass", "defect_code": r.step.defect_code,
+                "started_at": r.step.started_at, "ended_at": r.ended_at,
+            })  # fmt: skip
+    if rows:
+        conn.execute(insert(unit_steps), rows)
