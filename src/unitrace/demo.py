@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import Progress
@@ -75,7 +75,7 @@ def _catalog(db: Database) -> None:
                        region="CN-44"),
     ):  # fmt: skip
         catalog.create_location(db, SYSTEM, location)
-    for product in (
+    for new_product in (
         ProductCreate(code=FINISHED, name="AC-9000 分体空调 split air conditioner",
                       gtin=_gtin("069500000001"), serial_rule="AC{yy}{mm}{seq:6}{check:luhn}",
                       warranty_months=36, warranty_start="activation"),
@@ -86,7 +86,7 @@ def _catalog(db: Database) -> None:
                       "MB{random:10}{check:mod37-36}", warranty_months=24),
         ProductCreate(code="SCREW-M4", name="M4 螺丝 screw kit", tracking="lot"),
     ):  # fmt: skip
-        catalog.create_product(db, SYSTEM, product)
+        catalog.create_product(db, SYSTEM, new_product)
     today = date.today()
     for product, number, supplier, age in (
         ("CMP-R32", "CMPL-A", "SUP-COMP", 130), ("CMP-R32", "CMPL-B", "SUP-COMP", 100),
@@ -158,7 +158,7 @@ def load_demo(db: Database, units: int = 10_000, console: Console | None = None,
             code: str,
             serials: list[str],
             day: float,
-            result: str = "pass",
+            result: Literal["pass", "fail"] = "pass",
             defect: str | None = None,
             rig: str = "QC-RIG-2",
         ) -> EventIn:

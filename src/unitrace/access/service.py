@@ -279,6 +279,10 @@ def create_token(
     return {**public, "token": token}
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def list_tokens(db: Database, actor: Actor, username: str | None = None) -> list[dict[str, Any]]:
     """Tokens (never their secret) of one user, or of everyone for an admin."""
     if username != actor.username:
@@ -292,11 +296,10 @@ def list_tokens(db: Database, actor: Actor, username: str | None = None) -> list
         query = query.where(users.c.username == username)
     with db.read() as conn:
         rows = conn.execute(query).all()
-    iso = lambda v: v.isoformat() if v else None  # noqa: E731
     return [
-        {"id": r.id, "user": r.username, "name": r.name, "created_at": iso(r.created_at),
-         "expires_at": iso(r.expires_at), "revoked_at": iso(r.revoked_at),
-         "last_used_at": iso(r.last_used_at), "trusted": r.trusted}
+        {"id": r.id, "user": r.username, "name": r.name, "created_at": _iso(r.created_at),
+         "expires_at": _iso(r.expires_at), "revoked_at": _iso(r.revoked_at),
+         "last_used_at": _iso(r.last_used_at), "trusted": r.trusted}
         for r in rows
     ]  # fmt: skip
 

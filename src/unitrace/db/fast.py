@@ -22,14 +22,14 @@ class Fast:
     def __init__(self, statement: Any, as_text: Sequence[str] = ()) -> None:
         self.statement = statement
         self.as_text = frozenset(as_text)
-        self._compiled: dict[str, Any] = {}
+        self._compiled: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {}
 
     def _for(self, conn: Connection) -> tuple[str, Callable[[dict[str, Any]], Any]]:
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
             found = self._compiled[name] = self._compile(conn)
-        return found  # type: ignore[no-any-return]
+        return found
 
     def _compile(self, conn: Connection) -> tuple[str, Callable[[dict[str, Any]], Any]]:
         """The SQL and a function from the caller's parameters to the driver's: fixed values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -114,7 +115,7 @@ def bom_fill(db: Database, actor: Actor, serial: str, product: str | None) -> di
         unit = find_unit(conn, actor, serial, product)
         parent = product_row_by_id(conn, unit.product_id)
         bom = _bom_public(conn, parent)
-        have = rules.installed(conn, [unit.id]).get(unit.id, {})
+        have = rules.installed(conn, [unit.id]).get(unit.id, Counter())
         codes = dict(conn.execute(select(products.c.id, products.c.code)
                                   .where(products.c.id.in_(list(have)))).all())  # fmt: skip
     counted = {codes[pid]: n for pid, n in have.items() if n > 0}

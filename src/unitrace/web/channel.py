@@ -139,12 +139,16 @@ async def shipment_create(request: Request) -> Response:
         expired = expired_form()
         return _shipments_page(request, actor, csrf, 400, form=form, errors=expired)
     try:
-        data = ShipmentIn(
-            number=form.get("number", "").strip() or None, party=form.get("party", ""),
-            product=form.get("product") or None,
-            serials=[s.strip() for s in form.get("serials", "").splitlines() if s.strip()],
-            ranges=_ranges(form.get("ranges", "")),
-        )  # fmt: skip
+        serials = [s.strip() for s in form.get("serials", "").splitlines() if s.strip()]
+        data = ShipmentIn.model_validate(
+            {
+                "number": form.get("number", "").strip() or None,
+                "party": form.get("party", ""),
+                "product": form.get("product") or None,
+                "serials": serials,
+                "ranges": _ranges(form.get("ranges", "")),
+            }
+        )
         made = channel.create_shipment(database(request), actor, data)
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)

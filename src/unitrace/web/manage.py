@@ -93,7 +93,9 @@ async def product_create(request: Request) -> Response:
                            "warranty_months", "warranty_start", "description")  # fmt: skip
     values = {k: v for k, v in values.items() if v is not None}
     try:
-        created = catalog.create_product(database(request), actor, ProductCreate(**values))
+        created = catalog.create_product(
+            database(request), actor, ProductCreate.model_validate(values)
+        )
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
         return _product_list(request, actor, csrf, "", 1, form=form, errors=errors,
@@ -194,7 +196,7 @@ async def lot_create(request: Request) -> Response:
     values = blank_to_none(form, "product", "number", "production_date", "expiry_date", "supplier")
     values = {k: v for k, v in values.items() if v is not None}
     try:
-        lot = catalog.create_lot(database(request), actor, LotCreate(**values))
+        lot = catalog.create_lot(database(request), actor, LotCreate.model_validate(values))
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
         return _lot_list(request, actor, csrf, "", "", 1, form=form, errors=errors,
@@ -232,7 +234,9 @@ async def lot_update(request: Request, product: str, number: str) -> Response:
         )
     values = blank_to_none(form, "production_date", "expiry_date", "supplier")
     try:
-        catalog.update_lot(database(request), actor, product, number, LotUpdate(**values))
+        catalog.update_lot(
+            database(request), actor, product, number, LotUpdate.model_validate(values)
+        )
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
         return _lot_page(request, actor, csrf, product, number, status_of(error),

@@ -95,12 +95,16 @@ async def assembly_scan(request: Request) -> Response:
     try:
         parent = {"serial": values["parent"] or "", "product": values["parent_product"]}
         if values["lot"]:
-            event = EventIn(type="assemble", parent=parent, consumed=[{
-                "product": values["product"] or "", "lot": values["lot"],
-                "quantity": values["quantity"] or "1"}])  # fmt: skip
+            lot_use = {
+                "product": values["product"] or "",
+                "lot": values["lot"],
+                "quantity": values["quantity"] or "1",
+            }
+            fields = {"type": "assemble", "parent": parent, "consumed": [lot_use]}
         else:
-            event = EventIn(type="assemble", parent=parent,
-                            units=[{"serial": serial, "product": values["product"]}])  # fmt: skip
+            component = {"serial": serial, "product": values["product"]}
+            fields = {"type": "assemble", "parent": parent, "units": [component]}
+        event = EventIn.model_validate(fields)
         done = ledger.record_events(database(request), actor, [event])[0]
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
@@ -155,14 +159,23 @@ async def step_record(request: Request) -> Response:
                            "station", "equipment", "operator", "value")  # fmt: skip
     serial = values["serial"] or ""
     try:
-        event = EventIn(
-            type="inspect", product=values["product"], serials=[serial] if serial else [],
-            location=values["station"], equipment=values["equipment"],
-            operator=values["operator"] or actor.username,
-            step={"code": values["step"] or "", "result": values["result"] or "",
-                  "defect_code": values["defect_code"] if values["result"] == "fail" else None},
-            data={"value": values["value"]} if values["value"] else {},
-        )  # fmt: skip
+        step = {
+            "code": values["step"] or "",
+            "result": values["result"] or "",
+            "defect_code": values["defect_code"] if values["result"] == "fail" else None,
+        }
+        event = EventIn.model_validate(
+            {
+                "type": "inspect",
+                "product": values["product"],
+                "serials": [serial] if serial else [],
+                "location": values["station"],
+                "equipment": values["equipment"],
+                "operator": values["operator"] or actor.username,
+                "step": step,
+                "data": {"value": values["value"]} if values["value"] else {},
+            }
+        )
         ledger.record_events(database(request), actor, [event])
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
@@ -182,7 +195,7 @@ def _trace_query(params: dict[str, str]) -> TraceQuery | None:
     for name in ("since", "until"):  # the form's datetime-local values are the plant's time
         if name in given and len(given[name]) == 16 and "T" in given[name]:
             given[name] = f"{given[name]}:00{offset[:3]}:{offset[3:]}"
-    return TraceQuery(**given)
+    return TraceQuery.model_validate(given)
 
 
 def _graph(tree: dict[str, Any]) -> dict[str, Any]:
