@@ -126,8 +126,11 @@ class UploadLimits:
     @classmethod
     def from_env(cls) -> UploadLimits:
         defaults = cls()
-        return cls(**{name: _positive(f"UNITRACE_UPLOAD_{name.upper()}", getattr(defaults, name))
-                      for name in defaults.__dataclass_fields__})  # fmt: skip
+        values = {
+            name: _positive(f"UNITRACE_UPLOAD_{name.upper()}", getattr(defaults, name))
+            for name in defaults.__dataclass_fields__
+        }
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -160,8 +163,10 @@ class PartnerLimits:
 
     @classmethod
     def from_env(cls) -> PartnerLimits:
-        return cls(_positive("UNITRACE_PARTNER_MAX_UNITS", cls.max_units),
-                   _positive("UNITRACE_PARTNER_MAX_EVENTS", cls.max_events))  # fmt: skip
+        return cls(
+            _positive("UNITRACE_PARTNER_MAX_UNITS", cls.max_units),
+            _positive("UNITRACE_PARTNER_MAX_EVENTS", cls.max_events),
+        )
 
 
 def _positive(name: str, default: int) -> int:

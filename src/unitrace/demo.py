@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import Progress
@@ -48,64 +48,121 @@ def _gtin(base12: str) -> str:
 
 def _catalog(db: Database) -> None:
     for party in (
-        PartyCreate(code="SUP-COMP", name="宁波压缩机 Ningbo Compressor Co.", kind="supplier",
-                    region="CN-33"),
-        PartyCreate(code="SUP-PCB", name="深圳电路板 Shenzhen PCB Ltd.", kind="supplier",
-                    region="CN-44"),
-        PartyCreate(code="SUP-FAST", name="苏州紧固件 Suzhou Fasteners", kind="supplier",
-                    region="CN-32"),
-        PartyCreate(code="D-EAST", name="华东分销 East China Distribution", kind="distributor",
-                    region="CN-31", authorised_regions=["CN-31", "CN-32", "CN-33"]),
-        PartyCreate(code="D-SOUTH", name="华南分销 South China Distribution", kind="distributor",
-                    region="CN-44", authorised_regions=["CN-44", "CN-45", "CN-46"]),
-        PartyCreate(code="C-HOTEL", name="上海酒店集团 Shanghai Hotel Group", kind="customer",
-                    region="CN-31"),
-    ):  # fmt: skip
+        PartyCreate(
+            code="SUP-COMP",
+            name="宁波压缩机 Ningbo Compressor Co.",
+            kind="supplier",
+            region="CN-33",
+        ),
+        PartyCreate(
+            code="SUP-PCB", name="深圳电路板 Shenzhen PCB Ltd.", kind="supplier", region="CN-44"
+        ),
+        PartyCreate(
+            code="SUP-FAST", name="苏州紧固件 Suzhou Fasteners", kind="supplier", region="CN-32"
+        ),
+        PartyCreate(
+            code="D-EAST",
+            name="华东分销 East China Distribution",
+            kind="distributor",
+            region="CN-31",
+            authorised_regions=["CN-31", "CN-32", "CN-33"],
+        ),
+        PartyCreate(
+            code="D-SOUTH",
+            name="华南分销 South China Distribution",
+            kind="distributor",
+            region="CN-44",
+            authorised_regions=["CN-44", "CN-45", "CN-46"],
+        ),
+        PartyCreate(
+            code="C-HOTEL",
+            name="上海酒店集团 Shanghai Hotel Group",
+            kind="customer",
+            region="CN-31",
+        ),
+    ):
         catalog.create_party(db, SYSTEM, party)
     for location in (
         LocationCreate(code="SZ", name="深圳工厂 Shenzhen plant", kind="site", region="CN-44"),
-        LocationCreate(code="SZ-ASSY", name="总装线 Assembly line 1", kind="station", parent="SZ",
-                       region="CN-44"),
-        LocationCreate(code="SZ-QC", name="终检 Final QC", kind="station", parent="SZ",
-                       region="CN-44"),
-        LocationCreate(code="SZ-FG", name="成品仓 Finished goods", kind="warehouse", parent="SZ",
-                       region="CN-44"),
+        LocationCreate(
+            code="SZ-ASSY",
+            name="总装线 Assembly line 1",
+            kind="station",
+            parent="SZ",
+            region="CN-44",
+        ),
+        LocationCreate(
+            code="SZ-QC", name="终检 Final QC", kind="station", parent="SZ", region="CN-44"
+        ),
+        LocationCreate(
+            code="SZ-FG",
+            name="成品仓 Finished goods",
+            kind="warehouse",
+            parent="SZ",
+            region="CN-44",
+        ),
         LocationCreate(code="SZ-FG-A01", name="A01", kind="bin", parent="SZ-FG", region="CN-44"),
-        LocationCreate(code="SZ-RMA", name="返修区 Repair area", kind="warehouse", parent="SZ",
-                       region="CN-44"),
-    ):  # fmt: skip
+        LocationCreate(
+            code="SZ-RMA", name="返修区 Repair area", kind="warehouse", parent="SZ", region="CN-44"
+        ),
+    ):
         catalog.create_location(db, SYSTEM, location)
-    for product in (
-        ProductCreate(code=FINISHED, name="AC-9000 分体空调 split air conditioner",
-                      gtin=_gtin("069500000001"), serial_rule="AC{yy}{mm}{seq:6}{check:luhn}",
-                      warranty_months=36, warranty_start="activation"),
-        ProductCreate(code="CMP-R32", name="R32 压缩机 compressor", gtin=_gtin("069500000002"),
-                      serial_rule="CP{yyyy}-{seq:7}", warranty_months=60,
-                      warranty_start="manufacture"),
-        ProductCreate(code="MB-V2", name="主控板 main board V2", serial_rule=
-                      "MB{random:10}{check:mod37-36}", warranty_months=24),
+    for new_product in (
+        ProductCreate(
+            code=FINISHED,
+            name="AC-9000 分体空调 split air conditioner",
+            gtin=_gtin("069500000001"),
+            serial_rule="AC{yy}{mm}{seq:6}{check:luhn}",
+            warranty_months=36,
+            warranty_start="activation",
+        ),
+        ProductCreate(
+            code="CMP-R32",
+            name="R32 压缩机 compressor",
+            gtin=_gtin("069500000002"),
+            serial_rule="CP{yyyy}-{seq:7}",
+            warranty_months=60,
+            warranty_start="manufacture",
+        ),
+        ProductCreate(
+            code="MB-V2",
+            name="主控板 main board V2",
+            serial_rule="MB{random:10}{check:mod37-36}",
+            warranty_months=24,
+        ),
         ProductCreate(code="SCREW-M4", name="M4 螺丝 screw kit", tracking="lot"),
-    ):  # fmt: skip
-        catalog.create_product(db, SYSTEM, product)
+    ):
+        catalog.create_product(db, SYSTEM, new_product)
     today = date.today()
     for product, number, supplier, age in (
-        ("CMP-R32", "CMPL-A", "SUP-COMP", 130), ("CMP-R32", "CMPL-B", "SUP-COMP", 100),
-        ("MB-V2", "PCB-2607", "SUP-PCB", 125), ("MB-V2", "PCB-2608", "SUP-PCB", 95),
-        ("SCREW-M4", "SCR-01", "SUP-FAST", 140), ("SCREW-M4", "SCR-02", "SUP-FAST", 110),
-        (FINISHED, "AC-L1", None, 120), (FINISHED, "AC-L2", None, 90),
-    ):  # fmt: skip
+        ("CMP-R32", "CMPL-A", "SUP-COMP", 130),
+        ("CMP-R32", "CMPL-B", "SUP-COMP", 100),
+        ("MB-V2", "PCB-2607", "SUP-PCB", 125),
+        ("MB-V2", "PCB-2608", "SUP-PCB", 95),
+        ("SCREW-M4", "SCR-01", "SUP-FAST", 140),
+        ("SCREW-M4", "SCR-02", "SUP-FAST", 110),
+        (FINISHED, "AC-L1", None, 120),
+        (FINISHED, "AC-L2", None, 90),
+    ):
         expiry = (today + timedelta(days=700)) if product == "SCREW-M4" else None
-        catalog.create_lot(db, SYSTEM, LotCreate(
-            product=product, number=number, supplier=supplier,
-            production_date=today - timedelta(days=age), expiry_date=expiry))  # fmt: skip
+        produced = today - timedelta(days=age)
+        lot = LotCreate(
+            product=product,
+            number=number,
+            supplier=supplier,
+            production_date=produced,
+            expiry_date=expiry,
+        )
+        catalog.create_lot(db, SYSTEM, lot)
 
 
 def _at(start: datetime, day: float) -> datetime:
     return start + timedelta(days=day)
 
 
-def load_demo(db: Database, units: int = 10_000, console: Console | None = None,
-              seed: int = 2026) -> dict[str, Any]:  # fmt: skip
+def load_demo(
+    db: Database, units: int = 10_000, console: Console | None = None, seed: int = 2026
+) -> dict[str, Any]:
     """Create the demo catalog and `units` finished units with a plausible history."""
     if units < 200:
         raise invalid("units", "the demo needs at least 200 units for its history", units)
@@ -120,34 +177,54 @@ def load_demo(db: Database, units: int = 10_000, console: Console | None = None,
         half = units // 2
         made: dict[str, list[str]] = {}
         for product, lot_a, lot_b, day in (
-            ("CMP-R32", "CMPL-A", "CMPL-B", 0), ("MB-V2", "PCB-2607", "PCB-2608", 1),
+            ("CMP-R32", "CMPL-A", "CMPL-B", 0),
+            ("MB-V2", "PCB-2607", "PCB-2608", 1),
             (FINISHED, "AC-L1", "AC-L2", 3),
-        ):  # fmt: skip
+        ):
             made[product] = []
             for lot, count in ((lot_a, half), (lot_b, units - half)):
-                made[product] += ledger.commission_units(db, SYSTEM, CommissionIn(
-                    product=product, lot=lot, count=count, location="SZ-ASSY",
-                    event_time=_at(start, day))).serials  # fmt: skip
+                request = CommissionIn(
+                    product=product,
+                    lot=lot,
+                    count=count,
+                    location="SZ-ASSY",
+                    event_time=_at(start, day),
+                )
+                made[product] += ledger.commission_units(db, SYSTEM, request).serials
             progress.advance(task)
         finished = made[FINISHED]
-        production.set_bom(db, SYSTEM, FINISHED, BomIn(lines=[
-            BomLineIn(component="CMP-R32"), BomLineIn(component="MB-V2"),
-            BomLineIn(component="SCREW-M4", quantity=12)]))  # fmt: skip
-        production.set_route(db, SYSTEM, FINISHED, RouteIn(steps=[
+        bom = [
+            BomLineIn(component="CMP-R32"),
+            BomLineIn(component="MB-V2"),
+            BomLineIn(component="SCREW-M4", quantity=12),
+        ]
+        production.set_bom(db, SYSTEM, FINISHED, BomIn(lines=bom))
+        route = [
             StepDefIn(code="ASSY", name="总装 Assembly", required=False),
             StepDefIn(code="LEAK", name="检漏 Leak test"),
-            StepDefIn(code="FQC", name="终检 Final QC")]))  # fmt: skip
-        ledger.record_events(db, SYSTEM, [
-            EventIn(type="assemble", product=FINISHED, parent=UnitRef(serial=unit),
-                    units=[UnitRef(product="CMP-R32", serial=cmp),
-                           UnitRef(product="MB-V2", serial=board)],
-                    consumed=[LotUseIn(product="SCREW-M4", lot="SCR-01" if i % 3 else "SCR-02",
-                                       quantity=12)],
-                    location="SZ-ASSY", operator=f"OP{rng.randint(1, 12):02d}",
-                    event_time=_at(start, 5 + i / units * 10))
-            for i, (unit, cmp, board) in enumerate(
-                zip(finished, made["CMP-R32"], made["MB-V2"], strict=True))
-        ])  # fmt: skip
+            StepDefIn(code="FQC", name="终检 Final QC"),
+        ]
+        production.set_route(db, SYSTEM, FINISHED, RouteIn(steps=route))
+        parts = zip(finished, made["CMP-R32"], made["MB-V2"], strict=True)
+        assemblies = [
+            EventIn(
+                type="assemble",
+                product=FINISHED,
+                parent=UnitRef(serial=unit),
+                units=[
+                    UnitRef(product="CMP-R32", serial=cmp),
+                    UnitRef(product="MB-V2", serial=board),
+                ],
+                consumed=[
+                    LotUseIn(product="SCREW-M4", lot="SCR-01" if i % 3 else "SCR-02", quantity=12)
+                ],
+                location="SZ-ASSY",
+                operator=f"OP{rng.randint(1, 12):02d}",
+                event_time=_at(start, 5 + i / units * 10),
+            )
+            for i, (unit, cmp, board) in enumerate(parts)
+        ]
+        ledger.record_events(db, SYSTEM, assemblies)
         progress.advance(task)
         failed = set(rng.sample(finished, max(1, units // 200)))
         passed = [u for u in finished if u not in failed]
@@ -158,29 +235,50 @@ def load_demo(db: Database, units: int = 10_000, console: Console | None = None,
             code: str,
             serials: list[str],
             day: float,
-            result: str = "pass",
+            result: Literal["pass", "fail"] = "pass",
             defect: str | None = None,
             rig: str = "QC-RIG-2",
         ) -> EventIn:
             station = "SZ-ASSY" if code == "LEAK" else "SZ-QC"
-            return EventIn(type="inspect", product=FINISHED, serials=serials, location=station,
-                           equipment=rig, operator=f"QC{rng.randint(1, 4):02d}",
-                           event_time=_at(start, day),
-                           step=StepIn(code=code, result=result, defect_code=defect),
-                           data={"pressure_kpa": 4150} if code == "LEAK" else {})  # fmt: skip
+            return EventIn(
+                type="inspect",
+                product=FINISHED,
+                serials=serials,
+                location=station,
+                equipment=rig,
+                operator=f"QC{rng.randint(1, 4):02d}",
+                event_time=_at(start, day),
+                step=StepIn(code=code, result=result, defect_code=defect),
+                data={"pressure_kpa": 4150} if code == "LEAK" else {},
+            )
 
         batch = [step("LEAK", [u for u in finished if u not in reworked], 15.5, rig="LEAK-1")]
-        batch += [step("LEAK", [u], 15.5, "fail", defects[i % len(defects)], "LEAK-1")
-                  for i, u in enumerate(reworked)]  # fmt: skip
-        batch += [step("LEAK", reworked, 15.8, rig="LEAK-1"), step("FQC", passed, 16)]
-        batch += [step("FQC", [u], 16, "fail", defects[i % len(defects)])
-                  for i, u in enumerate(sorted(failed))]  # fmt: skip
         batch += [
-            EventIn(type="scrap", product=FINISHED, serials=sorted(failed),
-                    location="SZ-QC", event_time=_at(start, 17), data={"reason": "FQC failed"}),
-            EventIn(type="receive", product=FINISHED, serials=passed, location="SZ-FG-A01",
-                    event_time=_at(start, 18)),
-        ]  # fmt: skip
+            step("LEAK", [u], 15.5, "fail", defects[i % len(defects)], "LEAK-1")
+            for i, u in enumerate(reworked)
+        ]
+        batch += [step("LEAK", reworked, 15.8, rig="LEAK-1"), step("FQC", passed, 16)]
+        batch += [
+            step("FQC", [u], 16, "fail", defects[i % len(defects)])
+            for i, u in enumerate(sorted(failed))
+        ]
+        batch += [
+            EventIn(
+                type="scrap",
+                product=FINISHED,
+                serials=sorted(failed),
+                location="SZ-QC",
+                event_time=_at(start, 17),
+                data={"reason": "FQC failed"},
+            ),
+            EventIn(
+                type="receive",
+                product=FINISHED,
+                serials=passed,
+                location="SZ-FG-A01",
+                event_time=_at(start, 18),
+            ),
+        ]
         ledger.record_events(db, SYSTEM, batch)
         progress.advance(task)
         rng.shuffle(passed)
@@ -191,13 +289,26 @@ def load_demo(db: Database, units: int = 10_000, console: Console | None = None,
             for part in range(4):
                 chunk = serials[part::4]
                 day = 20 + part * 10 + number
-                batch.append(EventIn(
-                    type="ship", product=FINISHED, serials=chunk, party=party,
-                    location=None, event_time=_at(start, day),
-                    biz_transactions=[BizTransaction(type="desadv", id=f"DN-{party}-{part + 1}")],
-                ))  # fmt: skip
-                batch.append(EventIn(type="deliver", product=FINISHED, serials=chunk,
-                                     event_time=_at(start, day + 2)))  # fmt: skip
+                note = BizTransaction(type="desadv", id=f"DN-{party}-{part + 1}")
+                batch.append(
+                    EventIn(
+                        type="ship",
+                        product=FINISHED,
+                        serials=chunk,
+                        party=party,
+                        location=None,
+                        event_time=_at(start, day),
+                        biz_transactions=[note],
+                    )
+                )
+                batch.append(
+                    EventIn(
+                        type="deliver",
+                        product=FINISHED,
+                        serials=chunk,
+                        event_time=_at(start, day + 2),
+                    )
+                )
         ledger.record_events(db, SYSTEM, batch)
         progress.advance(task)
         delivered = shipped["D-EAST"] + shipped["D-SOUTH"]
@@ -206,57 +317,102 @@ def load_demo(db: Database, units: int = 10_000, console: Console | None = None,
         # sales are reported with the region they happen in; one batch of D-EAST's units turns
         # up in Guangdong (CN-44), outside D-EAST's regions: diversion (窜货) alerts in the demo
         batch = [
-            EventIn(type="sell", product=FINISHED, serials=chunk, region=region,
-                    event_time=_at(start, 60 + i * 1.5))
+            EventIn(
+                type="sell",
+                product=FINISHED,
+                serials=chunk,
+                region=region,
+                event_time=_at(start, 60 + i * 1.5),
+            )
             for i in range(30)
             for chunk, region in (
                 ([s for s in sold[i::30] if s in east], "CN-44" if i == 7 else "CN-31"),
                 ([s for s in sold[i::30] if s not in east], "CN-44"),
             )
             if chunk
-        ]  # fmt: skip
+        ]
         activated = sold[: int(len(sold) * 0.7)]
         batch += [
-            EventIn(type="activate", product=FINISHED, serials=activated[i::10],
-                    event_time=_at(start, 106 + i))
+            EventIn(
+                type="activate",
+                product=FINISHED,
+                serials=activated[i::10],
+                event_time=_at(start, 106 + i),
+            )
             for i in range(10)
-        ]  # fmt: skip
+        ]
         ledger.record_events(db, SYSTEM, batch)
         progress.advance(task)
         returned = activated[: max(2, units // 200)]
-        spares = ledger.commission_units(db, SYSTEM, CommissionIn(
-            product="MB-V2", lot="PCB-2608", count=len(returned), location="SZ-RMA",
-            event_time=_at(start, 110))).serials  # fmt: skip
+        request = CommissionIn(
+            product="MB-V2",
+            lot="PCB-2608",
+            count=len(returned),
+            location="SZ-RMA",
+            event_time=_at(start, 110),
+        )
+        spares = ledger.commission_units(db, SYSTEM, request).serials
         batch = [
-            EventIn(type="receive", product="MB-V2", serials=spares, location="SZ-RMA",
-                    event_time=_at(start, 110)),
-            EventIn(type="return", product=FINISHED, serials=returned, location="SZ-RMA",
-                    event_time=_at(start, 112),
-                    biz_transactions=[BizTransaction(type="rma", id="RMA-0001")]),
-        ]  # fmt: skip
+            EventIn(
+                type="receive",
+                product="MB-V2",
+                serials=spares,
+                location="SZ-RMA",
+                event_time=_at(start, 110),
+            ),
+            EventIn(
+                type="return",
+                product=FINISHED,
+                serials=returned,
+                location="SZ-RMA",
+                event_time=_at(start, 112),
+                biz_transactions=[BizTransaction(type="rma", id="RMA-0001")],
+            ),
+        ]
         boards = _boards_of(db, returned)
         for i, (unit, spare) in enumerate(zip(returned, spares, strict=True)):
-            batch.append(EventIn(
-                type="replace_part", product="MB-V2", serials=[spare],
-                parent=UnitRef(product=FINISHED, serial=unit),
-                removed=[UnitRef(product="MB-V2", serial=boards[unit])],
-                location="SZ-RMA", operator="SVC01", event_time=_at(start, 113 + i / 100),
-                data={"defect_code": "PCB-CAP-03", "note": "电容鼓包 bulging capacitor"},
-            ))  # fmt: skip
-        batch.append(EventIn(type="repair", product=FINISHED, serials=returned,
-                             location="SZ-RMA", event_time=_at(start, 114),
-                             data={"result": "pass"}))  # fmt: skip
+            batch.append(
+                EventIn(
+                    type="replace_part",
+                    product="MB-V2",
+                    serials=[spare],
+                    parent=UnitRef(product=FINISHED, serial=unit),
+                    removed=[UnitRef(product="MB-V2", serial=boards[unit])],
+                    location="SZ-RMA",
+                    operator="SVC01",
+                    event_time=_at(start, 113 + i / 100),
+                    data={"defect_code": "PCB-CAP-03", "note": "电容鼓包 bulging capacitor"},
+                )
+            )
+        batch.append(
+            EventIn(
+                type="repair",
+                product=FINISHED,
+                serials=returned,
+                location="SZ-RMA",
+                event_time=_at(start, 114),
+                data={"result": "pass"},
+            )
+        )
         ledger.record_events(db, SYSTEM, batch)
         progress.advance(task)
-        campaign = recall.create_recall(db, SYSTEM, RecallIn(
-            code="RC-2026-01", title="主控板电容鼓包 Main board capacitors bulge",
+        opened = RecallIn(
+            code="RC-2026-01",
+            title="主控板电容鼓包 Main board capacitors bulge",
             reason="Capacitor batch of board lot PCB-2607 ages early (PCB-CAP-03).",
-            trace=TraceQuery(product="MB-V2", lot="PCB-2607")))  # fmt: skip
+            trace=TraceQuery(product="MB-V2", lot="PCB-2607"),
+        )
+        campaign = recall.create_recall(db, SYSTEM, opened)
         recall.mark_recalled(db, SYSTEM, "RC-2026-01")
         progress.advance(task, 2)
-    counts = {"finished": units, "components": 2 * units + len(spares),
-              "shipped": len(delivered), "sold": len(sold), "returned": len(returned),
-              "recalled": campaign["units"]}  # fmt: skip
+    counts = {
+        "finished": units,
+        "components": 2 * units + len(spares),
+        "shipped": len(delivered),
+        "sold": len(sold),
+        "returned": len(returned),
+        "recalled": campaign["units"],
+    }
     if console is not None:
         console.print(
             f"demo data: {units:,} {FINISHED} units with compressors and boards, "

@@ -115,8 +115,8 @@ def _csv_rows(content: bytes) -> Iterable[_Read]:
     first = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first.count)  # `;` from Excel in some locales, tab as "text"
     try:
-        for line, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter),
-                                     start=1):  # fmt: skip
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        for line, cells in enumerate(rows, start=1):
             yield line, cells, len(cells)
     except csv.Error as error:
         raise invalid("file", f"not a readable CSV file: {error}") from None
@@ -164,9 +164,14 @@ def _xlsx_rows(content: bytes, counter: _Counter) -> Iterable[_Read]:
         # yields each missing row between two row numbers; the parser under it yields only
         # what the file holds
         with sheet._get_source() as source:
-            parser = WorkSheetParser(source, sheet._shared_strings, data_only=True,
-                                     epoch=book.epoch, date_formats=book._date_formats,
-                                     timedelta_formats=book._timedelta_formats)  # fmt: skip
+            parser = WorkSheetParser(
+                source,
+                sheet._shared_strings,
+                data_only=True,
+                epoch=book.epoch,
+                date_formats=book._date_formats,
+                timedelta_formats=book._timedelta_formats,
+            )
             for line, cells in _parsed(parser):
                 yield line, _placed(cells, counter.limits.max_columns), len(cells)
     finally:

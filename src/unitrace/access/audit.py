@@ -34,8 +34,7 @@ GENESIS = "0" * 64
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)  # fmt: skip
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _stored(value: Any) -> str:
@@ -48,19 +47,20 @@ def _stored(value: Any) -> str:
 def _string_keys(value: Any) -> Any:
     """Keys as JSON writes them (1 → "1", None → "null", True → "true"), at every level."""
     if isinstance(value, dict):
-        return {
-            (k if isinstance(k, str) else json.dumps(k, default=str)).strip('"'):
-            _string_keys(v) for k, v in value.items()
-        }  # fmt: skip
+        return {_key_text(k): _string_keys(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_string_keys(v) for v in value]
     return value
 
 
+def _key_text(key: Any) -> str:
+    return (key if isinstance(key, str) else json.dumps(key, default=str)).strip('"')
+
+
 def record_hash(prev_hash: str, row: dict[str, Any]) -> str:
     """The hash of a record as read back (`before`/`after` parsed), as `verify_chain` checks."""
-    return _hash(prev_hash, {**row, "before": _canonical(row["before"]),
-                             "after": _canonical(row["after"])})  # fmt: skip
+    stored = {**row, "before": _canonical(row["before"]), "after": _canonical(row["after"])}
+    return _hash(prev_hash, stored)
 
 
 def _hash(prev_hash: str, record: dict[str, Any]) -> str:
@@ -129,8 +129,11 @@ def _chain(conn: Connection, rows: list[dict[str, Any]]) -> None:
     head = _HEAD.run(conn, {}).fetchone()
     if head is None:  # the very first record: create the head row, whoever gets there first
         dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        conn.execute(dialect_insert(audit_head).values(id=1, last_id=0, last_hash=GENESIS)
-                     .on_conflict_do_nothing())  # fmt: skip
+        conn.execute(
+            dialect_insert(audit_head)
+            .values(id=1, last_id=0, last_hash=GENESIS)
+            .on_conflict_do_nothing()
+        )
         head = _HEAD.run(conn, {}).fetchone()
     last_id, last_hash = int(head[0]), str(head[1])
     values = []
@@ -150,8 +153,20 @@ _HEAD = Fast(
     .where(audit_head.c.id == 1)
     .with_for_update()
 )
-_AUDIT_COLUMNS = ("id", "at", "actor", "action", "entity", "entity_key", "before", "after",
-                  "actor_user_id", "actor_token_id", "prev_hash", "hash")  # fmt: skip
+_AUDIT_COLUMNS = (
+    "id",
+    "at",
+    "actor",
+    "action",
+    "entity",
+    "entity_key",
+    "before",
+    "after",
+    "actor_user_id",
+    "actor_token_id",
+    "prev_hash",
+    "hash",
+)
 _INSERT = Fast(
     insert(audit_log).values({c: bindparam(c, type_=audit_log.c[c].type) for c in _AUDIT_COLUMNS}),
     as_text=("before", "after"),
@@ -185,8 +200,12 @@ class Anchor:
     anchored_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sequence": self.sequence, "hash": self.hash, "at": self.at,
-                "anchored_at": self.anchored_at}  # fmt: skip
+        return {
+            "sequence": self.sequence,
+            "hash": self.hash,
+            "at": self.at,
+            "anchored_at": self.anchored_at,
+        }
 
     def line(self) -> str:
         """One line of an anchor file (JSON)."""
@@ -208,8 +227,13 @@ def parse_anchors(text: str, source: str = "anchor") -> list[Anchor]:
             sequence, digest = value["sequence"], value["hash"]
         except (ValueError, TypeError, KeyError):
             value, sequence, digest = None, None, None
-        if (not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0
-                or not isinstance(digest, str) or not _HEX64.match(digest)):  # fmt: skip
+        if (
+            not isinstance(sequence, int)
+            or isinstance(sequence, bool)
+            or sequence < 0
+            or not isinstance(digest, str)
+            or not _HEX64.match(digest)
+        ):
             what = "a JSON object with sequence and hash, as `unitrace audit anchor` writes"
             raise invalid(source, f"line {number} is not an anchor ({what})")
         assert isinstance(value, dict)
@@ -232,8 +256,10 @@ def current_head(db: Database, actor: Actor) -> Anchor:
             select(audit_log.c.hash, audit_log.c.at).where(audit_log.c.id == head.last_id)
         ).first()
     if last is None or last.hash != head.last_hash:
-        raise Conflict(f"the audit head names record {head.last_id}, which is missing or "
-                       "differs from it; run `unitrace audit verify`")  # fmt: skip
+        raise Conflict(
+            f"the audit head names record {head.last_id}, which is missing or "
+            "differs from it; run `unitrace audit verify`"
+        )
     at = last.at.astimezone(UTC).isoformat(timespec="microseconds")
     return Anchor(int(head.last_id), str(head.last_hash), at, anchored_at)
 
@@ -270,9 +296,11 @@ def verify_chain(db: Database, actor: Actor, anchors: Sequence[Anchor] = ()) -> 
                     return ChainReport(count, row["id"], problem, len(anchors))
                 for anchor in anchored.get(row["id"], ()):
                     if anchor.hash != row["hash"]:
-                        problem = (f"record {row['id']} differs from its anchor of "
-                                   f"{anchor.anchored_at}: the chain was rewritten from record "
-                                   f"{row['id']} or before")  # fmt: skip
+                        problem = (
+                            f"record {row['id']} differs from its anchor of "
+                            f"{anchor.anchored_at}: the chain was rewritten from record "
+                            f"{row['id']} or before"
+                        )
                         return ChainReport(count, row["id"], problem, len(anchors))
                 expected_prev, expected_id = row["hash"], expected_id + 1
         finally:
@@ -284,9 +312,11 @@ def verify_chain(db: Database, actor: Actor, anchors: Sequence[Anchor] = ()) -> 
     beyond = [a for a in anchors if a.sequence > count]
     if beyond:
         furthest = max(beyond, key=lambda a: a.sequence)
-        problem = (f"records {count + 1} to {furthest.sequence} were removed: the chain ends at "
-                   f"record {count}, but the anchor of {furthest.anchored_at} names record "
-                   f"{furthest.sequence}")  # fmt: skip
+        problem = (
+            f"records {count + 1} to {furthest.sequence} were removed: the chain ends at "
+            f"record {count}, but the anchor of {furthest.anchored_at} names record "
+            f"{furthest.sequence}"
+        )
         return ChainReport(count, count + 1, problem, len(anchors))
     return ChainReport(count, None, None, len(anchors))
 
@@ -325,11 +355,17 @@ def list_records(
     return {
         "items": [
             {
-                "id": r["id"], "at": r["at"].isoformat(), "actor": r["actor"],
-                "action": r["action"], "entity": r["entity"], "entity_key": r["entity_key"],
-                "before": r["before"], "after": r["after"], "hash": r["hash"],
+                "id": r["id"],
+                "at": r["at"].isoformat(),
+                "actor": r["actor"],
+                "action": r["action"],
+                "entity": r["entity"],
+                "entity_key": r["entity_key"],
+                "before": r["before"],
+                "after": r["after"],
+                "hash": r["hash"],
             }
             for r in rows
         ],
         "next": str(rows[-1]["id"]) if more and rows else None,
-    }  # fmt: skip
+    }

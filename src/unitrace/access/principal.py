@@ -30,22 +30,35 @@ def _events(*types: str) -> frozenset[str]:
 
 
 _STAFF = frozenset({"read", "catalog.read", "trace"})
+_PRODUCTION = _events(
+    "commission",
+    "inspect",
+    "assemble",
+    "disassemble",
+    "replace_part",
+    "move",
+    "receive",
+    "scrap",
+    "pack",
+)
+_WAREHOUSE = _events(
+    "receive", "move", "ship", "deliver", "count", "return", "inspect", "pack", "unpack"
+)
+_SALES = _events("ship", "deliver", "sell", "activate", "return") | {"diversion.manage"}
+_SERVICE = _events("return", "repair", "replace_part", "activate", "verify", "inspect", "receive")
+_QUALITY = _events("inspect", "recall", "scrap", "verify") | {"recall.manage"}
+_PARTNER = _events("deliver", "sell", "activate", "return", "verify", "count", "unpack")
 ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
-    "production": _STAFF | _events("commission", "inspect", "assemble", "disassemble",
-                                   "replace_part", "move", "receive", "scrap", "pack"),
-    "warehouse": _STAFF | _events("receive", "move", "ship", "deliver", "count", "return",
-                                  "inspect", "pack", "unpack"),
-    "sales": _STAFF | _events("ship", "deliver", "sell", "activate", "return")
-    | {"diversion.manage"},
-    "service": _STAFF | _events("return", "repair", "replace_part", "activate", "verify",
-                                "inspect", "receive"),
-    "quality": _STAFF | _events("inspect", "recall", "scrap", "verify") | {"recall.manage"},
+    "production": _STAFF | _PRODUCTION,
+    "warehouse": _STAFF | _WAREHOUSE,
+    "sales": _STAFF | _SALES,
+    "service": _STAFF | _SERVICE,
+    "quality": _STAFF | _QUALITY,
     "auditor": _STAFF | {"audit.read"},
     "readonly": _STAFF,
-    "partner": frozenset({"read"}) | _events("deliver", "sell", "activate", "return", "verify",
-                                             "count", "unpack"),
-}  # fmt: skip
+    "partner": frozenset({"read"}) | _PARTNER,
+}
 ROLE_SUMMARY: dict[str, str] = {
     "admin": "everything",
     "production": "commission serials, record assembly, tests and production moves",

@@ -18,18 +18,23 @@ router = APIRouter(tags=["access"])
 
 @router.get("/me")
 def me(actor: CurrentActor) -> dict[str, Any]:
-    return {"username": actor.username, "role": actor.role,
-            "permissions": sorted(ROLES.get(actor.role, ()))}  # fmt: skip
+    return {
+        "username": actor.username,
+        "role": actor.role,
+        "permissions": sorted(ROLES.get(actor.role, ())),
+    }
 
 
 @router.get("/roles")
 def roles(actor: CurrentActor) -> dict[str, Any]:
     actor.require("read")
     return {
-        "roles": {name: {"summary": ROLE_SUMMARY[name], "permissions": sorted(perms)}
-                  for name, perms in ROLES.items()},
+        "roles": {
+            name: {"summary": ROLE_SUMMARY[name], "permissions": sorted(perms)}
+            for name, perms in ROLES.items()
+        },
         "permissions": PERMISSIONS,
-    }  # fmt: skip
+    }
 
 
 @router.get("/users")
@@ -61,8 +66,9 @@ def list_tokens(
 @router.post("/tokens", status_code=201)
 def create_token(body: TokenCreate, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
     """A new token (shown once in `token`)."""
-    return service.create_token(db, actor, body.user or actor.username, body.name, body.days,
-                                body.trusted)  # fmt: skip
+    return service.create_token(
+        db, actor, body.user or actor.username, body.name, body.days, body.trusted
+    )
 
 
 @router.delete("/tokens/{token_id}")
@@ -88,8 +94,17 @@ def audit_records(
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise invalid(name, "needs a UTC offset, e.g. 2026-11-24T08:00:00+08:00")
-    return audit.list_records(db, actor, entity=entity, entity_key=key, who=actor_name,
-                              since=since, until=until, before_id=before, limit=limit)  # fmt: skip
+    return audit.list_records(
+        db,
+        actor,
+        entity=entity,
+        entity_key=key,
+        who=actor_name,
+        since=since,
+        until=until,
+        before_id=before,
+        limit=limit,
+    )
 
 
 @router.get("/audit/head")
@@ -102,5 +117,9 @@ def audit_head(db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
 @router.get("/audit/verify")
 def audit_verify(db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
     report = audit.verify_chain(db, actor)
-    return {"ok": report.ok, "records": report.records, "broken_at": report.broken_at,
-            "problem": report.problem}  # fmt: skip
+    return {
+        "ok": report.ok,
+        "records": report.records,
+        "broken_at": report.broken_at,
+        "problem": report.problem,
+    }

@@ -154,7 +154,7 @@ def create_user(
                 role=role,
                 active=True,
                 party_id=party_id,
-            )  # fmt: skip
+            )
         )
         created = _user_public(conn, _user_row(conn, username))
         audit.append(conn, actor, "create", "user", username, None, created)
@@ -186,8 +186,8 @@ def update_user(
         changes: dict[str, Any] = {}
         if role is not None or party is not None:
             new_role = role or row.role
-            new_party = _party_for_role(conn, new_role, party or before["party"]
-                                        if new_role == "partner" else party)  # fmt: skip
+            wanted = (party or before["party"]) if new_role == "partner" else party
+            new_party = _party_for_role(conn, new_role, wanted)
             if (new_role, new_party) != (row.role, row.party_id):
                 changes.update(role=new_role, party_id=new_party)
         if active is not None and active != bool(row.active):
@@ -272,11 +272,19 @@ def create_token(
             )
             .returning(api_tokens.c.id)
         ).scalar_one()
-        public = {"id": token_id, "user": username, "name": name,
-                  "expires_at": expires.isoformat() if expires else None,
-                  "trusted": trusted}  # fmt: skip
+        public = {
+            "id": token_id,
+            "user": username,
+            "name": name,
+            "expires_at": expires.isoformat() if expires else None,
+            "trusted": trusted,
+        }
         audit.append(conn, actor, "create", "token", str(token_id), None, public)
     return {**public, "token": token}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def list_tokens(db: Database, actor: Actor, username: str | None = None) -> list[dict[str, Any]]:
@@ -292,13 +300,19 @@ def list_tokens(db: Database, actor: Actor, username: str | None = None) -> list
         query = query.where(users.c.username == username)
     with db.read() as conn:
         rows = conn.execute(query).all()
-    iso = lambda v: v.isoformat() if v else None  # noqa: E731
     return [
-        {"id": r.id, "user": r.username, "name": r.name, "created_at": iso(r.created_at),
-         "expires_at": iso(r.expires_at), "revoked_at": iso(r.revoked_at),
-         "last_used_at": iso(r.last_used_at), "trusted": r.trusted}
+        {
+            "id": r.id,
+            "user": r.username,
+            "name": r.name,
+            "created_at": _iso(r.created_at),
+            "expires_at": _iso(r.expires_at),
+            "revoked_at": _iso(r.revoked_at),
+            "last_used_at": _iso(r.last_used_at),
+            "trusted": r.trusted,
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def revoke_token(db: Database, actor: Actor, token_id: int) -> dict[str, Any]:
@@ -314,8 +328,9 @@ def revoke_token(db: Database, actor: Actor, token_id: int) -> dict[str, Any]:
             conn.execute(
                 update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=_now())
             )
-            audit.append(conn, actor, "revoke", "token", str(token_id), {"revoked": False},
-                         {"revoked": True})  # fmt: skip
+            audit.append(
+                conn, actor, "revoke", "token", str(token_id), {"revoked": False}, {"revoked": True}
+            )
     forget_tokens()  # after the commit: nothing can cache the old answer again
     return {"id": token_id, "revoked": True}
 
@@ -332,13 +347,14 @@ def revoke_user_tokens(db: Database, actor: Actor, username: str) -> list[int]:
 
 def _revoke_tokens_of(conn: Connection, actor: Actor, user_id: int) -> list[int]:
     live = (api_tokens.c.user_id == user_id) & api_tokens.c.revoked_at.is_(None)
-    ids = [int(i) for i in conn.execute(select(api_tokens.c.id).where(live)
-                                        .order_by(api_tokens.c.id)).scalars()]  # fmt: skip
+    query = select(api_tokens.c.id).where(live).order_by(api_tokens.c.id)
+    ids = [int(i) for i in conn.execute(query).scalars()]
     if ids:
         conn.execute(update(api_tokens).where(api_tokens.c.id.in_(ids)).values(revoked_at=_now()))
     for token_id in ids:
-        audit.append(conn, actor, "revoke", "token", str(token_id), {"revoked": False},
-                     {"revoked": True})  # fmt: skip
+        audit.append(
+            conn, actor, "revoke", "token", str(token_id), {"revoked": False}, {"revoked": True}
+        )
     return ids
 
 
@@ -422,15 +438,18 @@ def login(db: Database, username: str, password: str, address: str) -> tuple[Act
     now = _now()
     keys = (_account_key(username), _address_key(address))
     with db.write() as conn:
-        state = {r.address: r for r in conn.execute(
-            select(login_failures).where(login_failures.c.address.in_(keys)))}  # fmt: skip
-        refused = [_refused_until(state.get(keys[0]), ACCOUNT_BACKOFF, now),
-                   _refused_until(state.get(keys[1]), ADDRESS_BACKOFF, now)]  # fmt: skip
+        known = select(login_failures).where(login_failures.c.address.in_(keys))
+        state = {r.address: r for r in conn.execute(known)}
+        refused = [
+            _refused_until(state.get(keys[0]), ACCOUNT_BACKOFF, now),
+            _refused_until(state.get(keys[1]), ADDRESS_BACKOFF, now),
+        ]
         until = max((r for r in refused if r is not None), default=None)
         if until is not None:
             seconds = max(1, math.ceil((until - now).total_seconds()))
-            raise Throttled(f"too many failed logins; try again in {seconds} seconds",
-                            retry_after=seconds)  # fmt: skip
+            raise Throttled(
+                f"too many failed logins; try again in {seconds} seconds", retry_after=seconds
+            )
         row = conn.execute(select(users).where(users.c.username == username)).first()
         good = _password_matches(row.password_hash if row is not None else None, password)
         if row is None or not good or not row.active:
@@ -441,9 +460,15 @@ def login(db: Database, username: str, password: str, address: str) -> tuple[Act
             for key in keys:
                 _forget_failures(conn, key)
             session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-            conn.execute(insert(sessions).values(
-                id_hash=hash_secret(session_id), user_id=row.id, csrf_token=csrf,
-                created_at=now, expires_at=now + SESSION_LIFETIME))  # fmt: skip
+            conn.execute(
+                insert(sessions).values(
+                    id_hash=hash_secret(session_id),
+                    user_id=row.id,
+                    csrf_token=csrf,
+                    created_at=now,
+                    expires_at=now + SESSION_LIFETIME,
+                )
+            )
     if row is None:  # outside the transaction: the failure counts are committed
         raise Unauthorized("wrong user name or password")
     return Actor(row.username, row.role, row.id, None, row.party_id), session_id, csrf
@@ -494,8 +519,9 @@ def _refused_until(failures: Any, backoff: Backoff, now: datetime) -> datetime |
 def _count_failure(conn: Connection, key: str, failures: Any, now: datetime) -> None:
     if failures is None:
         # a new name or address: the moment to drop rows nobody has failed with for a day
-        conn.execute(delete(login_failures)
-                     .where(login_failures.c.window_start <= now - FORGET_FAILURES))  # fmt: skip
+        conn.execute(
+            delete(login_failures).where(login_failures.c.window_start <= now - FORGET_FAILURES)
+        )
     # an upsert that counts on the row as it is then: failures for a new name at the same
     # moment (PostgreSQL) must all count, not clash
     stale = login_failures.c.window_start <= now - FORGET_FAILURES
@@ -505,10 +531,12 @@ def _count_failure(conn: Connection, key: str, failures: Any, now: datetime) -> 
         .values(address=key, window_start=now, failures=1)
         .on_conflict_do_update(
             index_elements=[login_failures.c.address],
-            set_={"window_start": now,
-                  "failures": case((stale, 1), else_=login_failures.c.failures + 1)},
+            set_={
+                "window_start": now,
+                "failures": case((stale, 1), else_=login_failures.c.failures + 1),
+            },
         )
-    )  # fmt: skip
+    )
 
 
 def _forget_failures(conn: Connection, key: str) -> int:
@@ -533,13 +561,13 @@ def clear_backoff(
             _user_row(conn, username)
             cleared[username] = n = _forget_failures(conn, _account_key(username))
             if n:
-                audit.append(conn, actor, "unlock", "user", username, {"failed_logins": n},
-                             {"failed_logins": 0})  # fmt: skip
+                before, after = {"failed_logins": n}, {"failed_logins": 0}
+                audit.append(conn, actor, "unlock", "user", username, before, after)
         if address:
             cleared[address] = n = _forget_failures(conn, _address_key(address))
             if n:
-                audit.append(conn, actor, "unlock", "address", address, {"failed_logins": n},
-                             {"failed_logins": 0})  # fmt: skip
+                before, after = {"failed_logins": n}, {"failed_logins": 0}
+                audit.append(conn, actor, "unlock", "address", address, before, after)
     return cleared
 
 

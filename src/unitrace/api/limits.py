@@ -178,11 +178,12 @@ class RequestLimits:
 
     def _too_large(self) -> Response:
         limit = self.limits.max_body_bytes
-        return problems.problem(
-            413, "too-large", "Request body too large",
+        detail = (
             f"the body is larger than {limit:,} bytes (UNITRACE_MAX_BODY_BYTES); "
-            "send a big batch in parts", [{"field": "body", "message": f"at most {limit} bytes"}],
-        )  # fmt: skip
+            "send a big batch in parts"
+        )
+        errors = [{"field": "body", "message": f"at most {limit} bytes"}]
+        return problems.problem(413, "too-large", "Request body too large", detail, errors)
 
     async def _read(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body, read in linear time; None when it was answered here (413 over the
@@ -309,8 +310,11 @@ class Buckets:
 
     def _sweep(self, now: float) -> None:
         rate, burst = self.rate, self.burst
-        self.levels = {key: (level, then) for key, (level, then) in self.levels.items()
-                       if level + (now - then) * rate < burst}  # fmt: skip
+        self.levels = {
+            key: (level, then)
+            for key, (level, then) in self.levels.items()
+            if level + (now - then) * rate < burst
+        }
         if len(self.levels) >= self.MAX_KEYS:  # that many busy keys: a limit per key means little
             self.levels.clear()
 
@@ -321,19 +325,20 @@ def _buckets(rate: float, burst: int) -> Buckets | None:
 
 def _too_many(buckets: Buckets, what: str, wait: float) -> Response:
     seconds = max(1, math.ceil(wait))
-    return problems.problem(
-        429, "rate-limited", "Too many requests",
+    detail = (
         f"more than {buckets.rate:g} requests a second (bursts of {buckets.burst}) from this "
-        f"{what}; try again in {seconds} s", headers={"Retry-After": str(seconds)},
-    )  # fmt: skip
+        f"{what}; try again in {seconds} s"
+    )
+    headers = {"Retry-After": str(seconds)}
+    return problems.problem(429, "rate-limited", "Too many requests", detail, headers=headers)
 
 
 def _too_slow(limits: Limits) -> Response:
-    return problems.problem(
-        408, "timeout", "Request timeout",
+    detail = (
         f"the body was not complete within {limits.body_seconds:g} s, or nothing of it came "
-        f"for {limits.body_stall_seconds:g} s",
-    )  # fmt: skip
+        f"for {limits.body_stall_seconds:g} s"
+    )
+    return problems.problem(408, "timeout", "Request timeout", detail)
 
 
 async def _closing(answer: Response, scope: Scope, receive: Receive, send: Send) -> None:
@@ -419,8 +424,9 @@ def _check_json(payload: Any) -> ValidationError | None:
 # --- forwarded headers ------------------------------------------------------------------
 
 
-def _believe_proxy(scope: Scope, proxies: tuple[Network, ...], forwarded_for: bytes | None,
-                   proto: bytes | None) -> None:  # fmt: skip
+def _believe_proxy(
+    scope: Scope, proxies: tuple[Network, ...], forwarded_for: bytes | None, proto: bytes | None
+) -> None:
     """From a trusted proxy: the client is the last address in X-Forwarded-For that is not one
     of our proxies (each proxy appends the address it got the request from), and the scheme is
     X-Forwarded-Proto. From anyone else both headers are ignored."""
@@ -429,8 +435,9 @@ def _believe_proxy(scope: Scope, proxies: tuple[Network, ...], forwarded_for: by
         return
     if forwarded_for:
         hops = [hop.strip() for hop in forwarded_for.decode("latin-1").split(",")]
-        chosen = next((hop for hop in reversed(hops) if hop and not _is_proxy(hop, proxies)),
-                      hops[0])  # fmt: skip
+        chosen = next(
+            (hop for hop in reversed(hops) if hop and not _is_proxy(hop, proxies)), hops[0]
+        )
         if chosen:
             scope["client"] = (chosen, 0)
     if proto:

@@ -34,9 +34,14 @@ STATUS: dict[type[UnitraceError], int] = {
 }
 
 
-def problem(status: int, code: str, title: str, detail: str,
-            errors: list[dict[str, Any]] | None = None,
-            headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"urn:unitrace:problem:{code}",
         "title": title,
@@ -83,16 +88,17 @@ def status_of(exc: Exception) -> int:
 
 def domain_problem(exc: UnitraceError, headers: dict[str, str] | None = None) -> JSONResponse:
     """The answer to one of our errors: its status, title, detail and field errors."""
-    return problem(status_of(exc), exc.code, exc.title, exc.detail,
-                   [e.as_dict() for e in exc.errors], headers)  # fmt: skip
+    errors = [e.as_dict() for e in exc.errors]
+    return problem(status_of(exc), exc.code, exc.title, exc.detail, errors, headers)
 
 
 def internal_problem(exc: Exception) -> JSONResponse:
     import logging
 
     logging.getLogger("unitrace").exception("unexpected error", exc_info=exc)
-    return problem(500, "internal", "Internal error",
-                   "unexpected error; it was logged for the administrator")  # fmt: skip
+    return problem(
+        500, "internal", "Internal error", "unexpected error; it was logged for the administrator"
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -104,14 +110,14 @@ def install(app: FastAPI) -> None:
     async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = field_errors(list(exc.errors()))
         first = errors[0] if errors else FieldError("body", "invalid")
-        return problem(422, "validation", "Invalid input", f"{first.field}: {first.message}",
-                       [e.as_dict() for e in errors])  # fmt: skip
+        detail = f"{first.field}: {first.message}"
+        return problem(422, "validation", "Invalid input", detail, [e.as_dict() for e in errors])
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed", 400: "Bad request"}
-        return problem(exc.status_code, "http", titles.get(exc.status_code, "Error"),
-                       str(exc.detail))  # fmt: skip
+        title = titles.get(exc.status_code, "Error")
+        return problem(exc.status_code, "http", title, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

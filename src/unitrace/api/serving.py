@@ -87,8 +87,10 @@ class HeadDeadline:
         if pending and self._head_pending() and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
-                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                                     b"content-length: 0\r\nconnection: close\r\n\r\n")  # fmt: skip
+                self.transport.write(
+                    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                    b"content-length: 0\r\nconnection: close\r\n\r\n"
+                )
                 self.transport.close()
 
     def on_response_complete(self) -> None:

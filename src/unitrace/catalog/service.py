@@ -236,13 +236,18 @@ def _lot_query() -> Any:
     supplier = parties.alias("supplier")
     return (
         select(
-            lots.c.id, lots.c.number, lots.c.production_date, lots.c.expiry_date,
-            lots.c.created_at, products.c.code.label("product"),
-            products.c.name.label("product_name"), supplier.c.code.label("supplier"),
+            lots.c.id,
+            lots.c.number,
+            lots.c.production_date,
+            lots.c.expiry_date,
+            lots.c.created_at,
+            products.c.code.label("product"),
+            products.c.name.label("product_name"),
+            supplier.c.code.label("supplier"),
         )
         .join(products, products.c.id == lots.c.product_id)
         .outerjoin(supplier, supplier.c.id == lots.c.supplier_id)
-    )  # fmt: skip
+    )
 
 
 def _lot_public(row: Row[Any]) -> dict[str, Any]:
@@ -324,8 +329,10 @@ def update_lot(
         if "supplier" in changes:
             code = changes["supplier"]
             values["supplier_id"] = party_id(conn, code, "supplier") if code else None
-        _check_lot_dates(values.get("production_date", row.production_date),
-                         values.get("expiry_date", row.expiry_date))  # fmt: skip
+        _check_lot_dates(
+            values.get("production_date", row.production_date),
+            values.get("expiry_date", row.expiry_date),
+        )
         conn.execute(update(lots).where(lots.c.id == row.id).values(**values))
         after = _lot_public(_lot_row(conn, product, number))
         audit.append(conn, actor, "update", "lot", f"{product}/{number}", before, after)

@@ -65,8 +65,8 @@ def inventory(
     status: str | None = Query(default=None, max_length=20, description="default in_stock"),
 ) -> dict[str, Any]:
     """Units counted by product, lot, location and status — the ledger's projection."""
-    return service.inventory(db, actor, [b.strip() for b in by.split(",") if b.strip()],
-                             product=product, location=location, status=status)  # fmt: skip
+    groups = [b.strip() for b in by.split(",") if b.strip()]
+    return service.inventory(db, actor, groups, product=product, location=location, status=status)
 
 
 @router.get("/diversions")
@@ -78,8 +78,9 @@ def list_alerts(
     region: str | None = Query(default=None, max_length=20, description="region seen"),
 ) -> list[dict[str, Any]]:
     """Diversion (窜货) alerts: unit, authorised distributor, shipment, expected and seen region."""
-    return service.list_alerts(db, actor, status=None if status == "all" else status,
-                               party=party, region=region)  # fmt: skip
+    return service.list_alerts(
+        db, actor, status=None if status == "all" else status, party=party, region=region
+    )
 
 
 @router.post("/diversions/{alert_id}/ack")

@@ -31,14 +31,26 @@ from unitrace.tabular import Cell, read_table
 
 MAX_CUSTOMER = 200
 COLUMNS = {
-    "serial": "serial", "序列号": "serial", "product": "product", "产品": "product",
-    "sold_at": "sold_at", "销售日期": "sold_at", "region": "region", "地区": "region",
-    "customer": "customer", "客户": "customer",
-}  # fmt: skip
+    "serial": "serial",
+    "序列号": "serial",
+    "product": "product",
+    "产品": "product",
+    "sold_at": "sold_at",
+    "销售日期": "sold_at",
+    "region": "region",
+    "地区": "region",
+    "customer": "customer",
+    "客户": "customer",
+}
 EXPECTED = "serial, product, sold_at, region, customer (序列号, 产品, 销售日期, 地区, 客户)"
 # where the ledger's schema reports a problem → the file's column
-_COLUMN_OF = {"serials": "serial", "product": "product", "event_time": "sold_at",
-              "region": "region", "data": "customer"}  # fmt: skip
+_COLUMN_OF = {
+    "serials": "serial",
+    "product": "product",
+    "event_time": "sold_at",
+    "region": "region",
+    "data": "customer",
+}
 _WRITE_PATH_FIELD = re.compile(r"^(?:(\d+)\.)?(serials|product)(?:\.(\d+))?$")
 
 
@@ -60,8 +72,13 @@ class _Batch:
     lines: list[list[int]]
 
 
-def record_file(db: Database, actor: Actor, filename: str, content: bytes,
-                upload_limits: UploadLimits | None = None) -> dict[str, int]:  # fmt: skip
+def record_file(
+    db: Database,
+    actor: Actor,
+    filename: str,
+    content: bytes,
+    upload_limits: UploadLimits | None = None,
+) -> dict[str, int]:
     """Record a sell-through file: `rows` read, `units` sold, `events` written, and diversion
     `alerts` raised by them."""
     actor.require("event:sell")
@@ -73,8 +90,12 @@ def record_file(db: Database, actor: Actor, filename: str, content: bytes,
         written = record_events(db, actor, batch.events)
     except UnitraceError as error:
         raise _by_line(error, batch) from None
-    return {"rows": len(sales), "units": sum(r.unit_count for r in written),
-            "events": len(written), "alerts": _alerts(db, [r.id for r in written])}  # fmt: skip
+    return {
+        "rows": len(sales),
+        "units": sum(r.unit_count for r in written),
+        "events": len(written),
+        "alerts": _alerts(db, [r.id for r in written]),
+    }
 
 
 def max_rows(actor: Actor, upload_limits: UploadLimits) -> int:
@@ -89,8 +110,9 @@ def parse(filename: str, content: bytes, limits: UploadLimits | None = None) -> 
     LimitExceeded the upload limit the file is over."""
     limits = limits or UploadLimits.from_env()
     if len(content) <= limits.max_bytes and not content.strip():
-        raise invalid("file", "the file is empty: give a header line (serial, …) and one row "
-                      "per unit sold")  # fmt: skip
+        raise invalid(
+            "file", "the file is empty: give a header line (serial, …) and one row per unit sold"
+        )
     rows = _rows(read_table(filename, content, limits))
     now = datetime.now().astimezone()
     sales, errors = [], []
@@ -125,8 +147,9 @@ def _rows(lines: Iterable[tuple[int, list[Cell]]]) -> list[tuple[int, dict[str, 
             continue
         rows.append((number, {name: cells[i] if i < len(cells) else None for i, name in columns}))
     if columns is None:
-        raise invalid("file", "the file is empty: give a header line (serial, …) and one row "
-                      "per unit sold")  # fmt: skip
+        raise invalid(
+            "file", "the file is empty: give a header line (serial, …) and one row per unit sold"
+        )
     if not rows:
         raise invalid("file", "the file has a header line but no rows")
     return rows
@@ -143,15 +166,15 @@ def _columns(header: list[Cell], line: int) -> list[tuple[int, str]]:
             continue
         name = COLUMNS.get(re.sub(r"[\s\-]+", "_", given.lower()))
         if name is None:
-            errors.append(FieldError(f"line.{line}.{given}", f"unknown column; the columns are "
-                                     f"{EXPECTED}", given))  # fmt: skip
+            message = f"unknown column; the columns are {EXPECTED}"
+            errors.append(FieldError(f"line.{line}.{given}", message, given))
         elif name in (n for _, n in found):
             errors.append(FieldError(f"line.{line}.{given}", f"column {name} given twice", given))
         else:
             found.append((i, name))
     if not errors and "serial" not in (n for _, n in found):
-        errors.append(FieldError(f"line.{line}.serial", f"no serial column; the columns are "
-                                 f"{EXPECTED}"))  # fmt: skip
+        message = f"no serial column; the columns are {EXPECTED}"
+        errors.append(FieldError(f"line.{line}.serial", message))
     if errors:
         raise _problems(ValidationError, errors)
     return found
@@ -184,16 +207,21 @@ def _sale(
         sold_at = now
     customer = _text(values.get("customer")) or None
     if customer and len(customer) > MAX_CUSTOMER:
-        errors.append(FieldError(f"line.{line}.customer",
-                                 f"longer than {MAX_CUSTOMER} characters"))  # fmt: skip
+        errors.append(FieldError(f"line.{line}.customer", f"longer than {MAX_CUSTOMER} characters"))
         customer = None
     product = _text(values.get("product")) or None
     region = _text(values.get("region")).upper() or None
     if errors:
         return None, errors
     try:
-        EventIn(type="sell", product=product, serials=[serial], event_time=sold_at,
-                region=region, data={"customer": customer} if customer else {})  # fmt: skip
+        EventIn(
+            type="sell",
+            product=product,
+            serials=[serial],
+            event_time=sold_at,
+            region=region,
+            data={"customer": customer} if customer else {},
+        )
     except PydanticValidationError as invalid_row:
         return None, [_row_error(line, item, values) for item in invalid_row.errors()]
     return Sale(line, serial, product, sold_at, region, customer), []
@@ -242,8 +270,16 @@ def _events(sales: list[Sale], filename: str) -> _Batch:
         data = {"sell_through": filename[-120:] or "upload"}
         if customer:
             data["customer"] = customer
-        events.append(EventIn(type="sell", product=product, event_time=sold_at, region=region,
-                              serials=[s.serial for s in group], data=data))  # fmt: skip
+        events.append(
+            EventIn(
+                type="sell",
+                product=product,
+                event_time=sold_at,
+                region=region,
+                serials=[s.serial for s in group],
+                data=data,
+            )
+        )
         lines.append([s.line for s in group])
     return _Batch(events, lines)
 
@@ -269,8 +305,8 @@ def _by_line(error: UnitraceError, batch: _Batch) -> UnitraceError:
         else:
             index = 0
         column = "serial" if found[2] == "serials" else "product"
-        mapped.append(FieldError(f"line.{batch.lines[event][index]}.{column}", item.message,
-                                 item.value))  # fmt: skip
+        field = f"line.{batch.lines[event][index]}.{column}"
+        mapped.append(FieldError(field, item.message, item.value))
     return _problems(type(error), mapped)
 
 
@@ -291,12 +327,12 @@ def _problems(kind: type[UnitraceError], errors: list[FieldError]) -> UnitraceEr
 
 def _alerts(db: Database, event_ids: list[int]) -> int:
     query = select(func.count()).select_from(diversion_alerts)
+    raised_by = diversion_alerts.c.source_event_id
     with db.read() as conn:
         return sum(
-            conn.execute(query.where(diversion_alerts.c.source_event_id.in_(list(chunk))))
-            .scalar_one()
+            conn.execute(query.where(raised_by.in_(list(chunk)))).scalar_one()
             for chunk in chunks(event_ids)
-        )  # fmt: skip
+        )
 
 
 def problems_by_line(error: UnitraceError) -> list[dict[str, Any]]:
@@ -306,6 +342,5 @@ def problems_by_line(error: UnitraceError) -> list[dict[str, Any]]:
         line, column = "", item.field
         if item.field.startswith("line."):
             _, line, column = item.field.split(".", 2)
-        out.append({"line": line, "column": column, "message": item.message,
-                    "value": item.value})  # fmt: skip
+        out.append({"line": line, "column": column, "message": item.message, "value": item.value})
     return out

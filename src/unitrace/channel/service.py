@@ -77,8 +77,12 @@ def expand_range(first: str, last: str, field: str) -> list[str]:
     """`SN000100`–`SN000299` → the 200 serials between, same prefix and width."""
     a, b = _TAIL.match(first), _TAIL.match(last)
     if not a or not b or a.group(1) != b.group(1) or len(a.group(2)) != len(b.group(2)):
-        raise invalid(field, "a range runs between two serials with the same prefix and the "
-                      "same number of digits at the end", f"{first}–{last}")  # fmt: skip
+        raise invalid(
+            field,
+            "a range runs between two serials with the same prefix and the "
+            "same number of digits at the end",
+            f"{first}–{last}",
+        )
     low, high, width = int(a.group(2)), int(b.group(2)), len(a.group(2))
     if high < low:
         raise invalid(field, "the range ends before it starts", f"{first}–{last}")
@@ -101,25 +105,44 @@ def create_shipment(db: Database, actor: Actor, data: ShipmentIn) -> dict[str, A
     with db.write() as conn:
         number = data.number or f"DN-{now:%Y%m%d%H%M%S%f}"
         if conn.execute(select(shipments.c.id).where(shipments.c.number == number)).first():
-            raise Conflict(f"shipment {number!r} exists",
-                           [FieldError("number", "already exists", number)])  # fmt: skip
+            raise Conflict(
+                f"shipment {number!r} exists", [FieldError("number", "already exists", number)]
+            )
         party_pk = party_id(conn, data.party)
         party = conn.execute(select(parties).where(parties.c.id == party_pk)).one()
         if data.product:
             product_row(conn, data.product)
-        event = EventIn(type="ship", product=data.product, serials=serials, party=data.party,
-                        containers=data.containers,
-                        event_time=data.event_time,
-                        biz_transactions=[BizTransaction(type="desadv", id=number)])  # fmt: skip
+        event = EventIn(
+            type="ship",
+            product=data.product,
+            serials=serials,
+            party=data.party,
+            containers=data.containers,
+            event_time=data.event_time,
+            biz_transactions=[BizTransaction(type="desadv", id=number)],
+        )
         done = record_in(conn, actor, event)
-        conn.execute(insert(shipments).values(
-            number=number, party_id=party.id, region=party.region, event_id=done.id,
-            unit_count=done.unit_count, created_at=now, created_by=actor.username))  # fmt: skip
-        audit.append(conn, actor, "create", "shipment", number, None,
-                     {"party": data.party, "units": done.unit_count})  # fmt: skip
-    return {"number": number, "party": data.party, "region": party.region,
-            "authorised_regions": party.authorised_regions, "unit_count": done.unit_count,
-            "event_id": done.event_id}  # fmt: skip
+        conn.execute(
+            insert(shipments).values(
+                number=number,
+                party_id=party.id,
+                region=party.region,
+                event_id=done.id,
+                unit_count=done.unit_count,
+                created_at=now,
+                created_by=actor.username,
+            )
+        )
+        summary = {"party": data.party, "units": done.unit_count}
+        audit.append(conn, actor, "create", "shipment", number, None, summary)
+    return {
+        "number": number,
+        "party": data.party,
+        "region": party.region,
+        "authorised_regions": party.authorised_regions,
+        "unit_count": done.unit_count,
+        "event_id": done.event_id,
+    }
 
 
 def list_shipments(db: Database, actor: Actor, party: str | None = None) -> list[dict[str, Any]]:
@@ -135,9 +158,17 @@ def list_shipments(db: Database, actor: Actor, party: str | None = None) -> list
         query = query.where(parties.c.code == party)
     with db.read() as conn:
         rows = conn.execute(query).all()
-    return [{"number": r.number, "party": r.party, "region": r.region,
-             "unit_count": r.unit_count, "shipped_at": r.event_time.isoformat(),
-             "created_by": r.created_by} for r in rows]  # fmt: skip
+    return [
+        {
+            "number": r.number,
+            "party": r.party,
+            "region": r.region,
+            "unit_count": r.unit_count,
+            "shipped_at": r.event_time.isoformat(),
+            "created_by": r.created_by,
+        }
+        for r in rows
+    ]
 
 
 # --- cartons and pallets ------------------------------------------------------------------
@@ -184,35 +215,53 @@ def container(
             raise packing.unknown([("code", code)])
         inside = packing.content_summary(conn, found.id)
         history = conn.execute(
-            select(events.c.id, events.c.event_id, events.c.type, events.c.event_time,
-                   events.c.unit_count, events.c.party_id, locations.c.code.label("location"),
-                   parties.c.code.label("party"), event_containers.c.role)
+            select(
+                events.c.id,
+                events.c.event_id,
+                events.c.type,
+                events.c.event_time,
+                events.c.unit_count,
+                events.c.party_id,
+                locations.c.code.label("location"),
+                parties.c.code.label("party"),
+                event_containers.c.role,
+            )
             .join(event_containers, event_containers.c.event_id == events.c.id)
             .outerjoin(locations, locations.c.id == events.c.location_id)
             .outerjoin(parties, parties.c.id == events.c.party_id)
             .where(event_containers.c.container_id == found.id)
             .order_by(events.c.event_time, events.c.id)
-        ).all()  # fmt: skip
-        pallet = conn.execute(select(containers.c.code).where(
-            containers.c.id == found.parent_id)).scalar() if found.parent_id else None  # fmt: skip
-        location = conn.execute(select(locations.c.code).where(
-            locations.c.id == found.location_id)).scalar()  # fmt: skip
-        holder = conn.execute(select(parties.c.code).where(
-            parties.c.id == found.holder_id)).scalar()  # fmt: skip
+        ).all()
+        pallet_code = select(containers.c.code).where(containers.c.id == found.parent_id)
+        location_code = select(locations.c.code).where(locations.c.id == found.location_id)
+        holder_code = select(parties.c.code).where(parties.c.id == found.holder_id)
+        pallet = conn.execute(pallet_code).scalar() if found.parent_id else None
+        location = conn.execute(location_code).scalar()
+        holder = conn.execute(holder_code).scalar()
     partner = actor.is_partner
     if partner:
         history = _since_given(history, party_of(actor))
     return {
-        "code": found.code, "kind": found.kind, "pallet": pallet,
-        "location": None if partner else location, "holder": holder,
-        "unit_count": len(content), **inside,
-        "events": [{"event_id": e.event_id, "type": e.type,
-                    "event_time": e.event_time.isoformat(), "unit_count": e.unit_count,
-                    "location": None if partner else e.location,
-                    "party": e.party if not partner or e.party == holder else None,
-                    "role": "packed into" if e.role == packing.TARGET else "scanned"}
-                   for e in history],
-    }  # fmt: skip
+        "code": found.code,
+        "kind": found.kind,
+        "pallet": pallet,
+        "location": None if partner else location,
+        "holder": holder,
+        "unit_count": len(content),
+        **inside,
+        "events": [
+            {
+                "event_id": e.event_id,
+                "type": e.type,
+                "event_time": e.event_time.isoformat(),
+                "unit_count": e.unit_count,
+                "location": None if partner else e.location,
+                "party": e.party if not partner or e.party == holder else None,
+                "role": "packed into" if e.role == packing.TARGET else "scanned",
+            }
+            for e in history
+        ],
+    }
 
 
 def _since_given(history: Sequence[Any], party: int) -> list[Any]:
@@ -227,8 +276,12 @@ def _since_given(history: Sequence[Any], party: int) -> list[Any]:
 
 # --- item-level inventory ---------------------------------------------------------------
 
-INVENTORY_BY = {"product": products.c.code, "lot": lots.c.number, "location": locations.c.code,
-                "status": units.c.status}  # fmt: skip
+INVENTORY_BY = {
+    "product": products.c.code,
+    "lot": lots.c.number,
+    "location": locations.c.code,
+    "status": units.c.status,
+}
 
 
 def inventory(
@@ -294,10 +347,16 @@ def list_alerts(
     ship = events.alias("ship")
     source = events.alias("source")
     query = (
-        select(diversion_alerts, units.c.serial, products.c.code.label("product"),
-               parties.c.code.label("party"), parties.c.name.label("party_name"),
-               ship.c.event_time.label("shipped_at"), ship.c.biz_transactions,
-               source.c.event_time.label("seen_at"))
+        select(
+            diversion_alerts,
+            units.c.serial,
+            products.c.code.label("product"),
+            parties.c.code.label("party"),
+            parties.c.name.label("party_name"),
+            ship.c.event_time.label("shipped_at"),
+            ship.c.biz_transactions,
+            source.c.event_time.label("seen_at"),
+        )
         .join(units, units.c.id == diversion_alerts.c.unit_id)
         .join(products, products.c.id == units.c.product_id)
         .join(parties, parties.c.id == diversion_alerts.c.party_id)
@@ -305,7 +364,7 @@ def list_alerts(
         .join(source, source.c.id == diversion_alerts.c.source_event_id)
         .order_by(diversion_alerts.c.id.desc())
         .limit(limit)
-    )  # fmt: skip
+    )
     if status:
         query = query.where(diversion_alerts.c.status == status)
     if party:
@@ -315,14 +374,23 @@ def list_alerts(
     with db.read() as conn:
         rows = conn.execute(query).all()
     return [
-        {"id": r.id, "serial": r.serial, "product": r.product, "distributor": r.party,
-         "distributor_name": r.party_name,
-         "shipment": next((b["id"] for b in r.biz_transactions if b["type"] == "desadv"), None),
-         "shipped_at": r.shipped_at.isoformat(), "expected_regions": r.expected,
-         "seen_region": r.seen_region, "source": r.source_type,
-         "seen_at": r.seen_at.isoformat(), "status": r.status, "note": r.note}
+        {
+            "id": r.id,
+            "serial": r.serial,
+            "product": r.product,
+            "distributor": r.party,
+            "distributor_name": r.party_name,
+            "shipment": next((b["id"] for b in r.biz_transactions if b["type"] == "desadv"), None),
+            "shipped_at": r.shipped_at.isoformat(),
+            "expected_regions": r.expected,
+            "seen_region": r.seen_region,
+            "source": r.source_type,
+            "seen_at": r.seen_at.isoformat(),
+            "status": r.status,
+            "note": r.note,
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def settle_alert(
@@ -338,14 +406,19 @@ def settle_alert(
         found = select(diversion_alerts).where(diversion_alerts.c.id == alert_id)
         row = conn.execute(found).first()
         if row is None:
-            raise NotFound(f"no diversion alert {alert_id}",
-                           [FieldError("id", "unknown alert", alert_id)])  # fmt: skip
+            raise NotFound(
+                f"no diversion alert {alert_id}", [FieldError("id", "unknown alert", alert_id)]
+            )
         if row.status == "closed":
             raise Conflict(f"alert {alert_id} is closed already")
-        conn.execute(update(diversion_alerts).where(diversion_alerts.c.id == alert_id).values(
-            status=status, note=note.strip()[:4000], updated_at=datetime.now(UTC),
-            updated_by=actor.username))  # fmt: skip
-        audit.append(conn, actor, "update", "diversion", str(alert_id),
-                     {"status": row.status, "note": row.note},
-                     {"status": status, "note": note.strip()[:4000]})  # fmt: skip
+        kept = note.strip()[:4000]
+        conn.execute(
+            update(diversion_alerts)
+            .where(diversion_alerts.c.id == alert_id)
+            .values(
+                status=status, note=kept, updated_at=datetime.now(UTC), updated_by=actor.username
+            )
+        )
+        before, after = {"status": row.status, "note": row.note}, {"status": status, "note": kept}
+        audit.append(conn, actor, "update", "diversion", str(alert_id), before, after)
     return {"id": alert_id, "status": status}

@@ -52,21 +52,35 @@ def open_count(db: Database, actor: Actor, code: str, where: list[str]) -> dict[
     now = datetime.now(UTC)
     with db.write() as conn:
         if conn.execute(select(stocktakes.c.id).where(stocktakes.c.code == code)).first():
-            raise Conflict(f"stocktake {code!r} exists",
-                           [FieldError("code", "already exists", code)])  # fmt: skip
+            raise Conflict(
+                f"stocktake {code!r} exists", [FieldError("code", "already exists", code)]
+            )
         ids = [location_id(conn, w, f"locations.{i}") for i, w in enumerate(where)]
-        count_id = conn.execute(insert(stocktakes).values(
-            code=code, status="open", location_ids=ids, opened_at=now, opened_by=actor.username,
-        ).returning(stocktakes.c.id)).scalar_one()  # fmt: skip
+        count_id = conn.execute(
+            insert(stocktakes)
+            .values(
+                code=code,
+                status="open",
+                location_ids=ids,
+                opened_at=now,
+                opened_by=actor.username,
+            )
+            .returning(stocktakes.c.id)
+        ).scalar_one()
         expected = conn.execute(
             select(units.c.id, units.c.location_id).where(
-                units.c.location_id.in_(ids), units.c.status == int(Status.IN_STOCK))
-        ).all()  # fmt: skip
-        bulk_insert(conn, stocktake_expected, ("unit_id", "location_id"),
-                    ((int(u), int(loc)) for u, loc in expected),
-                    constants={"stocktake_id": count_id})  # fmt: skip
-        audit.append(conn, actor, "create", "stocktake", code, None,
-                     {"locations": where, "expected": len(expected)})  # fmt: skip
+                units.c.location_id.in_(ids), units.c.status == int(Status.IN_STOCK)
+            )
+        ).all()
+        bulk_insert(
+            conn,
+            stocktake_expected,
+            ("unit_id", "location_id"),
+            ((int(u), int(loc)) for u, loc in expected),
+            constants={"stocktake_id": count_id},
+        )
+        summary = {"locations": where, "expected": len(expected)}
+        audit.append(conn, actor, "create", "stocktake", code, None, summary)
     return {"code": code, "locations": where, "expected": len(expected)}
 
 
@@ -85,9 +99,14 @@ def scan(db: Database, actor: Actor, code: str, serial: str, where: str) -> dict
             if place not in count.location_ids:
                 raise invalid("location", f"{where} is not counted in {code}", where)
             unit = conn.execute(select(units.c.id).where(units.c.serial == serial)).first()
-            row = {"stocktake_id": count.id, "serial": serial,
-                   "unit_id": unit.id if unit else None, "location_id": place,
-                   "scanned_at": datetime.now(UTC), "scanned_by": actor.username}  # fmt: skip
+            row = {
+                "stocktake_id": count.id,
+                "serial": serial,
+                "unit_id": unit.id if unit else None,
+                "location_id": place,
+                "scanned_at": datetime.now(UTC),
+                "scanned_by": actor.username,
+            }
             conn.execute(insert(stocktake_scans).values(**row))
     except IntegrityError:
         return {"serial": serial, "counted": False, "reason": "already scanned in this count"}
@@ -102,48 +121,65 @@ def close_count(db: Database, actor: Actor, code: str) -> dict[str, Any]:
         if count.status != "open":
             raise invalid("code", f"stocktake {code} is {count.status}", code)
         report = _report(conn, count)
-        conn.execute(update(stocktakes).where(stocktakes.c.id == count.id).values(
-            status="closed", closed_at=datetime.now(UTC), report=report))  # fmt: skip
-        audit.append(conn, actor, "update", "stocktake", code, {"status": "open"},
-                     {"status": "closed", **{k: len(v) for k, v in report.items()}})  # fmt: skip
+        conn.execute(
+            update(stocktakes)
+            .where(stocktakes.c.id == count.id)
+            .values(status="closed", closed_at=datetime.now(UTC), report=report)
+        )
+        after = {"status": "closed", **{k: len(v) for k, v in report.items()}}
+        audit.append(conn, actor, "update", "stocktake", code, {"status": "open"}, after)
     return {"code": code, **report}
 
 
 def _report(conn: Any, count: Any) -> dict[str, list[dict[str, Any]]]:
     place = {int(i): c for i, c in conn.execute(select(locations.c.id, locations.c.code))}
-    expected = {int(u): int(loc) for u, loc in conn.execute(
-        select(stocktake_expected.c.unit_id, stocktake_expected.c.location_id)
-        .where(stocktake_expected.c.stocktake_id == count.id))}  # fmt: skip
-    scans = conn.execute(
-        select(stocktake_scans.c.serial, stocktake_scans.c.unit_id, stocktake_scans.c.location_id)
-        .where(stocktake_scans.c.stocktake_id == count.id)
-    ).all()  # fmt: skip
+    planned, scanned = stocktake_expected.c, stocktake_scans.c
+    query = select(planned.unit_id, planned.location_id).where(planned.stocktake_id == count.id)
+    expected = {int(u): int(loc) for u, loc in conn.execute(query)}
+    query = select(scanned.serial, scanned.unit_id, scanned.location_id)
+    scans = conn.execute(query.where(scanned.stocktake_id == count.id)).all()
     serials = select(units.c.id, units.c.serial).where(units.c.id.in_(list(expected)))
     serial_of = dict(conn.execute(serials).all())
-    product_of = dict(conn.execute(
-        select(units.c.id, products.c.code).join(products, products.c.id == units.c.product_id)
-        .where(units.c.id.in_(list(expected) + [s.unit_id for s in scans if s.unit_id]))
-    ).all())  # fmt: skip
+    known = list(expected) + [s.unit_id for s in scans if s.unit_id]
+    query = (
+        select(units.c.id, products.c.code)
+        .join(products, products.c.id == units.c.product_id)
+        .where(units.c.id.in_(known))
+    )
+    product_of = dict(conn.execute(query).all())
     seen = {int(s.unit_id) for s in scans if s.unit_id is not None}
-    missing = [{"serial": serial_of[u], "product": product_of[u], "expected_at": place[loc]}
-               for u, loc in sorted(expected.items()) if u not in seen]  # fmt: skip
+    missing = [
+        {"serial": serial_of[u], "product": product_of[u], "expected_at": place[loc]}
+        for u, loc in sorted(expected.items())
+        if u not in seen
+    ]
     unexpected, misplaced = [], []
     for s in scans:
         if s.unit_id is None or int(s.unit_id) not in expected:
-            unexpected.append({"serial": s.serial, "product": product_of.get(s.unit_id),
-                               "scanned_at": place[s.location_id],
-                               "known": s.unit_id is not None})  # fmt: skip
+            unexpected.append(
+                {
+                    "serial": s.serial,
+                    "product": product_of.get(s.unit_id),
+                    "scanned_at": place[s.location_id],
+                    "known": s.unit_id is not None,
+                }
+            )
         elif expected[int(s.unit_id)] != s.location_id:
-            misplaced.append({"serial": s.serial, "product": product_of[s.unit_id],
-                              "expected_at": place[expected[int(s.unit_id)]],
-                              "scanned_at": place[s.location_id]})  # fmt: skip
+            misplaced.append(
+                {
+                    "serial": s.serial,
+                    "product": product_of[s.unit_id],
+                    "expected_at": place[expected[int(s.unit_id)]],
+                    "scanned_at": place[s.location_id],
+                }
+            )
     earlier = conn.execute(
         select(stocktakes.c.location_ids, stocktakes.c.report)
         .where(stocktakes.c.id < count.id, stocktakes.c.closed_at.is_not(None))
         .order_by(stocktakes.c.id.desc())
-    ).all()  # fmt: skip
-    previous = next((r.report for r in earlier
-                     if sorted(r.location_ids) == sorted(count.location_ids)), None)  # fmt: skip
+    ).all()
+    places = sorted(count.location_ids)
+    previous = next((r.report for r in earlier if sorted(r.location_ids) == places), None)
     before = {m["serial"] for m in (previous or {}).get("missing", [])}
     for m in missing:
         m["possible_loss"] = m["serial"] in before
@@ -168,28 +204,30 @@ def approve(db: Database, actor: Actor, code: str) -> dict[str, Any]:
         for where, found in moves.items():
             movable = [u for u in found if _movable(conn, u)]
             if movable:
-                record_in(conn, actor, EventIn(type="move", units=movable, location=where,
-                                               data={"stocktake": code}))  # fmt: skip
+                event = EventIn(
+                    type="move", units=movable, location=where, data={"stocktake": code}
+                )
+                record_in(conn, actor, event)
                 written += len(movable)
         if report["missing"]:
-            record_in(conn, actor, EventIn(
-                type="count", units=[UnitRef(serial=m["serial"], product=m["product"])
-                                     for m in report["missing"]],
-                data={"stocktake": code, "result": "missing"}))  # fmt: skip
-        conn.execute(update(stocktakes).where(stocktakes.c.id == count.id)
-                     .values(status="adjusted"))  # fmt: skip
-        audit.append(conn, actor, "update", "stocktake", code, {"status": "closed"},
-                     {"status": "adjusted", "moved": written,
-                      "missing": len(report["missing"])})  # fmt: skip
+            gone = [UnitRef(serial=m["serial"], product=m["product"]) for m in report["missing"]]
+            event = EventIn(type="count", units=gone, data={"stocktake": code, "result": "missing"})
+            record_in(conn, actor, event)
+        conn.execute(
+            update(stocktakes).where(stocktakes.c.id == count.id).values(status="adjusted")
+        )
+        after = {"status": "adjusted", "moved": written, "missing": len(report["missing"])}
+        audit.append(conn, actor, "update", "stocktake", code, {"status": "closed"}, after)
     return {"code": code, "moved": written, "missing": len(report["missing"])}
 
 
 def _movable(conn: Any, ref: UnitRef) -> bool:
     """Whether the lifecycle allows moving the unit (the rule lives in core.lifecycle)."""
     row = conn.execute(
-        select(units.c.status).join(products, products.c.id == units.c.product_id)
+        select(units.c.status)
+        .join(products, products.c.id == units.c.product_id)
         .where(units.c.serial == ref.serial, products.c.code == ref.product)
-    ).first()  # fmt: skip
+    ).first()
     return row is not None and rule_for("move").allows(Status(row.status))
 
 
@@ -203,6 +241,11 @@ def get_count(db: Database, actor: Actor, code: str) -> dict[str, Any]:
         expected = conn.execute(
             select(func.count()).where(stocktake_expected.c.stocktake_id == count.id)
         ).scalar_one()
-    return {"code": count.code, "status": count.status, "expected": expected,
-            "scanned": scanned, "opened_at": count.opened_at.isoformat(),
-            "report": count.report}  # fmt: skip
+    return {
+        "code": count.code,
+        "status": count.status,
+        "expected": expected,
+        "scanned": scanned,
+        "opened_at": count.opened_at.isoformat(),
+        "report": count.report,
+    }

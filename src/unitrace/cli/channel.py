@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -14,27 +14,25 @@ from unitrace.access.principal import SYSTEM
 from unitrace.channel import service as channel
 from unitrace.channel import stocktake
 from unitrace.channel.service import ShipmentIn
-from unitrace.cli.common import console, database, handle_errors
+from unitrace.cli.common import console, database, handle_errors, validated
+
+if TYPE_CHECKING:
+    from unitrace.ledger.write import Recorded
 
 diversion_app = typer.Typer(help="Diversion (窜货) alerts.", no_args_is_help=True)
 stocktake_app = typer.Typer(help="Stocktakes.", no_args_is_help=True)
-Opt = Optional  # noqa: UP045 — Typer needs Optional[...] spelled out for options
-
-
-def _validated(model, **values):  # type: ignore[no-untyped-def]
-    from unitrace.cli.main import _validated as validated
-
-    return validated(model, **values)
 
 
 @handle_errors
 def ship_command(
     party: str,
-    serials: Annotated[Opt[list[str]], typer.Argument(help="serials or FROM..TO ranges")] = None,
-    product: Annotated[Opt[str], typer.Option()] = None,
-    number: Annotated[Opt[str], typer.Option(help="delivery note number")] = None,
-    from_file: Annotated[Opt[Path], typer.Option(help="serials or ranges, one a line")] = None,
-    carton: Annotated[Opt[list[str]], typer.Option(help="a carton or pallet shipped whole")] = None,
+    serials: Annotated[list[str] | None, typer.Argument(help="serials or FROM..TO ranges")] = None,
+    product: Annotated[str | None, typer.Option()] = None,
+    number: Annotated[str | None, typer.Option(help="delivery note number")] = None,
+    from_file: Annotated[Path | None, typer.Option(help="serials or ranges, one a line")] = None,
+    carton: Annotated[
+        list[str] | None, typer.Option(help="a carton or pallet shipped whole")
+    ] = None,
 ) -> None:
     """Ship serials, ranges (SN000100..SN000299) and cartons to a party: all or none."""
     items = list(serials or [])
@@ -42,19 +40,27 @@ def ship_command(
         items += [line.strip() for line in from_file.read_text().splitlines() if line.strip()]
     singles = [i for i in items if ".." not in i]
     ranges = [{"from": i.split("..")[0], "to": i.split("..")[-1]} for i in items if ".." in i]
-    data = _validated(ShipmentIn, party=party, product=product, number=number, serials=singles,
-                      ranges=ranges, containers=list(carton or []))  # fmt: skip
+    data = validated(
+        ShipmentIn,
+        party=party,
+        product=product,
+        number=number,
+        serials=singles,
+        ranges=ranges,
+        containers=list(carton or []),
+    )
     made = channel.create_shipment(database(), SYSTEM, data)
-    console.print(escape(f"{made['number']}: {made['unit_count']} units shipped to {party}"),
-                  highlight=False)  # fmt: skip
+    console.print(
+        escape(f"{made['number']}: {made['unit_count']} units shipped to {party}"), highlight=False
+    )
 
 
 @handle_errors
 def pack_command(
     container: Annotated[str, typer.Argument(help="the carton or pallet (label or SSCC)")],
-    serials: Annotated[Opt[list[str]], typer.Argument(help="units to pack")] = None,
-    product: Annotated[Opt[str], typer.Option()] = None,
-    carton: Annotated[Opt[list[str]], typer.Option(help="a carton to put on the pallet")] = None,
+    serials: Annotated[list[str] | None, typer.Argument(help="units to pack")] = None,
+    product: Annotated[str | None, typer.Option()] = None,
+    carton: Annotated[list[str] | None, typer.Option(help="a carton to put on the pallet")] = None,
     pallet: Annotated[bool, typer.Option(help="a new container is a pallet")] = False,
 ) -> None:
     """Pack units into a carton, or cartons onto a pallet (made on its first pack)."""
@@ -72,22 +78,31 @@ def pack_command(
 @handle_errors
 def unpack_command(
     container: Annotated[str, typer.Argument(help="the carton or pallet")],
-    serials: Annotated[Opt[list[str]], typer.Argument(help="units to take out (default all)")] = (
-        None),
-    product: Annotated[Opt[str], typer.Option()] = None,
-    carton: Annotated[Opt[list[str]], typer.Option(help="a carton to take off the pallet")] = None,
-) -> None:  # fmt: skip
+    serials: Annotated[
+        list[str] | None,
+        typer.Argument(help="units to take out (default all)"),
+    ] = None,
+    product: Annotated[str | None, typer.Option()] = None,
+    carton: Annotated[
+        list[str] | None, typer.Option(help="a carton to take off the pallet")
+    ] = None,
+) -> None:
     """Take units out of a carton or cartons off a pallet; everything when none is named."""
-    done = _record(type="unpack", container=container, product=product, serials=serials or [],
-                   containers=carton or [])  # fmt: skip
+    done = _record(
+        type="unpack",
+        container=container,
+        product=product,
+        serials=serials or [],
+        containers=carton or [],
+    )
     console.print(escape(f"unpacked {container}: {done.unit_count} units out"), highlight=False)
 
 
-def _record(**values):  # type: ignore[no-untyped-def]
+def _record(**values: Any) -> Recorded:
     from unitrace.ledger import service as ledger
     from unitrace.ledger.schemas import EventIn
 
-    return ledger.record_events(database(), SYSTEM, [_validated(EventIn, **values)])[0]
+    return ledger.record_events(database(), SYSTEM, [validated(EventIn, **values)])[0]
 
 
 @handle_errors
@@ -102,28 +117,32 @@ def container_command(
         print(json.dumps(found, ensure_ascii=False, indent=2))
         return
     where = found["location"] or found["holder"] or "-"
-    console.print(escape(f"{found['kind']} {found['code']} at {where}: {found['unit_count']} "
-                         f"units" + (f", on pallet {found['pallet']}" if found["pallet"] else "")),
-                  highlight=False)  # fmt: skip
+    on_pallet = f", on pallet {found['pallet']}" if found["pallet"] else ""
+    summary = f"{found['kind']} {found['code']} at {where}: {found['unit_count']} units"
+    console.print(escape(summary + on_pallet), highlight=False)
     for child in found["containers"]:
         console.print(escape(f"  {child['kind']} {child['code']}"), highlight=False)
     for unit in found["units"]:
-        console.print(escape(f"  {unit['product']}/{unit['serial']} {unit['status']}"),
-                      highlight=False)  # fmt: skip
+        console.print(
+            escape(f"  {unit['product']}/{unit['serial']} {unit['status']}"), highlight=False
+        )
 
 
 @handle_errors
 def inventory_command(
-    by: Annotated[str, typer.Option(help="product, lot, location, status (comma separated)")] = (
-        "product,location"),
-    product: Annotated[Opt[str], typer.Option()] = None,
-    location: Annotated[Opt[str], typer.Option()] = None,
-    status: Annotated[Opt[str], typer.Option(help="default in_stock")] = None,
-) -> None:  # fmt: skip
+    by: Annotated[
+        str,
+        typer.Option(help="product, lot, location, status (comma separated)"),
+    ] = "product,location",
+    product: Annotated[str | None, typer.Option()] = None,
+    location: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[str | None, typer.Option(help="default in_stock")] = None,
+) -> None:
     """Units on hand counted from the ledger's projection."""
     groups = [b.strip() for b in by.split(",") if b.strip()]
-    found = channel.inventory(database(), SYSTEM, groups, product=product, location=location,
-                              status=status)  # fmt: skip
+    found = channel.inventory(
+        database(), SYSTEM, groups, product=product, location=location, status=status
+    )
     table = Table(*groups, "units")
     for item in found["items"]:
         table.add_row(*[escape(str(item[g] or "-")) for g in groups], str(item["units"]))
@@ -134,7 +153,7 @@ def inventory_command(
 @handle_errors
 def diversion_list(
     status: Annotated[str, typer.Option(help="open, acknowledged, closed or all")] = "open",
-    party: Annotated[Opt[str], typer.Option()] = None,
+    party: Annotated[str | None, typer.Option()] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Diversion alerts: unit, distributor, shipment, expected and seen region."""
@@ -194,5 +213,7 @@ def stocktake_close(code: str) -> None:
     for kind in ("missing", "unexpected", "misplaced"):
         console.print(f"{kind}: {len(report[kind])}", highlight=False)
         for item in report[kind]:
-            console.print(escape(f"  {item['serial']} {json.dumps(item, ensure_ascii=False)}"),
-                          highlight=False)  # fmt: skip
+            console.print(
+                escape(f"  {item['serial']} {json.dumps(item, ensure_ascii=False)}"),
+                highlight=False,
+            )

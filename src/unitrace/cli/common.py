@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +28,7 @@ from unitrace.db.engine import Database
 console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=BaseModel)
 
 EXIT_CODES: dict[type[UnitraceError], int] = {
     ValidationError: 2,
@@ -52,6 +55,16 @@ def _close_all() -> None:
         _opened.pop().dispose()
 
 
+def validated(model: type[M], **values: Any) -> M:
+    """The command's values as the edge's schema, or the same field errors the API gives."""
+    try:
+        return model(**values)
+    except PydanticValidationError as exc:
+        from unitrace.api.problems import from_pydantic
+
+        raise from_pydantic(exc) from None
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     err_console.print(Text.assemble(("error: ", "bold red"), message))
     return typer.Exit(code)
@@ -69,8 +82,9 @@ def handle_errors(func: F) -> F:
             err_console.print(Text.assemble(("error: ", "bold red"), exc.detail))
             for item in exc.errors[:20]:
                 shown = f" ({item.value!r})" if item.value is not None else ""
-                err_console.print(f"  {item.field}: {item.message}{shown}", highlight=False,
-                                  markup=False)  # fmt: skip
+                err_console.print(
+                    f"  {item.field}: {item.message}{shown}", highlight=False, markup=False
+                )
             if len(exc.errors) > 20:
                 err_console.print(f"  … and {len(exc.errors) - 20} more", highlight=False)
             raise typer.Exit(code) from None

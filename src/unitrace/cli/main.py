@@ -6,10 +6,9 @@ import json
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError as PydanticValidationError
 from rich.markup import escape
 from rich.table import Table
 
@@ -27,7 +26,7 @@ from unitrace.cli.channel import (
     stocktake_app,
     unpack_command,
 )
-from unitrace.cli.common import console, database, err_console, fail, handle_errors
+from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
 from unitrace.cli.production import (
     bom_command,
     quality_app,
@@ -42,8 +41,11 @@ from unitrace.ledger import queries, replay
 from unitrace.ledger import service as ledger
 from unitrace.ledger.schemas import CommissionIn
 
-app = typer.Typer(help="unitrace: serial numbers and unit-level traceability (一物一码).",
-                  no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
+app = typer.Typer(
+    help="unitrace: serial numbers and unit-level traceability (一物一码).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -52,11 +54,21 @@ serials_app = typer.Typer(help="Serial numbers.", no_args_is_help=True)
 unit_app = typer.Typer(help="Units.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The event ledger.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
-for sub, name in ((db_app, "db"), (user_app, "user"), (token_app, "token"),
-                  (product_app, "product"), (serials_app, "serials"), (unit_app, "unit"),
-                  (ledger_app, "ledger"), (audit_app, "audit"), (trace_app, "trace"),
-                  (recall_app, "recall"), (quality_app, "quality"),
-                  (diversion_app, "diversion"), (stocktake_app, "stocktake")):  # fmt: skip
+for sub, name in (
+    (db_app, "db"),
+    (user_app, "user"),
+    (token_app, "token"),
+    (product_app, "product"),
+    (serials_app, "serials"),
+    (unit_app, "unit"),
+    (ledger_app, "ledger"),
+    (audit_app, "audit"),
+    (trace_app, "trace"),
+    (recall_app, "recall"),
+    (quality_app, "quality"),
+    (diversion_app, "diversion"),
+    (stocktake_app, "stocktake"),
+):
     app.add_typer(sub, name=name)
 app.command("ship")(ship_command)
 app.command("inventory")(inventory_command)
@@ -65,15 +77,6 @@ app.command("unpack")(unpack_command)
 app.command("container")(container_command)
 product_app.command("bom")(handle_errors(bom_command))
 product_app.command("route")(handle_errors(route_command))
-
-
-def _validated(model: Any, **values: Any) -> Any:
-    try:
-        return model(**values)
-    except PydanticValidationError as exc:
-        from unitrace.api.problems import from_pydantic
-
-        raise from_pydantic(exc) from None
 
 
 @db_app.command("upgrade")
@@ -92,8 +95,8 @@ SHUTDOWN_GRACE_SECONDS = 5
 @app.command()
 @handle_errors
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="listen address")] = None,  # noqa: UP045
-    port: Annotated[Optional[int], typer.Option(help="listen port")] = None,  # noqa: UP045
+    host: Annotated[str | None, typer.Option(help="listen address")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port")] = None,
     demo: Annotated[bool, typer.Option(help="load demo data into an empty database")] = True,
     workers: Annotated[int, typer.Option(min=1, max=32, help="server processes")] = 1,
 ) -> None:
@@ -132,18 +135,27 @@ def serve(
     )
     # no access log: at the warning level it is never written, yet uvicorn formats its
     # arguments for every request; time-outs and no X-Forwarded-* from uvicorn (api.serving)
-    where = {"host": host or settings.host, "port": port or settings.port, "access_log": False,
-             **uvicorn_options(settings.limits)}  # fmt: skip
+    where: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "access_log": False,
+        **uvicorn_options(settings.limits),
+    }
     # SIGTERM waits this long for requests in flight, then cancels them and stops; without it a
     # stalled upload or a busy request keeps the server running for ever
     where["timeout_graceful_shutdown"] = SHUTDOWN_GRACE_SECONDS
     if workers > 1:  # each worker process opens the database itself
         db.dispose()
-        uvicorn.run("unitrace.api.app:create_app_from_env", factory=True, workers=workers,
-                    log_level="warning", **where)  # type: ignore[arg-type]  # fmt: skip
+        uvicorn.run(
+            "unitrace.api.app:create_app_from_env",
+            factory=True,
+            workers=workers,
+            log_level="warning",
+            **where,
+        )
         return
     db.checkpoint_in_background()
-    uvicorn.run(create_app(db), log_level="warning", **where)  # type: ignore[arg-type]
+    uvicorn.run(create_app(db), log_level="warning", **where)
 
 
 @app.command("demo")
@@ -176,13 +188,14 @@ def user_create(
             "quality, auditor, readonly or partner"
         ),
     ] = "readonly",
-    party: Annotated[Optional[str], typer.Option(help="partner users: their party")] = None,  # noqa: UP045
+    party: Annotated[str | None, typer.Option(help="partner users: their party")] = None,
 ) -> None:
     """Create a user; the password is read from standard input (asked twice on a terminal)."""
     password = _read_password()
     created = access.create_user(database(), SYSTEM, name, password, role, party)
-    console.print(f"user {created['username']} created with role {created['role']}",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"user {created['username']} created with role {created['role']}", highlight=False
+    )
 
 
 @user_app.command("list")
@@ -191,8 +204,13 @@ def user_list() -> None:
     """List users with their role, party and state."""
     table = Table("user", "role", "party", "active", "logins refused until")
     for u in access.list_users(database(), SYSTEM):
-        table.add_row(u["username"], u["role"], u["party"] or "", "yes" if u["active"] else "no",
-                      u["refused_until"] or "")  # fmt: skip
+        table.add_row(
+            u["username"],
+            u["role"],
+            u["party"] or "",
+            "yes" if u["active"] else "no",
+            u["refused_until"] or "",
+        )
     console.print(table)
 
 
@@ -200,9 +218,9 @@ def user_list() -> None:
 @handle_errors
 def user_set(
     name: str,
-    role: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
-    party: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
-    active: Annotated[Optional[bool], typer.Option("--active/--disabled")] = None,  # noqa: UP045
+    role: Annotated[str | None, typer.Option()] = None,
+    party: Annotated[str | None, typer.Option()] = None,
+    active: Annotated[bool | None, typer.Option("--active/--disabled")] = None,
     password: Annotated[
         bool,
         typer.Option(
@@ -210,15 +228,19 @@ def user_set(
             help="read a new password from stdin; ends the login "
             "back-off and revokes the user's API tokens",
         ),
-    ] = False,  # fmt: skip
+    ] = False,
 ) -> None:
     """Change a user's role or party, enable/disable them, or reset their password (an
     administrator's reset: the user's API tokens are revoked)."""
     new_password = _read_password() if password else None
-    changed = access.update_user(database(), SYSTEM, name, role=role, party=party,
-                                 active=active, password=new_password)  # fmt: skip
-    console.print(f"user {changed['username']}: role {changed['role']}, "
-                  f"{'active' if changed['active'] else 'disabled'}", highlight=False)  # fmt: skip
+    changed = access.update_user(
+        database(), SYSTEM, name, role=role, party=party, active=active, password=new_password
+    )
+    console.print(
+        f"user {changed['username']}: role {changed['role']}, "
+        f"{'active' if changed['active'] else 'disabled'}",
+        highlight=False,
+    )
     if "tokens_revoked" in changed:
         console.print(f"password changed; {changed['tokens_revoked']} API tokens revoked")
 
@@ -226,9 +248,9 @@ def user_set(
 @user_app.command("unlock")
 @handle_errors
 def user_unlock(
-    name: Annotated[Optional[str], typer.Argument(help="the user to let in again")] = None,  # noqa: UP045
+    name: Annotated[str | None, typer.Argument(help="the user to let in again")] = None,
     address: Annotated[
-        Optional[str],  # noqa: UP045
+        str | None,
         typer.Option("--address", help="also (or only) end the back-off of this address"),
     ] = None,
 ) -> None:
@@ -246,7 +268,7 @@ def user_unlock(
 def token_create(
     user: Annotated[str, typer.Argument(help="the user the token acts as")],
     name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
-    days: Annotated[Optional[int], typer.Option(help="expires after days")] = None,  # noqa: UP045
+    days: Annotated[int | None, typer.Option(help="expires after days")] = None,
     trusted: Annotated[bool, typer.Option(help="no API rate limit (an integration)")] = False,
 ) -> None:
     """Print a new API token for USER (only its hash is stored: copy it now)."""
@@ -256,22 +278,29 @@ def token_create(
 
 @token_app.command("list")
 @handle_errors
-def token_list(user: Annotated[Optional[str], typer.Argument()] = None) -> None:  # noqa: UP045
+def token_list(user: Annotated[str | None, typer.Argument()] = None) -> None:
     """List API tokens (never their secret), of one user or of everyone."""
     table = Table("id", "user", "name", "created", "expires", "revoked", "last used", "trusted")
     for t in access.list_tokens(database(), SYSTEM, user):
-        table.add_row(str(t["id"]), t["user"], t["name"], (t["created_at"] or "")[:16],
-                      (t["expires_at"] or "")[:16], (t["revoked_at"] or "")[:16],
-                      (t["last_used_at"] or "")[:16], "yes" if t["trusted"] else "")  # fmt: skip
+        table.add_row(
+            str(t["id"]),
+            t["user"],
+            t["name"],
+            (t["created_at"] or "")[:16],
+            (t["expires_at"] or "")[:16],
+            (t["revoked_at"] or "")[:16],
+            (t["last_used_at"] or "")[:16],
+            "yes" if t["trusted"] else "",
+        )
     console.print(table)
 
 
 @token_app.command("revoke")
 @handle_errors
 def token_revoke(
-    token_id: Annotated[Optional[int], typer.Argument(help="from `token list`")] = None,  # noqa: UP045
+    token_id: Annotated[int | None, typer.Argument(help="from `token list`")] = None,
     user: Annotated[
-        Optional[str],  # noqa: UP045
+        str | None,
         typer.Option("--user", help="instead: revoke every token of this user"),
     ] = None,
 ) -> None:
@@ -291,13 +320,13 @@ def token_revoke(
 @handle_errors
 def audit_verify(
     anchor: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option(
             "--anchor",
             help="an anchor file (`audit anchor --file`): every head "
             "in it must still be in the chain",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
 ) -> None:
     """Check the hash chain of the audit trail; name the first broken record (exit 1). With
     --anchor, also that no anchored record was removed or rewritten."""
@@ -313,8 +342,9 @@ def audit_verify(
         held = f"; {report.anchors} anchors hold" if anchor is not None else ""
         console.print(f"audit trail intact: {report.records} records{held}", highlight=False)
         return
-    console.print(f"AUDIT TRAIL BROKEN at record {report.broken_at}: {report.problem}",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"AUDIT TRAIL BROKEN at record {report.broken_at}: {report.problem}", highlight=False
+    )
     raise typer.Exit(1)
 
 
@@ -322,7 +352,7 @@ def audit_verify(
 @handle_errors
 def audit_anchor(
     file: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option("--file", help="also append the anchor to this file"),
     ] = None,
 ) -> None:
@@ -342,16 +372,17 @@ def audit_anchor(
 @audit_app.command("list")
 @handle_errors
 def audit_list(
-    entity: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
-    key: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    entity: Annotated[str | None, typer.Option()] = None,
+    key: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
 ) -> None:
     """Show the newest audit records."""
     page = audit.list_records(database(), SYSTEM, entity=entity, entity_key=key, limit=limit)
     table = Table("id", "at", "actor", "action", "entity", "key")
     for r in page["items"]:
-        table.add_row(str(r["id"]), r["at"][:19], r["actor"], r["action"], r["entity"],
-                      r["entity_key"])  # fmt: skip
+        table.add_row(
+            str(r["id"]), r["at"][:19], r["actor"], r["action"], r["entity"], r["entity_key"]
+        )
     console.print(table)
 
 
@@ -360,16 +391,23 @@ def audit_list(
 def product_add(
     code: str,
     name: str,
-    gtin: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+    gtin: Annotated[str | None, typer.Option()] = None,
     tracking: Annotated[str, typer.Option(help="serial, lot or none")] = "serial",
-    serial_rule: Annotated[Optional[str], typer.Option(help="e.g. SN{yy}{mm}-{seq:6}")] = None,  # noqa: UP045
+    serial_rule: Annotated[str | None, typer.Option(help="e.g. SN{yy}{mm}-{seq:6}")] = None,
     warranty_months: Annotated[int, typer.Option()] = 0,
     warranty_start: Annotated[str, typer.Option(help="manufacture, sale or activation")] = "sale",
 ) -> None:
     """Add a product (SKU)."""
-    data = _validated(ProductCreate, code=code, name=name, gtin=gtin, tracking=tracking,
-                      serial_rule=serial_rule, warranty_months=warranty_months,
-                      warranty_start=warranty_start)  # fmt: skip
+    data = validated(
+        ProductCreate,
+        code=code,
+        name=name,
+        gtin=gtin,
+        tracking=tracking,
+        serial_rule=serial_rule,
+        warranty_months=warranty_months,
+        warranty_start=warranty_start,
+    )
     created = catalog.create_product(database(), SYSTEM, data)
     console.print(f"product {created['code']} added", highlight=False)
 
@@ -378,16 +416,16 @@ def product_add(
 @handle_errors
 def serials_generate(
     product: str,
-    count: Annotated[Optional[int], typer.Option(min=1, help="how many to generate")] = None,  # noqa: UP045
+    count: Annotated[int | None, typer.Option(min=1, help="how many to generate")] = None,
     from_file: Annotated[
         Path | None,
         typer.Option("--from-file", help="register the serials in this file, one a line"),
-    ] = None,  # noqa: UP045, E501
-    lot: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
-    location: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
-    plant: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
-    line: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
-    out: Annotated[Optional[Path], typer.Option(help="write the serials to this file")] = None,  # noqa: UP045
+    ] = None,
+    lot: Annotated[str | None, typer.Option()] = None,
+    location: Annotated[str | None, typer.Option()] = None,
+    plant: Annotated[str | None, typer.Option()] = None,
+    line: Annotated[str | None, typer.Option()] = None,
+    out: Annotated[Path | None, typer.Option(help="write the serials to this file")] = None,
 ) -> None:
     """Commission units: generate COUNT serials from the product's rule, or register a file's."""
     serials = None
@@ -401,8 +439,16 @@ def serials_generate(
             raise fail(f"{from_file} holds no serials", 2)
     if (count is None) == (serials is None):
         raise fail("give either --count or --from-file", 2)
-    request = _validated(CommissionIn, product=product, count=count, serials=serials, lot=lot,
-                         location=location, plant=plant, line=line)  # fmt: skip
+    request = validated(
+        CommissionIn,
+        product=product,
+        count=count,
+        serials=serials,
+        lot=lot,
+        location=location,
+        plant=plant,
+        line=line,
+    )
     sink = None
     if out is not None:  # open it first: a bad path must fail before units are made
         try:
@@ -429,7 +475,7 @@ def serials_generate(
 @handle_errors
 def unit_show(
     serial: str,
-    product: Annotated[Optional[str], typer.Option(help="when the serial is ambiguous")] = None,  # noqa: UP045
+    product: Annotated[str | None, typer.Option(help="when the serial is ambiguous")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Show a unit's dossier: identity, state, components and the event timeline."""
@@ -438,16 +484,21 @@ def unit_show(
         print(json.dumps(found, ensure_ascii=False, indent=2))
         return
     p = found["product"]
-    console.print(f"[bold]{escape(found['serial'])}[/]  {escape(p['code'] + ' ' + p['name'])}",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"[bold]{escape(found['serial'])}[/]  {escape(p['code'] + ' ' + p['name'])}",
+        highlight=False,
+    )
     lot = found["lot"]["number"] if found["lot"] else "-"
     w = found["warranty"]
     for label, value in (
-        ("status", found["status"]), ("lot", lot), ("produced", found["production_date"]),
-        ("location", found["location"]), ("holder", found["holder"]),
+        ("status", found["status"]),
+        ("lot", lot),
+        ("produced", found["production_date"]),
+        ("location", found["location"]),
+        ("holder", found["holder"]),
         ("parent", found["parent"]["serial"] if found["parent"] else None),
         ("warranty", f"{w['status']} {w['start_date'] or ''}→{w['end_date'] or ''}"),
-    ):  # fmt: skip
+    ):
         console.print(escape(f"  {label:<9} {value or '-'}"), highlight=False)
     if found["components"]:
         console.print("  components:")
@@ -457,8 +508,9 @@ def unit_show(
     table = Table("time", "event", "role", "where", "party", "details")
     for e in found["events"]:
         details = json.dumps(e["data"], ensure_ascii=False) if e["data"] else ""
-        table.add_row(*[escape(v) for v in (e["event_time"][:19], e["type"], e["role"],
-                        e["location"] or "", e["party"] or "", details)])  # fmt: skip
+        where, party = e["location"] or "", e["party"] or ""
+        cells = (e["event_time"][:19], e["type"], e["role"], where, party, details)
+        table.add_row(*[escape(v) for v in cells])
     console.print(table)
 
 
@@ -472,8 +524,11 @@ def ledger_verify() -> None:
         console.print(f"MISMATCH {m.product}/{m.serial}: {m.problem}", highlight=False)
     if len(result.mismatches) > 100:
         console.print(f"… and {len(result.mismatches) - 100} more", highlight=False)
-    console.print(f"{result.events} events replayed over {result.units} units: "
-                  f"{len(result.mismatches)} mismatches", highlight=False)  # fmt: skip
+    console.print(
+        f"{result.events} events replayed over {result.units} units: "
+        f"{len(result.mismatches)} mismatches",
+        highlight=False,
+    )
     if not result.ok:
         raise typer.Exit(1)
 

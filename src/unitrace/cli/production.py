@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -13,20 +13,13 @@ from rich.table import Table
 from rich.tree import Tree
 
 from unitrace.access.principal import SYSTEM
-from unitrace.cli.common import console, database, handle_errors
+from unitrace.cli.common import console, database, handle_errors, validated
 from unitrace.production import quality, recall, service, trace
 from unitrace.production.schemas import BomIn, RecallIn, RouteIn, TraceQuery
 
 trace_app = typer.Typer(help="Genealogy trace, backward and forward.", no_args_is_help=True)
 recall_app = typer.Typer(help="Recall campaigns.", no_args_is_help=True)
 quality_app = typer.Typer(help="Quality figures.", no_args_is_help=True)
-Opt = Optional  # noqa: UP045 — Typer needs Optional[...] spelled out for options
-
-
-def _validated(model: Any, **values: Any) -> Any:
-    from unitrace.cli.main import _validated as validated
-
-    return validated(model, **values)
 
 
 def _json_file(path: Path) -> Any:
@@ -43,16 +36,16 @@ def _json_file(path: Path) -> Any:
 
 def bom_command(code: str, file: Path) -> None:
     """Set a product's bill of materials from a JSON file ({"policy": ..., "lines": [...]})."""
-    bom = service.set_bom(database(), SYSTEM, code, _validated(BomIn, **_json_file(file)))
-    console.print(f"{code}: {len(bom['lines'])} BOM lines, policy {bom['policy']}",
-                  highlight=False)  # fmt: skip
+    bom = service.set_bom(database(), SYSTEM, code, validated(BomIn, **_json_file(file)))
+    console.print(f"{code}: {len(bom['lines'])} BOM lines, policy {bom['policy']}", highlight=False)
 
 
 def route_command(code: str, file: Path) -> None:
     """Set a product's route from a JSON file ({"steps": [{"code", "name", "required"}]})."""
-    route = service.set_route(database(), SYSTEM, code, _validated(RouteIn, **_json_file(file)))
-    console.print(f"{code}: route " + " → ".join(s["code"] for s in route["steps"]),
-                  highlight=False)  # fmt: skip
+    route = service.set_route(database(), SYSTEM, code, validated(RouteIn, **_json_file(file)))
+    console.print(
+        f"{code}: route " + " → ".join(s["code"] for s in route["steps"]), highlight=False
+    )
 
 
 def _branch(node: Any, parent: Tree) -> None:
@@ -71,7 +64,7 @@ def _branch(node: Any, parent: Tree) -> None:
 @handle_errors
 def trace_back(
     serial: str,
-    product: Annotated[Opt[str], typer.Option(help="when the serial is ambiguous")] = None,
+    product: Annotated[str | None, typer.Option(help="when the serial is ambiguous")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """A unit's whole component tree with lots and suppliers."""
@@ -90,28 +83,39 @@ def trace_back(
 @trace_app.command("forward")
 @handle_errors
 def trace_forward(
-    serial: Annotated[Opt[str], typer.Option()] = None,
-    product: Annotated[Opt[str], typer.Option(help="product of the serial or lot")] = None,
-    lot: Annotated[Opt[str], typer.Option()] = None,
-    supplier: Annotated[Opt[str], typer.Option()] = None,
-    station: Annotated[Opt[str], typer.Option()] = None,
-    equipment: Annotated[Opt[str], typer.Option()] = None,
-    operator: Annotated[Opt[str], typer.Option()] = None,
-    since: Annotated[Opt[datetime], typer.Option(help="with UTC offset")] = None,
-    until: Annotated[Opt[datetime], typer.Option(help="with UTC offset")] = None,
-    out: Annotated[Opt[Path], typer.Option(help="write all affected units as CSV")] = None,
+    serial: Annotated[str | None, typer.Option()] = None,
+    product: Annotated[str | None, typer.Option(help="product of the serial or lot")] = None,
+    lot: Annotated[str | None, typer.Option()] = None,
+    supplier: Annotated[str | None, typer.Option()] = None,
+    station: Annotated[str | None, typer.Option()] = None,
+    equipment: Annotated[str | None, typer.Option()] = None,
+    operator: Annotated[str | None, typer.Option()] = None,
+    since: Annotated[datetime | None, typer.Option(help="with UTC offset")] = None,
+    until: Annotated[datetime | None, typer.Option(help="with UTC offset")] = None,
+    out: Annotated[Path | None, typer.Option(help="write all affected units as CSV")] = None,
 ) -> None:
     """Every finished unit holding a component serial, lot, supplier's parts, or parts that
     passed a station, equipment or operator in a time window."""
-    query = _validated(TraceQuery, serial=serial, product=product, lot=lot, supplier=supplier,
-                       station=station, equipment=equipment, operator=operator, since=since,
-                       until=until)  # fmt: skip
+    query = validated(
+        TraceQuery,
+        serial=serial,
+        product=product,
+        lot=lot,
+        supplier=supplier,
+        station=station,
+        equipment=equipment,
+        operator=operator,
+        since=since,
+        until=until,
+    )
     if out is not None:
         out.open("w").close()  # fail on a bad path before the work
     found = trace.forward(database(), SYSTEM, query, trace.MAX_ITEMS)
     console.print(escape(f"{found['start']}: {found['total']} affected units"), highlight=False)
-    console.print("  by status: " + ", ".join(f"{k} {v}" for k, v in found["by_status"].items()),
-                  highlight=False)  # fmt: skip
+    console.print(
+        "  by status: " + ", ".join(f"{k} {v}" for k, v in found["by_status"].items()),
+        highlight=False,
+    )
     if out is not None:
         from unitrace.production.routes import AFFECTED
 
@@ -120,9 +124,10 @@ def trace_forward(
         return
     table = Table("serial", "product", "status", "holder", "region", "sold")
     for u in found["items"][:50]:
-        table.add_row(*[escape(v) for v in (u["serial"], u["product"], u["status"],
-                      u["holder"] or u["location"] or "", u["region"] or "",
-                      (u["sold_at"] or "")[:10])])  # fmt: skip
+        where = u["holder"] or u["location"] or ""
+        sold = (u["sold_at"] or "")[:10]
+        cells = (u["serial"], u["product"], u["status"], where, u["region"] or "", sold)
+        table.add_row(*[escape(v) for v in cells])
     console.print(table)
 
 
@@ -132,17 +137,18 @@ def recall_create(
     code: str,
     title: Annotated[str, typer.Option()],
     reason: Annotated[str, typer.Option()] = "",
-    serial: Annotated[Opt[str], typer.Option()] = None,
-    product: Annotated[Opt[str], typer.Option()] = None,
-    lot: Annotated[Opt[str], typer.Option()] = None,
-    supplier: Annotated[Opt[str], typer.Option()] = None,
+    serial: Annotated[str | None, typer.Option()] = None,
+    product: Annotated[str | None, typer.Option()] = None,
+    lot: Annotated[str | None, typer.Option()] = None,
+    supplier: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Open a recall campaign from a forward trace (serial, lot or supplier)."""
-    query = _validated(TraceQuery, serial=serial, product=product, lot=lot, supplier=supplier)
-    created = recall.create_recall(database(), SYSTEM, _validated(
-        RecallIn, code=code, title=title, reason=reason, trace=query))  # fmt: skip
-    console.print(f"recall {code} opened: {created['units']} units ({created['start']})",
-                  highlight=False)  # fmt: skip
+    query = validated(TraceQuery, serial=serial, product=product, lot=lot, supplier=supplier)
+    request = validated(RecallIn, code=code, title=title, reason=reason, trace=query)
+    created = recall.create_recall(database(), SYSTEM, request)
+    console.print(
+        f"recall {code} opened: {created['units']} units ({created['start']})", highlight=False
+    )
 
 
 @recall_app.command("show")
@@ -150,8 +156,11 @@ def recall_create(
 def recall_show(code: str) -> None:
     """A campaign's progress by outcome and per holder."""
     found = recall.progress(database(), SYSTEM, code)
-    console.print(f"[bold]{escape(found['code'])}[/] {escape(found['title'])} "
-                  f"({found['status']}), {found['units']} units", highlight=False)  # fmt: skip
+    console.print(
+        f"[bold]{escape(found['code'])}[/] {escape(found['title'])} "
+        f"({found['status']}), {found['units']} units",
+        highlight=False,
+    )
     table = Table("holder", *recall.OUTCOMES)
     for holder, counts in found["by_holder"].items():
         table.add_row(escape(holder or "(ours)"), *[str(counts[o]) for o in recall.OUTCOMES])
@@ -185,8 +194,8 @@ def recall_notices(code: str, out: Annotated[Path, typer.Option()]) -> None:
 @handle_errors
 def quality_yield(
     by: Annotated[str, typer.Option(help=", ".join(quality.DIMENSIONS))] = "product",
-    product: Annotated[Opt[str], typer.Option()] = None,
-    step: Annotated[Opt[str], typer.Option()] = None,
+    product: Annotated[str | None, typer.Option()] = None,
+    step: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """First-pass yield and failure rate grouped by one dimension."""
     found = quality.yield_report(database(), SYSTEM, by, product=product, step=step)

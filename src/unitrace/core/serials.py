@@ -240,9 +240,13 @@ class SerialTemplate:
             if seq is not None and not randoms:
                 before, _, after = fmt.partition("%%0%dd" % seq.width)
                 fast = sequence_check_characters(
-                    check, before.replace("%%", "%"), seq.width, first_seq, count,
+                    check,
+                    before.replace("%%", "%"),
+                    seq.width,
+                    first_seq,
+                    count,
                     after.replace("%%", "%"),
-                )  # fmt: skip
+                )
             if fast is not None:
                 serials = [s + c for s, c in zip(serials, fast, strict=True)]
             else:

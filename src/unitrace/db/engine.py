@@ -76,8 +76,9 @@ class Database:
             event.listen(self.engine, "connect", on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
         elif self.dialect == "postgresql":
-            self.engine = create_engine(url, pool_pre_ping=True, hide_parameters=True,
-                                        **engine_kwargs)  # fmt: skip
+            self.engine = create_engine(
+                url, pool_pre_ping=True, hide_parameters=True, **engine_kwargs
+            )
         else:
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
 
@@ -96,8 +97,9 @@ class Database:
         """
         queued = self.is_sqlite
         if queued and not self._writer.acquire(timeout=self._busy_timeout_s):
-            raise Conflict("the database is busy with other changes; nothing was written, "
-                           "try again")  # fmt: skip
+            raise Conflict(
+                "the database is busy with other changes; nothing was written, try again"
+            )
         try:
             if queued:
                 self._lock_other_processes()
@@ -134,8 +136,9 @@ class Database:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise Conflict("the database is busy with other changes; nothing was "
-                                   "written, try again") from None  # fmt: skip
+                    raise Conflict(
+                        "the database is busy with other changes; nothing was written, try again"
+                    ) from None
                 time.sleep(pause)  # short waits: the lock is held for milliseconds
                 pause = min(pause * 2, 0.002)
         self._locked = True

@@ -22,14 +22,14 @@ class Fast:
     def __init__(self, statement: Any, as_text: Sequence[str] = ()) -> None:
         self.statement = statement
         self.as_text = frozenset(as_text)
-        self._compiled: dict[str, Any] = {}
+        self._compiled: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {}
 
     def _for(self, conn: Connection) -> tuple[str, Callable[[dict[str, Any]], Any]]:
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
             found = self._compiled[name] = self._compile(conn)
-        return found  # type: ignore[no-any-return]
+        return found
 
     def _compile(self, conn: Connection) -> tuple[str, Callable[[dict[str, Any]], Any]]:
         """The SQL and a function from the caller's parameters to the driver's: fixed values
@@ -37,10 +37,17 @@ class Fast:
         compiled = self.statement.compile(dialect=conn.dialect)
         if compiled.post_compile_params:
             raise TypeError("Fast statements take no IN lists; write them out (text)")
-        processors = {k: p for k, p in compiled._bind_processors.items()
-                      if p is not None and k not in self.as_text}  # fmt: skip
-        fixed = {name: bind.value for bind, names in compiled.bind_names.items()
-                 for name in [names] if bind.value is not None}  # fmt: skip
+        processors = {
+            k: p
+            for k, p in compiled._bind_processors.items()
+            if p is not None and k not in self.as_text
+        }
+        fixed = {
+            name: bind.value
+            for bind, names in compiled.bind_names.items()
+            for name in [names]
+            if bind.value is not None
+        }
         if compiled.positional:
             plan = tuple((k, processors.get(k)) for k in compiled.positiontup)
 
@@ -57,8 +64,10 @@ class Fast:
         def named(params: dict[str, Any]) -> Any:
             if fixed:
                 params = {**fixed, **params}
-            return {k: (processors[k](v) if k in processors and v is not None else v)
-                    for k, v in params.items()}  # fmt: skip
+            return {
+                k: (processors[k](v) if k in processors and v is not None else v)
+                for k, v in params.items()
+            }
 
         return str(compiled), named
 
@@ -91,8 +100,9 @@ def driver_error(conn: Connection, sql: str, values: Any, error: Exception) -> E
     """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError …), so
     that callers handle a unique violation or a lock time-out the same on either path; its
     message without the parameters, like the engine's (`hide_parameters`)."""
-    return exc.DBAPIError.instance(sql, values, error, conn.dialect.loaded_dbapi.Error,
-                                   hide_parameters=True)  # fmt: skip
+    return exc.DBAPIError.instance(
+        sql, values, error, conn.dialect.loaded_dbapi.Error, hide_parameters=True
+    )
 
 
 def changes(conn: Connection) -> int:

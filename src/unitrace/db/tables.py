@@ -60,13 +60,18 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _now_default() -> datetime:
     return datetime.now(UTC)
+
+
+def _partial_index(name: str, *columns: str) -> Index:
+    """An index of the rows whose first column is set (partial on both dialects)."""
+    where = f"{columns[0]} IS NOT NULL"
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
 
 
 # --- catalog ---------------------------------------------------------------------------
@@ -252,18 +257,12 @@ units = Table(
     UniqueConstraint("product_id", "serial", name="uq_units_product_serial"),
     Index("ix_units_serial", "serial"),
     Index("ix_units_product_status", "product_id", "status"),
-    Index("ix_units_lot", "lot_id", postgresql_where=text("lot_id IS NOT NULL"),
-          sqlite_where=text("lot_id IS NOT NULL")),
-    Index("ix_units_location", "location_id", postgresql_where=text("location_id IS NOT NULL"),
-          sqlite_where=text("location_id IS NOT NULL")),
-    Index("ix_units_holder", "holder_id", postgresql_where=text("holder_id IS NOT NULL"),
-          sqlite_where=text("holder_id IS NOT NULL")),
-    Index("ix_units_parent", "parent_id", postgresql_where=text("parent_id IS NOT NULL"),
-          sqlite_where=text("parent_id IS NOT NULL")),
-    Index("ix_units_container", "container_id",
-          postgresql_where=text("container_id IS NOT NULL"),
-          sqlite_where=text("container_id IS NOT NULL")),
-)  # fmt: skip
+    _partial_index("ix_units_lot", "lot_id"),
+    _partial_index("ix_units_location", "location_id"),
+    _partial_index("ix_units_holder", "holder_id"),
+    _partial_index("ix_units_parent", "parent_id"),
+    _partial_index("ix_units_container", "container_id"),
+)
 
 unit_id_blocks = Table(
     "unit_id_blocks",
@@ -297,26 +296,10 @@ events = Table(
     Column("data", JSON, nullable=False),
     Column("unit_count", Integer, nullable=False),
     Index("ix_events_type_time", "type", "event_time"),
-    *[
-        Index(
-            f"ix_events_{name}_time",
-            column,
-            "event_time",
-            postgresql_where=text(f"{column} IS NOT NULL"),
-            sqlite_where=text(f"{column} IS NOT NULL"),
-        )
-        for name, column in (
-            ("equipment", "equipment"),
-            ("operator", "operator"),
-            ("location", "location_id"),
-        )
-    ],  # fmt: skip
-    Index(
-        "ix_events_party",
-        "party_id",
-        postgresql_where=text("party_id IS NOT NULL"),
-        sqlite_where=text("party_id IS NOT NULL"),
-    ),
+    _partial_index("ix_events_equipment_time", "equipment", "event_time"),
+    _partial_index("ix_events_operator_time", "operator", "event_time"),
+    _partial_index("ix_events_location_time", "location_id", "event_time"),
+    _partial_index("ix_events_party", "party_id"),
 )
 
 event_units = Table(
@@ -480,9 +463,8 @@ containers = Table(
     Column("holder_id", ForeignKey("parties.id")),
     Column("created_event_id", BigInteger, nullable=False),
     Column("last_event_id", BigInteger, nullable=False),
-    Index("ix_containers_parent", "parent_id", postgresql_where=text("parent_id IS NOT NULL"),
-          sqlite_where=text("parent_id IS NOT NULL")),
-)  # fmt: skip
+    _partial_index("ix_containers_parent", "parent_id"),
+)
 
 event_containers = Table(
     "event_containers",

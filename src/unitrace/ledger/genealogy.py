@@ -24,15 +24,23 @@ def tree_query(root_id: int) -> Any:
     )
     supplier = parties.alias("supplier")
     return (
-        select(units.c.id, units.c.parent_id, units.c.serial, units.c.status,
-               products.c.code.label("product"), products.c.name.label("product_name"),
-               lots.c.number.label("lot"), supplier.c.code.label("supplier"), down.c.depth)
+        select(
+            units.c.id,
+            units.c.parent_id,
+            units.c.serial,
+            units.c.status,
+            products.c.code.label("product"),
+            products.c.name.label("product_name"),
+            lots.c.number.label("lot"),
+            supplier.c.code.label("supplier"),
+            down.c.depth,
+        )
         .join(units, units.c.id == down.c.id)
         .join(products, products.c.id == units.c.product_id)
         .outerjoin(lots, lots.c.id == units.c.lot_id)
         .outerjoin(supplier, supplier.c.id == lots.c.supplier_id)
         .order_by(down.c.depth, units.c.id)
-    )  # fmt: skip
+    )
 
 
 def tree(conn: Connection, root_id: int) -> dict[str, Any]:
@@ -43,11 +51,17 @@ def tree(conn: Connection, root_id: int) -> dict[str, Any]:
     nodes: dict[int, dict[str, Any]] = {}
     for r in rows:
         nodes[r.id] = {
-            "serial": r.serial, "product": r.product, "product_name": r.product_name,
-            "status": Status(r.status).label, "lot": r.lot, "supplier": r.supplier,
-            "depth": r.depth, "consumed": consumed.get(r.id, []),
-            "removed": removed.get(r.id, []), "components": [],
-        }  # fmt: skip
+            "serial": r.serial,
+            "product": r.product,
+            "product_name": r.product_name,
+            "status": Status(r.status).label,
+            "lot": r.lot,
+            "supplier": r.supplier,
+            "depth": r.depth,
+            "consumed": consumed.get(r.id, []),
+            "removed": removed.get(r.id, []),
+            "components": [],
+        }
         if r.depth and r.parent_id in nodes:
             nodes[r.parent_id]["components"].append(nodes[r.id])
     return nodes[root_id]
@@ -58,15 +72,20 @@ def _consumed(conn: Connection, ids: Sequence[int]) -> dict[int, list[dict[str, 
     out: dict[int, list[dict[str, Any]]] = {}
     for chunk in _chunks(ids):
         for r in conn.execute(
-            select(lot_uses.c.unit_id, products.c.code, lots.c.number, supplier.c.code,
-                   func.sum(lot_uses.c.quantity))
+            select(
+                lot_uses.c.unit_id,
+                products.c.code,
+                lots.c.number,
+                supplier.c.code,
+                func.sum(lot_uses.c.quantity),
+            )
             .join(lots, lots.c.id == lot_uses.c.lot_id)
             .join(products, products.c.id == lots.c.product_id)
             .outerjoin(supplier, supplier.c.id == lots.c.supplier_id)
             .where(lot_uses.c.unit_id.in_(chunk))
             .group_by(lot_uses.c.unit_id, products.c.code, lots.c.number, supplier.c.code)
             .order_by(products.c.code, lots.c.number)
-        ):  # fmt: skip
+        ):
             out.setdefault(r[0], []).append(
                 {"product": r[1], "lot": r[2], "supplier": r[3], "quantity": int(r[4])}
             )
@@ -82,16 +101,22 @@ def _removed_history(conn: Connection, ids: Sequence[int]) -> dict[int, list[dic
     )
     for chunk in _chunks(ids):
         for r in conn.execute(
-            select(events.c.parent_unit_id, units.c.serial, products.c.code, events.c.type,
-                   events.c.event_time)
+            select(
+                events.c.parent_unit_id,
+                units.c.serial,
+                products.c.code,
+                events.c.type,
+                events.c.event_time,
+            )
             .join(event_units, event_units.c.event_id == events.c.id)
             .join(units, units.c.id == event_units.c.unit_id)
             .join(products, products.c.id == units.c.product_id)
             .where(events.c.parent_unit_id.in_(chunk), taken_out)
             .order_by(events.c.id)
-        ):  # fmt: skip
-            out.setdefault(r[0], []).append({"serial": r[1], "product": r[2], "by": r[3],
-                                             "at": r[4].isoformat()})  # fmt: skip
+        ):
+            out.setdefault(r[0], []).append(
+                {"serial": r[1], "product": r[2], "by": r[3], "at": r[4].isoformat()}
+            )
     return out
 
 

@@ -124,8 +124,13 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
                 if view.state is None:
                     raise _no_unit(serial, product)
                 status = view.state.status
-                now = {"location": None, "holder": None, "container": None, "parent": None,
-                       "components": []}  # fmt: skip
+                now = {
+                    "location": None,
+                    "holder": None,
+                    "container": None,
+                    "parent": None,
+                    "components": [],
+                }
         else:
             for step in steps:
                 step.pop("event_pk")
@@ -182,22 +187,35 @@ def _hide_suppliers(nodes: list[dict[str, Any]]) -> None:
 def _steps(conn: Connection, unit_pk: int) -> list[dict[str, Any]]:
     """The unit's process step results, oldest first, with where, by whom and measurements."""
     rows = conn.execute(
-        select(unit_steps, events.c.event_tz, events.c.operator, events.c.equipment,
-               events.c.data, locations.c.code.label("station"))
+        select(
+            unit_steps,
+            events.c.event_tz,
+            events.c.operator,
+            events.c.equipment,
+            events.c.data,
+            locations.c.code.label("station"),
+        )
         .join(events, events.c.id == unit_steps.c.event_id)
         .outerjoin(locations, locations.c.id == events.c.location_id)
         .where(unit_steps.c.unit_id == unit_pk)
         .order_by(unit_steps.c.id)
-    ).all()  # fmt: skip
+    ).all()
     return [
-        {"event_pk": r.event_id, "step": r.step, "attempt": r.attempt,
-         "result": "pass" if r.passed else "fail",
-         "defect_code": r.defect_code, "station": r.station, "operator": r.operator,
-         "equipment": r.equipment,
-         "started_at": _local(r.started_at, r.event_tz) if r.started_at else None,
-         "ended_at": _local(r.ended_at, r.event_tz), "data": r.data}
+        {
+            "event_pk": r.event_id,
+            "step": r.step,
+            "attempt": r.attempt,
+            "result": "pass" if r.passed else "fail",
+            "defect_code": r.defect_code,
+            "station": r.station,
+            "operator": r.operator,
+            "equipment": r.equipment,
+            "started_at": _local(r.started_at, r.event_tz) if r.started_at else None,
+            "ended_at": _local(r.ended_at, r.event_tz),
+            "data": r.data,
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def _unit_brief(conn: Connection, where: Any) -> list[dict[str, Any]]:
@@ -339,8 +357,9 @@ def list_units(
             if product_pk is None:
                 raise invalid("lot", "filtering by lot needs the product too")
             if actor.is_partner:  # no lookup that could tell another partner's lot from none
-                lot_pk = select(lots.c.id).where(lots.c.product_id == product_pk,
-                                                 lots.c.number == lot)  # fmt: skip
+                lot_pk = select(lots.c.id).where(
+                    lots.c.product_id == product_pk, lots.c.number == lot
+                )
                 conditions.append(units.c.lot_id == lot_pk.scalar_subquery())
             else:
                 conditions.append(units.c.lot_id == lot_id(conn, product_pk, lot))
@@ -364,8 +383,13 @@ def list_units(
         if wanted_status is not None and actor.is_partner:
             # units held before: their status then is compared below, not their status now
             party = party_of(actor)
-            conditions.append(or_(units.c.holder_id.is_(None), units.c.holder_id != party,
-                                  units.c.status == int(wanted_status)))  # fmt: skip
+            conditions.append(
+                or_(
+                    units.c.holder_id.is_(None),
+                    units.c.holder_id != party,
+                    units.c.status == int(wanted_status),
+                )
+            )
         elif wanted_status is not None:
             conditions.append(units.c.status == int(wanted_status))
         found: list[dict[str, Any]] = []
@@ -394,9 +418,17 @@ def _as_seen(
     former = [r.id for r in rows if partner and r.holder_id != actor.party_id]
     views = partner_views(conn, actor, former) if former else {}
     for r in rows:
-        item = {"id": r.id, "serial": r.serial, "product": r.product, "lot": r.lot,
-                "status": Status(r.status).label, "location": r.location, "holder": r.holder,
-                "parent": r.parent, "holder_id": r.holder_id}  # fmt: skip
+        item = {
+            "id": r.id,
+            "serial": r.serial,
+            "product": r.product,
+            "lot": r.lot,
+            "status": Status(r.status).label,
+            "location": r.location,
+            "holder": r.holder,
+            "parent": r.parent,
+            "holder_id": r.holder_id,
+        }
         if partner:
             item["location"] = None
             if r.id in views:
@@ -420,8 +452,17 @@ def overview(db: Database, actor: Actor, latest: int = 10) -> dict[str, Any]:
             .group_by(products.c.code, products.c.name)
             .order_by(products.c.code)
         )
-        recent = select(events.c.event_id, events.c.type, events.c.event_time, events.c.event_tz,
-                        events.c.unit_count).order_by(events.c.id.desc()).limit(latest)  # fmt: skip
+        recent = (
+            select(
+                events.c.event_id,
+                events.c.type,
+                events.c.event_time,
+                events.c.event_tz,
+                events.c.unit_count,
+            )
+            .order_by(events.c.id.desc())
+            .limit(latest)
+        )
         statuses: Counter[str] = Counter()
         if scope is not None:
             # its own units as they are now, the ones it held before as they were when they left
@@ -439,8 +480,12 @@ def overview(db: Database, actor: Actor, latest: int = 10) -> dict[str, Any]:
             {"code": c, "name": n, "units": k} for c, n, k in conn.execute(by_product)
         ]
         latest_events = [
-            {"event_id": r.event_id, "type": r.type, "unit_count": r.unit_count,
-             "event_time": _local(r.event_time, r.event_tz)}
+            {
+                "event_id": r.event_id,
+                "type": r.type,
+                "unit_count": r.unit_count,
+                "event_time": _local(r.event_time, r.event_tz),
+            }
             for r in conn.execute(recent)
-        ]  # fmt: skip
+        ]
     return {"statuses": dict(statuses), "products": product_counts, "latest": latest_events}

@@ -147,9 +147,12 @@ class EventIn(Strict):
         description="cartons or pallets (SSCC or label): the event is about every unit inside",
     )
     container: ContainerCode | None = Field(
-        default=None, description="pack: the carton or pallet packed into (made on its first "
-        "pack); unpack: the one emptied"
-    )  # fmt: skip
+        default=None,
+        description=(
+            "pack: the carton or pallet packed into (made on its first pack); unpack: the one "
+            "emptied"
+        ),
+    )
     container_kind: Literal["carton", "pallet"] | None = Field(
         default=None, description="pack: what a new container is (default carton)"
     )
@@ -176,10 +179,10 @@ class EventIn(Strict):
     def _names_units(self) -> EventIn:
         lots_only = bool(self.consumed and self.parent)
         unpack_all = self.type == "unpack" and self.container is not None
-        if not self.serials and not self.units and not lots_only and not self.containers \
-                and not unpack_all:  # fmt: skip
-            raise ValueError("an event names at least one unit in `serials`, `units` or "
-                             "`containers`")  # fmt: skip
+        if not (self.serials or self.units or lots_only or self.containers or unpack_all):
+            raise ValueError(
+                "an event names at least one unit in `serials`, `units` or `containers`"
+            )
         if self.consumed and self.type not in ("assemble", "replace_part"):
             raise ValueError("only assemble and replace_part consume lots (`consumed`)")
         if self.step is not None and self.type != "inspect":

@@ -31,8 +31,16 @@ from unitrace.db.tables import (
     units,
 )
 
-DIMENSIONS = ("product", "lot", "station", "operator", "equipment", "supplier", "component_lot",
-              "step")  # fmt: skip
+DIMENSIONS = (
+    "product",
+    "lot",
+    "station",
+    "operator",
+    "equipment",
+    "supplier",
+    "component_lot",
+    "step",
+)
 COLUMNS = ("key", "records", "failures", "failure_rate", "first_attempts", "first_pass", "fpy")
 
 
@@ -86,17 +94,20 @@ def yield_report(
     first = cast(case((unit_steps.c.attempt == 1, 1), else_=0), Integer)
     first_ok = cast(case(((unit_steps.c.attempt == 1) & unit_steps.c.passed, 1), else_=0), Integer)
     query = (
-        select(key.label("key"), func.count().label("records"), func.sum(failed),
-               func.sum(first), func.sum(first_ok))
+        select(
+            key.label("key"),
+            func.count().label("records"),
+            func.sum(failed),
+            func.sum(first),
+            func.sum(first_ok),
+        )
         .select_from(source)
         .group_by(key)
         .order_by(key)
-    )  # fmt: skip
+    )
     if product:
-        query = query.where(
-            unit_steps.c.product_id == select(products.c.id).where(products.c.code == product)
-            .scalar_subquery()
-        )  # fmt: skip
+        product_id = select(products.c.id).where(products.c.code == product).scalar_subquery()
+        query = query.where(unit_steps.c.product_id == product_id)
     if step:
         query = query.where(unit_steps.c.step == step)
     if since:
@@ -108,12 +119,17 @@ def yield_report(
     items = []
     for k, records, failures, firsts, first_pass in rows:
         failures, firsts, first_pass = int(failures or 0), int(firsts or 0), int(first_pass or 0)
-        items.append({
-            "key": k, "records": int(records), "failures": failures,
-            "failure_rate": round(failures / records, 4) if records else None,
-            "first_attempts": firsts, "first_pass": first_pass,
-            "fpy": round(first_pass / firsts, 4) if firsts else None,
-        })  # fmt: skip
+        items.append(
+            {
+                "key": k,
+                "records": int(records),
+                "failures": failures,
+                "failure_rate": round(failures / records, 4) if records else None,
+                "first_attempts": firsts,
+                "first_pass": first_pass,
+                "fpy": round(first_pass / firsts, 4) if firsts else None,
+            }
+        )
     return {"by": by, "items": items}
 
 
@@ -148,8 +164,13 @@ def defect_pareto(
     items = []
     for code, n in rows:
         running += int(n)
-        items.append({"defect_code": code or "(none)", "count": int(n),
-                      "cumulative": round(running / total, 4)})  # fmt: skip
+        items.append(
+            {
+                "defect_code": code or "(none)",
+                "count": int(n),
+                "cumulative": round(running / total, 4),
+            }
+        )
     return {"total": total, "items": items}
 
 

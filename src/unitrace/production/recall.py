@@ -49,28 +49,45 @@ def create_recall(db: Database, actor: Actor, data: RecallIn) -> dict[str, Any]:
     actor.require("recall.manage")
     with db.write() as conn:
         if conn.execute(select(recalls.c.id).where(recalls.c.code == data.code)).first():
-            raise Conflict(f"recall {data.code!r} exists",
-                           [FieldError("code", "already exists", data.code)])  # fmt: skip
+            raise Conflict(
+                f"recall {data.code!r} exists", [FieldError("code", "already exists", data.code)]
+            )
         rows, label = affected_rows(conn, data.trace)
         if not rows:
             raise invalid("trace", f"the trace from {label} finds no units")
         after = conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()
         trace = data.trace.model_dump(mode="json", exclude_none=True)
         recall_id = conn.execute(
-            insert(recalls).values(
-                code=data.code, title=data.title, reason=data.reason, status="open",
-                trace=trace, after_event_id=after, created_at=datetime.now(UTC),
+            insert(recalls)
+            .values(
+                code=data.code,
+                title=data.title,
+                reason=data.reason,
+                status="open",
+                trace=trace,
+                after_event_id=after,
+                created_at=datetime.now(UTC),
                 created_by=actor.username,
-            ).returning(recalls.c.id)
-        ).scalar_one()  # fmt: skip
+            )
+            .returning(recalls.c.id)
+        ).scalar_one()
         # affected rows: id, serial, product, status, holder id, …, region (see trace)
-        bulk_insert(conn, recall_units, ("unit_id", "holder_id", "region", "status_at_start"),
-                    ((r[0], r[4], r[9], r[3]) for r in rows),
-                    constants={"recall_id": recall_id})  # fmt: skip
+        bulk_insert(
+            conn,
+            recall_units,
+            ("unit_id", "holder_id", "region", "status_at_start"),
+            ((r[0], r[4], r[9], r[3]) for r in rows),
+            constants={"recall_id": recall_id},
+        )
         summary = {"title": data.title, "trace": trace, "start": label, "units": len(rows)}
         audit.append(conn, actor, "create", "recall", data.code, None, summary)
-    return {"code": data.code, "title": data.title, "status": "open", "start": label,
-            "units": len(rows)}  # fmt: skip
+    return {
+        "code": data.code,
+        "title": data.title,
+        "status": "open",
+        "start": label,
+        "units": len(rows),
+    }
 
 
 def mark_recalled(db: Database, actor: Actor, code: str) -> dict[str, Any]:
@@ -91,8 +108,11 @@ def mark_recalled(db: Database, actor: Actor, code: str) -> dict[str, Any]:
         ).all()
         if not rows:
             return {"code": code, "marked": 0}
-        event = EventIn(type="recall", units=[UnitRef(serial=s, product=p) for s, p in rows],
-                        data={"campaign": code, "title": campaign.title})  # fmt: skip
+        event = EventIn(
+            type="recall",
+            units=[UnitRef(serial=s, product=p) for s, p in rows],
+            data={"campaign": code, "title": campaign.title},
+        )
         record_in(conn, actor, event)
     return {"code": code, "marked": len(rows)}
 
@@ -103,10 +123,14 @@ def close_recall(db: Database, actor: Actor, code: str) -> dict[str, Any]:
         campaign = _campaign(conn, code)
         if campaign.status == "closed":
             return {"code": code, "status": "closed"}
-        conn.execute(update(recalls).where(recalls.c.id == campaign.id)
-                     .values(status="closed", closed_at=datetime.now(UTC)))  # fmt: skip
-        audit.append(conn, actor, "update", "recall", code, {"status": "open"},
-                     {"status": "closed"})  # fmt: skip
+        conn.execute(
+            update(recalls)
+            .where(recalls.c.id == campaign.id)
+            .values(status="closed", closed_at=datetime.now(UTC))
+        )
+        audit.append(
+            conn, actor, "update", "recall", code, {"status": "open"}, {"status": "closed"}
+        )
     return {"code": code, "status": "closed"}
 
 
@@ -117,22 +141,33 @@ def _outcomes(conn: Connection, campaign: Any) -> dict[int, tuple[str, Any]]:
         select(event_units.c.unit_id, events.c.type, event_units.c.role)
         .join(events, events.c.id == event_units.c.event_id)
         .join(recall_units, recall_units.c.unit_id == event_units.c.unit_id)
-        .where(recall_units.c.recall_id == campaign.id, events.c.id > campaign.after_event_id,
-               events.c.type.in_([k for k, _r, _o in _SETTLED_BY]))
-    ):  # fmt: skip
+        .where(
+            recall_units.c.recall_id == campaign.id,
+            events.c.id > campaign.after_event_id,
+            events.c.type.in_([k for k, _r, _o in _SETTLED_BY]),
+        )
+    ):
         found[int(unit_id)] |= {o for k, r, o in _SETTLED_BY if k == kind and int(r) == role}
     holder = parties.alias("holder")
     rows = conn.execute(
-        select(units.c.id, units.c.serial, products.c.code.label("product"), units.c.status,
-               units.c.holder_id, recall_units.c.region, recall_units.c.status_at_start,
-               holder.c.code.label("holder"), holder.c.name.label("holder_name"),
-               holder.c.kind.label("holder_kind"))
+        select(
+            units.c.id,
+            units.c.serial,
+            products.c.code.label("product"),
+            units.c.status,
+            units.c.holder_id,
+            recall_units.c.region,
+            recall_units.c.status_at_start,
+            holder.c.code.label("holder"),
+            holder.c.name.label("holder_name"),
+            holder.c.kind.label("holder_kind"),
+        )
         .join(recall_units, recall_units.c.unit_id == units.c.id)
         .join(products, products.c.id == units.c.product_id)
         .outerjoin(holder, holder.c.id == recall_units.c.holder_id)
         .where(recall_units.c.recall_id == campaign.id)
         .order_by(units.c.id)
-    ).all()  # fmt: skip
+    ).all()
     out: dict[int, tuple[str, Any]] = {}
     for r in rows:
         settled = found.get(r.id, set())
@@ -143,10 +178,16 @@ def _outcomes(conn: Connection, campaign: Any) -> dict[int, tuple[str, Any]]:
 
 def _header(campaign: Any) -> dict[str, Any]:
     closed = campaign.closed_at.isoformat() if campaign.closed_at else None
-    return {"code": campaign.code, "title": campaign.title, "reason": campaign.reason,
-            "status": campaign.status, "trace": campaign.trace,
-            "created_at": campaign.created_at.isoformat(), "created_by": campaign.created_by,
-            "closed_at": closed}  # fmt: skip
+    return {
+        "code": campaign.code,
+        "title": campaign.title,
+        "reason": campaign.reason,
+        "status": campaign.status,
+        "trace": campaign.trace,
+        "created_at": campaign.created_at.isoformat(),
+        "created_by": campaign.created_by,
+        "closed_at": closed,
+    }
 
 
 def progress(db: Database, actor: Actor, code: str) -> dict[str, Any]:
@@ -179,16 +220,39 @@ def notices(db: Database, actor: Actor, code: str) -> list[dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {}
     for outcome, r in outcomes.values():
         key = r.holder or ""
-        group = groups.setdefault(key, {"holder": r.holder, "holder_name": r.holder_name,
-                                        "holder_kind": r.holder_kind, "units": []})  # fmt: skip
-        group["units"].append({"serial": r.serial, "product": r.product, "region": r.region,
-                               "status_at_start": Status(r.status_at_start).label,
-                               "status": Status(r.status).label, "outcome": outcome})  # fmt: skip
+        group = groups.setdefault(
+            key,
+            {
+                "holder": r.holder,
+                "holder_name": r.holder_name,
+                "holder_kind": r.holder_kind,
+                "units": [],
+            },
+        )
+        group["units"].append(
+            {
+                "serial": r.serial,
+                "product": r.product,
+                "region": r.region,
+                "status_at_start": Status(r.status_at_start).label,
+                "status": Status(r.status).label,
+                "outcome": outcome,
+            }
+        )
     return [groups[k] for k in sorted(groups)]
 
 
-NOTICE_COLUMNS = ("holder", "holder_name", "holder_kind", "region", "serial", "product",
-                  "status_at_start", "status", "outcome")  # fmt: skip
+NOTICE_COLUMNS = (
+    "holder",
+    "holder_name",
+    "holder_kind",
+    "region",
+    "serial",
+    "product",
+    "status_at_start",
+    "status",
+    "outcome",
+)
 
 
 def notices_csv(db: Database, actor: Actor, code: str) -> str:
@@ -199,7 +263,8 @@ def notices_csv(db: Database, actor: Actor, code: str) -> str:
 def list_recalls(db: Database, actor: Actor) -> list[dict[str, Any]]:
     actor.require("trace")
     with db.read() as conn:
-        counts: dict[int, int] = dict(conn.execute(select(recall_units.c.recall_id, func.count())
-                                   .group_by(recall_units.c.recall_id)).all())  # fmt: skip
+        recall_id = recall_units.c.recall_id
+        per_recall = select(recall_id, func.count()).group_by(recall_id)
+        counts: dict[int, int] = dict(conn.execute(per_recall).all())
         rows = conn.execute(select(recalls).order_by(recalls.c.id.desc())).all()
     return [{**_header(r), "units": counts.get(r.id, 0)} for r in rows]

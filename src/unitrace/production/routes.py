@@ -16,8 +16,9 @@ router = APIRouter(tags=["production"])
 Format = Literal["json", "csv", "xlsx"]
 
 
-def _download(name: str, columns: tuple[str, ...], items: list[dict[str, Any]],
-              fmt: str) -> Response:  # fmt: skip
+def _download(
+    name: str, columns: tuple[str, ...], items: list[dict[str, Any]], fmt: str
+) -> Response:
     if fmt == "xlsx":
         return Response(
             quality.to_xlsx(name, columns, items),
@@ -25,8 +26,11 @@ def _download(name: str, columns: tuple[str, ...], items: list[dict[str, Any]],
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )
     disposition = f'attachment; filename="{name}.csv"'
-    return Response(quality.to_csv(columns, items), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": disposition})  # fmt: skip
+    return Response(
+        quality.to_csv(columns, items),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition},
+    )
 
 
 @router.get("/products/{code}/bom")
@@ -62,8 +66,17 @@ def trace_backward(
     return trace.backward(db, actor, serial, product)
 
 
-AFFECTED = ("serial", "product", "status", "location", "holder", "holder_name", "holder_kind",
-            "region", "sold_at")  # fmt: skip
+AFFECTED = (
+    "serial",
+    "product",
+    "status",
+    "location",
+    "holder",
+    "holder_name",
+    "holder_kind",
+    "region",
+    "sold_at",
+)
 
 
 @router.get("/trace/forward", response_model=None)
@@ -134,8 +147,9 @@ def quality_yield(
     format: Format = "json",
 ) -> dict[str, Any] | Response:
     """First-pass yield and failure rate grouped by one dimension over a period."""
-    found = quality.yield_report(db, actor, by, product=product, step=step, since=since,
-                                 until=until)  # fmt: skip
+    found = quality.yield_report(
+        db, actor, by, product=product, step=step, since=since, until=until
+    )
     if format == "json":
         return found
     return _download(f"yield-by-{by}", quality.COLUMNS, found["items"], format)

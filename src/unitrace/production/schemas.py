@@ -58,11 +58,12 @@ class TraceQuery(Strict):
 
     @model_validator(mode="after")
     def _one_start(self) -> TraceQuery:
-        starts = [n for n in ("serial", "lot", "supplier", "station", "equipment", "operator")
-                  if getattr(self, n)]  # fmt: skip
+        named = ("serial", "lot", "supplier", "station", "equipment", "operator")
+        starts = [n for n in named if getattr(self, n)]
         if len(starts) != 1:
-            raise ValueError("give exactly one of serial, lot, supplier, station, equipment, "
-                             "operator")  # fmt: skip
+            raise ValueError(
+                "give exactly one of serial, lot, supplier, station, equipment, operator"
+            )
         windowed = starts[0] in ("station", "equipment", "operator")
         if windowed and (self.since is None or self.until is None):
             raise ValueError(f"a trace from a {starts[0]} needs a time window: since and until")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -19,18 +20,31 @@ from unitrace.production.schemas import BomIn, RouteIn
 
 def _bom_public(conn: Connection, product: Any) -> dict[str, Any]:
     rows = conn.execute(
-        select(products.c.code, products.c.name, products.c.tracking, bom_lines.c.quantity,
-               bom_lines.c.required)
+        select(
+            products.c.code,
+            products.c.name,
+            products.c.tracking,
+            bom_lines.c.quantity,
+            bom_lines.c.required,
+        )
         .join(products, products.c.id == bom_lines.c.component_id)
         .where(bom_lines.c.product_id == product.id)
         .order_by(products.c.code)
-    ).all()  # fmt: skip
+    ).all()
     return {
         "product": product.code,
         "policy": product.bom_policy,
-        "lines": [{"component": r.code, "name": r.name, "tracking": r.tracking,
-                   "quantity": r.quantity, "required": bool(r.required)} for r in rows],
-    }  # fmt: skip
+        "lines": [
+            {
+                "component": r.code,
+                "name": r.name,
+                "tracking": r.tracking,
+                "quantity": r.quantity,
+                "required": bool(r.required),
+            }
+            for r in rows
+        ],
+    }
 
 
 def get_bom(db: Database, actor: Actor, code: str) -> dict[str, Any]:
@@ -52,18 +66,27 @@ def set_bom(db: Database, actor: Actor, code: str, data: BomIn) -> dict[str, Any
             seen.add(line.component)
             component = product_row(conn, line.component, f"lines.{i}.component")
             if component.id == product.id:
-                raise invalid(f"lines.{i}.component", "a product cannot contain itself",
-                              line.component)  # fmt: skip
+                raise invalid(
+                    f"lines.{i}.component", "a product cannot contain itself", line.component
+                )
             if component.tracking == "none":
-                raise invalid(f"lines.{i}.component", "is not tracked by serial or lot",
-                              line.component)  # fmt: skip
-            rows.append({"product_id": product.id, "component_id": component.id,
-                         "quantity": line.quantity, "required": line.required})  # fmt: skip
+                raise invalid(
+                    f"lines.{i}.component", "is not tracked by serial or lot", line.component
+                )
+            rows.append(
+                {
+                    "product_id": product.id,
+                    "component_id": component.id,
+                    "quantity": line.quantity,
+                    "required": line.required,
+                }
+            )
         conn.execute(delete(bom_lines).where(bom_lines.c.product_id == product.id))
         if rows:
             conn.execute(insert(bom_lines), rows)
-        conn.execute(update(products).where(products.c.id == product.id)
-                     .values(bom_policy=data.policy))  # fmt: skip
+        conn.execute(
+            update(products).where(products.c.id == product.id).values(bom_policy=data.policy)
+        )
         after = _bom_public(conn, product_row(conn, code))
         audit.append(conn, actor, "update", "bom", code, before, after)
     return after
@@ -71,12 +94,14 @@ def set_bom(db: Database, actor: Actor, code: str, data: BomIn) -> dict[str, Any
 
 def _route_public(conn: Connection, product: Any) -> dict[str, Any]:
     rows = conn.execute(
-        select(route_steps).where(route_steps.c.product_id == product.id)
+        select(route_steps)
+        .where(route_steps.c.product_id == product.id)
         .order_by(route_steps.c.position)
-    ).all()  # fmt: skip
-    return {"product": product.code,
-            "steps": [{"code": r.code, "name": r.name, "required": bool(r.required)}
-                      for r in rows]}  # fmt: skip
+    ).all()
+    return {
+        "product": product.code,
+        "steps": [{"code": r.code, "name": r.name, "required": bool(r.required)} for r in rows],
+    }
 
 
 def get_route(db: Database, actor: Actor, code: str) -> dict[str, Any]:
@@ -88,19 +113,29 @@ def get_route(db: Database, actor: Actor, code: str) -> dict[str, Any]:
 def set_route(db: Database, actor: Actor, code: str, data: RouteIn) -> dict[str, Any]:
     actor.require("catalog.write")
     codes = [s.code for s in data.steps]
-    twice = [FieldError(f"steps.{i}.code", "named twice", c)
-             for i, c in enumerate(codes) if c in codes[:i]]  # fmt: skip
+    twice = [
+        FieldError(f"steps.{i}.code", "named twice", c)
+        for i, c in enumerate(codes)
+        if c in codes[:i]
+    ]
     if twice:
         raise ValidationError("a step is named twice", twice)
     with db.write() as conn:
         product = product_row(conn, code)
         before = _route_public(conn, product)
         conn.execute(delete(route_steps).where(route_steps.c.product_id == product.id))
-        if data.steps:
-            conn.execute(insert(route_steps), [
-                {"product_id": product.id, "code": s.code, "position": i + 1, "name": s.name,
-                 "required": s.required} for i, s in enumerate(data.steps)
-            ])  # fmt: skip
+        rows = [
+            {
+                "product_id": product.id,
+                "code": s.code,
+                "position": i + 1,
+                "name": s.name,
+                "required": s.required,
+            }
+            for i, s in enumerate(data.steps)
+        ]
+        if rows:
+            conn.execute(insert(route_steps), rows)
         after = _route_public(conn, product)
         audit.append(conn, actor, "update", "route", code, before, after)
     return after
@@ -114,14 +149,20 @@ def bom_fill(db: Database, actor: Actor, serial: str, product: str | None) -> di
         unit = find_unit(conn, actor, serial, product)
         parent = product_row_by_id(conn, unit.product_id)
         bom = _bom_public(conn, parent)
-        have = rules.installed(conn, [unit.id]).get(unit.id, {})
-        codes = dict(conn.execute(select(products.c.id, products.c.code)
-                                  .where(products.c.id.in_(list(have)))).all())  # fmt: skip
+        have = rules.installed(conn, [unit.id]).get(unit.id, Counter())
+        named = select(products.c.id, products.c.code).where(products.c.id.in_(list(have)))
+        codes = dict(conn.execute(named).all())
     counted = {codes[pid]: n for pid, n in have.items() if n > 0}
     lines = [{**line, "have": counted.get(line["component"], 0)} for line in bom["lines"]]
     extra = sorted(set(counted) - {line["component"] for line in bom["lines"]})
-    return {"serial": unit.serial, "product": parent.code, "product_name": parent.name,
-            "bom": bom, "lines": lines, "extra": [(p, counted[p]) for p in extra]}  # fmt: skip
+    return {
+        "serial": unit.serial,
+        "product": parent.code,
+        "product_name": parent.name,
+        "bom": bom,
+        "lines": lines,
+        "extra": [(p, counted[p]) for p in extra],
+    }
 
 
 def product_row_by_id(conn: Connection, product_id: int) -> Any:

@@ -77,10 +77,13 @@ _SEEDS: dict[str, Select[Any]] = {
         kind: select(event_units.c.unit_id.label("id"))
         .join(events, events.c.id == event_units.c.event_id)
         .where(column == bindparam("start"), _WINDOW)
-        for kind, column in (("station", events.c.location_id), ("equipment", events.c.equipment),
-                             ("operator", events.c.operator))
+        for kind, column in (
+            ("station", events.c.location_id),
+            ("equipment", events.c.equipment),
+            ("operator", events.c.operator),
+        )
     },
-}  # fmt: skip
+}
 
 
 def seeds(conn: Connection, query: TraceQuery) -> tuple[str, dict[str, Any], str]:
@@ -100,8 +103,8 @@ def seeds(conn: Connection, query: TraceQuery) -> tuple[str, dict[str, Any], str
         return "lots", {"lots": lot_ids}, f"lot {query.product}/{query.lot}"
     if query.supplier:
         supplier = party_id(conn, query.supplier, "supplier")
-        lot_ids = list(conn.execute(select(lots.c.id).where(lots.c.supplier_id == supplier))
-                       .scalars())  # fmt: skip
+        supplied = select(lots.c.id).where(lots.c.supplier_id == supplier)
+        lot_ids = list(conn.execute(supplied).scalars())
         return "lots", {"lots": lot_ids}, f"supplier {query.supplier}"
     window = {"since": query.since, "until": query.until}
     if query.station:
@@ -130,12 +133,19 @@ def affected_query(seed: Select[Any]) -> Select[Any]:
         .scalar_subquery()
     )
     return (
-        select(units.c.id, units.c.serial, products.c.code.label("product"), units.c.status,
-               units.c.holder_id,
-               locations.c.code.label("location"), holder.c.code.label("holder"),
-               holder.c.name.label("holder_name"), holder.c.kind.label("holder_kind"),
-               func.coalesce(holder.c.region, locations.c.region).label("region"),
-               sold_at.label("sold_at"))
+        select(
+            units.c.id,
+            units.c.serial,
+            products.c.code.label("product"),
+            units.c.status,
+            units.c.holder_id,
+            locations.c.code.label("location"),
+            holder.c.code.label("holder"),
+            holder.c.name.label("holder_name"),
+            holder.c.kind.label("holder_kind"),
+            func.coalesce(holder.c.region, locations.c.region).label("region"),
+            sold_at.label("sold_at"),
+        )
         .select_from(up)
         .join(units, units.c.id == up.c.id)
         .join(products, products.c.id == units.c.product_id)
@@ -143,7 +153,7 @@ def affected_query(seed: Select[Any]) -> Select[Any]:
         .outerjoin(holder, holder.c.id == units.c.holder_id)
         .where(units.c.parent_id.is_(None))
         .order_by(units.c.id)
-    )  # fmt: skip
+    )
 
 
 # built once: the statements (and their compiled forms) are reused by every trace
@@ -176,10 +186,16 @@ def _iso(value: Any) -> str | None:
 def public_row(row: Any) -> dict[str, Any]:
     _id, serial, product, status, _holder_id, location, holder, name, kind, region, sold = row
     return {
-        "serial": serial, "product": product, "status": _LABELS[status], "location": location,
-        "holder": holder, "holder_name": name, "holder_kind": kind, "region": region,
+        "serial": serial,
+        "product": product,
+        "status": _LABELS[status],
+        "location": location,
+        "holder": holder,
+        "holder_name": name,
+        "holder_kind": kind,
+        "region": region,
         "sold_at": _iso(sold),
-    }  # fmt: skip
+    }
 
 
 def forward(

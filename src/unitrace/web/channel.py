@@ -50,59 +50,99 @@ GROUPS = ("product", "lot", "location", "status")
 
 @router.get("/inventory")
 def inventory_page(
-    request: Request, by: str = "product,location", status: str = "", product: str = "",
+    request: Request,
+    by: str = "product,location",
+    status: str = "",
+    product: str = "",
     location: str = "",
-) -> Response:  # fmt: skip
+) -> Response:
     actor, csrf = require_login(request)
     chosen = [b for b in by.split(",") if b in GROUPS] or ["product"]
     errors: dict[str, str] = {}
     found: dict[str, Any] = {"items": [], "total": 0}
     try:
-        found = channel.inventory(database(request), actor, chosen, product=product or None,
-                                  location=location or None, status=status or None)  # fmt: skip
+        found = channel.inventory(
+            database(request),
+            actor,
+            chosen,
+            product=product or None,
+            location=location or None,
+            status=status or None,
+        )
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         errors = form_errors(error)
     for item in found["items"]:
-        drill = {"product": item.get("product") or product, "status": item.get("status")
-                 or status or "in_stock", "location": item.get("location") or location,
-                 "lot": item.get("lot") or ""}  # fmt: skip
+        drill = {
+            "product": item.get("product") or product,
+            "status": item.get("status") or status or "in_stock",
+            "location": item.get("location") or location,
+            "lot": item.get("lot") or "",
+        }
         item["drill"] = urlencode({k: v for k, v in drill.items() if v})
-    return render(request, "inventory.html", 422 if errors else 200, user=actor, csrf=csrf,
-                  found=found, by=chosen, groups=GROUPS, wanted_status=status, product=product,
-                  location=location, errors=errors)  # fmt: skip
+    return render(
+        request,
+        "inventory.html",
+        422 if errors else 200,
+        user=actor,
+        csrf=csrf,
+        found=found,
+        by=chosen,
+        groups=GROUPS,
+        wanted_status=status,
+        product=product,
+        location=location,
+        errors=errors,
+    )
 
 
 @router.get("/inventory/units")
 def inventory_units(
-    request: Request, product: str = "", status: str = "in_stock", location: str = "",
-    lot: str = "", after: str = "",
-) -> Response:  # fmt: skip
+    request: Request,
+    product: str = "",
+    status: str = "in_stock",
+    location: str = "",
+    lot: str = "",
+    after: str = "",
+) -> Response:
     """The serials behind one inventory figure, 200 at a time."""
     actor, csrf = require_login(request)
     try:
         found = queries.list_units(
-            database(request), actor, product=product or None, lot=lot or None,
-            status=status or None, location=location or None,
-            after=int(after) if after.isdigit() and len(after) < 18 else None, limit=200,
-        )  # fmt: skip
+            database(request),
+            actor,
+            product=product or None,
+            lot=lot or None,
+            status=status or None,
+            location=location or None,
+            after=int(after) if after.isdigit() and len(after) < 18 else None,
+            limit=200,
+        )
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         return render(request, "forbidden.html", 422, user=actor, csrf=csrf, missing=error.detail)
     params = urlencode({"product": product, "status": status, "location": location, "lot": lot})
-    return render(request, "inventory_units.html", user=actor, csrf=csrf, found=found,
-                  params=params, product=product, wanted_status=status, location=location,
-                  lot=lot)  # fmt: skip
+    return render(
+        request,
+        "inventory_units.html",
+        user=actor,
+        csrf=csrf,
+        found=found,
+        params=params,
+        product=product,
+        wanted_status=status,
+        location=location,
+        lot=lot,
+    )
 
 
 def _ranges(text: str) -> list[dict[str, str]]:
     """One range a line: `SN000100-SN000299`, `SN000100–SN000299` or `SN000100 SN000299`."""
     out = []
     for line in text.splitlines():
-        parts = [p for p in line.replace("–", " ").replace("—", " ").replace(",", " ").split()
-                 if p]  # fmt: skip
+        parts = [p for p in line.replace("–", " ").replace("—", " ").replace(",", " ").split() if p]
         if len(parts) == 1 and parts[0].count("-") == 1 and not parts[0].startswith("-"):
             parts = parts[0].split("-")  # only when the serials themselves have no dash
         if parts:
@@ -121,8 +161,17 @@ def _shipments_page(
     parties = [p for p in catalog.list_table(db, actor, "parties") if p["kind"] != "supplier"]
     products = catalog.list_products(db, actor, limit=1000)["items"]
     extra.setdefault("form", {})
-    return render(request, "shipments.html", status, user=actor, csrf=csrf, shipments=listed,
-                  parties=parties, products=products, **extra)  # fmt: skip
+    return render(
+        request,
+        "shipments.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        shipments=listed,
+        parties=parties,
+        products=products,
+        **extra,
+    )
 
 
 @router.get("/shipments")
@@ -139,12 +188,16 @@ async def shipment_create(request: Request) -> Response:
         expired = expired_form()
         return _shipments_page(request, actor, csrf, 400, form=form, errors=expired)
     try:
-        data = ShipmentIn(
-            number=form.get("number", "").strip() or None, party=form.get("party", ""),
-            product=form.get("product") or None,
-            serials=[s.strip() for s in form.get("serials", "").splitlines() if s.strip()],
-            ranges=_ranges(form.get("ranges", "")),
-        )  # fmt: skip
+        serials = [s.strip() for s in form.get("serials", "").splitlines() if s.strip()]
+        data = ShipmentIn.model_validate(
+            {
+                "number": form.get("number", "").strip() or None,
+                "party": form.get("party", ""),
+                "product": form.get("product") or None,
+                "serials": serials,
+                "ranges": _ranges(form.get("ranges", "")),
+            }
+        )
         made = channel.create_shipment(database(request), actor, data)
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
@@ -157,18 +210,29 @@ def diversions_page(request: Request, status: str = "open", party: str = "") -> 
     actor, csrf = require_login(request)
     wanted = status if status in ("open", "acknowledged", "closed", "all") else "open"
     try:
-        alerts = channel.list_alerts(database(request), actor,
-                                     status=None if wanted == "all" else wanted,
-                                     party=party or None)  # fmt: skip
+        alerts = channel.list_alerts(
+            database(request),
+            actor,
+            status=None if wanted == "all" else wanted,
+            party=party or None,
+        )
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     regions = Counter(a["seen_region"] for a in alerts)
     per_party: dict[str, Counter[str]] = {}
     for a in alerts:
         per_party.setdefault(a["distributor"], Counter())[a["seen_region"]] += 1
-    return render(request, "diversions.html", user=actor, csrf=csrf, alerts=alerts,
-                  wanted_status=wanted, party=party, regions=dict(regions.most_common()),
-                  per_party=per_party)  # fmt: skip
+    return render(
+        request,
+        "diversions.html",
+        user=actor,
+        csrf=csrf,
+        alerts=alerts,
+        wanted_status=wanted,
+        party=party,
+        regions=dict(regions.most_common()),
+        per_party=per_party,
+    )
 
 
 @router.post("/diversions/{alert_id}/{action}")
@@ -199,8 +263,9 @@ def _stocktakes_page(
 ) -> Response:
     locations = catalog.list_table(database(request), actor, "locations")
     extra.setdefault("form", {})
-    return render(request, "stocktakes.html", status, user=actor, csrf=csrf, locations=locations,
-                  **extra)  # fmt: skip
+    return render(
+        request, "stocktakes.html", status, user=actor, csrf=csrf, locations=locations, **extra
+    )
 
 
 @router.get("/stocktakes")
@@ -223,16 +288,22 @@ async def stocktake_open(request: Request) -> Response:
         return page_forbidden(request, actor, csrf)
     if not csrf_ok(csrf, form, request):
         expired = expired_form()
-        return _stocktakes_page(request, actor, csrf, 400, form=form, chosen=chosen,
-                                errors=expired)  # fmt: skip
+        return _stocktakes_page(request, actor, csrf, 400, form=form, chosen=chosen, errors=expired)
     try:
         if not chosen:
             raise invalid("locations", "choose at least one location")
         wanted = CountIn(code=form.get("code", "").strip(), locations=chosen)
         stocktake.open_count(database(request), actor, wanted.code, wanted.locations)
     except (PydanticValidationError, UnitraceError) as error:
-        return _stocktakes_page(request, actor, csrf, status_of(error), form=form,
-                                chosen=chosen, errors=form_errors(error))  # fmt: skip
+        return _stocktakes_page(
+            request,
+            actor,
+            csrf,
+            status_of(error),
+            form=form,
+            chosen=chosen,
+            errors=form_errors(error),
+        )
     return RedirectResponse(_count_url(wanted.code), status_code=303)
 
 
@@ -244,11 +315,25 @@ def _count_page(
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except NotFound as error:
-        return _stocktakes_page(request, actor, csrf, 404, wanted=code,
-                                missing=error_title(error) + ": " + _(error.detail))  # fmt: skip
+        return _stocktakes_page(
+            request,
+            actor,
+            csrf,
+            404,
+            wanted=code,
+            missing=error_title(error) + ": " + _(error.detail),
+        )
     locations = catalog.list_table(database(request), actor, "locations")
-    return render(request, "stocktake.html", status, user=actor, csrf=csrf, count=count,
-                  locations=locations, **extra)  # fmt: skip
+    return render(
+        request,
+        "stocktake.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        count=count,
+        locations=locations,
+        **extra,
+    )
 
 
 @router.get("/stocktakes/{code}")
@@ -275,8 +360,11 @@ async def stocktake_scan(request: Request, code: str) -> Response:
         known = "counted" if done.get("known") else "unknown"
         context["outcome"] = known if done["counted"] else "again"  # no `known` when again
     except PydanticValidationError as error:
-        context.update(outcome="refused", title=_("Invalid input"),
-                       detail="; ".join(form_errors(error).values()))  # fmt: skip
+        context.update(
+            outcome="refused",
+            title=_("Invalid input"),
+            detail="; ".join(form_errors(error).values()),
+        )
     except UnitraceError as error:
         context.update(outcome="refused", title=error_title(error), detail=_(error.detail))
     return render(request, "stocktake_scan.html", **context)
@@ -292,8 +380,7 @@ async def stocktake_close(request: Request, code: str) -> Response:
     try:
         stocktake.close_count(database(request), actor, code)
     except UnitraceError as error:
-        return _count_page(request, actor, csrf, code, status_of(error),
-                           errors=form_errors(error))  # fmt: skip
+        return _count_page(request, actor, csrf, code, status_of(error), errors=form_errors(error))
     return RedirectResponse(_count_url(code), status_code=303)
 
 
@@ -311,8 +398,7 @@ async def stocktake_approve(request: Request, code: str) -> Response:
         refused = {"form": _("Your role may not approve stocktake adjustments.")}
         return _count_page(request, actor, csrf, code, 403, errors=refused)
     except UnitraceError as error:
-        return _count_page(request, actor, csrf, code, status_of(error),
-                           errors=form_errors(error))  # fmt: skip
+        return _count_page(request, actor, csrf, code, status_of(error), errors=form_errors(error))
     return _count_page(request, actor, csrf, code, approved=done)
 
 
@@ -325,8 +411,14 @@ def sellthrough_page(request: Request) -> Response:
     if not actor.can("event:sell"):
         return page_forbidden(request, actor, csrf)
     limits = UploadLimits.from_env()
-    return render(request, "sellthrough.html", user=actor, csrf=csrf, limits=limits,
-                  max_rows=sellthrough.max_rows(actor, limits))  # fmt: skip
+    return render(
+        request,
+        "sellthrough.html",
+        user=actor,
+        csrf=csrf,
+        limits=limits,
+        max_rows=sellthrough.max_rows(actor, limits),
+    )
 
 
 async def _read_upload(request: Request, max_bytes: int) -> tuple[dict[str, str], str, bytes]:
@@ -344,32 +436,40 @@ def _over_limit(error: LimitExceeded) -> dict[str, str]:
     """The form error of a file over an upload limit, in the page's language."""
     texts = {
         "bytes": _("the file is larger than %(n)s MB (limit %(setting)s): split it"),
-        "unpacked_bytes": _("the workbook unpacks to more than %(n)s MB (limit %(setting)s): "
-                            "split it"),
-        "rows": _("the file has more than %(n)s rows under the header line (limit "
-                  "%(setting)s): split it"),
-        "columns": _("the file has values right of column %(n)s (limit %(setting)s): delete "
-                     "those columns"),
-        "cells": _("the file holds more than %(n)s cells, empty formatted ones included (limit "
-                   "%(setting)s): split it"),
-        "seconds": _("reading the file took longer than %(n)s seconds (limit %(setting)s): "
-                     "split it"),
-    }  # fmt: skip
-    text = texts[error.limit] % {"n": format_number(round(error.amount, 2)),
-                                 "setting": error.setting}  # fmt: skip
+        "unpacked_bytes": _(
+            "the workbook unpacks to more than %(n)s MB (limit %(setting)s): split it"
+        ),
+        "rows": _(
+            "the file has more than %(n)s rows under the header line (limit %(setting)s): split it"
+        ),
+        "columns": _(
+            "the file has values right of column %(n)s (limit %(setting)s): delete those columns"
+        ),
+        "cells": _(
+            "the file holds more than %(n)s cells, empty formatted ones included (limit "
+            "%(setting)s): split it"
+        ),
+        "seconds": _(
+            "reading the file took longer than %(n)s seconds (limit %(setting)s): split it"
+        ),
+    }
+    values = {"n": format_number(round(error.amount, 2)), "setting": error.setting}
+    text = texts[error.limit] % values
     return {"file": text, "form": error_title(error) + ": " + text}
 
 
 def _over_partner_limit(error: PartnerLimit) -> dict[str, str]:
     """The form error of a partner's file with more rows than a partner may send at once."""
     texts = {
-        "units": _("%(count)s units: a partner may send at most %(limit)s a request; split "
-                   "the file"),
-        "events": _("%(count)s events: a partner may send at most %(limit)s a request; split "
-                    "the file"),
-    }  # fmt: skip
-    text = texts[error.what] % {"count": format_number(error.count),
-                                "limit": format_number(error.limit)}  # fmt: skip
+        "units": _(
+            "%(count)s units: a partner may send at most %(limit)s a request; split the file"
+        ),
+        "events": _(
+            "%(count)s events: a partner may send at most %(limit)s a request; split the file"
+        ),
+    }
+    values = {"count": format_number(error.count), "limit": format_number(error.limit)}
+    text = texts[error.what] % values
     return {"file": text, "form": error_title(error) + ": " + text}
 
 
@@ -380,26 +480,31 @@ async def sellthrough_upload(request: Request) -> Response:
     if not actor.can("event:sell"):
         return page_forbidden(request, actor, csrf)
     limits = UploadLimits.from_env()
-    shown = {"limits": limits, "max_rows": sellthrough.max_rows(actor, limits)}
+    template = "sellthrough.html"
+    shown = {
+        "user": actor,
+        "csrf": csrf,
+        "limits": limits,
+        "max_rows": sellthrough.max_rows(actor, limits),
+    }
     form, filename, content = await _read_upload(request, limits.max_bytes)
     if not csrf_ok(csrf, form, request):
-        expired = expired_form()
-        return render(request, "sellthrough.html", 400, user=actor, csrf=csrf, errors=expired,
-                      **shown)  # fmt: skip
+        return render(request, template, 400, errors=expired_form(), **shown)
     try:
         if not filename:
             raise invalid("file", "choose a CSV or XLSX file to upload")
-        done = await run_in_threadpool(sellthrough.record_file, database(request), actor,
-                                       filename, content, limits)  # fmt: skip
+        done = await run_in_threadpool(
+            sellthrough.record_file, database(request), actor, filename, content, limits
+        )
     except LimitExceeded as error:
-        return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
-                      errors=_over_limit(error), **shown)  # fmt: skip
+        return render(request, template, status_of(error), errors=_over_limit(error), **shown)
     except PartnerLimit as error:
-        return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
-                      errors=_over_partner_limit(error), **shown)  # fmt: skip
+        errors = _over_partner_limit(error)
+        return render(request, template, status_of(error), errors=errors, **shown)
     except UnitraceError as error:
-        return render(request, "sellthrough.html", status_of(error), user=actor, csrf=csrf,
-                      errors=form_errors(error), **shown,
-                      problems=sellthrough.problems_by_line(error))  # fmt: skip
-    return render(request, "sellthrough.html", 201, user=actor, csrf=csrf, done=done,
-                  **shown)  # fmt: skip
+        problems = sellthrough.problems_by_line(error)
+        errors = form_errors(error)
+        return render(
+            request, template, status_of(error), errors=errors, problems=problems, **shown
+        )
+    return render(request, template, 201, done=done, **shown)

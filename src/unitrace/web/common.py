@@ -33,9 +33,14 @@ from unitrace.web import i18n
 from unitrace.web.i18n import _
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
-templates.env.globals.update(_=_, LOCALES=i18n.LOCALES, format_time=i18n.format_time,
-                             format_number=i18n.format_number, EVENT_TYPES=EVENT_TYPES,
-                             format_percent=i18n.format_percent)  # fmt: skip
+templates.env.globals.update(
+    _=_,
+    LOCALES=i18n.LOCALES,
+    format_time=i18n.format_time,
+    format_number=i18n.format_number,
+    EVENT_TYPES=EVENT_TYPES,
+    format_percent=i18n.format_percent,
+)
 templates.env.filters["translate"] = _
 templates.env.filters["zip_names"] = lambda codes, rows: [
     (code, f"{code} · {row.get('name', '')}") for code, row in zip(codes, rows, strict=True)
@@ -167,8 +172,13 @@ def problem_page(scope: Scope, error: UnitraceError) -> HTMLResponse:
     stored): the reason on a page in the user's language, each field named."""
     request = Request(scope)
     set_locale(request, None)
-    return render(request, "problem.html", status_of(error), title=error_title(error),
-                  problems=[(item.field, _(item.message)) for item in error.errors])  # fmt: skip
+    return render(
+        request,
+        "problem.html",
+        status_of(error),
+        title=error_title(error),
+        problems=[(item.field, _(item.message)) for item in error.errors],
+    )
 
 
 def page_forbidden(request: Request, actor: Actor, csrf: str) -> HTMLResponse:

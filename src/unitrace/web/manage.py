@@ -64,15 +64,27 @@ def _product_list(
     request: Request, actor: Actor, csrf: str, q: str, page: int, **extra: Any
 ) -> Response:
     try:
-        found = catalog.list_products(database(request), actor, q or None, PER_PAGE,
-                                      (page - 1) * PER_PAGE)  # fmt: skip
+        found = catalog.list_products(
+            database(request), actor, q or None, PER_PAGE, (page - 1) * PER_PAGE
+        )
     except UnitraceError as error:
         return _forbidden_or_missing(request, actor, csrf, error)
     extra.setdefault("form", {"tracking": "serial", "warranty_start": "sale"})
-    return render(request, "products.html", extra.pop("status", 200), user=actor, csrf=csrf,
-                  q=q, page=page, products=found["items"], total=found["total"],
-                  per_page=PER_PAGE, params=urlencode({"q": q}), **_product_options(),
-                  **extra)  # fmt: skip
+    return render(
+        request,
+        "products.html",
+        extra.pop("status", 200),
+        user=actor,
+        csrf=csrf,
+        q=q,
+        page=page,
+        products=found["items"],
+        total=found["total"],
+        per_page=PER_PAGE,
+        params=urlencode({"q": q}),
+        **_product_options(),
+        **extra,
+    )
 
 
 @router.get("/products")
@@ -89,15 +101,35 @@ async def product_create(request: Request) -> Response:
         return _product_list(
             request, actor, csrf, "", 1, form=form, errors=expired_form(), status=400
         )
-    values = blank_to_none(form, "code", "name", "gtin", "tracking", "serial_rule",
-                           "warranty_months", "warranty_start", "description")  # fmt: skip
+    values = blank_to_none(
+        form,
+        "code",
+        "name",
+        "gtin",
+        "tracking",
+        "serial_rule",
+        "warranty_months",
+        "warranty_start",
+        "description",
+    )
     values = {k: v for k, v in values.items() if v is not None}
     try:
-        created = catalog.create_product(database(request), actor, ProductCreate(**values))
+        created = catalog.create_product(
+            database(request), actor, ProductCreate.model_validate(values)
+        )
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
-        return _product_list(request, actor, csrf, "", 1, form=form, errors=errors,
-                             status=status_of(error), open_form=True)  # fmt: skip
+        return _product_list(
+            request,
+            actor,
+            csrf,
+            "",
+            1,
+            form=form,
+            errors=errors,
+            status=status_of(error),
+            open_form=True,
+        )
     return RedirectResponse(f"/products/{quote(created['code'])}?saved=1", status_code=303)
 
 
@@ -113,8 +145,17 @@ def _product_page(
         catalog.list_lots(db, actor, code, None, 200)["items"] if actor.can("catalog.read") else []
     )
     extra.setdefault("form", product)
-    return render(request, "product.html", status, user=actor, csrf=csrf, product=product,
-                  lots=product_lots, **_product_options(), **extra)  # fmt: skip
+    return render(
+        request,
+        "product.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        product=product,
+        lots=product_lots,
+        **_product_options(),
+        **extra,
+    )
 
 
 @router.get("/products/{code}")
@@ -129,8 +170,8 @@ async def product_update(request: Request, code: str) -> Response:
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
         return _product_page(request, actor, csrf, code, 400, form=form, errors=expired_form())
-    sent = [k for k in ("name", "gtin", "serial_rule", "warranty_months", "warranty_start",
-                        "description") if k in form]  # fmt: skip
+    editable = ("name", "gtin", "serial_rule", "warranty_months", "warranty_start", "description")
+    sent = [k for k in editable if k in form]
     values: dict[str, Any] = blank_to_none(form, *sent)
     if "description" in values:
         values["description"] = values["description"] or ""
@@ -140,8 +181,7 @@ async def product_update(request: Request, code: str) -> Response:
         catalog.update_product(database(request), actor, code, ProductUpdate(**values))
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
-        return _product_page(request, actor, csrf, code, status_of(error), form=form,
-                             errors=errors)  # fmt: skip
+        return _product_page(request, actor, csrf, code, status_of(error), form=form, errors=errors)
     return RedirectResponse(f"/products/{quote(code)}?saved=1", status_code=303)
 
 
@@ -155,26 +195,41 @@ def _lot_pickers(request: Request, actor: Actor) -> dict[str, Any]:
     products = catalog.list_products(db, actor, limit=1000)["items"]
     parties = catalog.list_table(db, actor, "parties")
     return {
-        "product_options": [(p["code"], f"{p['code']} · {p['name']}") for p in products
-                            if p["tracking"] != "none"],
-        "suppliers": [(p["code"], f"{p['code']} · {p['name']}") for p in parties
-                      if p["kind"] == "supplier"],
-    }  # fmt: skip
+        "product_options": [
+            (p["code"], f"{p['code']} · {p['name']}") for p in products if p["tracking"] != "none"
+        ],
+        "suppliers": [
+            (p["code"], f"{p['code']} · {p['name']}") for p in parties if p["kind"] == "supplier"
+        ],
+    }
 
 
 def _lot_list(
     request: Request, actor: Actor, csrf: str, q: str, product: str, page: int, **extra: Any
 ) -> Response:
     try:
-        found = catalog.list_lots(database(request), actor, product or None, q or None, PER_PAGE,
-                                  (page - 1) * PER_PAGE)  # fmt: skip
+        found = catalog.list_lots(
+            database(request), actor, product or None, q or None, PER_PAGE, (page - 1) * PER_PAGE
+        )
     except UnitraceError as error:
         return _forbidden_or_missing(request, actor, csrf, error)
     extra.setdefault("form", {"product": product})
-    return render(request, "lots.html", extra.pop("status", 200), user=actor, csrf=csrf, q=q,
-                  product=product, page=page, lots=found["items"], total=found["total"],
-                  per_page=PER_PAGE, params=urlencode({"q": q, "product": product}),
-                  **_lot_pickers(request, actor), **extra)  # fmt: skip
+    return render(
+        request,
+        "lots.html",
+        extra.pop("status", 200),
+        user=actor,
+        csrf=csrf,
+        q=q,
+        product=product,
+        page=page,
+        lots=found["items"],
+        total=found["total"],
+        per_page=PER_PAGE,
+        params=urlencode({"q": q, "product": product}),
+        **_lot_pickers(request, actor),
+        **extra,
+    )
 
 
 @router.get("/lots")
@@ -194,26 +249,49 @@ async def lot_create(request: Request) -> Response:
     values = blank_to_none(form, "product", "number", "production_date", "expiry_date", "supplier")
     values = {k: v for k, v in values.items() if v is not None}
     try:
-        lot = catalog.create_lot(database(request), actor, LotCreate(**values))
+        lot = catalog.create_lot(database(request), actor, LotCreate.model_validate(values))
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
-        return _lot_list(request, actor, csrf, "", "", 1, form=form, errors=errors,
-                         status=status_of(error), open_form=True)  # fmt: skip
+        return _lot_list(
+            request,
+            actor,
+            csrf,
+            "",
+            "",
+            1,
+            form=form,
+            errors=errors,
+            status=status_of(error),
+            open_form=True,
+        )
     target = f"/lots/{quote(lot['product'])}/{quote(lot['number'])}?saved=1"
     return RedirectResponse(target, status_code=303)
 
 
 def _lot_page(
-    request: Request, actor: Actor, csrf: str, product: str, number: str, status: int = 200,
+    request: Request,
+    actor: Actor,
+    csrf: str,
+    product: str,
+    number: str,
+    status: int = 200,
     **extra: Any,
-) -> Response:  # fmt: skip
+) -> Response:
     try:
         lot = catalog.get_lot(database(request), actor, product, number)
     except UnitraceError as error:
         return _forbidden_or_missing(request, actor, csrf, error)
     extra.setdefault("form", lot)
-    return render(request, "lot.html", status, user=actor, csrf=csrf, lot=lot,
-                  **_lot_pickers(request, actor), **extra)  # fmt: skip
+    return render(
+        request,
+        "lot.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        lot=lot,
+        **_lot_pickers(request, actor),
+        **extra,
+    )
 
 
 @router.get("/lots/{product}/{number:path}")
@@ -232,11 +310,14 @@ async def lot_update(request: Request, product: str, number: str) -> Response:
         )
     values = blank_to_none(form, "production_date", "expiry_date", "supplier")
     try:
-        catalog.update_lot(database(request), actor, product, number, LotUpdate(**values))
+        catalog.update_lot(
+            database(request), actor, product, number, LotUpdate.model_validate(values)
+        )
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
-        return _lot_page(request, actor, csrf, product, number, status_of(error),
-                         form=form, errors=errors)  # fmt: skip
+        return _lot_page(
+            request, actor, csrf, product, number, status_of(error), form=form, errors=errors
+        )
     return RedirectResponse(f"/lots/{quote(product)}/{quote(number)}?saved=1", status_code=303)
 
 
@@ -245,8 +326,11 @@ async def lot_update(request: Request, product: str, number: str) -> Response:
 
 def _partner_parties(request: Request, actor: Actor) -> list[tuple[str, str]]:
     parties = catalog.list_table(database(request), actor, "parties")
-    return [(p["code"], f"{p['code']} · {p['name']}") for p in parties
-            if p["kind"] in ("distributor", "retailer")]  # fmt: skip
+    return [
+        (p["code"], f"{p['code']} · {p['name']}")
+        for p in parties
+        if p["kind"] in ("distributor", "retailer")
+    ]
 
 
 def _users_page(
@@ -258,9 +342,18 @@ def _users_page(
         return _forbidden_or_missing(request, actor, csrf, error)
     extra.setdefault("form", {"role": "readonly"})
     roles = [(r, f"{_(r)} ({r})") for r in ROLES]
-    return render(request, "users.html", status, user=actor, csrf=csrf, users=users, roles=roles,
-                  summaries=ROLE_SUMMARY, parties=_partner_parties(request, actor),
-                  **extra)  # fmt: skip
+    return render(
+        request,
+        "users.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        users=users,
+        roles=roles,
+        summaries=ROLE_SUMMARY,
+        parties=_partner_parties(request, actor),
+        **extra,
+    )
 
 
 @router.get("/admin/users")
@@ -277,13 +370,19 @@ async def user_create(request: Request) -> Response:
         return _users_page(request, actor, csrf, 400, form=form, errors=expired_form())
     values = blank_to_none(form, "username", "role", "party")
     try:
-        created = access.create_user(database(request), actor, values["username"] or "",
-                                     form.get("password", ""), values["role"] or "",
-                                     values["party"])  # fmt: skip
+        created = access.create_user(
+            database(request),
+            actor,
+            values["username"] or "",
+            form.get("password", ""),
+            values["role"] or "",
+            values["party"],
+        )
     except UnitraceError as error:
         errors = form_errors(error)
-        return _users_page(request, actor, csrf, status_of(error), form=form,
-                           errors=errors, open_form=True)  # fmt: skip
+        return _users_page(
+            request, actor, csrf, status_of(error), form=form, errors=errors, open_form=True
+        )
     return RedirectResponse(f"/admin/users/{quote(created['username'])}?saved=1", 303)
 
 
@@ -300,9 +399,18 @@ def _user_page(
         return _forbidden_or_missing(request, actor, csrf, error)
     extra.setdefault("form", found[0])
     roles = [(r, f"{_(r)} ({r})") for r in ROLES]
-    return render(request, "user.html", status, user=actor, csrf=csrf, account=found[0],
-                  tokens=tokens, roles=roles, parties=_partner_parties(request, actor),
-                  **extra)  # fmt: skip
+    return render(
+        request,
+        "user.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        account=found[0],
+        tokens=tokens,
+        roles=roles,
+        parties=_partner_parties(request, actor),
+        **extra,
+    )
 
 
 @router.get("/admin/users/{username}")
@@ -319,15 +427,21 @@ async def user_update(request: Request, username: str) -> Response:
         return _user_page(request, actor, csrf, username, 400, form=form, errors=expired_form())
     values = blank_to_none(form, "role", "party", "password")
     try:
-        access.update_user(database(request), actor, username, role=values["role"],
-                           party=values["party"], active=form.get("active") == "on",
-                           password=form.get("password") or None,
-                           revoke_tokens=bool(form.get("password"))
-                           and form.get("revoke_tokens") == "on")  # fmt: skip
+        access.update_user(
+            database(request),
+            actor,
+            username,
+            role=values["role"],
+            party=values["party"],
+            active=form.get("active") == "on",
+            password=form.get("password") or None,
+            revoke_tokens=bool(form.get("password")) and form.get("revoke_tokens") == "on",
+        )
     except UnitraceError as error:
         errors = form_errors(error)
-        return _user_page(request, actor, csrf, username, status_of(error), form=form,
-                          errors=errors)  # fmt: skip
+        return _user_page(
+            request, actor, csrf, username, status_of(error), form=form, errors=errors
+        )
     if username == actor.username and values["password"]:
         return RedirectResponse("/login", status_code=303)  # own password changed: log in again
     return RedirectResponse(f"/admin/users/{quote(username)}?saved=1", status_code=303)
@@ -343,13 +457,18 @@ async def token_create(request: Request, username: str) -> Response:
     try:
         if days_text and not days_text.isdigit():
             raise invalid("days", "a whole number of days", days_text)
-        created = access.create_token(database(request), actor, username,
-                                      (form.get("name") or "").strip(),
-                                      int(days_text) if days_text else None)  # fmt: skip
+        created = access.create_token(
+            database(request),
+            actor,
+            username,
+            (form.get("name") or "").strip(),
+            int(days_text) if days_text else None,
+        )
     except UnitraceError as error:
         errors = form_errors(error)
-        return _user_page(request, actor, csrf, username, status_of(error),
-                          token_errors=errors, token_form=form)  # fmt: skip
+        return _user_page(
+            request, actor, csrf, username, status_of(error), token_errors=errors, token_form=form
+        )
     return _user_page(request, actor, csrf, username, 201, new_token=created)
 
 
@@ -410,8 +529,13 @@ def audit_page(
     verify: str = "",
 ) -> Response:
     actor, csrf = require_login(request)
-    filters = {"entity": entity.strip()[:40], "key": key.strip()[:200], "who": who.strip()[:80],
-               "since": since.strip()[:10], "until": until.strip()[:10]}  # fmt: skip
+    filters = {
+        "entity": entity.strip()[:40],
+        "key": key.strip()[:200],
+        "who": who.strip()[:80],
+        "since": since.strip()[:10],
+        "until": until.strip()[:10],
+    }
     db = database(request)
     errors: dict[str, str] = {}
     records: list[dict[str, Any]] = []
@@ -421,11 +545,16 @@ def audit_page(
         start = _day(filters["since"], "since")
         end = _day(filters["until"], "until")
         found = audit.list_records(
-            db, actor, entity=filters["entity"] or None, entity_key=filters["key"] or None,
-            who=filters["who"] or None, since=start, until=end + timedelta(days=1) if end else None,
+            db,
+            actor,
+            entity=filters["entity"] or None,
+            entity_key=filters["key"] or None,
+            who=filters["who"] or None,
+            since=start,
+            until=end + timedelta(days=1) if end else None,
             before_id=int(before) if before.isdigit() and len(before) < 16 else None,
             limit=PER_PAGE,
-        )  # fmt: skip
+        )
         records = [{**r, "changes": _changes(r["before"], r["after"])} for r in found["items"]]
         more = found["next"]
         if verify:
@@ -435,6 +564,17 @@ def audit_page(
     except UnitraceError as error:
         errors = form_errors(error)
     params = urlencode({k: v for k, v in filters.items() if v})
-    return render(request, "audit.html", 422 if errors else 200, user=actor, csrf=csrf,
-                  filters=filters, records=records, more=more, chain=chain, errors=errors,
-                  entities=[(e, _(e)) for e in AUDIT_ENTITIES], params=params)  # fmt: skip
+    return render(
+        request,
+        "audit.html",
+        422 if errors else 200,
+        user=actor,
+        csrf=csrf,
+        filters=filters,
+        records=records,
+        more=more,
+        chain=chain,
+        errors=errors,
+        entities=[(e, _(e)) for e in AUDIT_ENTITIES],
+        params=params,
+    )

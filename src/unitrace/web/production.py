@@ -33,8 +33,17 @@ from unitrace.web.common import (
 from unitrace.web.i18n import _
 
 router = APIRouter(include_in_schema=False)
-TRACE_FIELDS = ("serial", "product", "lot", "supplier", "station", "equipment", "operator",
-                "since", "until")  # fmt: skip
+TRACE_FIELDS = (
+    "serial",
+    "product",
+    "lot",
+    "supplier",
+    "station",
+    "equipment",
+    "operator",
+    "since",
+    "until",
+)
 
 
 def _products(request: Request, actor: Any) -> list[dict[str, Any]]:
@@ -49,8 +58,11 @@ def _products(request: Request, actor: Any) -> list[dict[str, Any]]:
 def _stations(request: Request, actor: Any) -> list[dict[str, Any]]:
     if not actor.can("catalog.read"):
         return []
-    return [loc for loc in catalog.list_table(database(request), actor, "locations")
-            if loc["kind"] == "station"]  # fmt: skip
+    return [
+        loc
+        for loc in catalog.list_table(database(request), actor, "locations")
+        if loc["kind"] == "station"
+    ]
 
 
 def _feedback(request: Request, ok: bool, serial: str, action: str, **extra: Any) -> Response:
@@ -69,16 +81,25 @@ def assembly_page(request: Request, parent: str = "", product: str = "") -> Resp
     actor, csrf = require_login(request)
     if not actor.can("event:assemble"):
         return page_forbidden(request, actor, csrf)
-    context: dict[str, Any] = {"parent": parent.strip()[:64], "parent_product": product[:40],
-                               "products": _products(request, actor)}  # fmt: skip
+    context: dict[str, Any] = {
+        "parent": parent.strip()[:64],
+        "parent_product": product[:40],
+        "products": _products(request, actor),
+    }
     if context["parent"]:
         try:
             state = _bom_state(request, actor, context["parent"], product)
             context.update(unit=state, lines=state["lines"], extra=state["extra"])
         except UnitraceError as error:
             context.update(error=error_title(error), detail=error.detail)
-    return render(request, "assembly.html", 404 if context.get("error") else 200, user=actor,
-                  csrf=csrf, **context)  # fmt: skip
+    return render(
+        request,
+        "assembly.html",
+        404 if context.get("error") else 200,
+        user=actor,
+        csrf=csrf,
+        **context,
+    )
 
 
 @router.post("/assembly")
@@ -87,25 +108,40 @@ async def assembly_scan(request: Request) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        return _feedback(request, False, "", "assemble", title=_("The form expired"),
-                         detail=_("Reload the page."))  # fmt: skip
-    values = blank_to_none(form, "parent", "parent_product", "serial", "product", "lot",
-                           "quantity")  # fmt: skip
+        return _feedback(
+            request,
+            False,
+            "",
+            "assemble",
+            title=_("The form expired"),
+            detail=_("Reload the page."),
+        )
+    values = blank_to_none(form, "parent", "parent_product", "serial", "product", "lot", "quantity")
     serial = values["serial"] or values["lot"] or ""
     try:
         parent = {"serial": values["parent"] or "", "product": values["parent_product"]}
         if values["lot"]:
-            event = EventIn(type="assemble", parent=parent, consumed=[{
-                "product": values["product"] or "", "lot": values["lot"],
-                "quantity": values["quantity"] or "1"}])  # fmt: skip
+            lot_use = {
+                "product": values["product"] or "",
+                "lot": values["lot"],
+                "quantity": values["quantity"] or "1",
+            }
+            fields = {"type": "assemble", "parent": parent, "consumed": [lot_use]}
         else:
-            event = EventIn(type="assemble", parent=parent,
-                            units=[{"serial": serial, "product": values["product"]}])  # fmt: skip
+            component = {"serial": serial, "product": values["product"]}
+            fields = {"type": "assemble", "parent": parent, "units": [component]}
+        event = EventIn.model_validate(fields)
         done = ledger.record_events(database(request), actor, [event])[0]
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
-        return _feedback(request, False, serial, "assemble", title=_("Refused"),
-                         detail="; ".join(errors.values()))  # fmt: skip
+        return _feedback(
+            request,
+            False,
+            serial,
+            "assemble",
+            title=_("Refused"),
+            detail="; ".join(errors.values()),
+        )
     response = _feedback(request, True, serial, "assemble", warnings=done.warnings)
     response.headers["HX-Trigger"] = "bom-changed"
     return response
@@ -139,9 +175,16 @@ def steps_page(request: Request, product: str = "") -> Response:
             route = production.get_route(database(request), actor, chosen)
         except UnitraceError:
             chosen = ""
-    return render(request, "steps.html", user=actor, csrf=csrf, products=products,
-                  product=chosen, route=route["steps"],
-                  stations=_stations(request, actor))  # fmt: skip
+    return render(
+        request,
+        "steps.html",
+        user=actor,
+        csrf=csrf,
+        products=products,
+        product=chosen,
+        route=route["steps"],
+        stations=_stations(request, actor),
+    )
 
 
 @router.post("/steps")
@@ -149,25 +192,46 @@ async def step_record(request: Request) -> Response:
     actor, csrf = require_login(request)
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
-        return _feedback(request, False, "", "inspect", title=_("The form expired"),
-                         detail=_("Reload the page."))  # fmt: skip
-    values = blank_to_none(form, "serial", "product", "step", "result", "defect_code",
-                           "station", "equipment", "operator", "value")  # fmt: skip
+        return _feedback(
+            request, False, "", "inspect", title=_("The form expired"), detail=_("Reload the page.")
+        )
+    values = blank_to_none(
+        form,
+        "serial",
+        "product",
+        "step",
+        "result",
+        "defect_code",
+        "station",
+        "equipment",
+        "operator",
+        "value",
+    )
     serial = values["serial"] or ""
     try:
-        event = EventIn(
-            type="inspect", product=values["product"], serials=[serial] if serial else [],
-            location=values["station"], equipment=values["equipment"],
-            operator=values["operator"] or actor.username,
-            step={"code": values["step"] or "", "result": values["result"] or "",
-                  "defect_code": values["defect_code"] if values["result"] == "fail" else None},
-            data={"value": values["value"]} if values["value"] else {},
-        )  # fmt: skip
+        step = {
+            "code": values["step"] or "",
+            "result": values["result"] or "",
+            "defect_code": values["defect_code"] if values["result"] == "fail" else None,
+        }
+        event = EventIn.model_validate(
+            {
+                "type": "inspect",
+                "product": values["product"],
+                "serials": [serial] if serial else [],
+                "location": values["station"],
+                "equipment": values["equipment"],
+                "operator": values["operator"] or actor.username,
+                "step": step,
+                "data": {"value": values["value"]} if values["value"] else {},
+            }
+        )
         ledger.record_events(database(request), actor, [event])
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
-        return _feedback(request, False, serial, "inspect", title=_("Refused"),
-                         detail="; ".join(errors.values()))  # fmt: skip
+        return _feedback(
+            request, False, serial, "inspect", title=_("Refused"), detail="; ".join(errors.values())
+        )
     return _feedback(request, True, serial, f"{values['step']}: {values['result']}")
 
 
@@ -182,7 +246,7 @@ def _trace_query(params: dict[str, str]) -> TraceQuery | None:
     for name in ("since", "until"):  # the form's datetime-local values are the plant's time
         if name in given and len(given[name]) == 16 and "T" in given[name]:
             given[name] = f"{given[name]}:00{offset[:3]}:{offset[3:]}"
-    return TraceQuery(**given)
+    return TraceQuery.model_validate(given)
 
 
 def _graph(tree: dict[str, Any]) -> dict[str, Any]:
@@ -192,9 +256,14 @@ def _graph(tree: dict[str, Any]) -> dict[str, Any]:
         label = f"{n['product']} {n['serial']}"
         detail = " · ".join(x for x in (n.get("lot"), n.get("supplier")) if x)
         children = [node(c) for c in n["components"]]
-        children += [{"name": f"{u['product']} {u['lot']} ×{u['quantity']}",
-                      "value": u.get("supplier") or "", "itemStyle": {"color": "#b7791f"}}
-                     for u in n["consumed"]]  # fmt: skip
+        children += [
+            {
+                "name": f"{u['product']} {u['lot']} ×{u['quantity']}",
+                "value": u.get("supplier") or "",
+                "itemStyle": {"color": "#b7791f"},
+            }
+            for u in n["consumed"]
+        ]
         return {"name": label, "value": detail, "children": children}
 
     return node(tree)
@@ -206,22 +275,31 @@ def trace_page(request: Request) -> Response:
     if not actor.can("trace"):
         return page_forbidden(request, actor, csrf)
     params = dict(request.query_params)
-    context: dict[str, Any] = {"form": params, "products": _products(request, actor),
-                               "stations": _stations(request, actor), "errors": {}}  # fmt: skip
+    context: dict[str, Any] = {
+        "form": params,
+        "products": _products(request, actor),
+        "stations": _stations(request, actor),
+        "errors": {},
+    }
     status = 200
     db = database(request)
     try:
         if params.get("back"):
-            tree = trace.backward(db, actor, params["back"].strip()[:64],
-                                  (params.get("back_product") or "").strip() or None)  # fmt: skip
+            tree = trace.backward(
+                db,
+                actor,
+                params["back"].strip()[:64],
+                (params.get("back_product") or "").strip() or None,
+            )
             context.update(tree=tree, graph=_graph(tree))
         query = _trace_query(params)
         if query is not None:
             found = trace.forward(db, actor, query, limit=500)
-            context.update(found=found,
-                           status_chart={_(k): v for k, v in found["by_status"].items()},
-                           export=urlencode({k: v for k, v in params.items()
-                                             if k in TRACE_FIELDS and v}))  # fmt: skip
+            context.update(
+                found=found,
+                status_chart={_(k): v for k, v in found["by_status"].items()},
+                export=urlencode({k: v for k, v in params.items() if k in TRACE_FIELDS and v}),
+            )
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except (PydanticValidationError, UnitraceError) as error:
@@ -243,8 +321,11 @@ def trace_export(request: Request) -> Response:
     except (PydanticValidationError, UnitraceError):
         return RedirectResponse("/trace?" + str(request.query_params), status_code=303)
     disposition = 'attachment; filename="affected.csv"'
-    return Response(quality.to_csv(AFFECTED, found["items"]), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": disposition})  # fmt: skip
+    return Response(
+        quality.to_csv(AFFECTED, found["items"]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition},
+    )
 
 
 # --- recalls ------------------------------------------------------------------------------
@@ -257,8 +338,15 @@ def recalls_page(request: Request) -> Response:
         campaigns = recall.list_recalls(database(request), actor)
     except Forbidden:
         return page_forbidden(request, actor, csrf)
-    return render(request, "recalls.html", user=actor, csrf=csrf, campaigns=campaigns,
-                  form=dict(request.query_params), errors={})  # fmt: skip
+    return render(
+        request,
+        "recalls.html",
+        user=actor,
+        csrf=csrf,
+        campaigns=campaigns,
+        form=dict(request.query_params),
+        errors={},
+    )
 
 
 @router.post("/recalls")
@@ -272,9 +360,14 @@ async def recall_create(request: Request) -> Response:
         try:
             query = _trace_query(form)
             values = blank_to_none(form, "code", "title", "reason")
-            created = recall.create_recall(database(request), actor, RecallIn(
-                code=values["code"] or "", title=values["title"] or "",
-                reason=values["reason"] or "", trace=query))  # type: ignore[arg-type]  # fmt: skip
+            fields = {
+                "code": values["code"] or "",
+                "title": values["title"] or "",
+                "reason": values["reason"] or "",
+                "trace": query,  # None when no start is given: RecallIn refuses it
+            }
+            wanted = RecallIn.model_validate(fields)
+            created = recall.create_recall(database(request), actor, wanted)
             return RedirectResponse(f"/recalls/{quote(created['code'])}", status_code=303)
         except (PydanticValidationError, UnitraceError) as error:
             errors = form_errors(error)
@@ -283,8 +376,17 @@ async def recall_create(request: Request) -> Response:
         campaigns = recall.list_recalls(database(request), actor)
     except Forbidden:
         return page_forbidden(request, actor, csrf)
-    return render(request, "recalls.html", status, user=actor, csrf=csrf, campaigns=campaigns,
-                  form=form, errors=errors, open_form=True)  # fmt: skip
+    return render(
+        request,
+        "recalls.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        campaigns=campaigns,
+        form=form,
+        errors=errors,
+        open_form=True,
+    )
 
 
 @router.get("/recalls/{code}")
@@ -296,8 +398,15 @@ def recall_page(request: Request, code: str) -> Response:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
-    return render(request, "recall.html", user=actor, csrf=csrf, campaign=found,
-                  outcomes=recall.OUTCOMES, message=request.query_params.get("done"))  # fmt: skip
+    return render(
+        request,
+        "recall.html",
+        user=actor,
+        csrf=csrf,
+        campaign=found,
+        outcomes=recall.OUTCOMES,
+        message=request.query_params.get("done"),
+    )
 
 
 @router.post("/recalls/{code}/{action}")
@@ -316,8 +425,14 @@ async def recall_action(request: Request, code: str, action: str) -> Response:
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
-        return render(request, "forbidden.html", 404 if isinstance(error, NotFound) else 409,
-                      user=actor, csrf=csrf, missing=error.detail)  # fmt: skip
+        return render(
+            request,
+            "forbidden.html",
+            404 if isinstance(error, NotFound) else 409,
+            user=actor,
+            csrf=csrf,
+            missing=error.detail,
+        )
     return RedirectResponse(f"/recalls/{quote(code)}?done={note}", status_code=303)
 
 
@@ -331,8 +446,9 @@ def recall_notices(request: Request, code: str) -> Response:
     except UnitraceError as error:
         return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
     disposition = f'attachment; filename="recall-{code}-notices.csv"'
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": disposition})  # fmt: skip
+    return Response(
+        text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": disposition}
+    )
 
 
 # --- quality ------------------------------------------------------------------------------
@@ -360,8 +476,9 @@ def _period(since: str, until: str) -> dict[str, Any]:
     return out
 
 
-def _quality(request: Request, actor: Any, by: str, product: str, since: str,
-             until: str) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+def _quality(
+    request: Request, actor: Any, by: str, product: str, since: str, until: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     db = database(request)
     period = _period(since.strip()[:10], until.strip()[:10])
     report = quality.yield_report(db, actor, by, product=product or None, **period)
@@ -384,17 +501,34 @@ def quality_page(
     except UnitraceError as error:
         errors = form_errors(error)
     query = urlencode({"by": by, "product": product, "since": since, "until": until})
-    return render(request, "quality.html", 422 if errors else 200, user=actor, csrf=csrf,
-                  by=by, product=product, since=since, until=until, report=report,
-                  pareto=pareto, errors=errors, dimensions=quality.DIMENSIONS, query=query,
-                  products=_products(request, actor))  # fmt: skip
+    return render(
+        request,
+        "quality.html",
+        422 if errors else 200,
+        user=actor,
+        csrf=csrf,
+        by=by,
+        product=product,
+        since=since,
+        until=until,
+        report=report,
+        pareto=pareto,
+        errors=errors,
+        dimensions=quality.DIMENSIONS,
+        query=query,
+        products=_products(request, actor),
+    )
 
 
 @router.get("/quality/export")
 def quality_export(
-    request: Request, by: str = "product", product: str = "", since: str = "", until: str = "",
+    request: Request,
+    by: str = "product",
+    product: str = "",
+    since: str = "",
+    until: str = "",
     format: str = "csv",
-) -> Response:  # fmt: skip
+) -> Response:
     actor, csrf = require_login(request)
     try:
         report, _pareto = _quality(request, actor, by, product, since, until)
@@ -409,6 +543,8 @@ def quality_export(
             headers={"Content-Disposition": f'attachment; filename="yield-by-{by}.xlsx"'},
         )
     disposition = f'attachment; filename="yield-by-{by}.csv"'
-    return Response(quality.to_csv(quality.COLUMNS, report["items"]),
-                    media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": disposition})  # fmt: skip
+    return Response(
+        quality.to_csv(quality.COLUMNS, report["items"]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition},
+    )

@@ -74,9 +74,12 @@ def upgrade() -> None:
     else:
         op.add_column("units", sa.Column("container_id", Id, nullable=True))
         op.create_foreign_key(
-            op.f("fk_units_container_id_containers"), "units", "containers",
-            ["container_id"], ["id"],
-        )  # fmt: skip
+            op.f("fk_units_container_id_containers"),
+            "units",
+            "containers",
+            ["container_id"],
+            ["id"],
+        )
     op.create_index(
         "ix_units_container",
         "units",
