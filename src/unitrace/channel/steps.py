@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 
-from sqlalchemy import bindparam, null, update
+from sqlalchemy import bindparam, null, select, update
 
 from unitrace.core.errors import FieldError, report
 from unitrace.core.lifecycle import Status
 from unitrace.db.fast import Fast
-from unitrace.db.tables import units
+from unitrace.db.tables import containers, units
 from unitrace.ledger.bulk import chunks
 from unitrace.ledger.pipeline import Batch, Item, Step
 from unitrace.ledger.schemas import EventIn
@@ -72,11 +72,16 @@ class Containers(Step):
                 packing.apply(batch.conn, item.rule, plan, item.pk, refs, direct)
             elif direct and packing.takes_out(item.rule):
                 loose += direct
+        if not loose or _ANY_CONTAINER.scalar(batch.conn, {}) is None:
+            return  # no carton or pallet anywhere (asked each time: a pack may have made one)
         if len(loose) == 1:
             _LEAVE_ONE.run(batch.conn, {"id": loose[0]})
         elif loose:
             for chunk in chunks(loose):
                 batch.conn.execute(_LEAVE, {"ids": list(chunk)})
+
+
+_ANY_CONTAINER = Fast(select(containers.c.id).limit(1))
 
 
 _LEAVE = (

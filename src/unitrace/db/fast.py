@@ -12,6 +12,7 @@ passed as JSON text the caller has made (their bind processor is skipped).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -145,3 +146,45 @@ def start_batch(conn: Connection) -> None:
 
 def end_batch(conn: Connection) -> None:
     conn.info.pop(_BATCH, None)
+
+
+class Listed:
+    """A plain SQL statement with list parameters, run on the driver's cursor: one text for any
+    length of list — no IN list of thousands of bind names to render and parse for every call.
+
+    In the SQL, `{p}` is a parameter and `{in}` is `IN <a list parameter>`: on SQLite
+    `IN (SELECT value FROM json_each(?))` (the list sent as JSON text), on PostgreSQL
+    `= ANY(%s)` (the list sent as an array). Parameters are given in order; lists and tuples
+    are the list parameters. Values must need no conversion (ints, strings)."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self._texts: dict[str, str] = {}
+
+    def _text(self, conn: Connection) -> str:
+        name = conn.dialect.name
+        found = self._texts.get(name)
+        if found is None:
+            if name == "postgresql":
+                found = self.sql.format(p="%s", **{"in": "= ANY(%s)"})
+            else:
+                found = self.sql.format(p="?", **{"in": "IN (SELECT value FROM json_each(?))"})
+            self._texts[name] = found
+        return found
+
+    def rows(self, conn: Connection, *params: Any) -> list[Any]:
+        sql = self._text(conn)
+        if conn.dialect.name == "postgresql":
+            values = tuple(list(p) if isinstance(p, (list, tuple)) else p for p in params)
+        else:
+            values = tuple(
+                json.dumps(list(p)) if isinstance(p, (list, tuple)) else p for p in params
+            )
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, values)
+            return list(cursor.fetchall())
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise driver_error(conn, sql, values, error) from error
+        finally:
+            cursor.close()

@@ -93,6 +93,7 @@ from unitrace.ledger.write import (
     holders,
     insert_events,
     lookup_units,
+    same_event,
 )
 
 SUMMARY_AFTER = 50  # an atomic batch of more events gets one audit record naming them all
@@ -449,7 +450,7 @@ def _replays(batch: Batch, wave: list[Item]) -> None:
         previous = found.get(item.event_id)
         if previous is None:
             continue
-        if previous.digest != item.digest:
+        if not same_event(previous.digest, item.event, item.digest):
             batch.refuse(item, Conflict(
                 f"event_id {item.event_id!r} was used for a different event",
                 [FieldError("event_id", "already used with other content", item.event_id)],
@@ -696,22 +697,24 @@ def _update(
     guard: tuple[str, int] | None,
     groups: list[tuple[dict[str, Any], list[int]]],
 ) -> None:
-    """One statement shape for many units: one row (a scan), an IN list (one event, many
-    units), or one driver batch of per-unit rows (many events, a few units each)."""
+    """One statement shape for many units: one row (a scan), an IN list (a few events of many
+    units each), or one driver batch of per-unit rows (many events, a few units each)."""
     expected = sum(len(ids) for _values, ids in groups)
+    extra = {"guard": guard[1]} if guard is not None else {}
     changed = 0
-    if expected == 1:
-        values, ids = groups[0]
-        params = {**values, "id": ids[0]}
-        if guard is not None:
-            params["guard"] = guard[1]
-        changed = _one_row(allowed, columns, guard is not None).run(conn, params).rowcount
-    elif len(groups) <= 4:
+    if len(groups) <= 4 and any(len(ids) > 1 for _values, ids in groups):
         statement = _in_list(allowed, columns, guard is not None)
         for values, ids in groups:
-            extra = {"guard": guard[1]} if guard is not None else {}
+            if len(ids) == 1:
+                one = _one_row(allowed, columns, guard is not None)
+                changed += one.run(conn, {**values, **extra, "id": ids[0]}).rowcount
+                continue
             for chunk in chunks(ids):
                 changed += conn.execute(statement, {**values, **extra, "ids": list(chunk)}).rowcount
+    elif expected == 1:
+        values, ids = groups[0]
+        one = _one_row(allowed, columns, guard is not None)
+        changed = one.run(conn, {**values, **extra, "id": ids[0]}).rowcount
     else:
         changed = _per_row(conn, allowed, columns, guard, groups)
     if changed != expected:

@@ -29,7 +29,7 @@ from unitrace.core.errors import (
 )
 from unitrace.core.lifecycle import Role, Status
 from unitrace.core.serials import plain_serial_problem
-from unitrace.db.fast import Fast
+from unitrace.db.fast import Fast, Listed
 from unitrace.db.tables import event_units, events, products, unit_id_blocks, units
 from unitrace.ledger.bulk import allocate, bulk_insert, chunks
 from unitrace.ledger.schemas import EventIn
@@ -89,11 +89,32 @@ def payload_hash(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_NOT_HASHED = {"event_id"}
+
+
 def event_hash(event: EventIn) -> str:
-    content = event.model_dump(mode="json", exclude={"event_id"}, exclude_none=True)
+    """The hash of an event's content (its id left out), to tell a replay from a reused id.
+
+    Serialised by pydantic in field order; free-form JSON (`data`, `attributes`), whose keys a
+    client may send in any order, goes the way of `legacy_event_hash` with its keys sorted."""
+    if event.data or event.attributes:
+        return legacy_event_hash(event)
+    canonical = event.model_dump_json(exclude=_NOT_HASHED, exclude_none=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def legacy_event_hash(event: EventIn) -> str:
+    """The hash events were recorded with before issue 12 (and still are when they carry
+    free-form JSON); a replay of such an event is recognised by it."""
+    content = event.model_dump(mode="json", exclude=_NOT_HASHED, exclude_none=True)
     if not content.get("containers"):  # added later: events without them hash as before
         content.pop("containers", None)
     return payload_hash(content)
+
+
+def same_event(stored: str, event: EventIn, digest: str) -> bool:
+    """Whether an event recorded with hash `stored` is this one (hash `digest`)."""
+    return stored == digest or stored == legacy_event_hash(event)
 
 
 # --- the units events name ------------------------------------------------------------
@@ -127,6 +148,16 @@ _BY_SERIAL = (
 _HELD = units.c.holder_id == bindparam("holder")  # a partner's write scope: what it holds
 _BY_PRODUCT_HELD = _BY_PRODUCT.where(_HELD)
 _BY_SERIAL_HELD = _BY_SERIAL.where(_HELD)
+# many units: one statement text for any number of serials (`db.fast.Listed`); the holder
+# with a `+` so that SQLite looks serials up on their index, not a partner's units one by one
+_MANY = (
+    "SELECT u.id, u.serial, u.status, u.parent_id, u.product_id, p.code FROM units u "
+    "JOIN products p ON p.id = u.product_id WHERE "
+)
+_MANY_BY_PRODUCT = Listed(_MANY + "p.code = {p} AND u.serial {in}")
+_MANY_BY_SERIAL = Listed(_MANY + "u.serial {in}")
+_MANY_BY_PRODUCT_HELD = Listed(_MANY + "p.code = {p} AND u.serial {in} AND +u.holder_id = {p}")
+_MANY_BY_SERIAL_HELD = Listed(_MANY + "u.serial {in} AND +u.holder_id = {p}")
 _PRODUCT_EXISTS = select(products.c.id).where(products.c.code == bindparam("code"))
 _ONE_BY_PRODUCT = Fast(
     select(*_BY_SERIAL.selected_columns)
@@ -181,8 +212,11 @@ class Lookup:
         return result
 
 
+_STATUS = {int(s): s for s in Status}
+
+
 def _row(r: Any) -> UnitRow:
-    return UnitRow(r[0], r[1], r[5], Status(r[2]), r[3], r[4])
+    return UnitRow(r[0], r[1], r[5], _STATUS[r[2]], r[3], r[4])
 
 
 def lookup_units(conn: Connection, refs: Sequence[Ref], holder: int | None = None) -> Lookup:
@@ -205,17 +239,16 @@ def lookup_units(conn: Connection, refs: Sequence[Ref], holder: int | None = Non
     by_product: dict[str | None, set[str]] = defaultdict(set)
     for _path, product, serial in refs:
         by_product[product].add(serial)
-    by_serial = _BY_SERIAL if holder is None else _BY_SERIAL_HELD
-    by_code = _BY_PRODUCT if holder is None else _BY_PRODUCT_HELD
     for product, serials in by_product.items():
-        for chunk in chunks(sorted(serials)):
+        for chunk in chunks(sorted(serials), 20_000):
             if product is None:
-                cursor = conn.execute(by_serial, {"serials": list(chunk), **held})
+                many = _MANY_BY_SERIAL if holder is None else _MANY_BY_SERIAL_HELD
+                rows = many.rows(conn, chunk, *held.values())
             else:
-                values = {"product": product, "serials": list(chunk), **held}
-                cursor = conn.execute(by_code, values)
-            for row in cursor:
-                found[(product, row.serial)].append(_row(row))
+                many = _MANY_BY_PRODUCT if holder is None else _MANY_BY_PRODUCT_HELD
+                rows = many.rows(conn, product, chunk, *held.values())
+            for row in rows:
+                found[(product, row[1])].append(_row(row))
     return Lookup(conn, found)
 
 
@@ -343,15 +376,18 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> list[tuple[in
     return [(pk, row["event_id"]) for pk, row in zip(ids, rows, strict=True)]
 
 
+_NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, :n)"
+)
+_MAX_ID = Fast(select(func.coalesce(func.max(events.c.id), 0)))
+
+
 def _event_ids(conn: Connection, count: int) -> list[int]:
     """Primary keys for `count` new events: from the sequence on PostgreSQL; after the highest
     id on SQLite, whose write transaction (BEGIN IMMEDIATE) excludes every other writer."""
     if conn.dialect.name == "postgresql":
-        query = text(
-            "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, :n)"
-        )
-        return [int(i) for i in conn.execute(query, {"n": count}).scalars()]
-    start = int(conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()) + 1
+        return [int(i) for i in conn.execute(_NEXT_IDS, {"n": count}).scalars()]
+    start = int(_MAX_ID.scalar(conn, {})) + 1
     return list(range(start, start + count))
 
 
