@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -81,6 +81,43 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         database = request.getfixturevalue("pg_database")
         _truncate(database)
         yield database
+
+
+@pytest.fixture
+def fresh_database(
+    db: Database, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], Database]]:
+    """Another migrated, empty database of `db`'s backend at each call — to write the same
+    thing more than one way and compare. PostgreSQL has one test database: each call after
+    the first empties `db` again (read what you need from the last one before)."""
+    made: list[Database] = []
+
+    def make() -> Database:
+        if not db.is_sqlite:
+            if made:
+                _truncate(db)
+            made.append(db)
+            return db
+        path = tmp_path / f"fresh-{len(made)}.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        made.append(Database(f"sqlite:///{path}"))
+        return made[-1]
+
+    yield make
+    for database in made:
+        if database is not db:
+            database.dispose()
+
+
+@pytest.fixture
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords hashed with argon2 at its cheapest: for tests that make many users or logins."""
+    from argon2 import PasswordHasher
+
+    from tests.factories import FAST_ARGON2
+    from unitrace.access import service
+
+    monkeypatch.setattr(service, "_hasher", PasswordHasher(**FAST_ARGON2))
 
 
 @pytest.fixture
