@@ -15,6 +15,7 @@ import pytest
 from hypothesis import settings
 from sqlalchemy import text
 
+from tests.clients import Api
 from unitrace.db import migrate
 from unitrace.db.engine import Database
 from unitrace.db.tables import metadata
@@ -118,6 +119,43 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     from unitrace.access import service
 
     monkeypatch.setattr(service, "_hasher", PasswordHasher(**FAST_ARGON2))
+
+
+@pytest.fixture
+def api(db: Database) -> Iterator[Api]:
+    """The REST API with an administrator's token (`api.admin`) and a reader's (`api.reader`)."""
+    from fastapi.testclient import TestClient
+
+    from unitrace.access import service as access
+    from unitrace.access.principal import SYSTEM
+    from unitrace.api.app import create_app
+
+    access.create_user(db, SYSTEM, "alice", "correct horse battery", "admin")
+    access.create_user(db, SYSTEM, "viewer", "correct horse battery", "readonly")
+    admin = access.create_token(db, SYSTEM, "alice", "tests")["token"]
+    reader = access.create_token(db, SYSTEM, "viewer", "tests")["token"]
+    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+        yield Api(client, admin, reader)
+
+
+@pytest.fixture
+def shelves(db: Database) -> list[str]:
+    """Stocktake's shelves: 20 units on shelf A and 10 on shelf B; 2 more in another
+    warehouse (FAR)."""
+    from tests.factories import make_location, make_product, record
+    from unitrace.access.principal import SYSTEM
+    from unitrace.ledger.schemas import CommissionIn
+    from unitrace.ledger.service import commission_units
+
+    make_product(db, "TV", rule=None)
+    for code in ("A", "B", "FAR"):
+        make_location(db, code, kind="bin")
+    serials = commission_units(db, SYSTEM, CommissionIn(
+        product="TV", serials=[f"T{n:03d}" for n in range(32)])).serials  # fmt: skip
+    record(db, type="receive", product="TV", serials=serials[:20], location="A")
+    record(db, type="receive", product="TV", serials=serials[20:30], location="B")
+    record(db, type="receive", product="TV", serials=serials[30:], location="FAR")
+    return serials
 
 
 @pytest.fixture

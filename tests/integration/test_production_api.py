@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from tests.clients import Api, assert_problem
 from tests.factories import make_location, make_lot, make_party, make_product, make_units, record
-from tests.integration.test_api import Api, api, assert_problem  # noqa: F401, F811
 from unitrace.db.engine import Database
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from tests.clients import Api, assert_problem
 from tests.factories import make_location, make_lot, make_party, make_product, record
-from tests.integration.test_api import Api, api, assert_problem  # noqa: F401, F811
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.core.errors import InvalidTransition, NotFound, ValidationError
