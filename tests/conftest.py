@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 from sqlalchemy import text
 
+from tests.clients import Api
 from unitrace.db import migrate
 from unitrace.db.engine import Database
 from unitrace.db.tables import metadata
@@ -81,6 +82,80 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         database = request.getfixturevalue("pg_database")
         _truncate(database)
         yield database
+
+
+@pytest.fixture
+def fresh_database(
+    db: Database, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], Database]]:
+    """Another migrated, empty database of `db`'s backend at each call — to write the same
+    thing more than one way and compare. PostgreSQL has one test database: each call after
+    the first empties `db` again (read what you need from the last one before)."""
+    made: list[Database] = []
+
+    def make() -> Database:
+        if not db.is_sqlite:
+            if made:
+                _truncate(db)
+            made.append(db)
+            return db
+        path = tmp_path / f"fresh-{len(made)}.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        made.append(Database(f"sqlite:///{path}"))
+        return made[-1]
+
+    yield make
+    for database in made:
+        if database is not db:
+            database.dispose()
+
+
+@pytest.fixture
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords hashed with argon2 at its cheapest: for tests that make many users or logins."""
+    from argon2 import PasswordHasher
+
+    from tests.factories import FAST_ARGON2
+    from unitrace.access import service
+
+    monkeypatch.setattr(service, "_hasher", PasswordHasher(**FAST_ARGON2))
+
+
+@pytest.fixture
+def api(db: Database) -> Iterator[Api]:
+    """The REST API with an administrator's token (`api.admin`) and a reader's (`api.reader`)."""
+    from fastapi.testclient import TestClient
+
+    from unitrace.access import service as access
+    from unitrace.access.principal import SYSTEM
+    from unitrace.api.app import create_app
+
+    access.create_user(db, SYSTEM, "alice", "correct horse battery", "admin")
+    access.create_user(db, SYSTEM, "viewer", "correct horse battery", "readonly")
+    admin = access.create_token(db, SYSTEM, "alice", "tests")["token"]
+    reader = access.create_token(db, SYSTEM, "viewer", "tests")["token"]
+    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+        yield Api(client, admin, reader)
+
+
+@pytest.fixture
+def shelves(db: Database) -> list[str]:
+    """Stocktake's shelves: 20 units on shelf A and 10 on shelf B; 2 more in another
+    warehouse (FAR)."""
+    from tests.factories import make_location, make_product, record
+    from unitrace.access.principal import SYSTEM
+    from unitrace.ledger.schemas import CommissionIn
+    from unitrace.ledger.service import commission_units
+
+    make_product(db, "TV", rule=None)
+    for code in ("A", "B", "FAR"):
+        make_location(db, code, kind="bin")
+    serials = commission_units(db, SYSTEM, CommissionIn(
+        product="TV", serials=[f"T{n:03d}" for n in range(32)])).serials  # fmt: skip
+    record(db, type="receive", product="TV", serials=serials[:20], location="A")
+    record(db, type="receive", product="TV", serials=serials[20:30], location="B")
+    record(db, type="receive", product="TV", serials=serials[30:], location="FAR")
+    return serials
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 
-from tests.factories import in_stock
+from tests.factories import FAST_ARGON2, in_stock
 from unitrace.access import audit, service
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
@@ -26,13 +26,8 @@ from unitrace.db.tables import audit_head, audit_log
 PASSWORD = "correct horse battery"
 
 
-FAST = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}  # argon2 at its cheapest
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests make hundreds of login attempts: each argon2 check costs little here."""
-    monkeypatch.setattr(service, "_hasher", PasswordHasher(**FAST))
+# these tests make hundreds of login attempts: each argon2 check costs little here
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 class Clock:
@@ -87,7 +82,7 @@ def test_unknown_user_wrong_password_and_disabled_user_answer_alike(
 
 class CountingHasher(PasswordHasher):
     def __init__(self) -> None:
-        super().__init__(**FAST)  # the parameters the users' hashes were made with
+        super().__init__(**FAST_ARGON2)  # the parameters the users' hashes were made with
         self.verified: list[str] = []
 
     def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 
-import pytest
 from fastapi.testclient import TestClient
 
+from tests.clients import Api, assert_problem
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
@@ -24,29 +23,6 @@ def soon() -> str:
     return (now + timedelta(minutes=1)).replace(microsecond=0).isoformat()
 
 
-class Api:
-    def __init__(self, client: TestClient, admin: str, reader: str) -> None:
-        self.client = client
-        self.admin = {"Authorization": f"Bearer {admin}"}
-        self.reader = {"Authorization": f"Bearer {reader}"}
-
-    def post(self, path: str, body: object, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-        return self.client.post(f"/api/v1{path}", json=body, headers=headers or self.admin)
-
-    def get(self, path: str, headers: dict[str, str] | None = None, **params: object):  # type: ignore[no-untyped-def]
-        return self.client.get(f"/api/v1{path}", params=params, headers=headers or self.admin)
-
-
-@pytest.fixture
-def api(db: Database) -> Iterator[Api]:
-    access.create_user(db, SYSTEM, "alice", "correct horse battery", "admin")
-    access.create_user(db, SYSTEM, "viewer", "correct horse battery", "readonly")
-    admin = access.create_token(db, SYSTEM, "alice", "tests")["token"]
-    reader = access.create_token(db, SYSTEM, "viewer", "tests")["token"]
-    with TestClient(create_app(db), raise_server_exceptions=False) as client:
-        yield Api(client, admin, reader)
-
-
 def setup_catalog(api: Api) -> None:
     assert (
         api.post("/products", {"code": "AC1", "name": "空调 AC", "serial_rule": RULE}).status_code
@@ -58,16 +34,6 @@ def setup_catalog(api: Api) -> None:
     )
     party = {"code": "D-EAST", "name": "East", "kind": "distributor"}
     assert api.post("/parties", {**party, "authorised_regions": ["CN-31"]}).status_code == 201
-
-
-def assert_problem(response, status: int, field: str | None = None) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    if field is not None:
-        assert field in [e["field"] for e in body["errors"]], body
-    return body
 
 
 def test_a_call_without_a_token_gets_401(api: Api) -> None:

@@ -8,11 +8,12 @@ import threading
 
 import pytest
 
-from tests.factories import in_stock, make_product, record
+from tests.factories import in_stock, make_party, make_product
 from unitrace.access.principal import SYSTEM
 from unitrace.core.errors import Conflict, InvalidTransition
 from unitrace.db.engine import Database
 from unitrace.ledger import queries
+from unitrace.ledger.replay import verify_ledger
 from unitrace.ledger.schemas import CommissionIn, EventIn
 from unitrace.ledger.service import commission_units, record_events
 
@@ -72,8 +73,6 @@ def _race(db: Database, events: list[EventIn]) -> list[object]:
 
 def test_two_clerks_ship_the_same_unit_one_wins(db: Database) -> None:
     serials = in_stock(db, 5)
-    from tests.factories import make_party
-
     make_party(db, "D-SOUTH")
     for serial in serials:
         outcomes = _race(
@@ -105,11 +104,30 @@ def test_the_same_event_sent_twice_at_once_is_written_once(db: Database) -> None
         assert [e["type"] for e in found["events"]] == ["commission", "receive", "move"]
 
 
-def test_record_after_race_still_consistent(db: Database) -> None:
-    serials = in_stock(db, 2)
-    record(db, type="ship", product="AC1", serials=serials, party="D-EAST")
-    from unitrace.ledger.replay import verify_ledger
-
+def test_two_batches_racing_for_one_unit_write_one_and_the_ledger_replays(db: Database) -> None:
+    # each batch names units of its own and one unit both name: one batch wins, the other is
+    # refused whole (its own units untouched), and a replay of the ledger agrees
+    serials = in_stock(db, 3 * 5)
+    make_party(db, "D-SOUTH")
+    for k in range(5):
+        mine, shared, theirs = serials[3 * k : 3 * k + 3]
+        outcomes = _race(
+            db,
+            [
+                EventIn(type="ship", product="AC1", serials=[mine, shared], party="D-EAST"),
+                EventIn(type="ship", product="AC1", serials=[theirs, shared], party="D-SOUTH"),
+            ],
+        )
+        errors = [o for o in outcomes if isinstance(o, Exception)]
+        assert len(errors) == 1, outcomes
+        won = 0 if errors[0] is outcomes[1] else 1
+        winner, loser = (mine, theirs)[won], (mine, theirs)[1 - won]
+        holder = ("D-EAST", "D-SOUTH")[won]
+        assert queries.dossier(db, SYSTEM, shared)["holder"] == holder
+        assert queries.dossier(db, SYSTEM, winner)["holder"] == holder
+        lost = queries.dossier(db, SYSTEM, loser)
+        assert (lost["status"], lost["holder"]) == ("in_stock", None)
+        assert [e["type"] for e in lost["events"]] == ["commission", "receive"]
     assert verify_ledger(db, SYSTEM).ok
 
 

@@ -3,20 +3,23 @@ gets its own answer, a refused event leaves the others written, and the audit ch
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from tests.factories import in_stock, make_location
 from unitrace.access import audit
 from unitrace.access.principal import SYSTEM, Actor
-from unitrace.core.errors import InvalidTransition, NotFound
+from unitrace.core.errors import InvalidTransition, NotFound, ValidationError
 from unitrace.db.engine import Database
 from unitrace.db.tables import audit_log, events
 from unitrace.ledger import group, queries
-from unitrace.ledger.schemas import EventIn
+from unitrace.ledger import service as ledger_service
+from unitrace.ledger.schemas import EventIn, StepIn
 from unitrace.ledger.write import Recorded
 
 
@@ -210,4 +213,67 @@ def test_after_a_failed_batch_the_writer_goes_on_with_a_fresh_connection(
         answers.append(group.submit(db, SYSTEM, event).result(timeout=30).unit_count)
     assert answers == [1, 1, 1, 1]
     assert {queries.dossier(db, SYSTEM, s, "AC1")["location"] for s in serials} == {"WH2"}
+    assert audit.verify_chain(db, SYSTEM).ok
+
+
+def test_one_refused_event_in_a_batch_leaves_the_others_written_once_and_not_rerun(
+    db: Database, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    # [move, inspect with a step not on the route, move] in one batch: the inspect is refused
+    # by a check, so the batch needs no rollback and no event is written again on its own
+    if db.is_sqlite:  # PostgreSQL undoes the refused one to its savepoint already
+        request.applymarker(pytest.mark.xfail(strict=True, reason="issue 12 pipeline"))
+    serials = in_stock(db, 4)
+    make_location(db, "WH2")
+    alone: list[list[EventIn]] = []
+    real = ledger_service.record_events
+
+    def spy(db: Database, actor: Actor, batch: list[EventIn]) -> list[Recorded]:
+        alone.append(list(batch))
+        return real(db, actor, batch)
+
+    monkeypatch.setattr(ledger_service, "record_events", spy)
+    batch = [
+        EventIn(type="move", product="AC1", serials=[serials[0]], location="WH2"),
+        EventIn(
+            type="inspect",
+            product="AC1",
+            serials=[serials[1]],
+            step=StepIn(code="NOPE", result="pass"),
+        ),
+        EventIn(type="move", product="AC1", serials=[serials[2]], location="WH2"),
+    ]
+    # the writer is held in its first batch (a move of another unit) while the three queue:
+    # its next batch takes all three
+    entered, go = threading.Event(), threading.Event()
+    real_write = db.write
+
+    @contextlib.contextmanager
+    def held_once(held: Connection | None = None) -> Iterator[Connection]:
+        if not entered.is_set():
+            entered.set()
+            assert go.wait(30)
+        with real_write(held) as conn:
+            yield conn
+
+    monkeypatch.setattr(db, "write", held_once)
+    first = group.submit(db, SYSTEM, EventIn(type="move", product="AC1", serials=[serials[3]],
+                                             location="WH2"))  # fmt: skip
+    assert entered.wait(30)
+    futures = [group.submit(db, SYSTEM, event) for event in batch]
+    go.set()
+    assert first.result(timeout=30).unit_count == 1
+    moved_first, inspected, moved_last = futures
+    with pytest.raises(ValidationError, match="NOPE"):
+        inspected.result(timeout=30)
+    assert moved_first.result(timeout=30).unit_count == 1
+    assert moved_last.result(timeout=30).unit_count == 1
+    for serial in (serials[0], serials[2]):
+        moves = [e for e in queries.dossier(db, SYSTEM, serial, "AC1")["events"]
+                 if e["type"] == "move"]  # fmt: skip
+        assert len(moves) == 1
+        assert queries.dossier(db, SYSTEM, serial, "AC1")["location"] == "WH2"
+    assert not [e for e in queries.dossier(db, SYSTEM, serials[1], "AC1")["events"]
+                if e["type"] == "inspect"]  # fmt: skip
+    assert alone == [], "the batch was rolled back and its events written again one by one"
     assert audit.verify_chain(db, SYSTEM).ok

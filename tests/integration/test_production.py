@@ -3,10 +3,13 @@ recalls that block shipping, and quality figures checked against hand-computed o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 
 from tests.factories import make_location, make_lot, make_party, make_product, make_units, record
 from unitrace.access.principal import SYSTEM
@@ -243,6 +246,22 @@ def test_yield_figures_equal_hand_computed(plant: Database) -> None:
     assert table.splitlines()[1] == "BOARD,7,3,0.4286,4,2,0.5"
 
 
+@contextlib.contextmanager
+def counted_statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements run on the database's engine inside the block (an executemany
+    counts once)."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", count)
+
+
 def test_a_batch_of_assemblies_takes_the_set_based_path_with_the_same_rules(
     plant: Database,
 ) -> None:
@@ -264,8 +283,11 @@ def test_a_batch_of_assemblies_takes_the_set_based_path_with_the_same_rules(
         ledger.record_events(plant, SYSTEM, wrong)  # a unit twice: event by event, as small ones
     assert queries.dossier(plant, SYSTEM, modules[0], "MODULE")["status"] == "commissioned"
 
-    done = ledger.record_events(plant, SYSTEM, batch)
+    with counted_statements(plant) as statements:
+        done = ledger.record_events(plant, SYSTEM, batch)
     assert [r.unit_count for r in done] == [1] * n and not any(r.replayed for r in done)
+    # set-based: statements for the whole batch, not a few for each of its events
+    assert len(statements) < n, statements
     again = ledger.record_events(plant, SYSTEM, batch)  # known ids: replayed, nothing doubled
     assert all(r.replayed for r in again)
     assert serials_of(trace.forward(plant, SYSTEM, TraceQuery(product="GLUE", lot="G-7"))) == set(

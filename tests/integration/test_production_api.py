@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from tests.clients import Api, assert_problem
 from tests.factories import make_location, make_lot, make_party, make_product, make_units, record
-from tests.integration.test_api import Api, api, assert_problem  # noqa: F401, F811
 from unitrace.db.engine import Database
 
 
@@ -30,7 +30,7 @@ def built(db: Database) -> dict[str, list[str]]:
     return {"machines": machines, "boards": boards}
 
 
-def test_bom_route_trace_recall_quality_over_http(api: Api, built: dict[str, list[str]]) -> None:  # noqa: F811
+def test_bom_route_trace_recall_quality_over_http(api: Api, built: dict[str, list[str]]) -> None:
     bom = api.client.put("/api/v1/products/MACHINE/bom", headers=api.admin,
                          json={"lines": [{"component": "BOARD", "quantity": 1}]})  # fmt: skip
     assert bom.status_code == 200 and bom.json()["lines"][0]["component"] == "BOARD"
@@ -75,7 +75,7 @@ def test_bom_route_trace_recall_quality_over_http(api: Api, built: dict[str, lis
     assert api.get("/quality/defects", format="csv").text.startswith("defect_code,count")
 
 
-def test_cli_trace_and_recall(cli, built: dict[str, list[str]], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_cli_trace_and_recall(cli, built: dict[str, list[str]], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     back = cli("trace", "back", built["machines"][1])
     assert back.exit_code == 0 and built["boards"][1] in back.output and "B-LOT" in back.output
     tree = json.loads(cli("trace", "back", built["machines"][1], "--json").stdout)

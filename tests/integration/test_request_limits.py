@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from tests.clients import Receive, call
 from tests.factories import in_stock
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
@@ -30,7 +31,6 @@ from unitrace.db.engine import Database
 from unitrace.db.fast import driver_error
 
 NO_RATE = {"rate_per_token": 0.0, "rate_per_address": 0.0}
-Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 
 def never_called() -> Receive:
@@ -50,44 +50,6 @@ def chunks(parts: Iterator[bytes], counter: list[int] | None = None) -> Receive:
         return {"type": "http.request", "body": part, "more_body": True}
 
     return receive
-
-
-def call(
-    app: Any,
-    method: str,
-    path: str,
-    headers: dict[str, str] | None = None,
-    receive: Receive | None = None,
-    query: bytes = b"",
-    client: tuple[str, int] = ("192.0.2.10", 5000),
-) -> tuple[int, dict[str, str], bytes]:
-    """One request straight into the ASGI app, with a receive of our choosing."""
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    async def nothing() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "client": client,
-        "server": ("127.0.0.1", 8000),
-        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
-    }
-    asyncio.run(app(scope, receive or nothing, send))
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from openpyxl import Workbook
 
 from tests.factories import make_location, make_party, make_product, record
-from tests.integration.test_web_manage import csrf_of, login
-from tests.unit.test_tabular import HEADER, text, workbook
+from tests.pages import csrf_of, login
+from tests.workbooks import HEADER, text, workbook
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_cli import first_start
+from tests.servers import first_start
 from unitrace.cli.main import SHUTDOWN_GRACE_SECONDS
 
 

@@ -7,28 +7,11 @@ import threading
 
 import pytest
 
-from tests.factories import make_location, make_product, record
 from unitrace.access.principal import SYSTEM, Actor
 from unitrace.channel import stocktake
 from unitrace.core.errors import Forbidden, ValidationError
 from unitrace.db.engine import Database
 from unitrace.ledger import queries
-from unitrace.ledger.schemas import CommissionIn
-from unitrace.ledger.service import commission_units
-
-
-@pytest.fixture
-def shelves(db: Database) -> list[str]:
-    """20 units on shelf A and 10 on shelf B; 2 more in another warehouse."""
-    make_product(db, "TV", rule=None)
-    for code in ("A", "B", "FAR"):
-        make_location(db, code, kind="bin")
-    serials = commission_units(db, SYSTEM, CommissionIn(
-        product="TV", serials=[f"T{n:03d}" for n in range(32)])).serials  # fmt: skip
-    record(db, type="receive", product="TV", serials=serials[:20], location="A")
-    record(db, type="receive", product="TV", serials=serials[20:30], location="B")
-    record(db, type="receive", product="TV", serials=serials[30:], location="FAR")
-    return serials
 
 
 def test_report_names_exactly_three_missing_two_unexpected_one_misplaced(

@@ -3,25 +3,17 @@ the scan station, errors in the page and never a 500."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import in_stock
+from tests.pages import PASSWORD, csrf_of, log_in
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
 from unitrace.db.engine import Database
-
-PASSWORD = "correct horse battery"
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
 
 
 @pytest.fixture
@@ -29,21 +21,6 @@ def browser(db: Database) -> Iterator[TestClient]:
     access.create_user(db, SYSTEM, "clerk", PASSWORD, "admin")
     with TestClient(create_app(db), raise_server_exceptions=False) as client:
         yield client
-
-
-def log_in(client: TestClient, password: str = PASSWORD, lang: str = "en") -> object:
-    page = client.get("/login", headers={"Accept-Language": lang})
-    return client.post(
-        "/login",
-        data={
-            "username": "clerk",
-            "password": password,
-            "csrf_token": csrf_of(page.text),
-            "next": "/",
-        },
-        headers={"Accept-Language": lang},
-        follow_redirects=False,
-    )
 
 
 def test_pages_need_login_and_login_needs_csrf(browser: TestClient) -> None:

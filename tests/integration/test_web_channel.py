@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import make_location, make_party, make_product, record
-from tests.integration.test_web_manage import login
+from tests.pages import login
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
 from unitrace.channel import service as channel

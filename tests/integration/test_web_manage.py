@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import make_lot, make_party, make_product, make_units
+from tests.pages import PASSWORD, field_error, login
 from unitrace.access import audit
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
@@ -17,43 +18,11 @@ from unitrace.api.app import create_app
 from unitrace.catalog import service as catalog
 from unitrace.db.engine import Database
 
-PASSWORD = "correct horse battery"
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
-
-
-def field_error(html: str, field: str) -> str:
-    found = re.search(rf'data-testid="error-{field}">([^<]+)<', html)
-    assert found, f"no error shown for {field}"
-    return found.group(1)
-
 
 @pytest.fixture
 def app_client(db: Database) -> Iterator[TestClient]:
     with TestClient(create_app(db), raise_server_exceptions=False) as client:
         yield client
-
-
-def login(client: TestClient, db: Database, role: str, lang: str = "en") -> str:
-    """Log `client` in as a new user with `role`; returns a CSRF token for its forms."""
-    name = f"u-{role}"
-    party = make_party(db, "D-P", "distributor") if role == "partner" else None
-    if name not in {u["username"] for u in access.list_users(db, SYSTEM)}:
-        access.create_user(db, SYSTEM, name, PASSWORD, role, party)
-    client.cookies.clear()
-    page = client.get("/login", headers={"Accept-Language": lang})
-    answer = client.post(
-        "/login",
-        data={"username": name, "password": PASSWORD, "csrf_token": csrf_of(page.text)},
-        headers={"Accept-Language": lang},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
-    return csrf_of(client.get("/", headers={"Accept-Language": lang}).text)
 
 
 def test_products_list_search_create_edit(app_client: TestClient, db: Database) -> None:

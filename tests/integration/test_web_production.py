@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import make_location, make_lot, make_party, make_product, make_units, record
-from tests.integration.test_web_manage import field_error, login
+from tests.pages import field_error, login
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
 from unitrace.db.engine import Database

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import in_stock, make_units
-from tests.integration.test_web import PASSWORD, csrf_of, log_in
+from tests.pages import PASSWORD, csrf_of, log_in
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
@@ -177,7 +177,7 @@ def test_api_docs_load_nothing_from_another_host(browser: TestClient) -> None:
 def test_hsts_behind_a_trusted_proxy_that_says_https(db: Database) -> None:
     """The scheme a trusted proxy forwards (`X-Forwarded-Proto: https`) is the one that
     decides HSTS, as it decides the client address."""
-    from tests.integration.test_request_limits import call
+    from tests.clients import call
     from unitrace.config import Limits, networks
 
     app = create_app(db, Limits(trusted_proxies=networks("10.0.0.0/8")))

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.test_stocktake import shelves  # noqa: F401 — the fixture
-from tests.integration.test_web_manage import field_error, login
+from tests.pages import field_error, login
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
 from unitrace.channel import stocktake

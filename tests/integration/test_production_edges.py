@@ -1,4 +1,7 @@
-"""Regression tests for what a break-it review of the production features found (issue 4)."""
+"""Production at its edges: extreme trace windows, exports with hostile text, CLI input, batches
+that answer like single events, the route gate on every first entry into stock, lots and
+serials not mixed up, recalls not carried out inside another unit, step times, and what a
+partner's dossier hides (each once answered wrongly; found by a review of issue 4)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from tests.clients import Api, assert_problem
 from tests.factories import make_location, make_lot, make_party, make_product, record
-from tests.integration.test_api import Api, api, assert_problem  # noqa: F401, F811
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.core.errors import InvalidTransition, NotFound, ValidationError
@@ -46,7 +49,7 @@ def assemble(db: Database, parent: tuple[str, str], product: str, serials: list[
                   parent={"product": parent[0], "serial": parent[1]})  # fmt: skip
 
 
-def test_extreme_windows_are_422_not_500(api: Api) -> None:  # noqa: F811
+def test_extreme_windows_are_422_not_500(api: Api) -> None:
     window = {"since": "0001-01-01T00:00:00+14:00", "until": "9999-12-31T23:59:59-14:00"}
     assert_problem(api.get("/trace/forward", operator="bob", **window), 422, "since")
     assert_problem(api.get("/quality/yield", since=window["since"]), 422, "since")
@@ -66,14 +69,14 @@ def test_exports_drop_control_characters_and_defuse_formulas(plant: Database) ->
     assert sheet is not None and sheet.cell(2, 1).value == "XY"
 
 
-def test_cli_prints_markup_like_serials_literally(plant: Database, cli) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_cli_prints_markup_like_serials_literally(plant: Database, cli) -> None:  # type: ignore[no-untyped-def]
     weird = units(plant, "OTHER", "[/bold]M1")[0]
     out = cli("trace", "back", weird)
     assert out.exit_code == 0 and "[/bold]M1" in out.output
     assert cli("unit", "show", weird).exit_code == 0
 
 
-def test_bom_file_must_be_an_object(plant: Database, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_bom_file_must_be_an_object(plant: Database, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     listed = tmp_path / "bom.json"
     listed.write_text("[1, 2]")
     out = cli("product", "bom", "MACHINE", str(listed))
