@@ -217,12 +217,10 @@ def test_after_a_failed_batch_the_writer_goes_on_with_a_fresh_connection(
 
 
 def test_one_refused_event_in_a_batch_leaves_the_others_written_once_and_not_rerun(
-    db: Database, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # [move, inspect with a step not on the route, move] in one batch: the inspect is refused
     # by a check, so the batch needs no rollback and no event is written again on its own
-    if db.is_sqlite:  # PostgreSQL undoes the refused one to its savepoint already
-        request.applymarker(pytest.mark.xfail(strict=True, reason="issue 12 pipeline"))
     serials = in_stock(db, 4)
     make_location(db, "WH2")
     alone: list[list[EventIn]] = []

@@ -657,8 +657,6 @@ def _assembly_world(db: Database, n: int) -> list[EventIn]:
     ]  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 pipeline: the set-based assembly path keeps a "
-                   "packed part's carton")  # fmt: skip
 def test_a_packed_part_assembled_in_a_large_batch_leaves_its_carton_as_one_by_one(
     fresh_database: Callable[[], Database],
 ) -> None:
@@ -677,8 +675,6 @@ def test_a_packed_part_assembled_in_a_large_batch_leaves_its_carton_as_one_by_on
     assert large["units"] == one_by_one["units"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 pipeline: the set-based assembly path skips "
-                   "the recall block")  # fmt: skip
 def test_a_large_assembly_batch_with_a_recalled_part_is_refused_as_one_by_one(
     db: Database,
 ) -> None:

@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 import unitrace
 
 SRC = Path(unitrace.__file__).parent
@@ -26,9 +24,6 @@ CAPABILITIES = frozenset(
     {"production", "channel", "logistics", "aftersales", "verify", "labels", "interop", "trace"}
 )
 EDGES = frozenset({"api", "web", "cli"})
-# the modules of the write path that still import capabilities; the pipeline of issue 12
-# removes these imports (then this set, and the guard test that skips them, go)
-WRITE_PATH_TODAY = frozenset({"unitrace.ledger.write", "unitrace.ledger.assembly"})
 
 Arrow = tuple[str, str]  # (importing module, imported module)
 
@@ -134,15 +129,8 @@ def test_db_imports_only_core_db_and_config() -> None:
     _check(_db_rule, "db imports only core, db and config")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: the lead's pipeline removes these imports")
 def test_the_heart_imports_no_capability_and_no_edge() -> None:
     _check(_heart_rule, "ledger, catalog and access import no capability and no edge")
-
-
-def test_the_heart_apart_from_todays_write_path_imports_no_capability_and_no_edge() -> None:
-    # keeps the rest of the heart clean while the test above waits for the pipeline
-    _check(_heart_rule, "ledger, catalog and access import no capability and no edge",
-           WRITE_PATH_TODAY)  # fmt: skip
 
 
 def test_capabilities_import_no_edge_except_their_routes_import_api() -> None:
