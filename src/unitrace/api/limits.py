@@ -13,7 +13,7 @@ router and the scan fast path. In this order:
 4. the body: a Content-Length over the limit → 413, unread; otherwise read with a byte count
    (413 at the limit), a stall timeout and a total timeout (408), in linear time; then its text
    (JSON, URL-encoded forms) checked for NUL and unpaired surrogates (422 naming the field). The
-   app gets the body as one message.
+   app gets the body as one message, and in the scope (`BODY_KEY`) for the scan fast path.
 
 Answers given here with a body left unread close the connection. See docs/access.md, "Request
 limits".
@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unitrace.access.service import cached_actor
 from unitrace.api import problems
-from unitrace.api.deps import ACTOR_KEY, MISSING_TOKEN, actor_for_token
+from unitrace.api.deps import ACTOR_KEY, MISSING_TOKEN, actor_for_token, bearer_token
 from unitrace.config import Limits
 from unitrace.core.errors import FieldError, Unauthorized, UnitraceError, ValidationError
 
@@ -48,6 +48,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # (a raw NUL byte is not valid JSON). Only a body that has one is parsed here to name the field.
 _SUSPECT_JSON = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+BODY_KEY = "unitrace.body"  # the scope key under which the body, read and checked, is handed on
 
 
 class RequestLimits:
@@ -120,6 +121,7 @@ class RequestLimits:
             if error is not None:
                 await self._refuse(scope, error)(scope, receive, send)
                 return
+            scope[BODY_KEY] = body
             receive = replay(body, receive)
         await self.app(scope, receive, send)
 
@@ -179,10 +181,13 @@ class RequestLimits:
     def _too_large(self) -> Response:
         limit = self.limits.max_body_bytes
         return problems.problem(
-            413, "too-large", "Request body too large",
+            413,
+            "too-large",
+            "Request body too large",
             f"the body is larger than {limit:,} bytes (UNITRACE_MAX_BODY_BYTES); "
-            "send a big batch in parts", [{"field": "body", "message": f"at most {limit} bytes"}],
-        )  # fmt: skip
+            "send a big batch in parts",
+            [{"field": "body", "message": f"at most {limit} bytes"}],
+        )
 
     async def _read(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body, read in linear time; None when it was answered here (413 over the
@@ -309,8 +314,11 @@ class Buckets:
 
     def _sweep(self, now: float) -> None:
         rate, burst = self.rate, self.burst
-        self.levels = {key: (level, then) for key, (level, then) in self.levels.items()
-                       if level + (now - then) * rate < burst}  # fmt: skip
+        self.levels = {
+            key: (level, then)
+            for key, (level, then) in self.levels.items()
+            if level + (now - then) * rate < burst
+        }
         if len(self.levels) >= self.MAX_KEYS:  # that many busy keys: a limit per key means little
             self.levels.clear()
 
@@ -322,32 +330,28 @@ def _buckets(rate: float, burst: int) -> Buckets | None:
 def _too_many(buckets: Buckets, what: str, wait: float) -> Response:
     seconds = max(1, math.ceil(wait))
     return problems.problem(
-        429, "rate-limited", "Too many requests",
+        429,
+        "rate-limited",
+        "Too many requests",
         f"more than {buckets.rate:g} requests a second (bursts of {buckets.burst}) from this "
-        f"{what}; try again in {seconds} s", headers={"Retry-After": str(seconds)},
-    )  # fmt: skip
+        f"{what}; try again in {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 def _too_slow(limits: Limits) -> Response:
     return problems.problem(
-        408, "timeout", "Request timeout",
+        408,
+        "timeout",
+        "Request timeout",
         f"the body was not complete within {limits.body_seconds:g} s, or nothing of it came "
         f"for {limits.body_stall_seconds:g} s",
-    )  # fmt: skip
+    )
 
 
 async def _closing(answer: Response, scope: Scope, receive: Receive, send: Send) -> None:
     answer.headers["connection"] = "close"
     await answer(scope, receive, send)
-
-
-def bearer_token(authorization: bytes | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header value, or None."""
-    if authorization is None:
-        return None
-    scheme, _, token = authorization.decode("latin-1").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
 
 
 # --- text the database cannot store -----------------------------------------------------
@@ -419,8 +423,9 @@ def _check_json(payload: Any) -> ValidationError | None:
 # --- forwarded headers ------------------------------------------------------------------
 
 
-def _believe_proxy(scope: Scope, proxies: tuple[Network, ...], forwarded_for: bytes | None,
-                   proto: bytes | None) -> None:  # fmt: skip
+def _believe_proxy(
+    scope: Scope, proxies: tuple[Network, ...], forwarded_for: bytes | None, proto: bytes | None
+) -> None:
     """From a trusted proxy: the client is the last address in X-Forwarded-For that is not one
     of our proxies (each proxy appends the address it got the request from), and the scheme is
     X-Forwarded-Proto. From anyone else both headers are ignored."""
@@ -429,8 +434,9 @@ def _believe_proxy(scope: Scope, proxies: tuple[Network, ...], forwarded_for: by
         return
     if forwarded_for:
         hops = [hop.strip() for hop in forwarded_for.decode("latin-1").split(",")]
-        chosen = next((hop for hop in reversed(hops) if hop and not _is_proxy(hop, proxies)),
-                      hops[0])  # fmt: skip
+        chosen = next(
+            (hop for hop in reversed(hops) if hop and not _is_proxy(hop, proxies)), hops[0]
+        )
         if chosen:
             scope["client"] = (chosen, 0)
     if proto:
