@@ -205,14 +205,14 @@ def test_serials_with_slashes_and_unicode_have_dossiers(api: Api) -> None:
     assert_problem(too_many, 422, "count")
 
 
-def test_scans_pass_through_middleware_added_to_the_app(db: Database) -> None:
-    # scans are answered ahead of the middleware stack only while the app has none of its
-    # own: middleware someone adds (CORS, request ids) must see them like every request
+def test_scans_pass_through_middleware_added_to_an_app_without_the_fast_path(db: Database) -> None:
+    # scans are answered ahead of the middleware stack unless the app is made without the
+    # fast path: then middleware someone adds (CORS, request ids) sees them like every request
     from starlette.middleware.base import BaseHTTPMiddleware
 
     access.create_user(db, SYSTEM, "alice", "correct horse battery", "admin")
     token = access.create_token(db, SYSTEM, "alice", "tests")["token"]
-    app = create_app(db)
+    app = create_app(db, scan_fast_path=False)
     seen: list[str] = []
 
     async def tag(request, call_next):  # type: ignore[no-untyped-def]
@@ -222,9 +222,29 @@ def test_scans_pass_through_middleware_added_to_the_app(db: Database) -> None:
         return response
 
     app.add_middleware(BaseHTTPMiddleware, dispatch=tag)
+    scan = {"type": "move", "serials": ["NO-SUCH"], "location": "WH1"}
     with TestClient(app, raise_server_exceptions=False) as client:
-        answer = client.post("/api/v1/events", json={"type": "move", "serials": ["NO-SUCH"],
-                                                     "location": "WH1"},
-                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        bearer = {"Authorization": f"Bearer {token}"}
+        answer = client.post("/api/v1/events", json=scan, headers=bearer)
     assert answer.status_code == 404 and answer.headers.get("x-seen") == "yes"
     assert seen == ["/api/v1/events"]
+
+
+def test_middleware_cannot_be_added_while_the_fast_path_would_bypass_it(db: Database) -> None:
+    """The fast path answers scans ahead of the app's middleware: adding middleware to an app
+    with it is refused (not silently bypassed), whichever way it is added."""
+    from starlette.middleware import Middleware
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    from unitrace.api.app import UnitraceApp
+
+    async def passthrough(request, call_next):  # type: ignore[no-untyped-def]
+        return await call_next(request)
+
+    app = create_app(db)
+    with pytest.raises(RuntimeError, match="scan_fast_path=False"):
+        app.add_middleware(BaseHTTPMiddleware, dispatch=passthrough)
+    with pytest.raises(RuntimeError, match="scan_fast_path=False"):
+        app.middleware("http")(passthrough)
+    with pytest.raises(RuntimeError, match="scan_fast_path=False"):
+        UnitraceApp(middleware=[Middleware(BaseHTTPMiddleware, dispatch=passthrough)])

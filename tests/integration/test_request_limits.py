@@ -22,7 +22,6 @@ from tests.factories import in_stock
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import API_PREFIX, create_app
-from unitrace.api.fastpath import ScanFastPath
 from unitrace.api.limits import Buckets, RequestLimits
 from unitrace.api.serving import HeadDeadlineProtocol, uvicorn_options
 from unitrace.config import Limits, networks
@@ -186,20 +185,17 @@ def test_many_small_chunks_are_read_in_linear_time(setup) -> None:  # type: igno
     assert calls[0] > len(document) // size
 
 
-def test_the_fast_path_joins_chunks_in_linear_time() -> None:
-    """ScanFastPath alone (without the limits before it) reads a chunked body and hands a list
-    on to the app unchanged."""
-    seen: list[bytes] = []
-
-    async def app(scope: Any, receive: Receive, send: Any) -> None:
-        seen.append((await receive())["body"])
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
+def test_the_fast_path_answers_from_the_body_the_limits_read(setup) -> None:  # type: ignore[no-untyped-def]
+    """The fast path reads no body of its own: a chunked list of 4 MB reaches it whole, read
+    once (in linear time, under the one limit) by `api.limits`."""
+    db, admin, _ = setup
+    app = create_app(db, Limits(**NO_RATE))
     document = b"[" + b" " * (4 * 1024 * 1024) + b"]"
     parts = iter([document[i : i + 64] for i in range(0, len(document), 64)])
-    status, _, _ = call(ScanFastPath(app, None), "POST", "/api/v1/events", {}, chunks(parts))
-    assert status == 204 and seen == [document]
+    headers = bearer(admin, **{"Transfer-Encoding": "chunked"})
+    status, answer, body = call(app, "POST", f"{API_PREFIX}/events", headers, chunks(parts))
+    problem = assert_problem(status, answer, body, 422)
+    assert problem["errors"] == [{"field": "body", "message": "the list of events is empty"}]
 
 
 # --- item 16: rate limits -----------------------------------------------------------------

@@ -17,33 +17,65 @@ API_PREFIX = "/api/v1"
 
 
 class UnitraceApp(FastAPI):
-    """FastAPI, with every request passing the request limits first (`api.limits`), and scans
-    (`POST /api/v1/events` of one event) answered before the middleware stack and the router
-    (see `api.fastpath`)."""
+    """FastAPI, with every request passing the request limits first (`api.limits`), and
+    `POST /api/v1/events` answered before the middleware stack and the router (`api.fastpath`)
+    unless the app is made with `scan_fast_path=False`.
 
-    def __init__(self, limits: Limits | None = None, **kwargs: Any) -> None:
+    Which door a request takes is decided here, by this setting and the request's method and
+    path, never by what Starlette holds. Middleware added to the app (`add_middleware`,
+    `@app.middleware`) would not see the fast path's requests, so adding any while the fast
+    path is on is refused; wrap the app instead (`SomeMiddleware(app)` sees every request), or
+    make it with `scan_fast_path=False`."""
+
+    def __init__(
+        self, limits: Limits | None = None, *, scan_fast_path: bool = True, **kwargs: Any
+    ) -> None:
         from unitrace.api.fastpath import ScanFastPath
         from unitrace.api.limits import RequestLimits
         from unitrace.web.common import problem_page
 
+        if scan_fast_path and kwargs.get("middleware"):
+            raise RuntimeError(_FAST_PATH_AND_MIDDLEWARE)
+        self.scan_fast_path = scan_fast_path
         super().__init__(**kwargs)
-        self._scans = ScanFastPath(super().__call__, self.state, path=f"{API_PREFIX}/events")
-        self._limits = RequestLimits(self._dispatch, self.state, limits or Limits.from_env(),
-                                     API_PREFIX, self.openapi, problem_page)  # fmt: skip
+        self._scans = ScanFastPath(self.state, path=f"{API_PREFIX}/events")
+        self._limits = RequestLimits(
+            self._dispatch,
+            self.state,
+            limits or Limits.from_env(),
+            api_prefix=API_PREFIX,
+            openapi=self.openapi,
+            page_problem=problem_page,
+        )
+
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        if self.scan_fast_path:
+            raise RuntimeError(_FAST_PATH_AND_MIDDLEWARE)
+        super().add_middleware(middleware_class, *args, **kwargs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         send = with_security_headers(scope, send)
         await self._limits(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.user_middleware:  # middleware added to the app sees every request
-            await super().__call__(scope, receive, send)
-        else:
+        if self.scan_fast_path and scope["type"] == "http" and self._scans.takes(scope):
             await self._scans(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
-def create_app(db: Database, limits: Limits | None = None) -> FastAPI:
-    """The app; `limits` from the environment unless given (see `config.Limits`)."""
+_FAST_PATH_AND_MIDDLEWARE = (
+    "middleware added to the app would not see POST /api/v1/events, which the scan fast path "
+    "answers ahead of it: wrap the app in the middleware instead, or make the app with "
+    "scan_fast_path=False"
+)
+
+
+def create_app(
+    db: Database, limits: Limits | None = None, *, scan_fast_path: bool = True
+) -> FastAPI:
+    """The app; `limits` from the environment unless given (see `config.Limits`);
+    `scan_fast_path` as `UnitraceApp` says."""
     from unitrace.access.routes import router as access_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
@@ -53,6 +85,7 @@ def create_app(db: Database, limits: Limits | None = None) -> FastAPI:
 
     app = UnitraceApp(
         limits,
+        scan_fast_path=scan_fast_path,
         title="unitrace",
         version=__version__,
         description="Serial-number management and unit-level traceability (一物一码).",
@@ -86,8 +119,12 @@ def create_app(db: Database, limits: Limits | None = None) -> FastAPI:
         if app.openapi_schema is None:
             from fastapi.openapi.utils import get_openapi
 
-            schema = get_openapi(title=app.title, version=app.version,
-                                 description=app.description, routes=app.routes)  # fmt: skip
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
             # POST /events parses its body itself (one event or a list); publish the model.
             event_schema = EventIn.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})

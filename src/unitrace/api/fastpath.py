@@ -1,76 +1,50 @@
-"""POST /api/v1/events with one event — a scan — answered ahead of FastAPI's router.
+"""POST /api/v1/events answered ahead of FastAPI's middleware stack and router.
 
 Scanners send many single events a second. FastAPI walks its middleware and route table and
 resolves dependencies for every request, which costs more than writing the scan. The app
-(`api.app.UnitraceApp`) hands exactly that request — a POST to the events path whose body is
-one JSON object — to `ScanFastPath` before any of that, which answers it with the same pieces
-the route uses: the same token check, the same parsing and validation, the same
-group-committed write path, the same problem answers. Anything else (lists of events, other
-paths) goes on to the application untouched.
+(`api.app.UnitraceApp`) hands that request — told by its method and path alone — to
+`ScanFastPath` after the request limits (`api.limits`) and before any of that. Nothing here is
+the fast path's own: the limits have read the body (the one body limit) and checked the token,
+`api.deps.actor_of` names the actor, `ledger.routes.answer_events` parses, writes and builds
+the answer, and `api.problems.domain_problem` answers an error — the very functions the route
+calls, so the two answer alike, byte for byte (`tests/integration/test_scan_entry.py`).
+
+The app turns this off when it is created with `scan_fast_path=False`: then middleware added
+to the app sees these requests too (see `UnitraceApp`).
 """
 
 from __future__ import annotations
 
-import json
-import re
-from typing import Any
-
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import State
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from unitrace.api import problems
-from unitrace.api.deps import ACTOR_KEY, MISSING_TOKEN, actor_for_token
-from unitrace.api.limits import bearer_token, replay
-from unitrace.core.errors import Unauthorized, UnitraceError
-from unitrace.ledger import group
-from unitrace.ledger.routes import parse_events
-
-_JSON = [(b"content-type", b"application/json")]
-_OBJECT = re.compile(rb"\s*{")  # without copying the body as bytes.lstrip() would
+from unitrace.api.deps import actor_of
+from unitrace.api.limits import BODY_KEY
+from unitrace.core.errors import UnitraceError
+from unitrace.db.engine import Database
+from unitrace.ledger.routes import answer_events
 
 
 class ScanFastPath:
-    def __init__(self, app: ASGIApp, state: Any, path: str = "/api/v1/events") -> None:
-        self.app = app
-        self.state = state  # the app's state: its database
+    def __init__(self, state: State, path: str) -> None:
+        self.state = state  # the app's state: its database, set after the app is made
         self.path = path
 
+    def takes(self, scope: Scope) -> bool:
+        """The request's shape alone decides: a POST to the events path."""
+        method: str = scope["method"]
+        return method == "POST" and scope["path"] == self.path
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
-            await self.app(scope, receive, send)
-            return
-        chunks, more = [], True
-        while more:  # one message: `api.limits` has read the body (and checked the token)
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        if _OBJECT.match(body) is None:  # a list, or not JSON: the route answers
-            await self.app(scope, replay(body, receive), send)
-            return
+        db: Database = self.state.db
+        answer: Response
         try:
-            actor = scope.get(ACTOR_KEY) or await actor_for_token(self.state.db, _bearer(scope))
-            _payload, batch = parse_events(body)
-            recorded = await group.record(self.state.db, actor, batch[0])
+            actor = await actor_of(scope, db)
+            answer = await answer_events(db, actor, scope.get(BODY_KEY, b""))
         except UnitraceError as error:
-            await problems.domain_problem(error)(scope, receive, send)
-            return
+            answer = problems.domain_problem(error)
         except Exception as error:  # noqa: BLE001 — logged, answered as a problem like the app
-            await problems.internal_problem(error)(scope, receive, send)
-            return
-        # the JSON answer as JSONResponse renders it, sent without building one
-        content = json.dumps(recorded.public(), ensure_ascii=False, separators=(",", ":"))
-        answer = content.encode()
-        status = 200 if recorded.replayed else 201
-        headers = [(b"content-length", str(len(answer)).encode()), *_JSON]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
-
-
-def _bearer(scope: Scope) -> str:
-    authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-    token = bearer_token(authorization)
-    if token is None:
-        raise Unauthorized(MISSING_TOKEN)
-    return token
+            answer = problems.internal_problem(error)
+        await answer(scope, receive, send)

@@ -13,7 +13,7 @@ router and the scan fast path. In this order:
 4. the body: a Content-Length over the limit → 413, unread; otherwise read with a byte count
    (413 at the limit), a stall timeout and a total timeout (408), in linear time; then its text
    (JSON, URL-encoded forms) checked for NUL and unpaired surrogates (422 naming the field). The
-   app gets the body as one message.
+   app gets the body as one message, and in the scope (`BODY_KEY`) for the scan fast path.
 
 Answers given here with a body left unread close the connection. See docs/access.md, "Request
 limits".
@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unitrace.access.service import cached_actor
 from unitrace.api import problems
-from unitrace.api.deps import ACTOR_KEY, MISSING_TOKEN, actor_for_token
+from unitrace.api.deps import ACTOR_KEY, MISSING_TOKEN, actor_for_token, bearer_token
 from unitrace.config import Limits
 from unitrace.core.errors import FieldError, Unauthorized, UnitraceError, ValidationError
 
@@ -48,6 +48,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # (a raw NUL byte is not valid JSON). Only a body that has one is parsed here to name the field.
 _SUSPECT_JSON = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+BODY_KEY = "unitrace.body"  # the scope key under which the body, read and checked, is handed on
 
 
 class RequestLimits:
@@ -120,6 +121,7 @@ class RequestLimits:
             if error is not None:
                 await self._refuse(scope, error)(scope, receive, send)
                 return
+            scope[BODY_KEY] = body
             receive = replay(body, receive)
         await self.app(scope, receive, send)
 
@@ -344,15 +346,6 @@ def _too_slow(limits: Limits) -> Response:
 async def _closing(answer: Response, scope: Scope, receive: Receive, send: Send) -> None:
     answer.headers["connection"] = "close"
     await answer(scope, receive, send)
-
-
-def bearer_token(authorization: bytes | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header value, or None."""
-    if authorization is None:
-        return None
-    scheme, _, token = authorization.decode("latin-1").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
 
 
 # --- text the database cannot store -----------------------------------------------------

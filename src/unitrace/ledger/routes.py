@@ -49,13 +49,27 @@ def commission(body: CommissionIn, db: DatabaseDep, actor: CurrentActor) -> JSON
 @router.post("/events", openapi_extra=_EVENT_BODY, status_code=201)
 async def record_events(request: Request, db: DatabaseDep, actor: CurrentActor) -> JSONResponse:
     """The single write path: one event, or a list written in one transaction (all or none).
-    (One event is usually answered by `api.fastpath` before it gets here; same answer.)"""
-    payload, batch = parse_events(await request.body())
+    (The app usually answers this request through `api.fastpath` instead, which calls the same
+    `answer_events`: same answer.)"""
+    return await answer_events(db, actor, await request.body())
+
+
+async def answer_events(db: Database, actor: Actor, body: bytes) -> JSONResponse:
+    """POST /events, once for both of its doors (this route and `api.fastpath`): the body
+    parsed, the events written — one event (a scan) together with others that arrive meanwhile
+    (group commit), a list in one transaction — and the answer. Errors are raised, for the
+    caller to answer with `api.problems.domain_problem`."""
+    payload, batch = parse_events(body)
     if isinstance(payload, dict):
-        return await record_one(db, actor, batch[0])
-    recorded = await run_in_threadpool(service.record_events, db, actor, batch)
-    status = 200 if all(r.replayed for r in recorded) else 201
-    return JSONResponse([r.public() for r in recorded], status_code=status)
+        recorded = await group.record(db, actor, batch[0])
+        return events_answer(recorded.public(), recorded.replayed)
+    written = await run_in_threadpool(service.record_events, db, actor, batch)
+    return events_answer([r.public() for r in written], all(r.replayed for r in written))
+
+
+def events_answer(content: Any, replayed: bool) -> JSONResponse:
+    """201 with what was written, 200 if it all had been written before (a replay)."""
+    return JSONResponse(content, status_code=200 if replayed else 201)
 
 
 def parse_events(raw: bytes) -> tuple[Any, list[EventIn]]:
@@ -76,12 +90,6 @@ def parse_events(raw: bytes) -> tuple[Any, list[EventIn]]:
         raise from_pydantic(exc) from None
 
 
-async def record_one(db: Database, actor: Actor, event: EventIn) -> JSONResponse:
-    """A scan: written together with others that arrive meanwhile (group commit)."""
-    recorded = await group.record(db, actor, event)
-    return JSONResponse(recorded.public(), status_code=200 if recorded.replayed else 201)
-
-
 @router.get("/units")
 def list_units(
     db: DatabaseDep,
@@ -97,9 +105,16 @@ def list_units(
     if after is not None and not (after.isascii() and after.isdigit() and len(after) <= 18):
         raise invalid("after", "is not a cursor from a previous page", after)
     return queries.list_units(
-        db, actor, product=product, lot=lot, status=status, location=location, holder=holder,
-        after=int(after) if after else None, limit=limit,
-    )  # fmt: skip
+        db,
+        actor,
+        product=product,
+        lot=lot,
+        status=status,
+        location=location,
+        holder=holder,
+        after=int(after) if after else None,
+        limit=limit,
+    )
 
 
 @router.get("/units/{serial:path}")

@@ -16,7 +16,7 @@ from unitrace.access.principal import Actor
 from unitrace.catalog import service as catalog
 from unitrace.core.errors import NotFound, Unauthorized, UnitraceError, ValidationError
 from unitrace.core.lifecycle import Status
-from unitrace.ledger import queries
+from unitrace.ledger import group, queries
 from unitrace.ledger import service as ledger
 from unitrace.ledger.schemas import CommissionIn, EventIn
 from unitrace.web import i18n
@@ -58,9 +58,16 @@ async def login_submit(request: Request) -> Response:
     form = await read_form(request)
     target = form.get("next", "/")
     target = target if target.startswith("/") and not target.startswith("//") else "/"
-    if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE, ""), form, request):
-        return render(request, "login.html", 400, csrf=request.cookies.get(LOGIN_CSRF_COOKIE, ""),
-                       next=target, error=_("The form expired; please try again."))  # fmt: skip
+    login_csrf = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not csrf_ok(login_csrf, form, request):
+        return render(
+            request,
+            "login.html",
+            400,
+            csrf=login_csrf,
+            next=target,
+            error=_("The form expired; please try again."),
+        )
     address = request.client.host if request.client else "unknown"
     try:
         username, password = form.get("username", "")[:80], form.get("password", "")[:200]
@@ -69,16 +76,27 @@ async def login_submit(request: Request) -> Response:
         error = _("Too many failed logins. Try again in %(n)s seconds.") % {
             "n": refused.retry_after
         }
-        page = render(request, "login.html", 429, csrf=request.cookies.get(LOGIN_CSRF_COOKIE, ""),
-                      next=target, error=error)  # fmt: skip
+        page = render(request, "login.html", 429, csrf=login_csrf, next=target, error=error)
         page.headers["Retry-After"] = str(refused.retry_after)
         return page
     except Unauthorized:
-        return render(request, "login.html", 401, csrf=request.cookies.get(LOGIN_CSRF_COOKIE, ""),
-                       next=target, error=_("Wrong user name or password."))  # fmt: skip
+        return render(
+            request,
+            "login.html",
+            401,
+            csrf=login_csrf,
+            next=target,
+            error=_("Wrong user name or password."),
+        )
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", max_age=12 * 3600)  # fmt: skip
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=12 * 3600,
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
 
@@ -122,8 +140,15 @@ def dashboard(request: Request) -> Response:
     data = queries.overview(database(request), actor)
     counts = data.pop("statuses")
     ordered = [(s.label, counts.get(s.label, 0)) for s in Status]
-    return render(request, "dashboard.html", user=actor, csrf=csrf, statuses=ordered,
-                   total=sum(counts.values()), **data)  # fmt: skip
+    return render(
+        request,
+        "dashboard.html",
+        user=actor,
+        csrf=csrf,
+        statuses=ordered,
+        total=sum(counts.values()),
+        **data,
+    )
 
 
 @router.get("/units")
@@ -135,9 +160,16 @@ def search(request: Request, q: str = "", product: str = "") -> Response:
     try:
         found = queries.dossier(database(request), actor, q, product.strip() or None)
     except UnitraceError as error:
-        return render(request, "search.html", 404 if isinstance(error, NotFound) else 422,
-                       user=actor, csrf=csrf, q=q, error=error_title(error),
-                       detail=error.detail)  # fmt: skip
+        return render(
+            request,
+            "search.html",
+            404 if isinstance(error, NotFound) else 422,
+            user=actor,
+            csrf=csrf,
+            q=q,
+            error=error_title(error),
+            detail=error.detail,
+        )
     target = f"/units/{quote(found['serial'])}?product={quote(found['product']['code'])}"
     return RedirectResponse(target, status_code=303)
 
@@ -148,9 +180,16 @@ def dossier_page(request: Request, serial: str, product: str | None = None) -> R
     try:
         found = queries.dossier(database(request), actor, serial, product or None)
     except UnitraceError as error:
-        return render(request, "search.html", 404 if isinstance(error, NotFound) else 422,
-                       user=actor, csrf=csrf, q=serial, error=error_title(error),
-                       detail=error.detail)  # fmt: skip
+        return render(
+            request,
+            "search.html",
+            404 if isinstance(error, NotFound) else 422,
+            user=actor,
+            csrf=csrf,
+            q=serial,
+            error=error_title(error),
+            detail=error.detail,
+        )
     return render(request, "dossier.html", user=actor, csrf=csrf, unit=found)
 
 
@@ -168,8 +207,14 @@ def _pickers(request: Request, actor: Actor) -> dict[str, Any]:
 @router.get("/scan")
 def scan_page(request: Request) -> Response:
     actor, csrf = require_login(request)
-    return render(request, "scan.html", user=actor, csrf=csrf, actions=SCAN_ACTIONS,
-                   **_pickers(request, actor))  # fmt: skip
+    return render(
+        request,
+        "scan.html",
+        user=actor,
+        csrf=csrf,
+        actions=SCAN_ACTIONS,
+        **_pickers(request, actor),
+    )
 
 
 @router.post("/scan")
@@ -187,7 +232,9 @@ async def scan_submit(request: Request) -> Response:
         if not serial:
             raise ValidationError(_("Nothing was scanned."))
         event = _scan_event(request, actor, form, action, serial)
-        [done] = ledger.record_events(database(request), actor, [event])
+        # group commit, like a scan through the API: written together with the scans that
+        # arrive meanwhile, from the pages and the API alike
+        done = await group.record(database(request), actor, event)
         context.update(ok=True, count=done.unit_count, boxed=bool(event.containers))
     except PydanticValidationError as exc:
         context.update(ok=False, title=_("Invalid input"), detail=str(exc.errors()[0]["msg"]))
@@ -204,28 +251,32 @@ def _scan_event(
 
     boxed = channel.is_container(database(request), actor, code)
     target = form.get("container", "").strip()
-    units = {"containers": [code]} if boxed else {"serials": [code]}
-    product = form.get("product") or None
+    values: dict[str, Any] = {"type": action, "product": form.get("product") or None}
+    units: dict[str, list[str]] = {"containers": [code]} if boxed else {"serials": [code]}
     if action in ("pack", "unpack"):
         if not target:
             raise ValidationError(_("Scan or type the carton or pallet first."))
         if action == "unpack" and code == target:
             units = {}  # the container itself scanned: empty it
         kind = "pallet" if action == "pack" and form.get("pallet") else None
-        return EventIn(type=action, container=target, container_kind=kind, product=product,
-                       **units)  # type: ignore[arg-type]  # fmt: skip
+        return EventIn.model_validate(
+            {**values, **units, "container": target, "container_kind": kind}
+        )
     order = form.get("po", "").strip()
-    return EventIn(type=action, product=product, location=form.get("location") or None,
-                   party=form.get("party") or None if action == "ship" else None,
-                   biz_transactions=[{"type": "po", "id": order}]
-                   if order and action == "receive" else [], **units)  # type: ignore[arg-type]  # fmt: skip
+    values["location"] = form.get("location") or None
+    if action == "ship":
+        values["party"] = form.get("party") or None
+    if order and action == "receive":
+        values["biz_transactions"] = [{"type": "po", "id": order}]
+    return EventIn.model_validate({**values, **units})
 
 
 @router.get("/commission")
 def commission_page(request: Request) -> Response:
     actor, csrf = require_login(request)
-    return render(request, "commission.html", user=actor, csrf=csrf, form={},
-                   **_pickers(request, actor))  # fmt: skip
+    return render(
+        request, "commission.html", user=actor, csrf=csrf, form={}, **_pickers(request, actor)
+    )
 
 
 @router.post("/commission")
@@ -239,9 +290,11 @@ async def commission_submit(request: Request) -> Response:
     else:
         pasted = [s.strip() for s in form.get("serials", "").splitlines() if s.strip()]
         count_text = form.get("count", "").strip()
-        values: dict[str, Any] = {"product": form.get("product", ""),
-                                  "lot": form.get("lot") or None,
-                                  "location": form.get("location") or None}  # fmt: skip
+        values: dict[str, Any] = {
+            "product": form.get("product", ""),
+            "lot": form.get("lot") or None,
+            "location": form.get("location") or None,
+        }
         if pasted:
             values["serials"] = pasted
         elif count_text.isdigit():
@@ -254,5 +307,14 @@ async def commission_submit(request: Request) -> Response:
             except (PydanticValidationError, UnitraceError) as error:
                 errors = form_errors(error)
     status = 422 if errors else 201
-    return render(request, "commission.html", status, user=actor, csrf=csrf, form=form,
-                   errors=errors, result=result, **_pickers(request, actor))  # fmt: skip
+    return render(
+        request,
+        "commission.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        form=form,
+        errors=errors,
+        result=result,
+        **_pickers(request, actor),
+    )
