@@ -5,8 +5,6 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = "# fmt: skip"
 
@@ -26,9 +24,6 @@ def _markers() -> dict[str, int]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the write path's modules keep theirs until the pipeline merge (issue 12)"
-)
 def test_the_formatter_decides_the_layout_but_for_a_handful_of_tables() -> None:
     markers = _markers()
     assert sum(markers.values()) <= 20, markers

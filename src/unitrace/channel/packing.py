@@ -93,8 +93,14 @@ def unknown(named: list[tuple[str, str]]) -> NotFound:
     return not_found(unknown_container(named[0][1]), errors)
 
 
-_COLUMNS = (containers.c.id, containers.c.code, containers.c.kind, containers.c.parent_id,
-            containers.c.location_id, containers.c.holder_id)  # fmt: skip
+_COLUMNS = (
+    containers.c.id,
+    containers.c.code,
+    containers.c.kind,
+    containers.c.parent_id,
+    containers.c.location_id,
+    containers.c.holder_id,
+)
 _BY_CODE = select(*_COLUMNS).where(containers.c.code.in_(bindparam("codes", expanding=True)))
 _BY_CODE_HELD = _BY_CODE.where(containers.c.holder_id == bindparam("holder"))
 _BY_PARENT = select(*_COLUMNS).where(containers.c.parent_id == bindparam("parent"))
@@ -113,8 +119,14 @@ def _tree_query() -> Any:
 
 _TREE = _tree_query()
 _TREE_IDS = select(_TREE.c.id, _TREE.c.root)
-UNIT_COLUMNS = (units.c.id, units.c.serial, units.c.status, units.c.parent_id,
-                units.c.product_id, products.c.code)  # fmt: skip
+UNIT_COLUMNS = (
+    units.c.id,
+    units.c.serial,
+    units.c.status,
+    units.c.parent_id,
+    units.c.product_id,
+    products.c.code,
+)
 _CONTENT = (
     select(*UNIT_COLUMNS, _TREE.c.root, units.c.holder_id)
     .join(products, products.c.id == units.c.product_id)
@@ -128,11 +140,12 @@ _DIRECT = (
     .order_by(units.c.id)
 )
 _CONTAINER_OF = (
-    select(units.c.id, units.c.container_id, containers.c.code, units.c.location_id,
-           units.c.holder_id)
+    select(
+        units.c.id, units.c.container_id, containers.c.code, units.c.location_id, units.c.holder_id
+    )
     .outerjoin(containers, containers.c.id == units.c.container_id)
     .where(units.c.id.in_(bindparam("ids", expanding=True)))
-)  # fmt: skip
+)
 
 
 def find(conn: Connection, codes: Sequence[str], holder: int | None = None) -> dict[str, Container]:
@@ -223,8 +236,9 @@ def _fill(
     for row in tree:
         if row.id != row.root and row.id in position:
             i, outer = position[row.id], plan.named[position[row.root]]
-            raise invalid(f"containers.{i}", f"is on {outer.kind} {outer.code}, also named",
-                          codes[i])  # fmt: skip
+            raise invalid(
+                f"containers.{i}", f"is on {outer.kind} {outer.code}, also named", codes[i]
+            )
     plan.tree = sorted({int(r.id) for r in tree})
     if event.type == "unpack":
         return  # the named cartons come off the target whole; their units stay in them
@@ -235,8 +249,9 @@ def _fill(
         if c.id in foreign:  # a partner's carton holding another party's units
             raise unknown([(f"containers.{i}", codes[i])])
         if c.id not in roots_with_units and event.type != "pack":
-            raise invalid(f"containers.{i}", f"{c.kind} {c.code} is empty: nothing to "
-                          f"{event.type}", codes[i])  # fmt: skip
+            raise invalid(
+                f"containers.{i}", f"{c.kind} {c.code} is empty: nothing to {event.type}", codes[i]
+            )
     plan.units = list(content)
 
 
@@ -254,8 +269,11 @@ def _check_pack(conn: Connection, event: EventIn, plan: Plan, direct: Sequence[U
             for r in where
             if r.container_id != target.id
         ]
-        wrong += [FieldError(f"containers.{i}", f"is not on {target.kind} {target.code}", c.code)
-                  for i, c in enumerate(plan.named) if c.parent_id != target.id]  # fmt: skip
+        wrong += [
+            FieldError(f"containers.{i}", f"is not on {target.kind} {target.code}", c.code)
+            for i, c in enumerate(plan.named)
+            if c.parent_id != target.id
+        ]
         if wrong:
             raise InvalidTransition(f"not in {target.code}", wrong)
         if not ids and not plan.named:
@@ -301,8 +319,10 @@ _ANY_CHILD = select(containers.c.id).where(containers.c.parent_id == bindparam("
 
 
 def _has_content(conn: Connection, container_id: int) -> bool:
-    return (conn.execute(_ANY_CONTENT, {"c": container_id}).first() is not None
-            or conn.execute(_ANY_CHILD, {"c": container_id}).first() is not None)  # fmt: skip
+    return (
+        conn.execute(_ANY_CONTENT, {"c": container_id}).first() is not None
+        or conn.execute(_ANY_CHILD, {"c": container_id}).first() is not None
+    )
 
 
 def takes_out(rule: Rule) -> bool:
@@ -329,13 +349,25 @@ def apply(
         target = plan.target
         assert target is not None
         unit_ids = direct_ids or [int(u.id) for u in plan.units]
-        _changed(conn, update(units).where(units.c.id.in_(bindparam("ids", expanding=True)),
-                                           units.c.container_id == target.id)
-                 .values(container_id=None), unit_ids)  # fmt: skip
-        _changed(conn, update(containers).where(
-            containers.c.id.in_(bindparam("ids", expanding=True)),
-            containers.c.parent_id == target.id).values(parent_id=None, last_event_id=event_pk),
-            [c.id for c in plan.named])  # fmt: skip
+        _changed(
+            conn,
+            update(units)
+            .where(
+                units.c.id.in_(bindparam("ids", expanding=True)), units.c.container_id == target.id
+            )
+            .values(container_id=None),
+            unit_ids,
+        )
+        _changed(
+            conn,
+            update(containers)
+            .where(
+                containers.c.id.in_(bindparam("ids", expanding=True)),
+                containers.c.parent_id == target.id,
+            )
+            .values(parent_id=None, last_event_id=event_pk),
+            [c.id for c in plan.named],
+        )
         _touch(conn, [target.id], {"last_event_id": event_pk})
     else:
         if takes_out(rule) and direct_ids:
@@ -351,8 +383,9 @@ def apply(
             values.update((c, v) for c, v in moved.items() if c in ("location_id", "holder_id"))
             _touch(conn, plan.tree, values)
             if takes_out(rule):
-                _touch(conn, [c.id for c in plan.named if c.parent_id is not None],
-                       {"parent_id": None})  # fmt: skip
+                _touch(
+                    conn, [c.id for c in plan.named if c.parent_id is not None], {"parent_id": None}
+                )
     if plan.target is not None:
         links.append((plan.target.id, TARGET))
     bulk_insert(conn, event_containers, ("container_id", "role"), links, {"event_id": event_pk})
@@ -361,21 +394,34 @@ def apply(
 def _apply_pack(conn: Connection, plan: Plan, event_pk: int, direct_ids: list[int]) -> None:
     target = plan.target
     assert target is not None
-    values = {"location_id": target.location_id, "holder_id": target.holder_id,
-              "last_event_id": event_pk}  # fmt: skip
+    values = {
+        "location_id": target.location_id,
+        "holder_id": target.holder_id,
+        "last_event_id": event_pk,
+    }
     if plan.new_kind is not None:
         new_id = conn.execute(
             insert(containers).returning(containers.c.id),
-            {"code": target.code, "kind": plan.new_kind, "parent_id": None,
-             "created_event_id": event_pk, **values},
-        ).scalar_one()  # fmt: skip
-        target = plan.target = Container(int(new_id), target.code, target.kind, None,
-                                         target.location_id, target.holder_id)  # fmt: skip
+            {
+                "code": target.code,
+                "kind": plan.new_kind,
+                "parent_id": None,
+                "created_event_id": event_pk,
+                **values,
+            },
+        ).scalar_one()
+        target = plan.target = Container(
+            int(new_id), target.code, target.kind, None, target.location_id, target.holder_id
+        )
     else:
         _touch(conn, [target.id], values)
-    _changed(conn, update(units).where(units.c.id.in_(bindparam("ids", expanding=True)),
-                                       units.c.container_id.is_(None))
-             .values(container_id=target.id), direct_ids)  # fmt: skip
+    _changed(
+        conn,
+        update(units)
+        .where(units.c.id.in_(bindparam("ids", expanding=True)), units.c.container_id.is_(None))
+        .values(container_id=target.id),
+        direct_ids,
+    )
     _changed(
         conn,
         update(containers)
@@ -396,8 +442,9 @@ def _changed(conn: Connection, statement: Any, ids: list[int]) -> None:
     """Run a guarded update; fewer rows than ids means a concurrent change: Conflict."""
     changed = sum(conn.execute(statement, {"ids": list(c)}).rowcount for c in chunks(ids))
     if changed != len(ids):
-        raise Conflict("cartons or units changed while this was being recorded; nothing was "
-                       "written, try again")  # fmt: skip
+        raise Conflict(
+            "cartons or units changed while this was being recorded; nothing was written, try again"
+        )
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -411,6 +458,6 @@ def content_summary(conn: Connection, container_id: int) -> dict[str, Any]:
         "units": [
             {"serial": r.serial, "product": r.code, "status": Status(r.status).label}
             for r in direct
-        ],  # fmt: skip
+        ],
         "containers": [{"code": c.code, "kind": c.kind} for c in children],
     }

@@ -64,12 +64,21 @@ def check_sightings(conn: Connection, sightings: Sequence[Sighting]) -> int:
             ship_id = last[unit]
             party, authorised = shipped.get(ship_id, (0, []))
             if party and authorised and not region_allowed(sighting.region, authorised):
-                alerts.append({
-                    "unit_id": unit, "party_id": party, "ship_event_id": ship_id,
-                    "expected": authorised, "seen_region": sighting.region,
-                    "source_event_id": sighting.event_pk, "source_type": sighting.event_type,
-                    "status": "open", "note": "", "created_at": now, "updated_at": now,
-                })  # fmt: skip
+                alerts.append(
+                    {
+                        "unit_id": unit,
+                        "party_id": party,
+                        "ship_event_id": ship_id,
+                        "expected": authorised,
+                        "seen_region": sighting.region,
+                        "source_event_id": sighting.event_pk,
+                        "source_type": sighting.event_type,
+                        "status": "open",
+                        "note": "",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
     if alerts:
         conn.execute(insert(diversion_alerts), alerts)
     return len(alerts)

@@ -40,8 +40,9 @@ def bulk_insert(
         _copy(conn, table, [*columns, *constants], (row + shared for row in rows))
         return
     names = ", ".join([*columns, *constants])
-    values = ", ".join(["?"] * len(columns) + ["NULL" if v is None else str(v)
-                                                 for v in constants.values()])  # fmt: skip
+    values = ", ".join(
+        ["?"] * len(columns) + ["NULL" if v is None else str(v) for v in constants.values()]
+    )
     statement = f"INSERT INTO {table.name} ({names}) VALUES ({values})"
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:

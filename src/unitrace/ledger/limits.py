@@ -38,8 +38,14 @@ class PartnerLimit(ValidationError):
 
 def named(event: EventIn) -> int:
     """How many units, cartons and pallets an event names."""
-    return (len(event.serials) + len(event.units) + len(event.removed) + len(event.containers)
-            + (event.parent is not None) + (event.container is not None))  # fmt: skip
+    return (
+        len(event.serials)
+        + len(event.units)
+        + len(event.removed)
+        + len(event.containers)
+        + (event.parent is not None)
+        + (event.container is not None)
+    )
 
 
 def named_field(event: EventIn, index: int | None = None) -> str:
@@ -60,8 +66,11 @@ def check_request(actor: Actor, batch: Sequence[EventIn], where: str = "body") -
     for i, event in enumerate(batch):
         total += named(event)
         if total > limits.max_units:
-            check_units(actor, sum(named(e) for e in batch),
-                        named_field(event, i if len(batch) > 1 else None))  # fmt: skip
+            check_units(
+                actor,
+                sum(named(e) for e in batch),
+                named_field(event, i if len(batch) > 1 else None),
+            )
 
 
 def max_units(actor: Actor) -> int | None:

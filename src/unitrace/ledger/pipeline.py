@@ -316,8 +316,21 @@ def _prepare(index: int, job: Job) -> Item:
     return item
 
 
-_OPTIONAL = ("product", "units", "location", "party", "parent", "removed", "consumed", "step",
-             "container", "container_kind", "containers", "attributes", "lot")  # fmt: skip
+_OPTIONAL = (
+    "product",
+    "units",
+    "location",
+    "party",
+    "parent",
+    "removed",
+    "consumed",
+    "step",
+    "container",
+    "container_kind",
+    "containers",
+    "attributes",
+    "lot",
+)
 
 
 def _refs(event: EventIn) -> list[Ref]:
@@ -451,10 +464,13 @@ def _replays(batch: Batch, wave: list[Item]) -> None:
         if previous is None:
             continue
         if not same_event(previous.digest, item.event, item.digest):
-            batch.refuse(item, Conflict(
-                f"event_id {item.event_id!r} was used for a different event",
-                [FieldError("event_id", "already used with other content", item.event_id)],
-            ))  # fmt: skip
+            batch.refuse(
+                item,
+                Conflict(
+                    f"event_id {item.event_id!r} was used for a different event",
+                    [FieldError("event_id", "already used with other content", item.event_id)],
+                ),
+            )
         else:
             item.state["replay"] = previous.recorded
 
@@ -506,8 +522,9 @@ def _resolve(batch: Batch, wave: list[Item]) -> None:
         try:
             item.direct = lookup.take(own)
             item.parent = lookup.take([parent])[0] if parent else None
-            twice = twice_in((path, ("removed", product, serial), serial)
-                             for path, product, serial in removed)  # fmt: skip
+            twice = twice_in(
+                (path, ("removed", product, serial), serial) for path, product, serial in removed
+            )
             if twice:
                 raise twice_error(twice, "removed")
             item.removed = lookup.take(removed)
@@ -539,8 +556,10 @@ def _check_core(batch: Batch, items: list[Item]) -> None:
     batch.each([i for i in live if i.type == "commission"], lambda i: _commission_check(batch, i))
     live = [i for i in live if i.type != "commission"]
     batch.each([i for i in live if i.parent is not None], _check_parent)
-    _check_cycles(batch, [i for i in live if i.error is None and i.parent is not None
-                          and i.type != "disassemble"])  # fmt: skip
+    _check_cycles(
+        batch,
+        [i for i in live if i.error is None and i.parent is not None and i.type != "disassemble"],
+    )
     _check_transitions(batch, [i for i in live if i.error is None])
 
 
@@ -567,14 +586,18 @@ def _check_parent(item: Item) -> None:
         if wrong:
             raise report(f"units are not in {parent.serial}", wrong, InvalidTransition)
     wrong = [
-        FieldError(f"removed.{i}", f"{u.serial} is {u.status.label}, not installed in "
-                   f"{parent.serial}", u.serial)
+        FieldError(
+            f"removed.{i}",
+            f"{u.serial} is {u.status.label}, not installed in {parent.serial}",
+            u.serial,
+        )
         for i, u in enumerate(item.removed)
         if u.parent_id != parent.id or u.status not in REMOVED_FROM
-    ]  # fmt: skip
+    ]
     if wrong:
-        raise report(f"removed parts are not installed in {parent.serial}", wrong,
-                     InvalidTransition)  # fmt: skip
+        raise report(
+            f"removed parts are not installed in {parent.serial}", wrong, InvalidTransition
+        )
 
 
 def _check_cycles(batch: Batch, items: list[Item]) -> None:
@@ -590,11 +613,17 @@ def _check_cycles(batch: Batch, items: list[Item]) -> None:
         item.keys.update(("unit", a) for a in over)
         ids = {u.id for u in item.subjects}
         if parent.id in ids or ids & over:
-            batch.refuse(item, InvalidTransition(
-                f"installing into {parent.serial} would put a unit inside itself",
-                [FieldError("parent", "is one of the components or contains them",
-                            parent.serial)],
-            ))  # fmt: skip
+            batch.refuse(
+                item,
+                InvalidTransition(
+                    f"installing into {parent.serial} would put a unit inside itself",
+                    [
+                        FieldError(
+                            "parent", "is one of the components or contains them", parent.serial
+                        )
+                    ],
+                ),
+            )
 
 
 def _check_transitions(batch: Batch, items: list[Item]) -> None:
@@ -610,17 +639,21 @@ def _check_transitions(batch: Batch, items: list[Item]) -> None:
             return state_text(u.status, held.get(u.parent_id) if u.parent_id else None)
 
         errors = [
-            FieldError("serials", refusal(item.rule, f"{u.product}/{u.serial}", state(u)),
-                       u.serial)
+            FieldError("serials", refusal(item.rule, f"{u.product}/{u.serial}", state(u)), u.serial)
             for u in refused[:1000]
-        ]  # fmt: skip
+        ]
         first = refused[0]
         allowed = item.rule.describe_allowed() or "nowhere"
-        batch.refuse(item, report(
-            f"cannot {item.type} unit {first.product}/{first.serial}: it is {state(first)}, "
-            f"and {item.type} is allowed only from {allowed}",
-            errors, InvalidTransition, len(refused),
-        ))  # fmt: skip
+        batch.refuse(
+            item,
+            report(
+                f"cannot {item.type} unit {first.product}/{first.serial}: it is {state(first)}, "
+                f"and {item.type} is allowed only from {allowed}",
+                errors,
+                InvalidTransition,
+                len(refused),
+            ),
+        )
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -631,17 +664,27 @@ def _apply(batch: Batch, items: list[Item], registered: Sequence[Step]) -> list[
     fresh = [i for i in items if "replay" not in i.state]
     if fresh:
         rows = [
-            event_row(i.actor, i.event, i.event_id, i.digest, i.event_time, i.location_id,
-                      i.party_id, i.parent.id if i.parent else None,
-                      _lot(i), len(i.event.serials) if i.type == "commission" else i.unit_count)
+            event_row(
+                i.actor,
+                i.event,
+                i.event_id,
+                i.digest,
+                i.event_time,
+                i.location_id,
+                i.party_id,
+                i.parent.id if i.parent else None,
+                _lot(i),
+                len(i.event.serials) if i.type == "commission" else i.unit_count,
+            )
             for i in fresh
-        ]  # fmt: skip
+        ]
         for item, (pk, event_id) in zip(fresh, insert_events(batch.conn, rows), strict=True):
             item.pk, item.event_id = pk, event_id
         made = [i for i in fresh if i.type == "commission"]
         for item in made:
-            commission_write(batch.conn, item.event, item.state["commission"], item.pk,
-                             item.location_id)  # fmt: skip
+            commission_write(
+                batch.conn, item.event, item.state["commission"], item.pk, item.location_id
+            )
         moved = [i for i in fresh if i.type != "commission"]
         _project(batch.conn, moved)
         _link(batch.conn, moved)
@@ -655,11 +698,20 @@ def _apply(batch: Batch, items: list[Item], registered: Sequence[Step]) -> list[
             out.append(item.state["replay"])
         elif item.type == "commission":
             serials = list(item.event.serials)
-            out.append(Recorded(item.event_id or "", item.pk, item.type, len(serials), False,
-                                serials))  # fmt: skip
+            out.append(
+                Recorded(item.event_id or "", item.pk, item.type, len(serials), False, serials)
+            )
         else:
-            out.append(Recorded(item.event_id or "", item.pk, item.type, item.unit_count,
-                                False, warnings=item.warnings))  # fmt: skip
+            out.append(
+                Recorded(
+                    item.event_id or "",
+                    item.pk,
+                    item.type,
+                    item.unit_count,
+                    False,
+                    warnings=item.warnings,
+                )
+            )
     return out
 
 
@@ -673,8 +725,9 @@ def _project(conn: Connection, items: list[Item]) -> None:
     (the concurrency check): the units an event is about, then the parts it took out."""
     shaped: dict[tuple[Any, ...], list[tuple[dict[str, Any], list[int]]]] = defaultdict(list)
     for item in items:
-        values: dict[str, Any] = changes(item.rule, item.location_id, item.party_id,
-                                         item.parent.id if item.parent else None)  # fmt: skip
+        values: dict[str, Any] = changes(
+            item.rule, item.location_id, item.party_id, item.parent.id if item.parent else None
+        )
         values["last_event_id"] = item.pk
         ids = [u.id for u in item.subjects]
         if ids:
@@ -742,8 +795,10 @@ def _one_row(allowed: frozenset[Status], columns: tuple[str, ...], guarded: bool
 
 @functools.cache
 def _in_list(allowed: frozenset[Status], columns: tuple[str, ...], guarded: bool) -> Any:
-    where: list[Any] = [units.c.id.in_(bindparam("ids", expanding=True)),
-             text(f"units.status IN ({_status_in(allowed)})")]  # fmt: skip
+    where: list[Any] = [
+        units.c.id.in_(bindparam("ids", expanding=True)),
+        text(f"units.status IN ({_status_in(allowed)})"),
+    ]
     if guarded:
         where.append(units.c.parent_id == bindparam("guard"))
     return update(units).where(*where).values({c: bindparam(c) for c in columns})
@@ -810,14 +865,30 @@ def _audit(batch: Batch, items: list[Item], outcomes: Sequence[Outcome | None]) 
         counts: dict[str, int] = defaultdict(int)
         for item, _outcome in written:
             counts[item.type] += 1
-        audit.append(batch.conn, written[0][0].actor, "record", "event",
-                     f"{first.event_id} … {last.event_id}", None,
-                     {"events": len(written), "types": dict(counts),
-                      "unit_count": sum(o.unit_count for _i, o in written)})  # fmt: skip
+        audit.append(
+            batch.conn,
+            written[0][0].actor,
+            "record",
+            "event",
+            f"{first.event_id} … {last.event_id}",
+            None,
+            {
+                "events": len(written),
+                "types": dict(counts),
+                "unit_count": sum(o.unit_count for _i, o in written),
+            },
+        )
         return
     for item, outcome in written:
-        audit.append(batch.conn, item.actor, "record", "event", outcome.event_id, None,
-                     audit_summary(item.event, outcome))  # fmt: skip
+        audit.append(
+            batch.conn,
+            item.actor,
+            "record",
+            "event",
+            outcome.event_id,
+            None,
+            audit_summary(item.event, outcome),
+        )
 
 
 __all__ = [

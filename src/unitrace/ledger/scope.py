@@ -151,8 +151,9 @@ def partner_view(rows: Iterable[Any], party: int) -> PartnerView:
     for row in sorted(rows, key=lambda r: r.id):
         before = state
         try:
-            state = apply(state, row.type, Role(row.role), row.location_id, row.party_id,
-                          row.parent_unit_id)  # fmt: skip
+            state = apply(
+                state, row.type, Role(row.role), row.location_id, row.party_id, row.parent_unit_id
+            )
         except ValueError:  # a ledger that `ledger verify` would flag: show nothing new of it
             continue
         held_before = before is not None and before.holder_id == party
@@ -165,11 +166,18 @@ def partner_view(rows: Iterable[Any], party: int) -> PartnerView:
 
 
 _EVENTS_OF = (
-    select(event_units.c.unit_id, events.c.id, events.c.type, event_units.c.role,
-           events.c.party_id, events.c.location_id, events.c.parent_unit_id)
+    select(
+        event_units.c.unit_id,
+        events.c.id,
+        events.c.type,
+        event_units.c.role,
+        events.c.party_id,
+        events.c.location_id,
+        events.c.parent_unit_id,
+    )
     .join(events, events.c.id == event_units.c.event_id)
     .where(event_units.c.unit_id.in_(bindparam("ids", expanding=True)))
-)  # fmt: skip
+)
 
 
 def partner_views(

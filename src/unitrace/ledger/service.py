@@ -90,9 +90,17 @@ def _generate(
     period = template.period_key(day)
     serials = _render(conn, template, context, product.id, period, request.count)
     for _ in range(COLLISION_RETRIES):
-        event = EventIn.model_construct(**{**base, "serials": serials}, units=[], removed=[],
-                                        biz_transactions=[], parent=None, party=None,
-                                        read_point=None, operator=None, equipment=None)  # fmt: skip
+        event = EventIn.model_construct(
+            **{**base, "serials": serials},
+            units=[],
+            removed=[],
+            biz_transactions=[],
+            parent=None,
+            party=None,
+            read_point=None,
+            operator=None,
+            equipment=None,
+        )
         try:
             with conn.begin_nested():
                 return record_in(conn, actor, event, digest, generated=True)

@@ -402,8 +402,13 @@ class Previous:
     recorded: Recorded
 
 
-_PREVIOUS_COLUMNS = (events.c.id, events.c.event_id, events.c.payload_hash, events.c.type,
-                     events.c.unit_count)  # fmt: skip
+_PREVIOUS_COLUMNS = (
+    events.c.id,
+    events.c.event_id,
+    events.c.payload_hash,
+    events.c.type,
+    events.c.unit_count,
+)
 _PREVIOUS = select(*_PREVIOUS_COLUMNS).where(
     events.c.event_id.in_(bindparam("ids", expanding=True))
 )
@@ -452,8 +457,11 @@ def find_replay(conn: Connection, event_id: str | None, digest: str) -> Recorded
 def audit_summary(event: EventIn, recorded: Recorded) -> dict[str, Any]:
     """What the audit record of one event says of it."""
     serials = recorded.serials or list(event.serials) or [u.serial for u in event.units]
-    summary: dict[str, Any] = {"type": event.type, "unit_count": recorded.unit_count,
-                               "serials": list(serials[:20])}  # fmt: skip
+    summary: dict[str, Any] = {
+        "type": event.type,
+        "unit_count": recorded.unit_count,
+        "serials": list(serials[:20]),
+    }
     for name in ("product", "location", "party", "lot"):
         if getattr(event, name):
             summary[name] = getattr(event, name)

@@ -79,34 +79,41 @@ _SETTLED = (
     .where(
         event_units.c.unit_id == recall_units.c.unit_id,
         events.c.id > recalls.c.after_event_id,
-        or_(*[and_(events.c.type == kind, event_units.c.role == int(role))
-              for kind, role in RESOLVING.items()]),
+        or_(
+            *[
+                and_(events.c.type == kind, event_units.c.role == int(role))
+                for kind, role in RESOLVING.items()
+            ]
+        ),
     )
-)  # fmt: skip
+)
 _OPEN_RECALLS = (
     select(recall_units.c.unit_id, recalls.c.code, recalls.c.title)
     .join(recalls, recalls.c.id == recall_units.c.recall_id)
-    .where(recalls.c.status == "open",
-           recall_units.c.unit_id.in_(bindparam("ids", expanding=True)), ~exists(_SETTLED))
-)  # fmt: skip
+    .where(
+        recalls.c.status == "open",
+        recall_units.c.unit_id.in_(bindparam("ids", expanding=True)),
+        ~exists(_SETTLED),
+    )
+)
 
 
 _ANY_OPEN_RECALL = Fast(select(recalls.c.id).where(recalls.c.status == "open").limit(1))
 _OPEN_RECALL_ONE = Fast(
     select(recall_units.c.unit_id, recalls.c.code, recalls.c.title)
     .join(recalls, recalls.c.id == recall_units.c.recall_id)
-    .where(recalls.c.status == "open", recall_units.c.unit_id == bindparam("id"),
-           ~exists(_SETTLED))
+    .where(recalls.c.status == "open", recall_units.c.unit_id == bindparam("id"), ~exists(_SETTLED))
     .limit(1)
-)  # fmt: skip
+)
 
 
 def open_recalls(conn: Connection, unit_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
     """unit id → (campaign code, title) for units in an open campaign not yet settled (built
     once above: it runs for every ship, sell, deliver, activate and assembly)."""
     found: dict[int, tuple[str, str]] = {}
-    if not once_per_batch(conn, "any open recall",
-                          lambda: _ANY_OPEN_RECALL.scalar(conn, {}) is not None):  # fmt: skip
+    if not once_per_batch(
+        conn, "any open recall", lambda: _ANY_OPEN_RECALL.scalar(conn, {}) is not None
+    ):
         return found
     if len(unit_ids) == 1:  # a scan
         row = _OPEN_RECALL_ONE.run(conn, {"id": unit_ids[0]}).fetchone()
@@ -125,10 +132,13 @@ def recall_refusal(
     if not hit:
         return None
     errors = [
-        FieldError("serials", f"{u.serial} is under open recall {blocked[u.id][0]} "
-                   f"({blocked[u.id][1]})", u.serial)
+        FieldError(
+            "serials",
+            f"{u.serial} is under open recall {blocked[u.id][0]} ({blocked[u.id][1]})",
+            u.serial,
+        )
         for u in hit[:MAX_REPORTED]
-    ]  # fmt: skip
+    ]
     first = hit[0]
     code, title = blocked[first.id]
     return InvalidTransition(
@@ -143,13 +153,18 @@ def recall_refusal(
 
 _COMPONENT = products.alias("component")
 _BOM = (
-    select(products.c.bom_policy, bom_lines.c.component_id, _COMPONENT.c.code,
-           bom_lines.c.quantity, bom_lines.c.required)
+    select(
+        products.c.bom_policy,
+        bom_lines.c.component_id,
+        _COMPONENT.c.code,
+        bom_lines.c.quantity,
+        bom_lines.c.required,
+    )
     .select_from(products)
     .outerjoin(bom_lines, bom_lines.c.product_id == products.c.id)
     .outerjoin(_COMPONENT, _COMPONENT.c.id == bom_lines.c.component_id)
     .where(products.c.id == bindparam("product_id"))
-)  # fmt: skip
+)
 _PARTS_IN = (
     select(units.c.parent_id, units.c.product_id, func.count())
     .where(units.c.parent_id.in_(bindparam("ids", expanding=True)))
@@ -211,15 +226,23 @@ def check_bom(conn: Connection, assemblies: Sequence[Assembly]) -> list[Verdict]
         serialised = {u.product_id: u.product for u in (*a.adding, *a.removing)}
         codes = serialised | {u.product_id: u.product for u in a.using}
         problems = [
-            FieldError("serials" if pid in serialised else "consumed",
-                       f"{codes.get(pid, pid)} is not in the bill of materials of "
-                       f"{a.parent.product}", codes.get(pid))
-            for pid, n in after.items() if n > 0 and pid not in bom
+            FieldError(
+                "serials" if pid in serialised else "consumed",
+                f"{codes.get(pid, pid)} is not in the bill of materials of {a.parent.product}",
+                codes.get(pid),
+            )
+            for pid, n in after.items()
+            if n > 0 and pid not in bom
         ] + [
-            FieldError("serials", f"{after[pid]} × {code} is more than the {quantity} "
-                       f"the bill of materials of {a.parent.product} allows", code)
-            for pid, (code, quantity, _required) in bom.items() if after[pid] > quantity
-        ]  # fmt: skip
+            FieldError(
+                "serials",
+                f"{after[pid]} × {code} is more than the {quantity} "
+                f"the bill of materials of {a.parent.product} allows",
+                code,
+            )
+            for pid, (code, quantity, _required) in bom.items()
+            if after[pid] > quantity
+        ]
         verdicts[id(a)] = refuse_or_warn(
             policy, f"assembly into {a.parent.serial} breaks its bill of materials", problems
         )
@@ -248,19 +271,25 @@ def refuse_or_warn(policy: str, detail: str, problems: list[FieldError]) -> Verd
 _EVER_IN_STOCK = (
     select(event_units.c.unit_id)
     .join(events, events.c.id == event_units.c.event_id)
-    .where(event_units.c.unit_id.in_(bindparam("ids", expanding=True)),
-           events.c.type.in_(["receive", "disassemble"]))
+    .where(
+        event_units.c.unit_id.in_(bindparam("ids", expanding=True)),
+        events.c.type.in_(["receive", "disassemble"]),
+    )
     .distinct()
-)  # fmt: skip
+)
 
 
 # products with something to check when their units first enter stock (one query a scan)
 _GATED = Fast(
-    select(literal(1)).where(or_(
-        exists().where(route_steps.c.product_id == bindparam("product_id"), route_steps.c.required),
-        exists().where(bom_lines.c.product_id == bindparam("product_id"), bom_lines.c.required),
-    ))
-)  # fmt: skip
+    select(literal(1)).where(
+        or_(
+            exists().where(
+                route_steps.c.product_id == bindparam("product_id"), route_steps.c.required
+            ),
+            exists().where(bom_lines.c.product_id == bindparam("product_id"), bom_lines.c.required),
+        )
+    )
+)
 
 
 def _gated(conn: Connection, product_id: int) -> bool:
@@ -461,11 +490,18 @@ def record_steps(conn: Connection, results: Sequence[StepResult]) -> None:
     for r in results:
         for u in r.subjects:
             attempts[(u.id, r.step.code)] += 1
-            rows.append({
-                "unit_id": u.id, "event_id": r.event_pk, "product_id": u.product_id,
-                "step": r.step.code, "attempt": attempts[(u.id, r.step.code)],
-                "passed": r.step.result == "pass", "defect_code": r.step.defect_code,
-                "started_at": r.step.started_at, "ended_at": r.ended_at,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "unit_id": u.id,
+                    "event_id": r.event_pk,
+                    "product_id": u.product_id,
+                    "step": r.step.code,
+                    "attempt": attempts[(u.id, r.step.code)],
+                    "passed": r.step.result == "pass",
+                    "defect_code": r.step.defect_code,
+                    "started_at": r.step.started_at,
+                    "ended_at": r.ended_at,
+                }
+            )
     if rows:
         conn.execute(insert(unit_steps), rows)
