@@ -150,3 +150,37 @@ def test_a_rule_names_every_offending_import() -> None:
         message = str(error)
     assert "unitrace.ledger.write → unitrace.core.errors" in message
     assert "unitrace.api.problems → unitrace.core.errors" in message
+
+
+# the tables a capability owns (its migrations made them); the heart reaches them only through
+# the steps and reads the capability registers (ledger/pipeline.py, ledger/reads.py)
+CAPABILITY_TABLES = frozenset(
+    {
+        "bom_lines", "route_steps", "unit_steps", "lot_uses", "recalls", "recall_units",
+        "shipments", "diversion_alerts", "stocktakes", "stocktake_expected", "stocktake_scans",
+        "containers", "event_containers",
+    }
+)  # fmt: skip
+
+
+def _tables_named(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module == "unitrace.db.tables":
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_the_heart_reads_no_capability_table() -> None:
+    offending = [
+        f"{_module_name(path)} → db.tables.{name}"
+        for path in sorted(SRC.rglob("*.py"))
+        if _layer(_module_name(path)) in HEART
+        for name in sorted(_tables_named(path) & CAPABILITY_TABLES)
+    ]
+    assert not offending, "the heart reads capability tables:\n  " + "\n  ".join(offending)
+
+
+def test_the_table_rule_sees_a_capability_reading_its_own_tables() -> None:
+    # the check that could fail: production's reads do import its tables
+    assert "unit_steps" in _tables_named(SRC / "production" / "reads.py")

@@ -1,16 +1,17 @@
-"""A unit's component tree as it is now (any depth), with lots, suppliers, lot-tracked parts
-consumed by each assembly, and the parts taken out earlier — one recursive query down the
-projection's `parent_id`."""
+"""A unit's component tree as it is now (any depth), with lots, suppliers, what capabilities add
+to each node (the lot-tracked parts each assembly consumed, `ledger.reads`), and the parts taken
+out earlier — one recursive query down the projection's `parent_id`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal, or_, select
+from sqlalchemy import Connection, and_, literal, or_, select
 
 from unitrace.core.lifecycle import Role, Status
-from unitrace.db.tables import event_units, events, lot_uses, lots, parties, products, units
+from unitrace.db.tables import event_units, events, lots, parties, products, units
+from unitrace.ledger import reads
 
 
 def tree_query(root_id: int) -> Any:
@@ -43,10 +44,12 @@ def tree_query(root_id: int) -> Any:
     )
 
 
-def tree(conn: Connection, root_id: int) -> dict[str, Any]:
+def tree(conn: Connection, root_id: int, partner: bool = False) -> dict[str, Any]:
+    """The tree below a unit; each node with what the capabilities add (`reads.node_parts`,
+    e.g. the lots an assembly consumed; a partner sees less of them)."""
     rows = conn.execute(tree_query(root_id)).all()
     ids = [r.id for r in rows]
-    consumed = _consumed(conn, ids)
+    parts = {p.key: p.read(conn, ids, partner) for p in reads.node_parts()}
     removed = _removed_history(conn, ids)
     nodes: dict[int, dict[str, Any]] = {}
     for r in rows:
@@ -58,38 +61,13 @@ def tree(conn: Connection, root_id: int) -> dict[str, Any]:
             "lot": r.lot,
             "supplier": r.supplier,
             "depth": r.depth,
-            "consumed": consumed.get(r.id, []),
+            **{key: found.get(r.id, []) for key, found in parts.items()},
             "removed": removed.get(r.id, []),
             "components": [],
         }
         if r.depth and r.parent_id in nodes:
             nodes[r.parent_id]["components"].append(nodes[r.id])
     return nodes[root_id]
-
-
-def _consumed(conn: Connection, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    supplier = parties.alias("supplier")
-    out: dict[int, list[dict[str, Any]]] = {}
-    for chunk in _chunks(ids):
-        for r in conn.execute(
-            select(
-                lot_uses.c.unit_id,
-                products.c.code,
-                lots.c.number,
-                supplier.c.code,
-                func.sum(lot_uses.c.quantity),
-            )
-            .join(lots, lots.c.id == lot_uses.c.lot_id)
-            .join(products, products.c.id == lots.c.product_id)
-            .outerjoin(supplier, supplier.c.id == lots.c.supplier_id)
-            .where(lot_uses.c.unit_id.in_(chunk))
-            .group_by(lot_uses.c.unit_id, products.c.code, lots.c.number, supplier.c.code)
-            .order_by(products.c.code, lots.c.number)
-        ):
-            out.setdefault(r[0], []).append(
-                {"product": r[1], "lot": r[2], "supplier": r[3], "quantity": int(r[4])}
-            )
-    return out
 
 
 def _removed_history(conn: Connection, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:

@@ -17,16 +17,15 @@ from unitrace.core.errors import FieldError, NotFound, ValidationError, invalid
 from unitrace.core.lifecycle import Role, Status, rule_for
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
-    containers,
     event_units,
     events,
     locations,
     lots,
     parties,
     products,
-    unit_steps,
     units,
 )
+from unitrace.ledger import reads
 from unitrace.ledger.genealogy import tree
 from unitrace.ledger.scope import partner_view, partner_views, party_of, unit_condition
 from unitrace.ledger.write import unknown_serial
@@ -80,7 +79,8 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _local(moment: datetime, offset: str) -> str:
+def local_time(moment: datetime, offset: str) -> str:
+    """A UTC moment as ISO text in the UTC offset it was recorded with (`+08:00`)."""
     sign = -1 if offset.startswith("-") else 1
     delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])) * sign
     return moment.astimezone(timezone(delta)).isoformat()
@@ -107,35 +107,30 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
         now: dict[str, Any] = {
             "location": _code(conn, locations, unit.location_id),
             "holder": _code(conn, parties, unit.holder_id),
-            "container": _code(conn, containers, unit.container_id),
             "parent": None,
             "components": _unit_brief(conn, units.c.parent_id == unit.id),
         }
         if unit.parent_id is not None:
             parent_row = _unit_brief(conn, units.c.id == unit.parent_id)
             now["parent"] = parent_row[0] if parent_row else None
-        steps = _steps(conn, unit.id)
+        seen: frozenset[int] | None = None  # the events a partner may see (staff: all)
+        holds = True
         if actor.is_partner:
             view = partner_view(rows, party_of(actor))
+            seen = view.event_ids
             rows = [r for r in rows if r.id in view.event_ids]
-            steps = [s for s in steps if s.pop("event_pk") in view.event_ids]
-            if unit.holder_id is None or unit.holder_id != actor.party_id:
+            holds = unit.holder_id is not None and unit.holder_id == actor.party_id
+            if not holds:
                 # a former holder: the unit as it let it go, nothing of it now
                 if view.state is None:
                     raise _no_unit(serial, product)
                 status = view.state.status
-                now = {
-                    "location": None,
-                    "holder": None,
-                    "container": None,
-                    "parent": None,
-                    "components": [],
-                }
-        else:
-            for step in steps:
-                step.pop("event_pk")
+                now = {"location": None, "holder": None, "parent": None, "components": []}
+        sections = {s.key: s.read(conn, unit.id, seen, holds) for s in reads.sections()}
         timeline = [_timeline_item(r) for r in rows]
-        component_tree = tree(conn, unit.id)["components"] if now["components"] else []
+        component_tree = (
+            tree(conn, unit.id, actor.is_partner)["components"] if now["components"] else []
+        )
         if actor.is_partner:
             # A partner learns nothing about other parties: their codes are hidden.
             own = _code(conn, parties, actor.party_id)
@@ -148,8 +143,6 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
                     item["party"] = None
                     item["data"] = {}
                 item["biz_transactions"] = item["biz_transactions"] if item["party"] else []
-            for step in steps:
-                step["station"] = step["operator"] = step["equipment"] = None
             _hide_suppliers(component_tree)
             if lot_info is not None:
                 lot_info["supplier"] = None
@@ -166,10 +159,9 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
         "location": now["location"],
         "holder": now["holder"],
         "parent": now["parent"],
-        "container": now["container"],
         "components": now["components"],
         "component_tree": component_tree,
-        "steps": steps,
+        **sections,
         "attributes": unit.attributes or {},
         "warranty": _warranty(prod, timeline),
         "events": timeline,
@@ -179,43 +171,7 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
 def _hide_suppliers(nodes: list[dict[str, Any]]) -> None:
     for node in nodes:
         node["supplier"] = None
-        for used in node["consumed"]:
-            used["supplier"] = None
         _hide_suppliers(node["components"])
-
-
-def _steps(conn: Connection, unit_pk: int) -> list[dict[str, Any]]:
-    """The unit's process step results, oldest first, with where, by whom and measurements."""
-    rows = conn.execute(
-        select(
-            unit_steps,
-            events.c.event_tz,
-            events.c.operator,
-            events.c.equipment,
-            events.c.data,
-            locations.c.code.label("station"),
-        )
-        .join(events, events.c.id == unit_steps.c.event_id)
-        .outerjoin(locations, locations.c.id == events.c.location_id)
-        .where(unit_steps.c.unit_id == unit_pk)
-        .order_by(unit_steps.c.id)
-    ).all()
-    return [
-        {
-            "event_pk": r.event_id,
-            "step": r.step,
-            "attempt": r.attempt,
-            "result": "pass" if r.passed else "fail",
-            "defect_code": r.defect_code,
-            "station": r.station,
-            "operator": r.operator,
-            "equipment": r.equipment,
-            "started_at": _local(r.started_at, r.event_tz) if r.started_at else None,
-            "ended_at": _local(r.ended_at, r.event_tz),
-            "data": r.data,
-        }
-        for r in rows
-    ]
 
 
 def _unit_brief(conn: Connection, where: Any) -> list[dict[str, Any]]:
@@ -257,7 +213,7 @@ def _timeline_item(r: Any) -> dict[str, Any]:
         "event_id": r.event_id,
         "type": r.type,
         "role": Role(r.role).name.lower(),
-        "event_time": _local(r.event_time, r.event_tz),
+        "event_time": local_time(r.event_time, r.event_tz),
         "record_time": r.record_time.isoformat(),
         "biz_step": rule.biz_step,
         "disposition": rule.disposition,
@@ -484,7 +440,7 @@ def overview(db: Database, actor: Actor, latest: int = 10) -> dict[str, Any]:
                 "event_id": r.event_id,
                 "type": r.type,
                 "unit_count": r.unit_count,
-                "event_time": _local(r.event_time, r.event_tz),
+                "event_time": local_time(r.event_time, r.event_tz),
             }
             for r in conn.execute(recent)
         ]
