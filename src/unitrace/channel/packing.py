@@ -27,8 +27,10 @@ from unitrace.core.errors import (
     FieldError,
     InvalidTransition,
     NotFound,
+    ValidationError,
     invalid,
     not_found,
+    twice_in,
     unknown_container,
 )
 from unitrace.core.lifecycle import Effect, Rule, Status, changes
@@ -171,11 +173,12 @@ def prepare(conn: Connection, actor: Actor, event: EventIn, direct: Sequence[Uni
     holder = write_holder(actor)
     codes = [normalise(c) for c in event.containers]
     for i, code in enumerate(codes):
-        problem = code_problem(code) or (
-            f"named twice (also containers.{codes.index(code)})" if codes.index(code) < i else None
-        )
+        problem = code_problem(code)
         if problem:
             raise invalid(f"containers.{i}", problem, code)
+    twice = twice_in((f"containers.{i}", code, code) for i, code in enumerate(codes))
+    if twice:
+        raise ValidationError(f"{twice[0].field}: {twice[0].message}", twice)
     if event.type in ("pack", "unpack"):
         _target(conn, holder, event, plan)
     if codes:

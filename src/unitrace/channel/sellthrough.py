@@ -19,14 +19,20 @@ from sqlalchemy import func, select
 
 from unitrace.access.principal import Actor
 from unitrace.config import UploadLimits
-from unitrace.core.errors import FieldError, UnitraceError, ValidationError, invalid
+from unitrace.core.errors import (
+    FieldError,
+    UnitraceError,
+    ValidationError,
+    invalid,
+    named_twice,
+    report,
+)
 from unitrace.db.engine import Database
 from unitrace.db.tables import diversion_alerts
 from unitrace.ledger import limits
 from unitrace.ledger.bulk import chunks
 from unitrace.ledger.schemas import EventIn
 from unitrace.ledger.service import record_events
-from unitrace.ledger.write import MAX_REPORTED
 from unitrace.tabular import Cell, read_table
 
 MAX_CUSTOMER = 200
@@ -122,8 +128,8 @@ def parse(filename: str, content: bytes, limits: UploadLimits | None = None) -> 
         if sale is not None:
             key = (sale.product, sale.serial)
             if key in seen:
-                twice = f"named twice (also line {seen[key]})"
-                problems.append(FieldError(f"line.{line}.serial", twice, sale.serial))
+                also = f"line {seen[key]}"
+                problems.append(named_twice(f"line.{line}.serial", also, sale.serial))
             seen.setdefault(key, line)
             sales.append(sale)
         errors += problems
@@ -314,15 +320,16 @@ def _problems(kind: type[UnitraceError], errors: list[FieldError]) -> UnitraceEr
     """One error listing the problems (the first MAX_REPORTED), its sentence naming the first
     one's line and column and how many there are in all."""
     total = sum(int(e.message.split()[0]) if e.field == "*" else 1 for e in errors)
-    shown = [e for e in errors if e.field != "*"][:MAX_REPORTED]
-    if total > len(shown):
-        shown.append(FieldError("*", f"{total - len(shown)} more not listed"))
-    where = shown[0].field
+    listed = [e for e in errors if e.field != "*"]
+    where = listed[0].field
     if where.startswith("line."):
         _, line, column = where.split(".", 2)
         where = f"line {line}, {column}"
     more = f" ({total} problems in all)" if total > 1 else ""
-    return kind(f"{where}: {shown[0].message}{more}; nothing was written", shown)
+    detail = f"{where}: {listed[0].message}{more}; nothing was written"
+    error = report(detail, listed, kind, total)
+    error.detail = detail  # the line and column said, not only the count
+    return error
 
 
 def _alerts(db: Database, event_ids: list[int]) -> int:

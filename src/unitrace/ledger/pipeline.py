@@ -45,6 +45,7 @@ from sqlalchemy import Connection, bindparam, text, update
 from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.core.errors import (
+    MAX_REPORTED,
     Conflict,
     FieldError,
     InvalidTransition,
@@ -640,7 +641,7 @@ def _check_transitions(batch: Batch, items: list[Item]) -> None:
 
         errors = [
             FieldError("serials", refusal(item.rule, f"{u.product}/{u.serial}", state(u)), u.serial)
-            for u in refused[:1000]
+            for u in refused[:MAX_REPORTED]
         ]
         first = refused[0]
         allowed = item.rule.describe_allowed() or "nowhere"

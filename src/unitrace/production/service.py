@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import product_row
-from unitrace.core.errors import FieldError, ValidationError, invalid
+from unitrace.core.errors import ValidationError, invalid, twice_in
 from unitrace.db.engine import Database
 from unitrace.db.tables import bom_lines, products, route_steps
 from unitrace.ledger.queries import find_unit
@@ -113,11 +113,7 @@ def get_route(db: Database, actor: Actor, code: str) -> dict[str, Any]:
 def set_route(db: Database, actor: Actor, code: str, data: RouteIn) -> dict[str, Any]:
     actor.require("catalog.write")
     codes = [s.code for s in data.steps]
-    twice = [
-        FieldError(f"steps.{i}.code", "named twice", c)
-        for i, c in enumerate(codes)
-        if c in codes[:i]
-    ]
+    twice = twice_in((f"steps.{i}.code", c, c) for i, c in enumerate(codes))
     if twice:
         raise ValidationError("a step is named twice", twice)
     with db.write() as conn:
