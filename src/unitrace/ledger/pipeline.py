@@ -365,15 +365,17 @@ def _wave(
 ) -> tuple[list[Item], list[Item]]:
     """Check the next wave of `pending`; returns it (each event refused or ready to write)
     and the events left for the waves after it."""
-    # 1. the longest run naming nothing twice (before any read)
+    # 1. the longest run naming nothing twice (before any read; one event alone needs none)
     names: set[Hashable] = set()
-    end = 0
-    for item in pending:
-        own = _names(item, registered)
-        if end and own & names:
-            break
-        names |= own
-        end += 1
+    end = 1
+    if len(pending) > 1:
+        end = 0
+        for item in pending:
+            own = _names(item, registered)
+            if end and own & names:
+                break
+            names |= own
+            end += 1
     wave, rest = pending[:end], pending[end:]
     # 2. replays, places, units, cartons; then the run that touches no unit twice
     _replays(batch, wave)
@@ -421,6 +423,8 @@ def _reset(item: Item) -> None:
 
 def _independent(wave: list[Item]) -> tuple[list[Item], list[Item]]:
     """The longest run of `wave` in which no unit or carton belongs to two events."""
+    if len(wave) == 1:
+        return wave, []
     taken: set[Hashable] = set()
     for position, item in enumerate(wave):
         if item.error is not None:
@@ -566,7 +570,6 @@ def _check_core(batch: Batch, items: list[Item]) -> None:
 
 def _commission_check(batch: Batch, item: Item) -> None:
     item.state["commission"] = commission_check(batch.conn, item.event, item.generated)
-    item.keys.update(("new", s) for s in item.event.serials)
 
 
 def _check_parent(item: Item) -> None:
