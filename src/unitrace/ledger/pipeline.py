@@ -827,6 +827,7 @@ def _per_row(
         for values, ids in groups
         for unit in ids
     ]
+    rows.sort(key=lambda row: row[len(columns)])  # in key order: the index pages in turn
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(f"UPDATE units SET {sets} WHERE {where}", rows)
@@ -849,6 +850,7 @@ def _link(conn: Connection, items: list[Item]) -> None:
         links += [(u.id, item.pk, int(Role.REMOVED)) for u in item.removed]
         if item.parent is not None:
             links.append((item.parent.id, item.pk, int(Role.PARENT)))
+    links.sort()  # in key order (unit, event): appended page by page
     if len(links) <= 3:  # a scan
         _LINK.many(conn, [{"unit_id": u, "event_id": e, "role": r} for u, e, r in links])
     else:
