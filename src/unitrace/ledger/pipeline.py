@@ -126,6 +126,7 @@ class Item:
     state: dict[str, Any] = field(default_factory=dict)  # what steps keep for their apply
     error: UnitraceError | None = None
     invalid: UnitraceError | None = None  # what is wrong with it, said unless it is a replay
+    refs: list[Ref] = field(default_factory=list)  # the units it names as its subjects
     pk: int = 0
 
     @property
@@ -176,7 +177,9 @@ def steps() -> list[Step]:
     global _registered
     if _registered is None:
         found: list[Step] = []
-        for point in entry_points(group="unitrace.steps"):
+        # by value: two copies of one distribution on the path must not run a step twice
+        points = {point.value: point for point in entry_points(group="unitrace.steps")}
+        for _value, point in sorted(points.items()):
             found.extend(point.load())
         _registered = sorted(found, key=lambda s: s.order)
     return _registered
@@ -303,14 +306,14 @@ def _prepare(index: int, job: Job) -> Item:
     except UnitraceError as error:
         item.error = error
         return item
-    given = [name for name in _OPTIONAL if getattr(event, name)]
-    problems = field_problems(event.type, given)
+    given = tuple(name for name in _OPTIONAL if getattr(event, name))
+    problems = _field_problems(event.type, given)
     if problems:
         errors = [FieldError(name, message) for name, message in problems]
         first = errors[0]
         item.invalid = report(f"{first.field}: {first.message}", errors)
     elif event.type != "commission":
-        refs = _refs(event)
+        refs = item.refs = _refs(event)
         twice = twice_in((path, (product, serial), serial) for path, product, serial in refs)
         if twice:
             item.invalid = report("the event names a unit more than once", twice)
@@ -332,6 +335,9 @@ _OPTIONAL = (
     "attributes",
     "lot",
 )
+
+
+_field_problems = functools.lru_cache(maxsize=1024)(field_problems)  # few shapes of event
 
 
 def _refs(event: EventIn) -> list[Ref]:
@@ -511,7 +517,7 @@ def _resolve(batch: Batch, wave: list[Item]) -> None:
             continue
         event = item.event
         holder = write_holder(item.actor)
-        own = _refs(event)
+        own = item.refs
         parent = None
         if event.parent is not None:
             parent = ("parent.serial", event.parent.product or event.product, event.parent.serial)

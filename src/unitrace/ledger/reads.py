@@ -45,7 +45,8 @@ def _all() -> list[Section | NodePart]:
     global _registered
     if _registered is None:
         found: list[Section | NodePart] = []
-        for point in entry_points(group="unitrace.reads"):
+        points = {point.value: point for point in entry_points(group="unitrace.reads")}
+        for _value, point in sorted(points.items()):  # one copy of each, in a stable order
             found.extend(point.load())
         _registered = found
     return _registered
