@@ -447,7 +447,7 @@ def test_partner_reads_use_indexes(db: Database) -> None:
     from sqlalchemy import or_, select
 
     from tests.factories import in_stock
-    from tests.integration.test_indexes import assert_no_full_scan
+    from tests.plans import assert_no_full_scan
     from unitrace.access.principal import Actor
     from unitrace.channel.packing import _BY_CODE_HELD
     from unitrace.db.tables import lots, units
