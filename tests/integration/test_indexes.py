@@ -89,14 +89,6 @@ def many(name: str, holder: int | None) -> Run:
     return Run(getattr(write, name), tuple(params))
 
 
-ONE_HELD_BY_HOLDER = pytest.mark.xfail(
-    strict=True,
-    reason="src bug: `_ONE_BY_SERIAL_HELD` compares `units.holder_id` plainly, and SQLite "
-    "(no statistics) walks every unit the partner holds on ix_units_holder instead of the "
-    "serial index; the many-row forms write `+u.holder_id` to prevent it",
-)
-
-
 @pytest.mark.parametrize(
     ("name", "held"),
     [
@@ -106,13 +98,9 @@ ONE_HELD_BY_HOLDER = pytest.mark.xfail(
         ("_ONE_BY_SERIAL_HELD", True),
     ],
 )
-def test_a_scans_unit_lookup_goes_by_serial(
-    partner_stock: Database, name: str, held: bool, request: pytest.FixtureRequest
-) -> None:
+def test_a_scans_unit_lookup_goes_by_serial(partner_stock: Database, name: str, held: bool) -> None:
     statement = one(name, holder_of(partner_stock) if held else None)
     assert_no_full_scan(partner_stock, statement, "units", "products")
-    if partner_stock.is_sqlite and name == "_ONE_BY_SERIAL_HELD":
-        request.applymarker(ONE_HELD_BY_HOLDER)
     assert_by_serial(partner_stock, statement)
 
 

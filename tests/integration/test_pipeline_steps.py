@@ -211,11 +211,6 @@ def test_a_steps_apply_gets_every_written_event_of_a_wave_once(
     assert recorder.applied[0] == [(0, "move", written[0]), (1, "move", written[1])]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug (or undocumented rule): `_apply` hands the registered steps only the "
-    "non-commission events of a wave, while their `check` gets commission events too",
-)
 def test_a_steps_apply_gets_commission_events_too(db: Database) -> None:
     make_product(db, "PLAIN", rule=None)
     recorder = Recorder()

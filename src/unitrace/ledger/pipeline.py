@@ -698,8 +698,8 @@ def _apply(batch: Batch, items: list[Item], registered: Sequence[Step]) -> list[
         moved = [i for i in fresh if i.type != "commission"]
         _project(batch.conn, moved)
         _link(batch.conn, moved)
-        for step in registered:
-            wanted = [i for i in moved if step.wants(i)]
+        for step in registered:  # a step sees in `apply` what it saw in `check`
+            wanted = [i for i in fresh if step.wants(i)]
             if wanted:
                 step.apply(batch, wanted)
     out = []

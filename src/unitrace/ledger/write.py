@@ -169,8 +169,10 @@ _ONE_BY_SERIAL = Fast(
     .join_from(units, products, products.c.id == units.c.product_id)
     .where(units.c.serial == bindparam("serial"))
 )
-_ONE_BY_PRODUCT_HELD = Fast(_ONE_BY_PRODUCT.statement.where(_HELD))
-_ONE_BY_SERIAL_HELD = Fast(_ONE_BY_SERIAL.statement.where(_HELD))
+# with a `+`: SQLite looks the serial up on its index, not the partner's units one by one
+_HELD_NOT_INDEXED = text("+units.holder_id = :holder").bindparams(bindparam("holder"))
+_ONE_BY_PRODUCT_HELD = Fast(_ONE_BY_PRODUCT.statement.where(_HELD_NOT_INDEXED))
+_ONE_BY_SERIAL_HELD = Fast(_ONE_BY_SERIAL.statement.where(_HELD_NOT_INDEXED))
 
 
 class Lookup:

@@ -22,7 +22,6 @@ from unitrace.core.errors import (
     InvalidTransition,
     UnitraceError,
     ValidationError,
-    invalid,
 )
 from unitrace.core.lifecycle import Role, Status
 from unitrace.db.fast import Fast, once_per_batch
@@ -423,9 +422,14 @@ def consumed_lots(
     ValidationError naming every bad line."""
     uses = []
     errors = []
+    seen: dict[tuple[str, str], int] = {}
     for i, item in enumerate(consumed):
         found = lookup(item.product, item.lot)
-        if found is None:
+        first = seen.setdefault((item.product, item.lot), i)
+        if first != i:
+            message = f"names a lot twice; add the quantities up (also consumed.{first})"
+            errors.append(FieldError(f"consumed.{i}.lot", message, item.lot))
+        elif found is None:
             message = f"no lot {item.lot} of product {item.product}"
             errors.append(FieldError(f"consumed.{i}.lot", message, item.lot))
         elif found[2] != "lot":
@@ -435,8 +439,6 @@ def consumed_lots(
             uses.append(LotUse(found[0], found[1], item.product, item.lot, item.quantity))
     if errors:
         raise ValidationError(f"{errors[0].field}: {errors[0].message}", errors)
-    if len({u.lot_id for u in uses}) != len(uses):
-        raise invalid("consumed", "names a lot twice; add the quantities up")
     return uses
 
 
