@@ -51,7 +51,6 @@ from unitrace.core.errors import (
     InvalidTransition,
     UnitraceError,
     ValidationError,
-    named_twice,
     report,
     twice_in,
 )
@@ -537,7 +536,7 @@ def _resolve(batch: Batch, wave: list[Item]) -> None:
                 (path, ("removed", product, serial), serial) for path, product, serial in removed
             )
             if twice:
-                raise twice_error(twice, "removed")
+                raise ValidationError(f"{twice[0].field}: named twice", twice)
             item.removed = lookup.take(removed)
         except UnitraceError as error:
             batch.refuse(item, error)
@@ -547,12 +546,6 @@ def _resolve(batch: Batch, wave: list[Item]) -> None:
         twice = twice_in((path, u.id, u.serial) for (path, _product, _serial), u in paired)
         if twice:
             batch.refuse(item, report("the event names a unit more than once", twice))
-
-
-def twice_error(errors: list[FieldError], what: str) -> UnitraceError:
-    if what == "removed":
-        return ValidationError(f"{errors[0].field}: named twice", errors)
-    return report("the event names a unit more than once", errors)
 
 
 def _check_core(batch: Batch, items: list[Item]) -> None:
@@ -908,7 +901,6 @@ __all__ = [
     "Item",
     "Job",
     "Step",
-    "named_twice",
     "record",
     "record_in",
     "steps",

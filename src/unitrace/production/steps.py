@@ -5,7 +5,7 @@ The rules themselves are in `production.rules`."""
 
 from __future__ import annotations
 
-from unitrace.core.errors import FieldError, invalid
+from unitrace.core.errors import invalid
 from unitrace.ledger.pipeline import Batch, Item, Step
 from unitrace.production import rules
 
@@ -131,5 +131,3 @@ class StepResults(Step):
 
 
 STEPS: list[Step] = [RecallBlock(), BillOfMaterials(), CompletionGate(), StepResults()]
-
-__all__ = ["STEPS", "FieldError"]
