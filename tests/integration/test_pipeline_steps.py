@@ -223,3 +223,16 @@ def test_a_steps_apply_gets_commission_events_too(db: Database) -> None:
     assert [entry for call in recorder.applied for entry in call] == [
         (0, "commission", recorded.id)
     ]
+
+
+def test_the_app_refuses_to_start_without_the_capabilities_steps(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a checkout run without being installed has no entry points: no rules would run
+    from unitrace.api.app import create_app
+
+    monkeypatch.setattr(pipeline, "_registered", [])
+    monkeypatch.setattr(pipeline, "_sources", set())
+    with pytest.raises(RuntimeError, match="no steps of channel, production"):
+        create_app(db)
+    pipeline.require()  # nothing asked, nothing missing

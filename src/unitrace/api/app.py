@@ -79,9 +79,12 @@ def create_app(
     from unitrace.access.routes import router as access_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
+    from unitrace.ledger import pipeline
     from unitrace.ledger.routes import router as ledger_router
     from unitrace.ledger.schemas import EventIn
     from unitrace.production.routes import router as production_router
+
+    pipeline.require("production", "channel")  # the capabilities whose routes it serves
 
     app = UnitraceApp(
         limits,

@@ -534,6 +534,13 @@ def ledger_verify() -> None:
 
 
 def main() -> None:
+    from unitrace.ledger import pipeline
+
+    try:
+        pipeline.require("production", "channel")  # the capabilities its commands use
+    except RuntimeError as exc:
+        err_console.print(f"error: {exc}")
+        raise SystemExit(1) from None
     try:
         app()
     except ValidationError as exc:  # raised outside a handled command (should not happen)

@@ -168,6 +168,7 @@ class Step:
 CORE_ORDER = 50
 
 _registered: list[Step] | None = None
+_sources: set[str] = set()  # the entry points the steps came from
 
 
 def steps() -> list[Step]:
@@ -180,8 +181,21 @@ def steps() -> list[Step]:
         points = {point.value: point for point in entry_points(group="unitrace.steps")}
         for _value, point in sorted(points.items()):
             found.extend(point.load())
+            _sources.add(point.name)
         _registered = sorted(found, key=lambda s: s.order)
     return _registered
+
+
+def require(*capabilities: str) -> None:
+    """Refuse to start without the steps of these capabilities: a checkout run without being
+    installed has no entry points, and would write events without their rules."""
+    steps()
+    missing = sorted(set(capabilities) - _sources)
+    if missing:
+        raise RuntimeError(
+            f"the write pipeline has no steps of {', '.join(missing)}: install unitrace "
+            "(pip install -e .) so that its entry points (unitrace.steps) are registered"
+        )
 
 
 @contextlib.contextmanager
