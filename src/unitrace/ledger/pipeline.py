@@ -102,7 +102,7 @@ SUMMARY_AFTER = 50  # an atomic batch of more events gets one audit record namin
 # --- the events on their way -------------------------------------------------------------
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Item:
     """One event on its way through the pipeline, and what the checks found for it."""
 

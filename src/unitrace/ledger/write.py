@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, func, insert, select, text
 
@@ -73,8 +73,9 @@ class Recorded:
         return out
 
 
-@dataclass(frozen=True)
-class UnitRow:
+class UnitRow(NamedTuple):
+    """A unit as the write pipeline checks it (a tuple: millions are made in a batch)."""
+
     id: int
     serial: str
     product: str
