@@ -566,3 +566,11 @@ def test_a_live_parent_with_its_own_parts_passes() -> None:
     )
     removed = [unit(11, "OLD-1", Status.INSTALLED, 100)]
     pipeline._check_parent(item_for(event, PARENT, [unit(1, "NEW-1")], removed))
+
+
+def test_wrong_fields_and_a_unit_named_twice_are_reported_together() -> None:
+    event = EventIn(type="move", product="AC1", serials=["S1", "S1"], location="WH1",
+                    step={"code": "FQC", "result": "pass"})  # fmt: skip
+    item = pipeline._prepare(0, pipeline.Job(SYSTEM, event))
+    assert item.invalid is not None
+    assert [e.field for e in item.invalid.errors] == ["step", "serials.1"]

@@ -38,7 +38,7 @@ from unitrace.db.tables import containers, event_containers, products, units
 from unitrace.ledger.bulk import bulk_insert, chunks
 from unitrace.ledger.schemas import EventIn
 from unitrace.ledger.scope import write_holder
-from unitrace.ledger.write import UnitRow
+from unitrace.ledger.write import UNIT_COLUMNS, UnitRow
 
 KINDS = ("carton", "pallet")
 SCANNED, TARGET = 0, 1  # roles in event_containers
@@ -121,14 +121,6 @@ def _tree_query() -> Any:
 
 _TREE = _tree_query()
 _TREE_IDS = select(_TREE.c.id, _TREE.c.root)
-UNIT_COLUMNS = (
-    units.c.id,
-    units.c.serial,
-    units.c.status,
-    units.c.parent_id,
-    units.c.product_id,
-    products.c.code,
-)
 _CONTENT = (
     select(*UNIT_COLUMNS, _TREE.c.root, units.c.holder_id)
     .join(products, products.c.id == units.c.product_id)

@@ -336,16 +336,16 @@ def _prepare(index: int, job: Job) -> Item:
         item.error = error
         return item
     given = tuple(name for name in _OPTIONAL if getattr(event, name))
-    problems = _field_problems(event.type, given)
-    if problems:
-        errors = [FieldError(name, message) for name, message in problems]
-        first = errors[0]
-        item.invalid = report(f"{first.field}: {first.message}", errors)
-    elif event.type != "commission":
+    errors = [FieldError(name, message) for name, message in _field_problems(event.type, given)]
+    twice: list[FieldError] = []
+    if event.type != "commission":
         refs = item.refs = _refs(event)
         twice = twice_in((path, (product, serial), serial) for path, product, serial in refs)
-        if twice:
-            item.invalid = report("the event names a unit more than once", twice)
+    if errors:  # every problem of the event at once: its fields, then units named twice
+        first = errors[0]
+        item.invalid = report(f"{first.field}: {first.message}", errors + twice)
+    elif twice:
+        item.invalid = report("the event names a unit more than once", twice)
     return item
 
 

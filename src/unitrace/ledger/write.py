@@ -121,34 +121,15 @@ def same_event(stored: str, event: EventIn, digest: str) -> bool:
 # --- the units events name ------------------------------------------------------------
 
 
-_BY_PRODUCT = (
-    select(
-        units.c.id,
-        units.c.serial,
-        units.c.status,
-        units.c.parent_id,
-        units.c.product_id,
-        products.c.code,
-    )
-    .join(products, products.c.id == units.c.product_id)
-    .where(products.c.code == bindparam("product"))
-    .where(units.c.serial.in_(bindparam("serials", expanding=True)))
+# the columns of a `UnitRow`, in its order but for the product code (one join away)
+UNIT_COLUMNS = (
+    units.c.id,
+    units.c.serial,
+    units.c.status,
+    units.c.parent_id,
+    units.c.product_id,
+    products.c.code,
 )
-_BY_SERIAL = (
-    select(
-        units.c.id,
-        units.c.serial,
-        units.c.status,
-        units.c.parent_id,
-        units.c.product_id,
-        products.c.code,
-    )
-    .join(products, products.c.id == units.c.product_id)
-    .where(units.c.serial.in_(bindparam("serials", expanding=True)))
-)
-_HELD = units.c.holder_id == bindparam("holder")  # a partner's write scope: what it holds
-_BY_PRODUCT_HELD = _BY_PRODUCT.where(_HELD)
-_BY_SERIAL_HELD = _BY_SERIAL.where(_HELD)
 # many units: one statement text for any number of serials (`db.fast.Listed`); the holder
 # with a `+` so that SQLite looks serials up on their index, not a partner's units one by one
 _MANY = (
@@ -161,12 +142,12 @@ _MANY_BY_PRODUCT_HELD = Listed(_MANY + "p.code = {p} AND u.serial {in} AND +u.ho
 _MANY_BY_SERIAL_HELD = Listed(_MANY + "u.serial {in} AND +u.holder_id = {p}")
 _PRODUCT_EXISTS = select(products.c.id).where(products.c.code == bindparam("code"))
 _ONE_BY_PRODUCT = Fast(
-    select(*_BY_SERIAL.selected_columns)
+    select(*UNIT_COLUMNS)
     .join_from(units, products, products.c.id == units.c.product_id)
     .where(products.c.code == bindparam("product"), units.c.serial == bindparam("serial"))
 )
 _ONE_BY_SERIAL = Fast(
-    select(*_BY_SERIAL.selected_columns)
+    select(*UNIT_COLUMNS)
     .join_from(units, products, products.c.id == units.c.product_id)
     .where(units.c.serial == bindparam("serial"))
 )
