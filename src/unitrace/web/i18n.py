@@ -25,13 +25,24 @@ current: ContextVar[str] = ContextVar("locale", default=DEFAULT)
 
 @cache
 def translations(locale: str) -> gettext.NullTranslations:
-    po = CATALOGS / locale.replace("-", "_") / "LC_MESSAGES" / "messages.po"
-    if not po.exists():
+    """The catalog of `locale`: every `*.po` file of its LC_MESSAGES folder, merged in name order
+    (each area of the pages keeps its own file, so work on two areas does not collide)."""
+    folder = CATALOGS / locale.replace("-", "_") / "LC_MESSAGES"
+    files = sorted(folder.glob("*.po"))
+    if not files:
         return gettext.NullTranslations()
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=locale.replace("-", "_"))
+    merged = None
+    for po in files:
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale=locale.replace("-", "_"))
+        if merged is None:
+            merged = catalog
+            continue
+        for message in catalog:
+            if message.id:
+                merged[message.id] = message
     buffer = io.BytesIO()
-    write_mo(buffer, catalog)
+    write_mo(buffer, merged)
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
 
