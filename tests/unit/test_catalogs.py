@@ -18,7 +18,8 @@ def _catalog(locale: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for po in sorted((WEB / "locale" / locale / "LC_MESSAGES").glob("*.po")):
         with po.open("rb") as handle:
-            found.update({m.id: m.string for m in read_po(handle) if isinstance(m.id, str) and m.id})
+            messages = read_po(handle)
+        found.update({m.id: m.string for m in messages if isinstance(m.id, str) and m.id})
     return found
 
 
