@@ -482,7 +482,7 @@ def commission_check(conn: Connection, event: EventIn, generated: bool) -> Made:
         return Made(product.id, lot)
     serials = list(event.serials)
     template = serial_template(product)
-    errors: list[FieldError] = []
+    errors: list[tuple[int, FieldError]] = []
     seen: dict[str, int] = {}
     for i, serial in enumerate(serials):
         problem = plain_serial_problem(serial)
@@ -491,17 +491,20 @@ def commission_check(conn: Connection, event: EventIn, generated: bool) -> Made:
         if problem is None and serial in seen:
             problem = f"duplicate of serials.{seen[serial]}"
         if problem:
-            errors.append(FieldError(f"serials.{i}", problem, serial))
+            errors.append((i, FieldError(f"serials.{i}", problem, serial)))
         seen.setdefault(serial, i)
-    if errors:
-        raise report(f"serials rejected for {product.code}; nothing was written", errors)
-    existing = existing_serials(conn, product.id, serials)
-    if existing:
-        raise report(
-            f"serials already exist for {product.code}; nothing was written",
-            [FieldError(f"serials.{seen[s]}", "already exists", s) for s in existing],
-            Conflict,
-        )
+    # every problem at once: a serial off the rule does not hide one that already exists
+    refused = {i for i, _error in errors}
+    well_formed = [s for i, s in enumerate(serials) if i not in refused]
+    for serial in existing_serials(conn, product.id, well_formed):
+        first = seen[serial]
+        errors.append((first, FieldError(f"serials.{first}", "already exists", serial)))
+    if not errors:
+        return Made(product.id, lot)
+    listed = [error for _i, error in sorted(errors, key=lambda pair: pair[0])]
+    if refused:
+        raise report(f"serials rejected for {product.code}; nothing was written", listed)
+    raise report(f"serials already exist for {product.code}; nothing was written", listed, Conflict)
     return Made(product.id, lot)
 
 
