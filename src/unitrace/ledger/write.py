@@ -405,6 +405,24 @@ _MADE = (
 )
 
 
+def commissioned(conn: Connection, event_id: str) -> tuple[str, list[str]] | None:
+    """The product and the serials a commission event made, in the order they were made; None
+    when there is no commission event with this id."""
+    rows = _PREVIOUS_ONE.run(conn, {"id": event_id}).fetchall()
+    if not rows or rows[0][3] != "commission":
+        return None
+    row = rows[0]
+    made = (
+        select(units.c.serial, products.c.code)
+        .join(event_units, event_units.c.unit_id == units.c.id)
+        .join(products, products.c.id == units.c.product_id)
+        .where(event_units.c.event_id == row[0])
+        .order_by(units.c.id)
+    )
+    rows = conn.execute(made).all()
+    return (rows[0][1] if rows else ""), [r[0] for r in rows]
+
+
 def find_replays(conn: Connection, event_ids: Sequence[str]) -> dict[str, Previous]:
     """The earlier recordings of these event ids (one statement for one id)."""
     rows: list[Any]
