@@ -108,29 +108,53 @@
   // success; anything else (a JSON problem, a bare text, a whole page where a fragment was
   // expected) is shown in a role="alert" box above the form that sent it, each field's
   // message next to its field.
-  function alertBox(source) {
+  // The box sits above the form, or in a scanning form under its serial field, where the
+  // worker looks.
+  function boxPlace(source) {
     const form = source && source.closest ? source.closest("form") : null;
+    const serial = form && form.matches("[data-scan-form]") && form.elements.serial;
+    const label = serial && serial.closest("label");
+    if (label && label.parentNode) return { parent: label.parentNode, before: label.nextSibling, after: label };
     const anchor = form || source || document.querySelector("main");
-    if (!anchor || !anchor.parentNode) return null;
-    let box = anchor.previousElementSibling;
-    if (!box || !box.matches("[data-request-error]")) {
-      box = document.createElement("div");
-      box.className = "error request-error";
-      box.setAttribute("role", "alert");
-      box.setAttribute("data-request-error", "");
-      box.setAttribute("data-testid", "request-error");
-      anchor.parentNode.insertBefore(box, anchor);
-    }
+    return anchor && anchor.parentNode ? { parent: anchor.parentNode, before: anchor, after: anchor.previousElementSibling } : null;
+  }
+
+  function existingBox(source) {
+    const place = boxPlace(source);
+    if (!place) return null;
+    const next = place.before;
+    const prev = place.after;
+    if (next && next.nodeType === 1 && next.matches("[data-request-error]")) return next;
+    if (prev && prev.nodeType === 1 && prev.matches("[data-request-error]")) return prev;
+    const sibling = place.after && place.after.nextElementSibling;
+    return sibling && sibling.matches("[data-request-error]") ? sibling : null;
+  }
+
+  function alertBox(source) {
+    let box = existingBox(source);
+    if (box) return box;
+    const place = boxPlace(source);
+    if (!place) return null;
+    box = document.createElement("div");
+    box.className = "error request-error";
+    box.setAttribute("role", "alert");
+    box.setAttribute("data-request-error", "");
+    box.setAttribute("data-testid", "request-error");
+    place.parent.insertBefore(box, place.before);
     return box;
   }
 
   function clearErrors(source) {
+    const box = existingBox(source);
+    if (box) box.remove();
     const form = source && source.closest ? source.closest("form") : null;
     if (!form) return;
-    const box = form.previousElementSibling;
-    if (box && box.matches("[data-request-error]")) box.remove();
     form.querySelectorAll("[data-request-field-error]").forEach(function (span) {
       span.remove();
+    });
+    form.querySelectorAll("[data-request-invalid]").forEach(function (field) {
+      field.removeAttribute("aria-invalid");
+      field.removeAttribute("data-request-invalid");
     });
   }
 
@@ -143,6 +167,7 @@
     span.setAttribute("data-request-field-error", "");
     span.textContent = message;
     element.setAttribute("aria-invalid", "true");
+    element.setAttribute("data-request-invalid", "");
     element.insertAdjacentElement("afterend", span);
     return true;
   }
@@ -167,6 +192,7 @@
       p.textContent = line;
       box.appendChild(p);
     });
+    if (box.scrollIntoView) box.scrollIntoView({ block: "nearest" });
   }
 
   function problemOf(text) {
