@@ -65,6 +65,15 @@ def test_a_failed_request_not_shown_fails_and_one_shown_passes(floor: Floor) -> 
     page.goto(floor.url("/units/NO-SUCH-UNIT-3"))  # the "not found" page shows it
     floor.check(page)
 
+    # an error shown in a role="alert" element counts even when the page has moved on since
+    page.evaluate("""async () => {
+        await fetch('/api/units/NO-SUCH-UNIT-4');
+        document.body.insertAdjacentHTML('afterbegin', '<p role="alert">未找到</p>');
+    }""")
+    page.wait_for_timeout(200)
+    page.goto(floor.url("/quality"))
+    floor.check(page)
+
 
 def test_a_console_error_fails(floor: Floor) -> None:
     page = floor.open("readonly", "/")
