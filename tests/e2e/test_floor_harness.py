@@ -23,7 +23,7 @@ def test_words_in_skips_codes_serials_units_and_data() -> None:
     texts = ["AC-9000 分体空调 共 12 pcs", "SZ-ASSY · GTIN · CSV · BOM", "序列号 AC26120100057",
              "华东分销 East China Distribution", "/api/docs", "Scan station"]  # fmt: skip
     assert words_in(texts, data=["华东分销 East China Distribution"]) == ["Scan", "station"]
-    assert words_in(["分体空调split"]) == ["split"]
+    assert words_in(["分体空调split", "下载CSV文件", "lot MB-V2/PCB-2607"]) == ["split", "lot"]
 
 
 def test_english_word_on_a_zh_cn_page_is_found_and_fails(floor: Floor) -> None:
