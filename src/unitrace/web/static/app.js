@@ -79,6 +79,13 @@
     }
   });
 
+  // A setting of a scanning form changed (the step, the result): back to the serial field, so
+  // that the scanner's next code goes there.
+  document.addEventListener("change", function (event) {
+    const form = scanForm(event.target);
+    if (form && form.elements.serial && event.target.matches("select")) form.elements.serial.focus();
+  });
+
   // After each answer the serial field has the focus again, unless the user went to another
   // field meanwhile.
   document.addEventListener("htmx:afterRequest", function (event) {
