@@ -58,8 +58,9 @@ def plant(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Plant:
             db, SYSTEM, ProductCreate(code="FAN-KIT", name="风扇组件", serial_rule="FK{seq:5}")
         )
         for code, (name, _n) in KIT_PARTS.items():
-            rule = code[:1] + code[4:5] + "{seq:5}"
-            catalog.create_product(db, SYSTEM, ProductCreate(code=code, name=name, serial_rule=rule))
+            rule = code[:1] + code[4:5] + "{seq:5}"  # FB00001, FM00001, FG00001
+            part = ProductCreate(code=code, name=name, serial_rule=rule)
+            catalog.create_product(db, SYSTEM, part)
         lines = [BomLineIn(component=c, quantity=n) for c, (_name, n) in KIT_PARTS.items()]
         production.set_bom(db, SYSTEM, "FAN-KIT", BomIn(lines=lines))
         kit = _made(db, "FAN-KIT", 1)[0]
@@ -135,7 +136,7 @@ def test_assembly_parent_then_five_components_by_scanner(floor: Floor, plant: Pl
     component = page.locator('[data-testid="component-input"]')
     expect(component).to_be_focused()
     scan(page, plant.parts)
-    answers = page.locator('#feedback li')
+    answers = page.locator("#feedback li")
     expect(answers).to_have_count(5)
     expect(page.locator('[data-testid="scan-ok"]')).to_have_count(5)
     text = page.locator("#feedback").inner_text()
