@@ -46,6 +46,8 @@
       field.value = "";
     });
     if (serial) serial.focus();
+    // queued, every one: htmx's default keeps only the last request that waits
+    if (!form.hasAttribute("hx-sync")) form.setAttribute("hx-sync", "this:queue all");
     window.htmx.ajax("POST", form.getAttribute("hx-post") || form.action, {
       source: form,
       target: form.getAttribute("hx-target") || form,
