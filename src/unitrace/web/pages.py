@@ -14,12 +14,11 @@ from pydantic import ValidationError as PydanticValidationError
 from unitrace.access import service as access
 from unitrace.access.principal import Actor
 from unitrace.catalog import service as catalog
-from unitrace.core.errors import Forbidden, NotFound, Unauthorized, UnitraceError, ValidationError
+from unitrace.core.errors import NotFound, Unauthorized, UnitraceError, ValidationError
 from unitrace.core.lifecycle import Status
 from unitrace.ledger import group, queries
 from unitrace.ledger import service as ledger
 from unitrace.ledger.schemas import CommissionIn, EventIn
-from unitrace.production import quality
 from unitrace.web import i18n
 from unitrace.web.common import (
     LANG_COOKIE,
@@ -29,7 +28,6 @@ from unitrace.web.common import (
     database,
     error_title,
     form_errors,
-    page_forbidden,
     read_form,
     render,
     require_login,
@@ -344,32 +342,3 @@ def _serial_problems(error: UnitraceError, pasted: list[str]) -> str:
     if len(lines) > len(shown):
         shown.append(_("and %(n)s more") % {"n": len(lines) - len(shown)})
     return "; ".join(shown)
-
-
-@router.get("/commission/serials.{kind}")
-def commission_download(request: Request, kind: str, event: str = "") -> Response:
-    """Every serial of one commission event, as CSV (UTF-8 with a BOM, so that Excel in any
-    language reads it) or as an Excel workbook."""
-    actor, csrf = require_login(request)
-    if kind not in ("csv", "xlsx"):
-        return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=kind)
-    try:
-        made = ledger.commissioned_serials(database(request), actor, event.strip()[:200])
-    except Forbidden:
-        return page_forbidden(request, actor, csrf)
-    except UnitraceError as error:
-        return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
-    columns = (_("Serial"), _("Product"))
-    rows = [{columns[0]: s, columns[1]: made["product"]} for s in made["serials"]]
-    name = f"serials-{made['product']}-{len(rows)}"
-    if kind == "xlsx":
-        return Response(
-            quality.to_xlsx(made["product"], columns, rows),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        )
-    return Response(
-        "\ufeff" + quality.to_csv(columns, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )

@@ -188,6 +188,38 @@ def assembly_bom(request: Request, parent: str = "", product: str = "") -> Respo
     return render(request, "bom_panel.html", user=actor, csrf=csrf, **state)
 
 
+# --- commission: what it made, for download ---------------------------------------------
+
+
+@router.get("/commission/serials.{kind}")
+def commission_download(request: Request, kind: str, event: str = "") -> Response:
+    """Every serial of one commission event, as CSV (UTF-8 with a BOM, so that Excel in any
+    language reads it) or as an Excel workbook."""
+    actor, csrf = require_login(request)
+    if kind not in ("csv", "xlsx"):
+        return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=kind)
+    try:
+        made = ledger.commissioned_serials(database(request), actor, event.strip()[:200])
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except UnitraceError as error:
+        return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
+    columns = (_("Serial"), _("Product"))
+    rows = [{columns[0]: s, columns[1]: made["product"]} for s in made["serials"]]
+    name = f"serials-{made['product']}-{len(rows)}"
+    if kind == "xlsx":
+        return Response(
+            quality.to_xlsx(made["product"], columns, rows),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    return Response(
+        "\ufeff" + quality.to_csv(columns, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
 # --- steps --------------------------------------------------------------------------------
 
 
