@@ -6,6 +6,7 @@ zh-CN page and sideways scroll on a phone; the scans never touch the focus."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -175,3 +176,44 @@ def test_steps_ten_units_by_scanner(floor: Floor, plant: Plant) -> None:
     floor.check(page)
     dossier = floor.open("production", f"/units/{units[-1]}?product={FINISHED}")
     expect(dossier.locator('[data-testid="steps"]')).to_contain_text("LEAK")
+
+
+# --- a refused request on any htmx page (static/app.js) ---------------------------------------
+
+
+def test_a_refusal_htmx_cannot_swap_in_is_shown_by_its_fields(floor: Floor, plant: Plant) -> None:
+    """Issue 13: htmx dropped 4xx/5xx answers (the console alone said "Response Status Error
+    Code 422"). A JSON problem (as a proxy or the API answers) is shown in a role="alert" box
+    under the scan field, each field's message next to its field; the next answer clears it.
+    (A lost connection is shown the same way, but htmx writes it on the console as well, which
+    the harness counts as an error.)"""
+    page = floor.open("production", f"/steps?product={FINISHED}", phone=True)
+    problem = {
+        "title": "输入有误",
+        "detail": "测量值超出范围",
+        "errors": [{"field": "value", "message": "必须在 0 到 10 之间"}],
+    }
+
+    def refuse(route: object) -> None:
+        if route.request.method == "POST":  # type: ignore[attr-defined]
+            route.fulfill(status=422, content_type="application/problem+json",  # type: ignore[attr-defined]
+                          body=json.dumps(problem, ensure_ascii=False))  # fmt: skip
+        else:
+            route.continue_()  # type: ignore[attr-defined]
+
+    page.route("**/steps", refuse)
+    scan(page, [plant.fresh[0]])
+    alert = page.locator('[data-testid="request-error"]')
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("请求被拒绝（422）")
+    expect(alert).to_contain_text("测量值超出范围")
+    value = page.locator('[data-testid="value"]')
+    expect(value).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("[data-request-field-error]")).to_have_text("必须在 0 到 10 之间")
+    expect(page.locator('[data-testid="step-serial"]')).to_be_focused()
+    page.unroute("**/steps")
+    page.unroute("**/steps")
+    scan(page, [plant.fresh[0]])  # the server answers again: the box goes
+    expect(page.locator('[data-testid="step-ok"]')).to_have_count(1)
+    expect(alert).to_have_count(0)
+    expect(value).not_to_have_attribute("aria-invalid", "true")

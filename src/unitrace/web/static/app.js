@@ -139,12 +139,14 @@
     return sibling && sibling.matches("[data-request-error]") ? sibling : null;
   }
 
+  // A new box for each refusal (the old one goes): a screen reader announces a role="alert"
+  // element when it appears, not when its text changes.
   function alertBox(source) {
-    let box = existingBox(source);
-    if (box) return box;
+    const old = existingBox(source);
+    if (old) old.remove();
     const place = boxPlace(source);
     if (!place) return null;
-    box = document.createElement("div");
+    const box = document.createElement("div");
     box.className = "error request-error";
     box.setAttribute("role", "alert");
     box.setAttribute("data-request-error", "");
