@@ -28,7 +28,6 @@ from unitrace.core.errors import (
     NotFound,
     ValidationError,
     invalid,
-    report,
     twice_in,
 )
 from unitrace.core.serials import SerialTemplate
@@ -390,7 +389,7 @@ def create_party(db: Database, actor: Actor, data: PartyCreate) -> dict[str, Any
     actor.require("catalog.write")
     errors = _party_problems(data.kind, data.authorised_regions)
     if errors:
-        raise report("the party has invalid fields", errors)
+        raise ValidationError("the party has invalid fields", errors)
     with db.write() as conn:
         _unique_violation(conn, parties, "code", data.code, "party")
         conn.execute(insert(parties).values(**data.model_dump()))
@@ -423,7 +422,7 @@ def update_party(db: Database, actor: Actor, code: str, data: PartyUpdate) -> di
         if merged["kind"] not in ("distributor", "retailer") and partner_users:
             errors.append(FieldError("kind", "partner users belong to this party", merged["kind"]))
         if errors:
-            raise report(f"party {code}: invalid fields", errors)
+            raise ValidationError("the party has invalid fields", errors)
         if not changes:
             return before
         conn.execute(update(parties).where(parties.c.id == row.id).values(**changes))
@@ -511,7 +510,7 @@ def create_location(db: Database, actor: Actor, data: LocationCreate) -> dict[st
         if errors and errors[0].message == "unknown location":
             raise NotFound(f"no location with code {data.parent!r}", errors)
         if errors:
-            raise report("the location has invalid fields", errors)
+            raise ValidationError("the location has invalid fields", errors)
         _unique_violation(conn, locations, "code", data.code, "location")
         parent = location_id(conn, data.parent, "parent") if data.parent else None
         values = data.model_dump(exclude={"parent"})
@@ -540,7 +539,7 @@ def update_location(db: Database, actor: Actor, code: str, data: LocationUpdate)
         if "parent" in changes:
             errors = _parent_problems(conn, code, changes["parent"])
             if errors:
-                raise report(f"location {code}: invalid fields", errors)
+                raise ValidationError("the location has invalid fields", errors)
         if not changes:
             return before
         values = {k: v for k, v in changes.items() if k != "parent"}
