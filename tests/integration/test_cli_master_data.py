@@ -18,9 +18,11 @@ def test_a_partys_authorised_regions_are_changed_from_the_command_line(cli) -> N
     listed = json.loads(cli("party", "list", "--json").stdout)
     assert listed["total"] == 1 and listed["items"][0]["code"] == "D-EAST"
 
-    bad = cli("party", "set", "D-EAST", "--kind", "customer", "--authorised-regions", "CN-31,x")
+    bad = cli("party", "set", "D-EAST", "--name", "", "--authorised-regions", "CN-31,x")
     assert bad.exit_code == 2
-    assert "authorised_regions.1" in bad.output and "only distributors and retailers" in bad.output
+    assert "authorised_regions.1: not a region code" in bad.output and "name:" in bad.output
+    kind = cli("party", "set", "D-EAST", "--kind", "customer")
+    assert kind.exit_code == 2 and "only distributors and retailers" in kind.output
     assert cli("party", "show", "NOPE").exit_code == 3
 
 

@@ -51,13 +51,17 @@ def test_a_party_change_reports_every_problem_at_once_and_writes_nothing(
     body = assert_problem(bad, 422)
     assert {e["field"] for e in body["errors"]} >= {"name", "kind", "region", "contact"}
 
+    codes = _patch(api, "/parties/D-EAST", {"name": "", "authorised_regions": ["CN-31", "sh", "?"]})
+    body = assert_problem(codes, 422)
+    fields = [e["field"] for e in body["errors"]]
+    assert {"name", "authorised_regions.1", "authorised_regions.2"} <= set(fields)
     regions = _patch(
-        api, "/parties/D-EAST", {"kind": "customer", "authorised_regions": ["CN-31", "sh", "sh"]}
+        api, "/parties/D-EAST", {"kind": "customer", "authorised_regions": ["CN-31", "CN-31"]}
     )
     body = assert_problem(regions, 422)
     fields = [e["field"] for e in body["errors"]]
-    assert "authorised_regions.1" in fields and "authorised_regions.2" in fields
-    assert "authorised_regions" in fields  # a customer has none: said in the same answer
+    assert "authorised_regions.1" in fields  # named twice
+    assert "authorised_regions" in fields  # and a customer has none: said in the same answer
     after = api.get("/parties/D-EAST").json()
     assert (after["kind"], after["authorised_regions"]) == ("distributor", ["CN-31"])
     assert len(audit.list_records(db, SYSTEM, entity="party")["items"]) == 1

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Code = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_.]*$")
-Region = Field(default=None, min_length=2, max_length=20, pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
+REGION_PATTERN = r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$"
+REGION = re.compile(REGION_PATTERN)
+Region = Field(default=None, min_length=2, max_length=20, pattern=REGION_PATTERN)
+
+
+def _region_code(value: str) -> str:
+    if not REGION.match(value):
+        raise ValueError("not a region code like CN-31")
+    return value
+
+
+# one authorised region: each wrong one is named by its place (authorised_regions.3)
+RegionCode = Annotated[str, Field(max_length=20), AfterValidator(_region_code)]
 
 
 class Strict(BaseModel):
@@ -73,7 +86,7 @@ class PartyCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     kind: PartyKind
     region: str | None = Region
-    authorised_regions: list[str] = Field(default_factory=list, max_length=200)
+    authorised_regions: list[RegionCode] = Field(default_factory=list, max_length=200)
     contact: str = Field(
         default="", max_length=400, description="contact person, telephone, e-mail (free text)"
     )
@@ -86,7 +99,7 @@ class PartyUpdate(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     kind: PartyKind | None = None
     region: str | None = Region
-    authorised_regions: list[str] | None = Field(default=None, max_length=200)
+    authorised_regions: list[RegionCode] | None = Field(default=None, max_length=200)
     contact: str | None = Field(default=None, max_length=400)
 
     @field_validator("name", "kind", "authorised_regions", "contact")

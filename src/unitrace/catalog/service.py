@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.schemas import (
+    REGION,
     LocationCreate,
     LocationUpdate,
     LotCreate,
@@ -34,9 +34,6 @@ from unitrace.core.serials import SerialTemplate
 from unitrace.db.engine import Database
 from unitrace.db.fast import Fast, once_per_batch
 from unitrace.db.tables import locations, lots, parties, products, units, users
-
-_REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
-
 
 # --- lookups other modules use inside their own transaction ------------------------------
 
@@ -375,7 +372,7 @@ def _party_problems(kind: str, regions: list[str]) -> list[FieldError]:
     errors = [
         FieldError(f"authorised_regions.{i}", "not a region code like CN-31", region)
         for i, region in enumerate(regions)
-        if not _REGION.match(region)
+        if not REGION.match(region)
     ]
     errors += twice_in((f"authorised_regions.{i}", r, r) for i, r in enumerate(regions))
     if regions and kind not in ("distributor", "retailer"):
