@@ -245,3 +245,17 @@ def test_only_roles_that_may_change_master_data_see_forms_and_nav(
     assert 'href="/parties"' not in home.text and 'href="/locations"' not in home.text
     for url in ("/parties", "/parties/D-EAST", "/locations", "/locations/WH1"):
         assert app_client.get(url).status_code == 403, url
+
+
+def test_the_audit_trail_names_changed_fields_in_chinese(
+    app_client: TestClient, db: Database
+) -> None:
+    make_party(db, "D-EAST", regions=["CN-31"])
+    csrf = _in_chinese(app_client, db)
+    form = {"csrf_token": csrf, "name": "华东", "kind": "distributor",
+            "authorised_regions": ["CN-31", "CN-32"]}  # fmt: skip
+    app_client.post("/parties/D-EAST", data=form)
+    page = app_client.get("/audit?entity=party&key=D-EAST")
+    changes = re.findall(r"<li><b>([^<]+)</b>", page.text)
+    assert changes and "授权销售区域" in changes and "名称" in changes
+    assert not [c for c in changes if re.search(r"[a-z]{3,}", c)], changes

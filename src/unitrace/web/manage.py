@@ -549,6 +549,23 @@ def _changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
     ]
 
 
+# the fields an audit record shows, named in the page's language (others: their key)
+AUDIT_FIELDS = {
+    "code": "Code", "name": "Name", "gtin": "GTIN", "tracking": "Tracked by",
+    "serial_rule": "Serial rule", "warranty_months": "Warranty (months)",
+    "warranty_start": "Warranty starts", "description": "Description", "product": "Product",
+    "product_name": "Product", "number": "Lot number", "production_date": "Production date",
+    "expiry_date": "Expiry date", "supplier": "Supplier", "kind": "Kind", "region": "Region",
+    "authorised_regions": "Authorised regions", "contact": "Contact", "parent": "Inside (parent)",
+    "policy": "When an assembly does not match the BOM", "lines": "Bill of materials",
+    "steps": "Route (process steps)", "role": "Role", "party": "Party", "active": "Active",
+}  # fmt: skip
+
+
+def _field_label(field: str) -> str:
+    return _(AUDIT_FIELDS[field]) if field in AUDIT_FIELDS else field
+
+
 @router.get("/audit")
 def audit_page(
     request: Request,
@@ -587,7 +604,15 @@ def audit_page(
             before_id=int(before) if before.isdigit() and len(before) < 16 else None,
             limit=PER_PAGE,
         )
-        records = [{**r, "changes": _changes(r["before"], r["after"])} for r in found["items"]]
+        records = [
+            {
+                **r,
+                "changes": [
+                    (_field_label(k), a, b) for k, a, b in _changes(r["before"], r["after"])
+                ],
+            }
+            for r in found["items"]
+        ]
         more = found["next"]
         if verify:
             chain = audit.verify_chain(db, actor)
