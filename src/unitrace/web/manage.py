@@ -373,7 +373,7 @@ def _users_page(
     except UnitraceError as error:
         return _forbidden_or_missing(request, actor, csrf, error)
     extra.setdefault("form", {"role": "readonly"})
-    roles = [(r, f"{_(r)} ({r})") for r in ROLES]
+    roles = [(r, _(r)) for r in ROLES]  # the code is shown as code next to it
     return render(
         request,
         "users.html",
@@ -430,7 +430,7 @@ def _user_page(
     except UnitraceError as error:
         return _forbidden_or_missing(request, actor, csrf, error)
     extra.setdefault("form", found[0])
-    roles = [(r, f"{_(r)} ({r})") for r in ROLES]
+    roles = [(r, _(r)) for r in ROLES]  # the code is shown as code next to it
     return render(
         request,
         "user.html",
@@ -559,11 +559,51 @@ AUDIT_FIELDS = {
     "authorised_regions": "Authorised regions", "contact": "Contact", "parent": "Inside (parent)",
     "policy": "When an assembly does not match the BOM", "lines": "Bill of materials",
     "steps": "Route (process steps)", "role": "Role", "party": "Party", "active": "Active",
+    "unit_count": "Unit count", "serials": "Serials", "location": "Location", "lot": "Lot",
+    "type": "Event", "events": "Events", "types": "Events", "containers": "Cartons and pallets",
+    "container": "Carton or pallet", "status": "Status", "username": "User name",
+    "expires_at": "Expires", "trusted": "Trusted", "failed_logins": "Failed logins",
+    "title": "Title", "start": "Starting from", "units": "Unit count",
+}  # fmt: skip
+# stored codes shown in the page's language: (entity, field) → the prefix of their message
+AUDIT_CODES = {
+    ("party", "kind"): "party kind ", ("location", "kind"): "location kind ",
+    ("product", "tracking"): "tracking ", ("product", "warranty_start"): "warranty from ",
+    ("bom", "policy"): "BOM policy ", ("user", "role"): "", ("event", "type"): "",
 }  # fmt: skip
 
 
 def _field_label(field: str) -> str:
     return _(AUDIT_FIELDS[field]) if field in AUDIT_FIELDS else field
+
+
+def _audit_value(entity: str, field: str, value: Any) -> Any:
+    """A value of an audit record as the page shows it: codes translated, a BOM as its lines
+    (`MB-V2 ×2`), a route as its steps in order, yes/no for flags."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, str) and (entity, field) in AUDIT_CODES:
+        return _(AUDIT_CODES[entity, field] + value)
+    if entity == "recall" and field == "start" and isinstance(value, str):
+        # where the recall's trace started: "lot MB-V2/PCB-2607", "serial …", "supplier …"
+        word, _space, rest = value.partition(" ")
+        starts = {"serial": "Serial", "lot": "Lot", "supplier": "Supplier", "station": "Station",
+                  "equipment": "Equipment", "operator": "Operator"}  # fmt: skip
+        return f"{_(starts[word])} {rest}" if word in starts else value
+    if field == "lines" and isinstance(value, list):
+        lines = [f"{x.get('component')} ×{x.get('quantity')}" for x in value if isinstance(x, dict)]
+        return "、".join(lines) or "—"
+    if field == "steps" and isinstance(value, list):
+        return " → ".join(str(x.get("code")) for x in value if isinstance(x, dict)) or "—"
+    if field == "types" and isinstance(value, dict):
+        return "、".join(f"{_(str(k))} {n}" for k, n in value.items())
+    return value
+
+
+def _shown(entity: str, record: Any) -> Any:
+    if not isinstance(record, dict):
+        return record
+    return {k: _audit_value(entity, k, v) for k, v in record.items()}
 
 
 @router.get("/audit")
@@ -608,7 +648,10 @@ def audit_page(
             {
                 **r,
                 "changes": [
-                    (_field_label(k), a, b) for k, a, b in _changes(r["before"], r["after"])
+                    (_field_label(k), a, b, k not in AUDIT_FIELDS)
+                    for k, a, b in _changes(
+                        _shown(r["entity"], r["before"]), _shown(r["entity"], r["after"])
+                    )
                 ],
             }
             for r in found["items"]
@@ -938,7 +981,9 @@ def _row_errors(error: Exception, rows: list[int], key: str) -> dict[str, str]:
             here = len(parts) >= 2 and parts[0] == key and parts[1].isdigit()
             if here and int(parts[1]) < len(rows):
                 parts[1] = str(rows[int(parts[1])])
-            found.setdefault(".".join(parts), _(field.message))
+            # "named twice (also steps.0.code)": the other row is marked too, say it short
+            message = field.message.split(" (also ")[0]
+            found.setdefault(".".join(parts), _(message))
     found["form"] = _page_errors(error).get("form", _("Invalid input"))
     if len(found) > 1 and not found["form"].endswith(_("please correct the fields marked below.")):
         title = error_title(error) if isinstance(error, UnitraceError) else _("Invalid input")
