@@ -336,6 +336,7 @@ def test_partner_of_a_learns_nothing_about_a_unit_of_b(
     assert token
     pages = {}
     for url, status in (
+        ("/commission/serials.csv?event=x", 403),  # what a commission made: production's
         ("/", 200), (f"/units?q={south}", 404), (f"/units/{south}", 404),
         ("/units?q=NO-SUCH", 404), ("/units/NO-SUCH", 404), ("/products", 200),
         ("/products/AC1", 200), ("/lots", 403), ("/lots/AC1/L1", 403), ("/admin/users", 403),

@@ -4,6 +4,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from tests.clients import Api
 from tests.factories import make_location, make_lot, make_product, make_units
 from unitrace.access.principal import SYSTEM
 from unitrace.core.errors import Conflict, NotFound, ValidationError
@@ -104,3 +105,18 @@ def test_commission_is_idempotent_by_event_id(db: Database) -> None:
         commission_units(db, SYSTEM, CommissionIn(product="AC1", count=11, event_id="job-1"))
     assert info.value.errors[0].field == "event_id"
     assert make_units(db, count=1)[0][7:13] == "000011"  # the replay used no sequence values
+
+
+def test_commission_reports_an_existing_and_an_off_rule_serial_together(
+    db: Database, api: Api
+) -> None:
+    """Issue 13: a serial that already exists was hidden by one off the product's rule."""
+    make_product(db, rule="X{seq:3}")
+    made = api.post("/units/commission", {"product": "AC1", "serials": ["X001"]})
+    assert made.status_code == 201
+    both = api.post("/units/commission", {"product": "AC1", "serials": ["X001", "Y-9", "X002"]})
+    assert both.status_code == 422
+    problems = {(e["field"], e["value"]): e["message"] for e in both.json()["errors"]}
+    assert problems.keys() == {("serials.0", "X001"), ("serials.1", "Y-9")}
+    assert problems[("serials.0", "X001")] == "already exists"
+    assert count_rows(db, units) == 1  # nothing was written

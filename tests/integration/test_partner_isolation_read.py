@@ -102,6 +102,8 @@ PAGE_CASES: dict[str, list[str]] = {
     "/units/{serial:path}": ["/units/{}", "/units/{}?product=AC1"],
     "/scan": [],
     "/commission": [],
+    "/commission/serials.{kind}": ["/commission/serials.csv?event={}",
+                                   "/commission/serials.xlsx?event={}"],
     "/products": ["/products?q={}"],
     "/products/{code}": ["/products/{}"],
     "/lots": ["/lots?q={}", "/lots?product={}"],

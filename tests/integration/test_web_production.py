@@ -3,6 +3,8 @@ recall campaigns, quality, and the dossier's component tree and steps — by rol
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -71,9 +73,9 @@ def test_steps_page_records_results_in_the_dossier(plant: tuple[TestClient, Data
     form = {"csrf_token": csrf, "product": "MACHINE", "step": "FQC", "serial": machine,
             "station": "QC", "equipment": "RIG-1"}  # fmt: skip
     failed = client.post("/steps", data={**form, "result": "fail", "defect_code": "SCRATCH"})
-    assert 'data-testid="scan-ok"' in failed.text
+    assert 'data-testid="step-ok"' in failed.text
     wrong = client.post("/steps", data={**form, "step": "PAINT", "result": "pass"})
-    assert 'data-testid="scan-fail"' in wrong.text and "not on the route" in wrong.text
+    assert 'data-testid="step-fail"' in wrong.text and "not on the route" in wrong.text
     client.post("/steps", data={**form, "result": "pass"})
     dossier = client.get(f"/units/{machine}")
     steps = dossier.text.split('data-testid="steps"')[1].split("</table>")[0]
@@ -163,3 +165,137 @@ def test_partner_sees_no_production_pages(plant: tuple[TestClient, Database]) ->
         answer = client.get(path)
         assert answer.status_code == 403, path
         assert "SUP-A" not in answer.text
+
+
+# --- issue 13: the floor pages at their main task -------------------------------------------
+
+
+def _form(html: str, testid: str) -> str:
+    """The HTML of the form marked data-testid=`testid` (up to its end tag)."""
+    start = html.index(f'data-testid="{testid}"')
+    return html[html.rindex("<form", 0, start) : html.index("</form>", start)]
+
+
+def test_steps_form_is_sent_by_a_scanners_enter(plant: tuple[TestClient, Database]) -> None:
+    """Issue 13: the form had several text fields and no button, so Enter sent nothing (a
+    browser submits on Enter only then); and concurrent scans must queue, each its own serial."""
+    client, db = plant
+    login(client, db, "production")
+    form = _form(client.get("/steps?product=MACHINE").text, "step-form")
+    assert 'data-testid="step-submit"' in form and "<button" in form
+    assert 'hx-sync="this:queue all"' in form and "data-scan-form" in form
+    assert 'data-testid="step-serial"' in form and "autofocus" in form
+
+
+def test_steps_page_answers_each_scan_once_with_its_result(
+    plant: tuple[TestClient, Database],
+) -> None:
+    client, db = plant
+    machines = make_units(db, "MACHINE", 3)
+    csrf = login(client, db, "production", "zh-CN")
+    client.headers["Accept-Language"] = "zh-CN"
+    form = {"csrf_token": csrf, "product": "MACHINE", "step": "FQC", "result": "pass"}
+    answers = [client.post("/steps", data={**form, "serial": m, "value": "3.2"}) for m in machines]
+    assert all('data-result="pass"' in a.text and "合格" in a.text for a in answers)
+    assert "测量值 3.2" in answers[0].text
+    failed = client.post("/steps", data={**form, "serial": machines[0], "result": "fail",
+                                          "defect_code": "LEAK"})  # fmt: skip
+    assert 'data-result="fail"' in failed.text and "不合格 · LEAK" in failed.text
+    empty = client.post("/steps", data={**form, "serial": ""})
+    assert 'data-testid="step-fail"' in empty.text and "未扫描到任何内容" in empty.text
+    unknown = client.post("/steps", data={**form, "serial": "NOPE"})
+    reason = unknown.text.split("—", 1)[1]
+    assert 'data-testid="step-fail"' in unknown.text and reason.count("NOPE") == 1
+    steps = client.get(f"/units/{machines[1]}").text.split('data-testid="steps"')[1]
+    assert "FQC" in steps.split("</table>")[0]
+
+
+def test_assembly_focus_moves_to_the_component_field(plant: tuple[TestClient, Database]) -> None:
+    """Issue 13: after the parent was opened the focus stayed in the parent field, so the next
+    scans were typed onto the parent's serial."""
+    client, db = plant
+    machine = make_units(db, "MACHINE", 1)[0]
+    login(client, db, "production")
+    before = client.get("/assembly").text
+    assert re.search(r'<input name="parent"[^>]*autofocus', before)
+    opened = client.get(f"/assembly?parent={machine}").text
+    assert not re.search(r'<input name="parent"[^>]*autofocus', opened)
+    assert re.search(
+        r'<input name="serial"[^>]*autofocus[^>]*data-testid="component-input"', opened
+    )
+    assert 'hx-sync="this:queue all"' in opened and 'data-testid="component-submit"' in opened
+
+
+def test_assembly_refusal_says_its_reason_once(plant: tuple[TestClient, Database]) -> None:
+    """Issue 13: the reason was printed twice (the field's message, then the same sentence)."""
+    client, db = plant
+    machine = make_units(db, "MACHINE", 1)[0]
+    boards = make_units(db, "BOARD", 2, lot="B-LOT")
+    csrf = login(client, db, "production")
+    parent = {"csrf_token": csrf, "parent": machine, "parent_product": "MACHINE"}
+    client.post("/assembly", data={**parent, "serial": boards[0]})
+    too_many = client.post("/assembly", data={**parent, "serial": boards[1]})
+    assert too_many.text.count("more than the 1") == 1
+    unknown = client.post("/assembly", data={**parent, "serial": "NOPE"})
+    assert unknown.text.count("NOPE") == 2  # the serial in bold, then once in the reason
+    lot = client.post("/assembly", data={**parent, "product": "SCREW", "lot": "S-9",
+                                          "quantity": "2"})  # fmt: skip
+    assert lot.text.count("no lot S-9") == 1
+    ok = client.post("/assembly", data={**parent, "serial": ""})
+    assert 'data-testid="scan-fail"' in ok.text
+
+
+def test_assembly_lot_quantity_comes_from_the_bom(plant: tuple[TestClient, Database]) -> None:
+    """Issue 13: the lot quantity was 1 where the BOM needs 4 (12 in the demo)."""
+    client, db = plant
+    machine = make_units(db, "MACHINE", 1)[0]
+    csrf = login(client, db, "production")
+    lot_form = _form(client.get(f"/assembly?parent={machine}").text, "lot-form")
+    assert re.search(r'name="quantity"[^>]*value="4"', lot_form)
+    assert 'value="SCREW" data-quantity="4"' in lot_form
+    parent = {"csrf_token": csrf, "parent": machine, "parent_product": "MACHINE"}
+    client.post("/assembly", data={**parent, "product": "SCREW", "lot": "S-1", "quantity": "3"})
+    page = client.get(f"/assembly?parent={machine}").text
+    assert re.search(r'name="quantity"[^>]*value="1"', _form(page, "lot-form"))  # 1 still missing
+    assert "3 of 5 required parts installed" in page  # a board and four screws
+
+
+def test_commission_page_counts_and_downloads_every_serial(
+    plant: tuple[TestClient, Database],
+) -> None:
+    """Issue 13: only the first 1,000 serials were listed and they could not be downloaded."""
+    client, db = plant
+    csrf = login(client, db, "production", "zh-CN")
+    client.headers["Accept-Language"] = "zh-CN"
+    made = client.post("/commission", data={"csrf_token": csrf, "product": "BOARD",
+                                            "count": "1200"})  # fmt: skip
+    assert made.status_code == 201
+    assert "已生成 1,200 个序列号" in made.text and "前 1,000 个" in made.text
+    assert made.text.split('class="serials"')[1].count("<li>") == 1000
+    link = re.search(r'href="(/commission/serials\.csv\?event=[^"]+)"', made.text)
+    assert link
+    csv = client.get(link.group(1).replace("&amp;", "&"))
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8
+    rows = csv.content.decode("utf-8-sig").splitlines()
+    assert rows[0] == "序列号,产品" and len(rows) == 1201 and rows[1] == "B00001,BOARD"
+    xlsx = client.get(link.group(1).replace(".csv", ".xlsx"))
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True).active
+    assert sheet is not None and sum(1 for _row in sheet.iter_rows()) == 1201
+    assert client.get("/commission/serials.csv?event=urn:uuid:nope").status_code == 404
+    login(client, db, "readonly")
+    assert client.get(link.group(1)).status_code == 403
+
+
+def test_commission_page_names_every_refused_serial(plant: tuple[TestClient, Database]) -> None:
+    """Issue 13: one existing and one off-rule serial: both are named next to the field."""
+    client, db = plant
+    made = make_units(db, "BOARD", 1)[0]
+    csrf = login(client, db, "production")
+    refused = client.post("/commission", data={"csrf_token": csrf, "product": "BOARD",
+                                               "serials": f"{made}\nZZ-1"})  # fmt: skip
+    assert refused.status_code == 422
+    message = field_error(refused.text, "serials")
+    assert f"{made}: already exists" in message and "ZZ-1:" in message

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import product_row, serial_template
-from unitrace.core.errors import Conflict, FieldError, invalid
+from unitrace.core.errors import Conflict, FieldError, NotFound, invalid
 from unitrace.core.serials import GenerationContext, SerialTemplate
 from unitrace.db.engine import Database
 from unitrace.db.retry import retried
@@ -22,7 +22,13 @@ from unitrace.ledger.bulk import allocate
 from unitrace.ledger.limits import check_request
 from unitrace.ledger.pipeline import Job, record, record_in
 from unitrace.ledger.schemas import CommissionIn, EventIn
-from unitrace.ledger.write import Recorded, existing_serials, find_replay, payload_hash
+from unitrace.ledger.write import (
+    Recorded,
+    commissioned,
+    existing_serials,
+    find_replay,
+    payload_hash,
+)
 
 COLLISION_RETRIES = 5
 
@@ -38,6 +44,21 @@ def record_events(db: Database, actor: Actor, batch: Sequence[EventIn]) -> list[
         return [o for o in outcomes if isinstance(o, Recorded)]
 
     return retried(db, write, "the events collided with a concurrent write; nothing was written")
+
+
+def commissioned_serials(db: Database, actor: Actor, event_id: str) -> dict[str, Any]:
+    """Every serial one commission event made (for labels, a spreadsheet): who may commission
+    may read them back."""
+    actor.require("event:commission")
+    with db.read() as conn:
+        found = commissioned(conn, event_id)
+    if found is None:
+        raise NotFound(
+            f"no commission event {event_id!r}",
+            [FieldError("event", "no commission event with this id", event_id)],
+        )
+    product, serials = found
+    return {"event_id": event_id, "product": product, "serials": serials}
 
 
 def commission_units(db: Database, actor: Actor, request: CommissionIn) -> Recorded:

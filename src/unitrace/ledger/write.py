@@ -405,6 +405,24 @@ _MADE = (
 )
 
 
+def commissioned(conn: Connection, event_id: str) -> tuple[str, list[str]] | None:
+    """The product and the serials a commission event made, in the order they were made; None
+    when there is no commission event with this id."""
+    rows = _PREVIOUS_ONE.run(conn, {"id": event_id}).fetchall()
+    if not rows or rows[0][3] != "commission":
+        return None
+    row = rows[0]
+    made = (
+        select(units.c.serial, products.c.code)
+        .join(event_units, event_units.c.unit_id == units.c.id)
+        .join(products, products.c.id == units.c.product_id)
+        .where(event_units.c.event_id == row[0])
+        .order_by(units.c.id)
+    )
+    rows = conn.execute(made).all()
+    return (rows[0][1] if rows else ""), [r[0] for r in rows]
+
+
 def find_replays(conn: Connection, event_ids: Sequence[str]) -> dict[str, Previous]:
     """The earlier recordings of these event ids (one statement for one id)."""
     rows: list[Any]
@@ -482,7 +500,7 @@ def commission_check(conn: Connection, event: EventIn, generated: bool) -> Made:
         return Made(product.id, lot)
     serials = list(event.serials)
     template = serial_template(product)
-    errors: list[FieldError] = []
+    errors: list[tuple[int, FieldError]] = []
     seen: dict[str, int] = {}
     for i, serial in enumerate(serials):
         problem = plain_serial_problem(serial)
@@ -491,17 +509,20 @@ def commission_check(conn: Connection, event: EventIn, generated: bool) -> Made:
         if problem is None and serial in seen:
             problem = f"duplicate of serials.{seen[serial]}"
         if problem:
-            errors.append(FieldError(f"serials.{i}", problem, serial))
+            errors.append((i, FieldError(f"serials.{i}", problem, serial)))
         seen.setdefault(serial, i)
-    if errors:
-        raise report(f"serials rejected for {product.code}; nothing was written", errors)
-    existing = existing_serials(conn, product.id, serials)
-    if existing:
-        raise report(
-            f"serials already exist for {product.code}; nothing was written",
-            [FieldError(f"serials.{seen[s]}", "already exists", s) for s in existing],
-            Conflict,
-        )
+    # every problem at once: a serial off the rule does not hide one that already exists
+    refused = {i for i, _error in errors}
+    well_formed = [s for i, s in enumerate(serials) if i not in refused]
+    for serial in existing_serials(conn, product.id, well_formed):
+        first = seen[serial]
+        errors.append((first, FieldError(f"serials.{first}", "already exists", serial)))
+    if not errors:
+        return Made(product.id, lot)
+    listed = [error for _i, error in sorted(errors, key=lambda pair: pair[0])]
+    if refused:
+        raise report(f"serials rejected for {product.code}; nothing was written", listed)
+    raise report(f"serials already exist for {product.code}; nothing was written", listed, Conflict)
     return Made(product.id, lot)
 
 

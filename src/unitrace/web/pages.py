@@ -306,6 +306,8 @@ async def commission_submit(request: Request) -> Response:
                 result = ledger.commission_units(database(request), actor, CommissionIn(**values))
             except (PydanticValidationError, UnitraceError) as error:
                 errors = form_errors(error)
+                if isinstance(error, UnitraceError) and "serials" in errors:
+                    errors["serials"] = _serial_problems(error, pasted)
     status = 422 if errors else 201
     return render(
         request,
@@ -316,5 +318,27 @@ async def commission_submit(request: Request) -> Response:
         form=form,
         errors=errors,
         result=result,
+        shown=SHOWN_SERIALS,
         **_pickers(request, actor),
     )
+
+
+SHOWN_SERIALS = 1_000  # listed in the page; the download has them all
+LISTED_PROBLEMS = 20  # pasted serials refused, named one by one next to the field
+
+
+def _serial_problems(error: UnitraceError, pasted: list[str]) -> str:
+    """Every pasted serial refused, with its reason, next to the field (not only the first)."""
+    lines = []
+    for item in error.errors:
+        head, _dot, index = item.field.partition(".")
+        if head != "serials":
+            continue
+        serial = item.value if item.value is not None else ""
+        if not serial and index.isdigit() and int(index) < len(pasted):
+            serial = pasted[int(index)]
+        lines.append(f"{serial}: {_(item.message)}" if serial else _(item.message))
+    shown = lines[:LISTED_PROBLEMS]
+    if len(lines) > len(shown):
+        shown.append(_("and %(n)s more") % {"n": len(lines) - len(shown)})
+    return "; ".join(shown)

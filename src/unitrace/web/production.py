@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError as PydanticValidationError
 
 from unitrace.catalog import service as catalog
-from unitrace.core.errors import Forbidden, NotFound, UnitraceError
+from unitrace.core.errors import Forbidden, NotFound, UnitraceError, invalid
 from unitrace.ledger import service as ledger
 from unitrace.ledger.schemas import EventIn
 from unitrace.production import quality, recall, trace
@@ -66,14 +66,29 @@ def _stations(request: Request, actor: Any) -> list[dict[str, Any]]:
 
 
 def _feedback(request: Request, ok: bool, serial: str, action: str, **extra: Any) -> Response:
+    extra.setdefault("count", 1)  # one serial per scan
     return render(request, "scan_result.html", ok=ok, serial=serial, action=action, **extra)
+
+
+def _refusal(error: Exception) -> str:
+    """Why a scan was refused, each reason once: the fields' messages, or the error's own
+    sentence when it names no field (`form_errors` gives both, the sentence repeating them)."""
+    errors = form_errors(error)
+    reasons = [message for name, message in errors.items() if name != "form"]
+    return "; ".join(dict.fromkeys(reasons)) or errors.get("form", "")
 
 
 # --- assembly -----------------------------------------------------------------------------
 
 
 def _bom_state(request: Request, actor: Any, parent: str, product: str) -> dict[str, Any]:
-    return production.bom_fill(database(request), actor, parent, product or None)
+    state = production.bom_fill(database(request), actor, parent, product or None)
+    required = [line for line in state["lines"] if line["required"]]
+    state["progress"] = {  # parts, not lines: a line of 12 screws counts 12
+        "done": sum(min(line["have"], line["quantity"]) for line in required),
+        "all": sum(line["quantity"] for line in required),
+    }
+    return state
 
 
 @router.get("/assembly")
@@ -89,7 +104,10 @@ def assembly_page(request: Request, parent: str = "", product: str = "") -> Resp
     if context["parent"]:
         try:
             state = _bom_state(request, actor, context["parent"], product)
-            context.update(unit=state, lines=state["lines"], extra=state["extra"])
+            context.update(
+                unit=state, lines=state["lines"], extra=state["extra"], progress=state["progress"]
+            )
+            context["lot_parts"] = _lot_parts(context["products"], state["lines"])
         except UnitraceError as error:
             context.update(error=error_title(error), detail=error.detail)
     return render(
@@ -100,6 +118,23 @@ def assembly_page(request: Request, parent: str = "", product: str = "") -> Resp
         csrf=csrf,
         **context,
     )
+
+
+def _lot_parts(products: list[dict[str, Any]], lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lot-tracked products the lot form offers, those of the BOM first, each with the
+    quantity it proposes: what the BOM line still needs (all of it once the line is full)."""
+    by_line = {line["component"]: line for line in lines}
+    parts = []
+    for p in products:
+        if p["tracking"] != "lot":
+            continue
+        line = by_line.get(p["code"])
+        needed = int(line["quantity"]) if line else 1
+        missing = needed - int(line["have"]) if line else 0
+        parts.append(
+            {**p, "in_bom": line is not None, "quantity": missing if missing > 0 else needed}
+        )
+    return sorted(parts, key=lambda p: not p["in_bom"])
 
 
 @router.post("/assembly")
@@ -133,14 +168,8 @@ async def assembly_scan(request: Request) -> Response:
         event = EventIn.model_validate(fields)
         done = ledger.record_events(database(request), actor, [event])[0]
     except (PydanticValidationError, UnitraceError) as error:
-        errors = form_errors(error)
         return _feedback(
-            request,
-            False,
-            serial,
-            "assemble",
-            title=_("Refused"),
-            detail="; ".join(errors.values()),
+            request, False, serial, "assemble", title=_("Refused"), detail=_refusal(error)
         )
     response = _feedback(request, True, serial, "assemble", warnings=done.warnings)
     response.headers["HX-Trigger"] = "bom-changed"
@@ -157,6 +186,38 @@ def assembly_bom(request: Request, parent: str = "", product: str = "") -> Respo
     except UnitraceError as error:
         return render(request, "bom_panel.html", 404, error=error.detail)
     return render(request, "bom_panel.html", user=actor, csrf=csrf, **state)
+
+
+# --- commission: what it made, for download ---------------------------------------------
+
+
+@router.get("/commission/serials.{kind}")
+def commission_download(request: Request, kind: str, event: str = "") -> Response:
+    """Every serial of one commission event, as CSV (UTF-8 with a BOM, so that Excel in any
+    language reads it) or as an Excel workbook."""
+    actor, csrf = require_login(request)
+    if kind not in ("csv", "xlsx"):
+        return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=kind)
+    try:
+        made = ledger.commissioned_serials(database(request), actor, event.strip()[:200])
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except UnitraceError as error:
+        return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
+    columns = (_("Serial"), _("Product"))
+    rows = [{columns[0]: s, columns[1]: made["product"]} for s in made["serials"]]
+    name = f"serials-{made['product']}-{len(rows)}"
+    if kind == "xlsx":
+        return Response(
+            quality.to_xlsx(made["product"], columns, rows),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    return Response(
+        "\ufeff" + quality.to_csv(columns, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
 
 
 # --- steps --------------------------------------------------------------------------------
@@ -189,12 +250,9 @@ def steps_page(request: Request, product: str = "") -> Response:
 
 @router.post("/steps")
 async def step_record(request: Request) -> Response:
+    """One scan at a step: the step's result (and measured value) for one unit."""
     actor, csrf = require_login(request)
     form = await read_form(request)
-    if not csrf_ok(csrf, form, request):
-        return _feedback(
-            request, False, "", "inspect", title=_("The form expired"), detail=_("Reload the page.")
-        )
     values = blank_to_none(
         form,
         "serial",
@@ -208,7 +266,13 @@ async def step_record(request: Request) -> Response:
         "value",
     )
     serial = values["serial"] or ""
+    answer: dict[str, Any] = {"serial": serial, "step": values["step"], "result": values["result"]}
+    if not csrf_ok(csrf, form, request):
+        answer.update(ok=False, detail=_("The form expired. Reload the page."))
+        return render(request, "step_result.html", **answer)
     try:
+        if not serial:
+            raise invalid("serial", "nothing was scanned")
         step = {
             "code": values["step"] or "",
             "result": values["result"] or "",
@@ -218,7 +282,7 @@ async def step_record(request: Request) -> Response:
             {
                 "type": "inspect",
                 "product": values["product"],
-                "serials": [serial] if serial else [],
+                "serials": [serial],
                 "location": values["station"],
                 "equipment": values["equipment"],
                 "operator": values["operator"] or actor.username,
@@ -228,11 +292,10 @@ async def step_record(request: Request) -> Response:
         )
         ledger.record_events(database(request), actor, [event])
     except (PydanticValidationError, UnitraceError) as error:
-        errors = form_errors(error)
-        return _feedback(
-            request, False, serial, "inspect", title=_("Refused"), detail="; ".join(errors.values())
-        )
-    return _feedback(request, True, serial, f"{values['step']}: {values['result']}")
+        answer.update(ok=False, detail=_refusal(error))
+        return render(request, "step_result.html", **answer)
+    answer.update(ok=True, value=values["value"], defect_code=step["defect_code"])
+    return render(request, "step_result.html", **answer)
 
 
 # --- trace --------------------------------------------------------------------------------
