@@ -29,7 +29,7 @@ from unitrace.core.errors import (
 )
 from unitrace.core.lifecycle import EVENT_TYPES
 from unitrace.db.engine import Database
-from unitrace.web import i18n
+from unitrace.web import i18n, translate
 from unitrace.web.i18n import _
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -73,7 +73,17 @@ def set_locale(request: Request, chosen: str | None) -> str:
     return locale
 
 
+# context values that carry a use case's message (English as raised): shown translated
+ERROR_TEXTS = ("detail", "missing", "error")
+
+
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page or fragment; the use-case messages it shows are put in the page's language here,
+    once, whichever handler passed them (`translate.message`: already translated texts and
+    texts of no use case pass unchanged)."""
+    for key in ERROR_TEXTS:
+        if isinstance(context.get(key), str):
+            context[key] = translate.message(context[key])
     context.setdefault("user", None)
     context.setdefault("csrf", "")
     context["locale"] = i18n.current.get()
@@ -98,7 +108,7 @@ def error_title(error: UnitraceError) -> str:
 def field_errors(error: UnitraceError) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in error.errors:
-        out.setdefault(item.field.split(".")[0], _(item.message))
+        out.setdefault(item.field.split(".")[0], translate.message(item.message))
     return out
 
 
@@ -148,7 +158,7 @@ def _pydantic_message(item: Any) -> str:
         return _("choose one of the offered values")
     if kind.startswith("date"):
         return _("not a date (YYYY-MM-DD)")
-    return _(str(item["msg"]).removeprefix("Value error, "))
+    return translate.message(str(item["msg"]).removeprefix("Value error, "))
 
 
 def form_errors(error: Exception) -> dict[str, str]:
@@ -162,7 +172,7 @@ def form_errors(error: Exception) -> dict[str, str]:
         return errors
     if isinstance(error, UnitraceError):
         errors = field_errors(error)
-        errors.setdefault("form", error_title(error) + ": " + _(error.detail))
+        errors.setdefault("form", error_title(error) + ": " + translate.message(error.detail))
         return errors
     raise error
 
@@ -177,7 +187,7 @@ def problem_page(scope: Scope, error: UnitraceError) -> HTMLResponse:
         "problem.html",
         status_of(error),
         title=error_title(error),
-        problems=[(item.field, _(item.message)) for item in error.errors],
+        problems=[(item.field, translate.message(item.message)) for item in error.errors],
     )
 
 

@@ -23,23 +23,30 @@ CATALOGS = Path(__file__).with_name("locale")
 current: ContextVar[str] = ContextVar("locale", default=DEFAULT)
 
 
+def catalog_files(folder: Path) -> list[Path]:
+    """The .po files of a folder in the order they are merged: messages.po first."""
+    return sorted(folder.glob("*.po"), key=lambda po: (po.name != "messages.po", po.name))
+
+
 @cache
 def translations(locale: str) -> gettext.NullTranslations:
-    """The catalog of `locale`: every `*.po` file of its LC_MESSAGES folder, merged in name order
-    (each area of the pages keeps its own file, so work on two areas does not collide)."""
+    """The catalog of `locale`: every `*.po` file of its LC_MESSAGES folder, merged —
+    messages.po first, then the others in name order, each winning over those before it for
+    the same text (each area of the pages keeps its own file, so work on two areas does not
+    collide, and an area may correct a translation of messages.po)."""
     folder = CATALOGS / locale.replace("-", "_") / "LC_MESSAGES"
-    files = sorted(folder.glob("*.po"))
+    files = catalog_files(folder)
     if not files:
         return gettext.NullTranslations()
-    merged = None
+    catalogs = []
     for po in files:
         with po.open("rb") as handle:
-            catalog = read_po(handle, locale=locale.replace("-", "_"))
-        if merged is None:
-            merged = catalog
-            continue
+            catalogs.append(read_po(handle, locale=locale.replace("-", "_")))
+    merged = catalogs[0]
+    for catalog in catalogs[1:]:
         for message in catalog:
-            if message.id:
+            if message.id:  # a Catalog keeps the text it has for an id: replace it
+                merged.delete(message.id, context=message.context)
                 merged[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, merged)

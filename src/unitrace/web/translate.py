@@ -1,0 +1,119 @@
+"""Use-case errors in the page's language, in one place.
+
+The use cases raise their errors in English, most of them f-strings (`f"no unit with serial
+{serial!r}"`). The catalogs hold each such message once, keyed by its template as the source
+writes it, with the expressions as named placeholders (`no unit with serial {serial}`), and a
+translation that may put them in another order. A message is translated by matching it against
+the templates (the one with the most fixed text first); the values the placeholders matched are
+translated too — a state, an event type, a field name, a list of them, or a message of its own
+(`report` wraps a message in `{detail} ({total} in all)`) — and serials and codes stay as they
+are. tests/unit/test_error_messages.py finds every message template of the sources and checks
+that the catalog of every locale translates it, so no English message reaches a Chinese page.
+
+The API and the CLI keep English: their texts are stable for scripts and support, and they
+name fields and codes that do not change (docs/api.md, "Language").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache, lru_cache
+
+from unitrace.core.errors import FieldError, UnitraceError
+from unitrace.web import i18n
+
+PLACEHOLDER = re.compile(r"\{([^{}]+)\}|%\((\w+)\)s")
+_WORD = re.compile(r"[a-z][a-z_]*")
+_QUOTED = re.compile(r"""^(['"])(.*)\1$""", re.S)
+Template = tuple[re.Pattern[str], list[str], str]  # pattern, placeholder names, translation
+
+
+def placeholders(template: str) -> list[str]:
+    return [a or b for a, b in PLACEHOLDER.findall(template)]
+
+
+@cache
+def _templates(locale: str) -> list[Template]:
+    """The catalog's message templates with placeholders, most fixed text first."""
+    catalog = i18n.translations(locale)
+    messages: dict[str, str] = getattr(catalog, "_catalog", {})
+    found = []
+    for english, translated in messages.items():
+        if not isinstance(english, str) or not PLACEHOLDER.search(english) or "\x04" in english:
+            continue
+        parts = PLACEHOLDER.split(english)
+        # split() yields text, group 1, group 2, text, …: every third item is fixed text
+        pattern = "".join(
+            re.escape(part) if i % 3 == 0 else "(.+?)"
+            for i, part in enumerate(parts)
+            if i % 3 == 0 or part is not None
+        )
+        fixed = sum(len(part) for part in parts[::3])
+        found.append((fixed, re.compile(pattern, re.S), placeholders(english), translated))
+    found.sort(key=lambda item: -item[0])
+    return [(pattern, names, translated) for _fixed, pattern, names, translated in found]
+
+
+def message(text: str) -> str:
+    """An English message of a use case in the current page's language."""
+    locale = i18n.current.get()
+    if locale == i18n.DEFAULT or not text:
+        return text
+    return _translated(locale, text, 0)
+
+
+@lru_cache(maxsize=8192)
+def _translated(locale: str, text: str, depth: int) -> str:
+    catalog = i18n.translations(locale)
+    exact = catalog.gettext(text)
+    if exact != text or depth > 4:
+        return exact
+    if text.startswith("Value error, "):  # a Pydantic validator's message
+        return _translated(locale, text.removeprefix("Value error, "), depth + 1)
+    for pattern, names, translated in _templates(locale):
+        found = pattern.fullmatch(text)
+        if found is None:
+            continue
+        values = {
+            name: _value(locale, value, depth + 1)
+            for name, value in zip(names, found.groups(), strict=True)
+        }
+        return _filled(translated, values)
+    return text
+
+
+def _filled(translated: str, values: dict[str, str]) -> str:
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1) or m.group(2), m.group(0)), translated)
+
+
+def _value(locale: str, value: str, depth: int) -> str:
+    """What a placeholder matched, translated where it is a word of ours or a message."""
+    quoted = _QUOTED.match(value)
+    if quoted:
+        return quoted.group(1) + _value(locale, quoted.group(2), depth) + quoted.group(1)
+    if ", " in value and all(_WORD.fullmatch(w) for w in value.split(", ")):
+        return "、".join(_word(locale, w) for w in value.split(", "))
+    if _WORD.fullmatch(value):
+        return _word(locale, value)
+    if "." in value and re.fullmatch(r"[a-z_]+(\.[\w-]+)+", value):  # a field path: serials.3
+        return ".".join(_word(locale, part) for part in value.split("."))
+    if " " in value:
+        return _translated(locale, value, depth)
+    return value
+
+
+def _word(locale: str, word: str) -> str:
+    """A state, event type, kind or field name: its label, else the word (a code). A field
+    name whose word means something else on the pages has its own (msgctxt "field")."""
+    catalog = i18n.translations(locale)
+    named = catalog.pgettext("field", word)
+    return named if named != word else catalog.gettext(word)
+
+
+def field_message(item: FieldError) -> str:
+    return message(item.message)
+
+
+def detail(error: UnitraceError) -> str:
+    """The error's one sentence in the page's language."""
+    return message(error.detail)
