@@ -25,7 +25,15 @@ from unitrace.web import i18n, translate
 SRC = Path(unitrace.__file__).parent
 # what no page shows: the command line, start-up settings, the demo loader, programming errors
 NOT_SHOWN = ("cli/", "config.py", "demo.py", "db/tables.py", "db/bulk.py", "api/app.py")
-BUILDERS = {"invalid": 1, "FieldError": 1, "named_twice": None, "ValueError": 0, "error": 0}
+# calls that build an error → the position of their message (`kind`: an error class passed in)
+BUILDERS = {
+    "invalid": 1,
+    "FieldError": 1,
+    "named_twice": None,
+    "ValueError": 0,
+    "error": 0,
+    "kind": 0,
+}
 NOT_MESSAGES = {"RuntimeError", "TypeError", "IntegrityError", "LimitExceeded", "KeyError"}
 # where a message comes from further away than this test follows, and where its texts are found
 FOLLOWED_ELSEWHERE = {
@@ -54,6 +62,8 @@ FOLLOWED_ELSEWHERE = {
     "production/rules.py:u.id": "not a message: the value of the field error",
 }
 FUNCTIONS = {("core/lifecycle.py", "field_problems")}  # messages in (field, message) pairs
+# variables whose text a message holds as a value (`{more}`): (module, function, variable)
+VALUES = {("channel/sellthrough.py", "_problems", "more")}
 DICTS = {
     ("ledger/limits.py", "MESSAGES"),
     ("tabular.py", "MESSAGES"),
@@ -226,8 +236,18 @@ class _Walk:
                 for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
             )
         ]
+        function = None if isinstance(scope, ast.Module) else scope
         for value in values:
-            self.follow(module, None if isinstance(scope, ast.Module) else scope, value, depth + 1)
+            self.follow(module, function, value, depth + 1)
+        for node in nodes:  # `detail += f" ({n} problems in all)"`
+            if (
+                isinstance(node, ast.AugAssign)
+                and isinstance(node.op, ast.Add)
+                and isinstance(node.target, ast.Name)
+                and node.target.id == name.id
+            ):
+                for text in _joined(node.value) or []:
+                    self.add("{" + name.id + "}" + text, f"{module}:{node.lineno}")
         return bool(values)
 
     def run(self) -> None:
@@ -239,6 +259,10 @@ class _Walk:
                 if fn_module == module:
                     for text in _strings(fn):
                         self.add(text, f"{module}:{name}")
+        for module, function, variable in VALUES:
+            for fn_module, fn in self.functions[function]:
+                if fn_module == module:
+                    self._assigned(module, fn, ast.Name(id=variable), 0)
         for module, name in DICTS:
             for node in _trees()[module].body:
                 if isinstance(node, ast.Assign) and any(

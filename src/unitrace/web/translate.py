@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
+from typing import Any
 
-from unitrace.core.errors import FieldError, UnitraceError
+from unitrace.core.errors import UnitraceError
 from unitrace.web import i18n
 
 PLACEHOLDER = re.compile(r"\{([^{}]+)\}|%\((\w+)\)s")
@@ -110,10 +111,34 @@ def _word(locale: str, word: str) -> str:
     return named if named != word else catalog.gettext(word)
 
 
-def field_message(item: FieldError) -> str:
-    return message(item.message)
-
-
 def detail(error: UnitraceError) -> str:
     """The error's one sentence in the page's language."""
     return message(error.detail)
+
+
+# --- tables downloaded from the pages ----------------------------------------------------------
+
+# columns whose values are words of ours (states, kinds of party, outcomes of a recall)
+WORD_COLUMNS = ("status", "status_at_start", "holder_kind", "outcome")
+
+
+def column_label(column: str) -> str:
+    """A download's column header in the page's language (msgctxt "column"); the key in English
+    (the API and the CLI keep the keys: docs/api.md, "Language")."""
+    return i18n.translations(i18n.current.get()).pgettext("column", column)
+
+
+def table(
+    columns: tuple[str, ...], items: list[dict[str, Any]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Headers and rows of a download in the page's language: the words of WORD_COLUMNS are
+    translated, serials, codes, names and numbers stay."""
+    headers = [column_label(c) for c in columns]
+    if i18n.current.get() == i18n.DEFAULT:
+        return headers, items
+    words = [c for c in WORD_COLUMNS if c in columns]
+    rows = [
+        {**item, **{c: i18n._(item[c]) for c in words if isinstance(item.get(c), str)}}
+        for item in items
+    ]
+    return headers, rows
