@@ -11,7 +11,7 @@ from html import unescape
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import in_stock
+from tests.factories import in_stock, record
 from tests.pages import PASSWORD, csrf_of, log_in
 from unitrace.access import service as access
 from unitrace.access.principal import ROLE_SUMMARY, SYSTEM
@@ -21,6 +21,7 @@ from unitrace.db.engine import Database
 from unitrace.web import i18n, translate
 
 ZH = {"Accept-Language": "zh-CN"}
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @pytest.fixture
@@ -126,3 +127,29 @@ def test_units_are_called_units_not_products(browser: TestClient) -> None:
     home = browser.get("/", headers=ZH).text
     assert "查找产品" not in home and "产品总数" not in home
     assert "单品" in home
+
+
+def test_the_status_filter_is_a_select_of_translated_states(browser: TestClient) -> None:
+    page = browser.get("/inventory", headers=ZH).text
+    select = page.split('<select name="status"')[1].split("</select>")[0]
+    assert '<option value="recalled"' in select and "已召回" in select and "在库" in select
+
+
+@pytest.mark.parametrize("typed", ["已召回", "recalled", "RECALLED", " 已召回 "])
+def test_a_status_filter_takes_the_chinese_label_too(
+    browser: TestClient, db: Database, typed: str
+) -> None:
+    serials = in_stock(db, 2)
+    record(db, type="recall", product="AC1", serials=serials[:1])
+    page = browser.get("/inventory", params={"by": "product,status", "status": typed}, headers=ZH)
+    assert page.status_code == 200, _text(page.text)
+    table = page.text.split('data-testid="inventory-table"')[1].split("</table>")[0]
+    assert "已召回" in table and "在库" not in table
+    drill = browser.get("/inventory/units", params={"status": typed, "product": "AC1"}, headers=ZH)
+    assert drill.status_code == 200 and serials[0] in drill.text and serials[1] not in drill.text
+
+
+def test_an_unknown_status_is_refused_in_chinese(browser: TestClient) -> None:
+    page = browser.get("/inventory", params={"status": "坏了"}, headers=ZH)
+    assert page.status_code == 422
+    assert "未知状态" in _text(page.text) and not _sentences(page.text), _text(page.text)

@@ -22,6 +22,7 @@ from unitrace.production.schemas import RouteIn
 from unitrace.web import i18n, translate
 
 BOM = b"\xef\xbb\xbf"
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @pytest.fixture

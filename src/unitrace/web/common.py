@@ -41,6 +41,8 @@ templates.env.globals.update(
     format_number=i18n.format_number,
     EVENT_TYPES=EVENT_TYPES,
     format_percent=i18n.format_percent,
+    choices=translate.choices,
+    STATUSES=translate.STATUSES,
 )
 templates.env.filters["translate"] = _
 templates.env.filters["zip_names"] = lambda codes, rows: [

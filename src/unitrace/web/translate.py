@@ -21,6 +21,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from unitrace.core.errors import UnitraceError
+from unitrace.core.lifecycle import Status
 from unitrace.web import i18n
 
 PLACEHOLDER = re.compile(r"\{([^{}]+)\}|%\((\w+)\)s")
@@ -114,6 +115,35 @@ def _word(locale: str, word: str) -> str:
 def detail(error: UnitraceError) -> str:
     """The error's one sentence in the page's language."""
     return message(error.detail)
+
+
+# --- filters: a code or its label in any of our languages ------------------------------------
+
+STATUSES = tuple(status.label for status in Status)
+
+
+@cache
+def _codes(codes: tuple[str, ...]) -> dict[str, str]:
+    """Label (in every locale, folded) → code, and the codes themselves."""
+    found = {code.casefold(): code for code in codes}
+    for locale in i18n.LOCALES:
+        catalog = i18n.translations(locale)
+        for code in codes:
+            found.setdefault(catalog.gettext(code).casefold(), code)
+    return found
+
+
+def code_of(text: str, codes: tuple[str, ...] = STATUSES) -> str:
+    """What a user typed into a filter as one of `codes`: the code itself, its label in any of
+    our languages (`已召回` → `recalled`), with spaces or hyphens for underscores (`in stock`);
+    anything else unchanged, for the use case to refuse with its reason."""
+    folded = re.sub(r"[\s\-]+", "_", text.strip()).casefold()
+    return _codes(codes).get(folded) or _codes(codes).get(text.strip().casefold()) or text
+
+
+def choices(codes: tuple[str, ...] = STATUSES) -> list[tuple[str, str]]:
+    """(code, label in the page's language) for a select."""
+    return [(code, i18n._(code)) for code in codes]
 
 
 # --- tables downloaded from the pages ----------------------------------------------------------
