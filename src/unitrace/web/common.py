@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.types import Scope
 
 from unitrace.access import service as access
-from unitrace.access.principal import Actor
+from unitrace.access.principal import SYSTEM, Actor
 from unitrace.api.problems import status_of
 from unitrace.core.errors import (
     Conflict,
@@ -45,6 +45,8 @@ templates.env.globals.update(
     STATUSES=translate.STATUSES,
 )
 templates.env.filters["translate"] = _
+# the system's own records (demo data, migrations) are by the user "system": a word, not a name
+templates.env.filters["user_name"] = lambda name: _("system") if name == SYSTEM.username else name
 templates.env.filters["zip_names"] = lambda codes, rows: [
     (code, f"{code} · {row.get('name', '')}") for code, row in zip(codes, rows, strict=True)
 ]
