@@ -112,8 +112,10 @@ def error_title(error: UnitraceError) -> str:
 
 def field_errors(error: UnitraceError) -> dict[str, str]:
     out: dict[str, str] = {}
-    for item in error.errors:
-        out.setdefault(item.field.split(".")[0], translate.message(item.message))
+    for item in error.errors:  # the first message of each field (1,000 may name one field)
+        name = item.field.split(".")[0]
+        if name not in out:
+            out[name] = translate.message(item.message)
     return out
 
 

@@ -27,7 +27,8 @@ from unitrace.web import i18n
 PLACEHOLDER = re.compile(r"\{([^{}]+)\}|%\((\w+)\)s")
 _WORD = re.compile(r"[a-z][a-z_]*")
 _QUOTED = re.compile(r"""^(['"])(.*)\1$""", re.S)
-Template = tuple[re.Pattern[str], list[str], str]  # pattern, placeholder names, translation
+# the longest fixed text, the pattern, the placeholders' names, the translation
+Template = tuple[str, re.Pattern[str], list[str], str]
 
 
 def placeholders(template: str) -> list[str]:
@@ -51,9 +52,11 @@ def _templates(locale: str) -> list[Template]:
             if i % 3 == 0 or part is not None
         )
         fixed = sum(len(part) for part in parts[::3])
-        found.append((fixed, re.compile(pattern, re.S), placeholders(english), translated))
+        longest = max(parts[::3], key=len)  # a text without it cannot match: skip the regex
+        compiled = re.compile(pattern, re.S)
+        found.append((fixed, longest, compiled, placeholders(english), translated))
     found.sort(key=lambda item: -item[0])
-    return [(pattern, names, translated) for _fixed, pattern, names, translated in found]
+    return [item[1:] for item in found]
 
 
 def message(text: str) -> str:
@@ -72,7 +75,9 @@ def _translated(locale: str, text: str, depth: int) -> str:
         return exact
     if text.startswith("Value error, "):  # a Pydantic validator's message
         return _translated(locale, text.removeprefix("Value error, "), depth + 1)
-    for pattern, names, translated in _templates(locale):
+    for longest, pattern, names, translated in _templates(locale):
+        if longest not in text:
+            continue
         found = pattern.fullmatch(text)
         if found is None:
             continue
