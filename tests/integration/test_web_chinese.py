@@ -153,3 +153,17 @@ def test_an_unknown_status_is_refused_in_chinese(browser: TestClient) -> None:
     page = browser.get("/inventory", params={"status": "坏了"}, headers=ZH)
     assert page.status_code == 422
     assert "未知状态" in _text(page.text) and not _sentences(page.text), _text(page.text)
+
+
+def test_a_scan_refused_by_the_schema_says_why_in_chinese(
+    browser: TestClient, db: Database
+) -> None:
+    serials = in_stock(db, 1)
+    token = csrf_of(browser.get("/scan", headers=ZH).text)
+    answer = browser.post(
+        "/scan",
+        data={"action": "ship", "serial": serials[0], "party": "P" * 500},
+        headers={"X-CSRF-Token": token, **ZH},
+    )
+    assert 'data-testid="scan-fail"' in answer.text
+    assert "最多" in _text(answer.text) and not _sentences(answer.text), _text(answer.text)
