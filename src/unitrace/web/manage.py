@@ -341,7 +341,7 @@ def _users_page(
     except UnitraceError as error:
         return _forbidden_or_missing(request, actor, csrf, error)
     extra.setdefault("form", {"role": "readonly"})
-    roles = [(r, _(r)) for r in ROLES]
+    roles = [(r, f"{_(r)} ({r})") for r in ROLES]
     return render(
         request,
         "users.html",
@@ -398,7 +398,7 @@ def _user_page(
     except UnitraceError as error:
         return _forbidden_or_missing(request, actor, csrf, error)
     extra.setdefault("form", found[0])
-    roles = [(r, _(r)) for r in ROLES]
+    roles = [(r, f"{_(r)} ({r})") for r in ROLES]
     return render(
         request,
         "user.html",
