@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.messages.pofile import read_po
 
@@ -125,13 +126,46 @@ def _parameter(fn: ast.AST | None, name: str) -> int | None:
     return names.index(name) if name in names else None
 
 
-def _calls(node: ast.AST, fn: ast.AST | None = None) -> Iterator[tuple[ast.Call, ast.AST | None]]:
-    """Every call under `node` with the function it is in (None: the module's top level)."""
+def _calls(
+    node: ast.AST, fn: ast.AST | None = None, kind: type[Any] = ast.Call
+) -> Iterator[tuple[Any, ast.AST | None]]:
+    """Every call (or other `kind` of node) under `node` with the function it is in (None:
+    the module's top level)."""
     for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.Call):
+        if isinstance(child, kind):
             yield child, fn
         inner = child if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else fn
-        yield from _calls(child, inner)
+        yield from _calls(child, inner, kind)
+
+
+def _caught(fn: ast.AST | None, node: ast.expr) -> bool:
+    """`str(error)`, `error.message`, `error.detail` of an `except … as error` in `fn`."""
+    if isinstance(node, ast.Call) and _name(node.func) == "str" and len(node.args) == 1:
+        node = node.args[0]
+    elif isinstance(node, ast.Attribute) and node.attr in ("message", "detail"):
+        node = node.value
+    if not isinstance(node, ast.Name) or fn is None:
+        return False
+    return any(
+        isinstance(handler, ast.ExceptHandler) and handler.name == node.id
+        for handler in ast.walk(fn)
+    )
+
+
+@cache
+def _exceptions() -> frozenset[str]:
+    """The exception classes the sources define (`class NotADate(ValueError)`): a message is
+    their first argument."""
+    found = {"Exception", "ValueError"}
+    classes = [
+        n for tree in _trees().values() for n in ast.walk(tree) if isinstance(n, ast.ClassDef)
+    ]
+    while True:
+        more = {c.name for c in classes if any(_name(b) in found or _name(b).endswith("Error")
+                                                for b in c.bases)} - found  # fmt: skip
+        if not more:
+            return frozenset(found - {"Exception"})
+        found |= more
 
 
 def _functions() -> dict[str, list[tuple[str, ast.FunctionDef]]]:
@@ -179,13 +213,19 @@ class _Walk:
             for text in joined:
                 if not translate.PLACEHOLDER.fullmatch(text):
                     self.add(text, where)
-        elif isinstance(node, ast.Constant) and node.value is None:
-            return
+        elif isinstance(node, ast.Constant) and not isinstance(node.value, str):
+            return  # None, a status code
+        elif _caught(fn, node):
+            return  # an exception's text: found where it is raised (`raise NotADate(f"…")`)
+        elif isinstance(node, ast.Attribute) and node.attr == "message":
+            return  # a FieldError's message: found where it is built
         elif isinstance(node, ast.IfExp):
             self.follow(module, fn, node.body, depth)
             self.follow(module, fn, node.orelse, depth)
         elif isinstance(node, ast.Call) and _name(node.func) == "_":
             return  # a page's text: tests/unit/test_catalogs.py
+        elif isinstance(node, ast.Call) and self._no_text(node):
+            return  # `parse_when(cell)` returns a datetime: no text to follow
         elif isinstance(node, ast.Call) and depth < 3 and self._returns(node, depth):
             return
         elif isinstance(node, ast.Name) and _parameter(fn, node.id) is not None:
@@ -197,9 +237,20 @@ class _Walk:
         else:
             self.unfollowed.add(f"{module}:{ast.unparse(node)}")
 
-    def _returns(self, call: ast.Call, depth: int) -> bool:
+    def _no_text(self, call: ast.Call) -> bool:
+        """The called function says it returns no text (`-> datetime`)."""
         defs = self.functions.get(_name(call.func), [])
-        for module, fn in defs:
+        return bool(defs) and all(
+            fn.returns is not None and "str" not in ast.unparse(fn.returns) for _m, fn in defs
+        )
+
+    def _returns(self, call: ast.Call, depth: int) -> bool:
+        """Follows the texts the called function returns."""
+        defs = self.functions.get(_name(call.func), [])
+        texts = [
+            (m, fn) for m, fn in defs if fn.returns is None or "str" in ast.unparse(fn.returns)
+        ]
+        for module, fn in texts:
             for node in ast.walk(fn):
                 if isinstance(node, ast.Return) and node.value is not None:
                     self.follow(module, fn, node.value, depth + 1)
