@@ -167,3 +167,9 @@ def test_a_scan_refused_by_the_schema_says_why_in_chinese(
     )
     assert 'data-testid="scan-fail"' in answer.text
     assert "最多" in _text(answer.text) and not _sentences(answer.text), _text(answer.text)
+
+
+def test_pydantics_own_messages_are_translated_where_a_page_shows_them(chinese: None) -> None:
+    assert translate.message("String should have at most 40 characters") == "最多 40 个字符"
+    assert translate.message("Field required") == "必填"
+    assert translate.message("Input should be 'x' or 'y'") == "请从给出的选项中选择"
