@@ -30,10 +30,9 @@ def catalog_files(folder: Path) -> list[Path]:
 
 @cache
 def translations(locale: str) -> gettext.NullTranslations:
-    """The catalog of `locale`: every `*.po` file of its LC_MESSAGES folder, merged —
-    messages.po first, then the others in name order, each winning over those before it for
-    the same text (each area of the pages keeps its own file, so work on two areas does not
-    collide, and an area may correct a translation of messages.po)."""
+    """The catalog of `locale`: every `*.po` file of its LC_MESSAGES folder merged, messages.po
+    first and then the others in name order (each area of the pages keeps its own file, and a
+    later file's text wins for the same message)."""
     folder = CATALOGS / locale.replace("-", "_") / "LC_MESSAGES"
     files = catalog_files(folder)
     if not files:
