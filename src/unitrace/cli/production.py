@@ -119,7 +119,8 @@ def trace_forward(
     if out is not None:
         from unitrace.production.routes import AFFECTED
 
-        out.write_text(quality.to_csv(AFFECTED, found["items"]), encoding="utf-8")
+        # with a byte order mark: Excel (in Chinese too) reads the file as UTF-8
+        out.write_text(quality.to_csv(AFFECTED, found["items"]), encoding="utf-8-sig")
         console.print(f"  written to {out}", highlight=False)
         return
     table = Table("serial", "product", "status", "holder", "region", "sold")
@@ -186,7 +187,7 @@ def recall_close(code: str) -> None:
 @handle_errors
 def recall_notices(code: str, out: Annotated[Path, typer.Option()]) -> None:
     """Write the notices (one row per unit, grouped by holder) as CSV."""
-    out.write_text(recall.notices_csv(database(), SYSTEM, code), encoding="utf-8")
+    out.write_text(recall.notices_csv(database(), SYSTEM, code), encoding="utf-8-sig")
     console.print(f"notices written to {out}", highlight=False)
 
 

@@ -174,21 +174,29 @@ def defect_pareto(
     return {"total": total, "items": items}
 
 
-def to_csv(columns: tuple[str, ...], items: list[dict[str, Any]]) -> str:
+def to_csv(
+    columns: tuple[str, ...], items: list[dict[str, Any]], headers: list[str] | None = None
+) -> str:
+    """The items as CSV; the header line is `headers` (the pages' words) or the column keys."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(columns)
+    writer.writerow(headers or columns)
     for item in items:
         writer.writerow(["" if item.get(c) is None else cell(item.get(c)) for c in columns])
     return buffer.getvalue()
 
 
-def to_xlsx(title: str, columns: tuple[str, ...], items: list[dict[str, Any]]) -> bytes:
+def to_xlsx(
+    title: str,
+    columns: tuple[str, ...],
+    items: list[dict[str, Any]],
+    headers: list[str] | None = None,
+) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(cell(title)[:31])
-    sheet.append(list(columns))
+    sheet.append(list(headers or columns))
     for item in items:
         sheet.append([cell(item.get(c)) for c in columns])
     buffer = io.BytesIO()

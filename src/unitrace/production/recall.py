@@ -255,9 +255,13 @@ NOTICE_COLUMNS = (
 )
 
 
+def notice_rows(db: Database, actor: Actor, code: str) -> list[dict[str, Any]]:
+    """One row per unit of the campaign with its holder: what the notices CSV lists."""
+    return [{**group, **u} for group in notices(db, actor, code) for u in group["units"]]
+
+
 def notices_csv(db: Database, actor: Actor, code: str) -> str:
-    rows = [{**group, **u} for group in notices(db, actor, code) for u in group["units"]]
-    return to_csv(NOTICE_COLUMNS, rows)
+    return to_csv(NOTICE_COLUMNS, notice_rows(db, actor, code))
 
 
 def list_recalls(db: Database, actor: Actor) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from unitrace.core.errors import (
 from unitrace.ledger import queries
 from unitrace.ledger.limits import PartnerLimit
 from unitrace.tabular import LimitExceeded
+from unitrace.web import translate
 from unitrace.web.common import (
     csrf_ok,
     database,
@@ -57,6 +58,7 @@ def inventory_page(
     location: str = "",
 ) -> Response:
     actor, csrf = require_login(request)
+    status = translate.code_of(status) if status else status  # 已召回 → recalled
     chosen = [b for b in by.split(",") if b in GROUPS] or ["product"]
     errors: dict[str, str] = {}
     found: dict[str, Any] = {"items": [], "total": 0}
@@ -108,6 +110,7 @@ def inventory_units(
 ) -> Response:
     """The serials behind one inventory figure, 200 at a time."""
     actor, csrf = require_login(request)
+    status = translate.code_of(status) if status else status
     try:
         found = queries.list_units(
             database(request),

@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.types import Scope
 
 from unitrace.access import service as access
-from unitrace.access.principal import Actor
+from unitrace.access.principal import SYSTEM, Actor
 from unitrace.api.problems import status_of
 from unitrace.core.errors import (
     Conflict,
@@ -29,7 +29,8 @@ from unitrace.core.errors import (
 )
 from unitrace.core.lifecycle import EVENT_TYPES
 from unitrace.db.engine import Database
-from unitrace.web import i18n
+from unitrace.production import quality
+from unitrace.web import i18n, translate
 from unitrace.web.i18n import _
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -40,8 +41,12 @@ templates.env.globals.update(
     format_number=i18n.format_number,
     EVENT_TYPES=EVENT_TYPES,
     format_percent=i18n.format_percent,
+    choices=translate.choices,
+    STATUSES=translate.STATUSES,
 )
 templates.env.filters["translate"] = _
+# the system's own records (demo data, migrations) are by the user "system": a word, not a name
+templates.env.filters["user_name"] = lambda name: _("system") if name == SYSTEM.username else name
 templates.env.filters["zip_names"] = lambda codes, rows: [
     (code, f"{code} · {row.get('name', '')}") for code, row in zip(codes, rows, strict=True)
 ]
@@ -73,7 +78,17 @@ def set_locale(request: Request, chosen: str | None) -> str:
     return locale
 
 
+# context values that carry a use case's message (English as raised): shown translated
+ERROR_TEXTS = ("detail", "missing", "error")
+
+
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page or fragment; the use-case messages it shows are put in the page's language here,
+    once, whichever handler passed them (`translate.message`: already translated texts and
+    texts of no use case pass unchanged)."""
+    for key in ERROR_TEXTS:
+        if isinstance(context.get(key), str):
+            context[key] = translate.message(context[key])
     context.setdefault("user", None)
     context.setdefault("csrf", "")
     context["locale"] = i18n.current.get()
@@ -97,8 +112,10 @@ def error_title(error: UnitraceError) -> str:
 
 def field_errors(error: UnitraceError) -> dict[str, str]:
     out: dict[str, str] = {}
-    for item in error.errors:
-        out.setdefault(item.field.split(".")[0], _(item.message))
+    for item in error.errors:  # the first message of each field (1,000 may name one field)
+        name = item.field.split(".")[0]
+        if name not in out:
+            out[name] = translate.message(item.message)
     return out
 
 
@@ -148,7 +165,7 @@ def _pydantic_message(item: Any) -> str:
         return _("choose one of the offered values")
     if kind.startswith("date"):
         return _("not a date (YYYY-MM-DD)")
-    return _(str(item["msg"]).removeprefix("Value error, "))
+    return translate.message(str(item["msg"]).removeprefix("Value error, "))
 
 
 def form_errors(error: Exception) -> dict[str, str]:
@@ -162,7 +179,7 @@ def form_errors(error: Exception) -> dict[str, str]:
         return errors
     if isinstance(error, UnitraceError):
         errors = field_errors(error)
-        errors.setdefault("form", error_title(error) + ": " + _(error.detail))
+        errors.setdefault("form", error_title(error) + ": " + translate.message(error.detail))
         return errors
     raise error
 
@@ -177,7 +194,29 @@ def problem_page(scope: Scope, error: UnitraceError) -> HTMLResponse:
         "problem.html",
         status_of(error),
         title=error_title(error),
-        problems=[(item.field, _(item.message)) for item in error.errors],
+        problems=[(item.field, translate.message(item.message)) for item in error.errors],
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(
+    name: str, columns: tuple[str, ...], items: list[dict[str, Any]], fmt: str = "csv"
+) -> Response:
+    """A table downloaded from a page, in the page's language (`translate.table`). CSV starts
+    with a UTF-8 byte order mark: Excel reads the file as UTF-8 only with it (Chinese Excel
+    takes a file without it for GB18030 and shows mojibake)."""
+    headers, rows = translate.table(columns, items)
+    if fmt == "xlsx":
+        body = quality.to_xlsx(name, columns, rows, headers)
+        disposition = f'attachment; filename="{name}.xlsx"'
+        return Response(body, media_type=XLSX, headers={"Content-Disposition": disposition})
+    text = "\ufeff" + quality.to_csv(columns, rows, headers)
+    return Response(
+        text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
 

@@ -23,13 +23,18 @@ CATALOGS = Path(__file__).with_name("locale")
 current: ContextVar[str] = ContextVar("locale", default=DEFAULT)
 
 
+def catalog_files(folder: Path) -> list[Path]:
+    """The .po files of a folder in the order they are merged: messages.po first."""
+    return sorted(folder.glob("*.po"), key=lambda po: (po.name != "messages.po", po.name))
+
+
 @cache
 def translations(locale: str) -> gettext.NullTranslations:
     """The catalog of `locale`: every `*.po` file of its LC_MESSAGES folder merged, messages.po
     first and then the others in name order (each area of the pages keeps its own file, and a
     later file's text wins for the same message)."""
     folder = CATALOGS / locale.replace("-", "_") / "LC_MESSAGES"
-    files = sorted(folder.glob("*.po"), key=lambda po: (po.name != "messages.po", po.name))
+    files = catalog_files(folder)
     if not files:
         return gettext.NullTranslations()
     catalogs = []
@@ -39,7 +44,8 @@ def translations(locale: str) -> gettext.NullTranslations:
     merged = catalogs[0]
     for catalog in catalogs[1:]:
         for message in catalog:
-            if message.id:
+            if message.id:  # a Catalog keeps the text it has for an id: replace it
+                merged.delete(message.id, context=message.context)
                 merged[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, merged)

@@ -237,7 +237,8 @@ async def scan_submit(request: Request) -> Response:
         done = await group.record(database(request), actor, event)
         context.update(ok=True, count=done.unit_count, boxed=bool(event.containers))
     except PydanticValidationError as exc:
-        context.update(ok=False, title=_("Invalid input"), detail=str(exc.errors()[0]["msg"]))
+        detail = "; ".join(form_errors(exc).values())  # by the error's type: translated
+        context.update(ok=False, title=_("Invalid input"), detail=detail)
     except UnitraceError as error:
         context.update(ok=False, title=error_title(error), detail=error.detail)
     return render(request, "scan_result.html", **context)

@@ -23,6 +23,7 @@ from unitrace.web.common import (
     blank_to_none,
     csrf_ok,
     database,
+    download,
     error_title,
     form_errors,
     page_forbidden,
@@ -383,12 +384,7 @@ def trace_export(request: Request) -> Response:
         return page_forbidden(request, actor, csrf)
     except (PydanticValidationError, UnitraceError):
         return RedirectResponse("/trace?" + str(request.query_params), status_code=303)
-    disposition = 'attachment; filename="affected.csv"'
-    return Response(
-        quality.to_csv(AFFECTED, found["items"]),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": disposition},
-    )
+    return download("affected", AFFECTED, found["items"])
 
 
 # --- recalls ------------------------------------------------------------------------------
@@ -503,15 +499,12 @@ async def recall_action(request: Request, code: str, action: str) -> Response:
 def recall_notices(request: Request, code: str) -> Response:
     actor, csrf = require_login(request)
     try:
-        text = recall.notices_csv(database(request), actor, code)
+        rows = recall.notice_rows(database(request), actor, code)
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
-    disposition = f'attachment; filename="recall-{code}-notices.csv"'
-    return Response(
-        text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": disposition}
-    )
+    return download(f"recall-{code}-notices", recall.NOTICE_COLUMNS, rows)
 
 
 # --- quality ------------------------------------------------------------------------------
@@ -599,15 +592,5 @@ def quality_export(
         return page_forbidden(request, actor, csrf)
     except UnitraceError:
         return RedirectResponse("/quality?" + str(request.query_params), status_code=303)
-    if format == "xlsx":
-        return Response(
-            quality.to_xlsx(f"yield by {by}", quality.COLUMNS, report["items"]),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="yield-by-{by}.xlsx"'},
-        )
-    disposition = f'attachment; filename="yield-by-{by}.csv"'
-    return Response(
-        quality.to_csv(quality.COLUMNS, report["items"]),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": disposition},
-    )
+    fmt = "xlsx" if format == "xlsx" else "csv"
+    return download(f"yield-by-{by}", quality.COLUMNS, report["items"], fmt)
