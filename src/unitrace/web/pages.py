@@ -167,13 +167,18 @@ def dashboard(request: Request) -> Response:
 
 
 @router.get("/units")
-def search(request: Request, q: str = "", product: str = "") -> Response:
+def search(request: Request, q: str = "", product: str = "", after: str = "") -> Response:
+    """A serial, or its beginning: one unit found by its whole serial opens its dossier; else
+    the units whose serial begins so, a page at a time."""
     actor, csrf = require_login(request)
     q = q.strip()[:64]
     if not q:
         return render(request, "search.html", user=actor, csrf=csrf, q="")
     try:
-        found = queries.dossier(database(request), actor, q, product.strip() or None)
+        cursor = int(after) if after.isdigit() and len(after) <= 18 else None
+        found = queries.search_units(
+            database(request), actor, q, product=product.strip() or None, after=cursor
+        )
     except UnitraceError as error:
         return render(
             request,
@@ -185,8 +190,33 @@ def search(request: Request, q: str = "", product: str = "") -> Response:
             error=error_title(error),
             detail=error.detail,
         )
-    target = f"/units/{quote(found['serial'])}?product={quote(found['product']['code'])}"
-    return RedirectResponse(target, status_code=303)
+    items = found["items"]
+    whole = [u for u in items if u["serial"] in (q, q.upper())]
+    if cursor is None and len(whole) == 1:  # a scanned serial: its dossier
+        unit = whole[0]
+        target = f"/units/{quote(unit['serial'])}?product={quote(unit['product'])}"
+        return RedirectResponse(target, status_code=303)
+    if not items:
+        return render(
+            request,
+            "search.html",
+            404,
+            user=actor,
+            csrf=csrf,
+            q=q,
+            error=_("Not found"),
+            detail=_("No unit has a serial that begins with %(q)s.") % {"q": q},
+        )
+    return render(
+        request,
+        "search.html",
+        user=actor,
+        csrf=csrf,
+        q=q,
+        product=product,
+        results=items,
+        next=found["next"],
+    )
 
 
 @router.get("/units/{serial:path}")
