@@ -226,13 +226,12 @@ def field_problems(event_type: str, given: Collection[str]) -> list[tuple[str, s
     return problems
 
 
-def before_commission(event_time: datetime, commissioned_at: datetime) -> str | None:
-    """Why an event may not happen at `event_time` to a unit commissioned at `commissioned_at`
-    (nothing happens to a unit before it exists), or None. The commission time is shown in
-    the offset the event was given in."""
+def before_commission(event_time: datetime, commissioned_at: datetime) -> datetime | None:
+    """Nothing happens to a unit before it exists: the commission time (in the offset the
+    event was given in) when `event_time` is before it, else None."""
     if event_time >= commissioned_at:
         return None
-    return f"is before the unit's commission at {commissioned_at.astimezone(event_time.tzinfo)}"
+    return commissioned_at.astimezone(event_time.tzinfo)
 
 
 def state_text(status: Status, inside: str | None = None) -> str:

@@ -627,14 +627,19 @@ def _check_times(batch: Batch, items: list[Item]) -> None:
     for item in early:
         moment = item.event_time
         assert moment is not None
-        errors = []
+        errors, first = [], None
         for unit in named(item):
             commissioned = born.get(unit.id)
-            problem = before_commission(moment, commissioned) if commissioned else None
-            if problem:
-                errors.append(FieldError("event_time", f"{unit.serial} {problem}", unit.serial))
-        if errors:
-            batch.refuse(item, report(f"event_time {moment}: {errors[0].message}", errors))
+            shown = before_commission(moment, commissioned) if commissioned else None
+            if shown is not None:
+                serial = unit.serial
+                said = f"{serial} was commissioned later, at {shown}"
+                errors.append(FieldError("event_time", said, serial))
+                first = first or (f"{unit.product}/{serial}", shown)
+        if first is not None:
+            unit_name, shown = first
+            said = f"event_time {moment} is before the commission of {unit_name} at {shown}"
+            batch.refuse(item, report(said, errors))
 
 
 def _commission_check(batch: Batch, item: Item) -> None:

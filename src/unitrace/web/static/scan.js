@@ -33,21 +33,30 @@
   }
   action.addEventListener("change", showFields);
   showFields();
+  // a choice made (action, location, party, pallet): the next scan goes to the scan field
+  form.addEventListener("change", function (event) {
+    if (event.target !== field && event.target.matches("select, input[type=checkbox]")) {
+      field.focus();
+    }
+  });
 
   function showWaiting() {
     const n = queue.length + (sending ? 1 : 0);
     waiting.textContent = n > 1 ? form.dataset.waiting.replace("%(n)s", String(n)) : "";
   }
 
-  function answerItem(html, ok) {
+  // the station's answer (an <li>), or a refusal that names the scan and says what to do
+  function answerItem(code, html) {
     const box = document.createElement("template");
     box.innerHTML = html.trim();
     const item = box.content.firstElementChild;
     if (item && item.tagName === "LI") return item;
-    const fail = document.createElement("li"); // not an answer of ours: a plain-text error
-    fail.className = ok ? "ok" : "fail";
-    fail.dataset.testid = ok ? "scan-ok" : "scan-fail";
-    fail.textContent = box.content.textContent.trim() || form.dataset.offline;
+    const fail = document.createElement("li");
+    fail.className = "fail";
+    fail.dataset.testid = "scan-fail";
+    fail.setAttribute("role", "alert");
+    const plain = item === null ? box.content.textContent.trim() : ""; // a page's own message
+    fail.textContent = code + " ✘ " + (plain && plain.length < 200 ? plain : form.dataset.offline);
     return fail;
   }
 
@@ -66,16 +75,16 @@
       const job = queue.shift();
       let item;
       try {
-        const answer = await fetch(form.action, {
+        const answer = await fetch(form.getAttribute("action"), { // form.action: the select
           method: "POST",
           body: job,
           headers: { "X-CSRF-Token": csrf },
           credentials: "same-origin",
         });
-        item = answerItem(await answer.text(), answer.ok);
+        const type = answer.headers.get("content-type") || "";
+        item = answerItem(job.get("serial"), type.startsWith("text/") ? await answer.text() : "");
       } catch (error) {
-        item = answerItem("", false);
-        item.prepend(document.createTextNode(job.get("serial") + " — "));
+        item = answerItem(job.get("serial"), "");
       }
       show(item);
     }
