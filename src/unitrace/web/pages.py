@@ -324,6 +324,8 @@ async def scan_submit(request: Request) -> Response:
         context.update(
             ok=True, count=done.unit_count, boxed=bool(event.containers), warnings=done.warnings
         )
+    except FormProblems as problems:
+        context.update(ok=False, title=_("Invalid input"), detail=problems.said())
     except PydanticValidationError as exc:
         context.update(ok=False, title=_("Invalid input"), detail=_pydantic_detail(exc))
     except UnitraceError as error:
@@ -340,6 +342,18 @@ _FIELD_LABELS = {
     "region": lambda: _("Region"),
     "reason": lambda: _("Reason"),
 }
+
+
+class FormProblems(Exception):
+    """The scan station's own fields missing or wrong, each said with its label in the page's
+    language (the messages are the page's: already translated)."""
+
+    def __init__(self, problems: list[FieldError]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+    def said(self) -> str:
+        return "; ".join(f"{_FIELD_LABELS[p.field]()}: {p.message}" for p in self.problems)
 
 
 def _pydantic_detail(exc: PydanticValidationError) -> str:
@@ -371,9 +385,8 @@ def _scan_event(
     region = given.get("region", "").upper()
     if region and not REGION_CODE.fullmatch(region):
         missing.append(FieldError("region", _("write a region code like CN-44"), region))
-    if missing:  # said in the page's language, each problem with its field's label
-        said = "; ".join(f"{_FIELD_LABELS[e.field]()}: {e.message}" for e in missing)
-        raise ValidationError(said, missing)
+    if missing:
+        raise FormProblems(missing)
     boxed = channel.is_container(database(request), actor, code)
     values: dict[str, Any] = {"type": action, "product": form.get("product") or None}
     units: dict[str, list[str]] = {"containers": [code]} if boxed else {"serials": [code]}
