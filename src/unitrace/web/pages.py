@@ -316,7 +316,9 @@ async def scan_submit(request: Request) -> Response:
         if action not in SCAN_ACTIONS:  # one the role may not record: refused by the ledger
             raise ValidationError(_("Choose an action."), [FieldError("action", "unknown")])
         if not serial:
-            raise ValidationError(_("Nothing was scanned."), [FieldError("serial", "empty")])
+            raise ValidationError(
+                _("Nothing was scanned."), [FieldError("serial", "Nothing was scanned.")]
+            )
         event = await run_in_threadpool(_scan_event, request, actor, form, action, serial)
         # group commit, like a scan through the API: written together with the scans that
         # arrive meanwhile, from the pages and the API alike
