@@ -224,6 +224,7 @@ def _timeline_item(r: Any) -> dict[str, Any]:
         "read_point": r.read_point,
         "operator": r.operator,
         "equipment": r.equipment,
+        "region": r.region,
         "biz_transactions": r.biz_transactions,
         "data": r.data,
         "unit_count": r.unit_count,
