@@ -380,7 +380,12 @@ def _scan_event(
     fields = scan_fields(action)
     given = {name: form.get(name, "").strip() for name in fields}
     missing = [
-        FieldError(name, _("required for this action"))
+        FieldError(
+            name,
+            _("Scan or type the carton or pallet first.")
+            if name == "container"
+            else _("required for this action"),
+        )
         for name, required in fields.items()
         if required and not given[name]
     ]
