@@ -184,3 +184,17 @@ def test_trace_queries_use_indexes(stocked: Database) -> None:
     for kind in ("equipment", "operator"):
         assert_no_full_scan(stocked, _AFFECTED[kind].params(start="X", **window), *tables)
     assert_no_full_scan(stocked, _AFFECTED["station"].params(start=1, **window), *tables)
+
+
+def test_the_commission_time_checks_use_indexes(stocked: Database) -> None:
+    """An event's time against its units' commission: the latest commission of all (every
+    wave), then the commissions of the named units (only for events dated before it)."""
+    from unitrace.ledger.pipeline import _LATEST_COMMISSION
+
+    latest = plan(stocked, _LATEST_COMMISSION.statement)
+    if stocked.is_sqlite:
+        assert "ix_events_type_time" in latest, latest
+    else:
+        assert "ix_events_type_time" in latest and "Seq Scan" not in latest, latest
+    times = write.COMMISSION_TIMES.params(ids=[1, 2, 3])
+    assert_no_full_scan(stocked, times, "event_units", "events")

@@ -70,7 +70,7 @@ API_CASES: dict[str, list[str]] = {
     "/locations": ["/locations?q={}"],
     "/locations/{code}": ["/locations/{}"],
     "/units": ["/units?product=AC1&lot={}", "/units?holder={}", "/units?location={}",
-               "/units?product={}", "/units?status={}"],
+               "/units?product={}", "/units?status={}", "/units?q={}", "/units?q={}&product=AC1"],
     "/units/{serial}": ["/units/{}", "/units/{}?product=AC1"],
     "/me": [],
     "/roles": [],

@@ -359,8 +359,11 @@ def test_the_scan_page_answers_for_bs_cartons_as_for_unknown_codes(
 # --- limits: what one request of a partner may ask ------------------------------------------
 
 
-def _no_writer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any request that takes the writer from now on fails (500)."""
+def _no_writer(monkeypatch: pytest.MonkeyPatch, client: TestClient, *tokens: str) -> None:
+    """Any request that takes the writer from now on fails (500). The tokens are used first:
+    their use is noted then (`last_used_at`, written at most once a minute), not later."""
+    for token in tokens:
+        assert client.get(API + "/me", headers={"Authorization": f"Bearer {token}"}).is_success
 
     def refuse(*_args: Any, **_kw: Any) -> Any:
         raise AssertionError("the writer was taken")
@@ -373,7 +376,7 @@ def test_a_partner_request_naming_too_many_units_is_refused_before_the_writer(
 ) -> None:
     client, tokens = world
     many = [f"Z-{i:07d}" for i in range(1_001)]
-    _no_writer(monkeypatch)
+    _no_writer(monkeypatch, client, tokens["pa"])
     one = _post(client, tokens["pa"], {"type": "verify", "serials": many})
     assert one.status_code == 422, one.text
     assert one.json()["errors"][0]["field"] == "serials"
@@ -408,7 +411,7 @@ def test_partner_limits_are_settings(
     three = [{"type": "verify", "serials": [s]} for s in ("A-D1", "A-D2", "A-D3")]
     assert _post(client, tokens["pa"], three[:2]).status_code == 201
     written = _count(db)
-    _no_writer(monkeypatch)
+    _no_writer(monkeypatch, client, tokens["pa"])
     refused = _post(client, tokens["pa"], three)
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "body"
     assert "at most 2 events a request" in refused.text

@@ -91,7 +91,7 @@ def test_nested_assembly_four_deep_traced_both_ways(plant: Database) -> None:
 
 def test_station_equipment_operator_window(plant: Database) -> None:
     units = build_machine(plant)
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) + timedelta(hours=4)  # after the commission: later today
     record(plant, type="inspect", product="BOARD", serials=[units["board"]], location="ST1",
            equipment="AOI-3", operator="wang.fang",
            event_time=now - timedelta(hours=2))  # fmt: skip

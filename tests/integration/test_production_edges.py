@@ -172,7 +172,7 @@ def test_component_lot_counts_each_result_once(plant: Database) -> None:
 
 def test_step_cannot_start_after_it_ended(plant: Database) -> None:
     production.set_route(plant, SYSTEM, "BOARD", RouteIn(steps=[{"code": "FQC", "name": "q"}]))
-    board = units(plant, "BOARD", "B1")[0]
+    board = units(plant, "BOARD", "B1", event_time="2025-12-01T00:00:00+00:00")[0]
     with pytest.raises(ValidationError, match="started_at"):
         record(plant, type="inspect", product="BOARD", serials=[board],
                event_time="2026-01-01T00:00:00+00:00",

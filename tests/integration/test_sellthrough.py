@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -36,7 +36,10 @@ def shop(db: Database) -> Iterator[tuple[TestClient, dict[str, str]]]:
     make_location(db, "WH1")
     make_party(db, "D-EAST", regions=["CN-31"])
     make_party(db, "D-WEST", regions=["CN-44"])
-    serials = commission_units(db, SYSTEM, CommissionIn(product="TV", serials=EAST + WEST)).serials
+    made = CommissionIn(
+        product="TV", serials=EAST + WEST, event_time=datetime(2024, 1, 1, tzinfo=UTC)
+    )
+    serials = commission_units(db, SYSTEM, made).serials
     record(db, type="receive", product="TV", serials=serials, location="WH1")
     for party, sent in (("D-EAST", EAST), ("D-WEST", WEST)):
         record(db, type="ship", product="TV", serials=sent, party=party)

@@ -16,8 +16,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from unitrace.access import audit
 from unitrace.access.passwords import MIN_LENGTH, password_problem
@@ -406,6 +407,7 @@ def _lookup_token(db: Database, token_hash: str) -> tuple[Actor, datetime | None
                 api_tokens.c.expires_at,
                 api_tokens.c.revoked_at,
                 api_tokens.c.trusted,
+                api_tokens.c.last_used_at,
                 users.c.id.label("user_id"),
                 users.c.username,
                 users.c.role,
@@ -420,7 +422,34 @@ def _lookup_token(db: Database, token_hash: str) -> tuple[Actor, datetime | None
     if row.expires_at is not None and row.expires_at < _now():
         raise Unauthorized("API token expired")
     actor = Actor(row.username, row.role, row.user_id, row.token_id, row.party_id, row.trusted)
+    _note_use(db, row.token_id, row.last_used_at)
     return actor, row.expires_at
+
+
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def _note_use(db: Database, token_id: int, last_used: datetime | None) -> None:
+    """Keep a token's `last_used_at` to the minute: written only when the last note is older
+    than TOKEN_USE_RESOLUTION, and only on a lookup (the cache answers the requests between),
+    so a scanner's many requests a second make one write a minute. Best effort: a busy
+    database postpones the note to the next lookup, it never fails the request."""
+    now = _now()
+    if last_used is not None and now - last_used < TOKEN_USE_RESOLUTION:
+        return
+    stale = or_(
+        api_tokens.c.last_used_at.is_(None),
+        api_tokens.c.last_used_at < now - TOKEN_USE_RESOLUTION,
+    )
+    try:
+        with db.write() as conn:
+            conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.id == token_id, stale)
+                .values(last_used_at=now)
+            )
+    except (Conflict, DBAPIError):
+        return
 
 
 # --- logins and web sessions ------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum, StrEnum
 
 
@@ -223,6 +224,14 @@ def field_problems(event_type: str, given: Collection[str]) -> list[tuple[str, s
         if name in given and event_type not in types:
             problems.append((name, _NOT_TAKEN[name].format(what=what)))
     return problems
+
+
+def before_commission(event_time: datetime, commissioned_at: datetime) -> datetime | None:
+    """Nothing happens to a unit before it exists: the commission time (in the offset the
+    event was given in) when `event_time` is before it, else None."""
+    if event_time >= commissioned_at:
+        return None
+    return commissioned_at.astimezone(event_time.tzinfo)
 
 
 def state_text(status: Status, inside: str | None = None) -> str:

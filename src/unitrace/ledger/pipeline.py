@@ -41,7 +41,7 @@ from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, bindparam, text, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
 
 from unitrace.access import audit
 from unitrace.access.principal import Actor
@@ -61,6 +61,7 @@ from unitrace.core.lifecycle import (
     Role,
     Rule,
     Status,
+    before_commission,
     changes,
     field_problems,
     parent_problem,
@@ -69,7 +70,7 @@ from unitrace.core.lifecycle import (
     state_text,
 )
 from unitrace.db.fast import Fast
-from unitrace.db.tables import event_units, units
+from unitrace.db.tables import UTCDateTime, event_units, events, units
 from unitrace.ledger import limits
 from unitrace.ledger.bulk import bulk_insert, chunks
 from unitrace.ledger.schemas import EventIn
@@ -87,6 +88,7 @@ from unitrace.ledger.write import (
     ancestors_of,
     audit_summary,
     commission_check,
+    commission_times,
     commission_write,
     event_hash,
     event_row,
@@ -97,6 +99,7 @@ from unitrace.ledger.write import (
     same_event,
 )
 
+_TIME = UTCDateTime()
 SUMMARY_AFTER = 50  # an atomic batch of more events gets one audit record naming them all
 
 
@@ -595,6 +598,48 @@ def _check_core(batch: Batch, items: list[Item]) -> None:
         [i for i in live if i.error is None and i.parent is not None and i.type != "disassemble"],
     )
     _check_transitions(batch, [i for i in live if i.error is None])
+    _check_times(batch, [i for i in live if i.error is None])
+
+
+_LATEST_COMMISSION = Fast(
+    select(func.max(events.c.event_time)).where(events.c.type == "commission")
+)
+
+
+def _check_times(batch: Batch, items: list[Item]) -> None:
+    """No event before the commission of a unit it is about (subjects, parent, removed parts).
+    One indexed look-up of the latest commission of all answers for the usual scan, which
+    happens after it; only events dated before that look up their own units' commissions."""
+    if not items:
+        return
+    raw = _LATEST_COMMISSION.run(batch.conn, {}).fetchone()[0]
+    latest = _TIME.process_result_value(raw, batch.conn.dialect)
+    if latest is None:
+        return
+    early = [i for i in items if i.event_time is not None and i.event_time < latest]
+    if not early:
+        return
+
+    def named(item: Item) -> list[UnitRow]:
+        return item.subjects + item.removed + ([item.parent] if item.parent else [])
+
+    born = commission_times(batch.conn, list({u.id for i in early for u in named(i)}))
+    for item in early:
+        moment = item.event_time
+        assert moment is not None
+        errors, first = [], None
+        for unit in named(item):
+            commissioned = born.get(unit.id)
+            shown = before_commission(moment, commissioned) if commissioned else None
+            if shown is not None:
+                serial = unit.serial
+                said = f"{serial} was commissioned later, at {shown}"
+                errors.append(FieldError("event_time", said, serial))
+                first = first or (f"{unit.product}/{serial}", shown)
+        if first is not None:
+            unit_name, shown = first
+            said = f"event_time {moment} is before the commission of {unit_name} at {shown}"
+            batch.refuse(item, report(said, errors))
 
 
 def _commission_check(batch: Batch, item: Item) -> None:

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import location_id, lot_id, party_id, product_row
 from unitrace.core.errors import FieldError, NotFound, ValidationError, invalid
 from unitrace.core.lifecycle import Role, Status, rule_for
+from unitrace.core.serials import parse_template
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
     event_units,
@@ -223,6 +224,7 @@ def _timeline_item(r: Any) -> dict[str, Any]:
         "read_point": r.read_point,
         "operator": r.operator,
         "equipment": r.equipment,
+        "region": r.region,
         "biz_transactions": r.biz_transactions,
         "data": r.data,
         "unit_count": r.unit_count,
@@ -361,6 +363,94 @@ def list_units(
     return {
         "items": [{k: v for k, v in r.items() if k not in ("id", "holder_id")} for r in found],
         "next": str(found[-1]["id"]) if more and found else None,
+    }
+
+
+def _upper_case_only(template: str | None, code: str) -> bool:
+    """Whether a serial rule makes only serials without lower-case letters: then a serial
+    typed in lower case means the upper-case one."""
+    if not template:
+        return False
+    try:
+        tokens = parse_template(template)
+    except ValidationError:
+        return False
+    texts = [t.text for t in tokens if t.kind == "literal"] + [code]
+    return all(text == text.upper() for text in texts)
+
+
+def _prefix_range(column: Any, prefix: str) -> list[Any]:
+    """Serials that begin with `prefix`, as a range an index on the serial serves (SQLite
+    compares serials byte by byte; the LIKE keeps the answer right where a database sorts
+    otherwise)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return [column >= prefix, column < upper, column.like(escaped + "%", escape="\\")]
+
+
+def search_units(
+    db: Database,
+    actor: Actor,
+    q: str,
+    *,
+    product: str | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Units whose serial begins with `q` (a whole serial included), in serial order, a page
+    at a time (`next`: the cursor of the next page). A `q` with lower-case letters also finds
+    the upper-case serials of products whose serial rule makes only those. A partner finds
+    only units it may see, as it may see them."""
+    actor.require("read")
+    q = q.strip()
+    if not q:
+        raise invalid("q", "type the serial or its beginning")
+    if len(q) > 64:
+        raise invalid("q", "a serial has at most 64 characters", q)
+    if not 1 <= limit <= MAX_PAGE:
+        raise invalid("limit", f"must be from 1 to {MAX_PAGE}", limit)
+    with db.read() as conn:
+        base: list[Any] = []
+        product_pk = None
+        if product:
+            product_pk = product_row(conn, product).id
+            base.append(units.c.product_id == product_pk)
+        scope = unit_condition(actor)
+        if scope is not None:
+            base.append(scope)
+        variants: list[tuple[str, list[Any]]] = [(q, [])]
+        if q.upper() != q:
+            rules = conn.execute(select(products.c.id, products.c.code, products.c.serial_rule))
+            upper = [r.id for r in rules if _upper_case_only(r.serial_rule, r.code)]
+            if product_pk is not None:
+                upper = [pk for pk in upper if pk == product_pk]
+            if upper:
+                variants.append((q.upper(), [units.c.product_id.in_(upper)]))
+        start: tuple[str, int] | None = None
+        if after is not None:
+            found = conn.execute(select(units.c.serial).where(units.c.id == after)).first()
+            if found is None:
+                raise invalid("after", "is not a cursor from a previous page", after)
+            start = (found.serial, after)
+        rows: list[Any] = []
+        for prefix, only in variants:
+            conditions = base + only + _prefix_range(units.c.serial, prefix)
+            if start is not None:
+                conditions.append(
+                    or_(
+                        units.c.serial > start[0],
+                        and_(units.c.serial == start[0], units.c.id > start[1]),
+                    )
+                )
+            query = unit_list_query(conditions).order_by(None).order_by(units.c.serial, units.c.id)
+            rows += conn.execute(query.limit(limit + 1)).all()
+        rows.sort(key=lambda r: (r.serial, r.id))
+        found_rows = _as_seen(conn, actor, rows[: limit + 1], None)
+    more = len(found_rows) > limit
+    found_rows = found_rows[:limit]
+    return {
+        "items": [{k: v for k, v in r.items() if k not in ("id", "holder_id")} for r in found_rows],
+        "next": str(found_rows[-1]["id"]) if more and found_rows else None,
     }
 
 

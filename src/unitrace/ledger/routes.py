@@ -99,11 +99,24 @@ def list_units(
     status: str | None = None,
     location: str | None = None,
     holder: str | None = None,
+    q: str | None = Query(
+        default=None,
+        max_length=64,
+        description="a serial or its beginning (serial order; lower case finds the upper-case "
+        "serials of products whose rule makes only those); with `product` only",
+    ),
     after: str | None = Query(default=None, description="the `next` cursor of the last page"),
     limit: int = Query(default=50, ge=1, le=1000),
 ) -> dict[str, Any]:
     if after is not None and not (after.isascii() and after.isdigit() and len(after) <= 18):
         raise invalid("after", "is not a cursor from a previous page", after)
+    if q is not None:
+        others = [n for n, v in (("lot", lot), ("status", status), ("location", location),
+                                 ("holder", holder)) if v]  # fmt: skip
+        if others:
+            raise invalid(others[0], "a search by serial (`q`) takes only `product`")
+        cursor = int(after) if after else None
+        return queries.search_units(db, actor, q, product=product, after=cursor, limit=limit)
     return queries.list_units(
         db,
         actor,

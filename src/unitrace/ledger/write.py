@@ -259,6 +259,22 @@ def ancestors_of(conn: Connection, unit_ids: Sequence[int]) -> dict[int, set[int
     return above
 
 
+def commission_times(conn: Connection, unit_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each unit was commissioned (the time of its commission event)."""
+    out: dict[int, datetime] = {}
+    for part in chunks(unit_ids, 900):
+        rows = conn.execute(COMMISSION_TIMES, {"ids": list(part)})
+        out.update((r[0], r[1]) for r in rows)
+    return out
+
+
+COMMISSION_TIMES = (
+    select(event_units.c.unit_id, events.c.event_time)
+    .join(events, events.c.id == event_units.c.event_id)
+    .where(events.c.type == "commission", event_units.c.unit_id.in_(bindparam("ids")))
+)
+
+
 def holders(conn: Connection, parent_ids: list[int]) -> dict[int, str]:
     """Parent unit id → "product/serial", to say which unit holds an installed component."""
     if not parent_ids:

@@ -3,6 +3,7 @@ dossier, commissioning and the scan station, in English and Simplified Chinese."
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import quote
@@ -10,12 +11,19 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError as PydanticValidationError
+from starlette.concurrency import run_in_threadpool
 
 from unitrace.access import service as access
 from unitrace.access.principal import Actor
 from unitrace.catalog import service as catalog
-from unitrace.core.errors import NotFound, Unauthorized, UnitraceError, ValidationError
-from unitrace.core.lifecycle import Status
+from unitrace.core.errors import (
+    FieldError,
+    NotFound,
+    Unauthorized,
+    UnitraceError,
+    ValidationError,
+)
+from unitrace.core.lifecycle import TAKES, Effect, Status, rule_for
 from unitrace.ledger import group, queries
 from unitrace.ledger import service as ledger
 from unitrace.ledger.schemas import CommissionIn, EventIn
@@ -37,7 +45,14 @@ from unitrace.web.common import (
 from unitrace.web.i18n import _
 
 router = APIRouter(include_in_schema=False)
-SCAN_ACTIONS = ("receive", "move", "pack", "unpack", "ship", "inspect")
+# what a person records one unit at a time, at a scan station (the role decides which)
+SCAN_ACTIONS = (
+    "receive", "move", "pack", "unpack", "ship", "deliver", "sell", "activate", "return",
+    "repair", "inspect", "verify", "scrap",
+)  # fmt: skip
+SEEN_IN_REGION = frozenset({"sell", "activate", "return", "repair", "verify"})
+WITH_REASON = frozenset({"return", "repair", "scrap"})
+REGION_CODE = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,6}){0,2}")  # as `EventIn.region`
 
 
 # --- login, logout, language ------------------------------------------------------------
@@ -152,13 +167,18 @@ def dashboard(request: Request) -> Response:
 
 
 @router.get("/units")
-def search(request: Request, q: str = "", product: str = "") -> Response:
+def search(request: Request, q: str = "", product: str = "", after: str = "") -> Response:
+    """A serial, or its beginning: one unit found by its whole serial opens its dossier; else
+    the units whose serial begins so, a page at a time."""
     actor, csrf = require_login(request)
     q = q.strip()[:64]
     if not q:
         return render(request, "search.html", user=actor, csrf=csrf, q="")
     try:
-        found = queries.dossier(database(request), actor, q, product.strip() or None)
+        cursor = int(after) if after.isdigit() and len(after) <= 18 else None
+        found = queries.search_units(
+            database(request), actor, q, product=product.strip() or None, after=cursor
+        )
     except UnitraceError as error:
         return render(
             request,
@@ -170,8 +190,33 @@ def search(request: Request, q: str = "", product: str = "") -> Response:
             error=error_title(error),
             detail=error.detail,
         )
-    target = f"/units/{quote(found['serial'])}?product={quote(found['product']['code'])}"
-    return RedirectResponse(target, status_code=303)
+    items = found["items"]
+    whole = [u for u in items if u["serial"] in (q, q.upper())]
+    if cursor is None and len(whole) == 1:  # a scanned serial: its dossier
+        unit = whole[0]
+        target = f"/units/{quote(unit['serial'])}?product={quote(unit['product'])}"
+        return RedirectResponse(target, status_code=303)
+    if not items:
+        return render(
+            request,
+            "search.html",
+            404,
+            user=actor,
+            csrf=csrf,
+            q=q,
+            error=_("Not found"),
+            detail=_("No unit has a serial that begins with %(q)s.") % {"q": q},
+        )
+    return render(
+        request,
+        "search.html",
+        user=actor,
+        csrf=csrf,
+        q=q,
+        product=product,
+        results=items,
+        next=found["next"],
+    )
 
 
 @router.get("/units/{serial:path}")
@@ -204,15 +249,56 @@ def _pickers(request: Request, actor: Actor) -> dict[str, Any]:
     }
 
 
+def scan_actions(actor: Actor) -> list[str]:
+    """The scan station's actions the actor's role may record, in the station's order."""
+    return [a for a in SCAN_ACTIONS if actor.can(f"event:{a}")]
+
+
+def scan_fields(action: str) -> dict[str, bool]:
+    """The fields of the scan station an action takes, each with whether it must be given:
+    location and party where the lifecycle rule sets or may set them (`core.lifecycle`)."""
+    rule = rule_for(action)
+    fields: dict[str, bool] = {}
+    if rule.location in (Effect.SET, Effect.OPTIONAL):
+        fields["location"] = rule.location is Effect.SET
+    if rule.holder in (Effect.SET, Effect.OPTIONAL):
+        fields["party"] = rule.holder is Effect.SET
+    if action in TAKES["container"]:
+        fields["container"] = True
+    if action in TAKES["container_kind"]:
+        fields["pallet"] = False
+    if action == "receive":
+        fields["po"] = False
+    if action in SEEN_IN_REGION:
+        fields["region"] = False
+    if action in WITH_REASON:
+        fields["reason"] = action in ("return", "scrap")
+    return fields
+
+
+def _field_actions(actions: list[str]) -> dict[str, dict[str, str]]:
+    """For the template: each field's actions and the actions it is required for."""
+    out: dict[str, dict[str, str]] = {}
+    for action in actions:
+        for name, required in scan_fields(action).items():
+            entry = out.setdefault(name, {"actions": "", "required": ""})
+            entry["actions"] = (entry["actions"] + " " + action).strip()
+            if required:
+                entry["required"] = (entry["required"] + " " + action).strip()
+    return out
+
+
 @router.get("/scan")
 def scan_page(request: Request) -> Response:
     actor, csrf = require_login(request)
+    actions = scan_actions(actor)
     return render(
         request,
         "scan.html",
         user=actor,
         csrf=csrf,
-        actions=SCAN_ACTIONS,
+        actions=actions,
+        fields=_field_actions(actions),
         **_pickers(request, actor),
     )
 
@@ -227,48 +313,107 @@ async def scan_submit(request: Request) -> Response:
     action = form.get("action", "")
     context: dict[str, Any] = {"serial": serial, "action": action}
     try:
-        if action not in SCAN_ACTIONS:
-            raise ValidationError(_("Choose an action."))
+        if action not in SCAN_ACTIONS:  # one the role may not record: refused by the ledger
+            raise ValidationError(_("Choose an action."), [FieldError("action", "unknown")])
         if not serial:
-            raise ValidationError(_("Nothing was scanned."))
-        event = _scan_event(request, actor, form, action, serial)
+            raise ValidationError(
+                _("Nothing was scanned."), [FieldError("serial", "Nothing was scanned.")]
+            )
+        event = await run_in_threadpool(_scan_event, request, actor, form, action, serial)
         # group commit, like a scan through the API: written together with the scans that
         # arrive meanwhile, from the pages and the API alike
         done = await group.record(database(request), actor, event)
-        context.update(ok=True, count=done.unit_count, boxed=bool(event.containers))
+        context.update(
+            ok=True, count=done.unit_count, boxed=bool(event.containers), warnings=done.warnings
+        )
+    except FormProblems as problems:
+        context.update(ok=False, title=_("Invalid input"), detail=problems.said())
     except PydanticValidationError as exc:
-        detail = "; ".join(form_errors(exc).values())  # by the error's type: translated
-        context.update(ok=False, title=_("Invalid input"), detail=detail)
+        context.update(ok=False, title=_("Invalid input"), detail=_pydantic_detail(exc))
     except UnitraceError as error:
         context.update(ok=False, title=error_title(error), detail=error.detail)
     return render(request, "scan_result.html", **context)
 
 
+_FIELD_LABELS = {
+    "action": lambda: _("Action"),
+    "serial": lambda: _("Serial"),
+    "location": lambda: _("Location"),
+    "party": lambda: _("Party"),
+    "container": lambda: _("Carton / pallet"),
+    "region": lambda: _("Region"),
+    "reason": lambda: _("Reason"),
+}
+
+
+class FormProblems(Exception):
+    """The scan station's own fields missing or wrong, each said with its label in the page's
+    language (the messages are the page's: already translated)."""
+
+    def __init__(self, problems: list[FieldError]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+    def said(self) -> str:
+        return "; ".join(f"{_FIELD_LABELS[p.field]()}: {p.message}" for p in self.problems)
+
+
+def _pydantic_detail(exc: PydanticValidationError) -> str:
+    """Every problem of the form at once, each naming its field."""
+    parts = []
+    for problem in exc.errors():
+        where = str(problem["loc"][0]) if problem["loc"] else ""
+        label = _FIELD_LABELS[where]() if where in _FIELD_LABELS else where
+        parts.append(f"{label}: {problem['msg']}" if label else str(problem["msg"]))
+    return "; ".join(parts)
+
+
 def _scan_event(
     request: Request, actor: Actor, form: dict[str, str], action: str, code: str
 ) -> EventIn:
-    """The event one scan makes: a scanned carton or pallet stands for everything in it."""
+    """The event one scan makes: a scanned carton or pallet stands for everything in it.
+    Only the fields the action takes are read (a field left filled for another action is not
+    sent); every missing required field is named at once. Runs in the thread pool (it reads
+    the database: is the code a container?)."""
     from unitrace.channel import service as channel
 
+    fields = scan_fields(action)
+    given = {name: form.get(name, "").strip() for name in fields}
+    missing = [
+        FieldError(
+            name,
+            _("Scan or type the carton or pallet first.")
+            if name == "container"
+            else _("required for this action"),
+        )
+        for name, required in fields.items()
+        if required and not given[name]
+    ]
+    region = given.get("region", "").upper()
+    if region and not REGION_CODE.fullmatch(region):
+        missing.append(FieldError("region", _("write a region code like CN-44"), region))
+    if missing:
+        raise FormProblems(missing)
     boxed = channel.is_container(database(request), actor, code)
-    target = form.get("container", "").strip()
     values: dict[str, Any] = {"type": action, "product": form.get("product") or None}
     units: dict[str, list[str]] = {"containers": [code]} if boxed else {"serials": [code]}
+    target = given.get("container", "")
     if action in ("pack", "unpack"):
-        if not target:
-            raise ValidationError(_("Scan or type the carton or pallet first."))
         if action == "unpack" and code == target:
             units = {}  # the container itself scanned: empty it
         kind = "pallet" if action == "pack" and form.get("pallet") else None
         return EventIn.model_validate(
             {**values, **units, "container": target, "container_kind": kind}
         )
-    order = form.get("po", "").strip()
-    values["location"] = form.get("location") or None
-    if action == "ship":
-        values["party"] = form.get("party") or None
-    if order and action == "receive":
-        values["biz_transactions"] = [{"type": "po", "id": order}]
+    for name in ("location", "party"):
+        if given.get(name):
+            values[name] = given[name]
+    if region:
+        values["region"] = region
+    if given.get("reason"):
+        values["data"] = {"reason": given["reason"][:500]}
+    if given.get("po"):
+        values["biz_transactions"] = [{"type": "po", "id": given["po"]}]
     return EventIn.model_validate({**values, **units})
 
 
