@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.factories import make_product, make_units
 from tests.pages import login
+from unitrace import config
 from unitrace.access.principal import ROLES, Actor
 from unitrace.api.app import create_app
 from unitrace.db.engine import Database
@@ -88,3 +92,26 @@ def test_docs_access_lists_every_page_of_the_header_table_as_the_code_has_it() -
     doc = (Path(__file__).parents[2] / "docs" / "access.md").read_text(encoding="utf-8")
     missing = [row for row in map(_doc_row, navigation.pages()) if row not in doc]
     assert not missing, "docs/access.md, 'Web pages by role', should have:\n" + "\n".join(missing)
+
+
+@pytest.fixture
+def shanghai(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("UNITRACE_TIMEZONE", "Asia/Shanghai")
+    config.site_timezone.cache_clear()
+    yield
+    config.site_timezone.cache_clear()
+
+
+def test_pages_and_unit_show_give_times_in_the_site_zone_with_the_offset(
+    client: TestClient, db: Database, cli: Any, shanghai: None
+) -> None:
+    make_product(db)
+    # recorded by a client in Berlin at 02:30 +01:00: 09:30 in Shanghai
+    at = datetime(2026, 12, 1, 2, 30, tzinfo=timezone(timedelta(hours=1)))
+    serial = make_units(db, count=1, event_time=at)[0]
+    login(client, db, "admin", "zh-CN")
+    dossier = client.get(f"/units/{serial}").text
+    assert "2026-12-01 09:30 +08:00" in dossier
+    assert "2026-12-01 09:30 +08:00" in client.get("/").text  # the latest events
+    shown = cli("unit", "show", serial)
+    assert shown.exit_code == 0 and "2026-12-01 09:30 +08:00" in shown.output, shown.output

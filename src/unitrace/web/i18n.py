@@ -10,12 +10,14 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from babel import Locale
-from babel.dates import format_datetime
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
+
+from unitrace.config import site_timezone
+from unitrace.core import clock
 
 LOCALES = {"en": "English", "zh-CN": "简体中文"}
 DEFAULT = "en"
@@ -31,7 +33,7 @@ def translations(locale: str) -> gettext.NullTranslations:
     files = sorted(folder.glob("*.po"))
     if not files:
         return gettext.NullTranslations()
-    merged = None
+    merged: Catalog | None = None
     for po in files:
         with po.open("rb") as handle:
             catalog = read_po(handle, locale=locale.replace("-", "_"))
@@ -41,6 +43,7 @@ def translations(locale: str) -> gettext.NullTranslations:
         for message in catalog:
             if message.id:
                 merged[message.id] = message
+    assert merged is not None
     buffer = io.BytesIO()
     write_mo(buffer, merged)
     buffer.seek(0)
@@ -72,13 +75,12 @@ def negotiate(accept_language: str | None) -> str:
     return DEFAULT
 
 
-def format_time(value: datetime | str | None) -> str:
-    if value is None:
+def format_time(value: datetime | str | None, seconds: bool = False) -> str:
+    """A moment in the site's time zone with its offset (`2026-12-01 09:30 +08:00`), the same
+    in every language: the one place pages turn times into text."""
+    if value is None or value == "":
         return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    locale = Locale.parse(current.get().replace("-", "_"))
-    return format_datetime(value, "medium", tzinfo=value.tzinfo, locale=locale)
+    return clock.shown_in(value, site_timezone(), seconds)
 
 
 def format_number(value: int | float) -> str:
