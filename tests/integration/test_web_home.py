@@ -12,18 +12,24 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import make_product, make_units
-from tests.pages import login
+from tests.factories import make_party, make_product, make_units, record
+from tests.pages import PASSWORD, csrf_of, login
 from unitrace import config
-from unitrace.access.principal import ROLES, Actor
+from unitrace.access import service as access
+from unitrace.access.principal import ROLES, SYSTEM, Actor
 from unitrace.api.app import create_app
+from unitrace.catalog import service as catalog
+from unitrace.catalog.schemas import LocationCreate
 from unitrace.db.engine import Database
+from unitrace.demo import load_demo
+from unitrace.ledger import figures
 from unitrace.web import navigation
 
 
 @pytest.fixture
 def client(db: Database) -> Iterator[TestClient]:
     with TestClient(create_app(db), raise_server_exceptions=False) as c:
+        c.headers["Accept-Language"] = "zh-CN"  # our users' language
         yield c
 
 
@@ -115,3 +121,90 @@ def test_pages_and_unit_show_give_times_in_the_site_zone_with_the_offset(
     assert "2026-12-01 09:30 +08:00" in client.get("/").text  # the latest events
     shown = cli("unit", "show", serial)
     assert shown.exit_code == 0 and "2026-12-01 09:30 +08:00" in shown.output, shown.output
+
+
+def _home_world(db: Database) -> list[str]:
+    """A warehouse with a bin, 20 finished units with a component each (installed), 8 shipped
+    to D-EAST and delivered, 5 of those sold by it, 2 of the rest recalled on the shelf."""
+    catalog.create_location(db, SYSTEM, LocationCreate(code="FG", name="成品仓", kind="warehouse"))
+    bin_ = LocationCreate(code="FG-A01", name="A01 货位", kind="bin", parent="FG")
+    catalog.create_location(db, SYSTEM, bin_)
+    make_party(db, "D-EAST")
+    make_product(db, "AC1")
+    make_product(db, "CMP", rule="CP{seq:6}")
+    units, parts = make_units(db, "AC1", 20), make_units(db, "CMP", 20)
+    for unit, part in zip(units, parts, strict=True):
+        record(db, type="assemble", product="CMP", serials=[part],
+               parent={"product": "AC1", "serial": unit})  # fmt: skip
+    record(db, type="receive", product="AC1", serials=units, location="FG-A01")
+    record(db, type="ship", product="AC1", serials=units[:8], party="D-EAST")
+    record(db, type="deliver", product="AC1", serials=units[:8])
+    record(db, type="sell", product="AC1", serials=units[:5], party="D-EAST")
+    record(db, type="recall", product="AC1", serials=units[18:])
+    return units
+
+
+def _kpi(html: str, name: str) -> str:
+    found = re.search(rf'data-testid="kpi-{name}">.*?<strong>([^<]+)</strong>', html, re.S)
+    assert found, f"no KPI {name}"
+    return found.group(1)
+
+
+def test_home_counts_units_not_installed_components_and_sold_as_the_demo_does(
+    client: TestClient, db: Database
+) -> None:
+    units = _home_world(db)
+    login(client, db, "admin", "zh-CN")
+    home = client.get("/")
+    assert home.status_code == 200
+    by_status = re.search(r'data-testid="by-status">(.*?)</table>', home.text, re.S)
+    assert by_status is not None
+    assert "单品当前状态 · 20<" in home.text  # 20 units; their 20 installed parts are not units
+    assert 'data-testid="installed">另有 20 个部件' in home.text
+    assert _kpi(home.text, "sold") == "5" == str(figures.units_in_events(db, SYSTEM, "sell"))
+    assert _kpi(home.text, "shipped-today") == "8" and _kpi(home.text, "shipped-week") == "8"
+    assert _kpi(home.text, "output") == "40"  # commissioned today: 20 units and 20 parts
+    assert _kpi(home.text, "alerts") == "0" and _kpi(home.text, "recalls") == "0"
+    stock = re.search(r'data-testid="stock-by-warehouse">(.*?)</table>', home.text, re.S)
+    assert stock is not None and ">FG<" in stock[1] and ">12<" in stock[1]  # bin rolled up
+    assert "其中 2 已召回" in stock[1]  # recalled units on the shelf still count, flagged
+    latest = re.search(r'data-testid="latest-events">(.*?)</table>', home.text, re.S)
+    assert latest is not None and f'href="/units/{units[18]}?product=AC1"' in latest[1]
+
+
+def test_demo_summary_and_home_page_say_the_same(db: Database) -> None:
+    counts = load_demo(db, units=200)
+    assert counts["sold"] == figures.units_in_events(db, SYSTEM, "sell")
+    assert counts["statuses"] == dict(figures.unit_statuses(db, SYSTEM)["statuses"])
+    assert "installed" not in counts["statuses"]
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_every_role_opens_its_home_page_with_only_its_figures(
+    client: TestClient, db: Database, role: str
+) -> None:
+    _home_world(db)
+    login(client, db, role, "zh-CN")
+    home = client.get("/")
+    assert home.status_code == 200, home.text[:500]
+    shown = set(re.findall(r'data-testid="kpi-([a-z-]+)"', home.text))
+    actor = Actor("x", role)
+    assert ("recalls" in shown) == actor.can("trace")
+    assert ("alerts" in shown) == ("stock-by-warehouse" in home.text) == actor.can("catalog.read")
+    assert ("output" in shown) == ("shipped-today" in shown) == (role != "partner")
+
+
+def test_a_partner_s_home_shows_its_own_units_and_sales(client: TestClient, db: Database) -> None:
+    units = _home_world(db)
+    login(client, db, "partner", "zh-CN")  # a partner of D-P, which holds nothing
+    empty = client.get("/").text
+    assert _kpi(empty, "sold") == "0" and units[0] not in empty
+    access.create_user(db, SYSTEM, "east", PASSWORD, "partner", "D-EAST")
+    client.cookies.clear()
+    page = client.get("/login")
+    client.post("/login", data={"username": "east", "password": PASSWORD,
+                                "csrf_token": csrf_of(page.text)})  # fmt: skip
+    home = client.get("/").text
+    assert _kpi(home, "sold") == "5"
+    assert "单品当前状态 · 8<" in home  # 3 delivered to it, 5 sold by it
+    assert "FG" not in home and units[18] not in home  # our stock and our recall are not its

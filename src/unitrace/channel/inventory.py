@@ -66,18 +66,24 @@ def subtree(tree: dict[int, Place], root: int) -> set[int]:
     return {place for place in tree if root in ancestors(tree, place)}
 
 
-def inventory_query(by: list[str], status: str | None, places: set[int] | None) -> Select[Any]:
-    """Own counts per group (and per location id when rolling up): indexed by status and
-    product (`ix_units_product_status`) or by location (`ix_units_location`)."""
+def inventory_query(
+    by: list[str], status: str | None, places: set[int] | None, product: str | None = None
+) -> Select[Any]:
+    """Own counts per group (and per location id when rolling up). Products and lots are
+    joined only when counted by: a count of the whole stock reads the units once, a product's
+    stock goes by `ix_units_product_status`, a location's by `ix_units_location`."""
     columns = [INVENTORY_BY[b].label(b) for b in by if b != "location"]
     if "location" in by:
         columns.append(units.c.location_id.label("location_id"))
     recalled = func.sum(case((units.c.status == int(Status.RECALLED), 1), else_=0))
+    source: Any = units
+    if "product" in by:
+        source = source.join(products, products.c.id == units.c.product_id)
+    if "lot" in by:
+        source = source.outerjoin(lots, lots.c.id == units.c.lot_id)
     query = (
         select(*columns, func.count().label("units"), recalled.label("recalled"))
-        .select_from(units)
-        .join(products, products.c.id == units.c.product_id)
-        .outerjoin(lots, lots.c.id == units.c.lot_id)
+        .select_from(source)
         .group_by(*columns)
     )
     if status:
@@ -89,6 +95,9 @@ def inventory_query(by: list[str], status: str | None, places: set[int] | None) 
         query = query.where(ON_HAND)
     if places is not None:
         query = query.where(units.c.location_id.in_(sorted(places)))
+    if product:
+        wanted = select(products.c.id).where(products.c.code == product).scalar_subquery()
+        query = query.where(units.c.product_id == wanted)
     return query
 
 
@@ -120,9 +129,7 @@ def inventory(
             if root is None:
                 raise NotFound(f"no location with code {location!r}")
             places = subtree(tree, root)
-        query = inventory_query(by, status, places)
-        if product:
-            query = query.where(products.c.code == product)
+        query = inventory_query(by, status, places, product)
         rows = [dict(r._mapping) for r in conn.execute(query)]
     for row in rows:
         row["recalled"] = int(row["recalled"] or 0)
