@@ -139,7 +139,7 @@ def _home_world(db: Database) -> list[str]:
     record(db, type="receive", product="AC1", serials=units, location="FG-A01")
     record(db, type="ship", product="AC1", serials=units[:8], party="D-EAST")
     record(db, type="deliver", product="AC1", serials=units[:8])
-    record(db, type="sell", product="AC1", serials=units[:5], party="D-EAST")
+    record(db, type="sell", product="AC1", serials=units[:5])  # as the demo: no party named
     record(db, type="recall", product="AC1", serials=units[18:])
     return units
 

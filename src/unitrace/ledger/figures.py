@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 
-from unitrace.access.principal import Actor
+from unitrace.access.principal import SYSTEM, Actor
 from unitrace.core.lifecycle import Role, Status
 from unitrace.db.engine import Database
 from unitrace.db.tables import event_units, events, products, units
@@ -72,11 +72,26 @@ def _events_of(actor: Actor, kind: str, since: datetime | None) -> ColumnElement
 
 def units_in_events(db: Database, actor: Actor, kind: str, since: datetime | None = None) -> int:
     """Units named by `kind` events (since a moment): `sell` gives the units sold — each sale
-    once, a unit sold, returned and sold again twice. A partner: events that name its party."""
+    once, a unit sold, returned and sold again twice. A partner: its units in such events."""
     actor.require("read")
     query = select(func.coalesce(func.sum(events.c.unit_count), 0)).where(
-        _events_of(actor, kind, since)
+        _events_of(SYSTEM, kind, since)
     )
+    if actor.is_partner:
+        # its units in such events: those that name its party, and those of units it holds
+        # (a sale recorded for the partner's unit by our staff names no party)
+        party = party_of(actor)
+        query = (
+            select(func.count())
+            .select_from(event_units)
+            .join(events, events.c.id == event_units.c.event_id)
+            .join(units, units.c.id == event_units.c.unit_id)
+            .where(
+                _events_of(SYSTEM, kind, since),
+                event_units.c.role == int(Role.SUBJECT),
+                or_(events.c.party_id == party, units.c.holder_id == party),
+            )
+        )
     with db.read() as conn:
         return int(conn.execute(query).scalar_one())
 
