@@ -24,10 +24,13 @@ INVENTORY_BY = {
 }
 # On hand: in stock, or recalled while still in one of our locations (a recall changes no
 # location: the unit is on the shelf, held back). Installed, shipped and scrapped units are not.
-ON_HAND: ColumnElement[bool] = or_(
-    units.c.status == int(Status.IN_STOCK),
-    and_(units.c.status == int(Status.RECALLED), units.c.location_id.is_not(None)),
+ON_HAND: ColumnElement[bool] = and_(
+    units.c.status.in_([int(Status.IN_STOCK), int(Status.RECALLED)]),
+    or_(units.c.status == int(Status.IN_STOCK), units.c.location_id.is_not(None)),
 )
+# every product: lets the planner walk `ix_units_product_status` (product, status) for the
+# statuses asked, instead of reading every unit ever made
+EVERY_PRODUCT = units.c.product_id.in_(select(products.c.id).scalar_subquery())
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ def inventory_query(
     if product:
         wanted = select(products.c.id).where(products.c.code == product).scalar_subquery()
         query = query.where(units.c.product_id == wanted)
+    elif places is None:
+        query = query.where(EVERY_PRODUCT)
     return query
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Integer, case, cast, func, literal_column, select
 
 from unitrace.access.principal import Actor
 from unitrace.db.engine import Database
-from unitrace.db.tables import unit_steps
+from unitrace.db.tables import products, unit_steps
 
 
 def _local_day(db: Database, zone: tzinfo, column: Any) -> Any:
@@ -44,7 +44,12 @@ def yield_trend(db: Database, actor: Actor, zone: tzinfo, days: int = 14) -> dic
                 func.sum(cast(case((first, 1), else_=0), Integer)),
                 func.sum(cast(case((first & unit_steps.c.passed, 1), else_=0), Integer)),
             )
-            .where(unit_steps.c.ended_at >= since)
+            # every product: the window is read on `ix_unit_steps_product_time`, not the
+            # whole history of step results
+            .where(
+                unit_steps.c.product_id.in_(select(products.c.id).scalar_subquery()),
+                unit_steps.c.ended_at >= since,
+            )
             .group_by(day, unit_steps.c.step)
             .order_by(day)
         )
