@@ -14,11 +14,14 @@ from pydantic import ValidationError as PydanticValidationError
 from unitrace.access import service as access
 from unitrace.access.principal import Actor
 from unitrace.catalog import service as catalog
+from unitrace.channel import figures as channel_figures
 from unitrace.config import site_timezone
 from unitrace.core.errors import NotFound, Unauthorized, UnitraceError, ValidationError
-from unitrace.ledger import group, queries
+from unitrace.ledger import figures, group, queries
 from unitrace.ledger import service as ledger
 from unitrace.ledger.schemas import CommissionIn, EventIn
+from unitrace.production import figures as production_figures
+from unitrace.production import recall
 from unitrace.web import i18n
 from unitrace.web.common import (
     LANG_COOKIE,
@@ -143,11 +146,6 @@ def dashboard(request: Request) -> Response:
 
 
 def home_figures(request: Request, actor: Actor) -> dict[str, Any]:
-    from unitrace.channel import figures as channel_figures
-    from unitrace.ledger import figures
-    from unitrace.production import figures as production_figures
-    from unitrace.production import recall
-
     db, zone = database(request), site_timezone()
     today, week = figures.day_start(zone), figures.week_start(zone)
     shown: dict[str, Any] = {
