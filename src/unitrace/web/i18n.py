@@ -10,7 +10,6 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -27,23 +26,24 @@ current: ContextVar[str] = ContextVar("locale", default=DEFAULT)
 
 @cache
 def translations(locale: str) -> gettext.NullTranslations:
-    """The catalog of `locale`: every `*.po` file of its LC_MESSAGES folder, merged in name order
-    (each area of the pages keeps its own file, so work on two areas does not collide)."""
+    """The catalog of `locale`: every `*.po` file of its LC_MESSAGES folder merged, messages.po
+    first and then the others in name order (each area of the pages keeps its own file, and a
+    later file's text wins for the same message)."""
     folder = CATALOGS / locale.replace("-", "_") / "LC_MESSAGES"
-    files = sorted(folder.glob("*.po"))
+    files = sorted(folder.glob("*.po"), key=lambda po: (po.name != "messages.po", po.name))
     if not files:
         return gettext.NullTranslations()
-    merged: Catalog | None = None
+    catalogs = []
     for po in files:
         with po.open("rb") as handle:
-            catalog = read_po(handle, locale=locale.replace("-", "_"))
-        if merged is None:
-            merged = catalog
-            continue
+            catalogs.append(read_po(handle, locale=locale.replace("-", "_")))
+    merged = catalogs[0]
+    for catalog in catalogs[1:]:
         for message in catalog:
             if message.id:
+                # Catalog's item assignment keeps an existing message's text: replace it
+                merged.delete(message.id, message.context)
                 merged[message.id] = message
-    assert merged is not None
     buffer = io.BytesIO()
     write_mo(buffer, merged)
     buffer.seek(0)

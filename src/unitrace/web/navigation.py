@@ -61,6 +61,8 @@ def pages() -> tuple[Page, ...]:
         Page("/sell-through", "Sell-through", _all("event:sell")),
         Page("/products", "Products", _all("read")),
         Page("/lots", "Lots", _all("catalog.read")),
+        Page("/parties", "Parties", _all("catalog.read")),
+        Page("/locations", "Locations", _all("catalog.read")),
         Page("/admin/users", "Users", _all("access.admin")),
         Page("/audit", "Audit trail", _all("audit.read")),
     )
