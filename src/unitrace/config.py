@@ -7,7 +7,9 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SETTINGS = {
     "UNITRACE_HOME": "folder for the embedded SQLite database and other data (./unitrace-data)",
@@ -37,6 +39,8 @@ SETTINGS = {
     "(1000000)",
     "UNITRACE_UPLOAD_MAX_SECONDS": "longest time the server spends reading one uploaded file, "
     "in seconds (60)",
+    "UNITRACE_TIMEZONE": "IANA time zone (`Asia/Shanghai`) that pages and the CLI show times in, "
+    "with the offset (the machine's local zone)",
 }
 
 
@@ -149,6 +153,7 @@ class Settings:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ValueError(f"UNITRACE_PORT must be a port number, not {port_text!r}")
         host = os.environ.get("UNITRACE_HOST", "127.0.0.1")
+        site_timezone()  # a wrong zone name stops the start, naming the setting
         return cls(home, url, host, int(port_text), Limits.from_env())
 
 
@@ -182,3 +187,39 @@ def _positive(name: str, default: int) -> int:
 def partner_limits() -> PartnerLimits:
     """The limits from the environment, read once (`partner_limits.cache_clear()` to reread)."""
     return PartnerLimits.from_env()
+
+
+def _local_zone() -> tzinfo:
+    """The machine's zone: `TZ`, else the zone /etc/localtime links to, else its current offset."""
+    for name in (os.environ.get("TZ", "").lstrip(":"), _linked_zone()):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    zone = datetime.now().astimezone().tzinfo
+    return zone if zone is not None else UTC
+
+
+def _linked_zone() -> str:
+    try:
+        target = Path("/etc/localtime").resolve(strict=True)
+    except OSError:
+        return ""
+    _, found, name = str(target).partition("zoneinfo/")
+    return name if found else ""
+
+
+@functools.cache
+def site_timezone() -> tzinfo:
+    """The zone pages and the CLI show times in: `UNITRACE_TIMEZONE` (an IANA name), or the
+    machine's local zone. A name that is not a zone raises ValueError naming the setting."""
+    name = os.environ.get("UNITRACE_TIMEZONE", "").strip()
+    if not name:
+        return _local_zone()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"UNITRACE_TIMEZONE must be an IANA time zone such as Asia/Shanghai, not {name!r}"
+        ) from None

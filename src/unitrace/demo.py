@@ -19,6 +19,7 @@ from unitrace.catalog.schemas import LocationCreate, LotCreate, PartyCreate, Pro
 from unitrace.core.checkdigits import check_character
 from unitrace.core.errors import Conflict, invalid
 from unitrace.db.engine import Database
+from unitrace.ledger import figures
 from unitrace.ledger import service as ledger
 from unitrace.ledger.schemas import (
     BizTransaction,
@@ -50,67 +51,61 @@ def _catalog(db: Database) -> None:
     for party in (
         PartyCreate(
             code="SUP-COMP",
-            name="宁波压缩机 Ningbo Compressor Co.",
+            name="宁波压缩机有限公司",
             kind="supplier",
             region="CN-33",
         ),
-        PartyCreate(
-            code="SUP-PCB", name="深圳电路板 Shenzhen PCB Ltd.", kind="supplier", region="CN-44"
-        ),
-        PartyCreate(
-            code="SUP-FAST", name="苏州紧固件 Suzhou Fasteners", kind="supplier", region="CN-32"
-        ),
+        PartyCreate(code="SUP-PCB", name="深圳电路板有限公司", kind="supplier", region="CN-44"),
+        PartyCreate(code="SUP-FAST", name="苏州紧固件有限公司", kind="supplier", region="CN-32"),
         PartyCreate(
             code="D-EAST",
-            name="华东分销 East China Distribution",
+            name="华东分销有限公司",
             kind="distributor",
             region="CN-31",
             authorised_regions=["CN-31", "CN-32", "CN-33"],
         ),
         PartyCreate(
             code="D-SOUTH",
-            name="华南分销 South China Distribution",
+            name="华南分销有限公司",
             kind="distributor",
             region="CN-44",
             authorised_regions=["CN-44", "CN-45", "CN-46"],
         ),
         PartyCreate(
             code="C-HOTEL",
-            name="上海酒店集团 Shanghai Hotel Group",
+            name="上海酒店集团",
             kind="customer",
             region="CN-31",
         ),
     ):
         catalog.create_party(db, SYSTEM, party)
     for location in (
-        LocationCreate(code="SZ", name="深圳工厂 Shenzhen plant", kind="site", region="CN-44"),
+        LocationCreate(code="SZ", name="深圳工厂", kind="site", region="CN-44"),
         LocationCreate(
             code="SZ-ASSY",
-            name="总装线 Assembly line 1",
+            name="总装一线",
             kind="station",
             parent="SZ",
             region="CN-44",
         ),
-        LocationCreate(
-            code="SZ-QC", name="终检 Final QC", kind="station", parent="SZ", region="CN-44"
-        ),
+        LocationCreate(code="SZ-QC", name="终检工位", kind="station", parent="SZ", region="CN-44"),
         LocationCreate(
             code="SZ-FG",
-            name="成品仓 Finished goods",
+            name="成品仓",
             kind="warehouse",
             parent="SZ",
             region="CN-44",
         ),
-        LocationCreate(code="SZ-FG-A01", name="A01", kind="bin", parent="SZ-FG", region="CN-44"),
         LocationCreate(
-            code="SZ-RMA", name="返修区 Repair area", kind="warehouse", parent="SZ", region="CN-44"
+            code="SZ-FG-A01", name="A区01货位", kind="bin", parent="SZ-FG", region="CN-44"
         ),
+        LocationCreate(code="SZ-RMA", name="返修区", kind="warehouse", parent="SZ", region="CN-44"),
     ):
         catalog.create_location(db, SYSTEM, location)
     for new_product in (
         ProductCreate(
             code=FINISHED,
-            name="AC-9000 分体空调 split air conditioner",
+            name="AC-9000 分体空调",
             gtin=_gtin("069500000001"),
             serial_rule="AC{yy}{mm}{seq:6}{check:luhn}",
             warranty_months=36,
@@ -118,7 +113,7 @@ def _catalog(db: Database) -> None:
         ),
         ProductCreate(
             code="CMP-R32",
-            name="R32 压缩机 compressor",
+            name="R32 压缩机",
             gtin=_gtin("069500000002"),
             serial_rule="CP{yyyy}-{seq:7}",
             warranty_months=60,
@@ -126,11 +121,11 @@ def _catalog(db: Database) -> None:
         ),
         ProductCreate(
             code="MB-V2",
-            name="主控板 main board V2",
+            name="主控板 V2",
             serial_rule="MB{random:10}{check:mod37-36}",
             warranty_months=24,
         ),
-        ProductCreate(code="SCREW-M4", name="M4 螺丝 screw kit", tracking="lot"),
+        ProductCreate(code="SCREW-M4", name="M4 螺丝包", tracking="lot"),
     ):
         catalog.create_product(db, SYSTEM, new_product)
     today = date.today()
@@ -200,9 +195,9 @@ def load_demo(
         ]
         production.set_bom(db, SYSTEM, FINISHED, BomIn(lines=bom))
         route = [
-            StepDefIn(code="ASSY", name="总装 Assembly", required=False),
-            StepDefIn(code="LEAK", name="检漏 Leak test"),
-            StepDefIn(code="FQC", name="终检 Final QC"),
+            StepDefIn(code="ASSY", name="总装", required=False),
+            StepDefIn(code="LEAK", name="检漏"),
+            StepDefIn(code="FQC", name="终检"),
         ]
         production.set_route(db, SYSTEM, FINISHED, RouteIn(steps=route))
         parts = zip(finished, made["CMP-R32"], made["MB-V2"], strict=True)
@@ -269,7 +264,7 @@ def load_demo(
                 serials=sorted(failed),
                 location="SZ-QC",
                 event_time=_at(start, 17),
-                data={"reason": "FQC failed"},
+                data={"reason": "终检不合格"},
             ),
             EventIn(
                 type="receive",
@@ -381,7 +376,7 @@ def load_demo(
                     location="SZ-RMA",
                     operator="SVC01",
                     event_time=_at(start, 113 + i / 100),
-                    data={"defect_code": "PCB-CAP-03", "note": "电容鼓包 bulging capacitor"},
+                    data={"defect_code": "PCB-CAP-03", "note": "电容鼓包"},
                 )
             )
         batch.append(
@@ -398,26 +393,32 @@ def load_demo(
         progress.advance(task)
         opened = RecallIn(
             code="RC-2026-01",
-            title="主控板电容鼓包 Main board capacitors bulge",
-            reason="Capacitor batch of board lot PCB-2607 ages early (PCB-CAP-03).",
+            title="主控板电容鼓包",
+            reason="主控板批次 PCB-2607 的电容过早老化（PCB-CAP-03）。",
             trace=TraceQuery(product="MB-V2", lot="PCB-2607"),
         )
         campaign = recall.create_recall(db, SYSTEM, opened)
         recall.mark_recalled(db, SYSTEM, "RC-2026-01")
         progress.advance(task, 2)
+    # the figures the home page shows, from the same definitions (ledger.figures)
+    sold_units = figures.units_in_events(db, SYSTEM, "sell")
+    now = figures.unit_statuses(db, SYSTEM)
     counts = {
         "finished": units,
         "components": 2 * units + len(spares),
-        "shipped": len(delivered),
-        "sold": len(sold),
+        "shipped": figures.units_in_events(db, SYSTEM, "ship"),
+        "sold": sold_units,
         "returned": len(returned),
         "recalled": campaign["units"],
+        "statuses": dict(now["statuses"]),
     }
     if console is not None:
+        by_status = ", ".join(f"{n:,} {label}" for label, n in now["statuses"] if n)
         console.print(
             f"demo data: {units:,} {FINISHED} units with compressors and boards, "
-            f"{len(delivered):,} shipped to D-EAST/D-SOUTH, {len(sold):,} sold, "
-            f"{len(returned)} repaired (e.g. unit {returned[0]})",
+            f"{counts['shipped']:,} shipped to D-EAST/D-SOUTH, {sold_units:,} sold to end "
+            f"customers, {len(returned)} repaired (e.g. unit {returned[0]}); units by status "
+            f"now, as on the home page: {by_status}",
             highlight=False,
         )
     return counts

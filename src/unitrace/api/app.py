@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from starlette.types import Receive, Scope, Send
 
 from unitrace import __version__
@@ -107,14 +107,15 @@ def create_app(
     from unitrace.web.channel import router as channel_pages
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.manage import router as manage_router
+    from unitrace.web.navigation import PageForbidden, forbidden, guard
     from unitrace.web.pages import router as pages_router
     from unitrace.web.production import router as production_pages
 
-    app.include_router(pages_router)
-    app.include_router(manage_router)
-    app.include_router(production_pages)
-    app.include_router(channel_pages)
+    for pages in (pages_router, manage_router, production_pages, channel_pages):
+        # the header's table of pages is also their guard (web.navigation)
+        app.include_router(pages, dependencies=[Depends(guard)])
     app.add_exception_handler(LoginRequired, login_redirect)
+    app.add_exception_handler(PageForbidden, forbidden)
     static = Path(__file__).resolve().parent.parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

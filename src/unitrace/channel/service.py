@@ -9,14 +9,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import party_id, product_row
 from unitrace.channel import packing
+from unitrace.channel.inventory import INVENTORY_BY as INVENTORY_BY  # the use case lives there
+from unitrace.channel.inventory import inventory as inventory
 from unitrace.core.errors import Conflict, FieldError, NotFound, invalid
-from unitrace.core.lifecycle import Status
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
     containers,
@@ -24,7 +25,6 @@ from unitrace.db.tables import (
     event_containers,
     events,
     locations,
-    lots,
     parties,
     products,
     shipments,
@@ -272,63 +272,6 @@ def _since_given(history: Sequence[Any], party: int) -> list[Any]:
     given = max((i for i, e in enumerate(in_order) if e.party_id == party), default=len(in_order))
     shown = {e.id for e in in_order[:first_out]} | {e.id for e in in_order[given:]}
     return [e for e in history if e.id in shown]
-
-
-# --- item-level inventory ---------------------------------------------------------------
-
-INVENTORY_BY = {
-    "product": products.c.code,
-    "lot": lots.c.number,
-    "location": locations.c.code,
-    "status": units.c.status,
-}
-
-
-def inventory(
-    db: Database,
-    actor: Actor,
-    by: list[str],
-    *,
-    product: str | None = None,
-    location: str | None = None,
-    status: str | None = None,
-) -> dict[str, Any]:
-    """Units on hand counted by product, lot, location and/or status: the projection of the
-    ledger, no second counter. Installed and scrapped units are not stock unless asked for."""
-    actor.require("catalog.read")
-    unknown = [b for b in by if b not in INVENTORY_BY]
-    if unknown or not by:
-        raise invalid("by", f"one or more of {', '.join(INVENTORY_BY)}", ",".join(unknown))
-    columns = [INVENTORY_BY[b].label(b) for b in by]
-    query = (
-        select(*columns, func.count().label("units"))
-        .select_from(units)
-        .join(products, products.c.id == units.c.product_id)
-        .outerjoin(lots, lots.c.id == units.c.lot_id)
-        .outerjoin(locations, locations.c.id == units.c.location_id)
-        .group_by(*columns)
-        .order_by(*columns)
-    )
-    if status:
-        try:
-            query = query.where(units.c.status == int(Status.from_label(status)))
-        except ValueError as error:
-            raise invalid("status", str(error), status) from None
-    else:
-        query = query.where(units.c.status == int(Status.IN_STOCK))
-    if product:
-        query = query.where(products.c.code == product)
-    if location:
-        query = query.where(locations.c.code == location)
-    with db.read() as conn:
-        rows = conn.execute(query).all()
-    items = []
-    for row in rows:
-        item = dict(row._mapping)
-        if "status" in item:
-            item["status"] = Status(item["status"]).label
-        items.append(item)
-    return {"by": by, "items": items, "total": sum(i["units"] for i in items)}
 
 
 # --- diversion alerts -------------------------------------------------------------------

@@ -35,7 +35,8 @@ from unitrace.cli.production import (
     route_command,
     trace_app,
 )
-from unitrace.config import Settings, partner_limits
+from unitrace.config import Settings, partner_limits, site_timezone
+from unitrace.core import clock
 from unitrace.core.errors import ValidationError
 from unitrace.db import migrate
 from unitrace.ledger import queries, replay
@@ -289,10 +290,10 @@ def token_list(user: Annotated[str | None, typer.Argument()] = None) -> None:
             str(t["id"]),
             t["user"],
             t["name"],
-            (t["created_at"] or "")[:16],
-            (t["expires_at"] or "")[:16],
-            (t["revoked_at"] or "")[:16],
-            (t["last_used_at"] or "")[:16],
+            _shown(t["created_at"]),
+            _shown(t["expires_at"]),
+            _shown(t["revoked_at"]),
+            _shown(t["last_used_at"]),
             "yes" if t["trusted"] else "",
         )
     console.print(table)
@@ -384,7 +385,12 @@ def audit_list(
     table = Table("id", "at", "actor", "action", "entity", "key")
     for r in page["items"]:
         table.add_row(
-            str(r["id"]), r["at"][:19], r["actor"], r["action"], r["entity"], r["entity_key"]
+            str(r["id"]),
+            _shown(r["at"], seconds=True),
+            r["actor"],
+            r["action"],
+            r["entity"],
+            r["entity_key"],
         )
     console.print(table)
 
@@ -512,9 +518,14 @@ def unit_show(
     for e in found["events"]:
         details = json.dumps(e["data"], ensure_ascii=False) if e["data"] else ""
         where, party = e["location"] or "", e["party"] or ""
-        cells = (e["event_time"][:19], e["type"], e["role"], where, party, details)
+        cells = (_shown(e["event_time"]), e["type"], e["role"], where, party, details)
         table.add_row(*[escape(v) for v in cells])
     console.print(table)
+
+
+def _shown(value: str | None, seconds: bool = False) -> str:
+    """A time as the pages show it: in the site's zone (`UNITRACE_TIMEZONE`), with the offset."""
+    return clock.shown_in(value, site_timezone(), seconds) if value else ""
 
 
 @ledger_app.command("verify")

@@ -76,6 +76,8 @@ def inventory_page(
     except UnitraceError as error:
         errors = form_errors(error)
     for item in found["items"]:
+        # own units: their serials; recalled ones among them; a location's children: a count
+        # of the locations below it (warehouse → bins → units)
         drill = {
             "product": item.get("product") or product,
             "status": item.get("status") or status or "in_stock",
@@ -83,6 +85,17 @@ def inventory_page(
             "lot": item.get("lot") or "",
         }
         item["drill"] = urlencode({k: v for k, v in drill.items() if v})
+        item["drill_recalled"] = urlencode(
+            {k: v for k, v in drill.items() if v} | {"status": "recalled"}
+        )
+        if item.get("location") and item.get("total", 0) > item["units"]:
+            below = {
+                "by": ",".join(chosen),
+                "location": item["location"],
+                "product": product,
+                "status": status,
+            }
+            item["drill_below"] = urlencode({k: v for k, v in below.items() if v})
     return render(
         request,
         "inventory.html",

@@ -10,12 +10,13 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from babel import Locale
-from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
+
+from unitrace.config import site_timezone
+from unitrace.core import clock
 
 LOCALES = {"en": "English", "zh-CN": "简体中文"}
 DEFAULT = "en"
@@ -78,13 +79,12 @@ def negotiate(accept_language: str | None) -> str:
     return DEFAULT
 
 
-def format_time(value: datetime | str | None) -> str:
-    if value is None:
+def format_time(value: datetime | str | None, seconds: bool = False) -> str:
+    """A moment in the site's time zone with its offset (`2026-12-01 09:30 +08:00`), the same
+    in every language: the one place pages turn times into text."""
+    if value is None or value == "":
         return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    locale = Locale.parse(current.get().replace("-", "_"))
-    return format_datetime(value, "medium", tzinfo=value.tzinfo, locale=locale)
+    return clock.shown_in(value, site_timezone(), seconds)
 
 
 def format_number(value: int | float) -> str:

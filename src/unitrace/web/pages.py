@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from unitrace.access import service as access
 from unitrace.access.principal import Actor
 from unitrace.catalog import service as catalog
+from unitrace.channel import figures as channel_figures
+from unitrace.config import site_timezone
 from unitrace.core.errors import (
     FieldError,
     NotFound,
@@ -24,9 +26,11 @@ from unitrace.core.errors import (
     ValidationError,
 )
 from unitrace.core.lifecycle import TAKES, Effect, Status, rule_for
-from unitrace.ledger import group, queries
+from unitrace.ledger import figures, group, queries
 from unitrace.ledger import service as ledger
 from unitrace.ledger.schemas import CommissionIn, EventIn
+from unitrace.production import figures as production_figures
+from unitrace.production import recall
 from unitrace.web import i18n
 from unitrace.web.common import (
     LANG_COOKIE,
@@ -151,19 +155,35 @@ async def choose_language(request: Request) -> Response:
 
 @router.get("/")
 def dashboard(request: Request) -> Response:
+    """The figures a manager opens the home page for, those of the role only (a partner: its
+    own units and events)."""
     actor, csrf = require_login(request)
-    data = queries.overview(database(request), actor)
-    counts = data.pop("statuses")
-    ordered = [(s.label, counts.get(s.label, 0)) for s in Status]
-    return render(
-        request,
-        "dashboard.html",
-        user=actor,
-        csrf=csrf,
-        statuses=ordered,
-        total=sum(counts.values()),
-        **data,
-    )
+    return render(request, "dashboard.html", user=actor, csrf=csrf, **home_figures(request, actor))
+
+
+def home_figures(request: Request, actor: Actor) -> dict[str, Any]:
+    db, zone = database(request), site_timezone()
+    today, week = figures.day_start(zone), figures.week_start(zone)
+    shown: dict[str, Any] = {
+        **figures.unit_statuses(db, actor),
+        "sold": figures.units_in_events(db, actor, "sell"),
+        "sold_week": figures.units_in_events(db, actor, "sell", week),
+        "latest": figures.latest_events(db, actor),
+        "by_product": figures.units_by_product(db, actor),
+    }
+    if not actor.is_partner:  # our production and shipping are not a partner's figures
+        shown["output"] = figures.output_since(db, actor, today)
+        shown["shipped_today"] = figures.units_in_events(db, actor, "ship", today)
+        shown["shipments_today"] = figures.events_count(db, actor, "ship", today)
+        shown["shipped_week"] = figures.units_in_events(db, actor, "ship", week)
+        shown["shipments_week"] = figures.events_count(db, actor, "ship", week)
+    if actor.can("trace"):
+        shown["trend"] = production_figures.yield_trend(db, actor, zone)
+        shown["recalls"] = [r for r in recall.list_recalls(db, actor) if r["status"] == "open"]
+    if actor.can("catalog.read"):
+        shown["alerts"] = channel_figures.open_alerts(db, actor)
+        shown["warehouses"] = channel_figures.stock_by_warehouse(db, actor)
+    return shown
 
 
 @router.get("/units")

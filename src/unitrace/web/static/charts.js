@@ -109,7 +109,21 @@
       })};
   }
 
-  const KINDS = {bars: bars, genealogy: genealogy, yield: yieldChart, pareto: pareto,
+  // First-pass yield per day, one line per step: {days, steps: {step: [share or null]}}.
+  function trend(d) {
+    const names = Object.keys(d.steps);
+    return {tooltip: tooltip("axis"), legend: {bottom: 0, data: names},
+      grid: {left: 50, right: 20, top: 20, bottom: 60},
+      xAxis: {type: "category", data: d.days},
+      yAxis: {type: "value", max: 100, axisLabel: {formatter: "{value}%"},
+              min: function (v) { return Math.max(0, Math.floor((v.min - 2) / 5) * 5); }},
+      series: names.map(function (n) {
+        return {name: n, type: "line", connectNulls: true, symbolSize: 7,
+                data: d.steps[n].map(percent)};
+      })};
+  }
+
+  const KINDS = {trend: trend, bars: bars, genealogy: genealogy, yield: yieldChart, pareto: pareto,
                  outcomes: outcomes, regions: regions};
   const charts = [];
   document.querySelectorAll("[data-chart]").forEach(function (element) {
