@@ -4,7 +4,6 @@ ranges), diversion (窜货) alerts with a chart by region and a table per distri
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -16,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from unitrace.api.problems import status_of
 from unitrace.catalog import service as catalog
-from unitrace.channel import sellthrough, stocktake
+from unitrace.channel import regions, sellthrough, stocktake
 from unitrace.channel import service as channel
 from unitrace.channel.routes import CountIn, ScanIn
 from unitrace.channel.service import ShipmentIn
@@ -31,6 +30,7 @@ from unitrace.core.errors import (
 from unitrace.ledger import queries
 from unitrace.ledger.limits import PartnerLimit
 from unitrace.tabular import LimitExceeded
+from unitrace.web import i18n
 from unitrace.web.common import (
     csrf_ok,
     database,
@@ -205,50 +205,134 @@ async def shipment_create(request: Request) -> Response:
     return _shipments_page(request, actor, csrf, 201, made=made)
 
 
-@router.get("/diversions")
-def diversions_page(request: Request, status: str = "open", party: str = "") -> Response:
-    actor, csrf = require_login(request)
-    wanted = status if status in ("open", "acknowledged", "closed", "all") else "open"
+ALERTS_PER_PAGE = 25
+_ALERT_STATES = ("open", "acknowledged", "closed", "all")
+
+
+def _alert_filter(values: Any) -> dict[str, str]:
+    """The list's filter (state, distributor, region seen, page) from a query or a form."""
+    status = str(values.get("status") or "open")
+    page = str(values.get("page") or "1")
+    return {
+        "status": status if status in _ALERT_STATES else "open",
+        "party": str(values.get("party") or "").strip()[:40],
+        "region": str(values.get("region") or "").strip().upper()[:20],
+        "page": page if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else "1",
+    }
+
+
+def _diversions_page(
+    request: Request, actor: Any, csrf: str, wanted: dict[str, str], status: int = 200, **extra: Any
+) -> Response:
+    db = database(request)
+    state = None if wanted["status"] == "all" else wanted["status"]
+    filters = {
+        "status": state,
+        "party": wanted["party"] or None,
+        "region": wanted["region"] or None,
+    }
     try:
+        summary = channel.alert_summary(db, actor, **filters)
+        pages = max(1, -(-summary["total"] // ALERTS_PER_PAGE))
+        page = min(int(wanted["page"]), pages)
         alerts = channel.list_alerts(
-            database(request),
-            actor,
-            status=None if wanted == "all" else wanted,
-            party=party or None,
+            db, actor, **filters, limit=ALERTS_PER_PAGE, offset=(page - 1) * ALERTS_PER_PAGE
         )
     except Forbidden:
         return page_forbidden(request, actor, csrf)
-    regions = Counter(a["seen_region"] for a in alerts)
-    per_party: dict[str, Counter[str]] = {}
-    for a in alerts:
-        per_party.setdefault(a["distributor"], Counter())[a["seen_region"]] += 1
+    locale = i18n.current.get()
+    shown = {k: v for k, v in wanted.items() if k != "page" and v}
     return render(
         request,
         "diversions.html",
+        status,
         user=actor,
         csrf=csrf,
         alerts=alerts,
-        wanted_status=wanted,
-        party=party,
-        regions=dict(regions.most_common()),
-        per_party=per_party,
+        wanted=wanted,
+        wanted_status=wanted["status"],
+        party=wanted["party"],
+        region=wanted["region"],
+        page=page,
+        pages=pages,
+        per_page=ALERTS_PER_PAGE,
+        summary=summary,
+        params=urlencode(shown),
+        region_label=lambda code: regions.label(code, locale),
+        region_name=lambda code: regions.region_name(code, locale),
+        chart={regions.label(code, locale): n for code, n in summary["regions"].items()},
+        **extra,
     )
+
+
+@router.get("/diversions")
+def diversions_page(
+    request: Request,
+    status: str = "open",
+    party: str = "",
+    region: str = "",
+    page: str = "1",
+    acknowledged: str = "",
+) -> Response:
+    """The alerts a filter finds, a page at a time, with counts over them all."""
+    actor, csrf = require_login(request)
+    wanted = _alert_filter({"status": status, "party": party, "region": region, "page": page})
+    done = int(acknowledged) if acknowledged.isdigit() and len(acknowledged) < 6 else 0
+    return _diversions_page(request, actor, csrf, wanted, acknowledged=done)
+
+
+def _back(wanted: dict[str, str]) -> str:
+    return "/diversions?" + urlencode({k: v for k, v in wanted.items() if v})
+
+
+@router.post("/diversions/ack")
+async def diversions_ack_many(request: Request) -> Response:
+    """Acknowledge the alerts ticked on the page (or all of the page) with one note: one
+    request, one transaction."""
+    actor, csrf = require_login(request)
+    async with request.form() as submitted:
+        form = {k: v for k, v in submitted.items() if isinstance(v, str)}
+        field = "page_ids" if form.get("scope") == "page" else "ids"
+        given = [v for v in submitted.getlist(field) if isinstance(v, str)]
+    wanted = _alert_filter(form)
+    if not csrf_ok(csrf, form, request):
+        return _diversions_page(request, actor, csrf, wanted, 400, errors=expired_form())
+    ids = [int(v) for v in given if v.isdigit() and len(v) < 18]
+    try:
+        done = channel.settle_alerts(
+            database(request), actor, ids, "acknowledged", form.get("note", "")
+        )
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except UnitraceError as error:
+        errors = form_errors(error)
+        return _diversions_page(request, actor, csrf, wanted, status_of(error), errors=errors)
+    return RedirectResponse(_back(wanted) + f"&acknowledged={done['count']}", status_code=303)
 
 
 @router.post("/diversions/{alert_id}/{action}")
 async def diversion_settle(request: Request, alert_id: int, action: str) -> Response:
+    """Acknowledge or close one alert; a close without a note is shown next to its note
+    field, on the same page of the list."""
     actor, csrf = require_login(request)
     form = await read_form(request)
-    if action not in ("ack", "close") or not csrf_ok(csrf, form, request):
-        return RedirectResponse("/diversions", status_code=303)
+    wanted = _alert_filter(form)
+    if action not in ("ack", "close"):
+        return RedirectResponse(_back(wanted), status_code=303)
+    if not csrf_ok(csrf, form, request):
+        return _diversions_page(request, actor, csrf, wanted, 400, errors=expired_form())
     status = "acknowledged" if action == "ack" else "closed"
     try:
         channel.settle_alert(database(request), actor, alert_id, status, form.get("note", ""))
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
-        return render(request, "forbidden.html", 422, user=actor, csrf=csrf, missing=error.detail)
-    return RedirectResponse("/diversions", status_code=303)
+        errors = form_errors(error)
+        row = {f"{action}-{alert_id}": errors.get("note") or errors.get("id") or errors["form"]}
+        return _diversions_page(
+            request, actor, csrf, wanted, status_of(error), errors=errors, row_errors=row
+        )
+    return RedirectResponse(_back(wanted), status_code=303)
 
 
 # --- stocktakes -------------------------------------------------------------------------
