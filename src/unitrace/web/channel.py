@@ -150,12 +150,16 @@ def _ranges(text: str) -> list[dict[str, str]]:
     return out
 
 
+SHIPMENTS_PER_PAGE = 50
+
+
 def _shipments_page(
-    request: Request, actor: Any, csrf: str, status: int = 200, **extra: Any
+    request: Request, actor: Any, csrf: str, status: int = 200, page: int = 1, **extra: Any
 ) -> Response:
     db = database(request)
     try:
-        listed = channel.list_shipments(db, actor)
+        offset = (page - 1) * SHIPMENTS_PER_PAGE
+        listed = channel.list_shipments(db, actor, limit=SHIPMENTS_PER_PAGE, offset=offset)
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     parties = [p for p in catalog.list_table(db, actor, "parties") if p["kind"] != "supplier"]
@@ -167,7 +171,10 @@ def _shipments_page(
         status,
         user=actor,
         csrf=csrf,
-        shipments=listed,
+        shipments=listed["items"],
+        total=listed["total"],
+        page=page,
+        per_page=SHIPMENTS_PER_PAGE,
         parties=parties,
         products=products,
         **extra,
@@ -175,9 +182,14 @@ def _shipments_page(
 
 
 @router.get("/shipments")
-def shipments_page(request: Request) -> Response:
+def shipments_page(request: Request, page: str = "1") -> Response:
     actor, csrf = require_login(request)
-    return _shipments_page(request, actor, csrf)
+    number = int(page) if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else 1
+    return _shipments_page(request, actor, csrf, page=number)
+
+
+def _lines(text: str) -> list[str]:
+    return [s.strip() for s in text.splitlines() if s.strip()]
 
 
 @router.post("/shipments")
@@ -188,14 +200,14 @@ async def shipment_create(request: Request) -> Response:
         expired = expired_form()
         return _shipments_page(request, actor, csrf, 400, form=form, errors=expired)
     try:
-        serials = [s.strip() for s in form.get("serials", "").splitlines() if s.strip()]
         data = ShipmentIn.model_validate(
             {
                 "number": form.get("number", "").strip() or None,
                 "party": form.get("party", ""),
                 "product": form.get("product") or None,
-                "serials": serials,
+                "serials": _lines(form.get("serials", "")),
                 "ranges": _ranges(form.get("ranges", "")),
+                "containers": _lines(form.get("containers", "")),
             }
         )
         made = channel.create_shipment(database(request), actor, data)
@@ -203,6 +215,28 @@ async def shipment_create(request: Request) -> Response:
         errors = form_errors(error)
         return _shipments_page(request, actor, csrf, status_of(error), form=form, errors=errors)
     return _shipments_page(request, actor, csrf, 201, made=made)
+
+
+@router.get("/shipments/{key}/note")
+def delivery_note(request: Request, key: str) -> Response:
+    """The printable delivery note of a shipment (its number, or its ship event's id)."""
+    actor, csrf = require_login(request)
+    try:
+        note = channel.delivery_note(database(request), actor, key)
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except NotFound as error:
+        missing = error_title(error) + ": " + _(error.detail)
+        return _shipments_page(request, actor, csrf, 404, errors={"form": missing})
+    locale = i18n.current.get()
+    return render(
+        request,
+        "delivery_note.html",
+        user=actor,
+        csrf=csrf,
+        note=note,
+        region_label=lambda code: regions.label(code, locale),
+    )
 
 
 ALERTS_PER_PAGE = 25
