@@ -323,7 +323,8 @@ def test_the_usual_date_forms_of_chinese_spreadsheets_are_read(
     for serial, sold in (("SN000100", "2026/11/28"), ("SN000101", "2026.11.28"),
                          ("SN000102", "20261128"), ("SN000103", 46354),  # Excel's serial
                          ("SN000104", datetime(2026, 11, 28)), ("SN000105", "2026-11-28"),
-                         ("SN000106", "2026年11月28日"), ("SN000107", "2026/11/28 14:30")):  # fmt: skip
+                         ("SN000106", "2026年11月28日"),
+                         ("SN000107", "2026/11/28 14:30")):  # fmt: skip
         sheet.append([serial, "TV", sold, "CN-31"])
     buffer = io.BytesIO()
     book.save(buffer)
