@@ -153,3 +153,36 @@ def test_acknowledge_through_the_api_needs_no_body(db: Database, api: Api) -> No
     assert len(listed.json()) == 2 and listed.headers["x-total-count"] == "3"
     unnoted = api.client.post(f"/api/v1/diversions/{first}/close", headers=api.admin)
     assert unnoted.status_code == 422 and "note" in unnoted.text
+
+
+def test_the_answer_to_an_event_names_the_alerts_it_raised(db: Database, api: Api) -> None:
+    make_product(db, "TV", rule=None)
+    make_location(db, "WH1")
+    make_party(db, "D-EAST", regions=["CN-31"])
+    serials = commission_units(db, SYSTEM, CommissionIn(
+        product="TV", serials=[f"SN{n:06d}" for n in range(4)])).serials  # fmt: skip
+    record(db, type="receive", product="TV", serials=serials, location="WH1")
+    record(db, type="ship", product="TV", serials=serials, party="D-EAST")
+    record(db, type="deliver", product="TV", serials=serials)
+    one = api.post("/events", {"type": "sell", "product": "TV", "serials": [serials[0]],
+                               "region": "CN-44"})  # fmt: skip
+    assert one.status_code == 201, one.text
+    raised = one.json()["diversion_alerts"]
+    assert raised["count"] == 1
+    [alert] = raised["alerts"]
+    assert alert == {
+        "id": channel.list_alerts(db, SYSTEM)[0]["id"],
+        "product": "TV",
+        "serial": serials[0],
+        "distributor": "D-EAST",
+        "expected_regions": ["CN-31"],
+        "seen_region": "CN-44",
+    }
+    batch = api.post("/events", [
+        {"type": "sell", "product": "TV", "serials": serials[1:3], "region": "CN-44"},
+        {"type": "sell", "product": "TV", "serials": [serials[3]], "region": "CN-31"},
+    ])  # fmt: skip
+    assert batch.status_code == 201, batch.text
+    first, second = batch.json()
+    assert [a["serial"] for a in first["diversion_alerts"]["alerts"]] == serials[1:3]
+    assert "diversion_alerts" not in second  # sold where D-EAST may sell
