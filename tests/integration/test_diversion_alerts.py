@@ -136,7 +136,7 @@ def test_closing_without_a_note_is_a_field_error_next_to_the_note(
     assert page.status_code == 422
     assert "<title>未找到" not in page.text and "未找到" not in page.text.split("<main")[1]
     row = page.text.split(f'data-testid="alert-{alert}"')[1].split("</tr>")[0]
-    assert f'data-testid="error-close-{alert}"' in row and 'aria-invalid="true"' in row
+    assert f'data-testid="error-note-{alert}"' in row and 'aria-invalid="true"' in row
     assert "1 / 3" not in page.text and "2 / 3" in page.text  # still on the page it was on
     assert channel.list_alerts(db, SYSTEM, limit=100)[0]["status"] == "open"
 

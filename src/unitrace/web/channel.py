@@ -362,7 +362,7 @@ async def diversion_settle(request: Request, alert_id: int, action: str) -> Resp
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         errors = form_errors(error)
-        row = {f"{action}-{alert_id}": errors.get("note") or errors.get("id") or errors["form"]}
+        row = {str(alert_id): errors.get("note") or errors.get("id") or errors["form"]}
         return _diversions_page(
             request, actor, csrf, wanted, status_of(error), errors=errors, row_errors=row
         )
