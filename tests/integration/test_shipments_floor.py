@@ -69,6 +69,9 @@ def test_a_range_whose_ends_are_not_serials_of_the_rule_is_refused_clearly(
         "ranges.0": ("an end of the range has a wrong check character", "SN000101"),
         "ranges.1": ("an end of the range is not a serial of the product's serial rule", "SN03"),
     }
+    no_product = ShipmentIn(party="D-EAST", ranges=[{"from": "SN000101", "to": _serial(20)}])
+    with pytest.raises(ValidationError, match="wrong check character"):  # the rule's shape
+        channel.create_shipment(db, SYSTEM, no_product)
     backwards = ShipmentIn(
         party="D-EAST", product="CAM", ranges=[{"from": _serial(20), "to": _serial(10)}]
     )

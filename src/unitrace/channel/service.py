@@ -24,7 +24,7 @@ from unitrace.core.errors import (
     report,
 )
 from unitrace.core.lifecycle import Status
-from unitrace.core.serials import RangeProblem
+from unitrace.core.serials import RangeProblem, SerialTemplate
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
     containers,
@@ -115,7 +115,13 @@ def range_serials(
     product is the one of the unit the range starts with."""
     code = product
     if code is None:
-        found = list(conn.execute(_PRODUCTS_OF_SERIAL.where(units.c.serial == first)).scalars())
+        for end in (first, last):
+            query = _PRODUCTS_OF_SERIAL.where(units.c.serial == end)
+            found = list(conn.execute(query).scalars())
+            if found:
+                break
+        if not found:  # no unit has either end: the products whose rule makes serials like it
+            found = _products_shaped_like(conn, first, last)
         if len(found) > 1:
             raise invalid(field, "serials repeat across products: choose the product", first)
         code = found[0] if found else None
@@ -126,6 +132,19 @@ def range_serials(
         return rule.range_serials(first, last, code, MAX_RANGE)
     except RangeProblem as problem:
         raise invalid(field, problem.message, problem.value) from None
+
+
+def _products_shaped_like(conn: Connection, first: str, last: str) -> list[str]:
+    """The products whose serial rule has the shape of both ends (check characters aside)."""
+    rules = select(products.c.code, products.c.serial_rule).where(
+        products.c.serial_rule.is_not(None)
+    )
+    out = []
+    for code, rule in conn.execute(rules):
+        shape = SerialTemplate.parse(rule).pattern(code)
+        if shape.fullmatch(first) and shape.fullmatch(last):
+            out.append(str(code))
+    return out[:2]
 
 
 def create_shipment(db: Database, actor: Actor, data: ShipmentIn) -> dict[str, Any]:
