@@ -186,7 +186,7 @@ def test_sales_pages_through_the_alerts_and_acknowledges_some_at_once(floor: Flo
 
 def test_closing_an_alert_without_a_note_says_so_next_to_the_note(floor: Floor) -> None:
     page = floor.open("sales", "/diversions")
-    row = page.locator('[data-testid^="alert-"]').filter(has=page.locator("td.settle form"))
+    row = page.locator('tr[data-testid^="alert-"]').filter(has=page.locator("td.settle form"))
     first = row.first
     alert = (first.get_attribute("data-testid") or "").removeprefix("alert-")
     page.get_by_test_id(f"close-{alert}").click()
@@ -283,5 +283,5 @@ def test_partner_uploads_sales_with_chinese_dates_and_sees_every_problem(
     _upload(page, "销售.xlsx", fixed)
     done = page.get_by_test_id("sellthrough-done")
     done.wait_for()
-    assert done.inner_text().startswith("4 ")
+    assert re.match(r"\D*4\D", done.inner_text())  # 4 units sold (已记录 4 台售出 …)
     floor.check(page)

@@ -26,6 +26,7 @@ from unitrace.core.errors import (
     UnitraceError,
     ValidationError,
     invalid,
+    unknown_unit,
 )
 from unitrace.ledger import queries
 from unitrace.ledger.limits import PartnerLimit
@@ -213,6 +214,8 @@ async def shipment_create(request: Request) -> Response:
         made = channel.create_shipment(database(request), actor, data)
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
+        if isinstance(error, ValidationError) and error.errors:
+            errors["form"] = _field_summary(error)
         return _shipments_page(request, actor, csrf, status_of(error), form=form, errors=errors)
     return _shipments_page(request, actor, csrf, 201, made=made)
 
@@ -340,6 +343,8 @@ async def diversions_ack_many(request: Request) -> Response:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         errors = form_errors(error)
+        if error.errors:
+            errors["form"] = _field_summary(error)
         return _diversions_page(request, actor, csrf, wanted, status_of(error), errors=errors)
     return RedirectResponse(_back(wanted) + f"&acknowledged={done['count']}", status_code=303)
 
@@ -362,6 +367,8 @@ async def diversion_settle(request: Request, alert_id: int, action: str) -> Resp
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         errors = form_errors(error)
+        if error.errors:
+            errors["form"] = _field_summary(error)
         row = {str(alert_id): errors.get("note") or errors.get("id") or errors["form"]}
         return _diversions_page(
             request, actor, csrf, wanted, status_of(error), errors=errors, row_errors=row
@@ -591,6 +598,22 @@ def _over_partner_limit(error: PartnerLimit) -> dict[str, str]:
     return {"file": text, "form": error_title(error) + ": " + text}
 
 
+def _problem_text(message: str, value: Any) -> str:
+    """A problem of a row in the page's language; the serial an unknown-unit message names is
+    shown beside it (the table's value column), so the sentence itself can be translated."""
+    if value is not None and message in (unknown_unit(str(value)), unknown_unit(str(value), "")):
+        return _("no unit with this serial")
+    if value is not None and message.startswith(unknown_unit(str(value)) + " of product "):
+        return _("no unit with this serial of this product")
+    return _(message)
+
+
+def _field_summary(error: UnitraceError) -> str:
+    """The form's message for an error about fields: the title and each field's problem."""
+    texts = dict.fromkeys(_(e.message) for e in error.errors if e.field != "*")
+    return error_title(error) + ": " + "; ".join(texts) if texts else _(error.detail)
+
+
 @router.post("/sell-through")
 async def sellthrough_upload(request: Request) -> Response:
     """Record a sell-through file; every problem is listed with its line and column."""
@@ -620,8 +643,20 @@ async def sellthrough_upload(request: Request) -> Response:
         errors = _over_partner_limit(error)
         return render(request, template, status_of(error), errors=errors, **shown)
     except UnitraceError as error:
-        problems = sellthrough.problems_by_line(error)
+        problems = [
+            {**p, "message": _problem_text(p["message"], p["value"])}
+            for p in sellthrough.problems_by_line(error)
+        ]
         errors = form_errors(error)
+        listed = [p for p in problems if p["line"]]
+        if listed:
+            count = sum(int(e.message.split()[0]) if e.field == "*" else 1 for e in error.errors)
+            errors["form"] = (
+                error_title(error)
+                + ": "
+                + _("%(n)s problems in the file, each listed below by line; nothing was written.")
+                % {"n": format_number(count)}
+            )
         return render(
             request, template, status_of(error), errors=errors, problems=problems, **shown
         )
