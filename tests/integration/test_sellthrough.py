@@ -205,12 +205,14 @@ def test_sell_through_page(db: Database, shop: tuple[TestClient, dict[str, str]]
                            files={"file": ("s.csv", content.encode(), "text/csv")})  # fmt: skip
 
     bad = send(f"serial,region\n{mine[0]},CN-31\n{EAST[0]},CN-31\n{mine[1]},nowhere\n")
-    assert bad.status_code == 422  # a format problem is found before any unit is looked up
+    assert bad.status_code == 422  # a format problem, and the unknown unit is not hidden
     table = bad.text.split('data-testid="sellthrough-problems"')[1].split("</table>")[0]
+    assert '<td class="num">3</td><td><code>serial</code>: no unit with this serial' in table
     assert '<td class="num">4</td><td><code>region</code>: not a region code' in table
+    assert "2 problems in the file" in bad.text
     unknown = send(f"serial\n{mine[0]}\n{EAST[0]}\n")  # EAST[0] is D-EAST's: unknown to D-P
     assert unknown.status_code == 404
-    assert '<td class="num">3</td><td><code>serial</code>: no unit with serial' in unknown.text
+    assert '<td class="num">3</td><td><code>serial</code>: no unit with this serial' in unknown.text
     assert send(f"serial\n{mine[0]}\n", token="wrong").status_code == 400
     assert status(db, mine[0]) == "delivered"
     done = send(f"serial,region\n{mine[0]},CN-31\n{mine[1]},CN-31\n")
