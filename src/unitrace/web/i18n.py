@@ -40,6 +40,8 @@ def translations(locale: str) -> gettext.NullTranslations:
     for catalog in catalogs[1:]:
         for message in catalog:
             if message.id:
+                if message.id in merged:  # Catalog's [] = keeps the string it has: replace it
+                    merged.delete(message.id, message.context)
                 merged[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, merged)
