@@ -31,6 +31,7 @@ PASSWORD = "correct horse battery"
 ALL = frozenset(ROLES)
 STAFF = ALL - {"partner"}
 ADMIN = frozenset({"admin"})
+_SPARE = {"admin": "production", "sales": "warehouse"}  # whose alert a bulk close settles
 RECALLERS = frozenset({"admin", "quality"})
 COUNTERS = frozenset({"admin", "warehouse"})
 SELLERS = frozenset({"admin", "sales", "partner"})
@@ -51,6 +52,7 @@ class World:
     shipping: dict[str, str]
     alerts: dict[str, int]
     reported: dict[str, str]
+    shipment: str = ""  # the event id of a ship event: its delivery note
 
 
 @dataclass(frozen=True)
@@ -144,9 +146,15 @@ OPS = [
        lambda r, w: ("/shipments", {"json": {"party": "D-EAST", "product": "AC1",
                                              "serials": [w.shipping[r]]}})),
     Op("GET", "/shipments", STAFF, lambda r, w: ("/shipments", {})),
+    Op("GET", "/shipments/{number}", STAFF, lambda r, w: (f"/shipments/{w.shipment}", {})),
     Op("GET", "/containers/{code}", ALL, lambda r, w: ("/containers/CTN-EAST", {})),
     Op("GET", "/inventory", STAFF, lambda r, w: ("/inventory?by=product,status&status=sold", {})),
     Op("GET", "/diversions", STAFF, lambda r, w: ("/diversions?party=D-WEST", {})),
+    Op("POST", "/diversions/ack", frozenset({"admin", "sales"}),
+       lambda r, w: ("/diversions/ack", {"json": {"ids": [w.alerts[r]]}})),
+    Op("POST", "/diversions/close", frozenset({"admin", "sales"}),  # alerts no one else settles
+       lambda r, w: ("/diversions/close", {"json": {"ids": [w.alerts[_SPARE.get(r, r)]],
+                                                     "note": "settled"}})),
     Op("POST", "/diversions/{alert_id}/ack", frozenset({"admin", "sales"}),
        lambda r, w: (f"/diversions/{w.alerts[r]}/ack", {"json": {"note": "seen"}})),
     Op("POST", "/diversions/{alert_id}/close", frozenset({"admin", "sales"}),
@@ -175,7 +183,7 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
     reported = dict(zip(roles, serials[-3 * len(roles) : -2 * len(roles)], strict=True))
     del serials[-3 * len(roles) :]
     make_party(db, "D-WEST", regions=["CN-31"])
-    record(db, type="ship", product="AC1", serials=diverted, party="D-WEST")
+    shipped = record(db, type="ship", product="AC1", serials=diverted, party="D-WEST")
     record(db, type="deliver", product="AC1", serials=diverted)
     record(db, type="sell", product="AC1", serials=diverted, region="CN-44")
     alerts = dict(zip(roles, range(1, len(roles) + 1), strict=True))
@@ -209,7 +217,7 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
         own[role] = access.create_token(db, SYSTEM, f"as-{role}", "to revoke")["id"]
         others[role] = access.create_token(db, SYSTEM, "target", f"for {role}")["id"]
     return World(inspect, ship, sell, own, others, east_unit, south_unit, recalled, shipping,
-                 alerts, reported), tokens  # fmt: skip
+                 alerts, reported, shipped.event_id), tokens  # fmt: skip
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
 from unitrace.channel import service as channel
+from unitrace.core.dates import FORMS
 from unitrace.db.engine import Database
 from unitrace.ledger import queries
 from unitrace.ledger.schemas import CommissionIn
@@ -112,7 +113,7 @@ def test_one_bad_row_writes_nothing_and_names_its_line(
     problems = {(e["field"], e["message"]) for e in malformed.json()["errors"]}
     assert problems == {
         ("line.2.region", "not a region code such as CN or CN-44"),
-        ("line.3.sold_at", "not an ISO date or time, e.g. 2024-05-31 or 2024-05-31T14:30+08:00"),
+        ("line.3.sold_at", f"not a date; write {FORMS} or an Excel date"),
         ("line.5.serial", "named twice (also line 4)"),
         ("line.6.sold_at", "must be between 1970 and tomorrow"),
     }
@@ -207,12 +208,14 @@ def test_sell_through_page(db: Database, shop: tuple[TestClient, dict[str, str]]
                            files={"file": ("s.csv", content.encode(), "text/csv")})  # fmt: skip
 
     bad = send(f"serial,region\n{mine[0]},CN-31\n{EAST[0]},CN-31\n{mine[1]},nowhere\n")
-    assert bad.status_code == 422  # a format problem is found before any unit is looked up
+    assert bad.status_code == 422  # a format problem, and the unknown unit is not hidden
     table = bad.text.split('data-testid="sellthrough-problems"')[1].split("</table>")[0]
+    assert '<td class="num">3</td><td><code>serial</code>: no unit with this serial' in table
     assert '<td class="num">4</td><td><code>region</code>: not a region code' in table
+    assert "2 problems in the file" in bad.text
     unknown = send(f"serial\n{mine[0]}\n{EAST[0]}\n")  # EAST[0] is D-EAST's: unknown to D-P
     assert unknown.status_code == 404
-    assert '<td class="num">3</td><td><code>serial</code>: no unit with serial' in unknown.text
+    assert '<td class="num">3</td><td><code>serial</code>: no unit with this serial' in unknown.text
     assert send(f"serial\n{mine[0]}\n", token="wrong").status_code == 400
     assert status(db, mine[0]) == "delivered"
     done = send(f"serial,region\n{mine[0]},CN-31\n{mine[1]},CN-31\n")
@@ -313,3 +316,50 @@ def test_staff_see_the_upload_row_limit_partners_their_own(
     assert "At most 50,000 rows and 10 MB per file." in client.get("/sell-through").text
     login(client, db, "partner")
     assert "At most 1,000 rows and 10 MB per file." in client.get("/sell-through").text
+
+
+def test_the_usual_date_forms_of_chinese_spreadsheets_are_read(
+    db: Database, shop: tuple[TestClient, dict[str, str]]
+) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["序列号", "产品", "销售日期", "地区"])
+    for serial, sold in (("SN000100", "2026/11/28"), ("SN000101", "2026.11.28"),
+                         ("SN000102", "20261128"), ("SN000103", 46354),  # Excel's serial
+                         ("SN000104", datetime(2026, 11, 28)), ("SN000105", "2026-11-28"),
+                         ("SN000106", "2026年11月28日"),
+                         ("SN000107", "2026/11/28 14:30")):  # fmt: skip
+        sheet.append([serial, "TV", sold, "CN-31"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    answer = upload(shop, buffer.getvalue(), "销售.xlsx")
+    assert answer.status_code == 201, answer.text
+    days = {sale_of(db, s)["event_time"][:10] for s in EAST[:8]}
+    assert days == {"2026-11-28"}
+    assert sale_of(db, "SN000107")["event_time"][11:16] == "14:30"
+
+
+def test_every_problem_of_an_upload_is_reported_at_once(
+    db: Database, shop: tuple[TestClient, dict[str, str]]
+) -> None:
+    answer = upload(shop, "serial,sold_at,region\n"
+                          "SN000100,2026/11/28,CN-31\n"
+                          "SN000101,28.11.2026,CN-31\n"  # a date no one can read for sure
+                          "NO-SUCH,2026/11/28,CN-31\n"  # unknown: not hidden by line 3
+                          "SN000102,2026/11/28,Shanghai\n"
+                          f"{WEST[0]},2026/11/27,CN-31\n")  # fmt: skip
+    assert answer.status_code == 422
+    problems = [(e["field"], e["value"]) for e in answer.json()["errors"]]
+    assert problems == [
+        ("line.3.sold_at", "28.11.2026"),
+        ("line.4.serial", "NO-SUCH"),
+        ("line.5.region", "Shanghai"),
+        ("line.6.serial", WEST[0]),  # another party's unit reads as unknown
+    ]
+    assert "4 problems in all" in answer.json()["detail"]
+    assert status(db, "SN000100") == "delivered"  # nothing was written
+    two_unknown = upload(shop, "serial,sold_at\nNO-1,2026/11/28\nSN000100,2026/11/28\n"
+                               "NO-2,2026/11/27\n")  # fmt: skip
+    assert two_unknown.status_code == 404  # in two events: both named
+    assert [e["field"] for e in two_unknown.json()["errors"]] == ["line.2.serial", "line.4.serial"]

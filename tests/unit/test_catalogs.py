@@ -38,3 +38,15 @@ def test_translations_keep_placeholders() -> None:
         for english, translated in _catalog(locale).items():
             wanted = sorted(re.findall(r"%\(\w+\)s", english))
             assert sorted(re.findall(r"%\(\w+\)s", translated)) == wanted, (locale, english)
+
+
+def test_an_area_catalog_corrects_a_text_of_messages_po() -> None:
+    from unitrace.web.i18n import translations
+
+    wrong = "按住 Ctrl（Mac 上按 ⌘）可多选。这些库位当前在库的产品即为本次盘点的应盘数。"
+    text = (
+        "Hold Ctrl (⌘ on a Mac) to choose several. The units in stock at these locations "
+        "now are what the count expects."
+    )
+    assert _catalog("zh_CN")[text] != wrong  # channel.po re-declares it
+    assert translations("zh-CN").gettext(text) == _catalog("zh_CN")[text]

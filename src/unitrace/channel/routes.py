@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from unitrace.api.deps import CurrentActor, DatabaseDep
@@ -32,6 +32,10 @@ class AlertNote(BaseModel):
     note: str = Field(default="", max_length=4000)
 
 
+class AlertsSettle(AlertNote):
+    ids: list[int] = Field(min_length=1, max_length=service.MAX_SETTLE)
+
+
 @router.post("/shipments", status_code=201)
 def create_shipment(body: ShipmentIn, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
     """Ship serials and ranges (`{"from": "SN000100", "to": "SN000299"}`) to a party: all or
@@ -41,9 +45,24 @@ def create_shipment(body: ShipmentIn, db: DatabaseDep, actor: CurrentActor) -> d
 
 @router.get("/shipments")
 def list_shipments(
-    db: DatabaseDep, actor: CurrentActor, party: str | None = Query(default=None, max_length=40)
+    response: Response,
+    db: DatabaseDep,
+    actor: CurrentActor,
+    party: str | None = Query(default=None, max_length=40),
+    limit: int = Query(default=500, ge=1, le=500),
+    offset: int = Query(default=0, ge=0, le=10**9),
 ) -> list[dict[str, Any]]:
-    return service.list_shipments(db, actor, party)
+    """Every shipment (ship event), newest first; `X-Total-Count` says how many in all."""
+    found = service.list_shipments(db, actor, party, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(found["total"])
+    return list(found["items"])
+
+
+@router.get("/shipments/{number}")
+def get_shipment(number: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    """One shipment's delivery note (its number, or the id of its ship event): shipper,
+    consignee, date, cartons with their serials, loose serials, counts by product."""
+    return service.delivery_note(db, actor, number)
 
 
 @router.get("/containers/{code}")
@@ -71,28 +90,54 @@ def inventory(
 
 @router.get("/diversions")
 def list_alerts(
+    response: Response,
     db: DatabaseDep,
     actor: CurrentActor,
     status: Literal["open", "acknowledged", "closed", "all"] = "open",
     party: str | None = Query(default=None, max_length=40, description="authorised distributor"),
     region: str | None = Query(default=None, max_length=20, description="region seen"),
+    limit: int = Query(default=500, ge=1, le=500),
+    offset: int = Query(default=0, ge=0, le=10**9),
 ) -> list[dict[str, Any]]:
-    """Diversion (窜货) alerts: unit, authorised distributor, shipment, expected and seen region."""
-    return service.list_alerts(
-        db, actor, status=None if status == "all" else status, party=party, region=region
+    """Diversion (窜货) alerts: unit, authorised distributor, shipment, expected and seen
+    region; newest first, `limit` from `offset`; `X-Total-Count` says how many in all."""
+    wanted = None if status == "all" else status
+    found = service.list_alerts(
+        db, actor, status=wanted, party=party, region=region, limit=limit, offset=offset
     )
+    summary = service.alert_summary(db, actor, status=wanted, party=party, region=region)
+    response.headers["X-Total-Count"] = str(summary["total"])
+    return found
+
+
+@router.post("/diversions/ack")
+def acknowledge_many(body: AlertsSettle, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    """Acknowledge several alerts (`ids`) with one note, all or none."""
+    return service.settle_alerts(db, actor, body.ids, "acknowledged", body.note)
+
+
+@router.post("/diversions/close")
+def close_many(body: AlertsSettle, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    """Close several alerts (`ids`) with one note saying how they were settled, all or none."""
+    return service.settle_alerts(db, actor, body.ids, "closed", body.note)
 
 
 @router.post("/diversions/{alert_id}/ack")
 def acknowledge(
-    alert_id: int, body: AlertNote, db: DatabaseDep, actor: CurrentActor
+    alert_id: int, db: DatabaseDep, actor: CurrentActor, body: AlertNote | None = None
 ) -> dict[str, Any]:
-    return service.settle_alert(db, actor, _id(alert_id), "acknowledged", body.note)
+    """Acknowledge an alert; the body (`{"note": …}`) may be left out."""
+    note = body.note if body else ""
+    return service.settle_alert(db, actor, _id(alert_id), "acknowledged", note)
 
 
 @router.post("/diversions/{alert_id}/close")
-def close(alert_id: int, body: AlertNote, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
-    return service.settle_alert(db, actor, _id(alert_id), "closed", body.note)
+def close(
+    alert_id: int, db: DatabaseDep, actor: CurrentActor, body: AlertNote | None = None
+) -> dict[str, Any]:
+    """Close an alert with a note saying how it was settled (required)."""
+    note = body.note if body else ""
+    return service.settle_alert(db, actor, _id(alert_id), "closed", note)
 
 
 def _id(alert_id: int) -> int:

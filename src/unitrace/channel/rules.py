@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, func, insert, select
 
@@ -20,7 +21,9 @@ _LAST_SHIPMENT = (
     .group_by(event_units.c.unit_id)
 )
 _SHIPPED_TO = (
-    select(events.c.id, parties.c.id.label("party_id"), parties.c.authorised_regions)
+    select(
+        events.c.id, parties.c.id.label("party_id"), parties.c.code, parties.c.authorised_regions
+    )
     .join(parties, parties.c.id == events.c.party_id)
     .where(events.c.id.in_(bindparam("ids", expanding=True)))
 )
@@ -41,28 +44,28 @@ class Sighting:
     unit_ids: Sequence[int]
 
 
-def check_sightings(conn: Connection, sightings: Sequence[Sighting]) -> int:
+def check_sightings(conn: Connection, sightings: Sequence[Sighting]) -> list[Raised]:
     """Raise one alert per unit seen outside the regions of the party it was last shipped to
-    (parties without authorised regions sell anywhere). Returns the number of alerts."""
+    (parties without authorised regions sell anywhere). Returns the alerts raised."""
     seen = [s for s in sightings if s.event_type != "ship"]  # a shipment is where regions start
     ids = sorted({u for s in seen for u in s.unit_ids})
     last: dict[int, int] = {}
     for chunk in chunks(ids):
         last.update((int(u), int(e)) for u, e in conn.execute(_LAST_SHIPMENT, {"ids": list(chunk)}))
     if not last:
-        return 0
-    shipped: dict[int, tuple[int, list[str]]] = {}
+        return []
+    shipped: dict[int, tuple[int, str, list[str]]] = {}
     for chunk in chunks(sorted(set(last.values()))):
-        for ship_id, party, authorised in conn.execute(_SHIPPED_TO, {"ids": list(chunk)}):
-            shipped[int(ship_id)] = (int(party), list(authorised or []))
+        for ship_id, party, code, authorised in conn.execute(_SHIPPED_TO, {"ids": list(chunk)}):
+            shipped[int(ship_id)] = (int(party), str(code), list(authorised or []))
     now = datetime.now(UTC)
-    alerts = []
+    alerts, raised = [], []
     for sighting in seen:
         for unit in sighting.unit_ids:
             if unit not in last:
                 continue
             ship_id = last[unit]
-            party, authorised = shipped.get(ship_id, (0, []))
+            party, code, authorised = shipped.get(ship_id, (0, "", []))
             if party and authorised and not region_allowed(sighting.region, authorised):
                 alerts.append(
                     {
@@ -79,6 +82,25 @@ def check_sightings(conn: Connection, sightings: Sequence[Sighting]) -> int:
                         "updated_at": now,
                     }
                 )
-    if alerts:
-        conn.execute(insert(diversion_alerts), alerts)
-    return len(alerts)
+                raised.append(Raised(0, sighting.event_pk, unit, code, authorised, sighting.region))
+    if not alerts:
+        return []
+    keys = {(int(u), int(e)): int(i) for i, u, e in conn.execute(_INSERT_ALERTS, alerts)}
+    return [r._replace(id=keys[(r.unit_id, r.event_pk)]) for r in raised]
+
+
+class Raised(NamedTuple):
+    """One alert raised: its id, the event that raised it, the unit, the distributor the unit
+    was shipped to and the regions it may sell in, and where the unit was seen."""
+
+    id: int
+    event_pk: int
+    unit_id: int
+    distributor: str
+    expected: list[str]
+    seen_region: str
+
+
+_INSERT_ALERTS = insert(diversion_alerts).returning(
+    diversion_alerts.c.id, diversion_alerts.c.unit_id, diversion_alerts.c.source_event_id
+)

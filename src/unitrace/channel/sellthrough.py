@@ -11,7 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from unitrace.access.principal import Actor
 from unitrace.config import UploadLimits
+from unitrace.core.dates import NotADate, parse_when
 from unitrace.core.errors import (
     FieldError,
     UnitraceError,
@@ -29,8 +30,9 @@ from unitrace.core.errors import (
 )
 from unitrace.db.engine import Database
 from unitrace.db.tables import diversion_alerts
-from unitrace.ledger import limits
+from unitrace.ledger import limits, pipeline
 from unitrace.ledger.bulk import chunks
+from unitrace.ledger.pipeline import Job, Outcome
 from unitrace.ledger.schemas import EventIn
 from unitrace.ledger.service import record_events
 from unitrace.tabular import Cell, read_table
@@ -86,22 +88,32 @@ def record_file(
     upload_limits: UploadLimits | None = None,
 ) -> dict[str, int]:
     """Record a sell-through file: `rows` read, `units` sold, `events` written, and diversion
-    `alerts` raised by them."""
+    `alerts` raised by them. A file with problems writes nothing and names every problem at
+    once: a bad date on one line does not hide an unknown serial on another."""
     actor.require("event:sell")
-    sales = parse(filename, content, upload_limits)
+    sales, problems = _read(filename, content, upload_limits)
     limits.check_units(actor, len(sales), "file")  # one unit a row
     batch = _events(sales, filename)
     limits.check_request(actor, batch.events, "file")
-    try:
-        written = record_events(db, actor, batch.events)
-    except UnitraceError as error:
-        raise _by_line(error, batch) from None
-    return {
-        "rows": len(sales),
-        "units": sum(r.unit_count for r in written),
-        "events": len(written),
-        "alerts": _alerts(db, [r.id for r in written]),
-    }
+    if not problems:
+        try:
+            written = record_events(db, actor, batch.events)
+        except UnitraceError as error:
+            if not error.errors:
+                raise
+            refused: type[UnitraceError] = type(error)
+        else:
+            return {
+                "rows": len(sales),
+                "units": sum(r.unit_count for r in written),
+                "events": len(written),
+                "alerts": _alerts(db, [r.id for r in written]),
+            }
+    else:
+        refused = ValidationError
+    found = _write_path_problems(db, actor, batch)
+    everything = sorted(problems + found, key=_line_order)
+    raise _problems(refused if everything else ValidationError, everything or problems)
 
 
 def max_rows(actor: Actor, upload_limits: UploadLimits) -> int:
@@ -114,6 +126,17 @@ def max_rows(actor: Actor, upload_limits: UploadLimits) -> int:
 def parse(filename: str, content: bytes, limits: UploadLimits | None = None) -> list[Sale]:
     """The file's rows, checked; a ValidationError names every bad line and column, a
     LimitExceeded the upload limit the file is over."""
+    sales, errors = _read(filename, content, limits)
+    if errors:
+        raise _problems(ValidationError, errors)
+    return sales
+
+
+def _read(
+    filename: str, content: bytes, limits: UploadLimits | None = None
+) -> tuple[list[Sale], list[FieldError]]:
+    """The rows that read well as sales, and the problems of the others (a header line that
+    is wrong is raised at once: no row can be read without it)."""
     limits = limits or UploadLimits.from_env()
     if len(content) <= limits.max_bytes and not content.strip():
         raise invalid(
@@ -130,12 +153,47 @@ def parse(filename: str, content: bytes, limits: UploadLimits | None = None) -> 
             if key in seen:
                 also = f"line {seen[key]}"
                 problems.append(named_twice(f"line.{line}.serial", also, sale.serial))
-            seen.setdefault(key, line)
-            sales.append(sale)
+            else:
+                seen[key] = line
+                sales.append(sale)
         errors += problems
-    if errors:
-        raise _problems(ValidationError, errors)
-    return sales
+    return sales, errors
+
+
+class _CheckedOnly(Exception):
+    """Ends the transaction of a check that must write nothing."""
+
+
+def _write_path_problems(db: Database, actor: Actor, batch: _Batch) -> list[FieldError]:
+    """Every refusal the write path has for the rows that read well, by line — each event
+    checked as if the others were written, in a transaction rolled back at the end."""
+    if not batch.events:
+        return []
+    jobs = [Job(actor, event) for event in batch.events]
+    outcomes: list[Outcome] = []
+    try:
+        with db.write() as conn:
+            outcomes = pipeline.record(conn, jobs, atomic=False)
+            raise _CheckedOnly
+    except _CheckedOnly:
+        pass
+    found: list[FieldError] = []
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, UnitraceError):
+            if not outcome.errors:
+                raise outcome  # not about a row (the database busy): said as it is
+            for item in outcome.errors:
+                field = item.field if item.field == "*" else f"{index}.{item.field}"
+                found.append(FieldError(field, item.message, item.value))
+    if not found:
+        return []
+    mapped = _by_line(ValidationError("", found), batch)
+    return list(mapped.errors)
+
+
+def _line_order(error: FieldError) -> tuple[int, str]:
+    parts = error.field.split(".")
+    return (int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 0, error.field)
 
 
 # --- reading the file -----------------------------------------------------------------------
@@ -235,18 +293,13 @@ def _sale(
 
 def _sold_at(cell: Cell, now: datetime) -> datetime | str:
     """The cell as an aware time (a date is its midnight, local time unless an offset is
-    given), or the problem with it."""
+    given), or the problem with it; every form of date `core.dates` reads."""
     if cell is None or _text(cell) == "":
         return now
-    if isinstance(cell, datetime):
-        value = cell
-    elif isinstance(cell, date):
-        value = datetime.combine(cell, time())
-    else:
-        try:
-            value = datetime.fromisoformat(_text(cell))
-        except ValueError:
-            return "not an ISO date or time, e.g. 2024-05-31 or 2024-05-31T14:30+08:00"
+    try:
+        value = parse_when(cell)
+    except NotADate as problem:
+        return str(problem)
     try:
         value = value if value.tzinfo else value.astimezone()
         value.astimezone(UTC)  # years 1 and 9999 overflow here, not in the ledger's check

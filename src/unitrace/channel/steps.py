@@ -5,6 +5,7 @@ diversion alerts (`channel.rules`)."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
+from typing import Any
 
 from sqlalchemy import bindparam, null, select, update
 
@@ -110,7 +111,38 @@ class Sightings(Step):
             diversion.Sighting(i.pk, i.type, i.event.region or "", [u.id for u in i.subjects])
             for i in items
         ]
-        diversion.check_sightings(batch.conn, sightings)
+        raised = diversion.check_sightings(batch.conn, sightings)
+        if not raised:
+            return
+        by_event: dict[int, list[diversion.Raised]] = {}
+        for alert in raised:
+            by_event.setdefault(alert.event_pk, []).append(alert)
+        for item in items:
+            mine = by_event.get(item.pk)
+            if mine:
+                item.answer["diversion_alerts"] = _answer(item, mine)
+
+
+ANSWERED_ALERTS = 100  # an event that raises more lists the first ones and counts them all
+
+
+def _answer(item: Item, raised: list[diversion.Raised]) -> dict[str, Any]:
+    """The diversion alerts an event raised, as its answer says them."""
+    units = {u.id: u for u in item.subjects}
+    return {
+        "count": len(raised),
+        "alerts": [
+            {
+                "id": a.id,
+                "product": units[a.unit_id].product,
+                "serial": units[a.unit_id].serial,
+                "distributor": a.distributor,
+                "expected_regions": a.expected,
+                "seen_region": a.seen_region,
+            }
+            for a in raised[:ANSWERED_ALERTS]
+        ],
+    }
 
 
 STEPS: list[Step] = [Containers(), Sightings()]

@@ -147,6 +147,15 @@ def _literal(template: str, text: str) -> Token:
     return Token("literal", text)
 
 
+class RangeProblem(ValueError):
+    """Why two serials do not make a range of a serial rule: a sentence that does not change
+    (to be translated), and the value it is about (the caller names the field)."""
+
+    def __init__(self, message: str, value: str) -> None:
+        super().__init__(message)
+        self.message, self.value = message, value
+
+
 @dataclass(frozen=True)
 class SerialTemplate:
     """A parsed template; renders serials in bulk and checks serials made elsewhere."""
@@ -271,10 +280,19 @@ class SerialTemplate:
             blocks = tuple(random_block(width) for width in randoms)
             yield fmt % (((value,) + blocks) if has_seq else blocks)
 
-    def pattern(self, product_code: str | None = None) -> re.Pattern[str]:
-        """A regular expression that every serial this template makes matches."""
+    def pattern(self, product_code: str | None = None, split: bool = False) -> re.Pattern[str]:
+        """A regular expression that every serial this template makes matches. `split`: with
+        the groups `before`, `seq` and `after` (the text around the sequence, the check
+        character left out), for templates that have a sequence."""
         parts: list[str] = []
         for token in self.tokens:
+            if split and token.kind == "seq":
+                parts = ["(?P<before>" + "".join(parts) + ")", r"(?P<seq>\d{%d})" % token.width]
+                parts.append("(?P<after>")
+                continue
+            if split and token.kind == "check":
+                parts.append(")")
+                split = False
             if token.kind == "literal":
                 parts.append(re.escape(token.text))
             elif token.kind == "date":
@@ -298,7 +316,61 @@ class SerialTemplate:
                 parts.append("[%s]{%d}" % (CROCKFORD32, token.width))
             elif token.kind == "check":
                 parts.append(r"\d" if token.text in ("luhn", "gs1") else "[0-9A-Z]")
+        if split and self.seq_token is not None:
+            parts.append(")")
         return re.compile("".join(parts))
+
+    def range_serials(
+        self, first: str, last: str, product_code: str | None = None, most: int = 100_000
+    ) -> list[str]:
+        """The serials of this rule from `first` to `last`, both included: the sequence steps
+        from the one of `first` to the one of `last`, each with its check character, so that
+        `SN000103`–`SN000202` (Luhn) gives the 10 serials of sequences 10 … 19, not the 100
+        strings between. RangeProblem when an end is not a serial of this rule, the ends
+        differ outside the sequence (a date, a plant), or the rule has random characters."""
+        seq = self.seq_token
+        if seq is None or any(t.kind == "random" for t in self.tokens):
+            raise RangeProblem(
+                "the product's serial rule has random characters: a range cannot step "
+                "through them, list the serials one a line",
+                self.source,
+            )
+        shape = self.pattern(product_code, split=True)
+        ends = []
+        for end in (first, last):
+            why = self.mismatch(end, product_code)
+            found = shape.fullmatch(end)
+            if why is not None or found is None:
+                wrong = why is not None and why.startswith("wrong check")
+                raise RangeProblem(
+                    "an end of the range has a wrong check character"
+                    if wrong
+                    else "an end of the range is not a serial of the product's serial rule",
+                    end,
+                )
+            ends.append(found)
+        low, high = ends
+        if (low["before"], low["after"]) != (high["before"], high["after"]):
+            raise RangeProblem(
+                "the two ends of a range differ outside the sequence number of the "
+                "product's serial rule",
+                f"{first}–{last}",
+            )
+        start, stop = int(low["seq"]), int(high["seq"])
+        if stop < start:
+            raise RangeProblem("the range ends before it starts", f"{first}–{last}")
+        count = stop - start + 1
+        if count > most:
+            raise RangeProblem(f"at most {most:,} serials a range", f"{first}–{last}")
+        before, after = low["before"], low["after"]
+        serials = [f"{before}{n:0{seq.width}d}{after}" for n in range(start, stop + 1)]
+        check = self.tokens[-1]
+        if check.kind != "check":
+            return serials
+        fast = sequence_check_characters(check.text, before, seq.width, start, count, after)
+        if fast is None:
+            return [s + check_character(check.text, s) for s in serials]
+        return [s + c for s, c in zip(serials, fast, strict=True)]
 
     def mismatch(self, serial: str, product_code: str | None = None) -> str | None:
         """Why `serial` could not have come from this template, or None if it could."""

@@ -127,6 +127,7 @@ class Item:
     keys: set[Hashable] = field(default_factory=set)  # what no other event of a wave may name
     warnings: list[str] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)  # what steps keep for their apply
+    answer: dict[str, Any] = field(default_factory=dict)  # what steps add to the answer
     error: UnitraceError | None = None
     invalid: UnitraceError | None = None  # what is wrong with it, said unless it is a replay
     refs: list[Ref] = field(default_factory=list)  # the units it names as its subjects
@@ -455,7 +456,7 @@ def _reset(item: Item) -> None:
     item.event_id = item.event_time = None
     item.location_id = item.party_id = item.parent = None
     item.direct, item.subjects, item.removed = [], [], []
-    item.keys, item.warnings, item.state = set(), [], {}
+    item.keys, item.warnings, item.state, item.answer = set(), [], {}, {}
     item.error = None
 
 
@@ -788,6 +789,7 @@ def _apply(batch: Batch, items: list[Item], registered: Sequence[Step]) -> list[
                     item.unit_count,
                     False,
                     warnings=item.warnings,
+                    extra=item.answer,
                 )
             )
     return out

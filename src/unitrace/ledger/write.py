@@ -58,6 +58,8 @@ class Recorded:
     replayed: bool
     serials: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # what the pipeline's steps add to the answer (channel: the diversion alerts it raised)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -70,6 +72,8 @@ class Recorded:
             out["serials"] = self.serials
         if self.warnings:
             out["warnings"] = self.warnings
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
         return out
 
 

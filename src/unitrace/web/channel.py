@@ -4,7 +4,6 @@ ranges), diversion (窜货) alerts with a chart by region and a table per distri
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -16,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from unitrace.api.problems import status_of
 from unitrace.catalog import service as catalog
-from unitrace.channel import sellthrough, stocktake
+from unitrace.channel import regions, sellthrough, stocktake
 from unitrace.channel import service as channel
 from unitrace.channel.routes import CountIn, ScanIn
 from unitrace.channel.service import ShipmentIn
@@ -27,11 +26,12 @@ from unitrace.core.errors import (
     UnitraceError,
     ValidationError,
     invalid,
+    unknown_unit,
 )
 from unitrace.ledger import queries
 from unitrace.ledger.limits import PartnerLimit
 from unitrace.tabular import LimitExceeded
-from unitrace.web import translate
+from unitrace.web import i18n, translate
 from unitrace.web.common import (
     csrf_ok,
     database,
@@ -166,12 +166,16 @@ def _ranges(text: str) -> list[dict[str, str]]:
     return out
 
 
+SHIPMENTS_PER_PAGE = 50
+
+
 def _shipments_page(
-    request: Request, actor: Any, csrf: str, status: int = 200, **extra: Any
+    request: Request, actor: Any, csrf: str, status: int = 200, page: int = 1, **extra: Any
 ) -> Response:
     db = database(request)
     try:
-        listed = channel.list_shipments(db, actor)
+        offset = (page - 1) * SHIPMENTS_PER_PAGE
+        listed = channel.list_shipments(db, actor, limit=SHIPMENTS_PER_PAGE, offset=offset)
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     parties = [p for p in catalog.list_table(db, actor, "parties") if p["kind"] != "supplier"]
@@ -183,7 +187,10 @@ def _shipments_page(
         status,
         user=actor,
         csrf=csrf,
-        shipments=listed,
+        shipments=listed["items"],
+        total=listed["total"],
+        page=page,
+        per_page=SHIPMENTS_PER_PAGE,
         parties=parties,
         products=products,
         **extra,
@@ -191,9 +198,14 @@ def _shipments_page(
 
 
 @router.get("/shipments")
-def shipments_page(request: Request) -> Response:
+def shipments_page(request: Request, page: str = "1") -> Response:
     actor, csrf = require_login(request)
-    return _shipments_page(request, actor, csrf)
+    number = int(page) if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else 1
+    return _shipments_page(request, actor, csrf, page=number)
+
+
+def _lines(text: str) -> list[str]:
+    return [s.strip() for s in text.splitlines() if s.strip()]
 
 
 @router.post("/shipments")
@@ -204,67 +216,179 @@ async def shipment_create(request: Request) -> Response:
         expired = expired_form()
         return _shipments_page(request, actor, csrf, 400, form=form, errors=expired)
     try:
-        serials = [s.strip() for s in form.get("serials", "").splitlines() if s.strip()]
         data = ShipmentIn.model_validate(
             {
                 "number": form.get("number", "").strip() or None,
                 "party": form.get("party", ""),
                 "product": form.get("product") or None,
-                "serials": serials,
+                "serials": _lines(form.get("serials", "")),
                 "ranges": _ranges(form.get("ranges", "")),
+                "containers": _lines(form.get("containers", "")),
             }
         )
         made = channel.create_shipment(database(request), actor, data)
     except (PydanticValidationError, UnitraceError) as error:
         errors = form_errors(error)
+        if isinstance(error, ValidationError) and error.errors:
+            errors["form"] = _field_summary(error)
         return _shipments_page(request, actor, csrf, status_of(error), form=form, errors=errors)
     return _shipments_page(request, actor, csrf, 201, made=made)
 
 
-@router.get("/diversions")
-def diversions_page(request: Request, status: str = "open", party: str = "") -> Response:
+@router.get("/shipments/{key}/note")
+def delivery_note(request: Request, key: str) -> Response:
+    """The printable delivery note of a shipment (its number, or its ship event's id)."""
     actor, csrf = require_login(request)
-    wanted = status if status in ("open", "acknowledged", "closed", "all") else "open"
     try:
+        note = channel.delivery_note(database(request), actor, key)
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except NotFound as error:
+        missing = error_title(error) + ": " + _(error.detail)
+        return _shipments_page(request, actor, csrf, 404, errors={"form": missing})
+    locale = i18n.current.get()
+    return render(
+        request,
+        "delivery_note.html",
+        user=actor,
+        csrf=csrf,
+        note=note,
+        region_label=lambda code: regions.label(code, locale),
+    )
+
+
+ALERTS_PER_PAGE = 25
+_ALERT_STATES = ("open", "acknowledged", "closed", "all")
+
+
+def _alert_filter(values: Any) -> dict[str, str]:
+    """The list's filter (state, distributor, region seen, page) from a query or a form."""
+    status = str(values.get("status") or "open")
+    page = str(values.get("page") or "1")
+    return {
+        "status": status if status in _ALERT_STATES else "open",
+        "party": str(values.get("party") or "").strip()[:40],
+        "region": str(values.get("region") or "").strip().upper()[:20],
+        "page": page if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else "1",
+    }
+
+
+def _diversions_page(
+    request: Request, actor: Any, csrf: str, wanted: dict[str, str], status: int = 200, **extra: Any
+) -> Response:
+    db = database(request)
+    state = None if wanted["status"] == "all" else wanted["status"]
+    filters = {
+        "status": state,
+        "party": wanted["party"] or None,
+        "region": wanted["region"] or None,
+    }
+    try:
+        summary = channel.alert_summary(db, actor, **filters)
+        pages = max(1, -(-summary["total"] // ALERTS_PER_PAGE))
+        page = min(int(wanted["page"]), pages)
         alerts = channel.list_alerts(
-            database(request),
-            actor,
-            status=None if wanted == "all" else wanted,
-            party=party or None,
+            db, actor, **filters, limit=ALERTS_PER_PAGE, offset=(page - 1) * ALERTS_PER_PAGE
         )
     except Forbidden:
         return page_forbidden(request, actor, csrf)
-    regions = Counter(a["seen_region"] for a in alerts)
-    per_party: dict[str, Counter[str]] = {}
-    for a in alerts:
-        per_party.setdefault(a["distributor"], Counter())[a["seen_region"]] += 1
+    locale = i18n.current.get()
+    shown = {k: v for k, v in wanted.items() if k != "page" and v}
     return render(
         request,
         "diversions.html",
+        status,
         user=actor,
         csrf=csrf,
         alerts=alerts,
-        wanted_status=wanted,
-        party=party,
-        regions=dict(regions.most_common()),
-        per_party=per_party,
+        wanted=wanted,
+        wanted_status=wanted["status"],
+        party=wanted["party"],
+        region=wanted["region"],
+        page=page,
+        pages=pages,
+        per_page=ALERTS_PER_PAGE,
+        summary=summary,
+        params=urlencode(shown),
+        region_label=lambda code: regions.label(code, locale),
+        region_name=lambda code: regions.region_name(code, locale),
+        chart={regions.label(code, locale): n for code, n in summary["regions"].items()},
+        **extra,
     )
+
+
+@router.get("/diversions")
+def diversions_page(
+    request: Request,
+    status: str = "open",
+    party: str = "",
+    region: str = "",
+    page: str = "1",
+    acknowledged: str = "",
+) -> Response:
+    """The alerts a filter finds, a page at a time, with counts over them all."""
+    actor, csrf = require_login(request)
+    wanted = _alert_filter({"status": status, "party": party, "region": region, "page": page})
+    done = int(acknowledged) if acknowledged.isdigit() and len(acknowledged) < 6 else 0
+    return _diversions_page(request, actor, csrf, wanted, acknowledged=done)
+
+
+def _back(wanted: dict[str, str]) -> str:
+    return "/diversions?" + urlencode({k: v for k, v in wanted.items() if v})
+
+
+@router.post("/diversions/ack")
+async def diversions_ack_many(request: Request) -> Response:
+    """Acknowledge the alerts ticked on the page (or all of the page) with one note: one
+    request, one transaction."""
+    actor, csrf = require_login(request)
+    async with request.form() as submitted:
+        form = {k: v for k, v in submitted.items() if isinstance(v, str)}
+        field = "page_ids" if form.get("scope") == "page" else "ids"
+        given = [v for v in submitted.getlist(field) if isinstance(v, str)]
+    wanted = _alert_filter(form)
+    if not csrf_ok(csrf, form, request):
+        return _diversions_page(request, actor, csrf, wanted, 400, errors=expired_form())
+    ids = [int(v) for v in given if v.isdigit() and len(v) < 18]
+    try:
+        done = channel.settle_alerts(
+            database(request), actor, ids, "acknowledged", form.get("note", "")
+        )
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except UnitraceError as error:
+        errors = form_errors(error)
+        if error.errors:
+            errors["form"] = _field_summary(error)
+        return _diversions_page(request, actor, csrf, wanted, status_of(error), errors=errors)
+    return RedirectResponse(_back(wanted) + f"&acknowledged={done['count']}", status_code=303)
 
 
 @router.post("/diversions/{alert_id}/{action}")
 async def diversion_settle(request: Request, alert_id: int, action: str) -> Response:
+    """Acknowledge or close one alert; a close without a note is shown next to its note
+    field, on the same page of the list."""
     actor, csrf = require_login(request)
     form = await read_form(request)
-    if action not in ("ack", "close") or not csrf_ok(csrf, form, request):
-        return RedirectResponse("/diversions", status_code=303)
+    wanted = _alert_filter(form)
+    if action not in ("ack", "close"):
+        return RedirectResponse(_back(wanted), status_code=303)
+    if not csrf_ok(csrf, form, request):
+        return _diversions_page(request, actor, csrf, wanted, 400, errors=expired_form())
     status = "acknowledged" if action == "ack" else "closed"
     try:
         channel.settle_alert(database(request), actor, alert_id, status, form.get("note", ""))
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
-        return render(request, "forbidden.html", 422, user=actor, csrf=csrf, missing=error.detail)
-    return RedirectResponse("/diversions", status_code=303)
+        errors = form_errors(error)
+        if error.errors:
+            errors["form"] = _field_summary(error)
+        row = {str(alert_id): errors.get("note") or errors.get("id") or errors["form"]}
+        return _diversions_page(
+            request, actor, csrf, wanted, status_of(error), errors=errors, row_errors=row
+        )
+    return RedirectResponse(_back(wanted), status_code=303)
 
 
 # --- stocktakes -------------------------------------------------------------------------
@@ -489,6 +613,22 @@ def _over_partner_limit(error: PartnerLimit) -> dict[str, str]:
     return {"file": text, "form": error_title(error) + ": " + text}
 
 
+def _problem_text(message: str, value: Any) -> str:
+    """A problem of a row in the page's language; the serial an unknown-unit message names is
+    shown beside it (the table's value column), so the sentence itself can be translated."""
+    if value is not None and message in (unknown_unit(str(value)), unknown_unit(str(value), "")):
+        return _("no unit with this serial")
+    if value is not None and message.startswith(unknown_unit(str(value)) + " of product "):
+        return _("no unit with this serial of this product")
+    return _(message)
+
+
+def _field_summary(error: UnitraceError) -> str:
+    """The form's message for an error about fields: the title and each field's problem."""
+    texts = dict.fromkeys(_(e.message) for e in error.errors if e.field != "*")
+    return error_title(error) + ": " + "; ".join(texts) if texts else _(error.detail)
+
+
 @router.post("/sell-through")
 async def sellthrough_upload(request: Request) -> Response:
     """Record a sell-through file; every problem is listed with its line and column."""
@@ -518,8 +658,20 @@ async def sellthrough_upload(request: Request) -> Response:
         errors = _over_partner_limit(error)
         return render(request, template, status_of(error), errors=errors, **shown)
     except UnitraceError as error:
-        problems = sellthrough.problems_by_line(error)
+        problems = [
+            {**p, "message": _problem_text(p["message"], p["value"])}
+            for p in sellthrough.problems_by_line(error)
+        ]
         errors = form_errors(error)
+        listed = [p for p in problems if p["line"]]
+        if listed:
+            count = sum(int(e.message.split()[0]) if e.field == "*" else 1 for e in error.errors)
+            errors["form"] = (
+                error_title(error)
+                + ": "
+                + _("%(n)s problems in the file, each listed below by line; nothing was written.")
+                % {"n": format_number(count)}
+            )
         return render(
             request, template, status_of(error), errors=errors, problems=problems, **shown
         )

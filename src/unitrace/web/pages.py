@@ -25,7 +25,7 @@ from unitrace.core.errors import (
     UnitraceError,
     ValidationError,
 )
-from unitrace.core.lifecycle import TAKES, Effect, Status, rule_for
+from unitrace.core.lifecycle import TAKES, Effect, rule_for
 from unitrace.ledger import figures, group, queries
 from unitrace.ledger import service as ledger
 from unitrace.ledger.schemas import CommissionIn, EventIn
