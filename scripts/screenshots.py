@@ -225,10 +225,7 @@ def main() -> None:
         with serve(url) as base, sync_playwright() as playwright:
             written = 0
             for locale in LOCALES:
-                # the browser's own language too: date fields read 年/月/日 as in China
-                browser = playwright.chromium.launch(
-                    executable_path=CHROMIUM, args=[*ARGS, f"--lang={locale}"]
-                )
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 pages: dict[str, Any] = {}
                 for name, role, path in PAGES:
                     if role not in pages:
