@@ -350,12 +350,12 @@ class Watch:
 
     def problems(self) -> list[str]:
         found = list(self.errors)
-        if self.failures and not self.page.is_closed() and _shows_error(self.page):
+        if self.failures and _settled(self.page) and _shows_error(self.page):
             self.failures.clear()
         for status, method, url in self.failures:
             if not any(status == s and part in url for s, part in self.expected):
                 found.append(f"{status or 'failed'} {method} {url} not shown to the user")
-        if not self.page.is_closed():
+        if _settled(self.page):
             self.snapshots.append(
                 {"url": self.page.url, "texts": _texts(self.page), "overflow": overflow(self.page)}
             )
@@ -372,6 +372,17 @@ class Watch:
         new = [p for p in dict.fromkeys(found) if p not in self.reported]
         self.reported.update(new)
         return new
+
+
+def _settled(page: Any) -> bool:
+    """Whether `page` is open and has finished loading (what `check` reads of it then)."""
+    if page.is_closed():
+        return False
+    try:
+        page.wait_for_load_state("load", timeout=10_000)
+    except Exception:  # a navigation that does not end: the watchers' snapshots remain
+        return False
+    return True
 
 
 def _shows_error(page: Any) -> bool:
