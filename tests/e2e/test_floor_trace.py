@@ -57,9 +57,9 @@ def test_trace_a_lot_forward_page_download_and_one_unit_backward_in_chinese(
     assert rows.count() == 100
     first_page = rows.first.inner_text()
     pager = page.locator('[data-testid="affected-pager"]')
-    assert f"第 1–100 台，共 {lot_units()} 台" in pager.inner_text()
+    assert f"第 1–100 件，共 {lot_units()} 件" in pager.inner_text()
     page.locator('[data-testid="affected-next"]').click()
-    assert "第 101–200 台" in page.locator('[data-testid="affected-pager"]').inner_text()
+    assert "第 101–200 件" in page.locator('[data-testid="affected-pager"]').inner_text()
     assert rows.count() == 100 and rows.first.inner_text() != first_page
     text = downloaded(page, page.locator('[data-testid="trace-export"]'))
     assert len(text.strip().splitlines()) == demo_units() // 2 + 1  # every unit and the header

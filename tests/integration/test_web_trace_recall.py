@@ -42,7 +42,7 @@ def test_trace_start_in_chinese_and_affected_units_a_page_at_a_time(
     assert 'data-testid="affected-start">批次 BOARD/B-LOT<' in first.text  # was "lot BOARD/…"
     table = first.text.split('data-testid="affected-table"')[1].split("</table>")[0]
     assert table.count("<tr>") == 101  # the header and 100 units
-    assert "第 1–100 台，共 150 台，第 1 / 2 页" in first.text
+    assert "第 1–100 件，共 150 件，第 1 / 2 页" in first.text
     second = client.get("/trace?product=BOARD&lot=B-LOT&page=2")
     table = second.text.split('data-testid="affected-table"')[1].split("</table>")[0]
     assert table.count("<tr>") == 51 and 'data-testid="affected-prev"' in second.text
