@@ -145,10 +145,23 @@ def test_quality_figures_by_product_and_by_step_in_chinese(floor: Floor) -> None
     assert all(step in csv for step in wanted)
 
 
+def test_an_unknown_serial_is_shown_as_not_found_on_the_trace_page(floor: Floor) -> None:
+    page = floor.open("quality", "/trace", locale="en")
+    page.locator('[data-testid="trace-back"]').click()
+    page.keyboard.type("NO-SUCH-UNIT-7")
+    page.keyboard.press("Enter")
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "NO-SUCH-UNIT-7" in alert.inner_text()
+    assert page.locator('[data-testid="trace-back"]').input_value() == "NO-SUCH-UNIT-7"
+
+
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_trace_recall_and_quality_fit_a_phone(floor: Floor, locale: str) -> None:
     page = floor.open("quality", f"/trace?product=MB-V2&lot={LOT}", locale=locale, phone=True)
-    page.locator('[data-testid="affected-table"]').wait_for()
+    serial = page.locator('[data-testid="affected-table"] tbody a').last.inner_text()
+    page.goto(floor.url(f"/trace?back={serial}"))  # a finished unit's tree, drawn for a phone
+    page.locator("#genealogy canvas").wait_for()
     for path in ("/recalls", "/recalls/RC-2026-01", "/quality?by=step"):
         page.goto(floor.url(path))
     floor.check(page)  # no sideways scroll on any of them (nor English on zh-CN)
