@@ -85,6 +85,12 @@ OPS = [
     Op("POST", "/locations", ADMIN,
        lambda r, w: ("/locations", {"json": {"code": f"B-{r}", "name": "b", "kind": "bin"}})),
     Op("GET", "/locations", STAFF, lambda r, w: ("/locations", {})),
+    Op("GET", "/parties/{code}", STAFF, lambda r, w: ("/parties/D-WEST", {})),
+    Op("PATCH", "/parties/{code}", ADMIN,
+       lambda r, w: ("/parties/D-WEST", {"json": {"contact": f"by {r}"}})),
+    Op("GET", "/locations/{code}", STAFF, lambda r, w: ("/locations/WH1", {})),
+    Op("PATCH", "/locations/{code}", ADMIN,
+       lambda r, w: ("/locations/WH1", {"json": {"name": f"by {r}"}})),
     Op("POST", "/units/commission", frozenset({"admin", "production"}),
        lambda r, w: ("/units/commission", {"json": {"product": "AC1", "count": 2}})),
     Op("POST", "/events", frozenset({"admin", "production", "warehouse", "service", "quality"}),
@@ -287,7 +293,9 @@ def test_partner_of_a_learns_nothing_about_a_unit_of_b(
             assert all(u["serial"] != south for u in listed.json()["items"]), query
     assert get("/units?holder=D-SOUTH").json()["items"] == []
     assert get("/units?holder=D-EAST").json()["items"]  # its own units are there
-    for url, status in (("/parties", 403), ("/locations", 403), ("/lots", 403), ("/users", 403),
+    for url, status in (("/parties", 403), ("/locations", 403), ("/parties/D-SOUTH", 403),
+                        ("/parties/D-EAST", 403), ("/locations/WH1", 403),
+                        ("/lots", 403), ("/users", 403),
                         ("/audit", 403), ("/tokens?user=*", 403), ("/products", 200),
                         ("/me", 200), ("/roles", 200)):  # fmt: skip
         assert get(url).status_code == status, url

@@ -1,4 +1,5 @@
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 from tests.factories import make_party, make_product
 from unitrace.access.principal import SYSTEM, Actor
@@ -55,18 +56,24 @@ def test_lot_rules(db: Database) -> None:
 
 
 def test_regions_are_checked_one_by_one(db: Database) -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(PydanticValidationError) as info:
+        PartyCreate(
+            code="D1",
+            name="D1",
+            kind="distributor",
+            authorised_regions=["CN-31", "shanghai", "CN-44", "??"],
+        )
+    assert [e["loc"] for e in info.value.errors()] == [
+        ("authorised_regions", 1),
+        ("authorised_regions", 3),
+    ]
+    with pytest.raises(ValidationError) as twice:
         service.create_party(
             db,
             SYSTEM,
-            PartyCreate(
-                code="D1",
-                name="D1",
-                kind="distributor",
-                authorised_regions=["CN-31", "shanghai", "CN-44", "??"],
-            ),
+            PartyCreate(code="C1", name="C1", kind="customer", authorised_regions=["CN-31"] * 2),
         )
-    assert [e.field for e in info.value.errors] == ["authorised_regions.1", "authorised_regions.3"]
+    assert [e.field for e in twice.value.errors] == ["authorised_regions.1", "authorised_regions"]
 
 
 def test_readonly_cannot_write(db: Database) -> None:

@@ -16,7 +16,8 @@ LITERAL = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*\)"
 
 def _catalog(locale: str) -> dict[str, str]:
     found: dict[str, str] = {}
-    for po in sorted((WEB / "locale" / locale / "LC_MESSAGES").glob("*.po")):
+    folder = WEB / "locale" / locale / "LC_MESSAGES"
+    for po in sorted(folder.glob("*.po"), key=lambda po: (po.name != "messages.po", po.name)):
         with po.open("rb") as handle:
             messages = read_po(handle)
         found.update({m.id: m.string for m in messages if isinstance(m.id, str) and m.id})

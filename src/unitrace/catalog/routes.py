@@ -10,9 +10,13 @@ from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.catalog import service
 from unitrace.catalog.schemas import (
     LocationCreate,
+    LocationKind,
+    LocationUpdate,
     LotCreate,
     LotUpdate,
     PartyCreate,
+    PartyKind,
+    PartyUpdate,
     ProductCreate,
     ProductUpdate,
 )
@@ -83,8 +87,27 @@ def create_party(body: PartyCreate, db: DatabaseDep, actor: CurrentActor) -> dic
 
 
 @router.get("/parties")
-def list_parties(db: DatabaseDep, actor: CurrentActor) -> list[dict[str, Any]]:
-    return service.list_table(db, actor, "parties")
+def list_parties(
+    db: DatabaseDep,
+    actor: CurrentActor,
+    q: str | None = Query(default=None, max_length=100, description="code or name"),
+    kind: PartyKind | None = Query(default=None),
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=10_000_000),
+) -> dict[str, Any]:
+    return service.list_parties(db, actor, q, kind, limit, offset)
+
+
+@router.get("/parties/{code}")
+def get_party(code: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    return service.get_party(db, actor, code)
+
+
+@router.patch("/parties/{code}")
+def update_party(
+    code: str, body: PartyUpdate, db: DatabaseDep, actor: CurrentActor
+) -> dict[str, Any]:
+    return service.update_party(db, actor, code, body)
 
 
 @router.post("/locations", status_code=201)
@@ -93,5 +116,24 @@ def create_location(body: LocationCreate, db: DatabaseDep, actor: CurrentActor) 
 
 
 @router.get("/locations")
-def list_locations(db: DatabaseDep, actor: CurrentActor) -> list[dict[str, Any]]:
-    return service.list_table(db, actor, "locations")
+def list_locations(
+    db: DatabaseDep,
+    actor: CurrentActor,
+    q: str | None = Query(default=None, max_length=100, description="code or name"),
+    kind: LocationKind | None = Query(default=None),
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=10_000_000),
+) -> dict[str, Any]:
+    return service.list_locations(db, actor, q, kind, limit, offset)
+
+
+@router.get("/locations/{code}")
+def get_location(code: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    return service.get_location(db, actor, code)
+
+
+@router.patch("/locations/{code}")
+def update_location(
+    code: str, body: LocationUpdate, db: DatabaseDep, actor: CurrentActor
+) -> dict[str, Any]:
+    return service.update_location(db, actor, code, body)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Code = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_.]*$")
-Region = Field(default=None, min_length=2, max_length=20, pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
+REGION_PATTERN = r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$"
+REGION = re.compile(REGION_PATTERN)
+Region = Field(default=None, min_length=2, max_length=20, pattern=REGION_PATTERN)
+
+
+def _region_code(value: str) -> str:
+    if not REGION.match(value):
+        raise ValueError("not a region code like CN-31")
+    return value
+
+
+# one authorised region: each wrong one is named by its place (authorised_regions.3)
+RegionCode = Annotated[str, Field(max_length=20), AfterValidator(_region_code)]
 
 
 class Strict(BaseModel):
@@ -64,17 +77,59 @@ class LotUpdate(Strict):
     supplier: str | None = Field(default=None, max_length=40)
 
 
+PartyKind = Literal["supplier", "distributor", "retailer", "customer"]
+LocationKind = Literal["site", "warehouse", "bin", "station"]
+
+
 class PartyCreate(Strict):
     code: str = Code
     name: str = Field(min_length=1, max_length=200)
-    kind: Literal["supplier", "distributor", "retailer", "customer"]
+    kind: PartyKind
     region: str | None = Region
-    authorised_regions: list[str] = Field(default_factory=list, max_length=200)
+    authorised_regions: list[RegionCode] = Field(default_factory=list, max_length=200)
+    contact: str = Field(
+        default="", max_length=400, description="contact person, telephone, e-mail (free text)"
+    )
+
+
+class PartyUpdate(Strict):
+    """Fields of a party to change; the code is its identity and never changes. `region` may
+    be set to null to clear it; `authorised_regions` replaces the whole list."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: PartyKind | None = None
+    region: str | None = Region
+    authorised_regions: list[RegionCode] | None = Field(default=None, max_length=200)
+    contact: str | None = Field(default=None, max_length=400)
+
+    @field_validator("name", "kind", "authorised_regions", "contact")
+    @classmethod
+    def _not_removed(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be removed (null)")
+        return value
 
 
 class LocationCreate(Strict):
     code: str = Code
     name: str = Field(min_length=1, max_length=200)
-    kind: Literal["site", "warehouse", "bin", "station"]
+    kind: LocationKind
     parent: str | None = Field(default=None, max_length=40)
     region: str | None = Region
+
+
+class LocationUpdate(Strict):
+    """Fields of a location to change; the code never changes. `parent` and `region` may be
+    set to null (a location at the top; no region)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: LocationKind | None = None
+    parent: str | None = Field(default=None, max_length=40)
+    region: str | None = Region
+
+    @field_validator("name", "kind")
+    @classmethod
+    def _not_removed(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be removed (null)")
+        return value

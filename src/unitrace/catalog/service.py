@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,22 +11,29 @@ from sqlalchemy.exc import IntegrityError
 from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.schemas import (
+    REGION,
     LocationCreate,
+    LocationUpdate,
     LotCreate,
     LotUpdate,
     PartyCreate,
+    PartyUpdate,
     ProductCreate,
     ProductUpdate,
 )
 from unitrace.core.checkdigits import valid_gtin
-from unitrace.core.errors import Conflict, FieldError, NotFound, ValidationError, invalid
+from unitrace.core.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    ValidationError,
+    invalid,
+    twice_in,
+)
 from unitrace.core.serials import SerialTemplate
 from unitrace.db.engine import Database
 from unitrace.db.fast import Fast, once_per_batch
-from unitrace.db.tables import locations, lots, parties, products, units
-
-_REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
-
+from unitrace.db.tables import locations, lots, parties, products, units, users
 
 # --- lookups other modules use inside their own transaction ------------------------------
 
@@ -339,42 +345,253 @@ def update_lot(
     return after
 
 
-def create_party(db: Database, actor: Actor, data: PartyCreate) -> dict[str, Any]:
-    actor.require("catalog.write")
+# --- parties ----------------------------------------------------------------------------
+
+
+def _party_public(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "code": row.code,
+        "name": row.name,
+        "kind": row.kind,
+        "region": row.region,
+        "authorised_regions": list(row.authorised_regions or []),
+        "contact": row.contact,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def _party_row(conn: Connection, code: str) -> Row[Any]:
+    row = conn.execute(select(parties).where(parties.c.code == code)).first()
+    if row is None:
+        raise unknown_party(code)
+    return row
+
+
+def _party_problems(kind: str, regions: list[str]) -> list[FieldError]:
+    """Every problem with a party's authorised regions, all at once."""
     errors = [
         FieldError(f"authorised_regions.{i}", "not a region code like CN-31", region)
-        for i, region in enumerate(data.authorised_regions)
-        if not _REGION.match(region)
+        for i, region in enumerate(regions)
+        if not REGION.match(region)
     ]
+    errors += twice_in((f"authorised_regions.{i}", r, r) for i, r in enumerate(regions))
+    if regions and kind not in ("distributor", "retailer"):
+        errors.append(
+            FieldError("authorised_regions", "only distributors and retailers have them", kind)
+        )
+    return errors
+
+
+def create_party(db: Database, actor: Actor, data: PartyCreate) -> dict[str, Any]:
+    actor.require("catalog.write")
+    errors = _party_problems(data.kind, data.authorised_regions)
     if errors:
-        raise ValidationError("authorised_regions: invalid region codes", errors)
-    if data.authorised_regions and data.kind not in ("distributor", "retailer"):
-        raise invalid("authorised_regions", "only distributors and retailers have them")
+        raise ValidationError("the party has invalid fields", errors)
     with db.write() as conn:
         _unique_violation(conn, parties, "code", data.code, "party")
         conn.execute(insert(parties).values(**data.model_dump()))
-        audit.append(conn, actor, "create", "party", data.code, None, data.model_dump())
-    return data.model_dump()
+        created = _party_public(_party_row(conn, data.code))
+        audit.append(conn, actor, "create", "party", data.code, None, created)
+    return created
+
+
+def get_party(db: Database, actor: Actor, code: str) -> dict[str, Any]:
+    """One party. Staff only: a partner may see no party, not even whether one exists."""
+    actor.require("catalog.read")
+    with db.read() as conn:
+        return _party_public(_party_row(conn, code))
+
+
+def update_party(db: Database, actor: Actor, code: str, data: PartyUpdate) -> dict[str, Any]:
+    """Change the fields sent (a partial update); every problem is reported at once and
+    nothing is written then. One audit record holds the party before and after."""
+    actor.require("catalog.write")
+    changes = data.model_dump(exclude_unset=True)
+    with db.write() as conn:
+        row = _party_row(conn, code)
+        before = _party_public(row)
+        changes = {k: v for k, v in changes.items() if before[k] != v}
+        merged = {**before, **changes}
+        errors = _party_problems(merged["kind"], merged["authorised_regions"])
+        partner_users = conn.execute(
+            select(func.count()).where(users.c.party_id == row.id)
+        ).scalar_one()
+        if merged["kind"] not in ("distributor", "retailer") and partner_users:
+            errors.append(FieldError("kind", "partner users belong to this party", merged["kind"]))
+        if errors:
+            raise ValidationError("the party has invalid fields", errors)
+        if not changes:
+            return before
+        conn.execute(update(parties).where(parties.c.id == row.id).values(**changes))
+        after = _party_public(_party_row(conn, code))
+        audit.append(conn, actor, "update", "party", code, before, after)
+    return after
+
+
+def list_parties(
+    db: Database,
+    actor: Actor,
+    q: str | None = None,
+    kind: str | None = None,
+    limit: int | None = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Parties by code, `q` matching code or name, with the total for paging. Staff only."""
+    actor.require("catalog.read")
+    query = select(parties).order_by(parties.c.code)
+    if q:
+        like = f"%{q}%"
+        query = query.where(or_(parties.c.code.ilike(like), parties.c.name.ilike(like)))
+    if kind:
+        query = query.where(parties.c.kind == kind)
+    with db.read() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = conn.execute(query.limit(limit).offset(offset)).all()
+    return {"items": [_party_public(r) for r in rows], "total": total}
+
+
+# --- locations --------------------------------------------------------------------------
+
+_PARENT = locations.alias("parent")
+_LOCATION_QUERY = select(locations, _PARENT.c.code.label("parent")).outerjoin(
+    _PARENT, _PARENT.c.id == locations.c.parent_id
+)
+
+
+def _location_public(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "code": row.code,
+        "name": row.name,
+        "kind": row.kind,
+        "parent": row.parent,
+        "region": row.region,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def _location_row(conn: Connection, code: str) -> Row[Any]:
+    row = conn.execute(_LOCATION_QUERY.where(locations.c.code == code)).first()
+    if row is None:
+        raise unknown_location(code)
+    return row
+
+
+def _parent_problems(conn: Connection, code: str, parent: str | None) -> list[FieldError]:
+    """A parent that does not exist, is the location itself or lies inside it (a loop)."""
+    if parent is None:
+        return []
+    if parent == code:
+        return [FieldError("parent", "a location cannot be inside itself", parent)]
+    up: str | None = parent
+    seen: set[str] = set()
+    while up is not None and up not in seen:
+        seen.add(up)
+        found = conn.execute(
+            select(_PARENT.c.code)
+            .select_from(locations)
+            .outerjoin(_PARENT, _PARENT.c.id == locations.c.parent_id)
+            .where(locations.c.code == up)
+        ).first()
+        if found is None:
+            return [FieldError("parent", "unknown location", parent)] if up == parent else []
+        if found[0] == code:
+            return [FieldError("parent", "lies inside this location (a loop)", parent)]
+        up = found[0]
+    return []
 
 
 def create_location(db: Database, actor: Actor, data: LocationCreate) -> dict[str, Any]:
     actor.require("catalog.write")
     with db.write() as conn:
+        errors = _parent_problems(conn, data.code, data.parent)
+        if errors and errors[0].message == "unknown location":
+            raise NotFound(f"no location with code {data.parent!r}", errors)
+        if errors:
+            raise ValidationError("the location has invalid fields", errors)
         _unique_violation(conn, locations, "code", data.code, "location")
         parent = location_id(conn, data.parent, "parent") if data.parent else None
         values = data.model_dump(exclude={"parent"})
         conn.execute(insert(locations).values(**values, parent_id=parent))
-        audit.append(conn, actor, "create", "location", data.code, None, data.model_dump())
-    return data.model_dump()
+        created = _location_public(_location_row(conn, data.code))
+        audit.append(conn, actor, "create", "location", data.code, None, created)
+    return created
+
+
+def get_location(db: Database, actor: Actor, code: str) -> dict[str, Any]:
+    """One location. Staff only: locations are ours, a partner may see none."""
+    actor.require("catalog.read")
+    with db.read() as conn:
+        return _location_public(_location_row(conn, code))
+
+
+def update_location(db: Database, actor: Actor, code: str, data: LocationUpdate) -> dict[str, Any]:
+    """Change the fields sent (a partial update), with one audit record; a new parent must
+    exist and must not lie inside the location."""
+    actor.require("catalog.write")
+    changes = data.model_dump(exclude_unset=True)
+    with db.write() as conn:
+        row = _location_row(conn, code)
+        before = _location_public(row)
+        changes = {k: v for k, v in changes.items() if before[k] != v}
+        if "parent" in changes:
+            errors = _parent_problems(conn, code, changes["parent"])
+            if errors:
+                raise ValidationError("the location has invalid fields", errors)
+        if not changes:
+            return before
+        values = {k: v for k, v in changes.items() if k != "parent"}
+        if "parent" in changes:
+            parent = changes["parent"]
+            values["parent_id"] = location_id(conn, parent, "parent") if parent else None
+        conn.execute(update(locations).where(locations.c.id == row.id).values(**values))
+        after = _location_public(_location_row(conn, code))
+        audit.append(conn, actor, "update", "location", code, before, after)
+    return after
+
+
+def list_locations(
+    db: Database,
+    actor: Actor,
+    q: str | None = None,
+    kind: str | None = None,
+    limit: int | None = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Locations by code with their parent's code, `q` matching code or name. Staff only."""
+    actor.require("catalog.read")
+    query = _LOCATION_QUERY.order_by(locations.c.code)
+    if q:
+        like = f"%{q}%"
+        query = query.where(or_(locations.c.code.ilike(like), locations.c.name.ilike(like)))
+    if kind:
+        query = query.where(locations.c.kind == kind)
+    with db.read() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = conn.execute(query.limit(limit).offset(offset)).all()
+    return {"items": [_location_public(r) for r in rows], "total": total}
+
+
+def location_tree(locations_found: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Locations in tree order (site → warehouse → bin), each with its depth; a location
+    whose parent is not in the list is a root."""
+    codes = {loc["code"] for loc in locations_found}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for loc in locations_found:
+        parent = loc["parent"] if loc["parent"] in codes else None
+        children.setdefault(parent, []).append(loc)
+    out: list[tuple[int, dict[str, Any]]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for loc in children.get(parent, []):
+            out.append((depth, loc))
+            walk(loc["code"], depth + 1)
+
+    walk(None, 0)
+    return out
 
 
 def list_table(db: Database, actor: Actor, what: str) -> list[dict[str, Any]]:
-    """Parties or locations, for pickers and the CLI (small tables)."""
-    actor.require("catalog.read")
-    table = {"parties": parties, "locations": locations}[what]
-    with db.read() as conn:
-        rows = conn.execute(select(table).order_by(table.c.code)).mappings().all()
-    return [
-        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items() if k != "id"}
-        for r in rows
-    ]
+    """All parties or locations, for pickers and the CLI (small tables)."""
+    listed = {"parties": list_parties, "locations": list_locations}[what]
+    items: list[dict[str, Any]] = listed(db, actor, limit=None)["items"]
+    return items

@@ -85,6 +85,7 @@ parties = Table(
     Column("kind", String(20), nullable=False),
     Column("region", String(20)),
     Column("authorised_regions", JSON, nullable=False, default=list),
+    Column("contact", String(400), nullable=False, default="", server_default=""),
     Column("created_at", UTCDateTime, nullable=False, default=_now_default),
 )
 

@@ -25,19 +25,19 @@ current: ContextVar[str] = ContextVar("locale", default=DEFAULT)
 
 @cache
 def translations(locale: str) -> gettext.NullTranslations:
-    """The catalog of `locale`: every `*.po` file of its LC_MESSAGES folder, merged in name order
-    (each area of the pages keeps its own file, so work on two areas does not collide)."""
+    """The catalog of `locale`: every `*.po` file of its LC_MESSAGES folder merged, messages.po
+    first and then the others in name order (each area of the pages keeps its own file, and a
+    later file's text wins for the same message)."""
     folder = CATALOGS / locale.replace("-", "_") / "LC_MESSAGES"
-    files = sorted(folder.glob("*.po"))
+    files = sorted(folder.glob("*.po"), key=lambda po: (po.name != "messages.po", po.name))
     if not files:
         return gettext.NullTranslations()
-    merged = None
+    catalogs = []
     for po in files:
         with po.open("rb") as handle:
-            catalog = read_po(handle, locale=locale.replace("-", "_"))
-        if merged is None:
-            merged = catalog
-            continue
+            catalogs.append(read_po(handle, locale=locale.replace("-", "_")))
+    merged = catalogs[0]
+    for catalog in catalogs[1:]:
         for message in catalog:
             if message.id:
                 merged[message.id] = message

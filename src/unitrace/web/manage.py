@@ -1,6 +1,7 @@
-"""Management pages: products and lots (list, search, create, edit), users, roles and tokens
-(admin), and the audit trail (auditor, admin). Each handler parses the form, calls one use case
-and renders; the use case checks the permission."""
+"""Management pages: products and lots (list, search, create, edit), a product's bill of
+materials and route, parties (with their authorised regions) and locations (a tree), users,
+roles and tokens (admin), and the audit trail (auditor, admin). Each handler parses the form,
+calls one use case and renders; the use case checks the permission."""
 
 from __future__ import annotations
 
@@ -18,12 +19,28 @@ from unitrace.access import service as access
 from unitrace.access.principal import ROLE_SUMMARY, ROLES, Actor
 from unitrace.api.problems import status_of
 from unitrace.catalog import service as catalog
-from unitrace.catalog.schemas import LotCreate, LotUpdate, ProductCreate, ProductUpdate
+from unitrace.catalog.regions import CHOICES as REGION_CHOICES
+from unitrace.catalog.regions import region_label
+from unitrace.catalog.schemas import (
+    LocationCreate,
+    LocationUpdate,
+    LotCreate,
+    LotUpdate,
+    PartyCreate,
+    PartyUpdate,
+    ProductCreate,
+    ProductUpdate,
+)
 from unitrace.core.errors import Forbidden, NotFound, UnitraceError, invalid
+from unitrace.production import service as production
+from unitrace.production.schemas import BomIn, RouteIn
+from unitrace.web import i18n
 from unitrace.web.common import (
+    _pydantic_message,
     blank_to_none,
     csrf_ok,
     database,
+    error_title,
     expired_form,
     form_errors,
     page_forbidden,
@@ -35,7 +52,9 @@ from unitrace.web.i18n import _
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
-AUDIT_ENTITIES = ("product", "lot", "party", "location", "user", "token", "address", "event")
+AUDIT_ENTITIES = (
+    "product", "bom", "route", "lot", "party", "location", "user", "token", "address", "event",
+)  # fmt: skip
 
 
 def _page(value: str) -> int:
@@ -48,6 +67,19 @@ def _forbidden_or_missing(
     if isinstance(error, Forbidden):
         return page_forbidden(request, actor, csrf)
     return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
+
+
+def _page_errors(error: Exception) -> dict[str, str]:
+    """`form_errors`, but when the problems are shown next to their fields the banner says so
+    in the page's language instead of repeating a sentence that names them."""
+    errors = form_errors(error)
+    named = isinstance(error, UnitraceError) and any(
+        e.field.split(".")[0] in errors for e in error.errors
+    )
+    if named or isinstance(error, PydanticValidationError):
+        title = error_title(error) if isinstance(error, UnitraceError) else _("Invalid input")
+        errors["form"] = title + ": " + _("please correct the fields marked below.")
+    return errors
 
 
 # --- products -----------------------------------------------------------------------------
@@ -118,7 +150,7 @@ async def product_create(request: Request) -> Response:
             database(request), actor, ProductCreate.model_validate(values)
         )
     except (PydanticValidationError, UnitraceError) as error:
-        errors = form_errors(error)
+        errors = _page_errors(error)
         return _product_list(
             request,
             actor,
@@ -180,7 +212,7 @@ async def product_update(request: Request, code: str) -> Response:
     try:
         catalog.update_product(database(request), actor, code, ProductUpdate(**values))
     except (PydanticValidationError, UnitraceError) as error:
-        errors = form_errors(error)
+        errors = _page_errors(error)
         return _product_page(request, actor, csrf, code, status_of(error), form=form, errors=errors)
     return RedirectResponse(f"/products/{quote(code)}?saved=1", status_code=303)
 
@@ -251,7 +283,7 @@ async def lot_create(request: Request) -> Response:
     try:
         lot = catalog.create_lot(database(request), actor, LotCreate.model_validate(values))
     except (PydanticValidationError, UnitraceError) as error:
-        errors = form_errors(error)
+        errors = _page_errors(error)
         return _lot_list(
             request,
             actor,
@@ -314,7 +346,7 @@ async def lot_update(request: Request, product: str, number: str) -> Response:
             database(request), actor, product, number, LotUpdate.model_validate(values)
         )
     except (PydanticValidationError, UnitraceError) as error:
-        errors = form_errors(error)
+        errors = _page_errors(error)
         return _lot_page(
             request, actor, csrf, product, number, status_of(error), form=form, errors=errors
         )
@@ -341,7 +373,7 @@ def _users_page(
     except UnitraceError as error:
         return _forbidden_or_missing(request, actor, csrf, error)
     extra.setdefault("form", {"role": "readonly"})
-    roles = [(r, f"{_(r)} ({r})") for r in ROLES]
+    roles = [(r, _(r)) for r in ROLES]  # the code is shown as code next to it
     return render(
         request,
         "users.html",
@@ -379,7 +411,7 @@ async def user_create(request: Request) -> Response:
             values["party"],
         )
     except UnitraceError as error:
-        errors = form_errors(error)
+        errors = _page_errors(error)
         return _users_page(
             request, actor, csrf, status_of(error), form=form, errors=errors, open_form=True
         )
@@ -398,7 +430,7 @@ def _user_page(
     except UnitraceError as error:
         return _forbidden_or_missing(request, actor, csrf, error)
     extra.setdefault("form", found[0])
-    roles = [(r, f"{_(r)} ({r})") for r in ROLES]
+    roles = [(r, _(r)) for r in ROLES]  # the code is shown as code next to it
     return render(
         request,
         "user.html",
@@ -438,7 +470,7 @@ async def user_update(request: Request, username: str) -> Response:
             revoke_tokens=bool(form.get("password")) and form.get("revoke_tokens") == "on",
         )
     except UnitraceError as error:
-        errors = form_errors(error)
+        errors = _page_errors(error)
         return _user_page(
             request, actor, csrf, username, status_of(error), form=form, errors=errors
         )
@@ -465,7 +497,7 @@ async def token_create(request: Request, username: str) -> Response:
             int(days_text) if days_text else None,
         )
     except UnitraceError as error:
-        errors = form_errors(error)
+        errors = _page_errors(error)
         return _user_page(
             request, actor, csrf, username, status_of(error), token_errors=errors, token_form=form
         )
@@ -517,6 +549,63 @@ def _changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
     ]
 
 
+# the fields an audit record shows, named in the page's language (others: their key)
+AUDIT_FIELDS = {
+    "code": "Code", "name": "Name", "gtin": "GTIN", "tracking": "Tracked by",
+    "serial_rule": "Serial rule", "warranty_months": "Warranty (months)",
+    "warranty_start": "Warranty starts", "description": "Description", "product": "Product",
+    "product_name": "Product", "number": "Lot number", "production_date": "Production date",
+    "expiry_date": "Expiry date", "supplier": "Supplier", "kind": "Kind", "region": "Region",
+    "authorised_regions": "Authorised regions", "contact": "Contact", "parent": "Inside (parent)",
+    "policy": "When an assembly does not match the BOM", "lines": "Bill of materials",
+    "steps": "Route (process steps)", "role": "Role", "party": "Party", "active": "Active",
+    "unit_count": "Unit count", "serials": "Serials", "location": "Location", "lot": "Lot",
+    "type": "Event", "events": "Events", "types": "Events", "containers": "Cartons and pallets",
+    "container": "Carton or pallet", "status": "Status", "username": "User name",
+    "expires_at": "Expires", "trusted": "Trusted", "failed_logins": "Failed logins",
+    "title": "Title", "start": "Starting from", "units": "Unit count",
+}  # fmt: skip
+# stored codes shown in the page's language: (entity, field) → the prefix of their message
+AUDIT_CODES = {
+    ("party", "kind"): "party kind ", ("location", "kind"): "location kind ",
+    ("product", "tracking"): "tracking ", ("product", "warranty_start"): "warranty from ",
+    ("bom", "policy"): "BOM policy ", ("user", "role"): "", ("event", "type"): "",
+}  # fmt: skip
+
+
+def _field_label(field: str) -> str:
+    return _(AUDIT_FIELDS[field]) if field in AUDIT_FIELDS else field
+
+
+def _audit_value(entity: str, field: str, value: Any) -> Any:
+    """A value of an audit record as the page shows it: codes translated, a BOM as its lines
+    (`MB-V2 ×2`), a route as its steps in order, yes/no for flags."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, str) and (entity, field) in AUDIT_CODES:
+        return _(AUDIT_CODES[entity, field] + value)
+    if entity == "recall" and field == "start" and isinstance(value, str):
+        # where the recall's trace started: "lot MB-V2/PCB-2607", "serial …", "supplier …"
+        word, _space, rest = value.partition(" ")
+        starts = {"serial": "Serial", "lot": "Lot", "supplier": "Supplier", "station": "Station",
+                  "equipment": "Equipment", "operator": "Operator"}  # fmt: skip
+        return f"{_(starts[word])} {rest}" if word in starts else value
+    if field == "lines" and isinstance(value, list):
+        lines = [f"{x.get('component')} ×{x.get('quantity')}" for x in value if isinstance(x, dict)]
+        return "、".join(lines) or "—"
+    if field == "steps" and isinstance(value, list):
+        return " → ".join(str(x.get("code")) for x in value if isinstance(x, dict)) or "—"
+    if field == "types" and isinstance(value, dict):
+        return "、".join(f"{_(str(k))} {n}" for k, n in value.items())
+    return value
+
+
+def _shown(entity: str, record: Any) -> Any:
+    if not isinstance(record, dict):
+        return record
+    return {k: _audit_value(entity, k, v) for k, v in record.items()}
+
+
 @router.get("/audit")
 def audit_page(
     request: Request,
@@ -555,14 +644,25 @@ def audit_page(
             before_id=int(before) if before.isdigit() and len(before) < 16 else None,
             limit=PER_PAGE,
         )
-        records = [{**r, "changes": _changes(r["before"], r["after"])} for r in found["items"]]
+        records = [
+            {
+                **r,
+                "changes": [
+                    (_field_label(k), a, b, k not in AUDIT_FIELDS)
+                    for k, a, b in _changes(
+                        _shown(r["entity"], r["before"]), _shown(r["entity"], r["after"])
+                    )
+                ],
+            }
+            for r in found["items"]
+        ]
         more = found["next"]
         if verify:
             chain = audit.verify_chain(db, actor)
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
-        errors = form_errors(error)
+        errors = _page_errors(error)
     params = urlencode({k: v for k, v in filters.items() if v})
     return render(
         request,
@@ -578,3 +678,467 @@ def audit_page(
         entities=[(e, _(e)) for e in AUDIT_ENTITIES],
         params=params,
     )
+
+
+# --- parties ------------------------------------------------------------------------------
+
+PARTY_KINDS = ("supplier", "distributor", "retailer", "customer")
+LOCATION_KINDS = ("site", "warehouse", "bin", "station")
+
+
+def _regions_context() -> dict[str, Any]:
+    """Region choices with their names in the page's language, and a label maker for codes."""
+    locale = i18n.current.get()
+    return {
+        "region_label": lambda code: region_label(code, locale),
+        "region_options": [(code, region_label(code, locale)) for code in REGION_CHOICES],
+    }
+
+
+def _party_options() -> dict[str, Any]:
+    return {
+        "party_kinds": [(k, _("party kind " + k)) for k in PARTY_KINDS],
+        **_regions_context(),
+    }
+
+
+def _party_values(form: dict[str, str], multi: dict[str, list[str]]) -> dict[str, Any]:
+    """A party form as the use case's fields: the ticked regions and the other codes typed."""
+    values: dict[str, Any] = blank_to_none(form, "code", "name", "kind", "region")
+    typed = (form.get("other_regions") or "").replace("，", ",").replace(";", ",")
+    regions = [*multi.get("authorised_regions", []), *typed.split(",")]
+    values["authorised_regions"] = list(dict.fromkeys(r.strip() for r in regions if r.strip()))
+    values["contact"] = (form.get("contact") or "").strip()
+    return values
+
+
+async def _read_multi(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
+    form = await request.form()
+    single = {k: v for k, v in form.items() if isinstance(v, str)}
+    multi = {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
+    return single, multi
+
+
+def _party_list(
+    request: Request, actor: Actor, csrf: str, q: str, kind: str, page: int, **extra: Any
+) -> Response:
+    try:
+        found = catalog.list_parties(
+            database(request),
+            actor,
+            q or None,
+            kind if kind in PARTY_KINDS else None,
+            PER_PAGE,
+            (page - 1) * PER_PAGE,
+        )
+    except UnitraceError as error:
+        return _forbidden_or_missing(request, actor, csrf, error)
+    extra.setdefault("form", {"kind": "distributor", "authorised_regions": []})
+    return render(
+        request,
+        "parties.html",
+        extra.pop("status", 200),
+        user=actor,
+        csrf=csrf,
+        q=q,
+        kind=kind,
+        page=page,
+        parties=found["items"],
+        total=found["total"],
+        per_page=PER_PAGE,
+        params=urlencode({"q": q, "kind": kind}),
+        **_party_options(),
+        **extra,
+    )
+
+
+@router.get("/parties")
+def parties_page(request: Request, q: str = "", kind: str = "", page: str = "1") -> Response:
+    actor, csrf = require_login(request)
+    return _party_list(request, actor, csrf, q.strip()[:100], kind.strip()[:20], _page(page))
+
+
+@router.post("/parties")
+async def party_create(request: Request) -> Response:
+    actor, csrf = require_login(request)
+    form, multi = await _read_multi(request)
+    values = _party_values(form, multi)
+    shown = {**form, "authorised_regions": values["authorised_regions"]}
+    if not csrf_ok(csrf, form, request):
+        return _party_list(
+            request, actor, csrf, "", "", 1, form=shown, errors=expired_form(), status=400
+        )
+    try:
+        created = catalog.create_party(
+            database(request),
+            actor,
+            PartyCreate.model_validate({k: v for k, v in values.items() if v is not None}),
+        )
+    except (PydanticValidationError, UnitraceError) as error:
+        return _party_list(
+            request,
+            actor,
+            csrf,
+            "",
+            "",
+            1,
+            form=shown,
+            errors=_page_errors(error),
+            status=status_of(error),
+            open_form=True,
+        )
+    return RedirectResponse(f"/parties/{quote(created['code'])}?saved=1", status_code=303)
+
+
+def _party_page(
+    request: Request, actor: Actor, csrf: str, code: str, status: int = 200, **extra: Any
+) -> Response:
+    try:
+        party = catalog.get_party(database(request), actor, code)
+    except UnitraceError as error:
+        return _forbidden_or_missing(request, actor, csrf, error)
+    extra.setdefault("form", party)
+    return render(
+        request,
+        "party.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        party=party,
+        **_party_options(),
+        **extra,
+    )
+
+
+@router.get("/parties/{code}")
+def party_page(request: Request, code: str, saved: str = "") -> Response:
+    actor, csrf = require_login(request)
+    return _party_page(request, actor, csrf, code, saved=bool(saved))
+
+
+@router.post("/parties/{code}")
+async def party_update(request: Request, code: str) -> Response:
+    actor, csrf = require_login(request)
+    form, multi = await _read_multi(request)
+    values = _party_values(form, multi)
+    values.pop("code")
+    shown = {**form, "authorised_regions": values["authorised_regions"]}
+    if not csrf_ok(csrf, form, request):
+        return _party_page(request, actor, csrf, code, 400, form=shown, errors=expired_form())
+    try:
+        catalog.update_party(database(request), actor, code, PartyUpdate.model_validate(values))
+    except (PydanticValidationError, UnitraceError) as error:
+        errors = _page_errors(error)
+        return _party_page(request, actor, csrf, code, status_of(error), form=shown, errors=errors)
+    return RedirectResponse(f"/parties/{quote(code)}?saved=1", status_code=303)
+
+
+# --- locations ----------------------------------------------------------------------------
+
+
+def _location_options(request: Request, actor: Actor, code: str = "") -> dict[str, Any]:
+    """The kinds, and every location in tree order as a parent to choose (indented)."""
+    everything = catalog.list_table(database(request), actor, "locations")
+    tree = catalog.location_tree(everything)
+    return {
+        "location_kinds": [(k, _("location kind " + k)) for k in LOCATION_KINDS],
+        "tree": tree,
+        "parent_options": [
+            (loc["code"], "\u3000" * depth + f"{loc['code']} · {loc['name']}")
+            for depth, loc in tree
+            if loc["code"] != code
+        ],
+        **_regions_context(),
+    }
+
+
+def _locations_page(
+    request: Request, actor: Actor, csrf: str, parent: str = "", status: int = 200, **extra: Any
+) -> Response:
+    try:
+        options = _location_options(request, actor)
+    except UnitraceError as error:
+        return _forbidden_or_missing(request, actor, csrf, error)
+    kinds_below = {"site": "warehouse", "warehouse": "bin", "bin": "bin", "station": "station"}
+    parent_kind = next((loc["kind"] for _d, loc in options["tree"] if loc["code"] == parent), "")
+    extra.setdefault("form", {"parent": parent, "kind": kinds_below.get(parent_kind, "site")})
+    return render(
+        request,
+        "locations.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        open_form=bool(parent) or extra.pop("open_form", False),
+        **options,
+        **extra,
+    )
+
+
+@router.get("/locations")
+def locations_page(request: Request, parent: str = "") -> Response:
+    actor, csrf = require_login(request)
+    return _locations_page(request, actor, csrf, parent.strip()[:40])
+
+
+@router.post("/locations")
+async def location_create(request: Request) -> Response:
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    if not csrf_ok(csrf, form, request):
+        return _locations_page(request, actor, csrf, status=400, form=form, errors=expired_form())
+    values = blank_to_none(form, "code", "name", "kind", "parent", "region")
+    try:
+        catalog.create_location(
+            database(request),
+            actor,
+            LocationCreate.model_validate({k: v for k, v in values.items() if v is not None}),
+        )
+    except (PydanticValidationError, UnitraceError) as error:
+        return _locations_page(
+            request,
+            actor,
+            csrf,
+            status=status_of(error),
+            form=form,
+            errors=_page_errors(error),
+            open_form=True,
+        )
+    return RedirectResponse(f"/locations?saved={quote(values['code'] or '')}", status_code=303)
+
+
+def _location_page(
+    request: Request, actor: Actor, csrf: str, code: str, status: int = 200, **extra: Any
+) -> Response:
+    try:
+        location = catalog.get_location(database(request), actor, code)
+        options = _location_options(request, actor, code)
+    except UnitraceError as error:
+        return _forbidden_or_missing(request, actor, csrf, error)
+    extra.setdefault("form", location)
+    # a location cannot move inside itself: its own subtree is not offered as a parent
+    inside: set[str] = {code}
+    for _depth, loc in options["tree"]:
+        if loc["parent"] in inside:
+            inside.add(loc["code"])
+    options["parent_options"] = [o for o in options["parent_options"] if o[0] not in inside]
+    children = [loc for _d, loc in options["tree"] if loc["parent"] == code]
+    return render(
+        request,
+        "location.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        location=location,
+        children=children,
+        **options,
+        **extra,
+    )
+
+
+@router.get("/locations/{code}")
+def location_page(request: Request, code: str, saved: str = "") -> Response:
+    actor, csrf = require_login(request)
+    return _location_page(request, actor, csrf, code, saved=bool(saved))
+
+
+@router.post("/locations/{code}")
+async def location_update(request: Request, code: str) -> Response:
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    if not csrf_ok(csrf, form, request):
+        return _location_page(request, actor, csrf, code, 400, form=form, errors=expired_form())
+    values = blank_to_none(form, "name", "kind", "parent", "region")
+    try:
+        catalog.update_location(
+            database(request), actor, code, LocationUpdate.model_validate(values)
+        )
+    except (PydanticValidationError, UnitraceError) as error:
+        errors = _page_errors(error)
+        return _location_page(
+            request, actor, csrf, code, status_of(error), form=form, errors=errors
+        )
+    return RedirectResponse(f"/locations/{quote(code)}?saved=1", status_code=303)
+
+
+# --- bill of materials and route of a product ---------------------------------------------
+
+NEW_ROWS = 3  # empty rows offered for new BOM lines or steps
+
+
+def _row_errors(error: Exception, rows: list[int], key: str) -> dict[str, str]:
+    """Errors of `lines.3.quantity` (the 4th line sent to the use case) keyed by the form row
+    it came from (`lines.7.quantity`); the rest as `form_errors` gives them."""
+    found: dict[str, str] = {}
+    if isinstance(error, PydanticValidationError):
+        for item in error.errors():
+            loc = [str(part) for part in item["loc"]]
+            if len(loc) >= 3 and loc[0] == key and loc[1].isdigit() and int(loc[1]) < len(rows):
+                loc[1] = str(rows[int(loc[1])])
+            found.setdefault(".".join(loc) or "form", _pydantic_message(item))
+    elif isinstance(error, UnitraceError):
+        for field in error.errors:
+            parts = field.field.split(".")
+            here = len(parts) >= 2 and parts[0] == key and parts[1].isdigit()
+            if here and int(parts[1]) < len(rows):
+                parts[1] = str(rows[int(parts[1])])
+            # "named twice (also steps.0.code)": the other row is marked too, say it short
+            message = field.message.split(" (also ")[0]
+            found.setdefault(".".join(parts), _(message))
+    found["form"] = _page_errors(error).get("form", _("Invalid input"))
+    if len(found) > 1 and not found["form"].endswith(_("please correct the fields marked below.")):
+        title = error_title(error) if isinstance(error, UnitraceError) else _("Invalid input")
+        found["form"] = title + ": " + _("please correct the fields marked below.")
+    return found
+
+
+def _bom_page(
+    request: Request, actor: Actor, csrf: str, code: str, status: int = 200, **extra: Any
+) -> Response:
+    db = database(request)
+    try:
+        product = catalog.get_product(db, actor, code)
+        bom = production.get_bom(db, actor, code)
+    except UnitraceError as error:
+        return _forbidden_or_missing(request, actor, csrf, error)
+    rows = extra.pop("rows", None)
+    if rows is None:
+        rows = [
+            {"component": line["component"], "quantity": str(line["quantity"]),
+             "required": line["required"]}
+            for line in bom["lines"]
+        ]  # fmt: skip
+        rows += [{"component": "", "quantity": "1", "required": True}] * NEW_ROWS
+    components = [
+        (p["code"], f"{p['code']} · {p['name']}")
+        for p in catalog.list_products(db, actor, limit=1000)["items"]
+        if p["tracking"] != "none" and p["code"] != code
+    ]
+    return render(
+        request,
+        "bom.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        product=product,
+        bom=bom,
+        rows=rows,
+        policy=extra.pop("policy", bom["policy"]),
+        policies=[(p, _("BOM policy " + p)) for p in ("refuse", "warn")],
+        components=components,
+        **extra,
+    )
+
+
+@router.get("/products/{code}/bom")
+def bom_page(request: Request, code: str, saved: str = "") -> Response:
+    actor, csrf = require_login(request)
+    return _bom_page(request, actor, csrf, code, saved=bool(saved))
+
+
+def _form_rows(form: dict[str, str], prefix: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows of a table form (`lines.0.component`, `lines.0.quantity`, …) in row order."""
+    numbers = sorted(
+        {int(k.split(".")[1]) for k in form if k.startswith(prefix + ".") and
+         k.count(".") == 2 and k.split(".")[1].isdigit() and len(k.split(".")[1]) < 4}
+    )  # fmt: skip
+    return [
+        {f: (form.get(f"{prefix}.{n}.{f}") or "").strip() for f in fields} | {"row": n}
+        for n in numbers
+    ]
+
+
+@router.post("/products/{code}/bom")
+async def bom_update(request: Request, code: str) -> Response:
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    sent = _form_rows(form, "lines", ("component", "quantity", "required", "remove"))
+    rows = [{**r, "required": r["required"] == "on", "remove": r["remove"] == "on"} for r in sent]
+    policy = form.get("policy", "refuse")
+    if not csrf_ok(csrf, form, request):
+        return _bom_page(
+            request, actor, csrf, code, 400, rows=rows, policy=policy, errors=expired_form()
+        )
+    kept = [r for r in rows if r["component"] and not r["remove"]]
+    lines = [
+        {"component": r["component"], "quantity": r["quantity"] or "1", "required": r["required"]}
+        for r in kept
+    ]
+    try:
+        production.set_bom(
+            database(request), actor, code, BomIn.model_validate({"policy": policy, "lines": lines})
+        )
+    except (PydanticValidationError, UnitraceError) as error:
+        errors = _row_errors(error, [r["row"] for r in kept], "lines")
+        return _bom_page(
+            request, actor, csrf, code, status_of(error), rows=rows, policy=policy, errors=errors
+        )
+    return RedirectResponse(f"/products/{quote(code)}/bom?saved=1", status_code=303)
+
+
+def _route_page(
+    request: Request, actor: Actor, csrf: str, code: str, status: int = 200, **extra: Any
+) -> Response:
+    db = database(request)
+    try:
+        product = catalog.get_product(db, actor, code)
+        route = production.get_route(db, actor, code)
+    except UnitraceError as error:
+        return _forbidden_or_missing(request, actor, csrf, error)
+    rows = extra.pop("rows", None)
+    if rows is None:
+        rows = [
+            {"position": str(i + 1), "code": s["code"], "name": s["name"],
+             "required": s["required"]}
+            for i, s in enumerate(route["steps"])
+        ]  # fmt: skip
+        after = len(rows)
+        rows += [
+            {"position": str(after + i + 1), "code": "", "name": "", "required": True}
+            for i in range(NEW_ROWS)
+        ]
+    return render(
+        request,
+        "route.html",
+        status,
+        user=actor,
+        csrf=csrf,
+        product=product,
+        route=route,
+        rows=rows,
+        **extra,
+    )
+
+
+@router.get("/products/{code}/route")
+def route_page(request: Request, code: str, saved: str = "") -> Response:
+    actor, csrf = require_login(request)
+    return _route_page(request, actor, csrf, code, saved=bool(saved))
+
+
+@router.post("/products/{code}/route")
+async def route_update(request: Request, code: str) -> Response:
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    sent = _form_rows(form, "steps", ("position", "code", "name", "required", "remove"))
+    rows = [{**r, "required": r["required"] == "on", "remove": r["remove"] == "on"} for r in sent]
+    if not csrf_ok(csrf, form, request):
+        return _route_page(request, actor, csrf, code, 400, rows=rows, errors=expired_form())
+    bad_order = {
+        f"steps.{r['row']}.position": _("must be a whole number")
+        for r in rows
+        if r["position"] and not r["position"].isdigit()
+    }
+    kept = [r for r in rows if (r["code"] or r["name"]) and not r["remove"]]
+    # the order typed (a step without one keeps its place after those with one)
+    kept.sort(key=lambda r: (int(r["position"]) if r["position"].isdigit() else 10**6, r["row"]))
+    steps = [{"code": r["code"], "name": r["name"], "required": r["required"]} for r in kept]
+    try:
+        if bad_order:
+            raise invalid("steps", "the order of a step must be a whole number")
+        production.set_route(
+            database(request), actor, code, RouteIn.model_validate({"steps": steps})
+        )
+    except (PydanticValidationError, UnitraceError) as error:
+        errors = {**_row_errors(error, [r["row"] for r in kept], "steps"), **bad_order}
+        return _route_page(request, actor, csrf, code, status_of(error), rows=rows, errors=errors)
+    return RedirectResponse(f"/products/{quote(code)}/route?saved=1", status_code=303)
