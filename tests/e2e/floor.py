@@ -38,7 +38,9 @@ What fails a test (`Floor.check`):
   on purpose and does not care whether it is shown declares it:
   ``floor.expect_failure(page, 404, "/units/NOPE")``;
 - on a zh-CN page, any English word outside the allow-list (`english_words`), on every page
-  loaded and after every htmx swap, not only the last one;
+  loaded and after every htmx swap, not only the last one. Names, titles and reasons that the
+  module's database holds (the demo's bilingual names, what a test typed in) are data and are
+  cut out of the text first; `Floor.allow_words` adds more;
 - on a phone, any horizontal scroll (``scrollWidth > clientWidth`` of the document element),
   measured at every load and htmx swap.
 
@@ -190,6 +192,9 @@ _WATCHER = (
 )
 
 
+_SERVED: dict[str, Path] = {}  # base URL of a module's server: its database file
+
+
 def demo_units() -> int:
     return int(os.environ.get("UNITRACE_E2E_DEMO_UNITS", DEMO_UNITS))
 
@@ -225,6 +230,14 @@ def _data_texts(db: Database) -> tuple[str, ...]:
             for row in conn.execute(select(*columns)):
                 found.update(v.strip() for v in row if isinstance(v, str) and v.strip())
     return tuple(sorted(found, key=len, reverse=True))
+
+
+def data_texts_of(path: Path) -> tuple[str, ...]:
+    db = Database(f"sqlite:///{path}")
+    try:
+        return _data_texts(db)
+    finally:
+        db.dispose()
 
 
 def build_demo(path: Path, units: int | None = None) -> Demo:
@@ -337,12 +350,12 @@ class Watch:
 
     def problems(self) -> list[str]:
         found = list(self.errors)
-        if self.failures and not self.page.is_closed() and _shows_error(self.page):
+        if self.failures and _settled(self.page) and _shows_error(self.page):
             self.failures.clear()
         for status, method, url in self.failures:
             if not any(status == s and part in url for s, part in self.expected):
                 found.append(f"{status or 'failed'} {method} {url} not shown to the user")
-        if not self.page.is_closed():
+        if _settled(self.page):
             self.snapshots.append(
                 {"url": self.page.url, "texts": _texts(self.page), "overflow": overflow(self.page)}
             )
@@ -361,6 +374,17 @@ class Watch:
         return new
 
 
+def _settled(page: Any) -> bool:
+    """Whether `page` is open and has finished loading (what `check` reads of it then)."""
+    if page.is_closed():
+        return False
+    try:
+        page.wait_for_load_state("load", timeout=10_000)
+    except Exception:  # a navigation that does not end: the watchers' snapshots remain
+        return False
+    return True
+
+
 def _shows_error(page: Any) -> bool:
     marks = page.locator(", ".join(SHOWN))
     return any(marks.nth(i).is_visible() for i in range(min(marks.count(), 20)))
@@ -374,6 +398,7 @@ class Floor:
         self.browser = browser
         self.demo = demo
         self.watches: dict[int, Watch] = {}
+        self.database = _SERVED.get(base)  # the module's copy: names tests typed in are data
         self._states: dict[str, Any] = {}
 
     def url(self, path: str) -> str:
@@ -440,6 +465,10 @@ class Floor:
         """Fail the test on what the watchers of `page` (default: every open page) saw since
         the last check."""
         pages = [self.watch(page)] if page is not None else list(self.watches.values())
+        if self.database is not None:
+            data = data_texts_of(self.database)
+            for watch in pages:
+                watch.data = data
         found = [p for w in pages for p in w.problems()]
         if found:
             pytest.fail("\n".join(found), pytrace=False)
@@ -470,7 +499,9 @@ def floor_server(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     copy = tmp_path_factory.mktemp("floor") / "unitrace.db"
     shutil.copyfile(demo.path, copy)
     with serve(f"sqlite:///{copy}") as base:
+        _SERVED[base] = copy
         yield base
+        del _SERVED[base]
 
 
 @pytest.fixture(scope="module")

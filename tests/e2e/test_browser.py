@@ -1,8 +1,7 @@
 """A real browser (Debian's Chromium driven by Playwright) against `unitrace serve` on
-127.0.0.1: log in, switch languages, commission, scan, read a dossier. Screenshots of the
-dossier and the scan station in both languages, a product form and the audit trail go to a
-temporary folder, or to the folder UNITRACE_SCREENSHOTS names (`docs/screenshots` refreshes the
-README's pictures): a test run leaves the working tree as it was."""
+127.0.0.1: log in, switch languages, commission, scan, read a dossier. The test takes no
+screenshots and writes nothing into the working tree: `scripts/screenshots.py` regenerates the
+README's pictures."""
 
 from __future__ import annotations
 
@@ -99,14 +98,7 @@ def wait_for_feedback(page: Any, count: int) -> None:
     page.locator("#feedback li").nth(count - 1).wait_for()
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    named = os.environ.get("UNITRACE_SCREENSHOTS")
-    return Path(named) if named else tmp_path_factory.mktemp("screenshots")
-
-
-def test_clerk_day_in_the_browser(server: str, shots: Path) -> None:
-    shots.mkdir(parents=True, exist_ok=True)
+def test_clerk_day_in_the_browser(server: str) -> None:
     with playwright_api.sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(locale="en-US", viewport={"width": 1200, "height": 900})
@@ -142,18 +134,15 @@ def test_clerk_day_in_the_browser(server: str, shots: Path) -> None:
         failed = page.locator('[data-testid="scan-fail"]')
         assert failed.count() == 1 and "NO-SUCH-SERIAL" in failed.inner_text()
         assert page.evaluate("document.activeElement.name") == "serial"  # focus stays for the next
-        page.screenshot(path=str(shots / "scan-en.png"), full_page=True)
 
         page.goto(server + f"/units?q={serials[0]}")
         rows = page.locator('[data-testid="timeline"] tbody tr')
         assert rows.count() == 2
         assert re.search(r"(?i)commission", rows.nth(0).inner_text())
         assert re.search(r"(?i)receive", rows.nth(1).inner_text())
-        page.screenshot(path=str(shots / "dossier-en.png"), full_page=True)
 
         page.click('[data-testid="lang-zh-CN"]')
         assert "入库" in page.locator('[data-testid="timeline"]').inner_text()
-        page.screenshot(path=str(shots / "dossier-zh-CN.png"), full_page=True)
         page.goto(server + "/scan")
         page.select_option('[data-testid="action"]', "receive")
         page.select_option('[data-testid="location"]', "WH1")
@@ -165,7 +154,6 @@ def test_clerk_day_in_the_browser(server: str, shots: Path) -> None:
         scan.press("Enter")
         page.locator('[data-testid="scan-fail"]').wait_for()
         assert "未找到" in page.locator('[data-testid="scan-fail"]').inner_text()
-        page.screenshot(path=str(shots / "scan-zh-CN.png"), full_page=True)
 
         # products in Chinese: a bad GTIN is reported next to its field, nothing is created
         page.goto(server + "/products")
@@ -178,7 +166,6 @@ def test_clerk_day_in_the_browser(server: str, shots: Path) -> None:
         page.fill('[data-testid="product-new"] input[name=gtin]', "4006381333931")
         page.click('[data-testid="product-create"]')
         page.locator('[data-testid="saved"]').wait_for()
-        page.screenshot(path=str(shots / "product-zh-CN.png"), full_page=True)
 
         # the audit trail shows that creation, and the hash chain verifies
         page.click('[data-testid="lang-en"]')
@@ -186,7 +173,6 @@ def test_clerk_day_in_the_browser(server: str, shots: Path) -> None:
         assert "TV1" in page.locator('[data-testid="audit-table"]').inner_text()
         page.click('[data-testid="audit-verify"]')
         page.locator('[data-testid="chain-ok"]').wait_for()
-        page.screenshot(path=str(shots / "audit-en.png"), full_page=True)
 
         # trace: the genealogy drawn as a graph, the affected units of the chip lot, the recall
         page.goto(server + f"/trace?back={GENEALOGY['machine0']}")
@@ -197,18 +183,15 @@ def test_clerk_day_in_the_browser(server: str, shots: Path) -> None:
         page.goto(server + f"/trace?back={GENEALOGY['machine0']}&product=CHIP&lot=CHIP-LOT-7")
         page.locator("#genealogy canvas").wait_for()
         page.locator("#by-status canvas").wait_for()
-        page.screenshot(path=str(shots / "trace-en.png"), full_page=True)
         page.goto(server + "/recalls/RC-7")
         page.click('[data-testid="lang-zh-CN"]')
         page.locator("#outcomes canvas").wait_for()
         assert "召回" in page.inner_text("h1") or "RC-7" in page.inner_text("h1")
         assert page.locator('[data-testid="total-in_field"]').inner_text() == "1"
-        page.screenshot(path=str(shots / "recall-zh-CN.png"), full_page=True)
         page.goto(server + "/diversions")
         page.locator("#by-region canvas").wait_for()
         assert page.locator('[data-testid="alert-table"] tbody tr').count() == 3
         assert "窜货" in page.inner_text("h1")
-        page.screenshot(path=str(shots / "diversions-zh-CN.png"), full_page=True)
         page.click('[data-testid="lang-en"]')
 
         # packing at the scan station, then one scan of the carton moves all three units
@@ -227,7 +210,6 @@ def test_clerk_day_in_the_browser(server: str, shots: Path) -> None:
         scan.press("Enter")
         wait_for_feedback(page, 4)
         assert "3 units" in page.locator("#feedback li").first.inner_text()
-        page.screenshot(path=str(shots / "scan-carton-en.png"), full_page=True)
 
         # a stocktake of WH2: two of the three units are found, one is missing
         page.goto(server + "/stocktakes")
@@ -246,7 +228,6 @@ def test_clerk_day_in_the_browser(server: str, shots: Path) -> None:
         page.click('[data-testid="close-count"]')
         page.locator('[data-testid="report"]').wait_for()
         assert serials[2] in page.locator('[data-testid="missing-table"]').inner_text()
-        page.screenshot(path=str(shots / "stocktake-en.png"), full_page=True)
 
         # on a phone, the pages a clerk uses fit the screen's width (no sideways scrolling)
         page.set_viewport_size({"width": 390, "height": 844})
@@ -258,5 +239,4 @@ def test_clerk_day_in_the_browser(server: str, shots: Path) -> None:
             )
             assert overflow <= 1, (path, overflow)
         page.goto(server + "/scan")
-        page.screenshot(path=str(shots / "scan-phone-en.png"), full_page=True)
         browser.close()

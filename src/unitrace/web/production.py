@@ -31,7 +31,7 @@ from unitrace.web.common import (
     render,
     require_login,
 )
-from unitrace.web.i18n import _
+from unitrace.web.i18n import _, format_time
 
 router = APIRouter(include_in_schema=False)
 TRACE_FIELDS = (
@@ -313,6 +313,27 @@ def _trace_query(params: dict[str, str]) -> TraceQuery | None:
     return TraceQuery.model_validate(given)
 
 
+def _start_label(query: TraceQuery) -> str:
+    """Where a forward trace starts, in the page's language."""
+    if query.serial:
+        return _("Component %(serial)s") % {"serial": f"{query.product or ''} {query.serial}"}
+    if query.lot:
+        return _("Lot %(lot)s") % {"lot": f"{query.product}/{query.lot}"}
+    if query.supplier:
+        return _("Supplier %(code)s") % {"code": query.supplier}
+    if query.station:
+        start = _("Station %(code)s") % {"code": query.station}
+    elif query.equipment:
+        start = _("Equipment %(code)s") % {"code": query.equipment}
+    else:
+        start = _("Operator %(code)s") % {"code": query.operator}
+    window = {"since": format_time(query.since), "until": format_time(query.until)}
+    return f"{start} · " + _("from %(since)s until %(until)s") % window
+
+
+TRACE_PAGE = 100  # affected units per page of the trace page (the CSV has all)
+
+
 def _graph(tree: dict[str, Any]) -> dict[str, Any]:
     """The component tree as ECharts tree data."""
 
@@ -331,6 +352,13 @@ def _graph(tree: dict[str, Any]) -> dict[str, Any]:
         return {"name": label, "value": detail, "children": children}
 
     return node(tree)
+
+
+def _page_number(given: str | None) -> int:
+    try:
+        return max(1, int(given or 1))
+    except ValueError:
+        return 1
 
 
 @router.get("/trace")
@@ -358,9 +386,25 @@ def trace_page(request: Request) -> Response:
             context.update(tree=tree, graph=_graph(tree))
         query = _trace_query(params)
         if query is not None:
-            found = trace.forward(db, actor, query, limit=500)
+            number = _page_number(params.get("page"))
+            found = trace.forward(db, actor, query, TRACE_PAGE, (number - 1) * TRACE_PAGE)
+            last = max(1, -(-found["total"] // TRACE_PAGE))
+            shown = {k: v for k, v in params.items() if v and k != "page"}
             context.update(
                 found=found,
+                start=_start_label(query),
+                pager={
+                    "page": min(number, last),
+                    "last": last,
+                    "first_row": min(found["total"], (number - 1) * TRACE_PAGE + 1),
+                    "last_row": min(found["total"], number * TRACE_PAGE),
+                    "prev": f"/trace?{urlencode({**shown, 'page': number - 1})}#affected"
+                    if number > 1
+                    else None,
+                    "next": f"/trace?{urlencode({**shown, 'page': number + 1})}#affected"
+                    if number < last
+                    else None,
+                },
                 status_chart={_(k): v for k, v in found["by_status"].items()},
                 export=urlencode({k: v for k, v in params.items() if k in TRACE_FIELDS and v}),
             )
@@ -451,20 +495,48 @@ async def recall_create(request: Request) -> Response:
 @router.get("/recalls/{code}")
 def recall_page(request: Request, code: str) -> Response:
     actor, csrf = require_login(request)
+    done = request.query_params.get("done") or ""
+    if done == "closed":
+        message = _("The campaign is closed.")
+    elif done.isdigit():
+        message = _("%(n)s units marked recalled.") % {"n": f"{int(done):,}"}
+    else:
+        message = None
+    return _recall_view(request, actor, csrf, code, message=message)
+
+
+def _recall_view(
+    request: Request,
+    actor: Any,
+    csrf: str,
+    code: str,
+    status: int = 200,
+    error: str | None = None,
+    message: str | None = None,
+) -> Response:
     try:
         found = recall.progress(database(request), actor, code)
     except Forbidden:
         return page_forbidden(request, actor, csrf)
-    except UnitraceError as error:
-        return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
+    except UnitraceError as missing:
+        return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=missing.detail)
+    scope = {k: v for k, v in found["trace"].items() if v}
+    try:
+        scope_label = _start_label(TraceQuery.model_validate(scope))
+    except PydanticValidationError:
+        scope_label = ", ".join(f"{k} {v}" for k, v in scope.items())
     return render(
         request,
         "recall.html",
+        status,
         user=actor,
         csrf=csrf,
         campaign=found,
         outcomes=recall.OUTCOMES,
-        message=request.query_params.get("done"),
+        scope=scope_label,
+        scope_url="/trace?" + urlencode(scope),
+        message=message,
+        error=error,
     )
 
 
@@ -484,14 +556,9 @@ async def recall_action(request: Request, code: str, action: str) -> Response:
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
-        return render(
-            request,
-            "forbidden.html",
-            404 if isinstance(error, NotFound) else 409,
-            user=actor,
-            csrf=csrf,
-            missing=error.detail,
-        )
+        status = 404 if isinstance(error, NotFound) else 409
+        text = f"{error_title(error)}: {_(error.detail)}"
+        return _recall_view(request, actor, csrf, code, status, error=text)
     return RedirectResponse(f"/recalls/{quote(code)}?done={note}", status_code=303)
 
 

@@ -55,9 +55,19 @@
   }
 
   // A unit's genealogy as a tree: {graph}.
-  function genealogy(d) {
+  // Left to right with room for the root's "PRODUCT SERIAL" label; top to bottom on a phone.
+  function genealogy(d, element) {
+    if (element.clientWidth < 600) {
+      return {tooltip: tooltip("item"),
+        series: [{type: "tree", orient: "TB", data: [d.graph], top: 40, left: 30, bottom: 150,
+                  right: 30, symbolSize: 9, initialTreeDepth: -1,
+                  label: {position: "top", fontSize: 11},
+                  leaves: {label: {position: "bottom", rotate: -90, align: "left",
+                                   verticalAlign: "middle"}},
+                  expandAndCollapse: true}]};
+    }
     return {tooltip: tooltip("item"),
-      series: [{type: "tree", data: [d.graph], top: 20, left: 120, bottom: 20, right: 220,
+      series: [{type: "tree", data: [d.graph], top: 20, left: 200, bottom: 20, right: 240,
                 symbolSize: 9, initialTreeDepth: -1, label: {position: "left", fontSize: 12},
                 leaves: {label: {position: "right"}}, expandAndCollapse: true}]};
   }
@@ -131,7 +141,7 @@
     const build = KINDS[element.dataset.chart];
     if (!source || !build) return;
     const chart = echarts.init(element);
-    chart.setOption(build(JSON.parse(source.textContent)));
+    chart.setOption(build(JSON.parse(source.textContent), element));
     charts.push(chart);
   });
   window.addEventListener("resize", function () {
