@@ -15,7 +15,7 @@ from tests.factories import make_location, make_party, make_product, record
 from tests.pages import login
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
-from unitrace.channel import regions
+from unitrace.catalog import regions
 from unitrace.channel import service as channel
 from unitrace.core.errors import Conflict
 from unitrace.db.engine import Database
@@ -120,7 +120,7 @@ def test_regions_are_named_in_the_pages_language(floor: tuple[TestClient, Databa
     assert "CN-44 Guangdong" in client.get("/diversions").text
     assert regions.region_name("CN-GD", "zh-CN") == "广东"
     assert regions.region_name("CN-4403", "zh-CN") == "广东"  # a city: its province
-    assert regions.label("XX-1", "zh-CN") == "XX-1"
+    assert regions.region_label("XX-1", "zh-CN") == "XX-1"
 
 
 def test_closing_without_a_note_is_a_field_error_next_to_the_note(

@@ -57,7 +57,10 @@ def region_name(code: str | None, locale: str = "en") -> str:
     """The region's name in the locale (`zh…` or else English), or "" when none is known."""
     if not code:
         return ""
-    names = NAMES.get(code.upper())
+    upper = code.strip().upper()
+    names = NAMES.get(upper)
+    if names is None and upper.startswith("CN-") and len(upper) > 5 and upper[3:].isdigit():
+        names = NAMES.get(upper[:5])  # a city or county (CN-4403) is named by its province
     if names is None:
         return ""
     return names[0] if locale.lower().startswith("zh") else names[1]

@@ -14,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from unitrace.api.problems import status_of
+from unitrace.catalog import regions
 from unitrace.catalog import service as catalog
-from unitrace.channel import regions, sellthrough, stocktake
+from unitrace.channel import sellthrough, stocktake
 from unitrace.channel import service as channel
 from unitrace.channel.routes import CountIn, ScanIn
 from unitrace.channel.service import ShipmentIn
@@ -253,7 +254,7 @@ def delivery_note(request: Request, key: str) -> Response:
         user=actor,
         csrf=csrf,
         note=note,
-        region_label=lambda code: regions.label(code, locale),
+        region_label=lambda code: regions.region_label(code, locale),
     )
 
 
@@ -310,9 +311,9 @@ def _diversions_page(
         per_page=ALERTS_PER_PAGE,
         summary=summary,
         params=urlencode(shown),
-        region_label=lambda code: regions.label(code, locale),
+        region_label=lambda code: regions.region_label(code, locale),
         region_name=lambda code: regions.region_name(code, locale),
-        chart={regions.label(code, locale): n for code, n in summary["regions"].items()},
+        chart={regions.region_label(code, locale): n for code, n in summary["regions"].items()},
         **extra,
     )
 
