@@ -219,8 +219,8 @@ def test_first_pass_yield_by_day_counts_first_attempts_on_the_site_s_day(
 ) -> None:
     make_product(db)
     production.set_route(db, SYSTEM, "AC1", RouteIn(steps=[{"code": "FQC", "name": "终检"}]))
-    units = make_units(db, count=4)
     zone = timezone(timedelta(hours=8))
+    units = make_units(db, count=4, event_time=datetime(2026, 11, 30, tzinfo=zone))
     # 23:30 and 00:30 in Shanghai: two days there, one day in UTC
     late, early = (
         datetime(2026, 12, 1, 23, 30, tzinfo=zone),
