@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -54,6 +55,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("inventory", "warehouse", "/inventory"),
     ("inventory-units", "warehouse", "/inventory/units?location=SZ-FG"),
     ("shipments", "sales", "/shipments"),
+    ("delivery-note", "warehouse", "/shipments/{shipment}/note"),
     ("diversions", "sales", "/diversions"),
     ("stocktakes", "warehouse", "/stocktakes"),
     ("stocktake", "warehouse", "/stocktakes/ST-DEMO"),
@@ -75,7 +77,7 @@ PAGES: list[tuple[str, str, str]] = [
 ]
 # routes that are no page of their own (downloads, fragments)
 NOT_PAGES = {"/trace/affected.csv", "/recalls/{code}/notices.csv", "/quality/export",
-             "/assembly/bom"}  # fmt: skip
+             "/assembly/bom", "/commission/serials.{kind}"}  # fmt: skip
 
 
 def missing_pages() -> list[str]:
@@ -105,6 +107,7 @@ def build(folder: Path, units: int) -> tuple[str, dict[str, str]]:
 
     from unitrace.access import service as access
     from unitrace.access.principal import ROLES, SYSTEM
+    from unitrace.channel import service as channel
     from unitrace.channel import stocktake
     from unitrace.db import migrate
     from unitrace.db.engine import Database
@@ -119,6 +122,7 @@ def build(folder: Path, units: int) -> tuple[str, dict[str, str]]:
             party = "D-EAST" if role == "partner" else None
             access.create_user(db, SYSTEM, f"{role}01", PASSWORD, role, party=party)
         stocktake.open_count(db, SYSTEM, "ST-DEMO", ["SZ-FG-A01"])
+        shipment = channel.list_shipments(db, SYSTEM, limit=1)["items"][0]["key"]
         with db.read() as conn:
             repaired = conn.execute(text(
                 "SELECT u.serial FROM units u JOIN event_units eu ON eu.unit_id = u.id "
@@ -135,7 +139,8 @@ def build(folder: Path, units: int) -> tuple[str, dict[str, str]]:
             )).scalar_one()  # fmt: skip
     finally:
         db.dispose()
-    examples = {"repaired": repaired, "finished": finished, "in_stock": in_stock}
+    examples = {"repaired": repaired, "finished": finished, "in_stock": in_stock,
+                "shipment": quote(shipment, safe="")}  # fmt: skip
     return url, {**examples, "prefix": repaired[:8]}
 
 

@@ -100,10 +100,10 @@ def test_every_missing_field_is_named_at_once_in_chinese(client: TestClient, db:
     serials = in_stock(db, 1)
     csrf = login(client, db, "quality", "zh-CN")
     refused = scan(client, csrf, "zh-CN", action="scrap", serial=serials[0], reason="")
-    assert 'data-testid="scan-fail"' in refused and "原因: 此操作必填" in refused, refused
+    assert 'data-testid="scan-fail"' in refused and "原因：此操作必填" in refused, refused
     csrf = login(client, db, "warehouse", "zh-CN")
     both = scan(client, csrf, "zh-CN", action="ship", serial=serials[0], region="x")
-    assert "相关方: 此操作必填" in both, both  # region is not read for a shipment
+    assert "相关方：此操作必填" in both, both  # region is not read for a shipment
     assert queries.dossier(db, SYSTEM, serials[0])["status"] == "in_stock"  # nothing written
 
 
