@@ -300,9 +300,20 @@ def overflow(page: Any) -> int:
     )
 
 
+FOCUSED_FIELD = """() => { const e = document.activeElement;
+  return !!e && (e.tagName === 'TEXTAREA' || (e.tagName === 'INPUT' && !['button', 'submit',
+  'checkbox', 'radio', 'hidden'].includes(e.type))); }"""
+
+
 def scan(page: Any, codes: Sequence[str], delay: float = 0) -> None:
     """Keyboard-wedge input: each code's characters, then Enter, into whatever has the focus,
-    fast and one after the other (`delay` ms between keys); the focus is never touched."""
+    fast and one after the other (`delay` ms between keys); the focus is never touched. The first
+    code waits until a text field has the focus (the page's autofocus has run, as a worker
+    sees the cursor before pulling the trigger), so a loaded machine does not type into nothing."""
+    for _ in range(100):
+        if page.evaluate(FOCUSED_FIELD):
+            break
+        page.wait_for_timeout(100)
     for code in codes:
         page.keyboard.type(code, delay=delay)
         page.keyboard.press("Enter")
