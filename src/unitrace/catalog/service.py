@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from unitrace.access import audit
@@ -189,6 +190,20 @@ def get_product(db: Database, actor: Actor, code: str) -> dict[str, Any]:
         return _product_public(product_row(conn, code))
 
 
+def _page(
+    db: Database,
+    query: Select[Any],
+    public: Callable[[Row[Any]], dict[str, Any]],
+    limit: int | None,
+    offset: int,
+) -> dict[str, Any]:
+    """One page of a list query, as `public` shows a row, and how many rows there are in all."""
+    with db.read() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = conn.execute(query.limit(limit).offset(offset)).all()
+    return {"items": [public(r) for r in rows], "total": total}
+
+
 def list_products(
     db: Database, actor: Actor, q: str | None = None, limit: int = 50, offset: int = 0
 ) -> dict[str, Any]:
@@ -199,10 +214,7 @@ def list_products(
         query = query.where(
             or_(products.c.code.ilike(like), products.c.name.ilike(like), products.c.gtin == q)
         )
-    with db.read() as conn:
-        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = conn.execute(query.limit(limit).offset(offset)).all()
-    return {"items": [_product_public(r) for r in rows], "total": total}
+    return _page(db, query, _product_public, limit, offset)
 
 
 # --- lots, parties, locations -----------------------------------------------------------
@@ -444,10 +456,7 @@ def list_parties(
         query = query.where(or_(parties.c.code.ilike(like), parties.c.name.ilike(like)))
     if kind:
         query = query.where(parties.c.kind == kind)
-    with db.read() as conn:
-        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = conn.execute(query.limit(limit).offset(offset)).all()
-    return {"items": [_party_public(r) for r in rows], "total": total}
+    return _page(db, query, _party_public, limit, offset)
 
 
 # --- locations --------------------------------------------------------------------------
@@ -565,10 +574,7 @@ def list_locations(
         query = query.where(or_(locations.c.code.ilike(like), locations.c.name.ilike(like)))
     if kind:
         query = query.where(locations.c.kind == kind)
-    with db.read() as conn:
-        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = conn.execute(query.limit(limit).offset(offset)).all()
-    return {"items": [_location_public(r) for r in rows], "total": total}
+    return _page(db, query, _location_public, limit, offset)
 
 
 def location_tree(locations_found: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
