@@ -72,6 +72,7 @@ API_CASES: dict[str, list[str]] = {
     "/units": ["/units?product=AC1&lot={}", "/units?holder={}", "/units?location={}",
                "/units?product={}", "/units?status={}", "/units?q={}", "/units?q={}&product=AC1"],
     "/units/{serial}": ["/units/{}", "/units/{}?product=AC1"],
+    "/service-desk/{serial}": ["/service-desk/{}", "/service-desk/{}?product=AC1"],
     "/me": [],
     "/roles": [],
     "/users": [],

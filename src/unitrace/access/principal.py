@@ -19,6 +19,12 @@ PERMISSIONS: dict[str, str] = {
     "trace": "trace genealogy forward and backward, read recalls and quality figures",
     "recall.manage": "open recall campaigns from a trace, mark their units, close them",
     "diversion.manage": "acknowledge and close diversion (窜货) alerts",
+    "service.read": "see service cases, warranties and claim checks (a partner: of its own units)",
+    "service.write": "open service cases and record their steps, parts, costs, notes and files",
+    "warranty.manage": "set warranty policies by region or party, extend or void a unit's warranty",
+    "warranty.unvoid": "lift the void of a unit's warranty",
+    "claim.override": "open a warranty claim that a claim check refused, giving a reason",
+    "spares.manage": "pick and ship spare-part requests to service locations",
     **{f"event:{t}": f"record {t} events" for t in EVENT_TYPES},
 }
 
@@ -29,7 +35,7 @@ def _events(*types: str) -> frozenset[str]:
     return frozenset(f"event:{t}" for t in types)
 
 
-_STAFF = frozenset({"read", "catalog.read", "trace"})
+_STAFF = frozenset({"read", "catalog.read", "trace", "service.read"})
 _PRODUCTION = _events(
     "commission",
     "inspect",
@@ -43,11 +49,16 @@ _PRODUCTION = _events(
 )
 _WAREHOUSE = _events(
     "receive", "move", "ship", "deliver", "count", "return", "inspect", "pack", "unpack"
-)
+) | {"spares.manage"}
 _SALES = _events("ship", "deliver", "sell", "activate", "return") | {"diversion.manage"}
-_SERVICE = _events("return", "repair", "replace_part", "activate", "verify", "inspect", "receive")
+_SERVICE = _events(
+    "return", "repair", "replace_part", "activate", "verify", "inspect", "receive", "ship"
+) | {"service.write", "warranty.manage"}
 _QUALITY = _events("inspect", "recall", "scrap", "verify") | {"recall.manage"}
-_PARTNER = _events("deliver", "sell", "activate", "return", "verify", "count", "unpack")
+_PARTNER = _events("deliver", "sell", "activate", "return", "verify", "count", "unpack") | {
+    "service.read",
+    "service.write",
+}
 ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "production": _STAFF | _PRODUCTION,
@@ -64,11 +75,12 @@ ROLE_SUMMARY: dict[str, str] = {
     "production": "commission serials, record assembly, tests and production moves",
     "warehouse": "receive, put away, move, pack, count, ship and take back units",
     "sales": "ship to the channel, record deliveries, sales and activations",
-    "service": "returns, repairs, part replacements, activations",
+    "service": "service cases, returns, repairs, part replacements, warranty, activations",
     "quality": "inspections, recalls, scrapping",
     "auditor": "read everything, including the audit trail; write nothing",
     "readonly": "read everything except the audit trail; write nothing",
-    "partner": "a distributor's or retailer's user: only units it holds or held",
+    "partner": "a distributor's or retailer's user: only units it holds or held, and their "
+    "service cases",
 }
 
 

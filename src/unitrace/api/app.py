@@ -77,6 +77,7 @@ def create_app(
     """The app; `limits` from the environment unless given (see `config.Limits`);
     `scan_fast_path` as `UnitraceApp` says."""
     from unitrace.access.routes import router as access_router
+    from unitrace.aftersales.routes import router as aftersales_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
     from unitrace.ledger import pipeline
@@ -84,7 +85,7 @@ def create_app(
     from unitrace.ledger.schemas import EventIn
     from unitrace.production.routes import router as production_router
 
-    pipeline.require("production", "channel")  # the capabilities whose routes it serves
+    pipeline.require("production", "channel", "aftersales")  # the capabilities it serves
 
     app = UnitraceApp(
         limits,
@@ -98,7 +99,14 @@ def create_app(
     )
     app.state.db = db
     problems.install(app)
-    for router in (catalog_router, ledger_router, access_router, production_router, channel_router):
+    for router in (
+        catalog_router,
+        ledger_router,
+        access_router,
+        production_router,
+        channel_router,
+        aftersales_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path
 

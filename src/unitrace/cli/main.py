@@ -551,7 +551,7 @@ def main() -> None:
     from unitrace.ledger import pipeline
 
     try:
-        pipeline.require("production", "channel")  # the capabilities its commands use
+        pipeline.require("production", "channel", "aftersales")  # what its commands use
     except RuntimeError as exc:
         err_console.print(f"error: {exc}")
         raise SystemExit(1) from None

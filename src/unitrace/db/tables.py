@@ -112,6 +112,9 @@ products = Table(
     Column("serial_rule", String(200)),
     Column("warranty_months", Integer, nullable=False, default=0),
     Column("warranty_start", String(20), nullable=False, default="sale"),
+    # when the start event is missing: e.g. "shipment" + 90 days for "sale" (aftersales.warranty)
+    Column("warranty_fallback", String(20)),
+    Column("warranty_fallback_days", Integer, nullable=False, server_default="0"),
     Column("description", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False, default=_now_default),
     Column("updated_at", UTCDateTime, nullable=False, default=_now_default),
@@ -475,4 +478,197 @@ event_containers = Table(
     Column("role", SmallInteger, nullable=False),  # 0 scanned (moved whole), 1 packed into / out of
     Index("ix_event_containers_event", "event_id"),
     sqlite_with_rowid=False,
+)
+
+
+# --- after-sales: warranty, service cases, spare parts, claim checks (aftersales/) -----------
+
+# a product's warranty in a region or through a channel party when it differs from its own
+# (products.warranty_months, warranty_start, warranty_fallback, warranty_fallback_days)
+warranty_overrides = Table(
+    "warranty_overrides",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("product_id", ForeignKey("products.id"), nullable=False),
+    Column("region", String(20)),  # one of region or party_id is set
+    Column("party_id", ForeignKey("parties.id")),
+    Column("months", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=_now_default),
+    Column("created_by", String(80), nullable=False),
+    UniqueConstraint("product_id", "region", "party_id", name="uq_warranty_overrides_scope"),
+)
+
+# what was done to one unit's warranty: an extension (bought or goodwill), a void, an un-void
+warranty_adjustments = Table(
+    "warranty_adjustments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("kind", String(12), nullable=False),  # extension, void, unvoid
+    Column("months", Integer),  # extension
+    Column("paid", String(12)),  # extension: bought, goodwill
+    Column("reason", Text, nullable=False),  # void: tampering, misuse … in words
+    Column("case_id", ForeignKey("service_cases.id")),
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", String(80), nullable=False),
+    Index("ix_warranty_adjustments_unit", "unit_id", "at"),
+)
+
+# the configurable list of symptom and defect codes, in both languages
+service_codes = Table(
+    "service_codes",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("kind", String(10), nullable=False),  # symptom, defect
+    Column("name_en", String(200), nullable=False),
+    Column("name_zh", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+service_cases = Table(
+    "service_cases",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("number", String(20), nullable=False, unique=True),  # SC-000001
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # repair, return, maintenance, installation, …
+    Column("state", String(20), nullable=False),  # open … closed
+    Column("outcome", String(20)),  # closed: resolved, rejected, no_fault_found
+    Column("warranty_claim", Boolean, nullable=False),
+    # the claim checks when the case was opened (and the override of a refusal, if any)
+    Column("checks", JSON, nullable=False),
+    Column("override_reason", Text),
+    Column("override_by", String(80)),
+    Column("reporter_party_id", ForeignKey("parties.id")),
+    Column("reporter_contact", String(400), nullable=False, default=""),
+    Column("symptom_code", ForeignKey("service_codes.code")),
+    Column("defect_code", ForeignKey("service_codes.code")),
+    Column("description", Text, nullable=False, default=""),
+    Column("region", String(20)),  # where the claim comes from
+    Column("location_id", ForeignKey("locations.id")),  # the service location
+    Column("party_id", ForeignKey("parties.id")),  # the partner that opened it, if one did
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("opened_by", String(80), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    Index("ix_service_cases_unit", "unit_id", "state"),
+    Index("ix_service_cases_state", "state", "opened_at"),
+    _partial_index("ix_service_cases_party", "party_id"),
+)
+
+# every state change, note and step of a case, with who and when
+case_history = Table(
+    "case_history",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("case_id", ForeignKey("service_cases.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", String(80), nullable=False),
+    Column("kind", String(12), nullable=False),  # state, note, event, part, cost, attachment
+    Column("from_state", String(20)),
+    Column("to_state", String(20)),
+    Column("text", Text, nullable=False, default=""),
+    Column("event_id", ForeignKey("events.id")),  # the ledger event a step recorded
+    Index("ix_case_history_case", "case_id", "at"),
+)
+
+case_attachments = Table(
+    "case_attachments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("case_id", ForeignKey("service_cases.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("path", String(300), nullable=False),  # under UNITRACE_HOME
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", String(80), nullable=False),
+    Index("ix_case_attachments_case", "case_id"),
+)
+
+# parts replaced in a case (old serial → new serial) and lot-tracked consumables used
+case_parts = Table(
+    "case_parts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("case_id", ForeignKey("service_cases.id"), nullable=False),
+    Column("event_id", ForeignKey("events.id"), nullable=False),
+    Column("product_id", ForeignKey("products.id"), nullable=False),
+    Column("removed_unit_id", ForeignKey("units.id")),
+    Column("installed_unit_id", ForeignKey("units.id")),
+    Column("lot_id", ForeignKey("lots.id")),  # a consumable
+    Column("quantity", Integer, nullable=False, default=1),
+    Column("reason", Text, nullable=False, default=""),
+    Index("ix_case_parts_case", "case_id"),
+    _partial_index("ix_case_parts_removed", "removed_unit_id"),
+)
+
+case_costs = Table(
+    "case_costs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("case_id", ForeignKey("service_cases.id"), nullable=False),
+    Column("kind", String(10), nullable=False),  # parts, labour, shipping
+    Column("coverage", String(12), nullable=False),  # warranty, chargeable, goodwill
+    Column("description", String(200), nullable=False, default=""),
+    Column("amount_minor", BigInteger, nullable=False),  # in the currency's minor unit (fen)
+    Column("currency", String(3), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", String(80), nullable=False),
+    Index("ix_case_costs_case", "case_id"),
+)
+
+# 备件申请: a part a diagnosis needs that the service location does not have
+spare_requests = Table(
+    "spare_requests",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("case_id", ForeignKey("service_cases.id"), nullable=False),
+    Column("product_id", ForeignKey("products.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("fulfilled", Integer, nullable=False, default=0),
+    Column("location_id", ForeignKey("locations.id"), nullable=False),  # where it must go
+    Column("status", String(12), nullable=False),  # open, shipped, fulfilled, cancelled
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_spare_requests_status", "status", "created_at"),
+    Index("ix_spare_requests_case", "case_id"),
+)
+
+# the serialised spares that fulfil a request, and the events that moved them
+spare_request_units = Table(
+    "spare_request_units",
+    metadata,
+    Column("request_id", ForeignKey("spare_requests.id"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), primary_key=True),
+    Column("event_id", ForeignKey("events.id"), nullable=False),
+    Column("state", String(12), nullable=False),  # shipped, arrived
+    sqlite_with_rowid=False,
+)
+
+# which claim checks refuse, only flag, or are off: per product, or for all (product_id NULL)
+claim_rules = Table(
+    "claim_rules",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("product_id", ForeignKey("products.id")),
+    Column("check_name", String(30), nullable=False),
+    Column("mode", String(8), nullable=False),  # refuse, flag, off
+    Column("params", JSON, nullable=False),  # e.g. {"claims": 3, "days": 90}
+    UniqueConstraint("product_id", "check_name", name="uq_claim_rules_product_check"),
+)
+
+# a unit reported stolen (claims refuse it; verification warns)
+stolen_reports = Table(
+    "stolen_reports",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("reported_at", UTCDateTime, nullable=False),
+    Column("reported_by", String(80), nullable=False),
+    Column("cleared_at", UTCDateTime),
+    Column("cleared_by", String(80)),
+    Index("ix_stolen_reports_unit", "unit_id"),
 )
