@@ -15,7 +15,10 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, func, select
 
+from unitrace.access import audit
+from unitrace.access.principal import Actor
 from unitrace.aftersales import warranty
+from unitrace.core.errors import Conflict, FieldError
 from unitrace.db.tables import products, service_cases, units
 
 Result = Literal["pass", "flag", "refuse"]
@@ -122,4 +125,73 @@ def claims_in(conn: Connection, unit_id: int) -> int:
             .select_from(service_cases)
             .where(service_cases.c.unit_id == unit_id, service_cases.c.warranty_claim.is_(True))
         ).scalar_one()
+    )
+
+
+class ClaimRefused(Conflict):
+    """A warranty claim that a check refuses: every check is in `checks`, the refusing ones
+    also in the errors (field `checks.NAME`)."""
+
+    checks: list[Check]
+
+
+def refusal(checks: list[Check]) -> ClaimRefused:
+    refusing = refused(checks)
+    error = ClaimRefused(
+        "the warranty claim is refused: " + "; ".join(c.reason for c in refusing),
+        [FieldError(f"checks.{c.name}", c.reason) for c in refusing],
+    )
+    error.checks = checks
+    return error
+
+
+def judge(
+    conn: Connection,
+    actor: Actor,
+    claim: Claim,
+    override_reason: str | None = None,
+    case_number: str | None = None,
+) -> list[Check]:
+    """The checks of a claim being opened. A refusal raises `ClaimRefused`, unless the actor
+    may override (`claim.override`) and gives a reason: then the override is audited (on the
+    case, when its number is known) and the checks are returned as they are."""
+    checks = evaluate(conn, claim)
+    refusing = refused(checks)
+    if not refusing:
+        return checks
+    if not override_reason or not override_reason.strip():
+        raise refusal(checks)
+    actor.require("claim.override")
+    audit.append(
+        conn,
+        actor,
+        "override",
+        "claim",
+        case_number or claim.serial,
+        before={"refused": [c.as_dict() for c in refusing]},
+        after={"reason": override_reason.strip()},
+    )
+    return checks
+
+
+def genealogy_check(conn: Connection, unit_id: int, found: list[str]) -> Check:
+    """The component serials a technician finds in the unit against its genealogy: which are
+    missing and which are not the unit's (parts swapped)."""
+    installed = set(
+        conn.execute(select(units.c.serial).where(units.c.parent_id == unit_id)).scalars()
+    )
+    given = {s.strip() for s in found if s.strip()}
+    missing, foreign = sorted(installed - given), sorted(given - installed)
+    if not missing and not foreign:
+        return Check("components", "pass", "the components found are the unit's")
+    parts = []
+    if missing:
+        parts.append("not found: " + ", ".join(missing))
+    if foreign:
+        parts.append("not the unit's: " + ", ".join(foreign))
+    return Check(
+        "components",
+        "flag",
+        "parts swapped — " + "; ".join(parts),
+        {"missing": missing, "foreign": foreign},
     )

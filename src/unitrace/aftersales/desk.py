@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from unitrace.access.principal import Actor
-from unitrace.aftersales import claims, warranty
+from unitrace.aftersales import cases, claims, warranty
 from unitrace.core.errors import NotFound
 from unitrace.db.engine import Database
 from unitrace.ledger import queries
@@ -28,10 +28,11 @@ def answer(
         found = queries.find_unit(conn, actor, serial, product)
         checks = claims.evaluate(conn, claims.Claim(serial, found.product_code, region))
         verdict = warranty.verdict(conn, found.id)
+        history = cases.for_unit(conn, found.id)
     return {
         "serial": serial,
         "unit": unit,
         "warranty": verdict,
         "checks": [c.as_dict() for c in checks],
-        "cases": [],
+        "cases": history,
     }

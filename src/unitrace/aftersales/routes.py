@@ -1,6 +1,5 @@
-"""After-sales API: warranty, service cases, claim checks, spare-part requests, the service desk.
-
-Each area of after-sales has its own section below."""
+"""After-sales API: the service desk here; warranty, service cases, claim checks, spare-part
+requests and figures in their own modules (`routes_*`), included below."""
 
 from __future__ import annotations
 
@@ -8,13 +7,17 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from unitrace.aftersales import desk
+from unitrace.aftersales import (
+    desk,
+    routes_cases,
+    routes_claims,
+    routes_figures,
+    routes_spares,
+    routes_warranty,
+)
 from unitrace.api.deps import CurrentActor, DatabaseDep
 
 router = APIRouter(tags=["after-sales"])
-
-
-# --- the service desk ------------------------------------------------------------------------
 
 
 @router.get("/service-desk/{serial}")
@@ -30,16 +33,5 @@ def service_desk(
     return desk.answer(db, actor, serial, product, region)
 
 
-# --- warranty --------------------------------------------------------------------------------
-
-
-# --- service cases ---------------------------------------------------------------------------
-
-
-# --- claim checks ----------------------------------------------------------------------------
-
-
-# --- spare-part requests ---------------------------------------------------------------------
-
-
-# --- figures ---------------------------------------------------------------------------------
+for area in (routes_warranty, routes_cases, routes_claims, routes_spares, routes_figures):
+    router.include_router(area.router)

@@ -1,0 +1,7 @@
+"""After-sales API: figures (included by `aftersales.routes`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["after-sales"])
