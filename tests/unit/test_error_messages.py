@@ -34,6 +34,7 @@ BUILDERS = {
     "ValueError": 0,
     "error": 0,
     "kind": 0,
+    "Check": 2,  # aftersales/claims.py: a claim check's reason, shown on the service desk
 }
 NOT_MESSAGES = {"RuntimeError", "TypeError", "IntegrityError", "LimitExceeded", "KeyError"}
 # where a message comes from further away than this test follows, and where its texts are found
@@ -61,6 +62,7 @@ FOLLOWED_ELSEWHERE = {
     "core/serials.py:token.kind": "a serial rule's token kind is a code (lot, plant, line)",
     "ledger/pipeline.py:message": "core/lifecycle.py field_problems: FUNCTIONS",
     "production/rules.py:u.id": "not a message: the value of the field error",
+    "aftersales/claims.py:c.reason": "a claim check's reason: found where each `Check` is built",
 }
 FUNCTIONS = {("core/lifecycle.py", "field_problems")}  # messages in (field, message) pairs
 # variables whose text a message holds as a value (`{more}`): (module, function, variable)

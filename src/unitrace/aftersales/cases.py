@@ -38,24 +38,23 @@ def case_row(conn: Connection, number: str) -> Any:
 
 def move(conn: Connection, case_id: int, to: str, by: str, at: datetime, note: str = "") -> None:
     """Move a case to state `to` (the machine above), keeping who and when in its history."""
-    state = conn.execute(
+    row = conn.execute(
         select(service_cases.c.state, service_cases.c.number).where(service_cases.c.id == case_id)
     ).one()
-    if to not in TRANSITIONS[state.state]:
-        allowed = ", ".join(sorted(TRANSITIONS[state.state])) or "nothing"
-        raise InvalidTransition(
-            f"case {state.number} is {state.state}; it may go to {allowed}, not {to}"
-        )
+    case, state = row.number, row.state
+    if to not in TRANSITIONS[state]:
+        allowed = ", ".join(sorted(TRANSITIONS[state])) or "nothing"
+        raise InvalidTransition(f"case {case} is {state}; it may go to {allowed}, not {to}")
     changed = conn.execute(
         update(service_cases)
-        .where(service_cases.c.id == case_id, service_cases.c.state == state.state)
+        .where(service_cases.c.id == case_id, service_cases.c.state == state)
         .values(state=to, updated_at=at, **({"closed_at": at} if to == "closed" else {}))
     ).rowcount
     if changed != 1:  # another writer moved it first
-        raise InvalidTransition(f"case {state.number} changed meanwhile; look again")
+        raise InvalidTransition(f"case {case} changed meanwhile; look again")
     conn.execute(
         insert(case_history).values(
-            case_id=case_id, at=at, by=by, kind="state", from_state=state.state, to_state=to,
+            case_id=case_id, at=at, by=by, kind="state", from_state=state, to_state=to,
             text=note,
         )
     )  # fmt: skip

@@ -77,18 +77,20 @@ def evaluate(conn: Connection, claim: Claim) -> list[Check]:
     if not found:
         return [unknown(claim.serial)]
     if len(found) > 1:
-        reason = f"serial {claim.serial!r} is used by more than one product; name the product"
+        serial = claim.serial
+        reason = f"serial {serial!r} is used by more than one product; name the product"
         return [Check("unknown_serial", "refuse", reason)]
     unit = found[0]
     checks = [Check("unknown_serial", "pass", "the serial is ours")]
     verdict = warranty.verdict(conn, unit.id, claim.on)
-    status = verdict["status"]
+    status, end = verdict["status"], verdict["end_date"]
     if status == "in_warranty":
-        checks.append(Check("warranty", "pass", f"in warranty until {verdict['end_date']}"))
+        checks.append(Check("warranty", "pass", f"in warranty until {end}"))
     elif status == "expired":
-        checks.append(Check("warranty", "refuse", f"warranty expired on {verdict['end_date']}"))
+        checks.append(Check("warranty", "refuse", f"warranty expired on {end}"))
     elif status == "void":
-        checks.append(Check("warranty", "refuse", f"warranty void: {verdict['void']['reason']}"))
+        why = verdict["void"]["reason"]
+        checks.append(Check("warranty", "refuse", f"warranty void: {why}"))
     elif status == "not_started":
         checks.append(Check("warranty", "refuse", "warranty has not started"))
     else:
@@ -184,14 +186,10 @@ def genealogy_check(conn: Connection, unit_id: int, found: list[str]) -> Check:
     missing, foreign = sorted(installed - given), sorted(given - installed)
     if not missing and not foreign:
         return Check("components", "pass", "the components found are the unit's")
-    parts = []
-    if missing:
-        parts.append("not found: " + ", ".join(missing))
-    if foreign:
-        parts.append("not the unit's: " + ", ".join(foreign))
+    absent, strange = ", ".join(missing) or "-", ", ".join(foreign) or "-"
     return Check(
         "components",
         "flag",
-        "parts swapped — " + "; ".join(parts),
+        f"parts swapped: missing from the unit {absent}; not the unit's own {strange}",
         {"missing": missing, "foreign": foreign},
     )
