@@ -35,6 +35,8 @@ _SPARE = {"admin": "production", "sales": "warehouse"}  # whose alert a bulk clo
 RECALLERS = frozenset({"admin", "quality"})
 COUNTERS = frozenset({"admin", "warehouse"})
 SELLERS = frozenset({"admin", "sales", "partner"})
+CASE_WRITERS = frozenset({"admin", "service", "partner"})
+CASES = {"admin": "SC-000001", "partner": "SC-000002", "service": "SC-000003"}
 
 
 @dataclass
@@ -105,6 +107,13 @@ OPS = [
     Op("GET", "/units/{serial}", ALL, lambda r, w: (f"/units/{w.east_unit}", {})),
     Op("GET", "/service-desk/{serial}", ALL,
        lambda r, w: (f"/service-desk/{w.east_unit}", {})),
+    # the cases the allowed roles open here, in role order: SC-000001 admin, 2 partner, 3 service
+    Op("POST", "/cases", CASE_WRITERS,
+       lambda r, w: ("/cases", {"json": {"serial": w.sell[r], "product": "AC1",
+                                         "warranty_claim": False}})),
+    Op("POST", "/cases/{number}/diagnosis", CASE_WRITERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/diagnosis",
+                     {"json": {"note": f"by {r}"}})),
     Op("GET", "/me", ALL, lambda r, w: ("/me", {})),
     Op("GET", "/roles", ALL, lambda r, w: ("/roles", {})),
     Op("GET", "/users", ADMIN, lambda r, w: ("/users", {})),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -32,6 +32,23 @@ class CaseIn(Strict):
         default=None, min_length=1, max_length=1000,
         description="open a claim a check refused (role with claim.override)",
     )  # fmt: skip
+
+
+class PartNeed(Strict):
+    product: str = Field(min_length=1, max_length=40)
+    quantity: int = Field(default=1, ge=1, le=1000)
+
+
+class DiagnosisIn(Strict):
+    """What the technician found: the defect, the component serials in the unit, the parts the
+    repair needs (what the service location lacks is requested from the warehouse)."""
+
+    defect_code: str | None = Field(default=None, min_length=1, max_length=40)
+    found_components: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=500
+    )
+    parts_needed: list[PartNeed] = Field(default_factory=list, max_length=100)
+    note: str = Field(default="", max_length=4000)
 
 
 # --- warranty ----------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ class LotUpdate(Strict):
 
 
 PartyKind = Literal["supplier", "distributor", "retailer", "customer"]
-LocationKind = Literal["site", "warehouse", "bin", "station"]
+LocationKind = Literal["site", "warehouse", "bin", "station", "service", "returns"]
 
 
 class PartyCreate(Strict):

@@ -683,7 +683,7 @@ def audit_page(
 # --- parties ------------------------------------------------------------------------------
 
 PARTY_KINDS = ("supplier", "distributor", "retailer", "customer")
-LOCATION_KINDS = ("site", "warehouse", "bin", "station")
+LOCATION_KINDS = ("site", "warehouse", "bin", "station", "service", "returns")
 
 
 def _regions_context() -> dict[str, Any]:
@@ -859,7 +859,8 @@ def _locations_page(
         options = _location_options(request, actor)
     except UnitraceError as error:
         return _forbidden_or_missing(request, actor, csrf, error)
-    kinds_below = {"site": "warehouse", "warehouse": "bin", "bin": "bin", "station": "station"}
+    kinds_below = {"site": "warehouse", "warehouse": "bin", "bin": "bin", "station": "station",
+                   "service": "bin", "returns": "bin"}  # fmt: skip
     parent_kind = next((loc["kind"] for _d, loc in options["tree"] if loc["code"] == parent), "")
     extra.setdefault("form", {"parent": parent, "kind": kinds_below.get(parent_kind, "site")})
     return render(

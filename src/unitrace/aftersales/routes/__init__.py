@@ -1,5 +1,5 @@
 """After-sales API: the service desk here; warranty, service cases, claim checks, spare-part
-requests and figures in their own modules (`routes_*`), included below."""
+requests and figures in their own modules of this package, included below."""
 
 from __future__ import annotations
 
@@ -7,14 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from unitrace.aftersales import (
-    desk,
-    routes_cases,
-    routes_claims,
-    routes_figures,
-    routes_spares,
-    routes_warranty,
-)
+from unitrace.aftersales import desk
+from unitrace.aftersales.routes import cases, claims, figures, spares, warranty
 from unitrace.api.deps import CurrentActor, DatabaseDep
 
 router = APIRouter(tags=["after-sales"])
@@ -33,5 +27,5 @@ def service_desk(
     return desk.answer(db, actor, serial, product, region)
 
 
-for area in (routes_warranty, routes_cases, routes_claims, routes_spares, routes_figures):
+for area in (warranty, cases, claims, spares, figures):
     router.include_router(area.router)

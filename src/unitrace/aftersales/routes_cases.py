@@ -1,7 +1,0 @@
-"""After-sales API: cases (included by `aftersales.routes`)."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(tags=["after-sales"])
