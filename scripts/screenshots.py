@@ -60,6 +60,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("stocktakes", "warehouse", "/stocktakes"),
     ("stocktake", "warehouse", "/stocktakes/ST-DEMO"),
     ("sell-through", "sales", "/sell-through"),
+    ("service-desk", "service", "/service?serial={repaired}"),
     ("products", "admin", "/products"),
     ("product", "admin", "/products/AC-9000"),
     ("bom", "admin", "/products/AC-9000/bom"),
@@ -85,13 +86,15 @@ def missing_pages() -> list[str]:
     import re
 
     from unitrace.web.channel import router as channel
+    from unitrace.web.desk import router as desk
     from unitrace.web.manage import router as manage
     from unitrace.web.pages import router as pages
     from unitrace.web.production import router as production
 
     shown = [re.sub(r"\?.*", "", path) for _name, _role, path in PAGES]
     found = []
-    for route in [*pages.routes, *manage.routes, *production.routes, *channel.routes]:
+    for route in [*pages.routes, *manage.routes, *production.routes, *channel.routes,
+                  *desk.routes]:
         path = getattr(route, "path", "")
         if "GET" not in getattr(route, "methods", ()) or path in NOT_PAGES:
             continue

@@ -139,6 +139,7 @@ PAGE_CASES: dict[str, list[str]] = {
     "/stocktakes": ["/stocktakes?code={}"],
     "/stocktakes/{code}": ["/stocktakes/{}"],
     "/sell-through": [],
+    "/service": ["/service?serial={}", "/service?serial={}&product=AC1"],
     "/healthz": [],
     "/api/docs": [],
     "/api/openapi.json": [],
