@@ -142,6 +142,7 @@ def test_a_refused_claim_shows_every_refusing_check_by_the_form_and_opens_nothin
     assert shown, refused.text[:3000]
     assert "保修已于" in shown.group(1) and "SC-000001" in shown.group(1)
     assert 'role="alert"' in refused.text
+    assert ">维修</option>" in refused.text  # the form's words in the page's language too
     assert cases_of(db) == 1
 
 

@@ -17,12 +17,12 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
 from unitrace.access.principal import Actor
-from unitrace.aftersales import cases, claims, desk
+from unitrace.aftersales import cases, casework, claims, desk
 from unitrace.aftersales.schemas import CaseIn
 from unitrace.catalog import service as catalog
 from unitrace.core.errors import Forbidden, UnitraceError
 from unitrace.db.engine import Database
-from unitrace.web import translate
+from unitrace.web import i18n, translate
 from unitrace.web.common import (
     blank_to_none,
     csrf_ok,
@@ -176,20 +176,24 @@ def case_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _pickers(db: Database, actor: Actor) -> dict[str, Any]:
+def _pickers(db: Database, actor: Actor, chinese: bool) -> dict[str, Any]:
     """What the open-case form offers: kinds, and for staff the reporters (customers and
     distributors) and the service locations; a partner names neither (the use case would
     answer any other party or location as unknown)."""
     kinds = [(kind, _label(KIND_LABELS, kind)) for kind in cases.KINDS]
+    symptoms = [
+        (c["code"], c["name_zh"] if chinese else c["name_en"])
+        for c in casework.list_codes(db, actor, "symptom", active=True)
+    ]
     if not actor.can("catalog.read"):
-        return {"kinds": kinds, "reporters": [], "service_locations": [], "symptoms": []}
+        return {"kinds": kinds, "reporters": [], "service_locations": [], "symptoms": symptoms}
     parties = catalog.list_table(db, actor, "parties")
     locations = catalog.list_table(db, actor, "locations")
     return {
         "kinds": kinds,
         "reporters": [p for p in parties if p["kind"] in ("customer", "distributor", "retailer")],
         "service_locations": [loc for loc in locations if loc["kind"] == "service"],
-        "symptoms": [],
+        "symptoms": symptoms,
     }
 
 
@@ -226,7 +230,8 @@ async def _page(
     may_override = actor.can("claim.override") and any(
         c.get("result") == "refuse" for c in (checks or [])
     )
-    pickers = await run_in_threadpool(_pickers, db, actor) if may_open else {}
+    chinese = i18n.current.get() == "zh-CN"
+    pickers = await run_in_threadpool(_pickers, db, actor, chinese) if may_open else {}
     shown = {"kind", "warranty_claim", "reporter_contact", "symptom_code", "region", "description",
              "form", "checks", "serial", "product"}  # fmt: skip
     shown |= {"reporter_party"} if pickers.get("reporters") else set()
