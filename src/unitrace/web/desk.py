@@ -301,10 +301,12 @@ async def open_case(request: Request) -> Response:
             form=form,
         )  # fmt: skip
     except claims.ClaimRefused as refused:
+        # the refusing checks are listed by the form, each reason in the page's language
         checks = [c.as_dict() for c in getattr(refused, "checks", [])]
+        said = {"form": _("The warranty claim is refused:"), "checks": "refused"}
         return await _page(
-            request, actor, csrf, serial, product, region, 409, errors=form_errors(refused),
-            form=form, checks=checks or None,
+            request, actor, csrf, serial, product, region, 409, errors=said, form=form,
+            checks=checks or None,
         )  # fmt: skip
     except Forbidden:
         return page_forbidden(request, actor, csrf)
