@@ -112,11 +112,17 @@ def _visible(actor: Actor) -> Any:
 
 
 def list_cases(
-    db: Database, actor: Actor, wanted: CaseFilter, limit: int = 50, offset: int = 0
+    db: Database,
+    actor: Actor,
+    wanted: CaseFilter,
+    limit: int = 50,
+    offset: int = 0,
+    problems: list[FieldError] | None = None,
 ) -> dict[str, Any]:
-    """The cases an actor may see, newest first, `limit` from `offset`, and how many in all."""
+    """The cases an actor may see, newest first, `limit` from `offset`, and how many in all;
+    `problems` the edge found in the filter (a date it could not read) are told with these."""
     actor.require("service.read")
-    problems: list[FieldError] = []
+    problems = list(problems or [])
     states = states_of(wanted.states, problems)
     if wanted.kind is not None and wanted.kind not in cases.KINDS:
         kinds = ", ".join(cases.KINDS)
@@ -132,8 +138,6 @@ def list_cases(
     reporter = aliased(parties)
     opener = aliased(parties)
     conditions = [_visible(actor)]
-    if states:
-        conditions.append(service_cases.c.state.in_(states))
     if wanted.kind:
         conditions.append(service_cases.c.kind == wanted.kind)
     if wanted.product:
@@ -157,8 +161,17 @@ def list_cases(
         .outerjoin(opener, opener.c.id == service_cases.c.party_id)
         .outerjoin(locations, locations.c.id == service_cases.c.location_id)
     )
+    by_state_where = and_(*conditions)  # every filter but the state: the counts by state
+    if states:
+        conditions.append(service_cases.c.state.in_(states))
     where = and_(*conditions)
     with db.read() as conn:
+        counted = conn.execute(
+            select(service_cases.c.state, func.count())
+            .select_from(joined)
+            .where(by_state_where)
+            .group_by(service_cases.c.state)
+        ).all()
         total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
         rows = conn.execute(
             select(
@@ -177,7 +190,14 @@ def list_cases(
             .offset(offset)
         ).all()
     items = [_listed(r, actor) for r in rows]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    by_state = dict.fromkeys(cases.STATES, 0) | {state: n for state, n in counted}
+    return {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "by_state": by_state,
+    }
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -211,8 +231,12 @@ def _listed(r: Any, actor: Actor) -> dict[str, Any]:
 
 
 def visible_case(conn: Connection, actor: Actor, number: str) -> Any:
-    """The case row when the actor may see it; any other number is answered as unknown."""
-    return cases._visible_case(conn, actor, number.strip().upper())
+    """The case row when the actor may see it (the number in any case: `sc-000001`); any
+    other number is answered as unknown, in the words it was asked with."""
+    try:
+        return cases._visible_case(conn, actor, number.strip().upper())
+    except NotFound:
+        raise NotFound(f"no service case {number!r}") from None
 
 
 def _codes(conn: Connection, *codes: str | None) -> dict[str, dict[str, Any]]:
@@ -570,8 +594,8 @@ def add_cost(db: Database, actor: Actor, number: str, data: CostIn) -> dict[str,
             )
             .returning(case_costs.c.id)
         ).scalar_one()
-        text = f"{data.kind} {data.coverage} {amount_text(minor, currency)} {currency}"
-        _history(conn, case.id, actor, "cost", (text + " " + data.description).strip())
+        text = f"{amount_text(minor, currency)} {currency}"
+        _history(conn, case.id, actor, "cost", " · ".join(filter(None, [text, data.description])))
         line = {"kind": data.kind, "coverage": data.coverage, "amount_minor": minor}
         audit.append(conn, actor, "cost", "case", case.number, None, line | {"id": cost_id})
         return _case(conn, actor, case_by_id(conn, case.id))
