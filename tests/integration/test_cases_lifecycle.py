@@ -403,4 +403,3 @@ def test_the_case_s_own_partner_cannot_see_cases_of_a_staff_member_on_units_it_n
                              headers=east)  # fmt: skip
 
     assert answer.status_code == 404
-
