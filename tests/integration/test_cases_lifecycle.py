@@ -15,7 +15,7 @@ from tests.clients import Api, assert_problem
 from tests.factories import make_location, make_lot, make_party, make_product, make_units, record
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM, Actor
-from unitrace.aftersales import cases
+from unitrace.aftersales import cases, claims
 from unitrace.aftersales.schemas import CaseIn, StateIn
 from unitrace.core.errors import Conflict, InvalidTransition
 from unitrace.db.engine import Database
@@ -403,3 +403,28 @@ def test_the_case_s_own_partner_cannot_see_cases_of_a_staff_member_on_units_it_n
                              headers=east)  # fmt: skip
 
     assert answer.status_code == 404
+
+
+def test_two_claims_for_one_unit_opened_at_the_same_instant_open_one_case(db: Database) -> None:
+    serial = _world(db)
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = [None, None]
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = cases.open_case(db, SYSTEM, CaseIn(serial=serial))
+        except Conflict as error:
+            outcomes[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+    refused = [o for o in outcomes if isinstance(o, claims.ClaimRefused)]
+    assert len(refused) == 1, outcomes
+    assert "checks.open_case" in [e.field for e in refused[0].errors]
+    with db.read() as conn:
+        assert conn.execute(select(service_cases.c.id)).all().__len__() == 1

@@ -159,6 +159,9 @@ def open_case(db: Database, actor: Actor, data: CaseIn) -> dict[str, Any]:
     now = datetime.now(UTC)
     with db.write() as conn:
         unit = find_unit(conn, actor, data.serial, data.product)
+        # two claims for one unit at the same instant: the second waits here until the first
+        # is written, and its open-case check then sees it (SQLite writes one at a time)
+        conn.execute(select(units.c.id).where(units.c.id == unit.id).with_for_update())
         problems: list[FieldError] = []
         _code_problem(conn, problems, "symptom_code", data.symptom_code, "symptom")
         reporter = location = None
