@@ -410,15 +410,15 @@ def _step_events(
                 FieldError("location", "name the location the unit comes back to: the case "
                            "has no service location")
             )  # fmt: skip
-        made.append(EventIn(type="return", location=where, data=note | data.data, **common))
+        made.append(EventIn(type="return", location=where, data=data.data | note, **common))
     elif data.action == "repair":
-        made.append(EventIn(type="repair", data=note | data.data, **common))
+        made.append(EventIn(type="repair", data=data.data | note, **common))
     elif data.action == "inspect":
         if data.result is None:
             problems.append(FieldError("result", "an inspect step needs the test result: "
                                        "pass or fail"))  # fmt: skip
         made.append(
-            EventIn(type="inspect", data=note | {"result": data.result} | data.data, **common)
+            EventIn(type="inspect", data=data.data | note | {"result": data.result}, **common)
         )
     else:  # ship_back
         party = data.party or _code_of(conn, parties, case.reporter_party_id)
@@ -436,7 +436,7 @@ def _step_events(
                 )  # fmt: skip
             restock = note | {"action": "ship_back", "restock": True}
             made.append(EventIn(type="receive", location=where, data=restock, **common))
-        made.append(EventIn(type="ship", party=party, data=note | data.data, **common))
+        made.append(EventIn(type="ship", party=party, data=data.data | note, **common))
     if problems:
         raise report(f"the {data.action} step cannot be recorded", problems)
     if data.event_id is not None:
