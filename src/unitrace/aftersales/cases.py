@@ -159,6 +159,9 @@ def open_case(db: Database, actor: Actor, data: CaseIn) -> dict[str, Any]:
     now = datetime.now(UTC)
     with db.write() as conn:
         unit = find_unit(conn, actor, data.serial, data.product)
+        # two claims for one unit at the same instant: the second waits here until the first
+        # is written, and its open-case check then sees it (SQLite writes one at a time)
+        conn.execute(select(units.c.id).where(units.c.id == unit.id).with_for_update())
         problems: list[FieldError] = []
         _code_problem(conn, problems, "symptom_code", data.symptom_code, "symptom")
         reporter = location = None
@@ -407,15 +410,15 @@ def _step_events(
                 FieldError("location", "name the location the unit comes back to: the case "
                            "has no service location")
             )  # fmt: skip
-        made.append(EventIn(type="return", location=where, data=note | data.data, **common))
+        made.append(EventIn(type="return", location=where, data=data.data | note, **common))
     elif data.action == "repair":
-        made.append(EventIn(type="repair", data=note | data.data, **common))
+        made.append(EventIn(type="repair", data=data.data | note, **common))
     elif data.action == "inspect":
         if data.result is None:
             problems.append(FieldError("result", "an inspect step needs the test result: "
                                        "pass or fail"))  # fmt: skip
         made.append(
-            EventIn(type="inspect", data=note | {"result": data.result} | data.data, **common)
+            EventIn(type="inspect", data=data.data | note | {"result": data.result}, **common)
         )
     else:  # ship_back
         party = data.party or _code_of(conn, parties, case.reporter_party_id)
@@ -433,7 +436,7 @@ def _step_events(
                 )  # fmt: skip
             restock = note | {"action": "ship_back", "restock": True}
             made.append(EventIn(type="receive", location=where, data=restock, **common))
-        made.append(EventIn(type="ship", party=party, data=note | data.data, **common))
+        made.append(EventIn(type="ship", party=party, data=data.data | note, **common))
     if problems:
         raise report(f"the {data.action} step cannot be recorded", problems)
     if data.event_id is not None:

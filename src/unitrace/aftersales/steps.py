@@ -25,16 +25,14 @@ def _numbers(item: Item) -> list[str]:
 
 
 def _text(item: Item) -> str:
+    """What the person typed with the event (its note, or the reason of a part replacement);
+    the event's type and action are shown from the event itself, in the page's language."""
     data: dict[str, Any] = item.event.data
-    words = [item.type]
-    action = data.get("action")
-    if isinstance(action, str) and action != item.type:
-        words.append(f"({action})")
     for key in ("note", "reason"):
         value = data.get(key)
         if isinstance(value, str) and value:
-            words.append(f"— {value}")
-    return " ".join(words)
+            return value
+    return ""
 
 
 class CaseLink(Step):
