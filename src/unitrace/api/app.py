@@ -101,11 +101,11 @@ def create_app(
     problems.install(app)
     for router in (
         catalog_router,
+        aftersales_router,  # before the ledger's GET /units/{serial:path}: …/warranty
         ledger_router,
         access_router,
         production_router,
         channel_router,
-        aftersales_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path

@@ -404,7 +404,15 @@ def product_add(
     tracking: Annotated[str, typer.Option(help="serial, lot or none")] = "serial",
     serial_rule: Annotated[str | None, typer.Option(help="e.g. SN{yy}{mm}-{seq:6}")] = None,
     warranty_months: Annotated[int, typer.Option()] = 0,
-    warranty_start: Annotated[str, typer.Option(help="manufacture, sale or activation")] = "sale",
+    warranty_start: Annotated[
+        str, typer.Option(help="manufacture, shipment, sale or activation")
+    ] = "sale",
+    warranty_fallback: Annotated[
+        str | None, typer.Option(help="when a unit has no start event: e.g. shipment")
+    ] = None,
+    warranty_fallback_days: Annotated[
+        int, typer.Option(help="days after the fallback event the warranty starts")
+    ] = 0,
 ) -> None:
     """Add a product (SKU)."""
     data = validated(
@@ -416,6 +424,8 @@ def product_add(
         serial_rule=serial_rule,
         warranty_months=warranty_months,
         warranty_start=warranty_start,
+        warranty_fallback=warranty_fallback,
+        warranty_fallback_days=warranty_fallback_days,
     )
     created = catalog.create_product(database(), SYSTEM, data)
     console.print(f"product {created['code']} added", highlight=False)
