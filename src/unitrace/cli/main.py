@@ -35,6 +35,7 @@ from unitrace.cli.production import (
     route_command,
     trace_app,
 )
+from unitrace.cli.warranty import describe, policy_command, warranty_command
 from unitrace.config import Settings, partner_limits, site_timezone
 from unitrace.core import clock
 from unitrace.core.errors import ValidationError
@@ -79,6 +80,8 @@ app.command("inventory")(inventory_command)
 app.command("pack")(pack_command)
 app.command("unpack")(unpack_command)
 app.command("container")(container_command)
+app.command("warranty")(warranty_command)
+app.command("warranty-policy")(policy_command)
 product_app.command("bom")(handle_errors(bom_command))
 product_app.command("route")(handle_errors(route_command))
 
@@ -516,7 +519,7 @@ def unit_show(
         ("location", found["location"]),
         ("holder", found["holder"]),
         ("parent", found["parent"]["serial"] if found["parent"] else None),
-        ("warranty", f"{w['status']} {w['start_date'] or ''}→{w['end_date'] or ''}"),
+        ("warranty", describe(w)),
     ):
         console.print(escape(f"  {label:<9} {value or '-'}"), highlight=False)
     if found["components"]:
