@@ -52,9 +52,7 @@ def test_extend_void_and_unvoid_from_the_command_line(db: Database, cli: Any) ->
     assert lifted.exit_code == 0 and "in_warranty until" in lifted.output
 
 
-def test_bad_warranty_commands_say_what_is_wrong_and_change_nothing(
-    db: Database, cli: Any
-) -> None:
+def test_bad_warranty_commands_say_what_is_wrong_and_change_nothing(db: Database, cli: Any) -> None:
     serial = _sold(db, 2)
 
     no_reason = cli("warranty", serial, "--void")
