@@ -409,9 +409,9 @@ def extend(db: Database, actor: Actor, serial: str, data: ExtensionIn) -> dict[s
         case_id = _case_id(conn, unit, data.case)
         void = _adjustments(conn, unit.id)[1]
         if void is not None:
-            reason = void["reason"]
+            serial, reason = unit.serial, void["reason"]
             raise Conflict(
-                f"the warranty of {unit.serial} is void ({reason}); lift the void first",
+                f"the warranty of {serial} is void ({reason}); lift the void first",
                 [FieldError("serial", "the warranty is void", unit.serial)],
             )
         values = {"months": data.months, "paid": data.paid, "reason": data.reason.strip(),
@@ -427,9 +427,9 @@ def void(db: Database, actor: Actor, serial: str, data: VoidIn) -> dict[str, Any
         case_id = _case_id(conn, unit, data.case)
         voided = _adjustments(conn, unit.id)[1]
         if voided is not None:
-            reason = voided["reason"]
+            serial, reason = unit.serial, voided["reason"]
             raise Conflict(
-                f"the warranty of {unit.serial} is already void ({reason})",
+                f"the warranty of {serial} is already void ({reason})",
                 [FieldError("serial", "the warranty is already void", unit.serial)],
             )
         values = {"reason": data.reason.strip(), "case_id": case_id}
@@ -442,8 +442,9 @@ def unvoid(db: Database, actor: Actor, serial: str, data: UnvoidIn) -> dict[str,
     with db.write() as conn:
         unit = _locked_unit(conn, actor, serial, data.product)
         if _adjustments(conn, unit.id)[1] is None:
+            serial = unit.serial
             raise Conflict(
-                f"the warranty of {unit.serial} is not void",
+                f"the warranty of {serial} is not void",
                 [FieldError("serial", "the warranty is not void", unit.serial)],
             )
         return _adjust(conn, actor, unit, "unvoid", {"reason": data.reason.strip()})
