@@ -37,6 +37,7 @@ COUNTERS = frozenset({"admin", "warehouse"})
 SELLERS = frozenset({"admin", "sales", "partner"})
 CASE_WRITERS = frozenset({"admin", "service", "partner"})
 CASE_STEPPERS = frozenset({"admin", "service"})
+WARRANTY = frozenset({"admin", "service"})  # warranty.manage
 CASES = {"admin": "SC-000001", "partner": "SC-000002", "service": "SC-000003"}
 
 
@@ -145,6 +146,22 @@ OPS = [
                                                   "name_en": r, "name_zh": r}})),
     Op("PATCH", "/service-codes/{code}", frozenset({"admin", "service"}),
        lambda r, w: ("/service-codes/S-admin", {"json": {"name_zh": r}})),
+    Op("GET", "/units/{serial}/warranty", ALL,
+       lambda r, w: (f"/units/{w.east_unit}/warranty", {})),
+    Op("POST", "/units/{serial}/warranty/extensions", WARRANTY,
+       lambda r, w: (f"/units/{w.east_unit}/warranty/extensions",
+                     {"json": {"months": 6, "paid": "goodwill", "reason": f"by {r}"}})),
+    Op("POST", "/units/{serial}/warranty/void", WARRANTY,  # each its own unit: once each
+       lambda r, w: (f"/units/{w.inspect[r]}/warranty/void", {"json": {"reason": "misuse"}})),
+    Op("POST", "/units/{serial}/warranty/unvoid", ADMIN,  # the one admin voided above
+       lambda r, w: (f"/units/{w.inspect['admin']}/warranty/unvoid",
+                     {"json": {"reason": "voided by mistake"}})),
+    Op("GET", "/products/{code}/warranty", STAFF, lambda r, w: ("/products/AC1/warranty", {})),
+    Op("PUT", "/products/{code}/warranty", WARRANTY,
+       lambda r, w: ("/products/AC1/warranty",
+                     {"json": {"overrides": [{"region": "CN-31", "months": 30}]}})),
+    Op("DELETE", "/products/{code}/warranty", WARRANTY,
+       lambda r, w: ("/products/AC1/warranty", {})),
     Op("GET", "/me", ALL, lambda r, w: ("/me", {})),
     Op("GET", "/roles", ALL, lambda r, w: ("/roles", {})),
     Op("GET", "/users", ADMIN, lambda r, w: ("/users", {})),
@@ -334,6 +351,9 @@ def test_partner_of_a_learns_nothing_about_a_unit_of_b(
     assert theirs.status_code == unknown.status_code == 404
     assert _same_as_unknown(theirs, unknown, south)
     assert get(f"/units/{south}?product=AC1").status_code == 404
+    theirs, unknown = get(f"/units/{south}/warranty"), get("/units/NO-SUCH/warranty")
+    assert theirs.status_code == unknown.status_code == 404
+    assert _same_as_unknown(theirs, unknown, south)
     for query, status in (
         ("", 200),
         ("?product=AC1", 200),

@@ -77,6 +77,8 @@ API_CASES: dict[str, list[str]] = {
                "/units?product={}", "/units?status={}", "/units?q={}", "/units?q={}&product=AC1"],
     "/units/{serial}": ["/units/{}", "/units/{}?product=AC1"],
     "/service-desk/{serial}": ["/service-desk/{}", "/service-desk/{}?product=AC1"],
+    "/units/{serial}/warranty": ["/units/{}/warranty", "/units/{}/warranty?product=AC1"],
+    "/products/{code}/warranty": ["/products/{}/warranty"],
     "/me": [],
     "/roles": [],
     "/users": [],

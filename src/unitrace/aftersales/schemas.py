@@ -119,6 +119,50 @@ class PartIn(Strict):
 
 # --- warranty ----------------------------------------------------------------------------------
 
+REGION_PATTERN = r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$"  # as catalog's: CN, CN-31
+
+
+class ExtensionIn(Strict):
+    """Months added to one unit's warranty: bought by the customer or given as goodwill."""
+
+    product: str | None = Field(default=None, min_length=1, max_length=40)
+    months: int = Field(ge=1, le=120)
+    paid: Literal["bought", "goodwill"]
+    reason: str = Field(min_length=1, max_length=1000, pattern=r"\S")
+    case: str | None = Field(
+        default=None, min_length=1, max_length=20, description="the service case it is for"
+    )
+
+
+class VoidIn(Strict):
+    """Void one unit's warranty (tampering, misuse …): no claim is owed until it is lifted."""
+
+    product: str | None = Field(default=None, min_length=1, max_length=40)
+    reason: str = Field(min_length=1, max_length=1000, pattern=r"\S")
+    case: str | None = Field(default=None, min_length=1, max_length=20)
+
+
+class UnvoidIn(Strict):
+    """Lift the void of one unit's warranty (`warranty.unvoid`), saying why."""
+
+    product: str | None = Field(default=None, min_length=1, max_length=40)
+    reason: str = Field(min_length=1, max_length=1000, pattern=r"\S")
+
+
+class OverrideIn(Strict):
+    """Other months for a product in a region (`CN-31`, or a whole country `CN`) or for units
+    shipped to a channel party; exactly one of `region` and `party`."""
+
+    region: str | None = Field(default=None, max_length=20, pattern=REGION_PATTERN)
+    party: str | None = Field(default=None, min_length=1, max_length=40)
+    months: int = Field(ge=0, le=600)
+
+
+class OverridesIn(Strict):
+    """The product's overrides, all of them (what is not listed is removed)."""
+
+    overrides: list[OverrideIn] = Field(max_length=500)
+
 
 # --- claim checks ------------------------------------------------------------------------------
 

@@ -101,11 +101,11 @@ def create_app(
     problems.install(app)
     for router in (
         catalog_router,
+        aftersales_router,  # before the ledger's GET /units/{serial:path}: …/warranty
         ledger_router,
         access_router,
         production_router,
         channel_router,
-        aftersales_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path
@@ -120,6 +120,7 @@ def create_app(
     from unitrace.web.navigation import PageForbidden, forbidden, guard
     from unitrace.web.pages import router as pages_router
     from unitrace.web.production import router as production_pages
+    from unitrace.web.warranty import router as warranty_pages
 
     for pages in (
         pages_router,
@@ -128,6 +129,7 @@ def create_app(
         channel_pages,
         cases_pages,
         desk_pages,
+        warranty_pages,
     ):
         # the header's table of pages is also their guard (web.navigation)
         app.include_router(pages, dependencies=[Depends(guard)])
