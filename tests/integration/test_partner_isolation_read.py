@@ -73,6 +73,7 @@ API_CASES: dict[str, list[str]] = {
                "/units?product={}", "/units?status={}", "/units?q={}", "/units?q={}&product=AC1"],
     "/units/{serial}": ["/units/{}", "/units/{}?product=AC1"],
     "/service-desk/{serial}": ["/service-desk/{}", "/service-desk/{}?product=AC1"],
+    "/claim-rules": ["/claim-rules?product={}"],
     "/me": [],
     "/roles": [],
     "/users": [],

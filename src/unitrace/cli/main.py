@@ -27,6 +27,7 @@ from unitrace.cli.channel import (
     stocktake_app,
     unpack_command,
 )
+from unitrace.cli.claims import claims_app
 from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
 from unitrace.cli.production import (
     bom_command,
@@ -72,6 +73,7 @@ for sub, name in (
     (stocktake_app, "stocktake"),
     (party_app, "party"),
     (location_app, "location"),
+    (claims_app, "claims"),
 ):
     app.add_typer(sub, name=name)
 app.command("ship")(ship_command)
