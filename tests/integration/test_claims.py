@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.clients import Api, assert_problem
 from tests.factories import make_location, make_party, make_product, make_units, record
@@ -423,3 +423,45 @@ def test_a_role_without_claim_override_giving_a_reason_is_forbidden_by_judge(
 
     with db.write() as conn, pytest.raises(Forbidden):
         claims.judge(conn, Actor("sam", "service"), claims.Claim(old, "AC1"), "because")
+
+
+# --- the service desk runs them for every scan ---------------------------------------------
+
+BIG = ("units", "events", "event_units", "service_cases", "diversion_alerts", "stolen_reports")
+
+
+def test_the_checks_read_a_unit_in_a_few_indexed_statements(db: Database, api: Api) -> None:
+    serial = _made(db)
+    make_party(db, "D-SH", regions=["CN-31"])
+    record(db, type="ship", serials=[serial], party="D-SH")
+    record(db, type="deliver", serials=[serial])
+    record(db, type="sell", serials=[serial], region="CN-44")  # raises a diversion alert
+    assert api.post("/cases", {"serial": serial}).status_code == 201
+    api.post(f"/units/{serial}/stolen", {})
+    sent: list[tuple[str, Any]] = []
+
+    def spy(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        sent.append((sql, params))
+
+    event.listen(db.engine, "before_cursor_execute", spy)
+    try:
+        with db.read() as conn:
+            checks = claims.evaluate(conn, claims.Claim(serial, "AC1", "CN-44"))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", spy)
+
+    assert {c.name for c in checks if c.result != "pass"} == {"open_case", "region", "stolen"}
+    assert len(sent) <= 10, [s for s, _ in sent]
+    with db.engine.connect() as conn, conn.begin():
+        if not db.is_sqlite:  # small tables: make the planner show which indexes it can use
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        prefix = "EXPLAIN QUERY PLAN " if db.is_sqlite else "EXPLAIN "
+        for sql, params in sent:
+            rows = conn.exec_driver_sql(prefix + sql, params).all()
+            shown = "\n".join(str(r[-1] if db.is_sqlite else r[0]) for r in rows)
+            for table in BIG:
+                if db.is_sqlite:  # SCAN: the whole table or index walked, not searched
+                    full = any(line.startswith(f"SCAN {table}") for line in shown.splitlines())
+                else:
+                    full = f"Seq Scan on {table}" in shown
+                assert not full, (table, sql, shown)

@@ -107,6 +107,7 @@ class _Facts:
     def __init__(self, conn: Connection, claim: Claim, unit: Any, on: date) -> None:
         self.conn, self.claim, self.unit, self.on = conn, claim, unit, on
         self._claims: list[Any] | None = None
+        self._left: list[Any] | None = None
 
     @property
     def claims(self) -> list[Any]:
@@ -123,6 +124,26 @@ class _Facts:
                 )
             )  # fmt: skip
         return self._claims
+
+    @property
+    def handed_on(self) -> list[Any]:
+        """The unit's events that took it out of our hands (`LEFT`: type, time, region), in
+        time order: one indexed read for the shipped and region checks."""
+        if self._left is None:
+            self._left = list(
+                self.conn.execute(
+                    select(events.c.id, events.c.type, events.c.event_time, events.c.region)
+                    .select_from(event_units)
+                    .join(events, events.c.id == event_units.c.event_id)
+                    .where(
+                        event_units.c.unit_id == self.unit.id,
+                        event_units.c.role == int(Role.SUBJECT),
+                        events.c.type.in_(LEFT),
+                    )
+                    .order_by(events.c.event_time, events.c.id)
+                )
+            )
+        return self._left
 
 
 @dataclass(frozen=True)
@@ -223,20 +244,9 @@ def evaluate(conn: Connection, claim: Claim) -> list[Check]:
 
 
 def _shipped(facts: _Facts, rule: Rule) -> Check:
-    first = facts.conn.execute(
-        select(events.c.type, events.c.event_time)
-        .select_from(event_units)
-        .join(events, events.c.id == event_units.c.event_id)
-        .where(
-            event_units.c.unit_id == facts.unit.id,
-            event_units.c.role == int(Role.SUBJECT),
-            events.c.type.in_(LEFT),
-        )
-        .order_by(events.c.event_time, events.c.id)
-        .limit(1)
-    ).first()
-    if first is None:
+    if not facts.handed_on:
         return _finding(rule, "shipped", "never shipped or sold: the unit has not left our hands")
+    first = facts.handed_on[0]
     event, day = first.type, _local_date(first.event_time)
     return Check("shipped", "pass", f"left our hands: {event} on {day}")
 
@@ -288,19 +298,8 @@ def _region(facts: _Facts, rule: Rule) -> Check:
     shipped = channel.shipped_to(facts.conn, facts.unit.id)
     if shipped is not None:
         distributor, expected = shipped[0], list(shipped[1])
-    sold_in = facts.conn.execute(
-        select(events.c.region)
-        .select_from(event_units)
-        .join(events, events.c.id == event_units.c.event_id)
-        .where(
-            event_units.c.unit_id == facts.unit.id,
-            event_units.c.role == int(Role.SUBJECT),
-            events.c.type == "sell",
-            events.c.region.is_not(None),
-        )
-        .order_by(events.c.id.desc())
-        .limit(1)
-    ).scalar()
+    sales = [e for e in facts.handed_on if e.type == "sell" and e.region is not None]
+    sold_in = max(sales, key=lambda e: e.id).region if sales else None
     if sold_in is not None and sold_in not in expected:
         expected.append(sold_in)
     claimed = facts.claim.region
