@@ -140,6 +140,7 @@ PAGE_CASES: dict[str, list[str]] = {
     "/stocktakes": ["/stocktakes?code={}"],
     "/stocktakes/{code}": ["/stocktakes/{}"],
     "/sell-through": [],
+    "/claim-rules": ["/claim-rules?product={}"],
     "/healthz": [],
     "/api/docs": [],
     "/api/openapi.json": [],
