@@ -79,6 +79,7 @@ API_CASES: dict[str, list[str]] = {
     "/service-desk/{serial}": ["/service-desk/{}", "/service-desk/{}?product=AC1"],
     "/units/{serial}/warranty": ["/units/{}/warranty", "/units/{}/warranty?product=AC1"],
     "/products/{code}/warranty": ["/products/{}/warranty"],
+    "/claim-rules": ["/claim-rules?product={}"],
     "/me": [],
     "/roles": [],
     "/users": [],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -165,6 +166,44 @@ class OverridesIn(Strict):
 
 
 # --- claim checks ------------------------------------------------------------------------------
+
+CheckName = Literal[
+    "shipped", "warranty", "open_case", "frequency", "region", "scrapped", "stolen", "recall",
+    "components",
+]  # fmt: skip
+
+
+class ClaimCheckIn(Strict):
+    """A dry run of the claim checks: what a warranty claim for this unit would meet now."""
+
+    serial: str = Field(min_length=1, max_length=64)
+    product: str | None = Field(default=None, min_length=1, max_length=40)
+    region: str | None = Field(
+        default=None, min_length=1, max_length=20, description="where the claim comes from"
+    )
+    found_components: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=500, description="component serials found in the unit"
+    )
+    on: date | None = Field(default=None, description="the day of the claim (default today)")
+
+
+class ClaimRuleIn(Strict):
+    """What a check does, for one product or (no product) for all: `refuse`, `flag`, `off`,
+    or `inherit` (remove the rule: the one for all, or the default, applies)."""
+
+    product: str | None = Field(default=None, min_length=1, max_length=40)
+    check: CheckName
+    mode: Literal["refuse", "flag", "off", "inherit"]
+    params: dict[Annotated[str, Field(max_length=20)], int] = Field(
+        default_factory=dict, max_length=5, description='e.g. frequency {"claims": 3, "days": 90}'
+    )
+
+
+class StolenIn(Strict):
+    """A stolen report, or its clearing: the unit's product when the serial is ambiguous."""
+
+    product: str | None = Field(default=None, min_length=1, max_length=40)
+    note: str = Field(default="", max_length=1000)
 
 
 # --- spare-part requests -----------------------------------------------------------------------

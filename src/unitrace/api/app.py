@@ -114,6 +114,7 @@ def create_app(
 
     from unitrace.web.cases import router as cases_pages
     from unitrace.web.channel import router as channel_pages
+    from unitrace.web.claims import router as claims_pages
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.desk import router as desk_pages
     from unitrace.web.manage import router as manage_router
@@ -130,6 +131,7 @@ def create_app(
         cases_pages,
         desk_pages,
         warranty_pages,
+        claims_pages,
     ):
         # the header's table of pages is also their guard (web.navigation)
         app.include_router(pages, dependencies=[Depends(guard)])

@@ -29,6 +29,7 @@ from unitrace.cli.channel import (
     stocktake_app,
     unpack_command,
 )
+from unitrace.cli.claims import claims_app
 from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
 from unitrace.cli.production import (
     bom_command,
@@ -77,6 +78,7 @@ for sub, name in (
     (location_app, "location"),
     (case_app, "case"),
     (codes_app, "service-codes"),
+    (claims_app, "claims"),
 ):
     app.add_typer(sub, name=name)
 app.command("ship")(ship_command)

@@ -61,6 +61,7 @@ def pages() -> tuple[Page, ...]:
         Page("/sell-through", "Sell-through", _all("event:sell")),
         Page("/service", "Service desk", _all("service.read"), _all("service.write")),
         Page("/cases", "Service cases", _all("service.read"), _all("service.write"), True),
+        Page("/claim-rules", "Claim rules", _all("service.read"), _all("claim.override")),
         Page("/products", "Products", _all("read")),
         Page("/lots", "Lots", _all("catalog.read")),
         Page("/parties", "Parties", _all("catalog.read")),
