@@ -107,7 +107,7 @@ def test_a_claim_out_of_warranty_is_refused_with_every_check_by_the_form(
     floor: Floor, units: Units
 ) -> None:
     page = floor.open("service", f"/service?serial={units.expired[0]}")
-    assert page.get_by_test_id("desk-warranty").inner_text().startswith("已过保，自 ")
+    assert page.get_by_test_id("desk-warranty").inner_text().startswith("已过保（")
     form = page.get_by_test_id("open-case")
     form.get_by_test_id("case-claim").check()  # unticked when a check refuses: tick it anyway
 
