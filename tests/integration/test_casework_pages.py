@@ -153,7 +153,7 @@ def test_an_attachment_uploaded_on_the_page_downloads_and_a_wrong_file_is_told(
                        files={"file": ("铭牌.png", PNG, "image/png")})  # fmt: skip
 
     assert wrong.status_code == 422
-    assert field_error(wrong.text, "file") == "不是 JPEG、PNG、WebP 照片或 PDF 文件"
+    assert field_error(wrong.text, "file") == "不是 JPEG、PNG、WEBP 照片或 PDF 文件"
     assert done.status_code == 200 and "铭牌.png" in done.text
     link = re.search(rf'href="(/cases/{number}/attachments/\d+)"', done.text)
     assert link, done.text
