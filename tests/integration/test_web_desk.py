@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 
 from tests.factories import make_location, make_party, make_product, make_units, record
 from tests.pages import csrf_of, field_error, login
+from unitrace.aftersales import cases
+from unitrace.aftersales.schemas import CaseIn
 from unitrace.aftersales.warranty import add_months
 from unitrace.api.app import create_app
 from unitrace.config import site_timezone
@@ -196,11 +198,13 @@ def test_a_partner_sees_its_own_units_and_anothers_unit_looks_unknown(
     client.post("/login", data={"username": "u-partner", "password": PASSWORD,
                                 "csrf_token": csrf_of(page.text)})  # fmt: skip
 
+    staff = cases.open_case(db, SYSTEM, CaseIn(serial=own, warranty_claim=False))["number"]
     mine = client.get("/service", params={"serial": own}).text
     other = client.get("/service", params={"serial": theirs}).text
     unknown = client.get("/service", params={"serial": "NO-SUCH-9"}).text
 
     assert 'data-testid="open-case"' in mine and 'name="location"' not in mine
+    assert staff in mine and f'href="/cases/{staff}"' not in mine  # not the partner's to open
     assert other.replace(theirs, "X") == unknown.replace("NO-SUCH-9", "X")
     assert "D-OTHER" not in other
 

@@ -122,6 +122,14 @@ async def _page(
     may_override = actor.can("claim.override") and any(
         c.get("result") == "refuse" for c in (checks or [])
     )
+    history = found["cases"] if found else []
+    if actor.is_partner and history:  # a partner opens only the cases its party opened
+        wanted = casework.CaseFilter(q=serial)
+        listed = await run_in_threadpool(casework.list_cases, db, actor, wanted, 500)
+        mine = {c["number"] for c in listed["items"]}
+        history = [c | {"linked": c["number"] in mine} for c in history]
+    else:
+        history = [c | {"linked": True} for c in history]
     chinese = i18n.current.get() == "zh-CN"
     pickers = await run_in_threadpool(_pickers, db, actor, chinese) if may_open else {}
     shown = {"kind", "warranty_claim", "reporter_contact", "symptom_code", "region", "description",
@@ -142,7 +150,7 @@ async def _page(
         unit=unit,
         checks=check_rows(checks or []),
         refusing=any(c.get("result") == "refuse" for c in (checks or [])),
-        cases=found["cases"] if found else [],
+        cases=history,
         may_open=may_open,
         may_override=may_override,
         errors=errors,
