@@ -151,6 +151,7 @@ PAGE_CASES: dict[str, list[str]] = {
     "/stocktakes/{code}": ["/stocktakes/{}"],
     "/sell-through": [],
     "/service": ["/service?serial={}", "/service?serial={}&product=AC1"],
+    "/claim-rules": ["/claim-rules?product={}"],
     "/cases": ["/cases?q={}", "/cases?party={}"],
     "/cases/{number}": ["/cases/{}"],
     "/cases/{number}/attachments/{attachment_id}": ["/cases/{}/attachments/1"],
