@@ -14,6 +14,16 @@ from rich.console import Console
 from rich.progress import Progress
 
 from unitrace.access.principal import SYSTEM
+from unitrace.aftersales import cases, casework
+from unitrace.aftersales.schemas import (
+    CaseIn,
+    CaseStepIn,
+    CostIn,
+    DiagnosisIn,
+    PartIn,
+    PartNeed,
+    StateIn,
+)
 from unitrace.catalog import service as catalog
 from unitrace.catalog.schemas import LocationCreate, LotCreate, PartyCreate, ProductCreate
 from unitrace.core.checkdigits import check_character
@@ -100,6 +110,8 @@ def _catalog(db: Database) -> None:
             code="SZ-FG-A01", name="A区01货位", kind="bin", parent="SZ-FG", region="CN-44"
         ),
         LocationCreate(code="SZ-RMA", name="返修区", kind="warehouse", parent="SZ", region="CN-44"),
+        LocationCreate(code="SZ-SVC", name="维修站", kind="service", parent="SZ", region="CN-44"),
+        LocationCreate(code="SZ-RET", name="旧件区", kind="returns", parent="SZ", region="CN-44"),
     ):
         catalog.create_location(db, SYSTEM, location)
     for new_product in (
@@ -399,17 +411,25 @@ def load_demo(
         )
         campaign = recall.create_recall(db, SYSTEM, opened)
         recall.mark_recalled(db, SYSTEM, "RC-2026-01")
-        progress.advance(task, 2)
+        progress.advance(task)
+        # after-sales: units of lot AC-L2 (boards of PCB-2608, not recalled) that D-SOUTH sold
+        # in its own region, so that their claims pass every check
+        south, second = set(shipped["D-SOUTH"]), set(finished[half:])
+        again = set(returned)
+        claimable = [u for u in activated if u in south and u in second and u not in again]
+        service = _aftersales(db, start, claimable)
+        progress.advance(task)
     # the figures the home page shows, from the same definitions (ledger.figures)
     sold_units = figures.units_in_events(db, SYSTEM, "sell")
     now = figures.unit_statuses(db, SYSTEM)
     counts = {
-        "finished": units,
-        "components": 2 * units + len(spares),
+        "finished": units + len(service["expired"]),
+        "components": 2 * units + len(spares) + service["spares"],
         "shipped": figures.units_in_events(db, SYSTEM, "ship"),
         "sold": sold_units,
         "returned": len(returned),
         "recalled": campaign["units"],
+        "cases": service["cases"],
         "statuses": dict(now["statuses"]),
     }
     if console is not None:
@@ -422,6 +442,138 @@ def load_demo(
             highlight=False,
         )
     return counts
+
+
+def _aftersales(db: Database, start: datetime, claimable: list[str]) -> dict[str, Any]:
+    """The service desk's demo: symptom and defect codes, spare boards at the service station
+    SZ-SVC, three units sold four years ago (out of warranty now), and cases in different
+    states — open; waiting for a compressor (a spare-part request); repaired with a new board,
+    cost lines and closed; an out-of-warranty repair charged to the customer — all through the
+    after-sales use cases."""
+    casework.seed_codes(db, SYSTEM)
+    spares = ledger.commission_units(
+        db,
+        SYSTEM,
+        CommissionIn(
+            product="MB-V2", lot="PCB-2608", count=3, location="SZ-SVC", event_time=_at(start, 111)
+        ),
+    ).serials
+    ledger.record_events(
+        db,
+        SYSTEM,
+        [
+            EventIn(
+                type="receive",
+                product="MB-V2",
+                serials=spares,
+                location="SZ-SVC",
+                event_time=_at(start, 111),
+            )
+        ],
+    )
+    long_ago = start - timedelta(days=1010)  # about 3 years and 4 months before today
+    catalog.create_lot(
+        db,
+        SYSTEM,
+        LotCreate(product=FINISHED, number="AC-L0", production_date=long_ago.date()),
+    )
+    old = ledger.commission_units(
+        db,
+        SYSTEM,
+        CommissionIn(
+            product=FINISHED, lot="AC-L0", count=3, location="SZ-ASSY", event_time=long_ago
+        ),
+    ).serials
+    parts = {
+        product: ledger.commission_units(
+            db,
+            SYSTEM,
+            CommissionIn(product=product, count=3, location="SZ-ASSY", event_time=long_ago),
+        ).serials
+        for product in ("CMP-R32", "MB-V2")
+    }
+    ledger.record_events(
+        db,
+        SYSTEM,
+        [
+            *(EventIn(type="assemble", product=FINISHED, parent=UnitRef(serial=unit),
+                      units=[UnitRef(product="CMP-R32", serial=compressor),
+                             UnitRef(product="MB-V2", serial=board)],
+                      consumed=[LotUseIn(product="SCREW-M4", lot="SCR-01", quantity=12)],
+                      location="SZ-ASSY", event_time=_at(long_ago, 0.5))
+              for unit, compressor, board in zip(old, parts["CMP-R32"], parts["MB-V2"],
+                                                  strict=True)),
+            *(EventIn(type="inspect", product=FINISHED, serials=old, location=station,
+                      event_time=_at(long_ago, 1), step=StepIn(code=code, result="pass"))
+              for code, station in (("LEAK", "SZ-ASSY"), ("FQC", "SZ-QC"))),
+            EventIn(type="receive", product=FINISHED, serials=old, location="SZ-FG-A01",
+                    event_time=_at(long_ago, 2)),
+            EventIn(type="ship", product=FINISHED, serials=old, party="D-SOUTH",
+                    event_time=_at(long_ago, 5)),
+            EventIn(type="deliver", product=FINISHED, serials=old, event_time=_at(long_ago, 7)),
+            EventIn(type="sell", product=FINISHED, serials=old, region="CN-44",
+                    event_time=_at(long_ago, 20)),
+            EventIn(type="activate", product=FINISHED, serials=old, event_time=_at(long_ago, 25)),
+        ],
+    )  # fmt: skip
+
+    def opened(serial: str, symptom: str, contact: str, **more: Any) -> str:
+        data = CaseIn(
+            serial=serial,
+            product=FINISHED,
+            reporter_party="D-SOUTH",
+            reporter_contact=contact,
+            symptom_code=symptom,
+            region="CN-44",
+            location="SZ-SVC",
+            **more,
+        )
+        number: str = cases.open_case(db, SYSTEM, data)["number"]
+        return number
+
+    def cost(number: str, kind: Any, coverage: Any, amount: str, what: str) -> None:
+        line = CostIn(kind=kind, coverage=coverage, amount=amount, description=what)
+        casework.add_cost(db, SYSTEM, number, line)
+
+    made = [opened(claimable[0], "S-NOCOOL", "李女士 139-0000-0001", description="空调不制冷")]
+    waiting = opened(claimable[1], "S-NOISE", "张先生 138-0000-0002", description="外机异响")
+    cases.diagnose(
+        db,
+        SYSTEM,
+        waiting,
+        DiagnosisIn(defect_code="D-COMPRESSOR", parts_needed=[PartNeed(product="CMP-R32")],
+                    note="压缩机异响，需更换"),
+    )  # fmt: skip
+    repaired = opened(claimable[2], "S-NOPOWER", "王先生 137-0000-0003", description="无法开机")
+    board = next(c["serial"] for c in _components(db, claimable[2]) if c["product"] == "MB-V2")
+    cases.record_step(db, SYSTEM, repaired, CaseStepIn(action="receive_return"))
+    cases.diagnose(db, SYSTEM, repaired, DiagnosisIn(defect_code="D-PCB", note="主控板烧毁"))
+    cases.change_state(db, SYSTEM, repaired, StateIn(to="in_repair"))
+    cases.replace_part(
+        db,
+        SYSTEM,
+        repaired,
+        PartIn(removed=board, installed=spares[0], reason="主控板烧毁", returns_location="SZ-RET"),
+    )
+    cost(repaired, "parts", "warranty", "320.00", "主控板 V2")
+    cost(repaired, "labour", "warranty", "80.00", "更换主控板")
+    cases.change_state(db, SYSTEM, repaired, StateIn(to="testing"))
+    cases.record_step(db, SYSTEM, repaired, CaseStepIn(action="inspect", result="pass"))
+    cases.change_state(db, SYSTEM, repaired, StateIn(to="closed", outcome="resolved"))
+    charged = opened(
+        old[0], "S-LEAK", "赵女士 136-0000-0004", warranty_claim=False, description="已过保，漏水"
+    )
+    cost(charged, "labour", "chargeable", "150.00", "清洗排水管")
+    cases.change_state(db, SYSTEM, charged, StateIn(to="closed", outcome="resolved"))
+    made += [waiting, repaired, charged]
+    return {"spares": len(spares) + 2 * len(old), "cases": len(made), "expired": old}
+
+
+def _components(db: Database, serial: str) -> list[dict[str, Any]]:
+    from unitrace.ledger import queries
+
+    found: list[dict[str, Any]] = queries.dossier(db, SYSTEM, serial, FINISHED)["components"]
+    return found
 
 
 def _boards_of(db: Database, serials: list[str]) -> dict[str, str]:

@@ -36,6 +36,8 @@ RECALLERS = frozenset({"admin", "quality"})
 COUNTERS = frozenset({"admin", "warehouse"})
 SELLERS = frozenset({"admin", "sales", "partner"})
 CASE_WRITERS = frozenset({"admin", "service", "partner"})
+CASE_STEPPERS = frozenset({"admin", "service"})
+WARRANTY = frozenset({"admin", "service"})  # warranty.manage
 CASES = {"admin": "SC-000001", "partner": "SC-000002", "service": "SC-000003"}
 
 
@@ -114,6 +116,61 @@ OPS = [
     Op("POST", "/cases/{number}/diagnosis", CASE_WRITERS,
        lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/diagnosis",
                      {"json": {"note": f"by {r}"}})),
+    Op("POST", "/cases/{number}/state", CASE_WRITERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/state", {"json": {"to": "in_repair"}})),
+    # a partner records no repair: the ledger's event:repair answers 403
+    Op("POST", "/cases/{number}/steps", CASE_STEPPERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/steps", {"json": {"action": "repair"}})),
+    Op("POST", "/cases/{number}/parts", CASE_STEPPERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/parts",
+                     {"json": {"consumed": [{"product": "AC1", "lot": "L1", "quantity": 1}]}})),
+    # case work: reads by every role (a partner its own case), notes, costs, files by writers
+    Op("GET", "/cases", ALL, lambda r, w: ("/cases?state=open", {})),
+    Op("GET", "/cases/{number}", ALL,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-000001')}", {})),
+    Op("POST", "/cases/{number}/notes", CASE_WRITERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/notes", {"json": {"text": r}})),
+    Op("POST", "/cases/{number}/costs", CASE_WRITERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/costs",
+                     {"json": {"kind": "labour", "coverage": "warranty", "amount": "1"}})),
+    # attachments 1, 2, 3: admin's, the partner's, service's
+    Op("POST", "/cases/{number}/attachments", CASE_WRITERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/attachments",
+                     {"files": {"file": ("p.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}})),
+    Op("GET", "/cases/{number}/attachments/{attachment_id}", ALL,
+       lambda r, w: ("/cases/SC-000002/attachments/2" if r == "partner"
+                     else "/cases/SC-000001/attachments/1", {})),
+    Op("GET", "/service-codes", ALL, lambda r, w: ("/service-codes", {})),
+    Op("POST", "/service-codes", frozenset({"admin", "service"}),
+       lambda r, w: ("/service-codes", {"json": {"code": f"S-{r}", "kind": "symptom",
+                                                  "name_en": r, "name_zh": r}})),
+    Op("PATCH", "/service-codes/{code}", frozenset({"admin", "service"}),
+       lambda r, w: ("/service-codes/S-admin", {"json": {"name_zh": r}})),
+    Op("GET", "/units/{serial}/warranty", ALL,
+       lambda r, w: (f"/units/{w.east_unit}/warranty", {})),
+    Op("POST", "/units/{serial}/warranty/extensions", WARRANTY,
+       lambda r, w: (f"/units/{w.east_unit}/warranty/extensions",
+                     {"json": {"months": 6, "paid": "goodwill", "reason": f"by {r}"}})),
+    Op("POST", "/units/{serial}/warranty/void", WARRANTY,  # each its own unit: once each
+       lambda r, w: (f"/units/{w.inspect[r]}/warranty/void", {"json": {"reason": "misuse"}})),
+    Op("POST", "/units/{serial}/warranty/unvoid", ADMIN,  # the one admin voided above
+       lambda r, w: (f"/units/{w.inspect['admin']}/warranty/unvoid",
+                     {"json": {"reason": "voided by mistake"}})),
+    Op("GET", "/products/{code}/warranty", STAFF, lambda r, w: ("/products/AC1/warranty", {})),
+    Op("PUT", "/products/{code}/warranty", WARRANTY,
+       lambda r, w: ("/products/AC1/warranty",
+                     {"json": {"overrides": [{"region": "CN-31", "months": 30}]}})),
+    Op("DELETE", "/products/{code}/warranty", WARRANTY,
+       lambda r, w: ("/products/AC1/warranty", {})),
+    Op("POST", "/claims/check", ALL,
+       lambda r, w: ("/claims/check", {"json": {"serial": w.east_unit, "region": "CN-44"}})),
+    Op("GET", "/claim-rules", ALL, lambda r, w: ("/claim-rules?product=AC1", {})),
+    Op("PUT", "/claim-rules", ADMIN,
+       lambda r, w: ("/claim-rules", {"json": {"check": "region", "mode": "flag"}})),
+    Op("POST", "/units/{serial}/stolen", CASE_WRITERS,
+       lambda r, w: (f"/units/{w.sell[r]}/stolen", {"json": {"note": f"by {r}"}})),
+    Op("POST", "/units/{serial}/stolen/clear", frozenset({"admin", "service"}),
+       lambda r, w: (f"/units/{w.sell[r]}/stolen/clear", {"json": {}})),
     Op("GET", "/me", ALL, lambda r, w: ("/me", {})),
     Op("GET", "/roles", ALL, lambda r, w: ("/roles", {})),
     Op("GET", "/users", ADMIN, lambda r, w: ("/users", {})),
@@ -231,6 +288,11 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
                  alerts, reported, shipped.event_id), tokens  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def attachments_home(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNITRACE_HOME", str(tmp_path / "home"))  # case attachments go here
+
+
 @pytest.fixture
 def api(db: Database) -> Iterator[tuple[TestClient, World, dict[str, str]]]:
     world, tokens = _world(db)
@@ -298,6 +360,9 @@ def test_partner_of_a_learns_nothing_about_a_unit_of_b(
     assert theirs.status_code == unknown.status_code == 404
     assert _same_as_unknown(theirs, unknown, south)
     assert get(f"/units/{south}?product=AC1").status_code == 404
+    theirs, unknown = get(f"/units/{south}/warranty"), get("/units/NO-SUCH/warranty")
+    assert theirs.status_code == unknown.status_code == 404
+    assert _same_as_unknown(theirs, unknown, south)
     for query, status in (
         ("", 200),
         ("?product=AC1", 200),

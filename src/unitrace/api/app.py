@@ -101,25 +101,38 @@ def create_app(
     problems.install(app)
     for router in (
         catalog_router,
+        aftersales_router,  # before the ledger's GET /units/{serial:path}: …/warranty
         ledger_router,
         access_router,
         production_router,
         channel_router,
-        aftersales_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path
 
     from fastapi.staticfiles import StaticFiles
 
+    from unitrace.web.cases import router as cases_pages
     from unitrace.web.channel import router as channel_pages
+    from unitrace.web.claims import router as claims_pages
     from unitrace.web.common import LoginRequired, login_redirect
+    from unitrace.web.desk import router as desk_pages
     from unitrace.web.manage import router as manage_router
     from unitrace.web.navigation import PageForbidden, forbidden, guard
     from unitrace.web.pages import router as pages_router
     from unitrace.web.production import router as production_pages
+    from unitrace.web.warranty import router as warranty_pages
 
-    for pages in (pages_router, manage_router, production_pages, channel_pages):
+    for pages in (
+        pages_router,
+        manage_router,
+        production_pages,
+        channel_pages,
+        cases_pages,
+        desk_pages,
+        warranty_pages,
+        claims_pages,
+    ):
         # the header's table of pages is also their guard (web.navigation)
         app.include_router(pages, dependencies=[Depends(guard)])
     app.add_exception_handler(LoginRequired, login_redirect)

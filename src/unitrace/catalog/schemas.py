@@ -28,6 +28,10 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+# the event a warranty starts at (aftersales.warranty.STARTS)
+WarrantyStart = Literal["manufacture", "shipment", "sale", "activation"]
+
+
 class ProductCreate(Strict):
     code: str = Code
     name: str = Field(min_length=1, max_length=200)
@@ -37,7 +41,11 @@ class ProductCreate(Strict):
         default=None, max_length=200, description="serial template, e.g. SN{yy}{mm}-{seq:6}"
     )
     warranty_months: int = Field(default=0, ge=0, le=600)
-    warranty_start: Literal["manufacture", "sale", "activation"] = "sale"
+    warranty_start: WarrantyStart = "sale"
+    warranty_fallback: WarrantyStart | None = Field(
+        default=None, description="when the unit has no start event: e.g. shipment (+ days)"
+    )
+    warranty_fallback_days: int = Field(default=0, ge=0, le=3650)
     description: str = Field(default="", max_length=4000)
 
 
@@ -48,10 +56,14 @@ class ProductUpdate(Strict):
     gtin: str | None = None
     serial_rule: str | None = Field(default=None, max_length=200)
     warranty_months: int | None = Field(default=None, ge=0, le=600)
-    warranty_start: Literal["manufacture", "sale", "activation"] | None = None
+    warranty_start: WarrantyStart | None = None
+    warranty_fallback: WarrantyStart | None = Field(default=None, description="null: none")
+    warranty_fallback_days: int | None = Field(default=None, ge=0, le=3650)
     description: str | None = Field(default=None, max_length=4000)
 
-    @field_validator("name", "warranty_months", "warranty_start", "description")
+    @field_validator(
+        "name", "warranty_months", "warranty_start", "warranty_fallback_days", "description"
+    )
     @classmethod
     def _not_removed(cls, value: object) -> object:
         # Runs only for fields the request sends: an explicit null cannot clear them.

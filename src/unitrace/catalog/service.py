@@ -29,6 +29,7 @@ from unitrace.core.errors import (
     NotFound,
     ValidationError,
     invalid,
+    report,
     twice_in,
 )
 from unitrace.core.serials import SerialTemplate
@@ -110,10 +111,27 @@ def _product_public(row: Row[Any]) -> dict[str, Any]:
         "serial_rule": row.serial_rule,
         "warranty_months": row.warranty_months,
         "warranty_start": row.warranty_start,
+        "warranty_fallback": row.warranty_fallback,
+        "warranty_fallback_days": row.warranty_fallback_days,
         "description": row.description,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
     }
+
+
+def _check_warranty(start: str, fallback: str | None, days: int) -> None:
+    """A fallback is another start than the policy's own; days only go with a fallback."""
+    problems = []
+    if fallback is not None and fallback == start:
+        problems.append(
+            FieldError("warranty_fallback", "must differ from warranty_start", fallback)
+        )
+    if fallback is None and days:
+        problems.append(
+            FieldError("warranty_fallback_days", "needs a warranty_fallback to count from", days)
+        )
+    if problems:
+        raise report("the warranty policy is not valid", problems)
 
 
 def _check_product_rules(tracking: str, gtin: str | None, serial_rule: str | None) -> None:
@@ -147,6 +165,7 @@ def _unique_violation(conn: Connection, table: Any, column: str, value: Any, wha
 def create_product(db: Database, actor: Actor, data: ProductCreate) -> dict[str, Any]:
     actor.require("catalog.write")
     _check_product_rules(data.tracking, data.gtin, data.serial_rule)
+    _check_warranty(data.warranty_start, data.warranty_fallback, data.warranty_fallback_days)
     try:
         with db.write() as conn:
             _unique_violation(conn, products, "code", data.code, "product")
@@ -165,11 +184,16 @@ def create_product(db: Database, actor: Actor, data: ProductCreate) -> dict[str,
 def update_product(db: Database, actor: Actor, code: str, data: ProductUpdate) -> dict[str, Any]:
     actor.require("catalog.write")
     changes = data.model_dump(exclude_unset=True)
+    if "warranty_fallback" in changes and changes["warranty_fallback"] is None:
+        changes.setdefault("warranty_fallback_days", 0)  # no fallback: no days after it
     with db.write() as conn:
         row = product_row(conn, code)
         changes = {k: v for k, v in changes.items() if row._mapping[k] != v}
         merged = {**row._mapping, **changes}
         _check_product_rules(merged["tracking"], merged["gtin"], merged["serial_rule"])
+        _check_warranty(
+            merged["warranty_start"], merged["warranty_fallback"], merged["warranty_fallback_days"]
+        )
         if changes.get("gtin") not in (None, row.gtin):
             _unique_violation(conn, products, "gtin", changes["gtin"], "product")
         if not changes:

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, func, insert, select
 
+from unitrace.core.lifecycle import Role
 from unitrace.db.tables import diversion_alerts, event_units, events, parties
 from unitrace.ledger.bulk import chunks
 
@@ -104,3 +105,57 @@ class Raised(NamedTuple):
 _INSERT_ALERTS = insert(diversion_alerts).returning(
     diversion_alerts.c.id, diversion_alerts.c.unit_id, diversion_alerts.c.source_event_id
 )
+
+
+# --- one unit's channel: who it was shipped to, and its alerts (the claim checks ask) ---------
+
+_SHIPPED_TO_ONE = (
+    select(parties.c.code, parties.c.authorised_regions)
+    .select_from(event_units)
+    .join(events, events.c.id == event_units.c.event_id)
+    .join(parties, parties.c.id == events.c.party_id)
+    .where(
+        event_units.c.unit_id == bindparam("unit"),
+        event_units.c.role == int(Role.SUBJECT),
+        events.c.type == "ship",
+    )
+    .order_by(events.c.id.desc())
+    .limit(1)
+)
+_ALERTS_OF_ONE = (
+    select(
+        diversion_alerts.c.id,
+        diversion_alerts.c.status,
+        diversion_alerts.c.seen_region,
+        diversion_alerts.c.expected,
+        diversion_alerts.c.source_type,
+        diversion_alerts.c.created_at,
+        parties.c.code,
+    )
+    .join(parties, parties.c.id == diversion_alerts.c.party_id)
+    .where(diversion_alerts.c.unit_id == bindparam("unit"), diversion_alerts.c.status != "closed")
+    .order_by(diversion_alerts.c.id.desc())
+)
+
+
+def shipped_to(conn: Connection, unit_id: int) -> tuple[str, list[str]] | None:
+    """The party the unit was last shipped to and the regions it may sell in (empty: anywhere),
+    or None when the unit was never shipped to a party."""
+    row = conn.execute(_SHIPPED_TO_ONE, {"unit": unit_id}).first()
+    return None if row is None else (str(row.code), list(row.authorised_regions or []))
+
+
+def alerts_for(conn: Connection, unit_id: int) -> list[dict[str, Any]]:
+    """The unit's diversion alerts not yet closed (open or acknowledged), newest first."""
+    return [
+        {
+            "id": int(r.id),
+            "status": r.status,
+            "distributor": r.code,
+            "expected_regions": list(r.expected or []),
+            "seen_region": r.seen_region,
+            "source": r.source_type,
+            "created_at": r.created_at.isoformat(),
+        }
+        for r in conn.execute(_ALERTS_OF_ONE, {"unit": unit_id})
+    ]

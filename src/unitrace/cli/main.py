@@ -17,6 +17,8 @@ from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.catalog import service as catalog
 from unitrace.catalog.schemas import ProductCreate
+from unitrace.cli.cases import case_app
+from unitrace.cli.casework import codes_app
 from unitrace.cli.catalog import location_app, party_app
 from unitrace.cli.channel import (
     container_command,
@@ -27,6 +29,7 @@ from unitrace.cli.channel import (
     stocktake_app,
     unpack_command,
 )
+from unitrace.cli.claims import claims_app
 from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
 from unitrace.cli.production import (
     bom_command,
@@ -35,6 +38,7 @@ from unitrace.cli.production import (
     route_command,
     trace_app,
 )
+from unitrace.cli.warranty import describe, policy_command, warranty_command
 from unitrace.config import Settings, partner_limits, site_timezone
 from unitrace.core import clock
 from unitrace.core.errors import ValidationError
@@ -72,6 +76,9 @@ for sub, name in (
     (stocktake_app, "stocktake"),
     (party_app, "party"),
     (location_app, "location"),
+    (case_app, "case"),
+    (codes_app, "service-codes"),
+    (claims_app, "claims"),
 ):
     app.add_typer(sub, name=name)
 app.command("ship")(ship_command)
@@ -79,6 +86,8 @@ app.command("inventory")(inventory_command)
 app.command("pack")(pack_command)
 app.command("unpack")(unpack_command)
 app.command("container")(container_command)
+app.command("warranty")(warranty_command)
+app.command("warranty-policy")(policy_command)
 product_app.command("bom")(handle_errors(bom_command))
 product_app.command("route")(handle_errors(route_command))
 
@@ -404,7 +413,15 @@ def product_add(
     tracking: Annotated[str, typer.Option(help="serial, lot or none")] = "serial",
     serial_rule: Annotated[str | None, typer.Option(help="e.g. SN{yy}{mm}-{seq:6}")] = None,
     warranty_months: Annotated[int, typer.Option()] = 0,
-    warranty_start: Annotated[str, typer.Option(help="manufacture, sale or activation")] = "sale",
+    warranty_start: Annotated[
+        str, typer.Option(help="manufacture, shipment, sale or activation")
+    ] = "sale",
+    warranty_fallback: Annotated[
+        str | None, typer.Option(help="when a unit has no start event: e.g. shipment")
+    ] = None,
+    warranty_fallback_days: Annotated[
+        int, typer.Option(help="days after the fallback event the warranty starts")
+    ] = 0,
 ) -> None:
     """Add a product (SKU)."""
     data = validated(
@@ -416,6 +433,8 @@ def product_add(
         serial_rule=serial_rule,
         warranty_months=warranty_months,
         warranty_start=warranty_start,
+        warranty_fallback=warranty_fallback,
+        warranty_fallback_days=warranty_fallback_days,
     )
     created = catalog.create_product(database(), SYSTEM, data)
     console.print(f"product {created['code']} added", highlight=False)
@@ -506,7 +525,7 @@ def unit_show(
         ("location", found["location"]),
         ("holder", found["holder"]),
         ("parent", found["parent"]["serial"] if found["parent"] else None),
-        ("warranty", f"{w['status']} {w['start_date'] or ''}→{w['end_date'] or ''}"),
+        ("warranty", describe(w)),
     ):
         console.print(escape(f"  {label:<9} {value or '-'}"), highlight=False)
     if found["components"]:

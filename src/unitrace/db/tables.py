@@ -657,6 +657,14 @@ claim_rules = Table(
     Column("mode", String(8), nullable=False),  # refuse, flag, off
     Column("params", JSON, nullable=False),  # e.g. {"claims": 3, "days": 90}
     UniqueConstraint("product_id", "check_name", name="uq_claim_rules_product_check"),
+    # the rule for all products: one a check (NULLs are distinct to the constraint above)
+    Index(
+        "uq_claim_rules_global",
+        "check_name",
+        unique=True,
+        postgresql_where=text("product_id IS NULL"),
+        sqlite_where=text("product_id IS NULL"),
+    ),
 )
 
 # a unit reported stolen (claims refuse it; verification warns)
@@ -671,4 +679,12 @@ stolen_reports = Table(
     Column("cleared_at", UTCDateTime),
     Column("cleared_by", String(80)),
     Index("ix_stolen_reports_unit", "unit_id"),
+    # one report not cleared a unit: two clerks reporting it at once, one wins
+    Index(
+        "uq_stolen_reports_open",
+        "unit_id",
+        unique=True,
+        postgresql_where=text("cleared_at IS NULL"),
+        sqlite_where=text("cleared_at IS NULL"),
+    ),
 )

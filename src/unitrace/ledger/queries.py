@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import calendar
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
@@ -71,13 +70,6 @@ def _code(conn: Connection, table: Any, row_id: int | None) -> str | None:
     if row_id is None:
         return None
     return conn.execute(select(table.c.code).where(table.c.id == row_id)).scalar()
-
-
-def _add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year = day.year + month // 12
-    month = month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def local_time(moment: datetime, offset: str) -> str:
@@ -164,7 +156,6 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
         "component_tree": component_tree,
         **sections,
         "attributes": unit.attributes or {},
-        "warranty": _warranty(prod, timeline),
         "events": timeline,
     }
 
@@ -229,34 +220,6 @@ def _timeline_item(r: Any) -> dict[str, Any]:
         "data": r.data,
         "unit_count": r.unit_count,
     }
-
-
-def _warranty(product: Any, timeline: list[dict[str, Any]]) -> dict[str, Any]:
-    """Warranty from the product's policy and the unit's own events (start: manufacture,
-    sale or activation). Claims and service history come with after-sales."""
-    start_event = {"manufacture": "commission", "sale": "sell", "activation": "activate"}[
-        product.warranty_start
-    ]
-    out: dict[str, Any] = {
-        "months": product.warranty_months,
-        "starts_at": product.warranty_start,
-        "start_date": None,
-        "end_date": None,
-        "status": "none" if product.warranty_months == 0 else "not_started",
-    }
-    started = next((e for e in timeline if e["type"] == start_event), None)
-    if product.warranty_months and started:
-        start = date.fromisoformat(started["event_time"][:10])
-        try:
-            end = _add_months(start, product.warranty_months)
-        except (ValueError, OverflowError):  # beyond year 9999: no meaningful end
-            return out
-        out.update(
-            start_date=start.isoformat(),
-            end_date=end.isoformat(),
-            status="active" if date.today() <= end else "expired",
-        )
-    return out
 
 
 def unit_list_query(conditions: list[Any]) -> Any:

@@ -17,6 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 from unitrace.access import audit
 from unitrace.access import service as access
 from unitrace.access.principal import ROLE_SUMMARY, ROLES, Actor
+from unitrace.aftersales import warranty
 from unitrace.api.problems import status_of
 from unitrace.catalog import service as catalog
 from unitrace.catalog.regions import CHOICES as REGION_CHOICES
@@ -52,6 +53,7 @@ from unitrace.web.i18n import _
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
+STARTS = ("manufacture", "shipment", "sale", "activation")  # aftersales.warranty.STARTS
 AUDIT_ENTITIES = (
     "product", "bom", "route", "lot", "party", "location", "user", "token", "address", "event",
 )  # fmt: skip
@@ -88,7 +90,8 @@ def _page_errors(error: Exception) -> dict[str, str]:
 def _product_options() -> dict[str, list[tuple[str, str]]]:
     return {
         "trackings": [(t, _("tracking " + t)) for t in ("serial", "lot", "none")],
-        "starts": [(s, _("warranty from " + s)) for s in ("manufacture", "sale", "activation")],
+        "starts": [(s, _("warranty from " + s)) for s in STARTS],
+        "fallbacks": [("", _("no fallback"))] + [(s, _("warranty from " + s)) for s in STARTS],
     }
 
 
@@ -142,6 +145,8 @@ async def product_create(request: Request) -> Response:
         "serial_rule",
         "warranty_months",
         "warranty_start",
+        "warranty_fallback",
+        "warranty_fallback_days",
         "description",
     )
     values = {k: v for k, v in values.items() if v is not None}
@@ -177,6 +182,8 @@ def _product_page(
         catalog.list_lots(db, actor, code, None, 200)["items"] if actor.can("catalog.read") else []
     )
     extra.setdefault("form", product)
+    if actor.can("catalog.read"):
+        extra.setdefault("overrides", warranty.policy(db, actor, code)["overrides"])
     return render(
         request,
         "product.html",
@@ -202,13 +209,15 @@ async def product_update(request: Request, code: str) -> Response:
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
         return _product_page(request, actor, csrf, code, 400, form=form, errors=expired_form())
-    editable = ("name", "gtin", "serial_rule", "warranty_months", "warranty_start", "description")
+    editable = ("name", "gtin", "serial_rule", "warranty_months", "warranty_start",
+                "warranty_fallback", "warranty_fallback_days", "description")  # fmt: skip
     sent = [k for k in editable if k in form]
     values: dict[str, Any] = blank_to_none(form, *sent)
     if "description" in values:
         values["description"] = values["description"] or ""
-    if "warranty_months" in values:
-        values["warranty_months"] = values["warranty_months"] or "0"
+    for number in ("warranty_months", "warranty_fallback_days"):
+        if number in values:
+            values[number] = values[number] or "0"
     try:
         catalog.update_product(database(request), actor, code, ProductUpdate(**values))
     except (PydanticValidationError, UnitraceError) as error:
@@ -553,7 +562,8 @@ def _changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
 AUDIT_FIELDS = {
     "code": "Code", "name": "Name", "gtin": "GTIN", "tracking": "Tracked by",
     "serial_rule": "Serial rule", "warranty_months": "Warranty (months)",
-    "warranty_start": "Warranty starts", "description": "Description", "product": "Product",
+    "warranty_start": "Warranty starts", "warranty_fallback": "Else the warranty starts",
+    "warranty_fallback_days": "Days after it", "description": "Description", "product": "Product",
     "product_name": "Product", "number": "Lot number", "production_date": "Production date",
     "expiry_date": "Expiry date", "supplier": "Supplier", "kind": "Kind", "region": "Region",
     "authorised_regions": "Authorised regions", "contact": "Contact", "parent": "Inside (parent)",
@@ -569,6 +579,7 @@ AUDIT_FIELDS = {
 AUDIT_CODES = {
     ("party", "kind"): "party kind ", ("location", "kind"): "location kind ",
     ("product", "tracking"): "tracking ", ("product", "warranty_start"): "warranty from ",
+    ("product", "warranty_fallback"): "warranty from ",
     ("bom", "policy"): "BOM policy ", ("user", "role"): "", ("event", "type"): "",
 }  # fmt: skip
 

@@ -32,6 +32,7 @@ from unitrace.ledger.schemas import CommissionIn, EventIn
 from unitrace.production import figures as production_figures
 from unitrace.production import recall
 from unitrace.web import i18n
+from unitrace.web import warranty as warranty_pages
 from unitrace.web.common import (
     LANG_COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -240,22 +241,14 @@ def search(request: Request, q: str = "", product: str = "", after: str = "") ->
 
 
 @router.get("/units/{serial:path}")
-def dossier_page(request: Request, serial: str, product: str | None = None) -> Response:
+def dossier_page(
+    request: Request, serial: str, product: str | None = None, warranty_saved: str = ""
+) -> Response:
     actor, csrf = require_login(request)
-    try:
-        found = queries.dossier(database(request), actor, serial, product or None)
-    except UnitraceError as error:
-        return render(
-            request,
-            "search.html",
-            404 if isinstance(error, NotFound) else 422,
-            user=actor,
-            csrf=csrf,
-            q=serial,
-            error=error_title(error),
-            detail=error.detail,
-        )
-    return render(request, "dossier.html", user=actor, csrf=csrf, unit=found)
+    saved = warranty_saved if warranty_saved in warranty_pages.ACTIONS else None
+    return warranty_pages.dossier_page(
+        request, actor, csrf, serial, product or None, warranty_saved=saved
+    )
 
 
 def _pickers(request: Request, actor: Actor) -> dict[str, Any]:
