@@ -36,6 +36,7 @@ RECALLERS = frozenset({"admin", "quality"})
 COUNTERS = frozenset({"admin", "warehouse"})
 SELLERS = frozenset({"admin", "sales", "partner"})
 CASE_WRITERS = frozenset({"admin", "service", "partner"})
+CASE_STEPPERS = frozenset({"admin", "service"})
 CASES = {"admin": "SC-000001", "partner": "SC-000002", "service": "SC-000003"}
 
 
@@ -136,6 +137,14 @@ OPS = [
                                                   "name_en": r, "name_zh": r}})),
     Op("PATCH", "/service-codes/{code}", frozenset({"admin", "service"}),
        lambda r, w: ("/service-codes/S-admin", {"json": {"name_zh": r}})),
+    Op("POST", "/cases/{number}/state", CASE_WRITERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/state", {"json": {"to": "in_repair"}})),
+    # a partner records no repair: the ledger's event:repair answers 403
+    Op("POST", "/cases/{number}/steps", CASE_STEPPERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/steps", {"json": {"action": "repair"}})),
+    Op("POST", "/cases/{number}/parts", CASE_STEPPERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/parts",
+                     {"json": {"consumed": [{"product": "AC1", "lot": "L1", "quantity": 1}]}})),
     Op("GET", "/me", ALL, lambda r, w: ("/me", {})),
     Op("GET", "/roles", ALL, lambda r, w: ("/roles", {})),
     Op("GET", "/users", ADMIN, lambda r, w: ("/users", {})),

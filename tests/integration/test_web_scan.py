@@ -50,7 +50,8 @@ def last_event(db: Database, serial: str) -> dict[str, object]:
     [
         ("warehouse", {"receive", "move", "ship", "deliver", "return", "pack"}, {"sell", "scrap"}),
         ("sales", {"ship", "deliver", "sell", "activate", "return"}, {"receive", "scrap"}),
-        ("service", {"return", "repair", "activate", "verify", "receive"}, {"ship", "scrap"}),
+        ("service", {"return", "repair", "activate", "verify", "receive", "ship", "move"},
+         {"sell", "scrap"}),
         ("quality", {"inspect", "scrap", "verify"}, {"receive", "sell"}),
         ("partner", {"deliver", "sell", "activate", "return", "verify", "unpack"},
          {"receive", "move", "ship", "pack", "scrap"}),

@@ -52,7 +52,7 @@ _WAREHOUSE = _events(
 ) | {"spares.manage"}
 _SALES = _events("ship", "deliver", "sell", "activate", "return") | {"diversion.manage"}
 _SERVICE = _events(
-    "return", "repair", "replace_part", "activate", "verify", "inspect", "receive", "ship"
+    "return", "repair", "replace_part", "activate", "verify", "inspect", "receive", "ship", "move"
 ) | {"service.write", "warranty.manage"}
 _QUALITY = _events("inspect", "recall", "scrap", "verify") | {"recall.manage"}
 _PARTNER = _events("deliver", "sell", "activate", "return", "verify", "count", "unpack") | {

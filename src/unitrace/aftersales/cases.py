@@ -15,12 +15,34 @@ from sqlalchemy import Connection, insert, select, update
 from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.aftersales import claims, spares
-from unitrace.aftersales.schemas import CaseIn, DiagnosisIn
-from unitrace.core.errors import FieldError, InvalidTransition, NotFound, UnitraceError, report
+from unitrace.aftersales.schemas import CaseIn, CaseStepIn, ConsumedIn, DiagnosisIn, PartIn, StateIn
+from unitrace.catalog.service import lot_id, product_row
+from unitrace.core.errors import (
+    Conflict,
+    FieldError,
+    InvalidTransition,
+    NotFound,
+    UnitraceError,
+    invalid,
+    report,
+)
+from unitrace.core.lifecycle import Status
 from unitrace.db.engine import Database
-from unitrace.db.tables import case_history, products, service_cases, service_codes
+from unitrace.db.tables import (
+    case_history,
+    case_parts,
+    locations,
+    parties,
+    products,
+    service_cases,
+    service_codes,
+    units,
+)
+from unitrace.ledger.pipeline import record_in
 from unitrace.ledger.queries import find_unit
+from unitrace.ledger.schemas import BizTransaction, EventIn, LotUseIn, UnitRef
 from unitrace.ledger.scope import named_location, named_party
+from unitrace.ledger.write import Recorded
 
 KINDS = ("repair", "return", "maintenance", "installation", "inspection")
 STATES = ("open", "diagnosed", "waiting_for_parts", "in_repair", "testing", "closed")
@@ -137,6 +159,9 @@ def open_case(db: Database, actor: Actor, data: CaseIn) -> dict[str, Any]:
     now = datetime.now(UTC)
     with db.write() as conn:
         unit = find_unit(conn, actor, data.serial, data.product)
+        # two claims for one unit at the same instant: the second waits here until the first
+        # is written, and its open-case check then sees it (SQLite writes one at a time)
+        conn.execute(select(units.c.id).where(units.c.id == unit.id).with_for_update())
         problems: list[FieldError] = []
         _code_problem(conn, problems, "symptom_code", data.symptom_code, "symptom")
         reporter = location = None
@@ -269,3 +294,326 @@ def _visible_case(conn: Connection, actor: Actor, number: str) -> Any:
     if row is None or (actor.is_partner and row.party_id != actor.party_id):
         raise NotFound(f"no service case {number!r}")
     return row
+
+
+def visible_case(conn: Connection, actor: Actor, number: str) -> Any:
+    """The case by its number when the actor may see it (a partner: the cases its party
+    opened); any other number is answered as unknown, word for word."""
+    return _visible_case(conn, actor, number)
+
+
+# --- the lifecycle after opening: state changes, steps on the ledger, parts -------------------
+
+# the business transaction that links a step's ledger events to its case (CBV `rma`: the
+# case number is the return/repair authorisation; `steps.CaseLink` writes the history row)
+BIZ_TYPE = "rma"
+
+
+def link(number: str) -> list[BizTransaction]:
+    return [BizTransaction(type=BIZ_TYPE, id=number)]
+
+
+def change_state(db: Database, actor: Actor, number: str, data: StateIn) -> dict[str, Any]:
+    """Move a case on (the machine in `TRANSITIONS`); closing names its outcome. Two agents
+    moving one case: the first wins, the other is answered 409 (the guarded update of `move`,
+    or `from_state` when the client says which state it saw)."""
+    actor.require("service.write")
+    problems: list[FieldError] = []
+    if data.to == "closed" and data.outcome is None:
+        problems.append(
+            FieldError("outcome", "closing a case needs its outcome: resolved, rejected or "
+                       "no_fault_found")
+        )  # fmt: skip
+    if data.to != "closed" and data.outcome is not None:
+        problems.append(FieldError("outcome", "only a closed case has an outcome", data.outcome))
+    if problems:
+        raise report("the case's state cannot be changed", problems)
+    now = datetime.now(UTC)
+    with db.write() as conn:
+        case = _visible_case(conn, actor, number)
+        if data.from_state is not None and case.state != data.from_state:
+            state, seen = case.state, data.from_state
+            raise Conflict(f"case {number} is {state} now, not {seen}: it changed meanwhile")
+        move(conn, case.id, data.to, actor.username, now, data.note)
+        if data.to == "closed":
+            conn.execute(
+                update(service_cases)
+                .where(service_cases.c.id == case.id)
+                .values(outcome=data.outcome)
+            )
+        row = case_row(conn, number)
+        audit.append(
+            conn,
+            actor,
+            "update",
+            "case",
+            number,
+            {"state": case.state},
+            {"state": row.state, "outcome": row.outcome, "note": data.note},
+        )
+    return summary(row) | {"closed_at": row.closed_at.isoformat() if row.closed_at else None}
+
+
+def _open_case_of(conn: Connection, actor: Actor, number: str) -> Any:
+    case = _visible_case(conn, actor, number)
+    if case.state == "closed":
+        raise InvalidTransition(
+            f"case {number} is closed; nothing more is recorded on it",
+            [FieldError("number", "the case is closed", number)],
+        )
+    return case
+
+
+def _case_unit(conn: Connection, case: Any) -> Any:
+    return conn.execute(
+        select(
+            units.c.id,
+            units.c.serial,
+            units.c.status,
+            units.c.location_id,
+            products.c.code.label("product_code"),
+        )
+        .join(products, products.c.id == units.c.product_id)
+        .where(units.c.id == case.unit_id)
+    ).one()
+
+
+def _code_of(conn: Connection, table: Any, row_id: int | None) -> str | None:
+    if row_id is None:
+        return None
+    return conn.execute(select(table.c.code).where(table.c.id == row_id)).scalar()
+
+
+def _step_events(
+    conn: Connection, actor: Actor, case: Any, unit: Any, data: CaseStepIn
+) -> list[EventIn]:
+    """The ledger events of one step (a ship back of a returned unit: receive, then ship)."""
+    me = [UnitRef(serial=unit.serial, product=unit.product_code)]
+    number = case.number
+    note: dict[str, Any] = {"case": number, "action": data.action}
+    if data.note:
+        note["note"] = data.note
+    common: dict[str, Any] = {"units": me, "biz_transactions": link(number)}
+    problems: list[FieldError] = []
+    if data.action != "inspect" and data.result is not None:
+        problems.append(FieldError("result", "only an inspect step has a test result"))
+    if data.action not in ("receive_return", "ship_back") and data.location is not None:
+        problems.append(FieldError("location", f"a {data.action} step takes no location"))
+    if data.action != "ship_back" and data.party is not None:
+        problems.append(FieldError("party", "only a ship_back step goes to a party"))
+    service_location = None if actor.is_partner else _code_of(conn, locations, case.location_id)
+    made: list[EventIn] = []
+    if data.action == "receive_return":
+        where = data.location or service_location
+        if where is None and not actor.is_partner:
+            problems.append(
+                FieldError("location", "name the location the unit comes back to: the case "
+                           "has no service location")
+            )  # fmt: skip
+        made.append(EventIn(type="return", location=where, data=data.data | note, **common))
+    elif data.action == "repair":
+        made.append(EventIn(type="repair", data=data.data | note, **common))
+    elif data.action == "inspect":
+        if data.result is None:
+            problems.append(FieldError("result", "an inspect step needs the test result: "
+                                       "pass or fail"))  # fmt: skip
+        made.append(
+            EventIn(type="inspect", data=data.data | note | {"result": data.result}, **common)
+        )
+    else:  # ship_back
+        party = data.party or _code_of(conn, parties, case.reporter_party_id)
+        if party is None:
+            problems.append(
+                FieldError("party", "name the party the unit goes back to: the case has no "
+                           "reporter party")
+            )  # fmt: skip
+        if unit.status == Status.RETURNED:  # back in our stock before it may ship
+            where = data.location or _code_of(conn, locations, unit.location_id) or service_location
+            if where is None:
+                problems.append(
+                    FieldError("location", "name the location the returned unit is shipped "
+                               "from")
+                )  # fmt: skip
+            restock = note | {"action": "ship_back", "restock": True}
+            made.append(EventIn(type="receive", location=where, data=restock, **common))
+        made.append(EventIn(type="ship", party=party, data=data.data | note, **common))
+    if problems:
+        raise report(f"the {data.action} step cannot be recorded", problems)
+    if data.event_id is not None:
+        last = made[-1]
+        made[-1] = last.model_copy(update={"event_id": data.event_id})
+        for i, event in enumerate(made[:-1]):
+            made[i] = event.model_copy(update={"event_id": f"{data.event_id}.{event.type}"})
+    return made
+
+
+def record_step(db: Database, actor: Actor, number: str, data: CaseStepIn) -> dict[str, Any]:
+    """Record one physical step of a case on the unit's ledger, through the one write path,
+    linked to the case (`biz_transactions` rma = the case number; the case's history gets a
+    row naming each event). Refused as the ledger refuses it: a unit not in a state the step
+    may start from, an event type the actor's role may not record."""
+    actor.require("service.write")
+    with db.write() as conn:
+        case = _open_case_of(conn, actor, number)
+        unit = _case_unit(conn, case)
+        recorded = [
+            record_in(conn, actor, event) for event in _step_events(conn, actor, case, unit, data)
+        ]
+        conn.execute(
+            update(service_cases)
+            .where(service_cases.c.id == case.id)
+            .values(updated_at=datetime.now(UTC))
+        )
+        row = case_row(conn, number)
+    return summary(row) | {
+        "action": data.action,
+        "serial": unit.serial,
+        "events": [r.public() for r in recorded],
+    }
+
+
+def _returns_location(conn: Connection, actor: Actor, code: str | None) -> Any:
+    """The location a removed part goes to: the one named (of kind returns), else the only
+    returns location there is."""
+    if code is not None:
+        found = named_location(conn, actor, code, "returns_location")
+        kind = conn.execute(select(locations.c.kind).where(locations.c.id == found)).scalar()
+        if kind != "returns":
+            raise invalid("returns_location", f"{code} is a {kind} location, not returns", code)
+        return code
+    codes = list(
+        conn.execute(
+            select(locations.c.code).where(locations.c.kind == "returns").limit(2)
+        ).scalars()
+    )
+    if not codes:
+        raise invalid("returns_location", "there is no returns location to send the part to")
+    if len(codes) > 1:
+        raise invalid("returns_location", "name the returns location the part goes to")
+    return codes[0]
+
+
+def _part(
+    conn: Connection,
+    actor: Actor,
+    problems: list[FieldError],
+    field: str,
+    serial: str,
+    product: str | None,
+) -> Any:
+    """A part named by serial (in the actor's scope), or None with its problem kept under
+    `field` (a serial that is not there reads as unknown)."""
+    try:
+        return find_unit(conn, actor, serial, product)
+    except NotFound:
+        problems.append(FieldError(field, "unknown serial", serial))
+    except UnitraceError as error:
+        problems.extend(FieldError(f"{field}_product", e.message, e.value) for e in error.errors)
+    return None
+
+
+def _consumables(
+    conn: Connection, problems: list[FieldError], consumed: list[ConsumedIn]
+) -> list[tuple[int, int, int]]:
+    """(product id, lot id, quantity) of the consumables named, their problems kept."""
+    out = []
+    for index, use in enumerate(consumed):
+        field = f"consumed.{index}"
+        product = _collect(
+            problems,
+            f"{field}.product",
+            lambda u=use, f=field: product_row(conn, u.product, f"{f}.product"),
+        )
+        if product is None:
+            continue
+        lot = _collect(
+            problems,
+            f"{field}.lot",
+            lambda u=use, p=product, f=field: lot_id(conn, p.id, u.lot, f"{f}.lot"),
+        )
+        if lot is not None:
+            out.append((int(product.id), int(lot), use.quantity))
+    return out
+
+
+def replace_part(db: Database, actor: Actor, number: str, data: PartIn) -> dict[str, Any]:
+    """A part replaced in a case: one `replace_part` event (the old component out of the unit,
+    the new one in, consumables by lot and quantity), then the old part moved to a returns
+    location where it stays `returned` (its own status), and a `case_parts` row for each.
+    Consumables used without a replacement are one `repair` event naming them."""
+    actor.require("service.write")
+    with db.write() as conn:
+        case = _open_case_of(conn, actor, number)
+        unit = _case_unit(conn, case)
+        problems: list[FieldError] = []
+        removed = installed = returns = None
+        if data.removed is not None and data.installed is not None:
+            old, new = data.removed, data.installed
+            removed = _part(conn, actor, problems, "removed", old, data.removed_product)
+            installed = _part(conn, actor, problems, "installed", new, data.installed_product)
+            if removed is not None and removed.parent_id != unit.id:
+                problems.append(
+                    FieldError("removed", f"{old} is not installed in {unit.serial}", old)
+                )
+            if installed is not None and removed is not None and installed.id == removed.id:
+                problems.append(FieldError("installed", "the part put in is the one taken out"))
+            code = data.returns_location
+            returns = _collect(problems, "returns_location",
+                               lambda: _returns_location(conn, actor, code))  # fmt: skip
+        used = _consumables(conn, problems, data.consumed)
+        if problems:
+            raise report("the part cannot be replaced", problems)
+        parent = UnitRef(serial=unit.serial, product=unit.product_code)
+        note = {"case": number, "action": "replace_part"} | (
+            {"reason": data.reason} if data.reason else {}
+        )
+        lots = [LotUseIn(product=c.product, lot=c.lot, quantity=c.quantity) for c in data.consumed]
+        rows: list[dict[str, Any]] = []
+        events: list[Recorded] = []
+        if removed is not None and installed is not None:
+            replaced = record_in(conn, actor, EventIn(
+                type="replace_part",
+                units=[UnitRef(serial=installed.serial, product=installed.product_code)],
+                parent=parent,
+                removed=[UnitRef(serial=removed.serial, product=removed.product_code)],
+                consumed=lots,
+                biz_transactions=link(number),
+                data=note,
+            ))  # fmt: skip
+            events.append(replaced)
+            rows.append({"event_id": replaced.id, "product_id": removed.product_id,
+                         "removed_unit_id": removed.id, "installed_unit_id": installed.id,
+                         "quantity": 1, "reason": data.reason})  # fmt: skip
+            part = UnitRef(serial=removed.serial, product=removed.product_code)
+            events.append(record_in(conn, actor, EventIn(
+                type="move", units=[part], location=returns, biz_transactions=link(number),
+                data={"case": number, "action": "removed_part", "reason": data.reason},
+            )))  # fmt: skip
+        else:
+            events.append(record_in(conn, actor, EventIn(
+                type="repair", units=[parent], biz_transactions=link(number),
+                data=note | {"consumed": [c.model_dump() for c in data.consumed]},
+            )))  # fmt: skip
+        rows += [
+            {"event_id": events[0].id, "product_id": product_id, "lot_id": lot,
+             "quantity": quantity, "reason": data.reason}
+            for product_id, lot, quantity in used
+        ]  # fmt: skip
+        blank = {"removed_unit_id": None, "installed_unit_id": None, "lot_id": None}
+        conn.execute(insert(case_parts), [{"case_id": case.id} | blank | r for r in rows])
+        now = datetime.now(UTC)
+        conn.execute(
+            update(service_cases).where(service_cases.c.id == case.id).values(updated_at=now)
+        )
+        audit.append(conn, actor, "replace_part", "case", number, None, {
+            "removed": data.removed, "installed": data.installed, "reason": data.reason,
+            "returns_location": returns, "consumed": [c.model_dump() for c in data.consumed],
+        })  # fmt: skip
+        row = case_row(conn, number)
+    return summary(row) | {
+        "removed": data.removed,
+        "installed": data.installed,
+        "returns_location": returns,
+        "consumed": [c.model_dump() for c in data.consumed],
+        "events": [e.public() for e in events],
+    }

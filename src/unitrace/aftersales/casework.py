@@ -234,7 +234,7 @@ def visible_case(conn: Connection, actor: Actor, number: str) -> Any:
     """The case row when the actor may see it (the number in any case: `sc-000001`); any
     other number is answered as unknown, in the words it was asked with."""
     try:
-        return cases._visible_case(conn, actor, number.strip().upper())
+        return cases.visible_case(conn, actor, number.strip().upper())
     except NotFound:
         raise NotFound(f"no service case {number!r}") from None
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from unitrace.ledger.schemas import Strict
+from unitrace.ledger.schemas import SmallJson, Strict
 
 # --- service cases -----------------------------------------------------------------------------
 
@@ -49,6 +49,72 @@ class DiagnosisIn(Strict):
     )
     parts_needed: list[PartNeed] = Field(default_factory=list, max_length=100)
     note: str = Field(default="", max_length=4000)
+
+
+class StateIn(Strict):
+    """A change of a case's state; closing names its outcome. `from_state`: the state the
+    client saw (a page's form) — a case that moved on meanwhile answers 409."""
+
+    to: Literal["open", "diagnosed", "waiting_for_parts", "in_repair", "testing", "closed"]
+    outcome: Literal["resolved", "rejected", "no_fault_found"] | None = None
+    note: str = Field(default="", max_length=4000)
+    from_state: (
+        Literal["open", "diagnosed", "waiting_for_parts", "in_repair", "testing", "closed"] | None
+    ) = None
+
+
+StepAction = Literal["receive_return", "repair", "inspect", "ship_back"]
+
+
+class CaseStepIn(Strict):
+    """A physical step of a case, recorded on the unit's ledger: the unit comes back
+    (`receive_return`, to `location`, default the case's service location), is repaired
+    (`repair`), tested (`inspect` with `result`), or shipped back (`ship_back`, to `party`,
+    default the case's reporter party)."""
+
+    action: StepAction
+    location: str | None = Field(default=None, min_length=1, max_length=60)
+    party: str | None = Field(default=None, min_length=1, max_length=40)
+    result: Literal["pass", "fail"] | None = Field(default=None, description="inspect: the test")
+    note: str = Field(default="", max_length=4000)
+    data: SmallJson = Field(default_factory=dict, description="measurements, test values")
+    event_id: str | None = Field(
+        default=None, min_length=1, max_length=80,
+        description="client-chosen id: the same step sent again is acknowledged, not doubled",
+    )  # fmt: skip
+
+
+class ConsumedIn(Strict):
+    """A lot-tracked consumable used in a repair: its product, lot number and how many."""
+
+    product: str = Field(min_length=1, max_length=40)
+    lot: str = Field(min_length=1, max_length=60)
+    quantity: int = Field(ge=1, le=1_000_000)
+
+
+class PartIn(Strict):
+    """A part replaced in a case: the component taken out of the unit (`removed`, it goes to
+    a returns location) and the one put in (`installed`); or only consumables used."""
+
+    removed: str | None = Field(default=None, min_length=1, max_length=64)
+    removed_product: str | None = Field(default=None, min_length=1, max_length=40)
+    installed: str | None = Field(default=None, min_length=1, max_length=64)
+    installed_product: str | None = Field(default=None, min_length=1, max_length=40)
+    reason: str = Field(default="", max_length=1000)
+    returns_location: str | None = Field(
+        default=None, min_length=1, max_length=60,
+        description="where the removed part goes (a location of kind returns); default the "
+        "only one there is",
+    )  # fmt: skip
+    consumed: list[ConsumedIn] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _names_something(self) -> PartIn:
+        if (self.removed is None) != (self.installed is None):
+            raise ValueError("a replacement names both the removed and the installed part")
+        if self.removed is None and not self.consumed:
+            raise ValueError("name the removed and installed parts, or the consumables used")
+        return self
 
 
 # --- warranty ----------------------------------------------------------------------------------

@@ -1,8 +1,72 @@
 """After-sales' steps in the ledger's write pipeline (`ledger.pipeline`), registered through the
-`unitrace.steps` entry point."""
+`unitrace.steps` entry point.
+
+`CaseLink`: an event that names a service case as its business transaction (`rma` = the case
+number), from any edge — a case's own steps, the scan station, the API, a spare shipped for the
+case — gets a row in the case's history naming the event, so the case's timeline shows every
+physical thing done for it. A partner's events link only to the cases its party opened.
+"""
 
 from __future__ import annotations
 
-from unitrace.ledger.pipeline import Step
+from datetime import UTC, datetime
+from typing import Any
 
-STEPS: list[Step] = []
+from sqlalchemy import bindparam, insert, select
+
+from unitrace.db.tables import case_history, service_cases
+from unitrace.ledger.pipeline import Batch, Item, Step
+
+BIZ_TYPE = "rma"  # aftersales.cases.BIZ_TYPE
+
+
+def _numbers(item: Item) -> list[str]:
+    return [b.id for b in item.event.biz_transactions if b.type == BIZ_TYPE]
+
+
+def _text(item: Item) -> str:
+    """What the person typed with the event (its note, or the reason of a part replacement);
+    the event's type and action are shown from the event itself, in the page's language."""
+    data: dict[str, Any] = item.event.data
+    for key in ("note", "reason"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+class CaseLink(Step):
+    name = "case link"
+    order = 95
+
+    def wants(self, item: Item) -> bool:
+        return any(b.type == BIZ_TYPE for b in item.event.biz_transactions)
+
+    def apply(self, batch: Batch, items: list[Item]) -> None:
+        numbers = sorted({n for item in items for n in _numbers(item)})
+        cases = {
+            row.number: row
+            for row in batch.conn.execute(
+                select(service_cases.c.id, service_cases.c.number, service_cases.c.party_id)
+                .where(service_cases.c.number.in_(bindparam("numbers", expanding=True))),
+                {"numbers": numbers},
+            )
+        }  # fmt: skip
+        rows = []
+        for item in items:
+            for number in dict.fromkeys(_numbers(item)):
+                case = cases.get(number)
+                if case is None:  # an RMA of another system: not ours to link
+                    continue
+                if item.actor.is_partner and case.party_id != item.actor.party_id:
+                    continue
+                at = item.event_time or datetime.now(UTC)
+                rows.append({
+                    "case_id": case.id, "at": at, "by": item.actor.username, "kind": "event",
+                    "text": _text(item), "event_id": item.pk,
+                })  # fmt: skip
+        if rows:
+            batch.conn.execute(insert(case_history), rows)
+
+
+STEPS: list[Step] = [CaseLink()]

@@ -11,11 +11,14 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from unitrace.aftersales import cases, casework
 from unitrace.aftersales.schemas import (
     CaseIn,
+    CaseStepIn,
     CostIn,
     DiagnosisIn,
     NoteIn,
+    PartIn,
     ServiceCodeIn,
     ServiceCodePatch,
+    StateIn,
 )
 from unitrace.api.deps import CurrentActor, DatabaseDep
 
@@ -36,6 +39,31 @@ def diagnose(
     """Record the diagnosis: defect code, components found (checked against the genealogy),
     parts needed (what the service location lacks becomes spare-part requests)."""
     return cases.diagnose(db, actor, number, data)
+
+
+@router.post("/cases/{number}/state")
+def change_state(
+    number: str, data: StateIn, db: DatabaseDep, actor: CurrentActor
+) -> dict[str, Any]:
+    """Move the case on (`to`; closing names its `outcome`); a case another agent moved
+    meanwhile answers 409."""
+    return cases.change_state(db, actor, number, data)
+
+
+@router.post("/cases/{number}/steps")
+def record_step(
+    number: str, data: CaseStepIn, db: DatabaseDep, actor: CurrentActor
+) -> dict[str, Any]:
+    """A physical step on the unit's ledger, linked to the case: `receive_return`, `repair`,
+    `inspect` (with `result`), `ship_back`."""
+    return cases.record_step(db, actor, number, data)
+
+
+@router.post("/cases/{number}/parts")
+def replace_part(number: str, data: PartIn, db: DatabaseDep, actor: CurrentActor) -> dict[str, Any]:
+    """A part replaced (`removed` → `installed`, the old one to a returns location) and the
+    lot-tracked consumables used (`consumed`)."""
+    return cases.replace_part(db, actor, number, data)
 
 
 # --- case work (casework): the case list, one case, notes, costs, attachments, codes -----------
