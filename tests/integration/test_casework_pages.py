@@ -201,3 +201,93 @@ def test_a_partner_sees_another_partners_case_as_an_unknown_one(
     assert theirs.status_code == unknown.status_code == 404
     assert theirs.text.replace(numbers[0], "§") == unknown.text.replace("SC-999999", "§")
     assert numbers[0] not in listed.text and numbers[1] not in listed.text
+
+
+# --- the forms that call the case lifecycle (cases.change_state, record_step, replace_part) --
+
+
+def _workshop(db: Database) -> str:
+    """A sold unit with board PCB-1 inside, spare PCB-2 at service location SVC1, returns
+    location RET1, and an open case at SVC1: its number."""
+    make_product(db, warranty_months=24, warranty_start="sale")
+    make_product(db, "PCB", rule=None)
+    make_location(db)
+    make_location(db, "SVC1", kind="service")
+    make_location(db, "RET1", kind="returns")
+    made = datetime.now(UTC) - timedelta(days=60)
+    serial = make_units(db, count=1, event_time=made)[0]
+    make_units(db, "PCB", count=None, serials=["PCB-1", "PCB-2"], event_time=made)
+    record(db, type="receive", product="PCB", serials=["PCB-1"], location="WH1", event_time=made)
+    record(db, type="receive", product="PCB", serials=["PCB-2"], location="SVC1", event_time=made)
+    record(db, type="receive", serials=[serial], location="WH1", event_time=made)
+    parent = {"serial": serial, "product": "AC1"}
+    record(db, type="assemble", product="PCB", serials=["PCB-1"], parent=parent, event_time=made)
+    record(db, type="sell", serials=[serial], event_time=made + timedelta(days=1))
+    case = CaseIn(serial=serial, location="SVC1", warranty_claim=False)
+    return str(cases.open_case(db, ADMIN, case)["number"])
+
+
+def test_a_part_replaced_on_the_page_shows_in_its_parts_and_timeline(
+    db: Database, client: TestClient
+) -> None:
+    number = _workshop(db)
+    csrf = _login(client, db, "service", "zh-CN")
+
+    part = {"removed": "PCB-1", "installed": "PCB-2", "reason": "控制板烧毁"}
+    answer = client.post(f"/cases/{number}/parts", data=part | {"csrf_token": csrf})
+
+    assert answer.status_code == 200, answer.text
+    row = re.search(r'data-testid="part-row">(.*?)</tr>', answer.text, re.S)
+    assert row and "PCB-1" in row.group(1) and "PCB-2" in row.group(1)
+    assert "控制板烧毁" in row.group(1)
+    events = re.findall(r'class="t-event".*?<strong>(.*?)</strong>', answer.text, re.S)
+    assert events, "the replace_part event is in the timeline"
+
+
+def test_a_refused_replacement_is_told_on_the_page_and_writes_nothing(
+    db: Database, client: TestClient
+) -> None:
+    number = _workshop(db)
+    csrf = _login(client, db, "service", "zh-CN")
+
+    answer = client.post(f"/cases/{number}/parts", data={"removed": "PCB-1", "csrf_token": csrf})
+
+    assert answer.status_code == 422
+    assert 'data-testid="form-error"' in answer.text
+    assert 'data-testid="part-row"' not in answer.text
+
+
+def test_a_step_and_the_closing_on_the_page_move_the_case(db: Database, client: TestClient) -> None:
+    number = _workshop(db)
+    csrf = _login(client, db, "service", "zh-CN")
+
+    repaired = client.post(f"/cases/{number}/steps", data={"action": "repair", "note": "更换电容",
+                                                           "csrf_token": csrf})  # fmt: skip
+    no_outcome = client.post(f"/cases/{number}/state", data={
+        "to": "closed", "from_state": "open", "csrf_token": csrf})  # fmt: skip
+    closing = {"to": "closed", "outcome": "resolved", "from_state": "open"}
+    closed = client.post(f"/cases/{number}/state", data=closing | {"csrf_token": csrf})
+    stale = client.post(f"/cases/{number}/state", data={
+        "to": "diagnosed", "from_state": "open", "csrf_token": csrf})  # fmt: skip
+
+    assert repaired.status_code == 200, repaired.text
+    assert "更换电容" in repaired.text
+    assert no_outcome.status_code == 422 and field_error(no_outcome.text, "outcome")
+    assert closed.status_code == 200
+    assert re.search(r'data-testid="case-state">已关闭<', closed.text)
+    assert re.search(r'data-testid="case-outcome">已解决<', closed.text)
+    assert 'data-testid="state-form"' not in closed.text
+    assert stale.status_code == 409
+
+
+def test_the_lifecycle_forms_show_only_for_a_role_that_may_use_them(
+    db: Database, client: TestClient
+) -> None:
+    number = _workshop(db)
+    _login(client, db, "service")
+    page = client.get(f"/cases/{number}").text
+    assert 'data-testid="part-form"' in page and 'data-testid="step-form"' in page
+
+    _login(client, db, "readonly")
+    page = client.get(f"/cases/{number}").text
+    assert 'data-testid="state-form"' not in page and 'data-testid="part-form"' not in page

@@ -234,7 +234,7 @@ def visible_case(conn: Connection, actor: Actor, number: str) -> Any:
     """The case row when the actor may see it (the number in any case: `sc-000001`); any
     other number is answered as unknown, in the words it was asked with."""
     try:
-        return cases._visible_case(conn, actor, number.strip().upper())
+        return cases.visible_case(conn, actor, number.strip().upper())
     except NotFound:
         raise NotFound(f"no service case {number!r}") from None
 
@@ -506,13 +506,24 @@ def _writable(conn: Connection, actor: Actor, number: str) -> Any:
 
 
 def _history(conn: Connection, case_id: int, actor: Actor, kind: str, text: str) -> None:
+    """A history row, and the case touched; guarded, so that what is added while another
+    agent closes the case is refused rather than added to a closed case."""
     now = datetime.now(UTC)
+    touched = conn.execute(
+        update(service_cases)
+        .where(service_cases.c.id == case_id, service_cases.c.state != "closed")
+        .values(updated_at=now)
+    ).rowcount
+    if touched != 1:
+        number = conn.execute(
+            select(service_cases.c.number).where(service_cases.c.id == case_id)
+        ).scalar_one()
+        raise Conflict(f"case {number} is closed; nothing more can be added to it")
     conn.execute(
         insert(case_history).values(
             case_id=case_id, at=now, by=actor.username, kind=kind, text=text
         )
     )
-    conn.execute(update(service_cases).where(service_cases.c.id == case_id).values(updated_at=now))
 
 
 def add_note(db: Database, actor: Actor, number: str, data: NoteIn) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from unitrace.aftersales import cases, casework
 from unitrace.aftersales.routes.cases import attachment_response
-from unitrace.aftersales.schemas import CostIn, NoteIn
+from unitrace.aftersales.schemas import CaseStepIn, CostIn, NoteIn, PartIn, StateIn
 from unitrace.api.problems import status_of
 from unitrace.core.errors import FieldError, Forbidden, NotFound, UnitraceError, invalid
 from unitrace.web import translate
@@ -36,6 +36,13 @@ PER_PAGE = 50
 COST_KINDS = ("parts", "labour", "shipping")
 COVERAGES = ("warranty", "chargeable", "goodwill")
 USERS_TEXT = ("note", "cost", "attachment")  # history texts a person typed: shown as typed
+# the steps of a case (cases.record_step) and the event permission each one needs
+STEPS = {
+    "receive_return": "event:return",
+    "repair": "event:repair",
+    "inspect": "event:inspect",
+    "ship_back": "event:ship",
+}
 
 
 def _shown(case: dict[str, Any]) -> dict[str, Any]:
@@ -142,6 +149,10 @@ def _case_page(
         user=actor,
         csrf=csrf,
         case=case,
+        next_states=[(k, _(k)) for k in case["next_states"]],
+        outcomes=[(k, _(k)) for k in cases.OUTCOMES],
+        steps=[(k, _("step " + k)) for k, need in STEPS.items() if actor.can(need)],
+        may_replace=actor.can("event:replace_part") and actor.can("event:move"),
         cost_kinds=[(k, _("cost " + k)) for k in COST_KINDS],
         coverages=[(k, _("coverage " + k)) for k in COVERAGES],
         max_bytes=casework.attachment_max_bytes(),
@@ -240,3 +251,68 @@ def attachment_download(request: Request, number: str, attachment_id: str) -> Re
     except NotFound as error:
         return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
     return attachment_response(item, content)
+
+
+def _blank(form: dict[str, str], *names: str) -> dict[str, str | None]:
+    return {name: (form.get(name) or "").strip() or None for name in names}
+
+
+@router.post("/cases/{number}/state")
+async def state_change(request: Request, number: str) -> Response:
+    """The case moved on (cases.change_state); `from_state` is the state the page showed: a
+    case another agent moved meanwhile is told, not moved twice."""
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    if not csrf_ok(csrf, form, request):
+        return _case_page(request, actor, csrf, number, 400, errors={"state": expired_form()})
+    try:
+        data = StateIn.model_validate(
+            _blank(form, "to", "outcome", "from_state") | {"note": form.get("note", "").strip()}
+        )
+        cases.change_state(database(request), actor, number, data)
+    except (PydanticValidationError, UnitraceError) as error:
+        return _refused(request, actor, csrf, number, "state", error, form)
+    return RedirectResponse(case_path(number), status_code=303)
+
+
+@router.post("/cases/{number}/steps")
+async def step_record(request: Request, number: str) -> Response:
+    """A physical step on the unit's ledger, linked to the case (cases.record_step)."""
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    if not csrf_ok(csrf, form, request):
+        return _case_page(request, actor, csrf, number, 400, errors={"step": expired_form()})
+    try:
+        values = _blank(form, "action", "location", "party", "result")
+        if values["action"] != "inspect":
+            values["result"] = None
+        data = CaseStepIn.model_validate(values | {"note": form.get("note", "").strip()})
+        cases.record_step(database(request), actor, number, data)
+    except (PydanticValidationError, UnitraceError) as error:
+        return _refused(request, actor, csrf, number, "step", error, form)
+    return RedirectResponse(case_path(number, "timeline"), status_code=303)
+
+
+@router.post("/cases/{number}/parts")
+async def part_replace(request: Request, number: str) -> Response:
+    """A part replaced in the unit (cases.replace_part): the removed serial goes to a returns
+    location, the installed one into the unit; or a consumable used, by lot and quantity."""
+    actor, csrf = require_login(request)
+    form = await read_form(request)
+    if not csrf_ok(csrf, form, request):
+        return _case_page(request, actor, csrf, number, 400, errors={"part": expired_form()})
+    try:
+        values: dict[str, Any] = _blank(form, "removed", "installed", "returns_location")
+        consumed = _blank(form, "consumed_product", "consumed_lot", "consumed_quantity")
+        values["consumed"] = []
+        if any(consumed.values()):
+            values["consumed"] = [{
+                "product": consumed["consumed_product"] or "",
+                "lot": consumed["consumed_lot"] or "",
+                "quantity": consumed["consumed_quantity"] or "1",
+            }]  # fmt: skip
+        data = PartIn.model_validate(values | {"reason": form.get("reason", "").strip()})
+        cases.replace_part(database(request), actor, number, data)
+    except (PydanticValidationError, UnitraceError) as error:
+        return _refused(request, actor, csrf, number, "part", error, form)
+    return RedirectResponse(case_path(number, "parts"), status_code=303)
