@@ -18,6 +18,7 @@ from unitrace.access.principal import SYSTEM
 from unitrace.catalog import service as catalog
 from unitrace.catalog.schemas import ProductCreate
 from unitrace.cli.cases import case_app
+from unitrace.cli.casework import codes_app
 from unitrace.cli.catalog import location_app, party_app
 from unitrace.cli.channel import (
     container_command,
@@ -74,6 +75,7 @@ for sub, name in (
     (party_app, "party"),
     (location_app, "location"),
     (case_app, "case"),
+    (codes_app, "service-codes"),
 ):
     app.add_typer(sub, name=name)
 app.command("ship")(ship_command)
