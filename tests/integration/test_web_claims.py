@@ -55,7 +55,8 @@ def test_a_bad_frequency_is_shown_next_to_its_field_and_nothing_is_set(
     page = client.post("/claim-rules", data=form, headers=ZH)
 
     assert page.status_code == 422
-    assert field_error(page.text, "params") == "claims 必须在 1 到 1000 之间"
+    assert field_error(page.text, "params") == "申请次数必须在 1 到 1000 之间"
+    assert 'value="0"' in page.text  # what was typed stays in the field
     assert claims.rules(db, SYSTEM)["rules"] == []
 
 

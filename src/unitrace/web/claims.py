@@ -75,6 +75,7 @@ def _page(
     errors: dict[str, str] | None = None,
     failed: str = "",
     saved: str = "",
+    typed: dict[str, str] | None = None,
 ) -> Response:
     db = database(request)
     try:
@@ -99,6 +100,7 @@ def _page(
         errors=errors or {},
         failed=failed,
         saved=saved,
+        typed=typed or {},
     )
 
 
@@ -132,6 +134,6 @@ async def claim_rule_set(request: Request) -> Response:
     except (UnitraceError, PydanticValidationError) as error:
         errors = form_errors(error)
         status = status_of(error) if isinstance(error, UnitraceError) else 422
-        return _page(request, actor, csrf, product, status, errors, check)
+        return _page(request, actor, csrf, product, status, errors, check, typed=form)
     query = urlencode({"product": product, "saved": check} if product else {"saved": check})
     return RedirectResponse(f"/claim-rules?{query}", status_code=303)
