@@ -4,6 +4,7 @@ records the arrival — after which the case moves on to in_repair."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -394,3 +395,27 @@ def test_a_pick_that_loses_the_race_after_its_look_writes_nothing(
 
     assert queries.dossier(db, SYSTEM, boards[1], "PCB1")["location"] == "WH1"
     assert _request(db, number)["spares"] == boards[:1]
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+def test_the_cli_lists_picks_and_cancels(db: Database, cli: Any) -> None:
+    boards = _world(db)
+    number = spares.number(_case_needing(db)["spare_requests"][0])
+    other = spares.number(_case_needing(db, product="FAN1")["spare_requests"][0])
+
+    listed = cli("spares", "list", "--json")
+    wrong = cli("spares", "pick", number, "FAN-001")
+    picked = cli("spares", "pick", number, boards[0])
+    cancelled = cli("spares", "cancel", other, "--reason", "not needed")
+    table = cli("spares", "list", "--status", "all")
+
+    assert listed.exit_code == 0, listed.output
+    assert [i["number"] for i in json.loads(listed.output)["items"]] == [number, other]
+    assert wrong.exit_code == 2 and "is a FAN1, not a PCB1" in wrong.output
+    assert picked.exit_code == 0, picked.output
+    assert "1 of 1 arrived (fulfilled)" in picked.output and "in_repair" in picked.output
+    assert cancelled.exit_code == 0 and "cancelled" in cancelled.output
+    assert table.exit_code == 0 and "2 in all" in table.output
+    assert cli("spares", "pick", number, boards[1]).exit_code == 4  # fulfilled: a conflict

@@ -35,6 +35,7 @@ from unitrace.cli.production import (
     route_command,
     trace_app,
 )
+from unitrace.cli.spares import spares_app
 from unitrace.config import Settings, partner_limits, site_timezone
 from unitrace.core import clock
 from unitrace.core.errors import ValidationError
@@ -72,6 +73,7 @@ for sub, name in (
     (stocktake_app, "stocktake"),
     (party_app, "party"),
     (location_app, "location"),
+    (spares_app, "spares"),
 ):
     app.add_typer(sub, name=name)
 app.command("ship")(ship_command)
