@@ -142,6 +142,7 @@ PAGE_CASES: dict[str, list[str]] = {
     "/stocktakes": ["/stocktakes?code={}"],
     "/stocktakes/{code}": ["/stocktakes/{}"],
     "/sell-through": [],
+    "/spares": ["/spares?request={}"],
     "/healthz": [],
     "/api/docs": [],
     "/api/openapi.json": [],

@@ -419,3 +419,61 @@ def test_the_cli_lists_picks_and_cancels(db: Database, cli: Any) -> None:
     assert cancelled.exit_code == 0 and "cancelled" in cancelled.output
     assert table.exit_code == 0 and "2 in all" in table.output
     assert cli("spares", "pick", number, boards[1]).exit_code == 4  # fulfilled: a conflict
+
+
+# --- the page ----------------------------------------------------------------------------
+
+
+def test_the_spares_page_scans_a_spare_in_chinese_and_cancels_with_a_reason(db: Database) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.pages import login
+    from unitrace.api.app import create_app
+
+    boards = _world(db)
+    first = _case_needing(db)
+    second = _case_needing(db, product="FAN1")
+    board, fan = (spares.number(c["spare_requests"][0]) for c in (first, second))
+    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+        csrf = login(client, db, "warehouse", lang="zh-CN")
+        client.headers["Accept-Language"] = "zh-CN"
+        page = client.get(f"/spares?request={board}")
+        assert page.status_code == 200
+        assert "备件申请" in page.text and f'<option value="{board}" selected' in page.text
+        assert 'href="/spares"' in page.text  # in the warehouse's header
+
+        def scan(serial: str, number: str = board) -> str:
+            answer = client.post("/spares/scan", data={"serial": serial, "request": number},
+                                 headers={"X-CSRF-Token": csrf})  # fmt: skip
+            assert answer.status_code == 200, answer.text
+            return answer.text
+
+        wrong = scan("FAN-001")
+        picked = scan(boards[0])
+        again = scan(boards[1])
+        no_reason = client.post(f"/spares/{fan}/cancel", data={"csrf_token": csrf, "reason": ""})
+        cancelled = client.post(f"/spares/{fan}/cancel",
+                                data={"csrf_token": csrf, "reason": "不再需要"})  # fmt: skip
+
+    assert 'role="alert"' in wrong and "不是所需的 PCB1" in wrong
+    assert 'data-testid="scan-picked"' in picked and "已到齐" in picked and "转入维修" in picked
+    assert 'role="alert"' in again and "已到齐" in again and "fulfilled" not in again
+    assert no_reason.status_code == 422 and 'data-testid="error-reason"' in no_reason.text
+    assert cancelled.status_code == 200 and f"申请单 {fan} 已取消" in cancelled.text
+    assert _case_state(db, first["number"]) == "in_repair"
+
+
+def test_the_spares_page_is_not_for_service_or_partners(db: Database) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.pages import login
+    from unitrace.api.app import create_app
+
+    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+        for role in ("service", "partner"):
+            csrf = login(client, db, role)
+            assert client.get("/spares").status_code == 403
+            scanned = client.post("/spares/scan", data={"serial": "X", "request": "SR-000001"},
+                                  headers={"X-CSRF-Token": csrf})  # fmt: skip
+            assert 'role="alert"' in scanned.text and "may not" in scanned.text
+            assert 'href="/spares"' not in client.get("/").text

@@ -118,8 +118,9 @@ def create_app(
     from unitrace.web.navigation import PageForbidden, forbidden, guard
     from unitrace.web.pages import router as pages_router
     from unitrace.web.production import router as production_pages
+    from unitrace.web.spares import router as spares_pages
 
-    for pages in (pages_router, manage_router, production_pages, channel_pages):
+    for pages in (pages_router, manage_router, production_pages, channel_pages, spares_pages):
         # the header's table of pages is also their guard (web.navigation)
         app.include_router(pages, dependencies=[Depends(guard)])
     app.add_exception_handler(LoginRequired, login_redirect)
