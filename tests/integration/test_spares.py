@@ -182,6 +182,7 @@ def test_a_move_recorded_at_the_scan_station_fulfils_the_request_too(db: Databas
     record(db, type="move", product="PCB1", serials=[boards[1]], location="SVC1")
     line = _request(db, number)
     assert (line["status"], line["fulfilled"], line["spares"]) == ("fulfilled", 2, boards[:2])
+    assert line["stock"] == []  # nothing left to pick for it
     assert _case_state(db, diagnosed["number"]) == "in_repair"
 
 

@@ -188,7 +188,9 @@ def _shaped(conn: Connection, rows: Sequence[Any], stock: bool = True) -> list[d
             **(
                 {
                     "stock": [
-                        s for s in held.get(r.product_id, []) if s["location"] != r.location_code
+                        s
+                        for s in (held.get(r.product_id, []) if r.status == "open" else [])
+                        if s["location"] != r.location_code
                     ][:STOCK_SHOWN]
                 }
                 if stock
