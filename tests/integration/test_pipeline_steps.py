@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from tests.factories import in_stock, make_location, make_product
 from unitrace.access.principal import SYSTEM
+from unitrace.aftersales import steps as aftersales_steps
 from unitrace.channel import steps as channel_steps
 from unitrace.core.errors import FieldError, InvalidTransition, NotFound
 from unitrace.core.lifecycle import Status
@@ -92,17 +93,20 @@ def test_the_registry_holds_productions_and_channels_steps_in_their_order() -> N
         "CompletionGate",
         "StepResults",
         "Sightings",
+        "SparesArrive",
     ]
     orders = [s.order for s in registered]
     assert orders == sorted(orders)
     assert {type(s) for s in registered} == {
         *(type(s) for s in production_steps.STEPS),
         *(type(s) for s in channel_steps.STEPS),
+        *(type(s) for s in aftersales_steps.STEPS),
     }
     # the recall block comes before the ledger's own checks, the others after them
     assert [s.order < pipeline.CORE_ORDER for s in registered] == [
         True,
         True,
+        False,
         False,
         False,
         False,
@@ -233,6 +237,6 @@ def test_the_app_refuses_to_start_without_the_capabilities_steps(
 
     monkeypatch.setattr(pipeline, "_registered", [])
     monkeypatch.setattr(pipeline, "_sources", set())
-    with pytest.raises(RuntimeError, match="no steps of channel, production"):
+    with pytest.raises(RuntimeError, match="no steps of aftersales, channel, production"):
         create_app(db)
     pipeline.require()  # nothing asked, nothing missing
