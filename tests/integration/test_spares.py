@@ -478,3 +478,14 @@ def test_the_spares_page_is_not_for_service_or_partners(db: Database) -> None:
                                   headers={"X-CSRF-Token": csrf})  # fmt: skip
             assert 'role="alert"' in scanned.text and "may not" in scanned.text
             assert 'href="/spares"' not in client.get("/").text
+
+
+def test_what_is_on_hand_is_read_through_indexes(db: Database) -> None:
+    # a diagnosis asks it for each part: the spares reserved for open cases are looked up by
+    # unit (ix_spare_request_units_unit), never by reading every request's spares
+    from tests.plans import assert_no_full_scan
+
+    boards = _world(db)
+    picking.pick(db, WAREHOUSE, spares.number(_case_needing(db)["spare_requests"][0]), boards[:1])
+
+    assert_no_full_scan(db, spares.on_hand_query(2, 2), "spare_request_units", "units")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Exists, and_, exists, func, insert, select
+from sqlalchemy import Connection, Exists, Select, and_, exists, func, insert, select
 
 from unitrace.core.errors import NotFound
 from unitrace.core.lifecycle import Status
@@ -45,23 +45,25 @@ def reserved() -> Exists:
     )
 
 
+def on_hand_query(product_id: int, location_id: int) -> Select[int]:
+    return (
+        select(func.count())
+        .select_from(units)
+        .where(
+            and_(
+                units.c.product_id == product_id,
+                units.c.location_id == location_id,
+                units.c.status == int(Status.IN_STOCK),
+            ),
+            ~reserved(),
+        )
+    )
+
+
 def on_hand(conn: Connection, product_id: int, location_id: int) -> int:
     """Units of the product in stock at the location (not installed, not reserved for the
     open case of an earlier request)."""
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(units)
-            .where(
-                and_(
-                    units.c.product_id == product_id,
-                    units.c.location_id == location_id,
-                    units.c.status == int(Status.IN_STOCK),
-                ),
-                ~reserved(),
-            )
-        ).scalar_one()
-    )
+    return int(conn.execute(on_hand_query(product_id, location_id)).scalar_one())
 
 
 def request_missing(
