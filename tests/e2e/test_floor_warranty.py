@@ -45,9 +45,7 @@ def _shot(page: Any, name: str) -> None:
         page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
 
 
-def test_a_service_agent_reads_and_extends_a_warranty_in_chinese(
-    floor: Floor, demo: Demo
-) -> None:
+def test_a_service_agent_reads_and_extends_a_warranty_in_chinese(floor: Floor, demo: Demo) -> None:
     serial = _active_unit(demo)
     page = floor.open("service", f"/units/{serial}")
     box = page.locator('[data-testid="warranty-box"]')

@@ -17,9 +17,19 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import in_stock, make_lot, make_party, record
+from tests.factories import (
+    in_stock,
+    make_location,
+    make_lot,
+    make_party,
+    make_product,
+    make_units,
+    record,
+)
 from unitrace.access import service as access
 from unitrace.access.principal import ROLES, SYSTEM
+from unitrace.aftersales import cases
+from unitrace.aftersales.schemas import CaseIn, DiagnosisIn, PartNeed
 from unitrace.api.app import create_app
 from unitrace.channel import stocktake
 from unitrace.db.engine import Database
@@ -38,7 +48,10 @@ SELLERS = frozenset({"admin", "sales", "partner"})
 CASE_WRITERS = frozenset({"admin", "service", "partner"})
 CASE_STEPPERS = frozenset({"admin", "service"})
 WARRANTY = frozenset({"admin", "service"})  # warranty.manage
-CASES = {"admin": "SC-000001", "partner": "SC-000002", "service": "SC-000003"}
+# SC-000001 is the world's case waiting for spare parts (_spares_world)
+CASES = {"admin": "SC-000002", "partner": "SC-000003", "service": "SC-000004"}
+SPARES = frozenset({"admin", "warehouse"})
+CANCELS = {"admin": "SR-000002", "warehouse": "SR-000003"}
 
 
 @dataclass
@@ -138,8 +151,8 @@ OPS = [
        lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/attachments",
                      {"files": {"file": ("p.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}})),
     Op("GET", "/cases/{number}/attachments/{attachment_id}", ALL,
-       lambda r, w: ("/cases/SC-000002/attachments/2" if r == "partner"
-                     else "/cases/SC-000001/attachments/1", {})),
+       lambda r, w: ("/cases/SC-000003/attachments/2" if r == "partner"
+                     else "/cases/SC-000002/attachments/1", {})),
     Op("GET", "/service-codes", ALL, lambda r, w: ("/service-codes", {})),
     Op("POST", "/service-codes", frozenset({"admin", "service"}),
        lambda r, w: ("/service-codes", {"json": {"code": f"S-{r}", "kind": "symptom",
@@ -171,6 +184,14 @@ OPS = [
        lambda r, w: (f"/units/{w.sell[r]}/stolen", {"json": {"note": f"by {r}"}})),
     Op("POST", "/units/{serial}/stolen/clear", frozenset({"admin", "service"}),
        lambda r, w: (f"/units/{w.sell[r]}/stolen/clear", {"json": {}})),
+    Op("GET", "/spare-requests", SPARES, lambda r, w: ("/spare-requests?status=all", {})),
+    Op("GET", "/spare-requests/{number}", SPARES,
+       lambda r, w: ("/spare-requests/SR-000001", {})),
+    Op("POST", "/spare-requests/{number}/pick", SPARES,
+       lambda r, w: ("/spare-requests/SR-000001/pick", {"json": {"serials": [f"PCB-{r}"]}})),
+    Op("POST", "/spare-requests/{number}/cancel", SPARES,
+       lambda r, w: (f"/spare-requests/{CANCELS.get(r, 'SR-000002')}/cancel",
+                     {"json": {"reason": f"by {r}"}})),
     Op("GET", "/me", ALL, lambda r, w: ("/me", {})),
     Op("GET", "/roles", ALL, lambda r, w: ("/roles", {})),
     Op("GET", "/users", ADMIN, lambda r, w: ("/users", {})),
@@ -243,9 +264,26 @@ OPS = [
 ]  # fmt: skip
 
 
+def _spares_world(db: Database, roles: list[str]) -> None:
+    """SC-000001 waits for spares at SVC1: SR-000001 (a PCB1 for each role to pick),
+    SR-000002 and SR-000003 (to cancel); the PCB1 spares in WH1."""
+    for product in ("PCB1", "FAN1", "FAN2"):
+        make_product(db, product, rule=None)
+    make_location(db, "SVC1", kind="service")
+    unit = make_units(db, "AC1", count=1)[0]
+    opened = cases.open_case(db, SYSTEM, CaseIn(serial=unit, location="SVC1", warranty_claim=False))
+    needs = [PartNeed(product="PCB1", quantity=len(roles)), PartNeed(product="FAN1"),
+             PartNeed(product="FAN2")]  # fmt: skip
+    cases.diagnose(db, SYSTEM, opened["number"], DiagnosisIn(parts_needed=needs))
+    boards = [f"PCB-{r}" for r in roles]
+    make_units(db, "PCB1", count=None, serials=boards)
+    record(db, type="receive", product="PCB1", serials=boards, location="WH1")
+
+
 def _world(db: Database) -> tuple[World, dict[str, str]]:
     roles = sorted(ROLES)
     serials = in_stock(db, 6 * len(roles) + 3)
+    _spares_world(db, roles)
     shipping = dict(zip(roles, serials[-len(roles) :], strict=True))
     diverted = serials[-2 * len(roles) : -len(roles)]
     reported = dict(zip(roles, serials[-3 * len(roles) : -2 * len(roles)], strict=True))

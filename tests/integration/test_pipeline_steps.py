@@ -94,6 +94,7 @@ def test_the_registry_holds_productions_and_channels_steps_in_their_order() -> N
         "StepResults",
         "Sightings",
         "CaseLink",
+        "SparesArrive",
     ]
     orders = [s.order for s in registered]
     assert orders == sorted(orders)

@@ -209,6 +209,18 @@ class StolenIn(Strict):
 # --- spare-part requests -----------------------------------------------------------------------
 
 
+class PickIn(Strict):
+    """Serialised spares scanned for a request: moved to its service location."""
+
+    serials: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=200
+    )
+
+
+class CancelIn(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
 # --- figures -----------------------------------------------------------------------------------
 
 

@@ -121,6 +121,7 @@ def create_app(
     from unitrace.web.navigation import PageForbidden, forbidden, guard
     from unitrace.web.pages import router as pages_router
     from unitrace.web.production import router as production_pages
+    from unitrace.web.spares import router as spares_pages
     from unitrace.web.warranty import router as warranty_pages
 
     for pages in (
@@ -132,6 +133,7 @@ def create_app(
         desk_pages,
         warranty_pages,
         claims_pages,
+        spares_pages,
     ):
         # the header's table of pages is also their guard (web.navigation)
         app.include_router(pages, dependencies=[Depends(guard)])

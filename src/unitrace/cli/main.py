@@ -38,6 +38,7 @@ from unitrace.cli.production import (
     route_command,
     trace_app,
 )
+from unitrace.cli.spares import spares_app
 from unitrace.cli.warranty import describe, policy_command, warranty_command
 from unitrace.config import Settings, partner_limits, site_timezone
 from unitrace.core import clock
@@ -79,6 +80,7 @@ for sub, name in (
     (case_app, "case"),
     (codes_app, "service-codes"),
     (claims_app, "claims"),
+    (spares_app, "spares"),
 ):
     app.add_typer(sub, name=name)
 app.command("ship")(ship_command)

@@ -644,6 +644,8 @@ spare_request_units = Table(
     Column("unit_id", ForeignKey("units.id"), primary_key=True),
     Column("event_id", ForeignKey("events.id"), nullable=False),
     Column("state", String(12), nullable=False),  # shipped, arrived
+    # is a unit reserved for an open case (aftersales.spares.reserved): one look per unit
+    Index("ix_spare_request_units_unit", "unit_id"),
     sqlite_with_rowid=False,
 )
 

@@ -62,6 +62,7 @@ def pages() -> tuple[Page, ...]:
         Page("/service", "Service desk", _all("service.read"), _all("service.write")),
         Page("/cases", "Service cases", _all("service.read"), _all("service.write"), True),
         Page("/claim-rules", "Claim rules", _all("service.read"), _all("claim.override")),
+        Page("/spares", "Spare-part requests", _all("spares.manage")),
         Page("/products", "Products", _all("read")),
         Page("/lots", "Lots", _all("catalog.read")),
         Page("/parties", "Parties", _all("catalog.read")),
