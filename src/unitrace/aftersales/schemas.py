@@ -61,3 +61,5 @@ class DiagnosisIn(Strict):
 
 
 # --- figures -----------------------------------------------------------------------------------
+
+FigureFormat = Literal["json", "csv", "xlsx"]  # a figure as JSON, or its table downloaded

@@ -1,0 +1,363 @@
+"""Returns and repairs in the quality views (aftersales/figures.py): field failure rate and claims
+by product, lot, component lot, supplier, station and production month; time to failure;
+warranty cost by product and month; top defect codes — every figure exact, on SQLite and
+PostgreSQL, from cases opened and diagnosed by the after-sales services."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import insert, select, update
+
+from tests.clients import Api, assert_problem
+from tests.factories import make_location, make_lot, make_party, make_product, record
+from unitrace.access.principal import SYSTEM, Actor
+from unitrace.aftersales import cases, figures
+from unitrace.aftersales.schemas import CaseIn, DiagnosisIn
+from unitrace.config import site_timezone
+from unitrace.core.errors import Forbidden, ValidationError
+from unitrace.db.engine import Database
+from unitrace.db.tables import (
+    case_costs,
+    case_parts,
+    events,
+    service_cases,
+    service_codes,
+    units,
+)
+from unitrace.ledger import service as ledger
+from unitrace.ledger.schemas import CommissionIn, UnitRef
+
+NOW = datetime.now(UTC)
+MADE_A = NOW - timedelta(days=500)  # U1–U3, lot L-A, on LINE1
+MADE_B = NOW - timedelta(days=450)  # U4–U6, lot L-B, on LINE2
+SOLD_DAYS_AGO = {"U1": 100, "U2": 200, "U3": 300, "U4": 400, "U5": 30}  # U6 stays in stock
+OCTOBER = datetime(2026, 10, 10, 4, tzinfo=UTC)
+NOVEMBER = datetime(2026, 11, 10, 4, tzinfo=UTC)
+
+
+@dataclass
+class Field:
+    cases: dict[str, str]  # a name of ours → the case number
+
+
+def _month(moment: datetime) -> str:
+    return moment.astimezone(site_timezone()).strftime("%Y-%m")
+
+
+def _codes(db: Database) -> None:
+    """The defect codes (until casework's `service-codes seed` is there to call)."""
+    with db.write() as conn:
+        conn.execute(
+            insert(service_codes),
+            [
+                {"code": "D-COMP", "kind": "defect", "name_en": "Compressor failure",
+                 "name_zh": "压缩机故障", "active": True},
+                {"code": "D-NOISE", "kind": "defect", "name_en": "Abnormal noise",
+                 "name_zh": "异响", "active": True},
+            ],
+        )  # fmt: skip
+
+
+def _open(db: Database, serial: str, *, claim: bool = True, defect: str | None = None) -> str:
+    # the admin gives a reason: the figures count what was opened, whatever the checks said
+    opened = cases.open_case(
+        db,
+        SYSTEM,
+        CaseIn(serial=serial, product="AC1", warranty_claim=claim,
+               kind="repair" if claim else "maintenance", override_reason="figures test"),
+    )  # fmt: skip
+    number: str = opened["number"]
+    if defect is not None:
+        cases.diagnose(db, SYSTEM, number, DiagnosisIn(defect_code=defect))
+    return number
+
+
+def _close(db: Database, number: str, outcome: str) -> None:
+    with db.write() as conn:
+        case = cases.case_row(conn, number)
+        cases.move(conn, case.id, "closed", "tester", NOW)
+        conn.execute(
+            update(service_cases).where(service_cases.c.id == case.id).values(outcome=outcome)
+        )
+
+
+def _cost(db: Database, number: str, kind: str, coverage: str, minor: int, currency: str,
+          at: datetime) -> None:  # fmt: skip
+    """A cost line as casework's `POST /cases/{number}/costs` keeps it (in minor units)."""
+    with db.write() as conn:
+        case = cases.case_row(conn, number)
+        conn.execute(
+            insert(case_costs).values(
+                case_id=case.id, kind=kind, coverage=coverage, amount_minor=minor,
+                currency=currency, at=at, by="tester",
+            )
+        )  # fmt: skip
+
+
+def _replace_part(db: Database, number: str, unit: str, old: str, new: str) -> None:
+    """A part replaced in a case: one replace_part event and its case_parts row (the cases
+    helper's `POST /cases/{number}/parts` writes the same)."""
+    parent = UnitRef(product="AC1", serial=unit)
+    rma = [{"type": "rma", "id": number}]
+    made = record(db, type="replace_part", product="PCB", serials=[new], parent=parent,
+                  removed=[UnitRef(serial=old)], biz_transactions=rma)  # fmt: skip
+    with db.write() as conn:
+        case = cases.case_row(conn, number)
+        ids = dict(conn.execute(select(units.c.serial, units.c.id)).all())
+        pcb = conn.execute(select(units.c.product_id).where(units.c.serial == new)).scalar_one()
+        event = conn.execute(select(events.c.id).where(events.c.event_id == made.event_id))
+        conn.execute(
+            insert(case_parts).values(
+                case_id=case.id, event_id=event.scalar_one(), product_id=pcb,
+                removed_unit_id=ids[old], installed_unit_id=ids[new], quantity=1, reason="burnt",
+            )
+        )  # fmt: skip
+
+
+@pytest.fixture
+def field(db: Database) -> Field:
+    """Six AC1 units (24 months from sale), each with a PCB; five sold, claims on three:
+
+    | unit | lot | PCB lot (supplier) | stations      | sold      | cases                     |
+    | U1   | L-A | P-1 (SUP-A)        | LINE1, TEST1  | 100 d ago | claim D-COMP              |
+    | U2   | L-A | P-1 (SUP-A)        | LINE1         | 200 d ago | claim D-COMP (resolved),  |
+    |      |     |                    |               |           | claim (open)              |
+    | U3   | L-A | P-1 → P-2 (SUP-B)  | LINE1         | 300 d ago | claim D-COMP, PCB replaced|
+    | U4   | L-B | P-1 (SUP-A)        | LINE2, TEST1  | 400 d ago | claim D-NOISE (rejected)  |
+    | U5   | L-B | P-2 (SUP-B)        | LINE2         | 30 d ago  | maintenance D-NOISE       |
+    | U6   | L-B | P-2 (SUP-B)        | LINE2         | —         | —                         |
+    """
+    make_product(db, "AC1", rule=None, warranty_months=24, warranty_start="sale")
+    make_product(db, "PCB", rule=None)
+    make_party(db, "SUP-A", kind="supplier")
+    make_party(db, "SUP-B", kind="supplier")
+    make_lot(db, "AC1", "L-A")
+    make_lot(db, "AC1", "L-B")
+    make_lot(db, "PCB", "P-1", supplier="SUP-A")
+    make_lot(db, "PCB", "P-2", supplier="SUP-B")
+    for code, kind in (("WH1", "warehouse"), ("LINE1", "station"), ("LINE2", "station"),
+                       ("TEST1", "station"), ("SVC1", "service")):  # fmt: skip
+        make_location(db, code, kind=kind)
+    ledger.commission_units(db, SYSTEM, CommissionIn(
+        product="AC1", serials=["U1", "U2", "U3"], lot="L-A", location="LINE1",
+        event_time=MADE_A))  # fmt: skip
+    ledger.commission_units(db, SYSTEM, CommissionIn(
+        product="AC1", serials=["U4", "U5", "U6"], lot="L-B", location="LINE2",
+        event_time=MADE_B))  # fmt: skip
+    ledger.commission_units(db, SYSTEM, CommissionIn(
+        product="PCB", serials=["B1", "B2", "B3", "B4", "B9"], lot="P-1", location="WH1",
+        event_time=MADE_A - timedelta(days=5)))  # fmt: skip
+    ledger.commission_units(db, SYSTEM, CommissionIn(
+        product="PCB", serials=["B5", "B6", "B7"], lot="P-2", location="WH1",
+        event_time=MADE_A - timedelta(days=5)))  # fmt: skip
+    for n in range(1, 7):
+        record(db, type="assemble", product="PCB", serials=[f"B{n}"],
+               parent=UnitRef(product="AC1", serial=f"U{n}"),
+               event_time=MADE_B + timedelta(days=1))  # fmt: skip
+    record(db, type="inspect", product="AC1", serials=["U1", "U4"], location="TEST1",
+           event_time=MADE_B + timedelta(days=2))  # fmt: skip
+    record(db, type="receive", product="AC1", serials=["U1", "U2", "U3", "U4", "U5", "U6"],
+           location="WH1", event_time=MADE_B + timedelta(days=3))  # fmt: skip
+    for serial, days in SOLD_DAYS_AGO.items():
+        record(db, type="sell", product="AC1", serials=[serial],
+               event_time=NOW - timedelta(days=days))  # fmt: skip
+    _codes(db)
+    made = {
+        "U1": _open(db, "U1", defect="D-COMP"),
+        "U2a": _open(db, "U2", defect="D-COMP"),
+    }
+    _close(db, made["U2a"], "resolved")
+    made["U2b"] = _open(db, "U2")
+    made["U3"] = _open(db, "U3", defect="D-COMP")
+    made["U4"] = _open(db, "U4", defect="D-NOISE")
+    _close(db, made["U4"], "rejected")
+    made["U5"] = _open(db, "U5", claim=False, defect="D-NOISE")
+    _replace_part(db, made["U3"], "U3", "B3", "B7")
+    _cost(db, made["U1"], "parts", "warranty", 12050, "CNY", OCTOBER)
+    _cost(db, made["U1"], "labour", "warranty", 8000, "CNY", OCTOBER)
+    _cost(db, made["U1"], "shipping", "chargeable", 1500, "CNY", OCTOBER)
+    _cost(db, made["U2a"], "labour", "warranty", 5000, "CNY", NOVEMBER)
+    _cost(db, made["U3"], "parts", "warranty", 1000, "USD", NOVEMBER)
+    _cost(db, made["U4"], "labour", "goodwill", 3000, "CNY", NOVEMBER)
+    return Field(made)
+
+
+def _rows(found: dict[str, Any]) -> dict[Any, tuple[int, int, int, float | None]]:
+    return {
+        (i["key"], i["product"]) if i["product"] and found["by"] != "product" else i["key"]: (
+            i["units"], i["claimed_units"], i["claims"], i["failure_rate"])
+        for i in found["items"]
+    }  # fmt: skip
+
+
+def test_field_failure_rate_by_product_counts_units_with_a_claim_over_units_sold(
+    db: Database, field: Field
+) -> None:
+    found = figures.failures(db, SYSTEM, "product")
+
+    # 5 sold; U1, U2 (twice) and U3 claimed; U4's claim was rejected: not a failure
+    assert _rows(found) == {"AC1": (5, 3, 4, 0.6)}
+    assert found["total"] == {"units": 5, "claimed_units": 3, "claims": 4, "failure_rate": 0.6}
+
+
+def test_failures_by_lot_component_lot_and_supplier_follow_the_genealogy(
+    db: Database, field: Field
+) -> None:
+    assert _rows(figures.failures(db, SYSTEM, "lot")) == {
+        ("L-A", "AC1"): (3, 3, 4, 1.0),
+        ("L-B", "AC1"): (2, 0, 0, 0.0),
+    }
+    # U3's PCB of P-1 was replaced by one of P-2 in its case: U3 counts for both lots
+    assert _rows(figures.failures(db, SYSTEM, "component_lot")) == {
+        ("P-1", "PCB"): (4, 3, 4, 0.75),
+        ("P-2", "PCB"): (2, 1, 1, 0.5),
+    }
+    assert _rows(figures.failures(db, SYSTEM, "supplier")) == {
+        "SUP-A": (4, 3, 4, 0.75),
+        "SUP-B": (2, 1, 1, 0.5),
+    }
+
+
+def test_failures_by_station_and_production_month(db: Database, field: Field) -> None:
+    assert _rows(figures.failures(db, SYSTEM, "station")) == {
+        "LINE1": (3, 3, 4, 1.0),
+        "TEST1": (2, 1, 1, 0.5),
+        "LINE2": (2, 0, 0, 0.0),
+    }
+    by_month = figures.failures(db, SYSTEM, "production_month")
+    assert _rows(by_month) == {_month(MADE_A): (3, 3, 4, 1.0), _month(MADE_B): (2, 0, 0, 0.0)}
+    assert [i["key"] for i in by_month["items"]] == sorted([_month(MADE_A), _month(MADE_B)])
+
+
+def test_time_to_failure_is_days_from_the_warranty_start_to_the_claim(
+    db: Database, field: Field
+) -> None:
+    found = figures.time_to_failure(db, SYSTEM)
+
+    # U1 100 days after its sale, U2 twice at 200, U3 at 300 (U4's rejected claim left out)
+    assert found["claims"] == 4 and found["without_start"] == 0
+    assert found["median_days"] == 200.0
+    assert found["p90_days"] == 270.0  # between 200 and 300, as percentile_cont
+    counts = {(b["from_days"], b["to_days"]): b["claims"] for b in found["histogram"]}
+    assert counts[(90, 180)] == 1 and counts[(180, 365)] == 3
+    assert sum(counts.values()) == 4
+
+
+def test_time_to_failure_agrees_with_the_warranty_verdict(db: Database, field: Field) -> None:
+    from unitrace.aftersales import warranty
+
+    with db.read() as conn:
+        unit_id = conn.execute(select(units.c.id).where(units.c.serial == "U1")).scalar_one()
+        start = warranty.verdict(conn, unit_id)["start_date"]
+        opened = conn.execute(
+            select(service_cases.c.opened_at).where(service_cases.c.number == field.cases["U1"])
+        ).scalar_one()
+    days = (opened.astimezone(site_timezone()).date() - datetime.fromisoformat(start).date()).days
+    assert days == 100
+    assert figures.time_to_failure(db, SYSTEM)["histogram"][2]["claims"] == 1  # [90, 180)
+
+
+def test_warranty_cost_by_product_and_month_keeps_currencies_apart(
+    db: Database, field: Field
+) -> None:
+    found = figures.warranty_cost(db, SYSTEM)
+
+    rows = [(i["product"], i["month"], i["currency"], i["amount"], i["cases"], i["lines"])
+            for i in found["items"]]  # fmt: skip
+    # chargeable shipping and the goodwill line are not warranty cost
+    assert rows == [
+        ("AC1", _month(OCTOBER), "CNY", "200.50", 1, 2),
+        ("AC1", _month(NOVEMBER), "CNY", "50.00", 1, 1),
+        ("AC1", _month(NOVEMBER), "USD", "10.00", 1, 1),
+    ]
+    assert found["totals"] == [
+        {"currency": "CNY", "amount": "250.50", "amount_minor": 25050},
+        {"currency": "USD", "amount": "10.00", "amount_minor": 1000},
+    ]
+    november = figures.warranty_cost(db, SYSTEM, since=datetime(2026, 11, 1, tzinfo=UTC))
+    assert [i["amount_minor"] for i in november["items"]] == [5000, 1000]
+
+
+def test_top_defect_codes_are_named_in_both_languages(db: Database, field: Field) -> None:
+    found = figures.top_defects(db, SYSTEM)
+
+    assert found["total"] == 5
+    assert [(i["defect_code"], i["name_en"], i["name_zh"], i["cases"], i["share"],
+             i["cumulative"]) for i in found["items"]] == [
+        ("D-COMP", "Compressor failure", "压缩机故障", 3, 0.6, 0.6),
+        ("D-NOISE", "Abnormal noise", "异响", 2, 0.4, 1.0),
+    ]  # fmt: skip
+
+
+def test_the_period_and_the_product_narrow_every_figure(db: Database, field: Field) -> None:
+    before = NOW - timedelta(days=1)
+    old = figures.warranty_report(db, SYSTEM, until=before)
+    # a day ago: the five units were in the field already, none had a claim yet
+    assert old["failures"]["total"] == {"units": 5, "claimed_units": 0, "claims": 0,
+                                        "failure_rate": 0.0}  # fmt: skip
+    assert old["time_to_failure"]["claims"] == 0 and old["defects"]["total"] == 0
+    assert old["time_to_failure"]["median_days"] is None
+    recent = figures.warranty_report(db, SYSTEM, since=before)
+    assert recent["failures"]["total"]["claims"] == 4
+    parts = figures.warranty_report(db, SYSTEM, product="PCB")
+    assert parts["failures"]["items"] == [] and parts["cost"]["items"] == []
+
+
+def test_bad_filters_are_named_all_at_once(db: Database, field: Field) -> None:
+    with pytest.raises(ValidationError) as info:
+        figures.failures(db, SYSTEM, product="NOPE", since=NOW, until=NOW - timedelta(days=1))
+    assert {e.field for e in info.value.errors} == {"product", "until"}
+    with pytest.raises(ValidationError) as by:
+        figures.failures(db, SYSTEM, "colour")
+    assert by.value.errors[0].field == "by"
+
+
+def test_partners_may_not_read_the_company_figures(db: Database, field: Field) -> None:
+    partner = Actor("d-east01", "partner", party_id=1)
+    with pytest.raises(Forbidden):
+        figures.warranty_report(db, partner)
+
+
+# --- the API -------------------------------------------------------------------------------------
+
+
+def test_the_api_answers_json_and_downloads_csv_and_xlsx(
+    db: Database, field: Field, api: Api
+) -> None:
+    answer = api.get("/warranty-report/failures", by="lot")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["items"][0]["key"] == "L-A"
+
+    ttf = api.get("/warranty-report/time-to-failure", headers=api.reader)
+    assert ttf.status_code == 200 and ttf.json()["median_days"] == 200.0
+
+    as_csv = api.get("/warranty-report/costs", format="csv")
+    assert as_csv.status_code == 200
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(as_csv.text)))
+    assert lines[0] == list(figures.COST_COLUMNS)
+    assert lines[1][:4] == ["AC1", _month(OCTOBER), "CNY", "200.50"]
+
+    as_xlsx = api.get("/warranty-report/defects", format="xlsx")
+    assert as_xlsx.status_code == 200
+    sheet = load_workbook(io.BytesIO(as_xlsx.content)).active
+    assert sheet is not None
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[0] == list(figures.DEFECT_COLUMNS)
+    assert values[1][:4] == ["D-COMP", "Compressor failure", "压缩机故障", 3]
+
+
+def test_the_api_names_bad_filters(db: Database, field: Field, api: Api) -> None:
+    body = assert_problem(
+        api.get("/warranty-report/failures", by="colour", product="NOPE"), 422, "by"
+    )
+    assert body["errors"]
+    assert_problem(api.get("/warranty-report/costs", product="NOPE"), 422, "product")
+    assert_problem(api.get("/warranty-report/defects", since="yesterday"), 422)
