@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 
 from tests.clients import Api, assert_problem
 from tests.factories import make_location, make_lot, make_party, make_product, record
+from tests.plans import assert_no_full_scan, plan
 from unitrace.access.principal import SYSTEM, Actor
 from unitrace.aftersales import cases, figures
 from unitrace.aftersales.schemas import CaseIn, DiagnosisIn
@@ -361,3 +362,33 @@ def test_the_api_names_bad_filters(db: Database, field: Field, api: Api) -> None
     assert body["errors"]
     assert_problem(api.get("/warranty-report/costs", product="NOPE"), 422, "product")
     assert_problem(api.get("/warranty-report/defects", since="yesterday"), 422)
+
+
+# --- the plans -----------------------------------------------------------------------------------
+
+
+def test_a_periods_figures_read_the_period_by_index(db: Database, field: Field) -> None:
+    """Time to failure, cost and defects of a period start from the cases (or cost lines) of
+    the period, and reach each claim's start event through its unit, not all sales."""
+    period = figures.Period(None, NOW - timedelta(days=30), None)
+    dialect = "sqlite" if db.is_sqlite else "postgresql"
+    if not db.is_sqlite:
+        with db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    every = ("service_cases", "case_costs", "events", "event_units", "units")
+    assert_no_full_scan(db, figures.time_to_failure_query(period), *every)
+    assert_no_full_scan(db, figures.cost_query(dialect, period), *every)
+    assert_no_full_scan(db, figures.defects_query(period), *every)
+    assert "ix_service_cases_opened" in plan(db, figures.defects_query(period))
+    assert "ix_case_costs_at" in plan(db, figures.cost_query(dialect, period))
+
+
+def test_failures_of_one_product_read_its_units_and_the_field_events_by_index(
+    db: Database, field: Field
+) -> None:
+    with db.read() as conn:
+        product_id = conn.execute(select(units.c.product_id).where(units.c.serial == "U1"))
+        period = figures.Period(product_id.scalar_one(), None, None)
+    dialect = "sqlite" if db.is_sqlite else "postgresql"
+    statement = figures.failures_query(dialect, "product", period)
+    assert_no_full_scan(db, statement, "units", "events", "event_units", "service_cases")

@@ -112,11 +112,11 @@ def _period(
     return Period(product_id, since, until)
 
 
-def _local_month(conn: Connection, column: Any) -> Any:
+def _local_month(dialect: str, column: Any) -> Any:
     """`YYYY-MM` of a UTC column in the site's time zone (its offset now: China has no DST)."""
     offset = datetime.now(site_timezone()).utcoffset() or timedelta()
     minutes = int(offset.total_seconds() // 60)
-    if conn.dialect.name == "sqlite":
+    if dialect == "sqlite":
         return func.strftime("%Y-%m", column, f"{minutes:+d} minutes")
     shifted = func.timezone("UTC", column) + literal_column(f"interval '{minutes} minutes'")
     return func.to_char(shifted, "YYYY-MM")
@@ -167,7 +167,7 @@ def _component_lots() -> Any:
     ).subquery("component_lots")
 
 
-def _keys(conn: Connection, by: str, period: Period) -> Any:
+def _keys(dialect: str, by: str, period: Period) -> Any:
     """(unit_id, key, product) of every unit for the dimension `by` (a unit may have many)."""
     unit_product = products.alias("unit_product")
     if by == "product":
@@ -228,7 +228,7 @@ def _keys(conn: Connection, by: str, period: Period) -> Any:
         query = (
             select(
                 event_units.c.unit_id.label("unit_id"),
-                _local_month(conn, events.c.event_time).label("key"),
+                _local_month(dialect, events.c.event_time).label("key"),
                 literal_column("NULL").label("product"),
             )
             .select_from(event_units.join(events, events.c.id == event_units.c.event_id))
@@ -242,9 +242,10 @@ def _keys(conn: Connection, by: str, period: Period) -> Any:
     return query.distinct().subquery("keys")
 
 
-def _failure_rows(conn: Connection, by: str, period: Period) -> list[dict[str, Any]]:
-    keys, fielded, claims = _keys(conn, by, period), _in_field(period), _claims(period)
-    query = (
+def failures_query(dialect: str, by: str, period: Period) -> Any:
+    """Per key: units in the field, units with a claim, claims (one grouped statement)."""
+    keys, fielded, claims = _keys(dialect, by, period), _in_field(period), _claims(period)
+    return (
         select(
             keys.c.key,
             keys.c.product,
@@ -260,6 +261,10 @@ def _failure_rows(conn: Connection, by: str, period: Period) -> list[dict[str, A
         .where(or_(fielded.c.unit_id.is_not(None), claims.c.id.is_not(None)))
         .group_by(keys.c.key, keys.c.product)
     )
+
+
+def _failure_rows(conn: Connection, by: str, period: Period) -> list[dict[str, Any]]:
+    query = failures_query(conn.dialect.name, by, period)
     items: list[dict[str, Any]] = []
     for key, product, fielded_units, claimed_units, claim_count in conn.execute(query).all():
         fielded_units, claimed_units = int(fielded_units), int(claimed_units)
@@ -312,7 +317,9 @@ def _start_event(kind: Any) -> Any:
         .where(
             linked.c.unit_id == service_cases.c.unit_id,
             linked.c.role == SUBJECT,
-            event.c.type == kind,
+            # by the unit's own events (≤ a few hundred), not every sale of every unit: the
+            # concatenation keeps SQLite (no statistics) off the event-type index
+            event.c.type + literal_column("''") == kind,
         )
         .scalar_subquery()
     )
@@ -322,10 +329,11 @@ def _local_date(moment: Any) -> date:
     return as_moment(moment).astimezone(site_timezone()).date()
 
 
-def _time_to_failure(conn: Connection, period: Period) -> dict[str, Any]:
+def time_to_failure_query(period: Period) -> Any:
+    """Per counted claim: its opening, and its unit's start event (or fallback event)."""
     start = case(STARTS, value=products.c.warranty_start)
     fallback = case(STARTS, value=products.c.warranty_fallback)
-    query = (
+    return (
         select(
             service_cases.c.opened_at,
             _start_event(start).label("started"),
@@ -343,6 +351,10 @@ def _time_to_failure(conn: Connection, period: Period) -> dict[str, Any]:
             *period.opened(),
         )
     )
+
+
+def _time_to_failure(conn: Connection, period: Period) -> dict[str, Any]:
+    query = time_to_failure_query(period)
     days: list[int] = []
     unstarted = 0
     for opened, started, fell_back, fallback_days in conn.execute(query).all():
@@ -394,8 +406,9 @@ def amount_text(minor: int, currency: str) -> str:
     return str(Decimal(minor).scaleb(-digits))
 
 
-def _warranty_cost(conn: Connection, period: Period) -> dict[str, Any]:
-    month = _local_month(conn, case_costs.c.at).label("month")
+def cost_query(dialect: str, period: Period) -> Any:
+    """Warranty cost lines summed per product, local month and currency."""
+    month = _local_month(dialect, case_costs.c.at).label("month")
     query = (
         select(
             products.c.code,
@@ -420,6 +433,11 @@ def _warranty_cost(conn: Connection, period: Period) -> dict[str, Any]:
         query = query.where(case_costs.c.at < period.until)
     if period.product_id is not None:
         query = query.where(units.c.product_id == period.product_id)
+    return query
+
+
+def _warranty_cost(conn: Connection, period: Period) -> dict[str, Any]:
+    query = cost_query(conn.dialect.name, period)
     items = []
     totals: dict[str, int] = {}
     for code, when, currency, minor, cases, lines in conn.execute(query).all():
@@ -445,9 +463,10 @@ def _warranty_cost(conn: Connection, period: Period) -> dict[str, Any]:
     }
 
 
-def _top_defects(conn: Connection, period: Period, limit: int) -> dict[str, Any]:
+def defects_query(period: Period) -> Any:
+    """Cases per defect code, with the code's names."""
     count = func.count().label("cases")
-    query = (
+    return (
         select(service_cases.c.defect_code, service_codes.c.name_en, service_codes.c.name_zh, count)
         .select_from(
             service_cases.outerjoin(
@@ -458,7 +477,10 @@ def _top_defects(conn: Connection, period: Period, limit: int) -> dict[str, Any]
         .group_by(service_cases.c.defect_code, service_codes.c.name_en, service_codes.c.name_zh)
         .order_by(count.desc(), service_cases.c.defect_code)
     )
-    rows = conn.execute(query).all()
+
+
+def _top_defects(conn: Connection, period: Period, limit: int) -> dict[str, Any]:
+    rows = conn.execute(defects_query(period)).all()
     total = sum(int(r.cases) for r in rows)
     running = 0
     items = []

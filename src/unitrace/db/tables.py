@@ -672,3 +672,8 @@ stolen_reports = Table(
     Column("cleared_by", String(80)),
     Index("ix_stolen_reports_unit", "unit_id"),
 )
+
+# the warranty report (aftersales/figures.py) reads the cases opened and the cost lines booked
+# in a period
+Index("ix_service_cases_opened", service_cases.c.opened_at)
+Index("ix_case_costs_at", case_costs.c.at)
