@@ -52,6 +52,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("recalls", "quality", "/recalls"),
     ("recall", "quality", "/recalls/RC-2026-01"),
     ("quality", "quality", "/quality?by=step"),
+    ("warranty-report", "quality", "/warranty-report?by=component_lot"),
     ("inventory", "warehouse", "/inventory"),
     ("inventory-units", "warehouse", "/inventory/units?location=SZ-FG"),
     ("shipments", "sales", "/shipments"),
@@ -77,13 +78,15 @@ PAGES: list[tuple[str, str, str]] = [
 ]
 # routes that are no page of their own (downloads, fragments)
 NOT_PAGES = {"/trace/affected.csv", "/recalls/{code}/notices.csv", "/quality/export",
-             "/assembly/bom", "/commission/serials.{kind}"}  # fmt: skip
+             "/assembly/bom", "/commission/serials.{kind}",
+             "/warranty-report/export"}  # fmt: skip
 
 
 def missing_pages() -> list[str]:
     """GET routes of the web interface that `PAGES` does not show."""
     import re
 
+    from unitrace.web.analytics import router as analytics
     from unitrace.web.channel import router as channel
     from unitrace.web.manage import router as manage
     from unitrace.web.pages import router as pages
@@ -91,7 +94,13 @@ def missing_pages() -> list[str]:
 
     shown = [re.sub(r"\?.*", "", path) for _name, _role, path in PAGES]
     found = []
-    for route in [*pages.routes, *manage.routes, *production.routes, *channel.routes]:
+    for route in [
+        *pages.routes,
+        *manage.routes,
+        *production.routes,
+        *channel.routes,
+        *analytics.routes,
+    ]:
         path = getattr(route, "path", "")
         if "GET" not in getattr(route, "methods", ()) or path in NOT_PAGES:
             continue

@@ -7,20 +7,26 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import insert, select, update
 
 from tests.clients import Api, assert_problem
 from tests.factories import make_location, make_lot, make_party, make_product, record
+from tests.pages import field_error, login
 from tests.plans import assert_no_full_scan, plan
 from unitrace.access.principal import SYSTEM, Actor
 from unitrace.aftersales import cases, figures
 from unitrace.aftersales.schemas import CaseIn, DiagnosisIn
+from unitrace.api.app import create_app
 from unitrace.config import site_timezone
 from unitrace.core.errors import Forbidden, ValidationError
 from unitrace.db.engine import Database
@@ -392,3 +398,84 @@ def test_failures_of_one_product_read_its_units_and_the_field_events_by_index(
     dialect = "sqlite" if db.is_sqlite else "postgresql"
     statement = figures.failures_query(dialect, "product", period)
     assert_no_full_scan(db, statement, "units", "events", "event_units", "service_cases")
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pages(db: Database, field: Field) -> Iterator[TestClient]:
+    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_the_warranty_report_page_shows_every_figure_in_chinese(
+    db: Database, pages: TestClient
+) -> None:
+    login(pages, db, "quality", lang="zh-CN")
+    pages.headers["Accept-Language"] = "zh-CN"
+    page = pages.get("/warranty-report?by=component_lot")
+
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "保修报表" in html and "按部件批次" in html
+    assert 'data-testid="kpi-units">5<' in html and 'data-testid="kpi-rate">60.0%<' in html
+    failures = html.split('data-testid="failures-table"')[1].split("</table>")[0]
+    assert "P-1" in failures and "75.0%" in failures and "P-2" in failures
+    assert 'data-testid="ttf-median">200<' in html and 'data-testid="ttf-p90">270<' in html
+    assert 'data-testid="cost-total-CNY">250.50<' in html
+    assert "压缩机故障" in html and "Compressor failure" not in html  # names in the page's language
+    for chart in ("failure-data", "ttf-data", "cost-data", "defect-data"):
+        assert f'id="{chart}"' in html
+    text = unescape(
+        re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S))
+    )
+    assert not re.findall(r"\b[A-Za-z]{2,}(?:[ ,;:]+[A-Za-z]{2,}){2,}\b", text)  # no English
+
+
+def test_the_page_downloads_its_tables_with_chinese_headers(
+    db: Database, pages: TestClient
+) -> None:
+    login(pages, db, "service", lang="zh-CN")
+    pages.headers["Accept-Language"] = "zh-CN"
+    costs = pages.get("/warranty-report/export?table=costs&format=csv")
+
+    assert costs.status_code == 200
+    assert costs.headers["content-disposition"] == 'attachment; filename="warranty-cost.csv"'
+    lines = list(csv.reader(io.StringIO(costs.content.decode("utf-8-sig"))))
+    assert lines[0][:4] == ["产品", "月份", "币种", "金额"]
+    assert lines[1][:4] == ["AC1", _month(OCTOBER), "CNY", "200.50"]
+    failures = pages.get("/warranty-report/export?table=failures&by=supplier&format=xlsx")
+    sheet = load_workbook(io.BytesIO(failures.content)).active
+    assert sheet is not None
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][0] == "分组值" and rows[1][:3] == ["SUP-A", None, 4]
+
+
+def test_bad_filters_are_named_next_to_their_fields(db: Database, pages: TestClient) -> None:
+    login(pages, db, "quality", lang="zh-CN")
+    pages.headers["Accept-Language"] = "zh-CN"
+    page = pages.get("/warranty-report?since=yesterday&until=2026-13-01&product=NOPE")
+
+    assert page.status_code == 422
+    assert "不是日期" in field_error(page.text, "since")
+    assert field_error(page.text, "until")
+    after = pages.get("/warranty-report?product=NOPE&since=2026-10-01&until=2026-09-01")
+    assert "没有产品" in field_error(after.text, "product")
+    assert "必须晚于起始日期" in field_error(after.text, "until")
+    export = pages.get("/warranty-report/export?since=yesterday", follow_redirects=False)
+    assert export.status_code == 303
+
+
+def test_who_sees_the_warranty_report(db: Database, pages: TestClient) -> None:
+    for role in ("service", "quality", "auditor", "admin"):
+        login(pages, db, role)
+        assert 'href="/warranty-report"' in pages.get("/").text, role
+    login(pages, db, "production")  # may open it, has nothing to do there
+    assert 'href="/warranty-report"' not in pages.get("/").text
+    assert pages.get("/warranty-report").status_code == 200
+    login(pages, db, "partner")
+    assert pages.get("/warranty-report").status_code == 403
+    assert pages.get("/warranty-report/export?table=costs").status_code == 403
+    login(pages, db, "quality")
+    assert 'href="/warranty-report"' in pages.get("/quality").text

@@ -134,6 +134,8 @@ PAGE_CASES: dict[str, list[str]] = {
     "/recalls/{code}/notices.csv": ["/recalls/{}/notices.csv"],
     "/quality": ["/quality?product={}"],
     "/quality/export": ["/quality/export?product={}"],
+    "/warranty-report": ["/warranty-report?product={}"],
+    "/warranty-report/export": ["/warranty-report/export?product={}"],
     "/inventory": ["/inventory?location={}", "/inventory?product={}"],
     "/inventory/units": ["/inventory/units?product=AC1&lot={}", "/inventory/units?location={}",
                          "/inventory/units?product={}"],
