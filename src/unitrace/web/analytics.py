@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 
 from unitrace.aftersales import figures
 from unitrace.catalog import service as catalog
@@ -80,11 +82,14 @@ def _rows(found: dict[str, Any], table: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _charts(found: dict[str, Any], locale: str) -> dict[str, Any]:
-    """The charts' data (charts.js kinds `bars` and `pareto`), labels in the page's language."""
+def _charts(found: dict[str, Any], locale: str) -> dict[str, Markup]:
+    """The charts' data (charts.js kinds `bars` and `pareto`), labels in the page's language, as
+    JSON for the page's data blocks. A `bars` chart draws its first label at the bottom, so the
+    labels go in reverse (the worst key, the first month, the shortest time at the top); the
+    JSON keeps that order (Jinja's `tojson` would sort the labels)."""
     failure = {
         str(i["key"] if i["key"] is not None else "—"): round((i["failure_rate"] or 0) * 100, 1)
-        for i in found["failures"]["items"][:30]
+        for i in reversed(found["failures"]["items"][:30])
     }
     histogram = {
         (
@@ -92,27 +97,30 @@ def _charts(found: dict[str, Any], locale: str) -> dict[str, Any]:
             if b["to_days"] is not None
             else _("%(low)s days or more") % {"low": b["from_days"]}
         ): b["claims"]
-        for b in found["time_to_failure"]["histogram"]
+        for b in reversed(found["time_to_failure"]["histogram"])
     }
     currencies = found["cost"]["totals"]
     # the currency with the most cost: the chart shows it (amounts of two currencies never add)
     main = max(currencies, key=lambda t: t["amount_minor"])["currency"] if currencies else "CNY"
-    cost = {
-        f"{i['month']} {i['product']}": float(i["amount"])
-        for i in found["cost"]["items"]
-        if i["currency"] == main
-    }
+    cost: dict[str, float] = {}  # per month, every product together (the table has each)
+    for i in reversed(found["cost"]["items"]):
+        if i["currency"] == main:
+            cost[i["month"]] = round(cost.get(i["month"], 0.0) + float(i["amount"]), 2)
     name = "name_zh" if locale == "zh-CN" else "name_en"
     pareto = [
         {"defect_code": i[name], "count": i["cases"], "cumulative": i["cumulative"]}
         for i in found["defects"]["items"]
     ]
-    return {
+    charts = {
         "failure": {"title": _("Field failure rate (%)"), "values": failure, "color": "#b3261e"},
         "histogram": {"title": _("Claims by days in warranty"), "values": histogram},
-        "cost": {"title": _("Warranty cost (%(currency)s)") % {"currency": main}, "values": cost},
+        "cost": {
+            "title": _("Warranty cost by month (%(currency)s)") % {"currency": main},
+            "values": cost,
+        },
         "defects": {"items": pareto, "count": _("Cases"), "cumulative": _("Cumulative share")},
     }
+    return {name: htmlsafe_json_dumps(data, sort_keys=False) for name, data in charts.items()}
 
 
 @router.get("/warranty-report")
