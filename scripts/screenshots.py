@@ -61,6 +61,8 @@ PAGES: list[tuple[str, str, str]] = [
     ("stocktakes", "warehouse", "/stocktakes"),
     ("stocktake", "warehouse", "/stocktakes/ST-DEMO"),
     ("sell-through", "sales", "/sell-through"),
+    ("cases", "service", "/cases"),
+    ("case", "service", "/cases/{case}"),
     ("products", "admin", "/products"),
     ("product", "admin", "/products/AC-9000"),
     ("bom", "admin", "/products/AC-9000/bom"),
@@ -79,6 +81,7 @@ PAGES: list[tuple[str, str, str]] = [
 # routes that are no page of their own (downloads, fragments)
 NOT_PAGES = {"/trace/affected.csv", "/recalls/{code}/notices.csv", "/quality/export",
              "/assembly/bom", "/commission/serials.{kind}",
+             "/cases/{number}/attachments/{attachment_id}",
              "/warranty-report/export"}  # fmt: skip
 
 
@@ -87,6 +90,7 @@ def missing_pages() -> list[str]:
     import re
 
     from unitrace.web.analytics import router as analytics
+    from unitrace.web.cases import router as cases
     from unitrace.web.channel import router as channel
     from unitrace.web.manage import router as manage
     from unitrace.web.pages import router as pages
@@ -94,13 +98,8 @@ def missing_pages() -> list[str]:
 
     shown = [re.sub(r"\?.*", "", path) for _name, _role, path in PAGES]
     found = []
-    for route in [
-        *pages.routes,
-        *manage.routes,
-        *production.routes,
-        *channel.routes,
-        *analytics.routes,
-    ]:
+    routers = [pages, manage, production, channel, cases, analytics]
+    for route in [r for router in routers for r in router.routes]:
         path = getattr(route, "path", "")
         if "GET" not in getattr(route, "methods", ()) or path in NOT_PAGES:
             continue
@@ -146,10 +145,13 @@ def build(folder: Path, units: int) -> tuple[str, dict[str, str]]:
                 "SELECT u.serial FROM units u JOIN products p ON p.id = u.product_id "
                 "WHERE p.code = 'AC-9000' ORDER BY u.serial DESC LIMIT 1"
             )).scalar_one()  # fmt: skip
+            case = conn.execute(text(
+                "SELECT number FROM service_cases ORDER BY closed_at IS NULL, id LIMIT 1"
+            )).scalar() or "SC-000001"  # fmt: skip
     finally:
         db.dispose()
     examples = {"repaired": repaired, "finished": finished, "in_stock": in_stock,
-                "shipment": quote(shipment, safe="")}  # fmt: skip
+                "shipment": quote(shipment, safe=""), "case": case}  # fmt: skip
     return url, {**examples, "prefix": repaired[:8]}
 
 

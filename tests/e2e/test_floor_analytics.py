@@ -8,27 +8,26 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from tests.e2e.floor import Floor
 from unitrace.access.principal import SYSTEM
-from unitrace.aftersales import cases, figures
-from unitrace.aftersales.schemas import CaseIn, DiagnosisIn
+from unitrace.aftersales import cases, casework, figures
+from unitrace.aftersales.schemas import CaseIn, CostIn, DiagnosisIn, ServiceCodeIn
 from unitrace.db.engine import Database
-from unitrace.db.tables import case_costs, event_units, events, service_codes, units
+from unitrace.db.tables import event_units, events, service_codes, units
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 CODES = [
     {"code": "E-COMP-A", "kind": "defect", "name_en": "Compressor failure",
-     "name_zh": "压缩机故障", "active": True},
+     "name_zh": "压缩机故障"},
     {"code": "E-PCB-A", "kind": "defect", "name_en": "Control board failure",
-     "name_zh": "控制板故障", "active": True},
+     "name_zh": "控制板故障"},
 ]  # fmt: skip
 
 
@@ -40,9 +39,12 @@ def claims(floor_server: str) -> str:
 
     db = Database(f"sqlite:///{_SERVED[floor_server]}")
     try:
-        with db.write() as conn:
+        with db.read() as conn:
             known = set(conn.execute(select(service_codes.c.code)).scalars())
-            conn.execute(insert(service_codes), [c for c in CODES if c["code"] not in known])
+        for code in CODES:
+            if code["code"] not in known:
+                casework.add_code(db, SYSTEM, ServiceCodeIn(**code))
+        with db.read() as conn:
             sold = (
                 conn.execute(
                     select(units.c.serial)
@@ -61,15 +63,8 @@ def claims(floor_server: str) -> str:
             if index < 4:
                 defect = CODES[index % 2]["code"]
                 cases.diagnose(db, SYSTEM, opened["number"], DiagnosisIn(defect_code=defect))
-            with db.write() as conn:
-                case_id = cases.case_row(conn, opened["number"]).id
-                conn.execute(
-                    insert(case_costs).values(
-                        case_id=case_id, kind="labour", coverage="warranty",
-                        amount_minor=15000 + index * 100, currency="CNY",
-                        at=datetime.now(UTC), by="service01",
-                    )
-                )  # fmt: skip
+            cost = CostIn(kind="labour", coverage="warranty", amount=f"{150 + index}.00")
+            casework.add_cost(db, SYSTEM, opened["number"], cost)
     finally:
         db.dispose()
     return floor_server

@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from tests.clients import Api, assert_problem
 from tests.factories import make_location, make_lot, make_party, make_product, record
 from tests.pages import field_error, login
 from tests.plans import assert_no_full_scan, plan
 from unitrace.access.principal import SYSTEM, Actor
-from unitrace.aftersales import cases, figures
-from unitrace.aftersales.schemas import CaseIn, DiagnosisIn
+from unitrace.aftersales import cases, casework, figures
+from unitrace.aftersales.schemas import CaseIn, CostIn, DiagnosisIn, ServiceCodeIn
 from unitrace.api.app import create_app
 from unitrace.config import site_timezone
 from unitrace.core.errors import Forbidden, ValidationError
@@ -35,7 +35,6 @@ from unitrace.db.tables import (
     case_parts,
     events,
     service_cases,
-    service_codes,
     units,
 )
 from unitrace.ledger import service as ledger
@@ -59,17 +58,11 @@ def _month(moment: datetime) -> str:
 
 
 def _codes(db: Database) -> None:
-    """The defect codes (until casework's `service-codes seed` is there to call)."""
-    with db.write() as conn:
-        conn.execute(
-            insert(service_codes),
-            [
-                {"code": "D-COMP", "kind": "defect", "name_en": "Compressor failure",
-                 "name_zh": "压缩机故障", "active": True},
-                {"code": "D-NOISE", "kind": "defect", "name_en": "Abnormal noise",
-                 "name_zh": "异响", "active": True},
-            ],
-        )  # fmt: skip
+    for code, en, zh in (("D-COMP", "Compressor failure", "压缩机故障"),
+                         ("D-NOISE", "Abnormal noise", "异响")):  # fmt: skip
+        casework.add_code(
+            db, SYSTEM, ServiceCodeIn(code=code, kind="defect", name_en=en, name_zh=zh)
+        )
 
 
 def _open(db: Database, serial: str, *, claim: bool = True, defect: str | None = None) -> str:
@@ -95,17 +88,14 @@ def _close(db: Database, number: str, outcome: str) -> None:
         )
 
 
-def _cost(db: Database, number: str, kind: str, coverage: str, minor: int, currency: str,
+def _cost(db: Database, number: str, kind: str, coverage: str, amount: str, currency: str,
           at: datetime) -> None:  # fmt: skip
-    """A cost line as casework's `POST /cases/{number}/costs` keeps it (in minor units)."""
+    """A cost line through casework (`POST /cases/{number}/costs`), booked at `at`."""
+    casework.add_cost(db, SYSTEM, number, CostIn(kind=kind, coverage=coverage, amount=amount,
+                                                 currency=currency))  # fmt: skip
     with db.write() as conn:
-        case = cases.case_row(conn, number)
-        conn.execute(
-            insert(case_costs).values(
-                case_id=case.id, kind=kind, coverage=coverage, amount_minor=minor,
-                currency=currency, at=at, by="tester",
-            )
-        )  # fmt: skip
+        latest = select(func.max(case_costs.c.id)).scalar_subquery()
+        conn.execute(update(case_costs).where(case_costs.c.id == latest).values(at=at))
 
 
 def _replace_part(db: Database, number: str, unit: str, old: str, new: str) -> None:
@@ -180,19 +170,19 @@ def field(db: Database) -> Field:
         "U1": _open(db, "U1", defect="D-COMP"),
         "U2a": _open(db, "U2", defect="D-COMP"),
     }
-    _close(db, made["U2a"], "resolved")
+    _cost(db, made["U2a"], "labour", "warranty", "50", "CNY", NOVEMBER)
+    _close(db, made["U2a"], "resolved")  # casework takes no cost line on a closed case
     made["U2b"] = _open(db, "U2")
     made["U3"] = _open(db, "U3", defect="D-COMP")
     made["U4"] = _open(db, "U4", defect="D-NOISE")
+    _cost(db, made["U4"], "labour", "goodwill", "30", "CNY", NOVEMBER)
     _close(db, made["U4"], "rejected")
     made["U5"] = _open(db, "U5", claim=False, defect="D-NOISE")
     _replace_part(db, made["U3"], "U3", "B3", "B7")
-    _cost(db, made["U1"], "parts", "warranty", 12050, "CNY", OCTOBER)
-    _cost(db, made["U1"], "labour", "warranty", 8000, "CNY", OCTOBER)
-    _cost(db, made["U1"], "shipping", "chargeable", 1500, "CNY", OCTOBER)
-    _cost(db, made["U2a"], "labour", "warranty", 5000, "CNY", NOVEMBER)
-    _cost(db, made["U3"], "parts", "warranty", 1000, "USD", NOVEMBER)
-    _cost(db, made["U4"], "labour", "goodwill", 3000, "CNY", NOVEMBER)
+    _cost(db, made["U1"], "parts", "warranty", "120.50", "CNY", OCTOBER)
+    _cost(db, made["U1"], "labour", "warranty", "80.00", "CNY", OCTOBER)
+    _cost(db, made["U1"], "shipping", "chargeable", "15", "CNY", OCTOBER)
+    _cost(db, made["U3"], "parts", "warranty", "10", "USD", NOVEMBER)
     return Field(made)
 
 

@@ -114,6 +114,28 @@ OPS = [
     Op("POST", "/cases/{number}/diagnosis", CASE_WRITERS,
        lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/diagnosis",
                      {"json": {"note": f"by {r}"}})),
+    # case work: reads by every role (a partner its own case), notes, costs, files by writers
+    Op("GET", "/cases", ALL, lambda r, w: ("/cases?state=open", {})),
+    Op("GET", "/cases/{number}", ALL,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-000001')}", {})),
+    Op("POST", "/cases/{number}/notes", CASE_WRITERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/notes", {"json": {"text": r}})),
+    Op("POST", "/cases/{number}/costs", CASE_WRITERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/costs",
+                     {"json": {"kind": "labour", "coverage": "warranty", "amount": "1"}})),
+    # attachments 1, 2, 3: admin's, the partner's, service's
+    Op("POST", "/cases/{number}/attachments", CASE_WRITERS,
+       lambda r, w: (f"/cases/{CASES.get(r, 'SC-999999')}/attachments",
+                     {"files": {"file": ("p.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}})),
+    Op("GET", "/cases/{number}/attachments/{attachment_id}", ALL,
+       lambda r, w: ("/cases/SC-000002/attachments/2" if r == "partner"
+                     else "/cases/SC-000001/attachments/1", {})),
+    Op("GET", "/service-codes", ALL, lambda r, w: ("/service-codes", {})),
+    Op("POST", "/service-codes", frozenset({"admin", "service"}),
+       lambda r, w: ("/service-codes", {"json": {"code": f"S-{r}", "kind": "symptom",
+                                                  "name_en": r, "name_zh": r}})),
+    Op("PATCH", "/service-codes/{code}", frozenset({"admin", "service"}),
+       lambda r, w: ("/service-codes/S-admin", {"json": {"name_zh": r}})),
     Op("GET", "/me", ALL, lambda r, w: ("/me", {})),
     Op("GET", "/roles", ALL, lambda r, w: ("/roles", {})),
     Op("GET", "/users", ADMIN, lambda r, w: ("/users", {})),
@@ -237,6 +259,11 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
         others[role] = access.create_token(db, SYSTEM, "target", f"for {role}")["id"]
     return World(inspect, ship, sell, own, others, east_unit, south_unit, recalled, shipping,
                  alerts, reported, shipped.event_id), tokens  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def attachments_home(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNITRACE_HOME", str(tmp_path / "home"))  # case attachments go here
 
 
 @pytest.fixture

@@ -24,8 +24,11 @@ from starlette.routing import Mount, Route
 
 from tests.factories import make_location, make_lot, make_party, make_product, make_units, record
 from unitrace.access import service as access
-from unitrace.access.principal import SYSTEM
+from unitrace.access.principal import SYSTEM, Actor
+from unitrace.aftersales import cases, casework
+from unitrace.aftersales.schemas import CaseIn
 from unitrace.api.app import API_PREFIX, create_app
+from unitrace.catalog.service import party_id
 from unitrace.channel import service as channel
 from unitrace.channel import stocktake
 from unitrace.config import Limits
@@ -51,6 +54,7 @@ B_THINGS = {
     "recall": ("RC-B-SECRET", "RC-Z-NOSUCH"),
     "stocktake": ("STK-B-SECRET", "STK-Z-NOSUCH"),
     "user": ("user-b-secret", "user-z-nosuch"),
+    "service case": ("SC-000001", "SC-999999"),
 }
 SECRETS = [theirs for theirs, _unknown in B_THINGS.values()]
 assert not [(a, b) for a in SECRETS for b in SECRETS if a != b and a in b], "names overlap"
@@ -98,6 +102,10 @@ API_CASES: dict[str, list[str]] = {
     "/inventory": ["/inventory?location={}", "/inventory?product={}"],
     "/diversions": ["/diversions?party={}"],
     "/stocktakes/{code}": ["/stocktakes/{}"],
+    "/cases": ["/cases?q={}", "/cases?party={}", "/cases?product={}"],
+    "/cases/{number}": ["/cases/{}"],
+    "/cases/{number}/attachments/{attachment_id}": ["/cases/{}/attachments/1"],
+    "/service-codes": [],
 }  # fmt: skip
 
 # Every page (GET) → the requests that name something, as above.
@@ -145,6 +153,9 @@ PAGE_CASES: dict[str, list[str]] = {
     "/stocktakes": ["/stocktakes?code={}"],
     "/stocktakes/{code}": ["/stocktakes/{}"],
     "/sell-through": [],
+    "/cases": ["/cases?q={}", "/cases?party={}"],
+    "/cases/{number}": ["/cases/{}"],
+    "/cases/{number}/attachments/{attachment_id}": ["/cases/{}/attachments/1"],
     "/healthz": [],
     "/api/docs": [],
     "/api/openapi.json": [],
@@ -243,10 +254,17 @@ def build(db: Database) -> None:
     stocktake.open_count(db, SYSTEM, "STK-B-SECRET", ["LOC-B-SECRET"])
     access.create_user(db, SYSTEM, "user-a", PASSWORD, "partner", "D-A")
     access.create_user(db, SYSTEM, "user-b-secret", PASSWORD, "partner", "D-B-SECRET")
+    # B's service case (SC-000001), with a photo
+    with db.read() as conn:
+        b_party = party_id(conn, "D-B-SECRET")
+    b_user = Actor("user-b-secret", "partner", party_id=b_party)
+    number = cases.open_case(db, b_user, CaseIn(serial=b[3], warranty_claim=False))["number"]
+    casework.add_attachment(db, b_user, number, "b.pdf", b"%PDF-1.4\n%%EOF\n")
 
 
 @pytest.fixture
-def world(db: Database) -> Iterator[World]:
+def world(db: Database, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.setenv("UNITRACE_HOME", str(tmp_path / "home"))  # B's case attachment
     build(db)
     token = access.create_token(db, SYSTEM, "user-a", "isolation")["token"]
     with TestClient(create_app(db, limits=NO_RATE_LIMIT), raise_server_exceptions=False) as client:

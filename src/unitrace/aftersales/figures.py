@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import statistics
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from babel.numbers import get_currency_precision
 from sqlalchemy import Connection, case, distinct, func, literal_column, or_, select, union
 from sqlalchemy.sql.elements import ColumnElement
 
 from unitrace.access.principal import Actor
+from unitrace.aftersales.casework import amount_text
 from unitrace.aftersales.warranty import STARTS
 from unitrace.config import site_timezone
 from unitrace.core.clock import as_moment
@@ -395,15 +394,6 @@ def _quantile(values: list[int], share: float) -> float | None:
         return float(statistics.median(values))
     cuts = statistics.quantiles(values, n=100, method="inclusive")
     return round(float(cuts[round(share * 100) - 1]), 2)
-
-
-def amount_text(minor: int, currency: str) -> str:
-    """Minor units as the currency's decimal text (fen → yuan: 12345 CNY → "123.45")."""
-    try:
-        digits = get_currency_precision(currency)
-    except Exception:  # an unknown code: two digits, as most currencies
-        digits = 2
-    return str(Decimal(minor).scaleb(-digits))
 
 
 def cost_query(dialect: str, period: Period) -> Any:

@@ -63,3 +63,44 @@ class DiagnosisIn(Strict):
 # --- figures -----------------------------------------------------------------------------------
 
 FigureFormat = Literal["json", "csv", "xlsx"]  # a figure as JSON, or its table downloaded
+
+# --- case work: notes, cost lines, service codes (casework) ------------------------------------
+
+CostKind = Literal["parts", "labour", "shipping"]
+Coverage = Literal["warranty", "chargeable", "goodwill"]
+CodeKind = Literal["symptom", "defect"]
+
+
+class NoteIn(Strict):
+    """A note on a case (what the customer said, what the technician saw …)."""
+
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CostIn(Strict):
+    """A cost line: `amount` as decimal text in the currency's unit (`128.50` yuan), stored in
+    its minor unit (fen); `currency` an ISO 4217 code."""
+
+    kind: CostKind
+    coverage: Coverage
+    amount: str = Field(min_length=1, max_length=20, examples=["128.50"])
+    currency: str = Field(default="CNY", min_length=3, max_length=3)
+    description: str = Field(default="", max_length=200)
+
+
+class ServiceCodeIn(Strict):
+    """A symptom or defect code with its names in both languages."""
+
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: CodeKind
+    name_en: str = Field(min_length=1, max_length=200)
+    name_zh: str = Field(min_length=1, max_length=200)
+    active: bool = True
+
+
+class ServiceCodePatch(Strict):
+    """What to change of a code (its code and kind stay)."""
+
+    name_en: str | None = Field(default=None, min_length=1, max_length=200)
+    name_zh: str | None = Field(default=None, min_length=1, max_length=200)
+    active: bool | None = None

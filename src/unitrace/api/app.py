@@ -113,6 +113,7 @@ def create_app(
     from fastapi.staticfiles import StaticFiles
 
     from unitrace.web.analytics import router as analytics_pages
+    from unitrace.web.cases import router as cases_pages
     from unitrace.web.channel import router as channel_pages
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.manage import router as manage_router
@@ -120,7 +121,9 @@ def create_app(
     from unitrace.web.pages import router as pages_router
     from unitrace.web.production import router as production_pages
 
-    for pages in (pages_router, manage_router, production_pages, channel_pages, analytics_pages):
+    page_routers = (pages_router, manage_router, production_pages, channel_pages, cases_pages,
+                    analytics_pages)  # fmt: skip
+    for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)
         app.include_router(pages, dependencies=[Depends(guard)])
     app.add_exception_handler(LoginRequired, login_redirect)

@@ -17,6 +17,7 @@ from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.catalog import service as catalog
 from unitrace.catalog.schemas import ProductCreate
+from unitrace.cli.casework import codes_app
 from unitrace.cli.catalog import location_app, party_app
 from unitrace.cli.channel import (
     container_command,
@@ -72,6 +73,7 @@ for sub, name in (
     (stocktake_app, "stocktake"),
     (party_app, "party"),
     (location_app, "location"),
+    (codes_app, "service-codes"),
 ):
     app.add_typer(sub, name=name)
 app.command("ship")(ship_command)

@@ -66,6 +66,7 @@ def pages() -> tuple[Page, ...]:
         ),
         Page("/stocktakes", "Stocktakes", _all("catalog.read"), _all("event:count"), True),
         Page("/sell-through", "Sell-through", _all("event:sell")),
+        Page("/cases", "Service cases", _all("service.read"), _all("service.write"), True),
         Page("/products", "Products", _all("read")),
         Page("/lots", "Lots", _all("catalog.read")),
         Page("/parties", "Parties", _all("catalog.read")),
