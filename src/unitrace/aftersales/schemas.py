@@ -223,6 +223,7 @@ class CancelIn(Strict):
 
 # --- figures -----------------------------------------------------------------------------------
 
+FigureFormat = Literal["json", "csv", "xlsx"]  # a figure as JSON, or its table downloaded
 
 # --- case work: notes, cost lines, service codes (casework) ------------------------------------
 

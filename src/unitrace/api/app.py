@@ -112,6 +112,7 @@ def create_app(
 
     from fastapi.staticfiles import StaticFiles
 
+    from unitrace.web.analytics import router as analytics_pages
     from unitrace.web.cases import router as cases_pages
     from unitrace.web.channel import router as channel_pages
     from unitrace.web.claims import router as claims_pages
@@ -124,7 +125,7 @@ def create_app(
     from unitrace.web.spares import router as spares_pages
     from unitrace.web.warranty import router as warranty_pages
 
-    for pages in (
+    page_routers = (
         pages_router,
         manage_router,
         production_pages,
@@ -134,7 +135,9 @@ def create_app(
         warranty_pages,
         claims_pages,
         spares_pages,
-    ):
+        analytics_pages,
+    )
+    for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)
         app.include_router(pages, dependencies=[Depends(guard)])
     app.add_exception_handler(LoginRequired, login_redirect)

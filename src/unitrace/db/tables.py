@@ -690,3 +690,8 @@ stolen_reports = Table(
         sqlite_where=text("cleared_at IS NULL"),
     ),
 )
+
+# the warranty report (aftersales/figures.py) reads the cases opened and the cost lines booked
+# in a period
+Index("ix_service_cases_opened", service_cases.c.opened_at)
+Index("ix_case_costs_at", case_costs.c.at)

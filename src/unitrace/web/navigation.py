@@ -52,6 +52,13 @@ def pages() -> tuple[Page, ...]:
         Page("/trace", "Trace", _all("trace")),
         Page("/recalls", "Recalls", _all("trace")),
         Page("/quality", "Quality", _all("trace")),
+        Page(
+            "/warranty-report",
+            "Warranty report",
+            _all("trace", "service.read"),
+            _all("recall.manage", "warranty.manage"),
+            True,
+        ),
         Page("/inventory", "Inventory", _all("catalog.read")),
         Page("/shipments", "Shipments", _all("catalog.read"), _all("event:ship"), True),
         Page(
