@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -87,11 +88,19 @@ def local_time(moment: datetime, offset: str) -> str:
     return moment.astimezone(timezone(delta)).isoformat()
 
 
-def dossier(db: Database, actor: Actor, serial: str, product: str | None = None) -> dict[str, Any]:
+def dossier(
+    db: Database,
+    actor: Actor,
+    serial: str,
+    product: str | None = None,
+    *,
+    conn: Connection | None = None,
+) -> dict[str, Any]:
     """Everything about one unit: identity, state, components and its whole event timeline.
-    A partner sees only its own time with the unit (`scope.partner_view`)."""
+    A partner sees only its own time with the unit (`scope.partner_view`). `conn`: a read
+    transaction the caller holds (the service desk reads its whole answer in one)."""
     actor.require("read")
-    with db.read() as conn:
+    with nullcontext(conn) if conn is not None else db.read() as conn:
         unit = find_unit(conn, actor, serial, product)
         prod = conn.execute(select(products).where(products.c.id == unit.product_id)).one()
         lot_info = None
