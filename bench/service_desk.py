@@ -4,7 +4,9 @@
     python bench/service_desk.py --db /tmp/desk.db --reuse             # measure it again
 
 Builds a SQLite database of N units of one product (24 months of warranty from the sale),
-commissioned in one event through the write path (set-based, as bench/commission.py). A random
+commissioned in one event through the write path (set-based, as bench/commission.py). Most of
+them are received and sold in events of many units, one in 50 gets a new compressor (a replace_part
+event each), so that the ledger holds many events of each kind. A random
 sample of them (`--sample`, in groups of 10) then lives a life through the write path, in
 batches of events, one batch a round, each event naming one group: a component assembled in,
 then receive, inspect, move, ship to a distributor, deliver, sell (a few groups out of the
@@ -73,15 +75,18 @@ def _life(events: int) -> list[str]:
 
 
 BACKGROUND = (("receive", 10_000, {"location": "WH1"}), ("sell", 100, {"region": "CN-31"}))
+REPAIRED_EVERY = 50
 
 
 def _background(db: Any, serials: list[str], born: datetime) -> None:
     """The rest of the units: received, then sold from stock, in events of many units (10,000,
-    then 100 units an event) in the hours after their commission — so the ledger holds many
-    sale events (10,000 at 1,000,000 units), as a live one does, before the sample's."""
+    then 100 units an event) in the hours after their commission, and one in 50 repaired with a
+    new compressor (a replace_part event each) — so the ledger holds many sale and part
+    replacement events (10,000 and 20,000 at 1,000,000 units), as a live one does, before the
+    sample's."""
     from unitrace.access.principal import SYSTEM
     from unitrace.ledger import service as ledger
-    from unitrace.ledger.schemas import EventIn
+    from unitrace.ledger.schemas import CommissionIn, EventIn, UnitRef
 
     at = born + timedelta(hours=2)
     for kind, size, fields in BACKGROUND:
@@ -93,6 +98,21 @@ def _background(db: Any, serials: list[str], born: datetime) -> None:
         for first in range(0, len(events), max(1, 20_000 // size)):
             ledger.record_events(db, SYSTEM, events[first : first + max(1, 20_000 // size)])
         at += timedelta(hours=6)
+    # one unit in 50 had its compressor replaced (a repair): assemble, then replace_part
+    repaired = serials[::REPAIRED_EVERY]
+    parts = ledger.commission_units(db, SYSTEM, CommissionIn(
+        product="CMP", count=2 * len(repaired), event_time=born)).serials  # fmt: skip
+    for kind, offset in (("assemble", timedelta(0)), ("replace_part", timedelta(hours=6))):
+        events = [
+            EventIn.model_construct(
+                type=kind, parent=UnitRef(product="AC", serial=unit),
+                units=[UnitRef(product="CMP", serial=parts[2 * i + (kind != "assemble")])],
+                removed=[UnitRef(product="CMP", serial=parts[2 * i])] if kind != "assemble" else [],
+                event_time=at + offset + timedelta(seconds=i))
+            for i, unit in enumerate(repaired)
+        ]  # fmt: skip
+        for first in range(0, len(events), 1_000):
+            ledger.record_events(db, SYSTEM, events[first : first + 1_000])
 
 
 def build(path: Path, units: int, sample: int, seed: int) -> dict[str, Any]:

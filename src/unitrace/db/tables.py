@@ -672,3 +672,14 @@ stolen_reports = Table(
     Column("cleared_by", String(80)),
     Index("ix_stolen_reports_unit", "unit_id"),
 )
+
+# A unit's dossier lists the parts taken out of it and its components (`ledger.genealogy`:
+# replace_part and disassemble events by their parent unit); repairs make those events common,
+# and without this index the lookup walks every one of them in the ledger (issue 14, bench)
+Index(
+    "ix_events_parent_unit",
+    events.c.parent_unit_id,
+    events.c.type,
+    postgresql_where=text("parent_unit_id IS NOT NULL"),
+    sqlite_where=text("parent_unit_id IS NOT NULL"),
+)
