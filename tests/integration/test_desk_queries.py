@@ -34,6 +34,7 @@ def lived(db: Database) -> str:
     case, among 300 others sold too — so a plan that walks every sale differs from one that
     goes by the unit. PostgreSQL plans by statistics (ANALYZE), SQLite without."""
     make_product(db, warranty_months=24, warranty_start="sale")
+    make_product(db, "CMP", rule="C{seq:6}")
     make_location(db)
     make_location(db, "SVC", kind="service")
     make_party(db, regions=["CN-44"])
@@ -43,6 +44,20 @@ def lived(db: Database) -> str:
     for i, serial in enumerate(serials[1:]):  # a sale each, as shops report them
         record(db, type="sell", serials=[serial], event_time=start + timedelta(minutes=i + 1))
     unit = serials[0]
+    parts = make_units(db, "CMP", count=70, event_time=start)
+    for i, serial in enumerate(serials[1:21]):  # repairs elsewhere: parts replaced in 20 units
+        one, other = parts[3 * i], parts[3 * i + 1]
+        at = start + timedelta(days=1, minutes=i)
+        record(db, type="assemble", parent={"serial": serial}, units=[{"serial": one}],
+               event_time=at)  # fmt: skip
+        record(db, type="replace_part", parent={"serial": serial}, units=[{"serial": other}],
+               removed=[{"serial": one}], event_time=at + timedelta(seconds=1))  # fmt: skip
+    # the unit itself: two components, one of them replaced once
+    own = parts[-3:]
+    record(db, type="assemble", parent={"serial": unit}, units=[{"serial": own[0]},
+           {"serial": own[1]}], event_time=start + timedelta(days=2))  # fmt: skip
+    record(db, type="replace_part", parent={"serial": unit}, units=[{"serial": own[2]}],
+           removed=[{"serial": own[0]}], event_time=start + timedelta(days=3))  # fmt: skip
     later = start + timedelta(days=10)
     for n, (kind, extra) in enumerate([
         ("ship", {"party": "D-EAST"}), ("deliver", {}), ("sell", {"region": "CN-44"}),
@@ -126,6 +141,21 @@ def test_a_desk_answer_is_one_read_transaction(
 
     assert len(checkouts) == 1, checkouts
     assert statements, "the answer ran no statement"
+
+
+def test_the_parts_taken_out_of_a_unit_are_found_by_the_unit_not_by_walking_every_repair(
+    db: Database, lived: str, statements: list[tuple[str, Any]]
+) -> None:
+    """The dossier's removed parts (`ledger.genealogy`) — replace_part and disassemble events of
+    the unit and its components — go by `ix_events_parent_unit`, not through every part
+    replacement of every unit (`ix_events_type_time`), which repairs make many."""
+    answer = desk.answer(db, AGENT, lived)
+
+    assert len(answer["unit"]["component_tree"]) == 2, answer["unit"]["component_tree"]
+    removed = [(sql, plan) for sql, plan in plans(db, statements) if "parent_unit_id IN" in sql]
+    assert removed, "the spy saw no removed-parts lookup"
+    for _sql, plan in removed:
+        assert "ix_events_parent_unit" in plan and "ix_events_type_time" not in plan, plan
 
 
 @pytest.mark.xfail(
