@@ -695,3 +695,13 @@ stolen_reports = Table(
 # in a period
 Index("ix_service_cases_opened", service_cases.c.opened_at)
 Index("ix_case_costs_at", case_costs.c.at)
+# A unit's dossier lists the parts taken out of it and its components (`ledger.genealogy`:
+# replace_part and disassemble events by their parent unit); repairs make those events common,
+# and without this index the lookup walks every one of them in the ledger (issue 14, bench)
+Index(
+    "ix_events_parent_unit",
+    events.c.parent_unit_id,
+    events.c.type,
+    postgresql_where=text("parent_unit_id IS NOT NULL"),
+    sqlite_where=text("parent_unit_id IS NOT NULL"),
+)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from unitrace.access.principal import Actor
@@ -72,18 +74,30 @@ def _code(conn: Connection, table: Any, row_id: int | None) -> str | None:
     return conn.execute(select(table.c.code).where(table.c.id == row_id)).scalar()
 
 
+@lru_cache(maxsize=256)
+def _zone(offset: str) -> timezone:
+    sign = -1 if offset.startswith("-") else 1
+    return timezone(timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])) * sign)
+
+
 def local_time(moment: datetime, offset: str) -> str:
     """A UTC moment as ISO text in the UTC offset it was recorded with (`+08:00`)."""
-    sign = -1 if offset.startswith("-") else 1
-    delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])) * sign
-    return moment.astimezone(timezone(delta)).isoformat()
+    return moment.astimezone(_zone(offset)).isoformat()
 
 
-def dossier(db: Database, actor: Actor, serial: str, product: str | None = None) -> dict[str, Any]:
+def dossier(
+    db: Database,
+    actor: Actor,
+    serial: str,
+    product: str | None = None,
+    *,
+    conn: Connection | None = None,
+) -> dict[str, Any]:
     """Everything about one unit: identity, state, components and its whole event timeline.
-    A partner sees only its own time with the unit (`scope.partner_view`)."""
+    A partner sees only its own time with the unit (`scope.partner_view`). `conn`: a read
+    transaction the caller holds (the service desk reads its whole answer in one)."""
     actor.require("read")
-    with db.read() as conn:
+    with nullcontext(conn) if conn is not None else db.read() as conn:
         unit = find_unit(conn, actor, serial, product)
         prod = conn.execute(select(products).where(products.c.id == unit.product_id)).one()
         lot_info = None
@@ -95,7 +109,7 @@ def dossier(db: Database, actor: Actor, serial: str, product: str | None = None)
                 "expiry_date": lot.expiry_date.isoformat() if lot.expiry_date else None,
                 "supplier": _code(conn, parties, lot.supplier_id),
             }
-        rows = conn.execute(timeline_query(unit.id)).all()
+        rows = conn.execute(_TIMELINE, {"unit_pk": unit.id}).all()
         status = Status(unit.status)
         now: dict[str, Any] = {
             "location": _code(conn, locations, unit.location_id),
@@ -179,8 +193,9 @@ def _unit_brief(conn: Connection, where: Any) -> list[dict[str, Any]]:
     ]
 
 
-def timeline_query(unit_pk: int) -> Any:
-    """A unit's events, oldest first (uses the event_units primary key: unit_id first)."""
+def timeline_query(unit_pk: Any) -> Any:
+    """A unit's events, oldest first (uses the event_units primary key: unit_id first);
+    `unit_pk` a unit's id, or a bound parameter (`_TIMELINE`)."""
     parent_unit = aliased(units)
     return (
         select(
@@ -199,12 +214,17 @@ def timeline_query(unit_pk: int) -> Any:
     )
 
 
+# built once: a dossier of 200 events spends its time on rows, not on building its query
+_TIMELINE = timeline_query(bindparam("unit_pk"))
+_ROLE_NAMES = {int(role): role.name.lower() for role in Role}
+
+
 def _timeline_item(r: Any) -> dict[str, Any]:
     rule = rule_for(r.type)
     return {
         "event_id": r.event_id,
         "type": r.type,
-        "role": Role(r.role).name.lower(),
+        "role": _ROLE_NAMES[r.role],
         "event_time": local_time(r.event_time, r.event_tz),
         "record_time": r.record_time.isoformat(),
         "biz_step": rule.biz_step,

@@ -1,7 +1,7 @@
 """after-sales claims: one rule for all products a check, one uncleared stolen report a unit
 
 Revision ID: 0010_claims
-Revises: 0009
+Revises: 0010_analytics
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_claims"
-down_revision = "0009"
+down_revision = "0010_analytics"
 branch_labels = None
 depends_on = None
 

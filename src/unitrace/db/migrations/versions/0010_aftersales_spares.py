@@ -1,7 +1,7 @@
 """after-sales, spares: the requests a unit arrived for, by unit (is a spare reserved?)
 
 Revision ID: 0010_spares
-Revises: 0009
+Revises: 0010_claims
 Create Date: 2026-12-02 08:05:00
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010_spares"
-down_revision = "0009"
+down_revision = "0010_claims"
 branch_labels = None
 depends_on = None
 
