@@ -49,3 +49,25 @@ def test_a_refused_claim_and_a_bad_state_say_why_and_exit_non_zero(db: Database,
     assert second.exit_code == 4 and "checks.open_case" in second.output
     assert unclosed.exit_code == 2 and "outcome" in unclosed.output
     assert consumed.exit_code == 2 and "PRODUCT:LOT:QUANTITY" in consumed.output
+
+
+def test_a_case_is_shown_with_its_timeline_and_parts_and_listed_by_state(
+    db: Database, cli: Any
+) -> None:
+    serial = _world(db)
+    number = json.loads(cli("case", "open", serial, "--location", "SVC1", "--json").stdout)[
+        "number"
+    ]
+    cli("case", "step", number, "receive_return", "--note", "brought in")
+    cli("case", "part", number, "--removed", "PCB-1", "--installed", "PCB-2", "--reason", "burnt")
+
+    shown = cli("case", "show", number)
+    listed = cli("case", "list", "--state", "open")
+    closed = cli("case", "list", "--state", "closed", "--json")
+
+    assert shown.exit_code == 0, shown.output
+    assert "return" in shown.stdout and "brought in" in shown.stdout
+    assert "part PCB-1 → PCB-2 burnt" in shown.stdout
+    assert listed.exit_code == 0 and number in listed.stdout and "1 cases" in listed.stdout
+    assert json.loads(closed.stdout)["total"] == 0
+    assert cli("case", "show", "SC-999999").exit_code == 3

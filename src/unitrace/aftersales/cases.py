@@ -83,10 +83,15 @@ def move(conn: Connection, case_id: int, to: str, by: str, at: datetime, note: s
         raise InvalidTransition(f"case {case} changed meanwhile; look again")
     conn.execute(
         insert(case_history).values(
-            case_id=case_id, at=at, by=by, kind="state", from_state=state, to_state=to,
+            case_id=case_id,
+            at=at,
+            by=by,
+            kind="state",
+            from_state=state,
+            to_state=to,
             text=note,
         )
-    )  # fmt: skip
+    )
 
 
 def for_unit(conn: Connection, unit_id: int) -> list[dict[str, Any]]:
@@ -213,10 +218,14 @@ def open_case(db: Database, actor: Actor, data: CaseIn) -> dict[str, Any]:
         )
         conn.execute(
             insert(case_history).values(
-                case_id=case_id, at=now, by=actor.username, kind="state", to_state="open",
+                case_id=case_id,
+                at=now,
+                by=actor.username,
+                kind="state",
+                to_state="open",
                 text=data.description,
             )
-        )  # fmt: skip
+        )
         row = case_row(conn, number)
         audit.append(
             conn, actor, "create", "case", number, None, summary(row) | {"serial": unit.serial}
@@ -262,10 +271,13 @@ def diagnose(db: Database, actor: Actor, number: str, data: DiagnosisIn) -> dict
             found = claims.genealogy_check(conn, case.unit_id, data.found_components)
             conn.execute(
                 insert(case_history).values(
-                    case_id=case.id, at=now, by=actor.username, kind="check",
+                    case_id=case.id,
+                    at=now,
+                    by=actor.username,
+                    kind="check",
                     text=found.reason,
                 )
-            )  # fmt: skip
+            )
         requests = (
             spares.request_missing(conn, case.id, case.location_id, needs, now) if needs else []
         )
@@ -321,9 +333,10 @@ def change_state(db: Database, actor: Actor, number: str, data: StateIn) -> dict
     problems: list[FieldError] = []
     if data.to == "closed" and data.outcome is None:
         problems.append(
-            FieldError("outcome", "closing a case needs its outcome: resolved, rejected or "
-                       "no_fault_found")
-        )  # fmt: skip
+            FieldError(
+                "outcome", "closing a case needs its outcome: resolved, rejected or no_fault_found"
+            )
+        )
     if data.to != "closed" and data.outcome is not None:
         problems.append(FieldError("outcome", "only a closed case has an outcome", data.outcome))
     if problems:
@@ -407,16 +420,19 @@ def _step_events(
         where = data.location or service_location
         if where is None and not actor.is_partner:
             problems.append(
-                FieldError("location", "name the location the unit comes back to: the case "
-                           "has no service location")
-            )  # fmt: skip
+                FieldError(
+                    "location",
+                    "name the location the unit comes back to: the case has no service location",
+                )
+            )
         made.append(EventIn(type="return", location=where, data=data.data | note, **common))
     elif data.action == "repair":
         made.append(EventIn(type="repair", data=data.data | note, **common))
     elif data.action == "inspect":
         if data.result is None:
-            problems.append(FieldError("result", "an inspect step needs the test result: "
-                                       "pass or fail"))  # fmt: skip
+            problems.append(
+                FieldError("result", "an inspect step needs the test result: pass or fail")
+            )
         made.append(
             EventIn(type="inspect", data=data.data | note | {"result": data.result}, **common)
         )
@@ -424,16 +440,16 @@ def _step_events(
         party = data.party or _code_of(conn, parties, case.reporter_party_id)
         if party is None:
             problems.append(
-                FieldError("party", "name the party the unit goes back to: the case has no "
-                           "reporter party")
-            )  # fmt: skip
+                FieldError(
+                    "party", "name the party the unit goes back to: the case has no reporter party"
+                )
+            )
         if unit.status == Status.RETURNED:  # back in our stock before it may ship
             where = data.location or _code_of(conn, locations, unit.location_id) or service_location
             if where is None:
                 problems.append(
-                    FieldError("location", "name the location the returned unit is shipped "
-                               "from")
-                )  # fmt: skip
+                    FieldError("location", "name the location the returned unit is shipped from")
+                )
             restock = note | {"action": "ship_back", "restock": True}
             made.append(EventIn(type="receive", location=where, data=restock, **common))
         made.append(EventIn(type="ship", party=party, data=data.data | note, **common))
@@ -558,8 +574,9 @@ def replace_part(db: Database, actor: Actor, number: str, data: PartIn) -> dict[
             if installed is not None and removed is not None and installed.id == removed.id:
                 problems.append(FieldError("installed", "the part put in is the one taken out"))
             code = data.returns_location
-            returns = _collect(problems, "returns_location",
-                               lambda: _returns_location(conn, actor, code))  # fmt: skip
+            returns = _collect(
+                problems, "returns_location", lambda: _returns_location(conn, actor, code)
+            )
         used = _consumables(conn, problems, data.consumed)
         if problems:
             raise report("the part cannot be replaced", problems)
@@ -571,44 +588,88 @@ def replace_part(db: Database, actor: Actor, number: str, data: PartIn) -> dict[
         rows: list[dict[str, Any]] = []
         events: list[Recorded] = []
         if removed is not None and installed is not None:
-            replaced = record_in(conn, actor, EventIn(
-                type="replace_part",
-                units=[UnitRef(serial=installed.serial, product=installed.product_code)],
-                parent=parent,
-                removed=[UnitRef(serial=removed.serial, product=removed.product_code)],
-                consumed=lots,
-                biz_transactions=link(number),
-                data=note,
-            ))  # fmt: skip
+            replaced = record_in(
+                conn,
+                actor,
+                EventIn(
+                    type="replace_part",
+                    units=[UnitRef(serial=installed.serial, product=installed.product_code)],
+                    parent=parent,
+                    removed=[UnitRef(serial=removed.serial, product=removed.product_code)],
+                    consumed=lots,
+                    biz_transactions=link(number),
+                    data=note,
+                ),
+            )
             events.append(replaced)
-            rows.append({"event_id": replaced.id, "product_id": removed.product_id,
-                         "removed_unit_id": removed.id, "installed_unit_id": installed.id,
-                         "quantity": 1, "reason": data.reason})  # fmt: skip
+            rows.append(
+                {
+                    "event_id": replaced.id,
+                    "product_id": removed.product_id,
+                    "removed_unit_id": removed.id,
+                    "installed_unit_id": installed.id,
+                    "quantity": 1,
+                    "reason": data.reason,
+                }
+            )
             part = UnitRef(serial=removed.serial, product=removed.product_code)
-            events.append(record_in(conn, actor, EventIn(
-                type="move", units=[part], location=returns, biz_transactions=link(number),
-                data={"case": number, "action": "removed_part", "reason": data.reason},
-            )))  # fmt: skip
+            events.append(
+                record_in(
+                    conn,
+                    actor,
+                    EventIn(
+                        type="move",
+                        units=[part],
+                        location=returns,
+                        biz_transactions=link(number),
+                        data={"case": number, "action": "removed_part", "reason": data.reason},
+                    ),
+                )
+            )
         else:
-            events.append(record_in(conn, actor, EventIn(
-                type="repair", units=[parent], biz_transactions=link(number),
-                data=note | {"consumed": [c.model_dump() for c in data.consumed]},
-            )))  # fmt: skip
+            events.append(
+                record_in(
+                    conn,
+                    actor,
+                    EventIn(
+                        type="repair",
+                        units=[parent],
+                        biz_transactions=link(number),
+                        data=note | {"consumed": [c.model_dump() for c in data.consumed]},
+                    ),
+                )
+            )
         rows += [
-            {"event_id": events[0].id, "product_id": product_id, "lot_id": lot,
-             "quantity": quantity, "reason": data.reason}
+            {
+                "event_id": events[0].id,
+                "product_id": product_id,
+                "lot_id": lot,
+                "quantity": quantity,
+                "reason": data.reason,
+            }
             for product_id, lot, quantity in used
-        ]  # fmt: skip
+        ]
         blank = {"removed_unit_id": None, "installed_unit_id": None, "lot_id": None}
         conn.execute(insert(case_parts), [{"case_id": case.id} | blank | r for r in rows])
         now = datetime.now(UTC)
         conn.execute(
             update(service_cases).where(service_cases.c.id == case.id).values(updated_at=now)
         )
-        audit.append(conn, actor, "replace_part", "case", number, None, {
-            "removed": data.removed, "installed": data.installed, "reason": data.reason,
-            "returns_location": returns, "consumed": [c.model_dump() for c in data.consumed],
-        })  # fmt: skip
+        audit.append(
+            conn,
+            actor,
+            "replace_part",
+            "case",
+            number,
+            None,
+            {
+                "removed": data.removed,
+                "installed": data.installed,
+                "reason": data.reason,
+                "returns_location": returns,
+                "consumed": [c.model_dump() for c in data.consumed],
+            },
+        )
         row = case_row(conn, number)
     return summary(row) | {
         "removed": data.removed,

@@ -80,9 +80,11 @@ class CaseStepIn(Strict):
     note: str = Field(default="", max_length=4000)
     data: SmallJson = Field(default_factory=dict, description="measurements, test values")
     event_id: str | None = Field(
-        default=None, min_length=1, max_length=80,
+        default=None,
+        min_length=1,
+        max_length=80,
         description="client-chosen id: the same step sent again is acknowledged, not doubled",
-    )  # fmt: skip
+    )
 
 
 class ConsumedIn(Strict):
@@ -103,10 +105,12 @@ class PartIn(Strict):
     installed_product: str | None = Field(default=None, min_length=1, max_length=40)
     reason: str = Field(default="", max_length=1000)
     returns_location: str | None = Field(
-        default=None, min_length=1, max_length=60,
+        default=None,
+        min_length=1,
+        max_length=60,
         description="where the removed part goes (a location of kind returns); default the "
         "only one there is",
-    )  # fmt: skip
+    )
     consumed: list[ConsumedIn] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")

@@ -49,11 +49,12 @@ class CaseLink(Step):
         cases = {
             row.number: row
             for row in batch.conn.execute(
-                select(service_cases.c.id, service_cases.c.number, service_cases.c.party_id)
-                .where(service_cases.c.number.in_(bindparam("numbers", expanding=True))),
+                select(service_cases.c.id, service_cases.c.number, service_cases.c.party_id).where(
+                    service_cases.c.number.in_(bindparam("numbers", expanding=True))
+                ),
                 {"numbers": numbers},
             )
-        }  # fmt: skip
+        }
         rows = []
         for item in items:
             for number in dict.fromkeys(_numbers(item)):
@@ -63,10 +64,16 @@ class CaseLink(Step):
                 if item.actor.is_partner and case.party_id != item.actor.party_id:
                     continue
                 at = item.event_time or datetime.now(UTC)
-                rows.append({
-                    "case_id": case.id, "at": at, "by": item.actor.username, "kind": "event",
-                    "text": _text(item), "event_id": item.pk,
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "case_id": case.id,
+                        "at": at,
+                        "by": item.actor.username,
+                        "kind": "event",
+                        "text": _text(item),
+                        "event_id": item.pk,
+                    }
+                )
         if rows:
             batch.conn.execute(insert(case_history), rows)
 

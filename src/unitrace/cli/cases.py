@@ -1,4 +1,5 @@
-"""`unitrace case …`: open a service case, move it on, record its steps and replaced parts."""
+"""`unitrace case …`: open a service case, move it on, record its steps and replaced parts;
+show one case and list them (the reads are `aftersales.casework`'s)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from unitrace.access.principal import SYSTEM
-from unitrace.aftersales import cases
+from unitrace.aftersales import cases, casework
 from unitrace.aftersales.schemas import CaseIn, CaseStepIn, ConsumedIn, PartIn, StateIn
 from unitrace.cli.common import console, database, handle_errors, validated
 from unitrace.core.errors import invalid
@@ -44,10 +46,19 @@ def case_open(
     """Open a case for a unit; a warranty claim meets the claim checks (all shown when one
     refuses, exit 4)."""
     data = validated(
-        CaseIn, serial=serial, product=product, kind=kind, warranty_claim=claim,
-        reporter_party=reporter, reporter_contact=contact, symptom_code=symptom,
-        description=description, region=region, location=location, override_reason=override,
-    )  # fmt: skip
+        CaseIn,
+        serial=serial,
+        product=product,
+        kind=kind,
+        warranty_claim=claim,
+        reporter_party=reporter,
+        reporter_contact=contact,
+        symptom_code=symptom,
+        description=description,
+        region=region,
+        location=location,
+        override_reason=override,
+    )
     opened = cases.open_case(database(), SYSTEM, data)
     _print(opened, as_json, f"{opened['number']} opened for {opened['product']} {serial}")
     if not as_json:
@@ -65,7 +76,7 @@ def case_state(
     to: str,
     outcome: Annotated[
         str | None, typer.Option(help="closing: resolved, rejected, no_fault_found")
-    ] = None,  # fmt: skip
+    ] = None,
     note: Annotated[str, typer.Option()] = "",
     as_json: AsJson = False,
 ) -> None:
@@ -121,10 +132,96 @@ def case_part(
     the lot-tracked consumables used."""
     used = [_consumed(text, i) for i, text in enumerate(consumed or [])]
     data = validated(
-        PartIn, removed=removed, installed=installed, reason=reason, returns_location=returns,
+        PartIn,
+        removed=removed,
+        installed=installed,
+        reason=reason,
+        returns_location=returns,
         consumed=used,
-    )  # fmt: skip
+    )
     done = cases.replace_part(database(), SYSTEM, number, data)
     what = f"{removed} → {installed}" if removed else f"{len(used)} consumables"
     where = f", old part to {done['returns_location']}" if done["returns_location"] else ""
     _print(done, as_json, f"{number}: {what}{where}")
+
+
+@case_app.command("show")
+@handle_errors
+def case_show(number: str, as_json: AsJson = False) -> None:
+    """One case: its unit, state, checks, timeline, parts and costs."""
+    found = casework.get_case(database(), SYSTEM, number)
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    unit = found["unit"]
+    state = found["state"] + (f" ({found['outcome']})" if found["outcome"] else "")
+    console.print(
+        escape(f"{found['number']}  {found['kind']}  {state}  {unit['product']} {unit['serial']}"),
+        highlight=False,
+    )
+    reporter = found["reporter_party"]["code"] if found["reporter_party"] else ""
+    for label, value in (
+        ("opened", f"{found['opened_at']} by {found['opened_by']}"),
+        ("reporter", " ".join(v for v in (reporter, found["reporter_contact"]) if v)),
+        ("claim", "yes" if found["warranty_claim"] else "no"),
+        ("closed", found["closed_at"]),
+    ):
+        console.print(escape(f"  {label:<9} {value or '-'}"), highlight=False)
+    for check in found["checks"]:
+        console.print(
+            escape(f"  check {check['result']:<6} {check['name']}: {check['reason']}"),
+            highlight=False,
+        )
+    table = Table("at", "by", "what", "text")
+    for item in found["timeline"]:
+        if item["event"]:
+            what = item["event"]["type"]
+        elif item["kind"] == "state":
+            what = f"{item['from_state'] or ''}→{item['to_state']}"
+        else:
+            what = item["kind"]
+        table.add_row(*[escape(v or "") for v in (item["at"], item["by"], what, item["text"])])
+    console.print(table)
+    for part in found["parts"]:
+        what = (
+            f"{part['removed']} → {part['installed']}"
+            if part["removed"]
+            else f"{part['quantity']} × {part['product']} lot {part['lot']}"
+        )
+        console.print(escape(f"  part {what} {part['reason']}"), highlight=False)
+    for total in found["totals"]:
+        console.print(escape(f"  total {json.dumps(total, ensure_ascii=False)}"), highlight=False)
+
+
+@case_app.command("list")
+@handle_errors
+def case_list(
+    state: Annotated[list[str] | None, typer.Option(help="a state; open = every open one")] = None,
+    kind: Annotated[str | None, typer.Option()] = None,
+    product: Annotated[str | None, typer.Option()] = None,
+    party: Annotated[str | None, typer.Option(help="reporter or partner party")] = None,
+    q: Annotated[str | None, typer.Option(help="a case number or serial")] = None,
+    limit: Annotated[int, typer.Option()] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """Service cases, newest first."""
+    wanted = casework.CaseFilter(
+        states=tuple(state or ()), kind=kind, product=product, party=party, q=q
+    )
+    found = casework.list_cases(database(), SYSTEM, wanted, limit=limit)
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    table = Table("number", "kind", "state", "unit", "opened")
+    for c in found["items"]:
+        state_text = c["state"] + (f" ({c['outcome']})" if c["outcome"] else "")
+        cells = (
+            c["number"],
+            c["kind"],
+            state_text,
+            f"{c['product']} {c['serial']}",
+            c["opened_at"],
+        )
+        table.add_row(*[escape(v) for v in cells])
+    console.print(table)
+    console.print(f"{found['total']} cases", highlight=False)
