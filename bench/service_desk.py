@@ -46,8 +46,18 @@ from scan import _serve  # noqa: E402  (the server start of bench/scan.py)
 GROUP = 10  # units named by one event of the sample
 MOST_EVENTS = 200
 FIRST = ("receive", "inspect", "move")  # then the cycle, again and again
-CYCLE = ("ship", "deliver", "sell", "activate", "verify", "return", "repair", "inspect",
-         "receive", "move")  # fmt: skip
+CYCLE = (
+    "ship",
+    "deliver",
+    "sell",
+    "activate",
+    "verify",
+    "return",
+    "repair",
+    "inspect",
+    "receive",
+    "move",
+)
 EVENT_GAP = timedelta(days=3)  # between two events of a unit
 
 
@@ -91,26 +101,34 @@ def _background(db: Any, serials: list[str], born: datetime) -> None:
     at = born + timedelta(hours=2)
     for kind, size, fields in BACKGROUND:
         events = [
-            EventIn.model_construct(type=kind, product="AC", serials=serials[i : i + size],
-                                    event_time=at + timedelta(seconds=i // size), **fields)
+            EventIn.model_construct(
+                type=kind,
+                product="AC",
+                serials=serials[i : i + size],
+                event_time=at + timedelta(seconds=i // size),
+                **fields,
+            )
             for i in range(0, len(serials), size)
-        ]  # fmt: skip
+        ]
         for first in range(0, len(events), max(1, 20_000 // size)):
             ledger.record_events(db, SYSTEM, events[first : first + max(1, 20_000 // size)])
         at += timedelta(hours=6)
     # one unit in 50 had its compressor replaced (a repair): assemble, then replace_part
     repaired = serials[::REPAIRED_EVERY]
-    parts = ledger.commission_units(db, SYSTEM, CommissionIn(
-        product="CMP", count=2 * len(repaired), event_time=born)).serials  # fmt: skip
+    parts = ledger.commission_units(
+        db, SYSTEM, CommissionIn(product="CMP", count=2 * len(repaired), event_time=born)
+    ).serials
     for kind, offset in (("assemble", timedelta(0)), ("replace_part", timedelta(hours=6))):
         events = [
             EventIn.model_construct(
-                type=kind, parent=UnitRef(product="AC", serial=unit),
+                type=kind,
+                parent=UnitRef(product="AC", serial=unit),
                 units=[UnitRef(product="CMP", serial=parts[2 * i + (kind != "assemble")])],
                 removed=[UnitRef(product="CMP", serial=parts[2 * i])] if kind != "assemble" else [],
-                event_time=at + offset + timedelta(seconds=i))
+                event_time=at + offset + timedelta(seconds=i),
+            )
             for i, unit in enumerate(repaired)
-        ]  # fmt: skip
+        ]
         for first in range(0, len(events), 1_000):
             ledger.record_events(db, SYSTEM, events[first : first + 1_000])
 
@@ -131,18 +149,40 @@ def build(path: Path, units: int, sample: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     db = Database(f"sqlite:///{path}")
     migrate.upgrade(db)
-    catalog.create_product(db, SYSTEM, ProductCreate(
-        code="AC", name="air conditioner", serial_rule="AC{seq:8}", warranty_months=24,
-        warranty_start="sale"))  # fmt: skip
-    catalog.create_product(db, SYSTEM, ProductCreate(code="CMP", name="compressor",
-                                                     serial_rule="CMP{seq:8}"))  # fmt: skip
-    for code, kind in (("WH1", "warehouse"), ("WH2", "warehouse"), ("SVC", "service"),
-                       ("RET", "returns")):  # fmt: skip
-        catalog.create_location(db, SYSTEM, LocationCreate(code=code, name=code, kind=kind,
-                                                           region="CN-31"))  # fmt: skip
-    catalog.create_party(db, SYSTEM, PartyCreate(
-        code="D1", name="distributor", kind="distributor", region="CN-31",
-        authorised_regions=["CN-31"]))  # fmt: skip
+    catalog.create_product(
+        db,
+        SYSTEM,
+        ProductCreate(
+            code="AC",
+            name="air conditioner",
+            serial_rule="AC{seq:8}",
+            warranty_months=24,
+            warranty_start="sale",
+        ),
+    )
+    catalog.create_product(
+        db, SYSTEM, ProductCreate(code="CMP", name="compressor", serial_rule="CMP{seq:8}")
+    )
+    for code, kind in (
+        ("WH1", "warehouse"),
+        ("WH2", "warehouse"),
+        ("SVC", "service"),
+        ("RET", "returns"),
+    ):
+        catalog.create_location(
+            db, SYSTEM, LocationCreate(code=code, name=code, kind=kind, region="CN-31")
+        )
+    catalog.create_party(
+        db,
+        SYSTEM,
+        PartyCreate(
+            code="D1",
+            name="distributor",
+            kind="distributor",
+            region="CN-31",
+            authorised_regions=["CN-31"],
+        ),
+    )
     access.create_user(db, SYSTEM, "service01", "correct horse battery", "service")
     token = access.create_token(db, SYSTEM, "service01", "bench", trusted=True)["token"]
     timings: dict[str, float] = {}
@@ -150,8 +190,9 @@ def build(path: Path, units: int, sample: int, seed: int) -> dict[str, Any]:
     born = now - EVENT_GAP * (MOST_EVENTS + 20)
 
     started = time.perf_counter()
-    serials = ledger.commission_units(db, SYSTEM, CommissionIn(
-        product="AC", count=units, location="WH1", event_time=born)).serials  # fmt: skip
+    serials = ledger.commission_units(
+        db, SYSTEM, CommissionIn(product="AC", count=units, location="WH1", event_time=born)
+    ).serials
     timings["commission_s"] = time.perf_counter() - started
 
     chosen = rng.sample(serials, min(sample, units))
@@ -165,13 +206,18 @@ def build(path: Path, units: int, sample: int, seed: int) -> dict[str, Any]:
     ]
     diverted = {g for g in range(len(groups)) if g % 7 == 3}
     started = time.perf_counter()
-    parts = ledger.commission_units(db, SYSTEM, CommissionIn(
-        product="CMP", count=len(chosen), event_time=born)).serials  # fmt: skip
+    parts = ledger.commission_units(
+        db, SYSTEM, CommissionIn(product="CMP", count=len(chosen), event_time=born)
+    ).serials
     assembly = [
-        EventIn(type="assemble", parent=UnitRef(product="AC", serial=unit),
-                units=[UnitRef(product="CMP", serial=part)], event_time=born + timedelta(hours=1))
+        EventIn(
+            type="assemble",
+            parent=UnitRef(product="AC", serial=unit),
+            units=[UnitRef(product="CMP", serial=part)],
+            event_time=born + timedelta(hours=1),
+        )
         for unit, part in zip(chosen, parts, strict=True)
-    ]  # fmt: skip
+    ]
     ledger.record_events(db, SYSTEM, assembly)
     # counted with the commission and the assembly: every unit of the sample has ≤ 200 events
     lives = [_life(n - 2) for n in counts]
@@ -179,12 +225,16 @@ def build(path: Path, units: int, sample: int, seed: int) -> dict[str, Any]:
     for step in range(MOST_EVENTS - 2):
         at = born + EVENT_GAP * (step + 1)
         batch = [
-            EventIn(type=life[step], product="AC", serials=groups[g],  # type: ignore[arg-type]
-                    event_time=at + timedelta(minutes=g % 600),
-                    **_fields(life[step], g in diverted))
+            EventIn(
+                type=life[step],
+                product="AC",
+                serials=groups[g],  # type: ignore[arg-type]
+                event_time=at + timedelta(minutes=g % 600),
+                **_fields(life[step], g in diverted),
+            )
             for g, life in enumerate(lives)
             if step < len(life)
-        ]  # fmt: skip
+        ]
         if batch:
             ledger.record_events(db, SYSTEM, batch)
             recorded += len(batch)
@@ -194,8 +244,13 @@ def build(path: Path, units: int, sample: int, seed: int) -> dict[str, Any]:
     opened = 0
     for g in range(0, len(groups), 5):
         serial = groups[g][0]
-        case = CaseIn(serial=serial, product="AC", description="noisy compressor",
-                      region="CN-31", location="SVC")  # fmt: skip
+        case = CaseIn(
+            serial=serial,
+            product="AC",
+            description="noisy compressor",
+            region="CN-31",
+            location="SVC",
+        )
         try:
             made = cases.open_case(db, SYSTEM, case)
         except ClaimRefused:  # expired or otherwise refused: a chargeable repair
@@ -208,10 +263,15 @@ def build(path: Path, units: int, sample: int, seed: int) -> dict[str, Any]:
     timings["cases_s"] = time.perf_counter() - started
     db.dispose()
     return {
-        "units": units, "sample": chosen, "token": token, "timings": timings,
-        "events_in_sample": recorded, "most_events": max(counts), "cases": opened,
+        "units": units,
+        "sample": chosen,
+        "token": token,
+        "timings": timings,
+        "events_in_sample": recorded,
+        "most_events": max(counts),
+        "cases": opened,
         "mean_events": statistics.mean(counts),
-    }  # fmt: skip
+    }
 
 
 def _server_cpu(pids: list[int]) -> float:
@@ -304,15 +364,23 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--units", type=int, default=100_000, help="units in the database")
-    parser.add_argument("--sample", type=int, default=2_000,
-                        help="units with a life of up to 200 events (groups of 10)")  # fmt: skip
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=2_000,
+        help="units with a life of up to 200 events (groups of 10)",
+    )
     parser.add_argument("--requests", type=int, default=2_000, help="units asked (each twice)")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--db", type=Path, help="keep the database here (default: temporary)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="measure again on the --db built by an earlier run")  # fmt: skip
-    parser.add_argument("--build-only", action="store_true",
-                        help="build the --db and stop (measure later with --reuse)")  # fmt: skip
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure again on the --db built by an earlier run"
+    )
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="build the --db and stop (measure later with --reuse)",
+    )
     args = parser.parse_args()
     if (args.reuse or args.build_only) and args.db is None:
         raise SystemExit("--reuse and --build-only need --db: where the database is kept")
@@ -337,38 +405,57 @@ def main() -> None:
     t = built["timings"]
     ratio_p99 = found["desk_p99_ms"] / found["dossier_p99_ms"]
     ratio_p50 = found["desk_p50_ms"] / found["dossier_p50_ms"]
-    print(f"{built['units']:,} units; a sample of {len(built['sample']):,} with "
-          f"{built['events_in_sample']:,} events ({built['mean_events']:.0f} a unit on average, "
-          f"at most {built['most_events']}), {built['cases']} service cases; built in "
-          f"{t['commission_s']:.1f} s (commission) + {t['background_s']:.1f} s (the others' "
-          f"events) + {t['events_s']:.1f} s (the sample's) + "
-          f"{t['cases_s']:.1f} s (cases)")  # fmt: skip
-    print(f"{args.requests:,} random units of the sample, each asked of both (one client, "
-          f"keep-alive, uvicorn on 127.0.0.1); {found['failures']} failed"
-          + (f" (first: {found['first_failure']})" if found["failures"] else ""))  # fmt: skip
+    print(
+        f"{built['units']:,} units; a sample of {len(built['sample']):,} with "
+        f"{built['events_in_sample']:,} events ({built['mean_events']:.0f} a unit on average, "
+        f"at most {built['most_events']}), {built['cases']} service cases; built in "
+        f"{t['commission_s']:.1f} s (commission) + {t['background_s']:.1f} s (the others' "
+        f"events) + {t['events_s']:.1f} s (the sample's) + "
+        f"{t['cases_s']:.1f} s (cases)"
+    )
+    print(
+        f"{args.requests:,} random units of the sample, each asked of both (one client, "
+        f"keep-alive, uvicorn on 127.0.0.1); {found['failures']} failed"
+        + (f" (first: {found['first_failure']})" if found["failures"] else "")
+    )
     print(f"{'':<48}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'server CPU ms':>15}")
-    for label, kind in (("service desk GET /api/v1/service-desk/{serial}", "desk"),
-                        ("baseline: dossier GET /api/v1/units/{serial}", "dossier")):  # fmt: skip
-        print(f"{label:<48}{found[kind + '_p50_ms']:>8.1f}{found[kind + '_p99_ms']:>8.1f}"
-              f"{found[kind + '_max_ms']:>8.1f}{found[kind + '_cpu_ms']:>15.2f}")  # fmt: skip
+    for label, kind in (
+        ("service desk GET /api/v1/service-desk/{serial}", "desk"),
+        ("baseline: dossier GET /api/v1/units/{serial}", "dossier"),
+    ):
+        print(
+            f"{label:<48}{found[kind + '_p50_ms']:>8.1f}{found[kind + '_p99_ms']:>8.1f}"
+            f"{found[kind + '_max_ms']:>8.1f}{found[kind + '_cpu_ms']:>15.2f}"
+        )
     print(
         "(server CPU: the mean per request, from /proc; it varies less than the latencies "
         "with the other load on a small machine)"
     )
-    print(f"ratio (desk / dossier): p50 {ratio_p50:.2f}, p99 {ratio_p99:.2f}  "
-          f"(target: desk p99 ≤ 50 ms)")  # fmt: skip
-    print(json.dumps({
-        "bench": "service_desk", "units": built["units"], "sample": len(built["sample"]),
-        "events_in_sample": built["events_in_sample"], "most_events": built["most_events"],
-        "requests": args.requests, "p50_ms": round(found["desk_p50_ms"], 2),
-        "p99_ms": round(found["desk_p99_ms"], 2),
-        "dossier_p50_ms": round(found["dossier_p50_ms"], 2),
-        "dossier_p99_ms": round(found["dossier_p99_ms"], 2),
-        "ratio_p50": round(ratio_p50, 3), "ratio_p99": round(ratio_p99, 3),
-        "failures": found["failures"],
-        "desk_cpu_ms": round(found["desk_cpu_ms"], 2),
-        "dossier_cpu_ms": round(found["dossier_cpu_ms"], 2),
-    }))  # fmt: skip
+    print(
+        f"ratio (desk / dossier): p50 {ratio_p50:.2f}, p99 {ratio_p99:.2f}  "
+        f"(target: desk p99 ≤ 50 ms)"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "service_desk",
+                "units": built["units"],
+                "sample": len(built["sample"]),
+                "events_in_sample": built["events_in_sample"],
+                "most_events": built["most_events"],
+                "requests": args.requests,
+                "p50_ms": round(found["desk_p50_ms"], 2),
+                "p99_ms": round(found["desk_p99_ms"], 2),
+                "dossier_p50_ms": round(found["dossier_p50_ms"], 2),
+                "dossier_p99_ms": round(found["dossier_p99_ms"], 2),
+                "ratio_p50": round(ratio_p50, 3),
+                "ratio_p99": round(ratio_p99, 3),
+                "failures": found["failures"],
+                "desk_cpu_ms": round(found["desk_cpu_ms"], 2),
+                "dossier_cpu_ms": round(found["dossier_cpu_ms"], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -80,16 +80,21 @@ PAGES: list[tuple[str, str, str]] = [
     ("api-docs", "admin", "/api/docs"),
 ]
 # routes that are no page of their own (downloads, fragments)
-NOT_PAGES = {"/trace/affected.csv", "/recalls/{code}/notices.csv", "/quality/export",
-             "/assembly/bom", "/commission/serials.{kind}",
-             "/cases/{number}/attachments/{attachment_id}",
-             # a page (issue 14, claims): into PAGES as ("claim-rules", "admin", "/claim-rules")
-             # when the README links its screenshots (/work/notes/changelog14-claims.md)
-             "/claim-rules",
-             # issue 14, spares: a page, shown once the README links its screenshots (the
-             # lead moves it to PAGES as ("spares", "warehouse", "/spares"))
-             "/spares",
-             "/warranty-report/export"}  # fmt: skip
+NOT_PAGES = {
+    "/trace/affected.csv",
+    "/recalls/{code}/notices.csv",
+    "/quality/export",
+    "/assembly/bom",
+    "/commission/serials.{kind}",
+    "/cases/{number}/attachments/{attachment_id}",
+    # a page (issue 14, claims): into PAGES as ("claim-rules", "admin", "/claim-rules")
+    # when the README links its screenshots (/work/notes/changelog14-claims.md)
+    "/claim-rules",
+    # issue 14, spares: a page, shown once the README links its screenshots (the
+    # lead moves it to PAGES as ("spares", "warehouse", "/spares"))
+    "/spares",
+    "/warranty-report/export",
+}
 
 
 def missing_pages() -> list[str]:
@@ -154,13 +159,21 @@ def build(folder: Path, units: int) -> tuple[str, dict[str, str]]:
                 "SELECT u.serial FROM units u JOIN products p ON p.id = u.product_id "
                 "WHERE p.code = 'AC-9000' ORDER BY u.serial DESC LIMIT 1"
             )).scalar_one()  # fmt: skip
-            case = conn.execute(text(
-                "SELECT number FROM service_cases ORDER BY closed_at IS NULL, id LIMIT 1"
-            )).scalar() or "SC-000001"  # fmt: skip
+            case = (
+                conn.execute(
+                    text("SELECT number FROM service_cases ORDER BY closed_at IS NULL, id LIMIT 1")
+                ).scalar()
+                or "SC-000001"
+            )
     finally:
         db.dispose()
-    examples = {"repaired": repaired, "finished": finished, "in_stock": in_stock,
-                "shipment": quote(shipment, safe=""), "case": case}  # fmt: skip
+    examples = {
+        "repaired": repaired,
+        "finished": finished,
+        "in_stock": in_stock,
+        "shipment": quote(shipment, safe=""),
+        "case": case,
+    }
     return url, {**examples, "prefix": repaired[:8]}
 
 

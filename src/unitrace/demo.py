@@ -496,26 +496,59 @@ def _aftersales(db: Database, start: datetime, claimable: list[str]) -> dict[str
         db,
         SYSTEM,
         [
-            *(EventIn(type="assemble", product=FINISHED, parent=UnitRef(serial=unit),
-                      units=[UnitRef(product="CMP-R32", serial=compressor),
-                             UnitRef(product="MB-V2", serial=board)],
-                      consumed=[LotUseIn(product="SCREW-M4", lot="SCR-01", quantity=12)],
-                      location="SZ-ASSY", event_time=_at(long_ago, 0.5))
-              for unit, compressor, board in zip(old, parts["CMP-R32"], parts["MB-V2"],
-                                                  strict=True)),
-            *(EventIn(type="inspect", product=FINISHED, serials=old, location=station,
-                      event_time=_at(long_ago, 1), step=StepIn(code=code, result="pass"))
-              for code, station in (("LEAK", "SZ-ASSY"), ("FQC", "SZ-QC"))),
-            EventIn(type="receive", product=FINISHED, serials=old, location="SZ-FG-A01",
-                    event_time=_at(long_ago, 2)),
-            EventIn(type="ship", product=FINISHED, serials=old, party="D-SOUTH",
-                    event_time=_at(long_ago, 5)),
+            *(
+                EventIn(
+                    type="assemble",
+                    product=FINISHED,
+                    parent=UnitRef(serial=unit),
+                    units=[
+                        UnitRef(product="CMP-R32", serial=compressor),
+                        UnitRef(product="MB-V2", serial=board),
+                    ],
+                    consumed=[LotUseIn(product="SCREW-M4", lot="SCR-01", quantity=12)],
+                    location="SZ-ASSY",
+                    event_time=_at(long_ago, 0.5),
+                )
+                for unit, compressor, board in zip(
+                    old, parts["CMP-R32"], parts["MB-V2"], strict=True
+                )
+            ),
+            *(
+                EventIn(
+                    type="inspect",
+                    product=FINISHED,
+                    serials=old,
+                    location=station,
+                    event_time=_at(long_ago, 1),
+                    step=StepIn(code=code, result="pass"),
+                )
+                for code, station in (("LEAK", "SZ-ASSY"), ("FQC", "SZ-QC"))
+            ),
+            EventIn(
+                type="receive",
+                product=FINISHED,
+                serials=old,
+                location="SZ-FG-A01",
+                event_time=_at(long_ago, 2),
+            ),
+            EventIn(
+                type="ship",
+                product=FINISHED,
+                serials=old,
+                party="D-SOUTH",
+                event_time=_at(long_ago, 5),
+            ),
             EventIn(type="deliver", product=FINISHED, serials=old, event_time=_at(long_ago, 7)),
-            EventIn(type="sell", product=FINISHED, serials=old, region="CN-44",
-                    event_time=_at(long_ago, 20)),
+            EventIn(
+                type="sell",
+                product=FINISHED,
+                serials=old,
+                region="CN-44",
+                event_time=_at(long_ago, 20),
+            ),
             EventIn(type="activate", product=FINISHED, serials=old, event_time=_at(long_ago, 25)),
         ],
-    )  # fmt: skip
+    )
 
     def opened(serial: str, symptom: str, contact: str, **more: Any) -> str:
         data = CaseIn(
@@ -541,9 +574,12 @@ def _aftersales(db: Database, start: datetime, claimable: list[str]) -> dict[str
         db,
         SYSTEM,
         waiting,
-        DiagnosisIn(defect_code="D-COMPRESSOR", parts_needed=[PartNeed(product="CMP-R32")],
-                    note="压缩机异响，需更换"),
-    )  # fmt: skip
+        DiagnosisIn(
+            defect_code="D-COMPRESSOR",
+            parts_needed=[PartNeed(product="CMP-R32")],
+            note="压缩机异响，需更换",
+        ),
+    )
     repaired = opened(claimable[2], "S-NOPOWER", "王先生 137-0000-0003", description="无法开机")
     board = next(c["serial"] for c in _components(db, claimable[2]) if c["product"] == "MB-V2")
     cases.record_step(db, SYSTEM, repaired, CaseStepIn(action="receive_return"))

@@ -24,11 +24,19 @@ from unitrace.db.tables import event_units, events, service_codes, units
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 CODES = [
-    {"code": "E-COMP-A", "kind": "defect", "name_en": "Compressor failure",
-     "name_zh": "压缩机故障"},
-    {"code": "E-PCB-A", "kind": "defect", "name_en": "Control board failure",
-     "name_zh": "控制板故障"},
-]  # fmt: skip
+    {
+        "code": "E-COMP-A",
+        "kind": "defect",
+        "name_en": "Compressor failure",
+        "name_zh": "压缩机故障",
+    },
+    {
+        "code": "E-PCB-A",
+        "kind": "defect",
+        "name_en": "Control board failure",
+        "name_zh": "控制板故障",
+    },
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +66,9 @@ def claims(floor_server: str) -> str:
                 .all()
             )
         for index, serial in enumerate(sold):
-            opened = cases.open_case(db, SYSTEM, CaseIn(
-                serial=serial, product="AC-9000", override_reason="demo claim"))  # fmt: skip
+            opened = cases.open_case(
+                db, SYSTEM, CaseIn(serial=serial, product="AC-9000", override_reason="demo claim")
+            )
             if index < 4:
                 defect = CODES[index % 2]["code"]
                 cases.diagnose(db, SYSTEM, opened["number"], DiagnosisIn(defect_code=defect))

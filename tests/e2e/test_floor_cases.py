@@ -66,10 +66,19 @@ def made(floor_server: str) -> Cases:
             ).all()
         casework.seed_codes(db, SYSTEM)
         numbers = [
-            cases.open_case(db, SERVICE, CaseIn(serial=s, product=p, warranty_claim=False,
-                            symptom_code="S-NOCOOL", description="客户反映不制冷"))["number"]
+            cases.open_case(
+                db,
+                SERVICE,
+                CaseIn(
+                    serial=s,
+                    product=p,
+                    warranty_claim=False,
+                    symptom_code="S-NOCOOL",
+                    description="客户反映不制冷",
+                ),
+            )["number"]
             for s, p in sold
-        ]  # fmt: skip
+        ]
         for amount, coverage in (("120.00", "warranty"), ("30.50", "chargeable")):
             line = CostIn(kind="labour", coverage=coverage, amount=amount, description="上门维修")
             casework.add_cost(db, SERVICE, numbers[1], line)

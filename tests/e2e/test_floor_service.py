@@ -57,10 +57,11 @@ def units(demo: Demo) -> Iterator[Units]:
             service = select(tables.locations.c.id).where(tables.locations.c.code == "SZ-SVC")
             spares = conn.execute(
                 select(u.c.serial)
-                .where(u.c.location_id == service.scalar_subquery(),
-                       u.c.status == int(Status.IN_STOCK))
+                .where(
+                    u.c.location_id == service.scalar_subquery(), u.c.status == int(Status.IN_STOCK)
+                )
                 .order_by(u.c.serial)
-            ).scalars()  # fmt: skip
+            ).scalars()
             found = Units(lot("AC-L2"), lot("AC-L0"), list(spares))
     finally:
         db.dispose()

@@ -42,8 +42,9 @@ def _waiting_case(floor: Floor, spares_needed: int, prefix: str) -> tuple[str, s
             )
         fans = [f"{prefix}-{n:03d}" for n in range(1, spares_needed + 2)]
         ledger.commission_units(db, SYSTEM, CommissionIn(product=SPARE, serials=fans))
-        ledger.record_events(db, SYSTEM, [EventIn(type="receive", product=SPARE,
-                                                  serials=fans, location="SZ-FG-A01")])  # fmt: skip
+        ledger.record_events(
+            db, SYSTEM, [EventIn(type="receive", product=SPARE, serials=fans, location="SZ-FG-A01")]
+        )
         unit = queries.list_units(db, SYSTEM, product="AC-9000", status="in_stock", limit=50)
         serial = unit["items"][len(prefix)]["serial"]
         opened = cases.open_case(

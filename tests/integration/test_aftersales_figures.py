@@ -58,8 +58,10 @@ def _month(moment: datetime) -> str:
 
 
 def _codes(db: Database) -> None:
-    for code, en, zh in (("D-COMP", "Compressor failure", "压缩机故障"),
-                         ("D-NOISE", "Abnormal noise", "异响")):  # fmt: skip
+    for code, en, zh in (
+        ("D-COMP", "Compressor failure", "压缩机故障"),
+        ("D-NOISE", "Abnormal noise", "异响"),
+    ):
         casework.add_code(
             db, SYSTEM, ServiceCodeIn(code=code, kind="defect", name_en=en, name_zh=zh)
         )
@@ -70,9 +72,14 @@ def _open(db: Database, serial: str, *, claim: bool = True, defect: str | None =
     opened = cases.open_case(
         db,
         SYSTEM,
-        CaseIn(serial=serial, product="AC1", warranty_claim=claim,
-               kind="repair" if claim else "maintenance", override_reason="figures test"),
-    )  # fmt: skip
+        CaseIn(
+            serial=serial,
+            product="AC1",
+            warranty_claim=claim,
+            kind="repair" if claim else "maintenance",
+            override_reason="figures test",
+        ),
+    )
     number: str = opened["number"]
     if defect is not None:
         cases.diagnose(db, SYSTEM, number, DiagnosisIn(defect_code=defect))
@@ -88,11 +95,13 @@ def _close(db: Database, number: str, outcome: str) -> None:
         )
 
 
-def _cost(db: Database, number: str, kind: str, coverage: str, amount: str, currency: str,
-          at: datetime) -> None:  # fmt: skip
+def _cost(
+    db: Database, number: str, kind: str, coverage: str, amount: str, currency: str, at: datetime
+) -> None:
     """A cost line through casework (`POST /cases/{number}/costs`), booked at `at`."""
-    casework.add_cost(db, SYSTEM, number, CostIn(kind=kind, coverage=coverage, amount=amount,
-                                                 currency=currency))  # fmt: skip
+    casework.add_cost(
+        db, SYSTEM, number, CostIn(kind=kind, coverage=coverage, amount=amount, currency=currency)
+    )
     with db.write() as conn:
         latest = select(func.max(case_costs.c.id)).scalar_subquery()
         conn.execute(update(case_costs).where(case_costs.c.id == latest).values(at=at))
@@ -103,8 +112,15 @@ def _replace_part(db: Database, number: str, unit: str, old: str, new: str) -> N
     helper's `POST /cases/{number}/parts` writes the same)."""
     parent = UnitRef(product="AC1", serial=unit)
     rma = [{"type": "rma", "id": number}]
-    made = record(db, type="replace_part", product="PCB", serials=[new], parent=parent,
-                  removed=[UnitRef(serial=old)], biz_transactions=rma)  # fmt: skip
+    made = record(
+        db,
+        type="replace_part",
+        product="PCB",
+        serials=[new],
+        parent=parent,
+        removed=[UnitRef(serial=old)],
+        biz_transactions=rma,
+    )
     with db.write() as conn:
         case = cases.case_row(conn, number)
         ids = dict(conn.execute(select(units.c.serial, units.c.id)).all())
@@ -112,10 +128,15 @@ def _replace_part(db: Database, number: str, unit: str, old: str, new: str) -> N
         event = conn.execute(select(events.c.id).where(events.c.event_id == made.event_id))
         conn.execute(
             insert(case_parts).values(
-                case_id=case.id, event_id=event.scalar_one(), product_id=pcb,
-                removed_unit_id=ids[old], installed_unit_id=ids[new], quantity=1, reason="burnt",
+                case_id=case.id,
+                event_id=event.scalar_one(),
+                product_id=pcb,
+                removed_unit_id=ids[old],
+                installed_unit_id=ids[new],
+                quantity=1,
+                reason="burnt",
             )
-        )  # fmt: skip
+        )
 
 
 @pytest.fixture
@@ -139,32 +160,87 @@ def field(db: Database) -> Field:
     make_lot(db, "AC1", "L-B")
     make_lot(db, "PCB", "P-1", supplier="SUP-A")
     make_lot(db, "PCB", "P-2", supplier="SUP-B")
-    for code, kind in (("WH1", "warehouse"), ("LINE1", "station"), ("LINE2", "station"),
-                       ("TEST1", "station"), ("SVC1", "service")):  # fmt: skip
+    for code, kind in (
+        ("WH1", "warehouse"),
+        ("LINE1", "station"),
+        ("LINE2", "station"),
+        ("TEST1", "station"),
+        ("SVC1", "service"),
+    ):
         make_location(db, code, kind=kind)
-    ledger.commission_units(db, SYSTEM, CommissionIn(
-        product="AC1", serials=["U1", "U2", "U3"], lot="L-A", location="LINE1",
-        event_time=MADE_A))  # fmt: skip
-    ledger.commission_units(db, SYSTEM, CommissionIn(
-        product="AC1", serials=["U4", "U5", "U6"], lot="L-B", location="LINE2",
-        event_time=MADE_B))  # fmt: skip
-    ledger.commission_units(db, SYSTEM, CommissionIn(
-        product="PCB", serials=["B1", "B2", "B3", "B4", "B9"], lot="P-1", location="WH1",
-        event_time=MADE_A - timedelta(days=5)))  # fmt: skip
-    ledger.commission_units(db, SYSTEM, CommissionIn(
-        product="PCB", serials=["B5", "B6", "B7"], lot="P-2", location="WH1",
-        event_time=MADE_A - timedelta(days=5)))  # fmt: skip
+    ledger.commission_units(
+        db,
+        SYSTEM,
+        CommissionIn(
+            product="AC1",
+            serials=["U1", "U2", "U3"],
+            lot="L-A",
+            location="LINE1",
+            event_time=MADE_A,
+        ),
+    )
+    ledger.commission_units(
+        db,
+        SYSTEM,
+        CommissionIn(
+            product="AC1",
+            serials=["U4", "U5", "U6"],
+            lot="L-B",
+            location="LINE2",
+            event_time=MADE_B,
+        ),
+    )
+    ledger.commission_units(
+        db,
+        SYSTEM,
+        CommissionIn(
+            product="PCB",
+            serials=["B1", "B2", "B3", "B4", "B9"],
+            lot="P-1",
+            location="WH1",
+            event_time=MADE_A - timedelta(days=5),
+        ),
+    )
+    ledger.commission_units(
+        db,
+        SYSTEM,
+        CommissionIn(
+            product="PCB",
+            serials=["B5", "B6", "B7"],
+            lot="P-2",
+            location="WH1",
+            event_time=MADE_A - timedelta(days=5),
+        ),
+    )
     for n in range(1, 7):
-        record(db, type="assemble", product="PCB", serials=[f"B{n}"],
-               parent=UnitRef(product="AC1", serial=f"U{n}"),
-               event_time=MADE_B + timedelta(days=1))  # fmt: skip
-    record(db, type="inspect", product="AC1", serials=["U1", "U4"], location="TEST1",
-           event_time=MADE_B + timedelta(days=2))  # fmt: skip
-    record(db, type="receive", product="AC1", serials=["U1", "U2", "U3", "U4", "U5", "U6"],
-           location="WH1", event_time=MADE_B + timedelta(days=3))  # fmt: skip
+        record(
+            db,
+            type="assemble",
+            product="PCB",
+            serials=[f"B{n}"],
+            parent=UnitRef(product="AC1", serial=f"U{n}"),
+            event_time=MADE_B + timedelta(days=1),
+        )
+    record(
+        db,
+        type="inspect",
+        product="AC1",
+        serials=["U1", "U4"],
+        location="TEST1",
+        event_time=MADE_B + timedelta(days=2),
+    )
+    record(
+        db,
+        type="receive",
+        product="AC1",
+        serials=["U1", "U2", "U3", "U4", "U5", "U6"],
+        location="WH1",
+        event_time=MADE_B + timedelta(days=3),
+    )
     for serial, days in SOLD_DAYS_AGO.items():
-        record(db, type="sell", product="AC1", serials=[serial],
-               event_time=NOW - timedelta(days=days))  # fmt: skip
+        record(
+            db, type="sell", product="AC1", serials=[serial], event_time=NOW - timedelta(days=days)
+        )
     _codes(db)
     made = {
         "U1": _open(db, "U1", defect="D-COMP"),
@@ -189,9 +265,13 @@ def field(db: Database) -> Field:
 def _rows(found: dict[str, Any]) -> dict[Any, tuple[int, int, int, float | None]]:
     return {
         (i["key"], i["product"]) if i["product"] and found["by"] != "product" else i["key"]: (
-            i["units"], i["claimed_units"], i["claims"], i["failure_rate"])
+            i["units"],
+            i["claimed_units"],
+            i["claims"],
+            i["failure_rate"],
+        )
         for i in found["items"]
-    }  # fmt: skip
+    }
 
 
 def test_field_failure_rate_by_product_counts_units_with_a_claim_over_units_sold(
@@ -266,8 +346,10 @@ def test_warranty_cost_by_product_and_month_keeps_currencies_apart(
 ) -> None:
     found = figures.warranty_cost(db, SYSTEM)
 
-    rows = [(i["product"], i["month"], i["currency"], i["amount"], i["cases"], i["lines"])
-            for i in found["items"]]  # fmt: skip
+    rows = [
+        (i["product"], i["month"], i["currency"], i["amount"], i["cases"], i["lines"])
+        for i in found["items"]
+    ]
     # chargeable shipping and the goodwill line are not warranty cost
     assert rows == [
         ("AC1", _month(OCTOBER), "CNY", "200.50", 1, 2),
@@ -286,19 +368,25 @@ def test_top_defect_codes_are_named_in_both_languages(db: Database, field: Field
     found = figures.top_defects(db, SYSTEM)
 
     assert found["total"] == 5
-    assert [(i["defect_code"], i["name_en"], i["name_zh"], i["cases"], i["share"],
-             i["cumulative"]) for i in found["items"]] == [
+    assert [
+        (i["defect_code"], i["name_en"], i["name_zh"], i["cases"], i["share"], i["cumulative"])
+        for i in found["items"]
+    ] == [
         ("D-COMP", "Compressor failure", "压缩机故障", 3, 0.6, 0.6),
         ("D-NOISE", "Abnormal noise", "异响", 2, 0.4, 1.0),
-    ]  # fmt: skip
+    ]
 
 
 def test_the_period_and_the_product_narrow_every_figure(db: Database, field: Field) -> None:
     before = NOW - timedelta(days=1)
     old = figures.warranty_report(db, SYSTEM, until=before)
     # a day ago: the five units were in the field already, none had a claim yet
-    assert old["failures"]["total"] == {"units": 5, "claimed_units": 0, "claims": 0,
-                                        "failure_rate": 0.0}  # fmt: skip
+    assert old["failures"]["total"] == {
+        "units": 5,
+        "claimed_units": 0,
+        "claims": 0,
+        "failure_rate": 0.0,
+    }
     assert old["time_to_failure"]["claims"] == 0 and old["defects"]["total"] == 0
     assert old["time_to_failure"]["median_days"] is None
     recent = figures.warranty_report(db, SYSTEM, since=before)

@@ -280,8 +280,11 @@ def _spares_world(db: Database, roles: list[str]) -> None:
     make_location(db, "SVC1", kind="service")
     unit = make_units(db, "AC1", count=1)[0]
     opened = cases.open_case(db, SYSTEM, CaseIn(serial=unit, location="SVC1", warranty_claim=False))
-    needs = [PartNeed(product="PCB1", quantity=len(roles)), PartNeed(product="FAN1"),
-             PartNeed(product="FAN2")]  # fmt: skip
+    needs = [
+        PartNeed(product="PCB1", quantity=len(roles)),
+        PartNeed(product="FAN1"),
+        PartNeed(product="FAN2"),
+    ]
     cases.diagnose(db, SYSTEM, opened["number"], DiagnosisIn(parts_needed=needs))
     boards = [f"PCB-{r}" for r in roles]
     make_units(db, "PCB1", count=None, serials=boards)

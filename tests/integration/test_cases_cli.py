@@ -23,11 +23,21 @@ def test_a_case_is_opened_repaired_with_a_new_part_and_closed_from_the_command_l
     steps = [
         ("step", number, "receive_return"),
         ("state", number, "diagnosed"),
-        ("part", number, "--removed", "PCB-1", "--installed", "PCB-2", "--reason", "burnt",
-         "--consumed", "GLUE:G1:2"),
+        (
+            "part",
+            number,
+            "--removed",
+            "PCB-1",
+            "--installed",
+            "PCB-2",
+            "--reason",
+            "burnt",
+            "--consumed",
+            "GLUE:G1:2",
+        ),
         ("step", number, "inspect", "--result", "pass"),
         ("state", number, "closed", "--outcome", "resolved"),
-    ]  # fmt: skip
+    ]
     outputs = [cli("case", *args) for args in steps]
 
     assert [o.exit_code for o in outputs] == [0] * 5, [o.output for o in outputs]

@@ -145,8 +145,9 @@ def test_a_state_the_client_saw_that_moved_on_meanwhile_is_a_409(db: Database, a
     number = _open(api, _world(db))
     api.post(f"/cases/{number}/state", {"to": "diagnosed"})
 
-    stale = api.post(f"/cases/{number}/state", {"to": "closed", "outcome": "rejected",
-                                                "from_state": "open"})  # fmt: skip
+    stale = api.post(
+        f"/cases/{number}/state", {"to": "closed", "outcome": "rejected", "from_state": "open"}
+    )
 
     assert "changed meanwhile" in assert_problem(stale, 409)["detail"]
     assert _state(db, number) == "diagnosed"
@@ -253,10 +254,17 @@ def test_an_event_from_another_edge_naming_the_case_joins_its_history(
     serial = _world(db)
     number = _open(api, serial)
 
-    event = {"type": "repair", "serials": [serial], "data": {"note": "at the scan station"},
-             "biz_transactions": [{"type": "rma", "id": number}]}  # fmt: skip
-    other = {"type": "verify", "serials": [serial],
-             "biz_transactions": [{"type": "rma", "id": "ERP-RMA-77"}]}  # fmt: skip
+    event = {
+        "type": "repair",
+        "serials": [serial],
+        "data": {"note": "at the scan station"},
+        "biz_transactions": [{"type": "rma", "id": number}],
+    }
+    other = {
+        "type": "verify",
+        "serials": [serial],
+        "biz_transactions": [{"type": "rma", "id": "ERP-RMA-77"}],
+    }
     assert api.post("/events", event).status_code == 201
     assert api.post("/events", other).status_code == 201
 
@@ -294,10 +302,15 @@ def test_a_replacement_in_a_case_changes_the_forward_trace_of_both_parts_and_ver
     api.post(f"/cases/{number}/steps", {"action": "receive_return"})
     assert _affected(db, "PCB-1") == [serial] and _affected(db, "PCB-2") == ["PCB-2"]
 
-    answer = api.post(f"/cases/{number}/parts", {
-        "removed": "PCB-1", "installed": "PCB-2", "reason": "burnt capacitor",
-        "consumed": [{"product": "GLUE", "lot": "G1", "quantity": 2}],
-    })  # fmt: skip
+    answer = api.post(
+        f"/cases/{number}/parts",
+        {
+            "removed": "PCB-1",
+            "installed": "PCB-2",
+            "reason": "burnt capacitor",
+            "consumed": [{"product": "GLUE", "lot": "G1", "quantity": 2}],
+        },
+    )
 
     assert answer.status_code == 200, answer.text
     assert [e["type"] for e in answer.json()["events"]] == ["replace_part", "move"]
@@ -328,8 +341,9 @@ def test_consumables_without_a_replacement_are_one_repair_event_by_lot_and_quant
     serial = _world(db)
     number = _open(api, serial)
 
-    answer = api.post(f"/cases/{number}/parts",
-                      {"consumed": [{"product": "GLUE", "lot": "G1", "quantity": 3}]})  # fmt: skip
+    answer = api.post(
+        f"/cases/{number}/parts", {"consumed": [{"product": "GLUE", "lot": "G1", "quantity": 3}]}
+    )
 
     assert answer.status_code == 200, answer.text
     assert [e["type"] for e in answer.json()["events"]] == ["repair"]
@@ -344,10 +358,15 @@ def test_a_replacement_names_every_problem_at_once_and_writes_nothing(
     serial = _world(db)
     number = _open(api, serial)
 
-    answer = api.post(f"/cases/{number}/parts", {
-        "removed": "PCB-2", "installed": "NOPE", "returns_location": "SVC1",
-        "consumed": [{"product": "GLUE", "lot": "G9", "quantity": 1}],
-    })  # fmt: skip
+    answer = api.post(
+        f"/cases/{number}/parts",
+        {
+            "removed": "PCB-2",
+            "installed": "NOPE",
+            "returns_location": "SVC1",
+            "consumed": [{"product": "GLUE", "lot": "G9", "quantity": 1}],
+        },
+    )
     half = api.post(f"/cases/{number}/parts", {"removed": "PCB-1"})
 
     fields = {e["field"] for e in assert_problem(answer, 422)["errors"]}
@@ -376,8 +395,11 @@ def test_a_partner_writes_only_on_its_own_cases_others_answer_as_unknown(
     assert theirs.status_code == 201, theirs.text
     number = theirs.json()["number"]
     glue = [{"product": "GLUE", "lot": "G1", "quantity": 1}]
-    body = {"state": {"to": "diagnosed"}, "steps": {"action": "receive_return"},
-            "parts": {"consumed": glue}}[path]  # fmt: skip
+    body = {
+        "state": {"to": "diagnosed"},
+        "steps": {"action": "receive_return"},
+        "parts": {"consumed": glue},
+    }[path]
 
     other = api.client.post(f"/api/v1/cases/{number}/{path}", json=body, headers=west)
     unknown = api.client.post(f"/api/v1/cases/SC-999999/{path}", json=body, headers=west)
@@ -399,8 +421,9 @@ def test_the_case_s_own_partner_cannot_see_cases_of_a_staff_member_on_units_it_n
     east = _partner(db, api, "east", "D-EAST")
     number = _open(api, serial)  # opened by staff
 
-    answer = api.client.post(f"/api/v1/cases/{number}/state", json={"to": "diagnosed"},
-                             headers=east)  # fmt: skip
+    answer = api.client.post(
+        f"/api/v1/cases/{number}/state", json={"to": "diagnosed"}, headers=east
+    )
 
     assert answer.status_code == 404
 

@@ -83,8 +83,14 @@ def test_the_case_list_filters_by_state_open_meaning_every_open_state(
     assert {i["number"] for i in two["items"]} == {second, third}
     assert comma["total"] == 3
     assert [i["number"] for i in returns["items"]] == [second]
-    assert open_ones["by_state"] == {"open": 1, "diagnosed": 1, "waiting_for_parts": 0,
-                                     "in_repair": 0, "testing": 0, "closed": 1}  # fmt: skip
+    assert open_ones["by_state"] == {
+        "open": 1,
+        "diagnosed": 1,
+        "waiting_for_parts": 0,
+        "in_repair": 0,
+        "testing": 0,
+        "closed": 1,
+    }
 
 
 def test_the_case_list_finds_by_number_or_serial_and_pages(db: Database, api: Api) -> None:
@@ -148,8 +154,9 @@ def test_a_case_shows_its_unit_codes_in_both_languages_and_its_timeline(
     number = _open(api, serial, symptom_code="S-NOCOOL", description="warm air")
     api.post(f"/cases/{number}/diagnosis", {"defect_code": "D-PCB", "note": "board burnt"})
     # a step of the case on the ledger, from any edge: naming the case links it (cases' step)
-    done = record(db, type="repair", serials=[serial], biz_transactions=[
-        {"type": "rma", "id": number}])  # fmt: skip
+    done = record(
+        db, type="repair", serials=[serial], biz_transactions=[{"type": "rma", "id": number}]
+    )
 
     answer = api.get(f"/cases/{number}")
 
@@ -157,9 +164,12 @@ def test_a_case_shows_its_unit_codes_in_both_languages_and_its_timeline(
     case = answer.json()
     assert case["unit"]["serial"] == serial and case["unit"]["product"] == "AC1"
     assert case["symptom"] == {
-        "code": "S-NOCOOL", "kind": "symptom", "name_en": "Does not cool", "name_zh": "不制冷",
+        "code": "S-NOCOOL",
+        "kind": "symptom",
+        "name_en": "Does not cool",
+        "name_zh": "不制冷",
         "active": True,
-    }  # fmt: skip
+    }
     assert case["defect"]["name_zh"] == "控制板故障"
     assert case["state"] == "diagnosed"
     kinds = [(t["kind"], t["to_state"]) for t in case["timeline"]]
@@ -210,28 +220,41 @@ def test_cost_lines_are_kept_in_minor_units_and_totalled_per_currency_and_covera
     assert [c["amount_minor"] for c in case["costs"]] == [12850, 8000, 1550, 1000]
     assert [c["currency"] for c in case["costs"]] == ["CNY", "CNY", "CNY", "JPY"]
     assert case["totals"] == [
-        {"currency": "CNY", "total": "224.00", "total_minor": 22400,
-         "coverage": {"warranty": "208.50", "chargeable": "15.50", "goodwill": "0.00"}},
-        {"currency": "JPY", "total": "1000", "total_minor": 1000,
-         "coverage": {"warranty": "0", "chargeable": "0", "goodwill": "1000"}},
-    ]  # fmt: skip
+        {
+            "currency": "CNY",
+            "total": "224.00",
+            "total_minor": 22400,
+            "coverage": {"warranty": "208.50", "chargeable": "15.50", "goodwill": "0.00"},
+        },
+        {
+            "currency": "JPY",
+            "total": "1000",
+            "total_minor": 1000,
+            "coverage": {"warranty": "0", "chargeable": "0", "goodwill": "1000"},
+        },
+    ]
 
 
 def test_a_bad_cost_line_names_every_field_and_writes_nothing(db: Database, api: Api) -> None:
     number = _open(api, _units(db, 1)[0])
 
     answers = [
-        api.post(f"/cases/{number}/costs", {"kind": "parts", "coverage": "warranty",
-                                            "amount": "12.345", "currency": "XXQ"}),
-        api.post(f"/cases/{number}/costs", {"kind": "parts", "coverage": "warranty",
-                                            "amount": "-3"}),
-        api.post(f"/cases/{number}/costs", {"kind": "parts", "coverage": "warranty",
-                                            "amount": "ten"}),
-        api.post(f"/cases/{number}/costs", {"kind": "food", "coverage": "free",
-                                            "amount": "1"}),
-        api.post(f"/cases/{number}/costs", {"kind": "parts", "coverage": "warranty",
-                                            "amount": "1.001", "currency": "CNY"}),
-    ]  # fmt: skip
+        api.post(
+            f"/cases/{number}/costs",
+            {"kind": "parts", "coverage": "warranty", "amount": "12.345", "currency": "XXQ"},
+        ),
+        api.post(
+            f"/cases/{number}/costs", {"kind": "parts", "coverage": "warranty", "amount": "-3"}
+        ),
+        api.post(
+            f"/cases/{number}/costs", {"kind": "parts", "coverage": "warranty", "amount": "ten"}
+        ),
+        api.post(f"/cases/{number}/costs", {"kind": "food", "coverage": "free", "amount": "1"}),
+        api.post(
+            f"/cases/{number}/costs",
+            {"kind": "parts", "coverage": "warranty", "amount": "1.001", "currency": "CNY"},
+        ),
+    ]
 
     fields = [{e["field"] for e in assert_problem(a, 422)["errors"]} for a in answers]
     assert fields == [{"currency"}, {"amount"}, {"amount"}, {"kind", "coverage"}, {"amount"}]
@@ -396,8 +419,11 @@ def test_a_partner_cannot_add_to_another_partners_case(
 
     to_own = client.post(f"/api/v1/cases/{own}/notes", json={"text": "ok"}, headers=token)
     to_theirs = client.post(f"/api/v1/cases/{theirs}/notes", json={"text": "x"}, headers=token)
-    cost = client.post(f"/api/v1/cases/{theirs}/costs", headers=token,
-                       json={"kind": "parts", "coverage": "warranty", "amount": "1"})  # fmt: skip
+    cost = client.post(
+        f"/api/v1/cases/{theirs}/costs",
+        headers=token,
+        json={"kind": "parts", "coverage": "warranty", "amount": "1"},
+    )
 
     assert to_own.status_code == 201
     assert to_theirs.status_code == cost.status_code == 404
@@ -407,10 +433,13 @@ def test_a_partner_cannot_add_to_another_partners_case(
 
 
 def test_service_codes_are_added_changed_and_listed_with_both_names(db: Database, api: Api) -> None:
-    made = api.post("/service-codes", {"code": "S-SMELL", "kind": "symptom",
-                                        "name_en": "Burning smell", "name_zh": "焦味"})  # fmt: skip
-    again = api.post("/service-codes", {"code": "S-SMELL", "kind": "symptom",
-                                         "name_en": "x", "name_zh": "y"})  # fmt: skip
+    made = api.post(
+        "/service-codes",
+        {"code": "S-SMELL", "kind": "symptom", "name_en": "Burning smell", "name_zh": "焦味"},
+    )
+    again = api.post(
+        "/service-codes", {"code": "S-SMELL", "kind": "symptom", "name_en": "x", "name_zh": "y"}
+    )
     changed = api.client.patch(
         "/api/v1/service-codes/S-SMELL", json={"active": False}, headers=api.admin
     )
@@ -421,14 +450,24 @@ def test_service_codes_are_added_changed_and_listed_with_both_names(db: Database
     assert changed.status_code == 200 and changed.json()["active"] is False
     assert_problem(unknown, 404)
     listed = api.get("/service-codes").json()
-    assert listed == [{"code": "S-SMELL", "kind": "symptom", "name_en": "Burning smell",
-                       "name_zh": "焦味", "active": False}]  # fmt: skip
+    assert listed == [
+        {
+            "code": "S-SMELL",
+            "kind": "symptom",
+            "name_en": "Burning smell",
+            "name_zh": "焦味",
+            "active": False,
+        }
+    ]
     assert api.get("/service-codes", active="true").json() == []
 
 
 def test_a_reader_may_list_codes_but_not_add_them(api: Api) -> None:
-    refused = api.post("/service-codes", {"code": "S-X", "kind": "symptom", "name_en": "x",
-                                           "name_zh": "x"}, headers=api.reader)  # fmt: skip
+    refused = api.post(
+        "/service-codes",
+        {"code": "S-X", "kind": "symptom", "name_en": "x", "name_zh": "x"},
+        headers=api.reader,
+    )
 
     assert_problem(refused, 403)
     assert api.get("/service-codes", headers=api.reader).status_code == 200

@@ -60,8 +60,9 @@ def _world(db: Database) -> list[str]:
         cases.open_case(db, ADMIN, CaseIn(serial=s, symptom_code="S-NOCOOL"))["number"]
         for s in serials
     ]
-    casework.add_cost(db, ADMIN, numbers[1], CostIn(kind="labour", coverage="warranty",
-                                                    amount="80"))  # fmt: skip
+    casework.add_cost(
+        db, ADMIN, numbers[1], CostIn(kind="labour", coverage="warranty", amount="80")
+    )
     with db.write() as conn:
         case = cases.case_row(conn, numbers[1])
         cases.move(conn, case.id, "closed", "alice", datetime.now(UTC), "fixed")
@@ -131,8 +132,7 @@ def test_a_bad_cost_line_is_told_in_chinese_and_a_good_one_totals(
     bad = {"kind": "parts", "coverage": "warranty", "amount": "12.345", "currency": "CNY"}
 
     refused = client.post(f"/cases/{number}/costs", data=bad | {"csrf_token": csrf})
-    done = client.post(f"/cases/{number}/costs", data=bad | {"amount": "12.30",
-                                                             "csrf_token": csrf})  # fmt: skip
+    done = client.post(f"/cases/{number}/costs", data=bad | {"amount": "12.30", "csrf_token": csrf})
 
     assert refused.status_code == 422
     assert field_error(refused.text, "amount") == "CNY 最多 2 位小数"
@@ -147,10 +147,16 @@ def test_an_attachment_uploaded_on_the_page_downloads_and_a_wrong_file_is_told(
     number = _world(db)[0]
     csrf = _login(client, db, "service", "zh-CN")
 
-    wrong = client.post(f"/cases/{number}/attachments", data={"csrf_token": csrf},
-                        files={"file": ("x.png", b"just text", "image/png")})  # fmt: skip
-    done = client.post(f"/cases/{number}/attachments", data={"csrf_token": csrf},
-                       files={"file": ("铭牌.png", PNG, "image/png")})  # fmt: skip
+    wrong = client.post(
+        f"/cases/{number}/attachments",
+        data={"csrf_token": csrf},
+        files={"file": ("x.png", b"just text", "image/png")},
+    )
+    done = client.post(
+        f"/cases/{number}/attachments",
+        data={"csrf_token": csrf},
+        files={"file": ("铭牌.png", PNG, "image/png")},
+    )
 
     assert wrong.status_code == 422
     assert field_error(wrong.text, "file") == "不是 JPEG、PNG、WEBP 照片或 PDF 文件"
@@ -191,8 +197,10 @@ def test_a_partner_sees_another_partners_case_as_an_unknown_one(
     make_party(db, "D-P", "distributor")
     access.create_user(db, SYSTEM, "u-partner", PASSWORD, "partner", "D-P")
     page = client.get("/login")
-    client.post("/login", data={"username": "u-partner", "password": PASSWORD,
-                                "csrf_token": csrf_of(page.text)})  # fmt: skip
+    client.post(
+        "/login",
+        data={"username": "u-partner", "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+    )
 
     theirs = client.get(f"/cases/{numbers[0]}")
     unknown = client.get("/cases/SC-999999")
@@ -261,14 +269,17 @@ def test_a_step_and_the_closing_on_the_page_move_the_case(db: Database, client: 
     number = _workshop(db)
     csrf = _login(client, db, "service", "zh-CN")
 
-    repaired = client.post(f"/cases/{number}/steps", data={"action": "repair", "note": "更换电容",
-                                                           "csrf_token": csrf})  # fmt: skip
-    no_outcome = client.post(f"/cases/{number}/state", data={
-        "to": "closed", "from_state": "open", "csrf_token": csrf})  # fmt: skip
+    repaired = client.post(
+        f"/cases/{number}/steps", data={"action": "repair", "note": "更换电容", "csrf_token": csrf}
+    )
+    no_outcome = client.post(
+        f"/cases/{number}/state", data={"to": "closed", "from_state": "open", "csrf_token": csrf}
+    )
     closing = {"to": "closed", "outcome": "resolved", "from_state": "open"}
     closed = client.post(f"/cases/{number}/state", data=closing | {"csrf_token": csrf})
-    stale = client.post(f"/cases/{number}/state", data={
-        "to": "diagnosed", "from_state": "open", "csrf_token": csrf})  # fmt: skip
+    stale = client.post(
+        f"/cases/{number}/state", data={"to": "diagnosed", "from_state": "open", "csrf_token": csrf}
+    )
 
     assert repaired.status_code == 200, repaired.text
     assert "更换电容" in repaired.text

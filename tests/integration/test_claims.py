@@ -164,8 +164,12 @@ def test_two_agents_opening_a_claim_for_one_unit_at_once_open_one_case(db: Datab
 
 def test_more_than_n_claims_in_m_days_is_flagged_naming_the_cases(db: Database, api: Api) -> None:
     serial = _sold(db)
-    rule = {"product": "AC1", "check": "frequency", "mode": "flag",
-            "params": {"claims": 2, "days": 30}}  # fmt: skip
+    rule = {
+        "product": "AC1",
+        "check": "frequency",
+        "mode": "flag",
+        "params": {"claims": 2, "days": 30},
+    }
     assert api.client.put("/api/v1/claim-rules", json=rule, headers=api.admin).status_code == 200
     numbers = []
     for _ in range(2):
@@ -317,16 +321,25 @@ def test_a_product_rule_wins_over_the_rule_for_all_which_wins_over_the_default(
     assert region(ac, "AC1") == "flag"  # its own rule
     assert region(bc, "BC1") == "refuse"  # the rule for all
     assert "scrapped" not in _checks(api, bc, product="BC1")  # off: not run
-    assert_problem(api.post("/cases", {"serial": bc, "product": "BC1", "region": "CN-44"}),
-                   409, "checks.region")  # fmt: skip
+    assert_problem(
+        api.post("/cases", {"serial": bc, "product": "BC1", "region": "CN-44"}),
+        409,
+        "checks.region",
+    )
     listed = api.get("/claim-rules", product="AC1").json()
     by_check = {c["check"]: c for c in listed["checks"]}
-    assert by_check["region"] == {"check": "region", "mode": "flag", "params": {},
-                                  "set_for": "product"}  # fmt: skip
+    assert by_check["region"] == {
+        "check": "region",
+        "mode": "flag",
+        "params": {},
+        "set_for": "product",
+    }
     assert by_check["warranty"]["set_for"] == "default"
     assert by_check["unknown_serial"]["set_for"] == "fixed"
-    assert [(r["product"], r["check"]) for r in listed["rules"]] == [(None, "region"),
-                                                                     ("AC1", "region")]  # fmt: skip
+    assert [(r["product"], r["check"]) for r in listed["rules"]] == [
+        (None, "region"),
+        ("AC1", "region"),
+    ]
 
     assert _put(api, product="AC1", check="region", mode="inherit").status_code == 200
     assert region(ac, "AC1") == "refuse"
@@ -353,8 +366,9 @@ def test_setting_the_rule_for_all_twice_keeps_one_rule(db: Database, api: Api) -
 def test_a_bad_rule_names_every_problem_at_once(db: Database, api: Api) -> None:
     make_product(db)
 
-    bad = _put(api, product="NOPE", check="frequency", mode="flag",
-               params={"claims": 0, "weeks": 2})  # fmt: skip
+    bad = _put(
+        api, product="NOPE", check="frequency", mode="flag", params={"claims": 0, "weeks": 2}
+    )
     wrong_mode = _put(api, check="region", mode="maybe")
     no_params = _put(api, check="region", mode="flag", params={"days": 3})
 

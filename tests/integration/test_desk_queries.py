@@ -20,11 +20,27 @@ from unitrace.db.engine import Database
 
 # tables that grow with the units and their events: never read whole by one unit's answer
 GROWING = (
-    "units", "events", "event_units", "lot_uses", "unit_steps", "recall_units",
-    "diversion_alerts", "shipments", "service_cases", "case_history", "case_parts",
-    "case_costs", "case_attachments", "spare_requests", "spare_request_units",
-    "warranty_adjustments", "stolen_reports", "event_containers", "containers", "audit_log",
-)  # fmt: skip
+    "units",
+    "events",
+    "event_units",
+    "lot_uses",
+    "unit_steps",
+    "recall_units",
+    "diversion_alerts",
+    "shipments",
+    "service_cases",
+    "case_history",
+    "case_parts",
+    "case_costs",
+    "case_attachments",
+    "spare_requests",
+    "spare_request_units",
+    "warranty_adjustments",
+    "stolen_reports",
+    "event_containers",
+    "containers",
+    "audit_log",
+)
 AGENT = Actor("agent01", "service")
 
 
@@ -48,21 +64,45 @@ def lived(db: Database) -> str:
     for i, serial in enumerate(serials[1:21]):  # repairs elsewhere: parts replaced in 20 units
         one, other = parts[3 * i], parts[3 * i + 1]
         at = start + timedelta(days=1, minutes=i)
-        record(db, type="assemble", parent={"serial": serial}, units=[{"serial": one}],
-               event_time=at)  # fmt: skip
-        record(db, type="replace_part", parent={"serial": serial}, units=[{"serial": other}],
-               removed=[{"serial": one}], event_time=at + timedelta(seconds=1))  # fmt: skip
+        record(
+            db, type="assemble", parent={"serial": serial}, units=[{"serial": one}], event_time=at
+        )
+        record(
+            db,
+            type="replace_part",
+            parent={"serial": serial},
+            units=[{"serial": other}],
+            removed=[{"serial": one}],
+            event_time=at + timedelta(seconds=1),
+        )
     # the unit itself: two components, one of them replaced once
     own = parts[-3:]
-    record(db, type="assemble", parent={"serial": unit}, units=[{"serial": own[0]},
-           {"serial": own[1]}], event_time=start + timedelta(days=2))  # fmt: skip
-    record(db, type="replace_part", parent={"serial": unit}, units=[{"serial": own[2]}],
-           removed=[{"serial": own[0]}], event_time=start + timedelta(days=3))  # fmt: skip
+    record(
+        db,
+        type="assemble",
+        parent={"serial": unit},
+        units=[{"serial": own[0]}, {"serial": own[1]}],
+        event_time=start + timedelta(days=2),
+    )
+    record(
+        db,
+        type="replace_part",
+        parent={"serial": unit},
+        units=[{"serial": own[2]}],
+        removed=[{"serial": own[0]}],
+        event_time=start + timedelta(days=3),
+    )
     later = start + timedelta(days=10)
-    for n, (kind, extra) in enumerate([
-        ("ship", {"party": "D-EAST"}), ("deliver", {}), ("sell", {"region": "CN-44"}),
-        ("return", {"location": "SVC"}), ("repair", {}), ("inspect", {}),
-    ]):  # fmt: skip
+    for n, (kind, extra) in enumerate(
+        [
+            ("ship", {"party": "D-EAST"}),
+            ("deliver", {}),
+            ("sell", {"region": "CN-44"}),
+            ("return", {"location": "SVC"}),
+            ("repair", {}),
+            ("inspect", {}),
+        ]
+    ):
         record(db, type=kind, serials=[unit], event_time=later + timedelta(days=n), **extra)
     cases.open_case(db, SYSTEM, CaseIn(serial=unit, warranty_claim=False, location="SVC"))
     if not db.is_sqlite:

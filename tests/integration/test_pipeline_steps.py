@@ -112,6 +112,7 @@ def test_the_registry_holds_productions_and_channels_steps_in_their_order() -> N
         False,
         False,
         False,
+        False,
     ]
 
 

@@ -444,8 +444,11 @@ def test_the_spares_page_scans_a_spare_in_chinese_and_cancels_with_a_reason(db: 
         assert 'href="/spares"' in page.text  # in the warehouse's header
 
         def scan(serial: str, number: str = board) -> str:
-            answer = client.post("/spares/scan", data={"serial": serial, "request": number},
-                                 headers={"X-CSRF-Token": csrf})  # fmt: skip
+            answer = client.post(
+                "/spares/scan",
+                data={"serial": serial, "request": number},
+                headers={"X-CSRF-Token": csrf},
+            )
             assert answer.status_code == 200, answer.text
             return answer.text
 
@@ -453,8 +456,9 @@ def test_the_spares_page_scans_a_spare_in_chinese_and_cancels_with_a_reason(db: 
         picked = scan(boards[0])
         again = scan(boards[1])
         no_reason = client.post(f"/spares/{fan}/cancel", data={"csrf_token": csrf, "reason": ""})
-        cancelled = client.post(f"/spares/{fan}/cancel",
-                                data={"csrf_token": csrf, "reason": "不再需要"})  # fmt: skip
+        cancelled = client.post(
+            f"/spares/{fan}/cancel", data={"csrf_token": csrf, "reason": "不再需要"}
+        )
 
     assert 'role="alert"' in wrong and "不是所需的 PCB1" in wrong
     assert 'data-testid="scan-picked"' in picked and "已到齐" in picked and "转入维修" in picked
@@ -474,8 +478,11 @@ def test_the_spares_page_is_not_for_service_or_partners(db: Database) -> None:
         for role in ("service", "partner"):
             csrf = login(client, db, role)
             assert client.get("/spares").status_code == 403
-            scanned = client.post("/spares/scan", data={"serial": "X", "request": "SR-000001"},
-                                  headers={"X-CSRF-Token": csrf})  # fmt: skip
+            scanned = client.post(
+                "/spares/scan",
+                data={"serial": "X", "request": "SR-000001"},
+                headers={"X-CSRF-Token": csrf},
+            )
             assert 'role="alert"' in scanned.text and "may not" in scanned.text
             assert 'href="/spares"' not in client.get("/").text
 

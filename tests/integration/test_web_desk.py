@@ -57,8 +57,13 @@ def local_day(months_ago: int) -> str:
 def open_form(client: TestClient, serial: str, lang: str = "en", **fields: str) -> Response:
     page = client.get("/service", params={"serial": serial}, headers={"Accept-Language": lang})
     assert 'data-testid="open-case"' in page.text, page.text[:2000]
-    form = {"csrf_token": csrf_of(page.text), "serial": serial, "product": "AC1",
-            "kind": "repair", "warranty_claim": "1"} | fields  # fmt: skip
+    form = {
+        "csrf_token": csrf_of(page.text),
+        "serial": serial,
+        "product": "AC1",
+        "kind": "repair",
+        "warranty_claim": "1",
+    } | fields
     return client.post(
         "/service/cases", data=form, headers={"Accept-Language": lang}, follow_redirects=False
     )
@@ -195,8 +200,10 @@ def test_a_partner_sees_its_own_units_and_anothers_unit_looks_unknown(
 
     access.create_user(db, SYSTEM, "u-partner", PASSWORD, "partner", "D-P")
     page = client.get("/login")
-    client.post("/login", data={"username": "u-partner", "password": PASSWORD,
-                                "csrf_token": csrf_of(page.text)})  # fmt: skip
+    client.post(
+        "/login",
+        data={"username": "u-partner", "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+    )
 
     staff = cases.open_case(db, SYSTEM, CaseIn(serial=own, warranty_claim=False))["number"]
     mine = client.get("/service", params={"serial": own}).text
@@ -213,8 +220,12 @@ def test_the_desk_is_listed_for_the_roles_that_open_cases_and_offers_them_the_fo
     client: TestClient, db: Database
 ) -> None:
     serial = sold(db, months_ago=2)[0]
-    for role, listed in (("service", True), ("admin", True), ("warehouse", False),
-                         ("readonly", False)):  # fmt: skip
+    for role, listed in (
+        ("service", True),
+        ("admin", True),
+        ("warehouse", False),
+        ("readonly", False),
+    ):
         login(client, db, role)
         home = client.get("/").text
         assert ('href="/service"' in home) is listed, role

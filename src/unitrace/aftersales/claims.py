@@ -116,13 +116,14 @@ class _Facts:
         if self._claims is None:
             self._claims = list(
                 self.conn.execute(
-                    select(service_cases.c.number, service_cases.c.state,
-                           service_cases.c.opened_at)
-                    .where(service_cases.c.unit_id == self.unit.id,
-                           service_cases.c.warranty_claim.is_(True))
+                    select(service_cases.c.number, service_cases.c.state, service_cases.c.opened_at)
+                    .where(
+                        service_cases.c.unit_id == self.unit.id,
+                        service_cases.c.warranty_claim.is_(True),
+                    )
                     .order_by(service_cases.c.id)
                 )
-            )  # fmt: skip
+            )
         return self._claims
 
     @property
@@ -196,10 +197,13 @@ def rules_for(conn: Connection, product_id: int | None) -> dict[str, Rule]:
     """Every check's rule for a product (its own, else the one for all, else the default);
     `product_id` None: the rules for all products."""
     stored = conn.execute(
-        select(claim_rules.c.product_id, claim_rules.c.check_name, claim_rules.c.mode,
-               claim_rules.c.params)
-        .where(or_(claim_rules.c.product_id.is_(None), claim_rules.c.product_id == product_id))
-    ).all()  # fmt: skip
+        select(
+            claim_rules.c.product_id,
+            claim_rules.c.check_name,
+            claim_rules.c.mode,
+            claim_rules.c.params,
+        ).where(or_(claim_rules.c.product_id.is_(None), claim_rules.c.product_id == product_id))
+    ).all()
     found: dict[str, Rule] = {}
     for name, (mode, params) in DEFAULTS.items():
         found[name] = Rule(mode, dict(params), "default")
@@ -270,8 +274,12 @@ def _warranty(facts: _Facts, rule: Rule) -> Check:
 def _open_case(facts: _Facts, rule: Rule) -> Check:
     open_case = next((r.number for r in facts.claims if r.state in OPEN_STATES), None)
     if open_case is not None:
-        return _finding(rule, "open_case", f"case {open_case} is already open for this unit",
-                        {"case": open_case})  # fmt: skip
+        return _finding(
+            rule,
+            "open_case",
+            f"case {open_case} is already open for this unit",
+            {"case": open_case},
+        )
     return Check("open_case", "pass", "no other open claim")
 
 
@@ -284,10 +292,11 @@ def _frequency(facts: _Facts, rule: Rule) -> Check:
     link = {"cases": recent, "claims": limit, "days": days}
     if count + 1 > limit:
         return _finding(
-            rule, "frequency",
+            rule,
+            "frequency",
             f"{count} claims in the last {days} days already: more than {limit} with this one",
             link,
-        )  # fmt: skip
+        )
     return Check("frequency", "pass", f"{count} claims in the last {days} days", link)
 
 
@@ -320,20 +329,22 @@ def _region(facts: _Facts, rule: Rule) -> Check:
         alert, seen, party = named["id"], named["seen_region"], named["distributor"]
         if outside:
             return _finding(
-                rule, "region",
+                rule,
+                "region",
                 f"claimed in {claimed}, outside the regions it was sold for ({regions}); "
                 f"diversion alert {alert}: distributor {party}, seen in {seen}",
                 link,
-            )  # fmt: skip
+            )
         return _finding(
             rule, "region", f"diversion alert {alert}: distributor {party}, seen in {seen}", link
         )
     if outside:
         return _finding(
-            rule, "region",
+            rule,
+            "region",
             f"claimed in {claimed}, outside the regions it was sold for ({regions})",
             link,
-        )  # fmt: skip
+        )
     if claimed and expected:
         return Check("region", "pass", f"claimed in {claimed}, where it was sold for", link)
     return Check("region", "pass", "no diversion alert for the unit", link)
@@ -362,10 +373,11 @@ def _recall(facts: _Facts, rule: Rule) -> Check:
         return Check("recall", "pass", "under no open recall")
     code, title = campaign
     return _finding(
-        rule, "recall",
+        rule,
+        "recall",
         f"under open recall {code} ({title}): the recall, not the warranty, pays",
         {"recall": code},
-    )  # fmt: skip
+    )
 
 
 def _components(facts: _Facts, rule: Rule) -> Check | None:
@@ -529,12 +541,11 @@ def _rules_answer(conn: Connection, product: str | None, product_id: int | None)
     all of them, or (a product) the ones for all and the product's own."""
     effective = rules_for(conn, product_id)
     query = (
-        select(products.c.code, claim_rules.c.check_name, claim_rules.c.mode,
-               claim_rules.c.params)
+        select(products.c.code, claim_rules.c.check_name, claim_rules.c.mode, claim_rules.c.params)
         .select_from(claim_rules)
         .outerjoin(products, products.c.id == claim_rules.c.product_id)
         .order_by(products.c.code.is_not(None), products.c.code, claim_rules.c.check_name)
-    )  # fmt: skip
+    )
     if product_id is not None:
         query = query.where(
             or_(claim_rules.c.product_id.is_(None), claim_rules.c.product_id == product_id)
@@ -607,14 +618,19 @@ def set_rule(db: Database, actor: Actor, data: ClaimRuleIn) -> dict[str, Any]:
         if data.mode == "inherit":
             conn.execute(delete(claim_rules).where(*where))
         elif before is None:
-            values = {"product_id": product_id, "check_name": data.check, "mode": data.mode,
-                      "params": params}  # fmt: skip
+            values = {
+                "product_id": product_id,
+                "check_name": data.check,
+                "mode": data.mode,
+                "params": params,
+            }
             try:
                 with conn.begin_nested():
                     conn.execute(insert(claim_rules).values(values))
             except IntegrityError:  # set meanwhile by another: this one replaces it
-                conn.execute(update(claim_rules).where(*where).values(mode=data.mode,
-                                                                     params=params))  # fmt: skip
+                conn.execute(
+                    update(claim_rules).where(*where).values(mode=data.mode, params=params)
+                )
         else:
             conn.execute(update(claim_rules).where(*where).values(mode=data.mode, params=params))
         audit.append(
@@ -659,8 +675,12 @@ def report_stolen(db: Database, actor: Actor, serial: str, data: StolenIn) -> di
         unit = find_unit(conn, actor, serial, data.product)
         if _open_report(conn, unit.id) is not None:
             raise Conflict(f"{unit.serial} is already reported stolen")
-        values = {"unit_id": unit.id, "note": data.note.strip(), "reported_at": now,
-                  "reported_by": actor.username}  # fmt: skip
+        values = {
+            "unit_id": unit.id,
+            "note": data.note.strip(),
+            "reported_at": now,
+            "reported_by": actor.username,
+        }
         try:
             with conn.begin_nested():
                 conn.execute(insert(stolen_reports).values(values))
@@ -668,8 +688,9 @@ def report_stolen(db: Database, actor: Actor, serial: str, data: StolenIn) -> di
             raise Conflict(f"{unit.serial} is already reported stolen") from None
         row = _open_report(conn, unit.id)
         answer = _stolen_answer(unit, row)
-        audit.append(conn, actor, "report", "stolen", f"{unit.product_code}/{unit.serial}",
-                     None, answer)  # fmt: skip
+        audit.append(
+            conn, actor, "report", "stolen", f"{unit.product_code}/{unit.serial}", None, answer
+        )
     return answer
 
 

@@ -33,8 +33,13 @@ def answer(
             unit = queries.dossier(db, actor, serial, found.product_code, conn=conn)
         except NotFound:  # not ours, or not the actor's to see: alike
             unknown = claims.evaluate_unknown(serial)
-            return {"serial": serial, "unit": None, "warranty": None, "checks": unknown,
-                    "cases": []}  # fmt: skip
+            return {
+                "serial": serial,
+                "unit": None,
+                "warranty": None,
+                "checks": unknown,
+                "cases": [],
+            }
         checks = claims.evaluate(conn, claims.Claim(serial, found.product_code, region))
         verdict = _verdict(conn, found.id, unit)
         history = cases.for_unit(conn, found.id)

@@ -379,10 +379,13 @@ def cancel(db: Database, actor: Actor, number: str, reason: str) -> dict[str, An
             )
         conn.execute(
             insert(case_history).values(
-                case_id=request.case_id, at=now, by=actor.username, kind="spare",
+                case_id=request.case_id,
+                at=now,
+                by=actor.username,
+                kind="spare",
                 text=f"{shown} ({request.product_code} × {request.quantity}) cancelled: {reason}",
             )
-        )  # fmt: skip
+        )
         state = _move_on(conn, [request.case_id], now).get(request.case_id, request.case_state)
         audit.append(
             conn,
@@ -565,10 +568,14 @@ def fulfil(
         )
         conn.execute(
             insert(case_history).values(
-                case_id=claimed.case_id, at=now, by=by, kind="spare", event_id=event_pk,
+                case_id=claimed.case_id,
+                at=now,
+                by=by,
+                kind="spare",
+                event_id=event_pk,
                 text=f"spare {claimed.product}/{claimed.serial} arrived at {location} ({shown})",
             )
-        )  # fmt: skip
+        )
         touched.append(claimed.case_id)
         done.append({"number": shown, "serial": claimed.serial, "case_id": claimed.case_id})
     if not done:

@@ -30,9 +30,11 @@ class CaseIn(Strict):
         default=None, min_length=1, max_length=40, description="the service location's code"
     )
     override_reason: str | None = Field(
-        default=None, min_length=1, max_length=1000,
+        default=None,
+        min_length=1,
+        max_length=1000,
         description="open a claim a check refused (role with claim.override)",
-    )  # fmt: skip
+    )
 
 
 class PartNeed(Strict):
@@ -172,9 +174,16 @@ class OverridesIn(Strict):
 # --- claim checks ------------------------------------------------------------------------------
 
 CheckName = Literal[
-    "shipped", "warranty", "open_case", "frequency", "region", "scrapped", "stolen", "recall",
+    "shipped",
+    "warranty",
+    "open_case",
+    "frequency",
+    "region",
+    "scrapped",
+    "stolen",
+    "recall",
     "components",
-]  # fmt: skip
+]
 
 
 class ClaimCheckIn(Strict):

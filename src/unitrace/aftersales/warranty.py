@@ -89,8 +89,7 @@ def _first_event(
 ) -> Any:
     """The unit's first event of the type (among the events `seen`, when given)."""
     query = (
-        select(events.c.id, events.c.event_id, events.c.type, events.c.event_time,
-               events.c.region)
+        select(events.c.id, events.c.event_id, events.c.type, events.c.event_time, events.c.region)
         .join(event_units, event_units.c.event_id == events.c.id)
         .where(
             event_units.c.unit_id == unit_id,
@@ -98,7 +97,7 @@ def _first_event(
             events.c.type == event_type,
         )
         .order_by(events.c.event_time, events.c.id)
-    )  # fmt: skip
+    )
     if seen is None:
         return conn.execute(query.limit(1)).first()
     return next((r for r in conn.execute(query) if r.id in seen), None)
@@ -112,8 +111,13 @@ def _installation(conn: Connection, unit_id: int) -> Any:
     """The event that last put the unit into an assembly (with the assembly), or None."""
     return conn.execute(
         select(
-            events.c.id, events.c.event_id, events.c.type, events.c.event_time,
-            events.c.region, events.c.parent_unit_id, units.c.serial,
+            events.c.id,
+            events.c.event_id,
+            events.c.type,
+            events.c.event_time,
+            events.c.region,
+            events.c.parent_unit_id,
+            units.c.serial,
             products.c.code.label("product"),
         )
         .join(event_units, event_units.c.event_id == events.c.id)
@@ -126,7 +130,7 @@ def _installation(conn: Connection, unit_id: int) -> Any:
         )
         .order_by(events.c.event_time.desc(), events.c.id.desc())
         .limit(1)
-    ).first()  # fmt: skip
+    ).first()
 
 
 def _start(
@@ -167,8 +171,7 @@ def _shipped_to(
     shipped, up to the moment `until` (None: any time)."""
     for unit_id in unit_ids:
         query = (
-            select(events.c.id, parties.c.id.label("party_id"), parties.c.code,
-                   parties.c.region)
+            select(events.c.id, parties.c.id.label("party_id"), parties.c.code, parties.c.region)
             .join(event_units, event_units.c.event_id == events.c.id)
             .join(parties, parties.c.id == events.c.party_id)
             .where(
@@ -177,7 +180,7 @@ def _shipped_to(
                 events.c.type == "ship",
             )
             .order_by(events.c.event_time.desc(), events.c.id.desc())
-        )  # fmt: skip
+        )
         if until is not None:
             query = query.where(events.c.event_time <= until)
         for row in conn.execute(query):
@@ -196,10 +199,10 @@ def _override(
 ) -> tuple[int, dict[str, Any]] | None:
     """(months, which override) for the unit, or None when none applies (module docstring)."""
     found = conn.execute(
-        select(warranty_overrides.c.region, warranty_overrides.c.party_id,
-               warranty_overrides.c.months)
-        .where(warranty_overrides.c.product_id == product_id)
-    ).all()  # fmt: skip
+        select(
+            warranty_overrides.c.region, warranty_overrides.c.party_id, warranty_overrides.c.months
+        ).where(warranty_overrides.c.product_id == product_id)
+    ).all()
     if not found:
         return None
     chain = [unit_id] + ([installed.parent_unit_id] if installed is not None else [])
@@ -226,11 +229,17 @@ def _adjustments(conn: Connection, unit_id: int) -> tuple[list[dict[str, Any]], 
         .order_by(warranty_adjustments.c.at, warranty_adjustments.c.id)
     ).all()
     extensions = [
-        {"months": a.months, "paid": a.paid, "reason": a.reason, "at": a.at.isoformat(),
-         "by": a.by, "case": a.case}
+        {
+            "months": a.months,
+            "paid": a.paid,
+            "reason": a.reason,
+            "at": a.at.isoformat(),
+            "by": a.by,
+            "case": a.case,
+        }
         for a in rows
         if a.kind == "extension"
-    ]  # fmt: skip
+    ]
     void = None
     for a in rows:
         if a.kind == "void":
@@ -414,8 +423,12 @@ def extend(db: Database, actor: Actor, serial: str, data: ExtensionIn) -> dict[s
                 f"the warranty of {serial} is void ({reason}); lift the void first",
                 [FieldError("serial", "the warranty is void", unit.serial)],
             )
-        values = {"months": data.months, "paid": data.paid, "reason": data.reason.strip(),
-                  "case_id": case_id}  # fmt: skip
+        values = {
+            "months": data.months,
+            "paid": data.paid,
+            "reason": data.reason.strip(),
+            "case_id": case_id,
+        }
         return _adjust(conn, actor, unit, "extension", values)
 
 
@@ -523,9 +536,14 @@ def set_overrides(db: Database, actor: Actor, code: str, data: OverridesIn) -> d
         after = _policy_public(conn, product)
         if after["overrides"] != before["overrides"]:
             audit.append(
-                conn, actor, "update", "warranty_policy", code, before["overrides"],
+                conn,
+                actor,
+                "update",
+                "warranty_policy",
+                code,
+                before["overrides"],
                 after["overrides"],
-            )  # fmt: skip
+            )
         return after
 
 
@@ -559,7 +577,12 @@ def delete_override(
         after = _policy_public(conn, product)
         if after["overrides"] != before["overrides"]:
             audit.append(
-                conn, actor, "update", "warranty_policy", code, before["overrides"],
+                conn,
+                actor,
+                "update",
+                "warranty_policy",
+                code,
+                before["overrides"],
                 after["overrides"],
-            )  # fmt: skip
+            )
         return after

@@ -40,8 +40,16 @@ def spares_list(
     table = Table("request", "case", "product", "quantity", "arrived", "to", "status", "in stock")
     for r in found["items"]:
         stock = ", ".join(f"{s['location']} {s['units']}" for s in r.get("stock", []))
-        row = (r["number"], r["case"], r["product"], r["quantity"], r["fulfilled"],
-               r["location"], r["status"], stock)  # fmt: skip
+        row = (
+            r["number"],
+            r["case"],
+            r["product"],
+            r["quantity"],
+            r["fulfilled"],
+            r["location"],
+            r["status"],
+            stock,
+        )
         table.add_row(*[escape(str(v)) for v in row])
     console.print(table)
     console.print(f"{found['total']} in all")

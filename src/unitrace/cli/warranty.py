@@ -50,12 +50,19 @@ def _print(found: dict[str, Any], as_json: bool) -> None:
     started = found["started_by"]
     if started:
         lines.append(
-            ("started", f"{started['type']} {started['event_time']} ({started['serial']}, "
-                        f"{started['event_id']})")
-        )  # fmt: skip
+            (
+                "started",
+                f"{started['type']} {started['event_time']} ({started['serial']}, "
+                f"{started['event_id']})",
+            )
+        )
     for e in found["extensions"]:
-        lines.append(("extended", f"+{e['months']} months, {e['paid']}: {e['reason']} "
-                                  f"({e['by']}, {e['at'][:10]})"))  # fmt: skip
+        lines.append(
+            (
+                "extended",
+                f"+{e['months']} months, {e['paid']}: {e['reason']} ({e['by']}, {e['at'][:10]})",
+            )
+        )
     if found["void"]:
         v = found["void"]
         lines.append(("void", f"{v['reason']} ({v['by']}, {v['at'][:10]})"))
@@ -79,14 +86,18 @@ def warranty_command(
 ) -> None:
     """Show a unit's warranty (status, dates, policy, the event that started it), or change it:
     --extend MONTHS, --void, --unvoid (each with --reason; audited)."""
-    actions = [a for a, on in (("--extend", extend is not None), ("--void", void),
-                               ("--unvoid", unvoid)) if on]  # fmt: skip
+    actions = [
+        a
+        for a, on in (("--extend", extend is not None), ("--void", void), ("--unvoid", unvoid))
+        if on
+    ]
     if len(actions) > 1:
         raise invalid("action", f"one change at a time, not {' and '.join(actions)}")
     db = database()
     if extend is not None:
-        data = validated(ExtensionIn, product=product, months=extend, paid=paid,
-                         reason=reason or "", case=case)  # fmt: skip
+        data = validated(
+            ExtensionIn, product=product, months=extend, paid=paid, reason=reason or "", case=case
+        )
         found = warranty.extend(db, SYSTEM, serial, data)
     elif void:
         found = warranty.void(

@@ -86,9 +86,15 @@ def cases_page(
     actor, csrf = require_login(request)
     number = int(page) if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else 1
     form = {
-        "state": state, "kind": kind, "q": q, "product": product, "party": party,
-        "claim": claim, "opened_from": opened_from, "opened_to": opened_to,
-    }  # fmt: skip
+        "state": state,
+        "kind": kind,
+        "q": q,
+        "product": product,
+        "party": party,
+        "claim": claim,
+        "opened_from": opened_from,
+        "opened_to": opened_to,
+    }
     errors: dict[str, str] = {}
     found: dict[str, Any] = {"items": [], "total": 0, "by_state": {}}
     problems: list[FieldError] = []
@@ -171,9 +177,14 @@ def case_page(request: Request, number: str) -> Response:
 
 
 def _refused(
-    request: Request, actor: Any, csrf: str, number: str, which: str, error: Exception,
+    request: Request,
+    actor: Any,
+    csrf: str,
+    number: str,
+    which: str,
+    error: Exception,
     form: dict[str, str],
-) -> Response:  # fmt: skip
+) -> Response:
     """The case page again with the form's problems next to its fields (nothing was written)."""
     if isinstance(error, NotFound):
         return _case_page(request, actor, csrf, number)
@@ -306,11 +317,13 @@ async def part_replace(request: Request, number: str) -> Response:
         consumed = _blank(form, "consumed_product", "consumed_lot", "consumed_quantity")
         values["consumed"] = []
         if any(consumed.values()):
-            values["consumed"] = [{
-                "product": consumed["consumed_product"] or "",
-                "lot": consumed["consumed_lot"] or "",
-                "quantity": consumed["consumed_quantity"] or "1",
-            }]  # fmt: skip
+            values["consumed"] = [
+                {
+                    "product": consumed["consumed_product"] or "",
+                    "lot": consumed["consumed_lot"] or "",
+                    "quantity": consumed["consumed_quantity"] or "1",
+                }
+            ]
         data = PartIn.model_validate(values | {"reason": form.get("reason", "").strip()})
         cases.replace_part(database(request), actor, number, data)
     except (PydanticValidationError, UnitraceError) as error:

@@ -125,8 +125,12 @@ async def claim_rule_set(request: Request) -> Response:
         if value:
             params[key] = value
     try:
-        values = {"product": product or None, "check": check, "mode": form.get("mode", ""),
-                  "params": params}  # fmt: skip
+        values = {
+            "product": product or None,
+            "check": check,
+            "mode": form.get("mode", ""),
+            "params": params,
+        }
         data = ClaimRuleIn.model_validate(values)
         claims.set_rule(database(request), actor, data)
     except Forbidden:

@@ -40,8 +40,16 @@ from unitrace.web.i18n import _
 
 router = APIRouter(include_in_schema=False)
 
-CASE_FIELDS = ("kind", "reporter_party", "reporter_contact", "symptom_code", "description",
-               "region", "location", "override_reason")  # fmt: skip
+CASE_FIELDS = (
+    "kind",
+    "reporter_party",
+    "reporter_contact",
+    "symptom_code",
+    "description",
+    "region",
+    "location",
+    "override_reason",
+)
 
 
 def check_rows(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -132,8 +140,18 @@ async def _page(
         history = [c | {"linked": True} for c in history]
     chinese = i18n.current.get() == "zh-CN"
     pickers = await run_in_threadpool(_pickers, db, actor, chinese) if may_open else {}
-    shown = {"kind", "warranty_claim", "reporter_contact", "symptom_code", "region", "description",
-             "form", "checks", "serial", "product"}  # fmt: skip
+    shown = {
+        "kind",
+        "warranty_claim",
+        "reporter_contact",
+        "symptom_code",
+        "region",
+        "description",
+        "form",
+        "checks",
+        "serial",
+        "product",
+    }
     shown |= {"reporter_party"} if pickers.get("reporters") else set()
     shown |= {"location"} if pickers.get("service_locations") else set()
     shown |= {"override_reason"} if may_override else set()
@@ -196,23 +214,44 @@ async def open_case(request: Request) -> Response:
         opened = await run_in_threadpool(cases.open_case, database(request), actor, case)
     except PydanticValidationError as error:
         return await _page(
-            request, actor, csrf, serial, product, region, 422, errors=form_errors(error),
+            request,
+            actor,
+            csrf,
+            serial,
+            product,
+            region,
+            422,
+            errors=form_errors(error),
             form=form,
-        )  # fmt: skip
+        )
     except claims.ClaimRefused as refused:
         # the refusing checks are listed by the form, each reason in the page's language
         checks = [c.as_dict() for c in getattr(refused, "checks", [])]
         said = {"form": _("The warranty claim is refused:"), "checks": "refused"}
         return await _page(
-            request, actor, csrf, serial, product, region, 409, errors=said, form=form,
+            request,
+            actor,
+            csrf,
+            serial,
+            product,
+            region,
+            409,
+            errors=said,
+            form=form,
             checks=checks or None,
-        )  # fmt: skip
+        )
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         return await _page(
-            request, actor, csrf, serial, product, region, status_of(error),
+            request,
+            actor,
+            csrf,
+            serial,
+            product,
+            region,
+            status_of(error),
             errors=form_errors(error),
             form=form,
-        )  # fmt: skip
+        )
     return RedirectResponse("/cases/" + quote(opened["number"], safe=""), status_code=303)

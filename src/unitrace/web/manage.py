@@ -209,8 +209,16 @@ async def product_update(request: Request, code: str) -> Response:
     form = await read_form(request)
     if not csrf_ok(csrf, form, request):
         return _product_page(request, actor, csrf, code, 400, form=form, errors=expired_form())
-    editable = ("name", "gtin", "serial_rule", "warranty_months", "warranty_start",
-                "warranty_fallback", "warranty_fallback_days", "description")  # fmt: skip
+    editable = (
+        "name",
+        "gtin",
+        "serial_rule",
+        "warranty_months",
+        "warranty_start",
+        "warranty_fallback",
+        "warranty_fallback_days",
+        "description",
+    )
     sent = [k for k in editable if k in form]
     values: dict[str, Any] = blank_to_none(form, *sent)
     if "description" in values:
@@ -870,8 +878,14 @@ def _locations_page(
         options = _location_options(request, actor)
     except UnitraceError as error:
         return _forbidden_or_missing(request, actor, csrf, error)
-    kinds_below = {"site": "warehouse", "warehouse": "bin", "bin": "bin", "station": "station",
-                   "service": "bin", "returns": "bin"}  # fmt: skip
+    kinds_below = {
+        "site": "warehouse",
+        "warehouse": "bin",
+        "bin": "bin",
+        "station": "station",
+        "service": "bin",
+        "returns": "bin",
+    }
     parent_kind = next((loc["kind"] for _d, loc in options["tree"] if loc["code"] == parent), "")
     extra.setdefault("form", {"parent": parent, "kind": kinds_below.get(parent_kind, "site")})
     return render(

@@ -83,8 +83,12 @@ def dossier_page(
             error=error_title(error),
             detail=error.detail,
         )
-    for key, empty in (("warranty_action", None), ("warranty_form", {}),
-                       ("warranty_errors", {}), ("warranty_saved", None)):  # fmt: skip
+    for key, empty in (
+        ("warranty_action", None),
+        ("warranty_form", {}),
+        ("warranty_errors", {}),
+        ("warranty_saved", None),
+    ):
         extra.setdefault(key, empty)
     return render(request, "dossier.html", status, user=actor, csrf=csrf, unit=found, **extra)
 
@@ -98,9 +102,17 @@ async def change_warranty(request: Request, serial: str, action: str) -> Respons
     if action not in ACTIONS:
         return dossier_page(request, actor, csrf, serial, product, 404)
     if not csrf_ok(csrf, form, request):
-        return dossier_page(request, actor, csrf, serial, product, 400,
-                            warranty_action=action, warranty_form=form,
-                            warranty_errors=expired_form())  # fmt: skip
+        return dossier_page(
+            request,
+            actor,
+            csrf,
+            serial,
+            product,
+            400,
+            warranty_action=action,
+            warranty_form=form,
+            warranty_errors=expired_form(),
+        )
     model, names = ACTIONS[action]
     values = {k: form[k].strip() for k in names if form.get(k, "").strip()}
     try:
@@ -113,9 +125,17 @@ async def change_warranty(request: Request, serial: str, action: str) -> Respons
             errors["form"] = (
                 _("Invalid input") + ": " + _("please correct the fields marked below.")
             )
-        return dossier_page(request, actor, csrf, serial, product, status_of(error),
-                            warranty_action=action, warranty_form=form,
-                            warranty_errors=errors)  # fmt: skip
+        return dossier_page(
+            request,
+            actor,
+            csrf,
+            serial,
+            product,
+            status_of(error),
+            warranty_action=action,
+            warranty_form=form,
+            warranty_errors=errors,
+        )
     where = f"/units/{quote(serial)}?warranty_saved={action}"
     if product:
         where += f"&product={quote(product)}"
