@@ -302,3 +302,17 @@ def test_the_lifecycle_forms_show_only_for_a_role_that_may_use_them(
     _login(client, db, "readonly")
     page = client.get(f"/cases/{number}").text
     assert 'data-testid="state-form"' not in page and 'data-testid="part-form"' not in page
+
+
+def test_the_audit_trail_names_a_case_s_records_in_chinese(db: Database, client: TestClient) -> None:
+    number = _world(db)[0]
+    _login(client, db, "admin", "zh-CN")
+
+    page = client.get(f"/audit?entity=case&key={number}")
+
+    assert page.status_code == 200
+    rows = page.text.split('data-testid="audit-table"')[1]
+    assert "工单号" in rows and "维修" in rows and "待处理" in rows  # number, kind, state
+    assert "通过" in rows  # the claim checks, counted by result
+    for code in ("repair", ">open<", "opened_by", "warranty_claim", "批次号"):
+        assert code not in rows

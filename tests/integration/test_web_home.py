@@ -211,7 +211,8 @@ def test_a_partner_s_home_shows_its_own_units_and_sales(client: TestClient, db: 
     home = client.get("/").text
     assert _kpi(home, "sold") == "5"
     assert "单品当前状态 · 8<" in home  # 3 delivered to it, 5 sold by it
-    assert "FG" not in home and units[18] not in home  # our stock and our recall are not its
+    assert "成品仓" not in home and ">FG<" not in home  # our stock is not its
+    assert units[18] not in home  # nor our recall
 
 
 def test_first_pass_yield_by_day_counts_first_attempts_on_the_site_s_day(

@@ -53,6 +53,7 @@ from unitrace.db.tables import (
 
 OPEN_STATES = tuple(s for s in cases.STATES if s != "closed")
 MAX_LIMIT = 500
+MAX_OFFSET = 10**9
 # what an attachment may be, by its content (not its name): photos and PDF documents
 ATTACHMENT_TYPES = {
     "image/jpeg": ".jpg",
@@ -129,8 +130,8 @@ def list_cases(
         problems.append(FieldError("kind", f"no case kind {wanted.kind!r} (one of {kinds})"))
     if not 1 <= limit <= MAX_LIMIT:
         problems.append(FieldError("limit", f"must be from 1 to {MAX_LIMIT}"))
-    if offset < 0:
-        problems.append(FieldError("offset", "must be 0 or more"))
+    if not 0 <= offset <= MAX_OFFSET:
+        problems.append(FieldError("offset", f"must be from 0 to {MAX_OFFSET}"))
     if wanted.opened_from and wanted.opened_to and wanted.opened_from > wanted.opened_to:
         problems.append(FieldError("opened_to", "must not be before opened_from"))
     if problems:

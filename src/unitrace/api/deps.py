@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
@@ -72,3 +72,5 @@ async def current_actor(
 
 DatabaseDep = Annotated[Database, Depends(get_db)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="how many to skip")]
+"""A list's `offset`: bounded, so that no number overflows the database's integers."""

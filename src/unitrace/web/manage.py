@@ -56,6 +56,8 @@ PER_PAGE = 50
 STARTS = ("manufacture", "shipment", "sale", "activation")  # aftersales.warranty.STARTS
 AUDIT_ENTITIES = (
     "product", "bom", "route", "lot", "party", "location", "user", "token", "address", "event",
+    "case", "claim", "claim_rule", "service_code", "spare_request", "stolen", "warranty",
+    "warranty_policy",
 )  # fmt: skip
 
 
@@ -582,17 +584,54 @@ AUDIT_FIELDS = {
     "container": "Carton or pallet", "status": "Status", "username": "User name",
     "expires_at": "Expires", "trusted": "Trusted", "failed_logins": "Failed logins",
     "title": "Title", "start": "Starting from", "units": "Unit count",
+    "state": "State", "outcome": "Outcome", "opened_at": "Opened", "opened_by": "Opened by",
+    "warranty_claim": "Warranty claim", "serial": "Serial", "checks": "Claim checks",
+    "override_reason": "Override reason", "note": "Note", "text": "Note", "symptom": "Symptom",
+    "defect_code": "Defect code", "requests": "Spare-part requests", "amount_minor": "Amount",
+    "currency": "Currency", "coverage": "Paid by", "added": "Added", "reason": "Reason",
+    "removed": "Removed part", "installed": "Installed part",
+    "returns_location": "Returns location", "consumed": "Consumables used",
+    "refused": "Refused checks", "mode": "Mode",
+    "params": "Settings", "end_date": "Warranty until", "void": "Void",
+    "adjustment": "Adjustment", "overrides": "Overrides", "case": "Service case",
+    "stolen": "Stolen", "reported_at": "Reported", "reported_by": "Reported by",
+    "cleared_at": "Cleared", "cleared_by": "Cleared by", "size": "Size", "sha256": "SHA-256",
+    "closed_at": "Closed", "name_en": "Name (English)", "name_zh": "Name (Chinese)",
 }  # fmt: skip
+# a field named otherwise for one entity than for the others
+AUDIT_ENTITY_FIELDS = {("case", "number"): "Case number", ("case", "kind"): "Kind",
+                       ("warranty", "status"): "Warranty"}  # fmt: skip
 # stored codes shown in the page's language: (entity, field) → the prefix of their message
 AUDIT_CODES = {
     ("party", "kind"): "party kind ", ("location", "kind"): "location kind ",
     ("product", "tracking"): "tracking ", ("product", "warranty_start"): "warranty from ",
     ("product", "warranty_fallback"): "warranty from ",
     ("bom", "policy"): "BOM policy ", ("user", "role"): "", ("event", "type"): "",
+    ("case", "state"): "", ("case", "outcome"): "", ("case", "coverage"): "coverage ",
+    ("warranty", "status"): "", ("spare_request", "status"): "",
+    ("claim_rule", "mode"): "claim mode ",
 }  # fmt: skip
+COST_KINDS = ("parts", "labour", "shipping")
 
 
-def _field_label(field: str) -> str:
+def _case_kind(value: str) -> str:
+    """A case record's `kind`: a case kind (repair, return, …) or a cost line's (parts, …)."""
+    return _(("cost " if value in COST_KINDS else "case kind ") + value)
+
+
+def _checks(value: list[Any]) -> str:
+    """Claim checks as how many passed, flagged and refused: `合格 7、提示 1、拒绝 1`."""
+    results: dict[str, int] = {}
+    for check in value:
+        if isinstance(check, dict):
+            result = str(check.get("result"))
+            results[result] = results.get(result, 0) + 1
+    return "、".join(f"{_('check ' + r)} {n}" for r, n in results.items()) or "—"
+
+
+def _field_label(entity: str, field: str) -> str:
+    if (entity, field) in AUDIT_ENTITY_FIELDS:
+        return _(AUDIT_ENTITY_FIELDS[entity, field])
     return _(AUDIT_FIELDS[field]) if field in AUDIT_FIELDS else field
 
 
@@ -603,6 +642,17 @@ def _audit_value(entity: str, field: str, value: Any) -> Any:
         return _("yes") if value else _("no")
     if isinstance(value, str) and (entity, field) in AUDIT_CODES:
         return _(AUDIT_CODES[entity, field] + value)
+    if entity == "case" and field == "kind" and isinstance(value, str):
+        return _case_kind(value)
+    if field == "checks" and isinstance(value, list):
+        return _checks(value)
+    if field in ("opened_by", "reported_by", "cleared_by", "by") and value == "system":
+        return _("system")
+    if field.endswith("_at") and isinstance(value, str):
+        try:
+            return i18n.format_time(datetime.fromisoformat(value))
+        except ValueError:
+            return value
     if entity == "recall" and field == "start" and isinstance(value, str):
         # where the recall's trace started: "lot MB-V2/PCB-2607", "serial …", "supplier …"
         word, _space, rest = value.partition(" ")
@@ -667,7 +717,7 @@ def audit_page(
             {
                 **r,
                 "changes": [
-                    (_field_label(k), a, b, k not in AUDIT_FIELDS)
+                    (_field_label(r["entity"], k), a, b, k not in AUDIT_FIELDS)
                     for k, a, b in _changes(
                         _shown(r["entity"], r["before"]), _shown(r["entity"], r["after"])
                     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from unitrace.aftersales import picking
 from unitrace.aftersales.schemas import CancelIn, PickIn
-from unitrace.api.deps import CurrentActor, DatabaseDep
+from unitrace.api.deps import CurrentActor, DatabaseDep, Offset
 
 router = APIRouter(tags=["after-sales"])
 
@@ -23,7 +23,7 @@ def pick_list(
     product: str | None = None,
     case: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """The warehouse's pick list, oldest first: `status` (one or more of open, fulfilled,
     cancelled, or all; default open), `location` (where the spares must go), `product`,
