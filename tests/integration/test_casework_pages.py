@@ -304,7 +304,9 @@ def test_the_lifecycle_forms_show_only_for_a_role_that_may_use_them(
     assert 'data-testid="state-form"' not in page and 'data-testid="part-form"' not in page
 
 
-def test_the_audit_trail_names_a_case_s_records_in_chinese(db: Database, client: TestClient) -> None:
+def test_the_audit_trail_names_a_case_s_records_in_chinese(
+    db: Database, client: TestClient
+) -> None:
     number = _world(db)[0]
     _login(client, db, "admin", "zh-CN")
 
