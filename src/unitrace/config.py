@@ -39,6 +39,8 @@ SETTINGS = {
     "(1000000)",
     "UNITRACE_UPLOAD_MAX_SECONDS": "longest time the server spends reading one uploaded file, "
     "in seconds (60)",
+    "UNITRACE_ATTACHMENT_MAX_BYTES": "largest photo or file attached to a service case, in bytes "
+    "(10 MB)",
     "UNITRACE_TIMEZONE": "IANA time zone (`Asia/Shanghai`) that pages and the CLI show times in, "
     "with the offset (the machine's local zone)",
 }

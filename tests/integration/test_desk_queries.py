@@ -198,19 +198,12 @@ def test_the_parts_taken_out_of_a_unit_are_found_by_the_unit_not_by_walking_ever
         assert "ix_events_parent_unit" in plan and "ix_events_type_time" not in plan, plan
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="warranty._first_event (type = ? ORDER BY event_time LIMIT 1) walks "
-    "ix_events_type_time (SQLite always, PostgreSQL here); fetch the unit's events of the start "
-    "and fallback types in one query without ORDER BY/LIMIT and take the earliest in Python",
-)
 def test_a_unit_s_warranty_start_is_found_by_the_unit_not_by_walking_every_sale(
     db: Database, lived: str, statements: list[tuple[str, Any]]
 ) -> None:
     """The events of one unit are reached from its `event_units` rows (the primary key, unit
     first), never by walking an index of all events by type and time — which the planners pick
-    for `ORDER BY event_time LIMIT 1`, and then read every sale of every unit before this one.
-    (Strict xfail: when the warranty's query is fixed this passes, and the mark must go.)"""
+    for `ORDER BY event_time LIMIT 1`, and then read every sale of every unit before this one."""
     desk.answer(db, AGENT, lived)
 
     walking = [

@@ -87,7 +87,11 @@ _INSTALLS = ("assemble", "replace_part")  # the events that put a part into an a
 def _first_event(
     conn: Connection, unit_id: int, event_type: str, seen: frozenset[int] | None = None
 ) -> Any:
-    """The unit's first event of the type (among the events `seen`, when given)."""
+    """The unit's first event of the type (among the events `seen`, when given).
+
+    No ORDER BY/LIMIT in SQL: with them the planner walks ix_events_type_time over every event
+    of the type; a unit has few events, found by its own index, and the earliest is taken
+    here."""
     query = (
         select(events.c.id, events.c.event_id, events.c.type, events.c.event_time, events.c.region)
         .join(event_units, event_units.c.event_id == events.c.id)
@@ -96,11 +100,9 @@ def _first_event(
             event_units.c.role == int(Role.SUBJECT),
             events.c.type == event_type,
         )
-        .order_by(events.c.event_time, events.c.id)
     )
-    if seen is None:
-        return conn.execute(query.limit(1)).first()
-    return next((r for r in conn.execute(query) if r.id in seen), None)
+    rows = [r for r in conn.execute(query) if seen is None or r.id in seen]
+    return min(rows, key=lambda r: (as_moment(r.event_time), r.id), default=None)
 
 
 def _local_date(moment: Any) -> date:
@@ -168,10 +170,17 @@ def _shipped_to(
     conn: Connection, unit_ids: list[int], seen: frozenset[int] | None, until: Any
 ) -> Any:
     """The party (id, code, region) of the last shipment of the first of `unit_ids` that was
-    shipped, up to the moment `until` (None: any time)."""
+    shipped, up to the moment `until` (None: any time). The unit's few shipments are found by
+    its own index and the last one taken here (no ORDER BY, as in `_first_event`)."""
     for unit_id in unit_ids:
         query = (
-            select(events.c.id, parties.c.id.label("party_id"), parties.c.code, parties.c.region)
+            select(
+                events.c.id,
+                events.c.event_time,
+                parties.c.id.label("party_id"),
+                parties.c.code,
+                parties.c.region,
+            )
             .join(event_units, event_units.c.event_id == events.c.id)
             .join(parties, parties.c.id == events.c.party_id)
             .where(
@@ -179,13 +188,12 @@ def _shipped_to(
                 event_units.c.role == int(Role.SUBJECT),
                 events.c.type == "ship",
             )
-            .order_by(events.c.event_time.desc(), events.c.id.desc())
         )
         if until is not None:
             query = query.where(events.c.event_time <= until)
-        for row in conn.execute(query):
-            if seen is None or row.id in seen:
-                return row
+        rows = [r for r in conn.execute(query) if seen is None or r.id in seen]
+        if rows:
+            return max(rows, key=lambda r: (as_moment(r.event_time), r.id))
     return None
 
 
