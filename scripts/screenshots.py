@@ -64,6 +64,8 @@ PAGES: list[tuple[str, str, str]] = [
     ("service-desk", "service", "/service?serial={repaired}"),
     ("cases", "service", "/cases"),
     ("case", "service", "/cases/{case}"),
+    ("spares", "warehouse", "/spares"),
+    ("claim-rules", "admin", "/claim-rules"),
     ("products", "admin", "/products"),
     ("product", "admin", "/products/AC-9000"),
     ("bom", "admin", "/products/AC-9000/bom"),
@@ -87,12 +89,6 @@ NOT_PAGES = {
     "/assembly/bom",
     "/commission/serials.{kind}",
     "/cases/{number}/attachments/{attachment_id}",
-    # a page (issue 14, claims): into PAGES as ("claim-rules", "admin", "/claim-rules")
-    # when the README links its screenshots (/work/notes/changelog14-claims.md)
-    "/claim-rules",
-    # issue 14, spares: a page, shown once the README links its screenshots (the
-    # lead moves it to PAGES as ("spares", "warehouse", "/spares"))
-    "/spares",
     "/warranty-report/export",
 }
 
@@ -109,10 +105,11 @@ def missing_pages() -> list[str]:
     from unitrace.web.manage import router as manage
     from unitrace.web.pages import router as pages
     from unitrace.web.production import router as production
+    from unitrace.web.spares import router as spares
 
     shown = [re.sub(r"\?.*", "", path) for _name, _role, path in PAGES]
     found = []
-    routers = [pages, manage, production, channel, cases, desk, claims, analytics]
+    routers = [pages, manage, production, channel, cases, desk, claims, analytics, spares]
     for route in [r for router in routers for r in router.routes]:
         path = getattr(route, "path", "")
         if "GET" not in getattr(route, "methods", ()) or path in NOT_PAGES:
