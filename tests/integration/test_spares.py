@@ -16,7 +16,7 @@ from tests.factories import make_location, make_party, make_product, make_units,
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM, Actor
 from unitrace.aftersales import cases, picking, spares
-from unitrace.aftersales.schemas import CaseIn, DiagnosisIn, PartNeed
+from unitrace.aftersales.schemas import CaseIn, DiagnosisIn, PartNeed, StateIn
 from unitrace.core.errors import Conflict, UnitraceError
 from unitrace.db.engine import Database
 from unitrace.db.tables import case_history, spare_request_units, spare_requests
@@ -311,6 +311,26 @@ def test_cancelling_the_last_open_request_moves_the_case_on_when_others_arrived(
     assert _request(db, fan)["status"] == "cancelled"
     listed = api.get("/spare-requests", status=["cancelled", "fulfilled"]).json()
     assert [i["number"] for i in listed["items"]] == [board, fan]
+
+
+def test_closing_a_case_cancels_its_open_requests_and_leaves_the_fulfilled(db: Database) -> None:
+    boards = _world(db)
+    with db.read() as conn:
+        serial = _first_ac1(conn)
+    opened = cases.open_case(db, SYSTEM, _case_in(serial))
+    needs = [PartNeed(product="PCB1"), PartNeed(product="FAN1")]
+    made = cases.diagnose(db, SYSTEM, opened["number"], DiagnosisIn(parts_needed=needs))
+    board, fan = (spares.number(i) for i in made["spare_requests"])
+    picking.pick(db, WAREHOUSE, board, boards[:1])
+
+    cases.change_state(db, SYSTEM, opened["number"], StateIn(to="closed", outcome="rejected"))
+
+    assert _request(db, board)["status"] == "fulfilled"
+    assert _request(db, fan)["status"] == "cancelled"  # nobody waits for the fan any more
+    with db.read() as conn:
+        texts = conn.execute(select(case_history.c.text)).scalars().all()
+    assert f"{fan} cancelled: the case was closed" in texts
+    assert not picking.pick_list(db, WAREHOUSE, ["open"], None, None, None)["items"]
 
 
 def test_the_pick_list_is_oldest_first_and_filters(db: Database, api: Api) -> None:

@@ -348,13 +348,23 @@ def change_state(db: Database, actor: Actor, number: str, data: StateIn) -> dict
             state, seen = case.state, data.from_state
             raise Conflict(f"case {number} is {state} now, not {seen}: it changed meanwhile")
         move(conn, case.id, data.to, actor.username, now, data.note)
+        cancelled: list[str] = []
         if data.to == "closed":
             conn.execute(
                 update(service_cases)
                 .where(service_cases.c.id == case.id)
                 .values(outcome=data.outcome)
             )
+            cancelled = spares.cancel_open(conn, case.id, now)
+            if cancelled:
+                text = f"{', '.join(cancelled)} cancelled: the case was closed"
+                conn.execute(
+                    insert(case_history).values(
+                        case_id=case.id, at=now, by=actor.username, kind="spare", text=text
+                    )
+                )
         row = case_row(conn, number)
+        after = {"state": row.state, "outcome": row.outcome, "note": data.note}
         audit.append(
             conn,
             actor,
@@ -362,7 +372,7 @@ def change_state(db: Database, actor: Actor, number: str, data: StateIn) -> dict
             "case",
             number,
             {"state": case.state},
-            {"state": row.state, "outcome": row.outcome, "note": data.note},
+            after | ({"cancelled_requests": cancelled} if cancelled else {}),
         )
     return summary(row) | {"closed_at": row.closed_at.isoformat() if row.closed_at else None}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Exists, Select, and_, exists, func, insert, select
+from sqlalchemy import Connection, Exists, Select, and_, exists, func, insert, select, update
 
 from unitrace.core.errors import NotFound
 from unitrace.core.lifecycle import Status
@@ -96,3 +96,15 @@ def request_missing(
         query = insert(spare_requests).values(values).returning(spare_requests.c.id)
         made.append(int(conn.execute(query).scalar_one()))
     return made
+
+
+def cancel_open(conn: Connection, case_id: int, at: datetime) -> list[str]:
+    """Cancel the case's open requests (the case was closed: nobody waits for those parts any
+    more); their numbers, for the case's history and the audit trail."""
+    ids = conn.execute(
+        update(spare_requests)
+        .where(spare_requests.c.case_id == case_id, spare_requests.c.status == "open")
+        .values(status="cancelled", updated_at=at)
+        .returning(spare_requests.c.id)
+    ).scalars()
+    return [number(i) for i in sorted(ids)]

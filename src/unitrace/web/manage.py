@@ -596,7 +596,8 @@ AUDIT_FIELDS = {
     "adjustment": "Adjustment", "overrides": "Overrides", "case": "Service case",
     "stolen": "Stolen", "reported_at": "Reported", "reported_by": "Reported by",
     "cleared_at": "Cleared", "cleared_by": "Cleared by", "size": "Size", "sha256": "SHA-256",
-    "closed_at": "Closed", "name_en": "Name (English)", "name_zh": "Name (Chinese)",
+    "closed_at": "Closed", "cancelled_requests": "Cancelled spare-part requests",
+    "name_en": "Name (English)", "name_zh": "Name (Chinese)",
 }  # fmt: skip
 # a field named otherwise for one entity than for the others
 AUDIT_ENTITY_FIELDS = {("case", "number"): "Case number", ("case", "kind"): "Kind",
