@@ -94,11 +94,18 @@ def move(conn: Connection, case_id: int, to: str, by: str, at: datetime, note: s
     )
 
 
-def for_unit(conn: Connection, unit_id: int) -> list[dict[str, Any]]:
-    """The unit's service cases, newest first (the service desk, the dossier)."""
+def visible(actor: Actor) -> Any:
+    """The cases an actor may see: a partner only those its party opened."""
+    if actor.is_partner:
+        return service_cases.c.party_id == actor.party_id
+    return service_cases.c.id.is_not(None)
+
+
+def for_unit(conn: Connection, actor: Actor, unit_id: int) -> list[dict[str, Any]]:
+    """The unit's service cases the actor may see, newest first (the service desk)."""
     rows = conn.execute(
         select(service_cases)
-        .where(service_cases.c.unit_id == unit_id)
+        .where(service_cases.c.unit_id == unit_id, visible(actor))
         .order_by(service_cases.c.opened_at.desc(), service_cases.c.id.desc())
     ).all()
     return [
@@ -302,8 +309,10 @@ def diagnose(db: Database, actor: Actor, number: str, data: DiagnosisIn) -> dict
 def _visible_case(conn: Connection, actor: Actor, number: str) -> Any:
     """The case, when the actor may see its unit (a partner: units in its scope); any other
     number is answered as unknown."""
-    row = conn.execute(select(service_cases).where(service_cases.c.number == number)).first()
-    if row is None or (actor.is_partner and row.party_id != actor.party_id):
+    row = conn.execute(
+        select(service_cases).where(service_cases.c.number == number, visible(actor))
+    ).first()
+    if row is None:
         raise NotFound(f"no service case {number!r}")
     return row
 

@@ -105,13 +105,6 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, site_timezone()).astimezone(UTC)
 
 
-def _visible(actor: Actor) -> Any:
-    """The cases an actor may see: a partner only those its party opened."""
-    if actor.is_partner:
-        return service_cases.c.party_id == actor.party_id
-    return service_cases.c.id.is_not(None)
-
-
 def list_cases(
     db: Database,
     actor: Actor,
@@ -138,7 +131,7 @@ def list_cases(
         raise report("the case list cannot be filtered so", problems)
     reporter = aliased(parties)
     opener = aliased(parties)
-    conditions = [_visible(actor)]
+    conditions = [cases.visible(actor)]
     if wanted.kind:
         conditions.append(service_cases.c.kind == wanted.kind)
     if wanted.product:

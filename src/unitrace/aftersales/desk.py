@@ -42,7 +42,7 @@ def answer(
             }
         checks = claims.evaluate(conn, claims.Claim(serial, found.product_code, region))
         verdict = _verdict(conn, found.id, unit)
-        history = cases.for_unit(conn, found.id)
+        history = cases.for_unit(conn, actor, found.id)
     return {
         "serial": serial,
         "unit": unit,
