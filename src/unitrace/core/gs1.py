@@ -247,7 +247,7 @@ _CSET82 = frozenset(
     "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 )
 _CSET39 = frozenset("#-/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_CSET64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
+_CSET64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _CSETS = {
     "N": (frozenset("0123456789"), "digits only"),
     "X": (_CSET82, "GS1 character set 82"),
@@ -340,9 +340,9 @@ def _date(value: str, century: bool, zero_day: bool) -> str | None:
     return None
 
 
-def _number(least: int, most: int, what: str) -> Linter:
+def _number(least: int, most: int, what: str, length: int) -> Linter:
     def check(value: str) -> str | None:
-        if not _digits(value) or not least <= int(value) <= most:
+        if len(value) != length or not _digits(value) or not least <= int(value) <= most:
             return f"not {what}"
         return None
 
@@ -427,11 +427,11 @@ _PACKAGE_TYPE_CODES = (
     "OK OPE OT OU P2 PA PAE PB PC PD PE PF PG PH PI PJ PK PL PLP PN PO POP PP PPE PR PT PU "
     "PUE PV PX PY PZ QA QB QC QD QF QG QH QJ QK QL QM QN QP QQ QR QS RB1 RB2 RB3 RCB RD RG "
     "RJ RK RL RO RT RZ S1 SA SB SC SD SE SEC SH SI SK SL SM SO SP SS ST STL SU SV SW SX SY "
-    "SZ T1 TB TC TD TE TEV TG THE TI TK TL TN TO TR TRE TS TT TTE TU TV TW TY TZ UC UN UUE "
-    "VA VG VI VK VL VN VO VP VQ VR VS VY WA WB WC WD WF WG WH WJ WK WL WM WN WP WQ WR WRP "
-    "WS WT WU WV WW WX WY WZ X11 X12 X15 X16 X17 X18 X19 X20 X3 XA XB XC XD XF XG XH XJ XK "
-    "YA YB YC YD YF YG YH YJ YK YL YM YN YP YQ YR YS YT YV YW YX YY YZ ZA ZB ZC ZD ZF ZG ZH "
-    "ZJ ZK ZL ZM ZN ZP ZQ ZR ZS ZT ZU ZV ZW ZX ZY ZZ "
+    "SZ T1 TB TC TD TE TEV TG THE TI TK TL TN TO TR TRE TS TT TTE TU TV TW TWE TY TZ UC UN "
+    "UUE VA VG VI VK VL VN VO VP VQ VR VS VY WA WB WC WD WF WG WH WJ WK WL WM WN WP WQ WR "
+    "WRP WS WT WU WV WW WX WY WZ X11 X12 X15 X16 X17 X18 X19 X20 X3 XA XB XC XD XF XG XH XJ "
+    "XK YA YB YC YD YF YG YH YJ YK YL YM YN YP YQ YR YS YT YV YW YX YY YZ ZA ZB ZC ZD ZF ZG "
+    "ZH ZJ ZK ZL ZM ZN ZP ZQ ZR ZS ZT ZU ZV ZW ZX ZY ZZ "
 )
 _PACKAGE_TYPES = frozenset(_PACKAGE_TYPE_CODES.split())
 
@@ -450,23 +450,25 @@ _LINTERS: dict[str, Linter] = {
     "yyyymmd0": lambda v: _date(v, True, True),
     "yyyymmdd": lambda v: _date(v, True, False),
     "hhmi": _hhmi,
-    "hh": _number(0, 23, "an hour"),
-    "mi": _number(0, 59, "a minute"),
-    "ss": _number(0, 59, "a second"),
+    "hh": _number(0, 23, "an hour", 2),
+    "mi": _number(0, 59, "a minute", 2),
+    "ss": _number(0, 59, "a second", 2),
     "iso3166": _code(_ISO3166, "ISO 3166 country code"),
     "iso3166999": _code(_ISO3166, "ISO 3166 country code (or 999)", "999"),
     "iso3166alpha2": _alpha2,
     "iso4217": _code(_ISO4217, "ISO 4217 currency code"),
     "iso5218": lambda v: None if v in ("0", "1", "2", "9") else "not an ISO 5218 sex code",
     "yesno": lambda v: None if v in ("0", "1") else "not 0 or 1",
-    "zero": lambda v: None if v == "0" else "not 0",
+    "zero": lambda v: None if v and set(v) == {"0"} else "not zero",
     "nonzero": lambda v: None if _digits(v) and int(v) != 0 else "must not be zero",
     "winding": lambda v: None if v in ("0", "1", "9") else "not a winding direction (0, 1, 9)",
     "hyphen": lambda v: None if v and set(v) == {"-"} else "not a hyphen",
-    "nozeroprefix": lambda v: "must not start with 0" if v.startswith("0") else None,
-    "hasnondigit": lambda v: None if not _digits(v) else "must hold a character not a digit",
-    "latitude": _number(0, 1800000000, "a latitude"),
-    "longitude": _number(0, 3600000000, "a longitude"),
+    "nozeroprefix": lambda v: (
+        "must not start with 0" if v.startswith("0") else None if _digits(v) else "digits only"
+    ),
+    "hasnondigit": lambda v: None if v and not _digits(v) else "must hold a character not a digit",
+    "latitude": _number(0, 1800000000, "a latitude", 10),
+    "longitude": _number(0, 3600000000, "a longitude", 10),
     "mediatype": lambda v: (
         None if len(v) == 2 and _digits(v) and int(v) in _MEDIA_TYPES else "not a media type"
     ),
@@ -500,7 +502,13 @@ def _value_problem(spec: _Spec, value: str) -> str | None:
             return _length_problem(spec, value)
         piece = value[pos : pos + min(part.most, left)]
         chars, said = _CSETS[part.kind]
-        bad = next((c for c in piece if c not in chars), None)
+        body = piece
+        if part.kind == "Z":  # base64url: up to two "=" of padding, as the engine counts them
+            body = piece.rstrip("=")
+            pads = len(piece) - len(body)
+            if pads > 2 or (pads and len(piece) % 3):
+                return "bad base64url padding"
+        bad = next((c for c in body if c not in chars), None)
         if bad is not None:
             return f"character {bad!r} not allowed ({said})"
         for name in part.linters:
@@ -536,6 +544,7 @@ def _length_problem(spec: _Spec, value: str) -> str:
 _SYMBOLOGY = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
 _GS1_SYMBOLOGIES = {"C1", "e0", "e1", "e2", "d2", "Q3", "J1"}
 _EAN = {"E0", "E4"}  # EAN/UPC: a GTIN alone
+_PLAIN = {"Q1", "d1", "J0"}  # QR Code, DataMatrix, DotCode without FNC1: a Digital Link URI
 _PRIMARY_KEYS = (
     "00",
     "01",
@@ -588,7 +597,7 @@ class _Problems:
         if self.errors:
             shown = self.errors[0].message
             more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
-            raise ValidationError(f"{self.field}: not valid GS1: {shown}{more}", self.errors)
+            raise ValidationError(f"{self.field}: {shown}{more}", self.errors)
 
 
 def parse(text: str, field: str = "code") -> Gs1Data:
@@ -608,20 +617,23 @@ def parse(text: str, field: str = "code") -> Gs1Data:
         return _checked(elements, "digital_link", problems, path=path)
     data = text
     if text.startswith("]"):
-        try:
-            symbology = SymbologyIdentifier.extract(text)
-        except Exception:  # biip's ParseError: not a symbology identifier it knows
-            problems.add(f"unknown symbology identifier {text[:3]!r}")
+        code = _symbology(text)
+        if code is None:
+            problems.add(f"not a symbology identifier: {text[:3]!r}")
             problems.raise_if_any()
-        code = symbology.value[1:]
-        data = text[len(symbology.value) :]
+        assert code is not None
+        data = text[1 + len(code) :]
         if code in _EAN:
-            return _checked(_ean(data, problems), "element_string", problems, path=())
-        if code == "Q1" and data[:8].lower().startswith(("http://", "https://")):
+            ean, _, composite = data.partition("|]e0")
+            elements = _ean(ean, code, problems)
+            if composite or data.endswith("|]e0"):
+                elements += _raw(composite, problems)
+            return _checked(elements, "element_string", problems, path=())
+        if code in _PLAIN and data[:8].lower().startswith(("http://", "https://")):
             elements, path = _digital_link(data, problems)
             return _checked(elements, "digital_link", problems, path=path)
         if code not in _GS1_SYMBOLOGIES:
-            problems.add(f"symbology {symbology.value} does not carry GS1 data")
+            problems.add(f"symbology ]{code} does not carry GS1 data")
             problems.raise_if_any()
     elif GS not in text:
         problems.add(
@@ -634,9 +646,21 @@ def parse(text: str, field: str = "code") -> Gs1Data:
     return _checked(_raw(data, problems), "element_string", problems, path=())
 
 
-def _ean(data: str, problems: _Problems) -> list[Element]:
-    if not _digits(data) or len(data) not in (8, 12, 13):
-        problems.add("an EAN/UPC symbol holds a GTIN-8, -12 or -13", data)
+def _symbology(text: str) -> str | None:
+    """The code of the AIM symbology identifier `text` starts with (`d2` of `]d2…`), read by
+    biip; ISO/IEC 15424 codes biip does not list (DotCode `]J`) by their form."""
+    try:
+        return SymbologyIdentifier.extract(text).value[1:]
+    except Exception:  # biip's ParseError, or IndexError on "]"
+        match = _SYMBOLOGY.match(text)
+        return match.group(0)[1:] if match else None
+
+
+def _ean(data: str, code: str, problems: _Problems) -> list[Element]:
+    """EAN-13 / UPC-A (`]E0`, 13 digits) or EAN-8 (`]E4`, 8 digits): a GTIN alone."""
+    length = 8 if code == "E4" else 13
+    if not _digits(data) or len(data) != length:
+        problems.add(f"]{code} carries a GTIN of {length} digits", data)
         return []
     return [Element("01", data.zfill(14))]
 
