@@ -437,8 +437,112 @@ _PACKAGE_TYPE_CODES = (
 _PACKAGE_TYPES = frozenset(_PACKAGE_TYPE_CODES.split())
 
 
-def _always(value: str) -> str | None:
-    return None
+class _Digits:
+    """A reader over a digit string for the coupon linters: each step fails by returning None."""
+
+    def __init__(self, value: str) -> None:
+        self.value, self.pos = value, 0
+
+    def take(self, count: int) -> str | None:
+        if count < 0 or len(self.value) - self.pos < count:
+            return None
+        self.pos += count
+        return self.value[self.pos - count : self.pos]
+
+    def next_is(self, digit: str) -> bool:
+        return self.value[self.pos : self.pos + 1] == digit
+
+    def vli(self, allowed: str, plus: int) -> str | None:
+        """A variable-length indicator in `allowed` and the digits it announces."""
+        indicator = self.take(1)
+        if indicator is None or indicator not in allowed:
+            return None
+        return self.take(int(indicator) + plus)
+
+    @property
+    def done(self) -> bool:
+        return self.pos == len(self.value)
+
+
+def _coupon_purchase(reader: _Digits, gcp: bool) -> bool:
+    """A purchase requirement: its VLI and value, its code, family code (and a GCP)."""
+    if reader.vli("12345", 0) is None:
+        return False
+    code = reader.take(1)
+    if code is None or code not in "012349" or reader.take(3) is None:
+        return False
+    if not gcp:
+        return True
+    indicator = reader.take(1)
+    if indicator is None or indicator not in "01234569":
+        return False
+    if indicator == "9":
+        return True
+    prefix = reader.take(int(indicator) + 6)
+    return prefix is not None and _gcp(prefix) is None
+
+
+def _couponcode(value: str) -> str | None:
+    """AI (8110), the North American coupon code (GS1 US), field by field as the engine."""
+    bad = "not a valid coupon code"
+    reader = _Digits(value)
+    if not _digits(value) or reader.vli("0123456", 6) is None:
+        return bad
+    prefix = value[1 : reader.pos]
+    if _gcp(prefix) or reader.take(6) is None or reader.vli("12345", 0) is None:
+        return bad
+    if not _coupon_purchase(reader, gcp=False):
+        return bad
+    if reader.next_is("1"):
+        reader.take(1)
+        rules = reader.take(1)
+        if rules is None or rules not in "0123" or not _coupon_purchase(reader, gcp=True):
+            return bad
+    if reader.next_is("2"):
+        reader.take(1)
+        if not _coupon_purchase(reader, gcp=True):
+            return bad
+    expiry = None
+    if reader.next_is("3"):
+        reader.take(1)
+        expiry = reader.take(6)
+        if expiry is None or _date(expiry, False, False):
+            return bad
+    if reader.next_is("4"):
+        reader.take(1)
+        start = reader.take(6)
+        if start is None or _date(start, False, False) or (expiry and start > expiry):
+            return bad
+    if reader.next_is("5"):
+        reader.take(1)
+        if reader.vli("0123456789", 6) is None:
+            return bad
+    if reader.next_is("6"):
+        reader.take(1)
+        retailer = reader.vli("1234567", 6)
+        if retailer is None or _gcp(retailer):
+            return bad
+    if reader.next_is("9"):
+        reader.take(1)
+        for allowed in ("01256", "012", "0123456789", "01"):
+            flag = reader.take(1)
+            if flag is None or flag not in allowed:
+                return bad
+    return None if reader.done else bad
+
+
+def _couponposoffer(value: str) -> str | None:
+    """AI (8112), the positive offer file coupon code (GS1 US)."""
+    reader = _Digits(value)
+    fine = (
+        _digits(value)
+        and reader.take(1) in ("0", "1")
+        and reader.vli("0123456", 6) is not None
+        and reader.take(6) is not None
+        and reader.vli("0123456789", 6) is not None
+        and reader.done
+    )
+    return None if fine else "not a valid positive offer file coupon code"
 
 
 _LINTERS: dict[str, Linter] = {
@@ -481,9 +585,8 @@ _LINTERS: dict[str, Linter] = {
     "posinseqslash": _posinseqslash,
     "pcenc": _pcenc,
     "iban": _iban,
-    # coupon codes (North American, AIs 8110 and 8112): the character set and lengths only
-    "couponcode": _always,
-    "couponposoffer": _always,
+    "couponcode": _couponcode,
+    "couponposoffer": _couponposoffer,
 }
 
 
