@@ -938,6 +938,7 @@ def _digital_link(uri: str, problems: _Problems) -> tuple[list[Element], tuple[s
     return elements, tuple(order)
 
 
+@functools.lru_cache(maxsize=4096)
 def _valid_sequence(sequence: tuple[str, ...]) -> bool:
     spec = _spec(sequence[0])
     if spec is None or spec.dlpkey is None:
@@ -1013,14 +1014,16 @@ def _exclusions(elements: Iterable[Element]) -> list[tuple[str, str]]:
     ais = list(dict.fromkeys(e.ai for e in elements))
     found: list[tuple[str, str]] = []
     for ai in ais:
-        spec = _spec(ai)
-        if spec is None:
-            continue
         for other in ais:
-            clash = other != ai and any(_matches(p, other) for p in spec.ex)
-            if clash and (other, ai) not in found:
+            if _clash(ai, other) and (other, ai) not in found:
                 found.append((ai, other))
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _clash(ai: str, other: str) -> bool:
+    spec = _spec(ai)
+    return spec is not None and other != ai and any(_matches(p, other) for p in spec.ex)
 
 
 def associations(elements: Iterable[Element]) -> list[str]:
