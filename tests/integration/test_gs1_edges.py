@@ -54,7 +54,7 @@ def test_cli_parse_prints_a_table_with_the_ai_titles() -> None:
 @pytest.mark.parametrize(
     ("text", "said"),
     [
-        ("ABC123", "not GS1"),
+        ("ABC123", "not valid GS1"),
         ("(01)09506000134353(21)A", "check digit"),
         ("(01)09506000134352(17)271340", "month"),
         ("https://example.com/01/9506000134352", "length"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from unitrace.core import gs1
 from unitrace.core.errors import ValidationError
@@ -55,7 +57,7 @@ def test_expiry_day_00_is_the_last_day_of_the_month() -> None:
 def test_a_plain_serial_is_not_gs1() -> None:
     assert not gs1.looks_like_gs1("SN-000123")
     assert not gs1.looks_like_gs1("https://example.com/units/SN-1")
-    assert refused("SN-000123")[0].startswith("not GS1")
+    assert refused("SN-000123")[0].startswith("expected a GS1 element string")
 
 
 @pytest.mark.parametrize(
@@ -168,3 +170,27 @@ def test_sgtin_urn_names_every_bad_argument() -> None:
     with pytest.raises(ValidationError) as caught:
         gs1.sgtin_urn("09506000134353", "A B", 13)
     assert {e.field for e in caught.value.errors} == {"gtin", "company_prefix_length", "serial"}
+
+
+SCANNED = st.text(
+    alphabet=st.sampled_from(list("0123456789()\\/?&=#%+:.-_~^]dQCeEJ1xX<> \x1d\x00httpsAZaz")),
+    max_size=60,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    prefix=st.sampled_from(["", "]d2", "(", "https://a/01/", "\x1d", "]E0", "]Q1http://a/"]),
+    text=SCANNED,
+)
+def test_anything_scanned_is_read_or_refused_with_a_validation_error(
+    prefix: str, text: str
+) -> None:
+    try:
+        data = gs1.parse(prefix + text)
+    except ValidationError as exc:
+        assert exc.errors and all(e.field == "code" for e in exc.errors)
+        return
+    # whatever is accepted is written back in every form to the same AIs
+    assert set(gs1.parse(gs1.bracketed(data.elements)).elements) == set(data.elements)
+    assert set(gs1.parse("]d2" + gs1.element_string(data.elements)).elements) == set(data.elements)
