@@ -140,6 +140,9 @@ def create_app(
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)
         app.include_router(pages, dependencies=[Depends(guard)])
+    from unitrace.web.resolver import router as resolver_pages
+
+    app.include_router(resolver_pages)  # public: the units' GS1 Digital Link URIs, no login
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(PageForbidden, forbidden)
     static = Path(__file__).resolve().parent.parent / "web" / "static"
