@@ -94,6 +94,10 @@ NOT_PAGES = {
     # lead moves it to PAGES as ("spares", "warehouse", "/spares"))
     "/spares",
     "/warranty-report/export",
+    # issue 15, ids: the public page of a GS1 Digital Link (no login, no header); the lead moves
+    # it to PAGES as ("public-item", "admin", "/01/{gtin}/21/{serial}") with a demo unit's GTIN
+    # and serial when the README links its screenshot (/work/notes/changelog15-ids.md)
+    "/01/{rest:path}",
 }
 
 
@@ -109,10 +113,11 @@ def missing_pages() -> list[str]:
     from unitrace.web.manage import router as manage
     from unitrace.web.pages import router as pages
     from unitrace.web.production import router as production
+    from unitrace.web.resolver import router as resolver
 
     shown = [re.sub(r"\?.*", "", path) for _name, _role, path in PAGES]
     found = []
-    routers = [pages, manage, production, channel, cases, desk, claims, analytics]
+    routers = [pages, manage, production, channel, cases, desk, claims, analytics, resolver]
     for route in [r for router in routers for r in router.routes]:
         path = getattr(route, "path", "")
         if "GET" not in getattr(route, "methods", ()) or path in NOT_PAGES:

@@ -14,6 +14,7 @@ from unitrace.config import Limits
 from unitrace.db.engine import Database
 
 API_PREFIX = "/api/v1"
+PUBLIC_PREFIXES = ("/01/",)  # no login: the GS1 Digital Link resolver (web/resolver.py)
 
 
 class UnitraceApp(FastAPI):
@@ -46,6 +47,7 @@ class UnitraceApp(FastAPI):
             api_prefix=API_PREFIX,
             openapi=self.openapi,
             page_problem=problem_page,
+            public_prefixes=PUBLIC_PREFIXES,
         )
 
     def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:

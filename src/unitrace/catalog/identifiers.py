@@ -58,7 +58,10 @@ def unit_identifiers(
         return None
     gtin14 = gs1.gtin14(gtin)
     try:
-        elements = gs1.unit_elements(gtin14, serial, lot, expiry)
+        try:
+            elements = gs1.unit_elements(gtin14, serial, lot, expiry)
+        except ValidationError:  # a lot number GS1's AI 10 cannot carry: the unit without it
+            elements = gs1.unit_elements(gtin14, serial, None, expiry)
         found: dict[str, Any] = {
             "digital_link": gs1.digital_link(elements, public_url()),
             "epc": None,

@@ -270,8 +270,12 @@ def _page(
     return {"items": [public(r) for r in rows], "total": total}
 
 
-def _gtin_like(text: str) -> bool:
-    return text.isascii() and text.isdigit() and len(text) in (8, 12, 13, 14)
+def _as_gtin14(text: str) -> str:
+    """A search text as the 14 digits of the GTIN it is, else as it is."""
+    try:
+        return gs1.gtin14(text)
+    except ValidationError:
+        return text
 
 
 def list_products(
@@ -286,7 +290,7 @@ def list_products(
                 products.c.code.ilike(like),
                 products.c.name.ilike(like),
                 # a GTIN in any length finds its product
-                products.c.gtin14 == (gs1.gtin14(q) if _gtin_like(q) else q),
+                products.c.gtin14 == _as_gtin14(q),
             )
         )
     return _page(db, query, _product_public, limit, offset)

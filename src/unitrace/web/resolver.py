@@ -51,6 +51,10 @@ def _parsed(request: Request) -> gs1.Gs1Data:
     """The request as a GS1 Digital Link (its path as sent: a serial may hold an encoded /)."""
     raw = request.scope.get("raw_path") or request.url.path.encode()
     path = raw.decode("latin-1").split("?")[0]
+    _, key, rest = path.partition("/01/")
+    gtin, slash, qualifiers = rest.partition("/")
+    if gtin.isascii() and gtin.isdigit() and len(gtin) in (8, 12, 13):
+        path = f"/01/{gs1.gtin14(gtin)}{slash}{qualifiers}"  # a GTIN in any length
     query = _gs1_query(request)
     uri = f"{public_url()}{path}" + (f"?{query}" if query else "")
     return gs1.parse(uri, field="link")
