@@ -157,3 +157,38 @@ def test_migration_0011_refuses_a_gtin_held_twice_in_two_lengths(tmp_path: Path)
     with pytest.raises(RuntimeError, match=r"09506000134352: AC1 \(9506000134352\), AC2"):
         migrate.upgrade(db)
     db.dispose()
+
+
+def test_the_product_form_sets_the_prefix_length_and_says_what_is_wrong_in_chinese(
+    db: Database,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.pages import field_error, login
+    from unitrace.api.app import create_app
+
+    make_product(db, "AC1", gtin=GTIN13)
+    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+        csrf = login(client, db, "admin", "zh-CN")
+        client.headers["Accept-Language"] = "zh-CN"
+        form = client.get("/products/AC1")
+        assert "GS1 厂商识别代码长度" in form.text
+        saved = client.post(
+            "/products/AC1",
+            data={"csrf_token": csrf, "name": "Product AC1", "gs1_company_prefix_length": "7"},
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303
+        assert service.get_product(db, SYSTEM, "AC1")["gs1_company_prefix_length"] == 7
+        twice = client.post(
+            "/products",
+            data={"csrf_token": csrf, "code": "AC2", "name": "Two", "gtin": GTIN14},
+        )
+        assert twice.status_code == 409
+        assert field_error(twice.text, "gtin") == "已是产品 AC1 的 GTIN"
+        no_gtin = client.post(
+            "/products",
+            data={"csrf_token": csrf, "code": "AC3", "name": "3", "gs1_company_prefix_length": "7"},
+        )
+        assert no_gtin.status_code == 422
+        assert "需要先填写 GTIN" in field_error(no_gtin.text, "gs1_company_prefix_length")
