@@ -90,6 +90,10 @@ NOT_PAGES = {
     "/commission/serials.{kind}",
     "/cases/{number}/attachments/{attachment_id}",
     "/warranty-report/export",
+    # issue 15, ids: the public page of a GS1 Digital Link (no login, no header); the lead moves
+    # it to PAGES as ("public-item", "admin", "/01/{gtin}/21/{serial}") with a demo unit's GTIN
+    # and serial when the README links its screenshot (/work/notes/changelog15-ids.md)
+    "/01/{rest:path}",
 }
 
 
@@ -105,11 +109,12 @@ def missing_pages() -> list[str]:
     from unitrace.web.manage import router as manage
     from unitrace.web.pages import router as pages
     from unitrace.web.production import router as production
+    from unitrace.web.resolver import router as resolver
     from unitrace.web.spares import router as spares
 
     shown = [re.sub(r"\?.*", "", path) for _name, _role, path in PAGES]
     found = []
-    routers = [pages, manage, production, channel, cases, desk, claims, analytics, spares]
+    routers = [pages, manage, production, channel, cases, desk, claims, analytics, spares, resolver]
     for route in [r for router in routers for r in router.routes]:
         path = getattr(route, "path", "")
         if "GET" not in getattr(route, "methods", ()) or path in NOT_PAGES:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SETTINGS = {
@@ -43,8 +44,10 @@ SETTINGS = {
     "(10 MB)",
     "UNITRACE_TIMEZONE": "IANA time zone (`Asia/Shanghai`) that pages and the CLI show times in, "
     "with the offset (the machine's local zone)",
-    "UNITRACE_PUBLIC_URL": "the public http(s) address unitrace answers on, the stem of the "
-    "units' GS1 Digital Link URIs (`https://id.example.com`; unset: https://id.gs1.org)",
+    "UNITRACE_PUBLIC_URL": "the resolver domain of the units' GS1 Digital Link URIs, where "
+    "unitrace answers GET /01/{gtin}/21/{serial}: e.g. https://id.example.com (https://id.gs1.org)",
+    "UNITRACE_GS1_PREFIXES": "GS1 company prefix lengths by the GTIN's first digits (GTIN-13 "
+    "form), for products that have none: `9506000=7,69=9`, longest match wins (none)",
 }
 
 
@@ -158,6 +161,7 @@ class Settings:
             raise ValueError(f"UNITRACE_PORT must be a port number, not {port_text!r}")
         host = os.environ.get("UNITRACE_HOST", "127.0.0.1")
         site_timezone()  # a wrong zone name stops the start, naming the setting
+        public_url(), gs1_prefixes()  # so do these
         return cls(home, url, host, int(port_text), Limits.from_env())
 
 
@@ -229,17 +233,47 @@ def site_timezone() -> tzinfo:
         ) from None
 
 
-def public_url(environ: Mapping[str, str] = os.environ) -> str | None:
-    """`UNITRACE_PUBLIC_URL` without a trailing slash, or None when unset; a value that is not
-    an http(s) URL without query or fragment raises ValueError naming the setting."""
-    text = environ.get("UNITRACE_PUBLIC_URL", "").strip()
+GS1_RESOLVER = "https://id.gs1.org"  # GS1's global resolver: the canonical Digital Link domain
+
+
+def public_url() -> str:
+    """The resolver domain of Digital Link URIs (`UNITRACE_PUBLIC_URL`, no trailing slash;
+    GS1's resolver when unset); a value that is not an http(s) address without query or
+    fragment raises ValueError naming the setting."""
+    return _public_url(os.environ.get("UNITRACE_PUBLIC_URL", ""))
+
+
+@functools.cache
+def _public_url(setting: str) -> str:
+    text = setting.strip().rstrip("/")
     if not text:
-        return None
-    scheme, sep, rest = text.partition("://")
-    host = rest.split("/")[0]
-    if scheme not in ("http", "https") or not sep or not host or any(c in text for c in "?# "):
+        return GS1_RESOLVER
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ValueError(
-            f"UNITRACE_PUBLIC_URL must be an http(s) URL such as https://id.example.com, "
+            f"UNITRACE_PUBLIC_URL must be an http(s) address such as https://id.example.com, "
             f"not {text!r}"
         )
-    return text.rstrip("/")
+    return text
+
+
+@functools.cache
+def gs1_prefixes() -> tuple[tuple[str, int], ...]:
+    """`UNITRACE_GS1_PREFIXES` as (GTIN-13 digits, company prefix length), longest first."""
+    found: dict[str, int] = {}
+    for item in os.environ.get("UNITRACE_GS1_PREFIXES", "").replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        prefix, _, length = (part.strip() for part in item.partition("="))
+        if not (prefix.isascii() and prefix.isdigit() and 1 <= len(prefix) <= 12):
+            raise ValueError(
+                f"UNITRACE_GS1_PREFIXES: {item.strip()!r} does not start with 1-12 digits of a "
+                "GTIN-13 (e.g. 9506000=7)"
+            )
+        if not (length.isascii() and length.isdigit() and 6 <= int(length) <= 12):
+            raise ValueError(
+                f"UNITRACE_GS1_PREFIXES: {item.strip()!r} needs a company prefix length "
+                "of 6-12 after '='"
+            )
+        found[prefix] = int(length)
+    return tuple(sorted(found.items(), key=lambda pair: -len(pair[0])))

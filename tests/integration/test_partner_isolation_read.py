@@ -165,6 +165,9 @@ PAGE_CASES: dict[str, list[str]] = {
     "/cases/{number}": ["/cases/{}"],
     "/cases/{number}/attachments/{attachment_id}": ["/cases/{}/attachments/1"],
     "/spares": ["/spares?request={}"],
+    # public (issue 15): a GS1 Digital Link's product page, the same for anyone, logged in or
+    # not; it shows no holder, location or event (tests/integration/test_resolver.py)
+    "/01/{rest:path}": [],
     "/healthz": [],
     "/api/docs": [],
     "/api/openapi.json": [],

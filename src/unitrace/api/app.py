@@ -14,6 +14,7 @@ from unitrace.config import Limits
 from unitrace.db.engine import Database
 
 API_PREFIX = "/api/v1"
+PUBLIC_PREFIXES = ("/01/",)  # no login: the GS1 Digital Link resolver (web/resolver.py)
 
 
 class UnitraceApp(FastAPI):
@@ -46,6 +47,7 @@ class UnitraceApp(FastAPI):
             api_prefix=API_PREFIX,
             openapi=self.openapi,
             page_problem=problem_page,
+            public_prefixes=PUBLIC_PREFIXES,
         )
 
     def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
@@ -142,6 +144,9 @@ def create_app(
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)
         app.include_router(pages, dependencies=[Depends(guard)])
+    from unitrace.web.resolver import router as resolver_pages
+
+    app.include_router(resolver_pages)  # public: the units' GS1 Digital Link URIs, no login
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(PageForbidden, forbidden)
     static = Path(__file__).resolve().parent.parent / "web" / "static"

@@ -60,6 +60,7 @@ class RequestLimits:
         api_prefix: str = "/api/v1",
         openapi: Callable[[], dict[str, Any]] | None = None,
         page_problem: Callable[[Scope, UnitraceError], Response] | None = None,
+        public_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.state = state  # the app's state: its database
@@ -68,6 +69,9 @@ class RequestLimits:
         self.openapi = openapi  # only to name a path parameter in an error
         # how a page (not the API) is told of bad input: a page in the user's language
         self.page_problem = page_problem
+        # paths anyone may ask for with no token (the GS1 Digital Link resolver): rate-limited
+        # per client address like the API, so that nobody walks through serials unchecked
+        self.public_prefixes = public_prefixes
         self.per_token = _buckets(limits.rate_per_token, limits.burst_per_token)
         self.per_address = _buckets(limits.rate_per_address, limits.burst_per_address)
         self.watch = BodyWatch(limits.body_stall_seconds, limits.body_seconds)
@@ -101,6 +105,8 @@ class RequestLimits:
         answer: Response | None = None
         if scope["path"].startswith(self.api_prefix):
             answer = await self._admit(scope, authorization)
+        elif self.public_prefixes and scope["path"].startswith(self.public_prefixes):
+            answer = self._per_address_limit(scope)
         if answer is None:
             unstorable = self._check_url(scope)
             answer = self._refuse(scope, unstorable) if unstorable is not None else None
@@ -133,11 +139,9 @@ class RequestLimits:
         token = bearer_token(authorization)
         actor = cached_actor(db, token) if token else None
         if actor is None or not actor.token_trusted:
-            if self.per_address is not None:
-                client = scope.get("client")
-                wait = self.per_address.take(client[0] if client else "", time.monotonic())
-                if wait:
-                    return _too_many(self.per_address, "client address", wait)
+            limited = self._per_address_limit(scope)
+            if limited is not None:
+                return limited
             if actor is None:
                 try:
                     if token is None:
@@ -154,6 +158,13 @@ class RequestLimits:
                     return _too_many(self.per_token, "token", wait)
         scope[ACTOR_KEY] = actor
         return None
+
+    def _per_address_limit(self, scope: Scope) -> Response | None:
+        if self.per_address is None:
+            return None
+        client = scope.get("client")
+        wait = self.per_address.take(client[0] if client else "", time.monotonic())
+        return _too_many(self.per_address, "client address", wait) if wait else None
 
     def _refuse(self, scope: Scope, error: ValidationError) -> Response:
         """Bad input found here: a problem for the API, a page for a person."""

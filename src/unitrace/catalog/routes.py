@@ -33,7 +33,9 @@ def create_product(body: ProductCreate, db: DatabaseDep, actor: CurrentActor) ->
 def list_products(
     db: DatabaseDep,
     actor: CurrentActor,
-    q: str | None = Query(default=None, max_length=100, description="code, name or GTIN"),
+    q: str | None = Query(
+        default=None, max_length=100, description="code, name or GTIN (8, 12, 13 or 14 digits)"
+    ),
     limit: int = Query(default=50, ge=1, le=1000),
     offset: int = Query(default=0, ge=0, le=10_000_000),
 ) -> dict[str, Any]:

@@ -32,6 +32,17 @@ class Strict(BaseModel):
 WarrantyStart = Literal["manufacture", "shipment", "sale", "activation"]
 
 
+# how many digits of the GTIN (in its GTIN-13 form) are the GS1 company prefix: the SGTIN EPC
+# needs it; none given: UNITRACE_GS1_PREFIXES (catalog.identifiers)
+CompanyPrefixLength = Field(
+    default=None,
+    ge=6,
+    le=12,
+    description="digits of the GTIN (GTIN-13 form) that are the GS1 company prefix, 6-12; "
+    "null: from UNITRACE_GS1_PREFIXES",
+)
+
+
 class ProductCreate(Strict):
     code: str = Code
     name: str = Field(min_length=1, max_length=200)
@@ -47,10 +58,12 @@ class ProductCreate(Strict):
     )
     warranty_fallback_days: int = Field(default=0, ge=0, le=3650)
     description: str = Field(default="", max_length=4000)
+    gs1_company_prefix_length: int | None = CompanyPrefixLength
 
 
 class ProductUpdate(Strict):
-    """Fields to change; `gtin` and `serial_rule` may be set to null to remove them."""
+    """Fields to change; `gtin`, `serial_rule` and `gs1_company_prefix_length` may be set to
+    null to remove them."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     gtin: str | None = None
@@ -60,6 +73,7 @@ class ProductUpdate(Strict):
     warranty_fallback: WarrantyStart | None = Field(default=None, description="null: none")
     warranty_fallback_days: int | None = Field(default=None, ge=0, le=3650)
     description: str | None = Field(default=None, max_length=4000)
+    gs1_company_prefix_length: int | None = CompanyPrefixLength
 
     @field_validator(
         "name", "warranty_months", "warranty_start", "warranty_fallback_days", "description"

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from unitrace.access import audit
 from unitrace.access.principal import Actor
+from unitrace.catalog.identifiers import company_prefix_problem
 from unitrace.catalog.schemas import (
     REGION,
     LocationCreate,
@@ -22,6 +23,7 @@ from unitrace.catalog.schemas import (
     ProductCreate,
     ProductUpdate,
 )
+from unitrace.core import gs1
 from unitrace.core.checkdigits import valid_gtin
 from unitrace.core.errors import (
     Conflict,
@@ -107,6 +109,8 @@ def _product_public(row: Row[Any]) -> dict[str, Any]:
         "code": row.code,
         "name": row.name,
         "gtin": row.gtin,
+        "gtin14": row.gtin14,
+        "gs1_company_prefix_length": row.gs1_company_prefix_length,
         "tracking": row.tracking,
         "serial_rule": row.serial_rule,
         "warranty_months": row.warranty_months,
@@ -134,9 +138,14 @@ def _check_warranty(start: str, fallback: str | None, days: int) -> None:
         raise report("the warranty policy is not valid", problems)
 
 
-def _check_product_rules(tracking: str, gtin: str | None, serial_rule: str | None) -> None:
+def _check_product_rules(
+    tracking: str, gtin: str | None, serial_rule: str | None, prefix_length: int | None = None
+) -> None:
     if gtin is not None and not valid_gtin(gtin):
         raise invalid("gtin", "not a valid GTIN-8/12/13/14 (length, digits or check digit)", gtin)
+    prefix_problem = company_prefix_problem(gtin, prefix_length)
+    if prefix_problem is not None:
+        raise report("the GS1 company prefix length does not fit the GTIN", [prefix_problem])
     if serial_rule is not None:
         if not serial_rule.strip():
             raise invalid("serial_rule", "must not be empty (leave it out instead)")
@@ -162,17 +171,43 @@ def _unique_violation(conn: Connection, table: Any, column: str, value: Any, wha
         )
 
 
+def _gtin_taken(conn: Connection, gtin: str | None, product_id: int | None = None) -> None:
+    """A GTIN-12/13 and its GTIN-14 form are one product: a second one in any length is
+    refused, naming the product that has it."""
+    if gtin is None:
+        return
+    other = conn.execute(
+        select(products.c.id, products.c.code, products.c.gtin).where(
+            products.c.gtin14 == gs1.gtin14(gtin)
+        )
+    ).first()
+    if other is not None and other.id != product_id:
+        raise Conflict(
+            f"product {other.code!r} has this GTIN ({other.gtin}): a GTIN in another length "
+            "is the same product",
+            [FieldError("gtin", f"already the GTIN of product {other.code}", gtin)],
+        )
+
+
+def product_by_gtin(conn: Connection, gtin: str) -> Row[Any] | None:
+    """The product with this GTIN in any length (8, 12, 13 or 14 digits), or None."""
+    return conn.execute(select(products).where(products.c.gtin14 == gs1.gtin14(gtin))).first()
+
+
 def create_product(db: Database, actor: Actor, data: ProductCreate) -> dict[str, Any]:
     actor.require("catalog.write")
-    _check_product_rules(data.tracking, data.gtin, data.serial_rule)
+    _check_product_rules(data.tracking, data.gtin, data.serial_rule, data.gs1_company_prefix_length)
     _check_warranty(data.warranty_start, data.warranty_fallback, data.warranty_fallback_days)
     try:
         with db.write() as conn:
             _unique_violation(conn, products, "code", data.code, "product")
-            _unique_violation(conn, products, "gtin", data.gtin, "product")
+            _gtin_taken(conn, data.gtin)
             now = datetime.now(UTC)
+            gtin14 = gs1.gtin14(data.gtin) if data.gtin is not None else None
             conn.execute(
-                insert(products).values(**data.model_dump(), created_at=now, updated_at=now)
+                insert(products).values(
+                    **data.model_dump(), gtin14=gtin14, created_at=now, updated_at=now
+                )
             )
             created = _product_public(product_row(conn, data.code))
             audit.append(conn, actor, "create", "product", data.code, None, created)
@@ -190,12 +225,19 @@ def update_product(db: Database, actor: Actor, code: str, data: ProductUpdate) -
         row = product_row(conn, code)
         changes = {k: v for k, v in changes.items() if row._mapping[k] != v}
         merged = {**row._mapping, **changes}
-        _check_product_rules(merged["tracking"], merged["gtin"], merged["serial_rule"])
+        _check_product_rules(
+            merged["tracking"],
+            merged["gtin"],
+            merged["serial_rule"],
+            merged["gs1_company_prefix_length"],
+        )
         _check_warranty(
             merged["warranty_start"], merged["warranty_fallback"], merged["warranty_fallback_days"]
         )
-        if changes.get("gtin") not in (None, row.gtin):
-            _unique_violation(conn, products, "gtin", changes["gtin"], "product")
+        if "gtin" in changes:
+            _gtin_taken(conn, changes["gtin"], row.id)
+            gtin = changes["gtin"]
+            changes["gtin14"] = gs1.gtin14(gtin) if gtin is not None else None
         if not changes:
             return _product_public(row)
         conn.execute(
@@ -228,6 +270,14 @@ def _page(
     return {"items": [public(r) for r in rows], "total": total}
 
 
+def _as_gtin14(text: str) -> str:
+    """A search text as the 14 digits of the GTIN it is, else as it is."""
+    try:
+        return gs1.gtin14(text)
+    except ValidationError:
+        return text
+
+
 def list_products(
     db: Database, actor: Actor, q: str | None = None, limit: int = 50, offset: int = 0
 ) -> dict[str, Any]:
@@ -236,7 +286,12 @@ def list_products(
     if q:
         like = f"%{q}%"
         query = query.where(
-            or_(products.c.code.ilike(like), products.c.name.ilike(like), products.c.gtin == q)
+            or_(
+                products.c.code.ilike(like),
+                products.c.name.ilike(like),
+                # a GTIN in any length finds its product
+                products.c.gtin14 == _as_gtin14(q),
+            )
         )
     return _page(db, query, _product_public, limit, offset)
 

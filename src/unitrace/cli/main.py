@@ -426,6 +426,10 @@ def product_add(
     warranty_fallback_days: Annotated[
         int, typer.Option(help="days after the fallback event the warranty starts")
     ] = 0,
+    gs1_company_prefix_length: Annotated[
+        int | None,
+        typer.Option(help="digits of the GTIN (GTIN-13 form) that are the GS1 company prefix"),
+    ] = None,
 ) -> None:
     """Add a product (SKU)."""
     data = validated(
@@ -439,6 +443,7 @@ def product_add(
         warranty_start=warranty_start,
         warranty_fallback=warranty_fallback,
         warranty_fallback_days=warranty_fallback_days,
+        gs1_company_prefix_length=gs1_company_prefix_length,
     )
     created = catalog.create_product(database(), SYSTEM, data)
     console.print(f"product {created['code']} added", highlight=False)
@@ -532,6 +537,15 @@ def unit_show(
         ("warranty", describe(w)),
     ):
         console.print(escape(f"  {label:<9} {value or '-'}"), highlight=False)
+    ids = found["identifiers"]
+    if ids is not None:
+        for label, value in (
+            ("link", ids["digital_link"]),
+            ("gs1", (ids["element_string"] or "").replace("\x1d", "<GS>")),
+            ("gs1 text", ids["bracketed"]),
+            ("epc", ids["epc"] or ids["note"]),
+        ):
+            console.print(escape(f"  {label:<9} {value or '-'}"), highlight=False)
     if found["components"]:
         console.print("  components:")
         for c in found["components"]:

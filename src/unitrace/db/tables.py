@@ -108,6 +108,10 @@ products = Table(
     Column("code", String(40), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("gtin", String(14), unique=True),
+    # the GTIN as 14 digits: a GTIN-12/13 and its GTIN-14 form are one product (issue 15)
+    Column("gtin14", String(14)),
+    # digits of the GTIN (GTIN-13 form) that are the GS1 company prefix, for the SGTIN EPC
+    Column("gs1_company_prefix_length", Integer),
     Column("tracking", String(10), nullable=False),
     Column("serial_rule", String(200)),
     Column("warranty_months", Integer, nullable=False, default=0),
@@ -705,3 +709,6 @@ Index(
     postgresql_where=text("parent_unit_id IS NOT NULL"),
     sqlite_where=text("parent_unit_id IS NOT NULL"),
 )
+
+# issue 15 (identifiers): one product per GTIN whatever its length
+Index("uq_products_gtin14", products.c.gtin14, unique=True)

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from unitrace.access.principal import Actor
+from unitrace.catalog.identifiers import company_prefix_length, unit_identifiers
 from unitrace.catalog.service import location_id, lot_id, party_id, product_row
 from unitrace.core.errors import FieldError, NotFound, ValidationError, invalid
 from unitrace.core.lifecycle import Role, Status, rule_for
@@ -100,7 +101,7 @@ def dossier(
     with nullcontext(conn) if conn is not None else db.read() as conn:
         unit = find_unit(conn, actor, serial, product)
         prod = conn.execute(select(products).where(products.c.id == unit.product_id)).one()
-        lot_info = None
+        lot_info = lot = None
         if unit.lot_id is not None:
             lot = conn.execute(select(lots).where(lots.c.id == unit.lot_id)).one()
             lot_info = {
@@ -162,6 +163,13 @@ def dossier(
         "product": {"code": prod.code, "name": prod.name, "gtin": prod.gtin},
         "lot": lot_info,
         "production_date": produced,
+        "identifiers": unit_identifiers(
+            prod.gtin,
+            unit.serial,
+            company_prefix_length(prod.gtin14, prod.gs1_company_prefix_length),
+            lot.number if lot is not None else None,
+            lot.expiry_date if lot is not None else None,
+        ),
         "status": status.label,
         "location": now["location"],
         "holder": now["holder"],

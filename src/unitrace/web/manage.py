@@ -150,6 +150,7 @@ async def product_create(request: Request) -> Response:
         "warranty_fallback",
         "warranty_fallback_days",
         "description",
+        "gs1_company_prefix_length",
     )
     values = {k: v for k, v in values.items() if v is not None}
     try:
@@ -220,6 +221,7 @@ async def product_update(request: Request, code: str) -> Response:
         "warranty_fallback",
         "warranty_fallback_days",
         "description",
+        "gs1_company_prefix_length",
     )
     sent = [k for k in editable if k in form]
     values: dict[str, Any] = blank_to_none(form, *sent)
@@ -598,6 +600,7 @@ AUDIT_FIELDS = {
     "cleared_at": "Cleared", "cleared_by": "Cleared by", "size": "Size", "sha256": "SHA-256",
     "closed_at": "Closed", "cancelled_requests": "Cancelled spare-part requests",
     "name_en": "Name (English)", "name_zh": "Name (Chinese)",
+    "gtin14": "GTIN (14 digits)", "gs1_company_prefix_length": "GS1 company prefix length",
 }  # fmt: skip
 # a field named otherwise for one entity than for the others
 AUDIT_ENTITY_FIELDS = {("case", "number"): "Case number", ("case", "kind"): "Kind",
