@@ -230,3 +230,41 @@ def test_a_partner_reaches_no_other_partys_unit_through_a_gs1_code(
     sent = api.post("/events", {"type": "deliver", "serials": [theirs]}, headers=token)
     assert_problem(sent, 404, "serials.0")
     assert status_of(db, unit) == "in_transit"  # not delivered by the other party
+
+
+def test_the_stocktake_page_counts_a_digital_link(
+    db: Database, unit: str, client: TestClient
+) -> None:
+    stocktake.open_count(db, SYSTEM, "C2", ["WH1"])
+    csrf = login(client, db, "warehouse")
+    link = codes()["digital link with lot and expiry"]
+    answer = client.post(
+        "/stocktakes/C2/scan", data={"serial": link, "location": "WH1", "csrf_token": csrf}
+    )
+    assert answer.status_code == 200, answer.text
+    assert stocktake.scan(db, SYSTEM, "C2", unit, "WH1")["counted"] is False  # counted by the link
+
+
+def test_the_search_box_opens_the_dossier_of_a_scanned_code(
+    db: Database, unit: str, client: TestClient
+) -> None:
+    login(client, db, "service")
+    answer = client.get("/units", params={"q": codes()["bracketed"]}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == f"/units/{unit}?product=MED"
+
+
+def test_the_cli_ships_and_counts_gs1_codes(  # type: ignore[no-untyped-def]
+    db: Database, unit: str, cli, tmp_path
+) -> None:
+    stocktake.open_count(db, SYSTEM, "C3", ["WH1"])
+    scans = tmp_path / "scans.txt"  # GS inside a line: one code a line, not split at the GS
+    scans.write_text(codes()["element string with GS"] + "\n" + "XYZ789\n")
+    counted = cli("stocktake", "scan", "C3", "WH1", str(scans))
+    assert counted.exit_code == 0, counted.output
+    assert "2 serials counted" in counted.output
+    shipped = cli("ship", "D-P", codes()["element string with ]d2"])
+    assert shipped.exit_code == 0, shipped.output
+    assert status_of(db, unit) == "in_transit"
+    refused = cli("ship", "D-P", codes(lot="L2")["bracketed"])
+    assert refused.exit_code != 0 and "lot in the code is L2" in refused.output

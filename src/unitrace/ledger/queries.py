@@ -15,7 +15,6 @@ from sqlalchemy.orm import aliased
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import location_id, lot_id, party_id, product_row
 from unitrace.core.errors import FieldError, NotFound, ValidationError, invalid
-from unitrace.core.gs1 import looks_like_gs1
 from unitrace.core.lifecycle import Role, Status, rule_for
 from unitrace.core.serials import parse_template
 from unitrace.db.engine import Database
@@ -30,7 +29,7 @@ from unitrace.db.tables import (
 )
 from unitrace.ledger import reads
 from unitrace.ledger.genealogy import tree
-from unitrace.ledger.scanned import check_unit, length_exceeded, read_scan
+from unitrace.ledger.scanned import check_unit, is_gs1, length_exceeded, read_scan
 from unitrace.ledger.scope import partner_view, partner_views, party_of, unit_condition
 from unitrace.ledger.write import unknown_serial
 
@@ -401,7 +400,7 @@ def search_units(
         raise invalid("limit", f"must be from 1 to {MAX_PAGE}", limit)
     with db.read() as conn:
         base: list[Any] = []
-        scanned = looks_like_gs1(q)
+        scanned = is_gs1(q)
         if scanned:  # a GS1 code names one unit (`find_unit`): that unit is the answer
             named = find_unit(conn, actor, q, product)
             q, product = named.serial, named.product_code

@@ -2,15 +2,17 @@
 
 A scan is a plain serial, or a GS1 code — an element string (FNC1 as ASCII GS, or with a
 symbology identifier such as `]d2`), the bracketed form `(01)…(21)…`, or a Digital Link URI.
-`read_scan` tells them apart (`core.gs1.looks_like_gs1`, a test of a few characters: a plain
-serial pays no more), parses a GS1 code with `core.gs1.parse` and names the unit the way a typed
-serial does — by product and serial: the GTIN (AI 01) is the product's (compared as 14 digits:
-a product may keep its GTIN as GTIN-8, -12, -13 or -14) and AI 21 is the serial. A lot (AI 10)
-and an expiry date (AI 17) in the code are checked against the unit found (`Scan.mismatches`),
-and a unit whose lot is another is refused with both values named.
+`read_scan` tells them apart (`is_gs1`: a test of a character or two, then
+`core.gs1.looks_like_gs1`; a plain serial pays no more), parses a GS1 code with
+`core.gs1.parse` and names the unit the way a typed serial does — by product and serial: the
+GTIN (AI 01) is the product's (compared as 14 digits: a product may keep its GTIN as GTIN-8,
+-12, -13 or -14) and AI 21 is the serial. A lot (AI 10) and an expiry date (AI 17) in the code
+are checked against the unit found (`Scan.mismatches`, `check_unit`), and a unit whose lot is
+another is refused with both values named.
 
 `queries.find_unit` (the dossier, the service desk, every read of one unit) and `write.Lookup`
-(every event: the scan station, the API, the CLI) call it; nothing else parses a scan.
+(every event: the scan station, the API, the CLI), the unit search and the stocktake call it;
+nothing else parses a scan.
 """
 
 from __future__ import annotations
@@ -68,6 +70,16 @@ class Scan:
         return found
 
 
+# every GS1 form begins so (a symbology identifier, a bracketed AI, an http(s) URI) or holds a
+# GS: a test of a character that spares the plain serials of a million-unit event the full one
+_GS1_BEGINS = frozenset("](hH")
+
+
+def is_gs1(text: str) -> bool:
+    """Whether a scan is a GS1 code rather than a plain serial (`core.gs1.looks_like_gs1`)."""
+    return (text[:1] in _GS1_BEGINS or gs1.GS in text) and gs1.looks_like_gs1(text)
+
+
 def read_scan(
     conn: Connection,
     text: str,
@@ -79,7 +91,7 @@ def read_scan(
     ValidationError (naming `field`) for a GS1 code that is malformed or names no unit,
     NotFound for a GTIN no product has. `gtins`: GTIN-14 → product code found before (a
     batch of events looks each GTIN up once)."""
-    if not gs1.looks_like_gs1(text):
+    if not is_gs1(text):
         return Scan(text, text, product)
     data = gs1.parse(text, field)
     gtin, serial = data.gtin, data.serial
@@ -149,4 +161,4 @@ def length_exceeded(text: str) -> int | None:
         return None
     if len(text) > MAX_SCANNED_LENGTH:
         return MAX_SCANNED_LENGTH
-    return None if gs1.looks_like_gs1(text) else MAX_SERIAL_LENGTH
+    return None if is_gs1(text) else MAX_SERIAL_LENGTH

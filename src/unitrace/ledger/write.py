@@ -28,13 +28,12 @@ from unitrace.core.errors import (
     report,
     unknown_unit,
 )
-from unitrace.core.gs1 import looks_like_gs1
 from unitrace.core.lifecycle import Role, Status
 from unitrace.core.serials import plain_serial_problem
 from unitrace.db.fast import Fast, Listed
 from unitrace.db.tables import event_units, events, products, unit_id_blocks, units
 from unitrace.ledger.bulk import allocate, bulk_insert, chunks
-from unitrace.ledger.scanned import Scan, lots_of, read_scan
+from unitrace.ledger.scanned import Scan, is_gs1, lots_of, read_scan
 from unitrace.ledger.schemas import EventIn
 
 __all__ = ["MAX_REPORTED", "Recorded", "UnitRow", "record_in", "unknown_serial"]
@@ -280,7 +279,7 @@ def _read_scans(
     scans: dict[tuple[str | None, str], Scan | UnitraceError] = {}
     gtins: dict[str, str] = {}
     for path, product, scanned in refs:
-        if (product, scanned) in scans or not looks_like_gs1(scanned):
+        if not is_gs1(scanned) or (product, scanned) in scans:
             continue
         try:
             scans[(product, scanned)] = read_scan(conn, scanned, product, path, gtins)
