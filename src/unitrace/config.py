@@ -41,6 +41,8 @@ SETTINGS = {
     "in seconds (60)",
     "UNITRACE_TIMEZONE": "IANA time zone (`Asia/Shanghai`) that pages and the CLI show times in, "
     "with the offset (the machine's local zone)",
+    "UNITRACE_PUBLIC_URL": "the public http(s) address unitrace answers on, the stem of the "
+    "units' GS1 Digital Link URIs (`https://id.example.com`; unset: https://id.gs1.org)",
 }
 
 
@@ -223,3 +225,19 @@ def site_timezone() -> tzinfo:
         raise ValueError(
             f"UNITRACE_TIMEZONE must be an IANA time zone such as Asia/Shanghai, not {name!r}"
         ) from None
+
+
+def public_url(environ: Mapping[str, str] = os.environ) -> str | None:
+    """`UNITRACE_PUBLIC_URL` without a trailing slash, or None when unset; a value that is not
+    an http(s) URL without query or fragment raises ValueError naming the setting."""
+    text = environ.get("UNITRACE_PUBLIC_URL", "").strip()
+    if not text:
+        return None
+    scheme, sep, rest = text.partition("://")
+    host = rest.split("/")[0]
+    if scheme not in ("http", "https") or not sep or not host or any(c in text for c in "?# "):
+        raise ValueError(
+            f"UNITRACE_PUBLIC_URL must be an http(s) URL such as https://id.example.com, "
+            f"not {text!r}"
+        )
+    return text.rstrip("/")

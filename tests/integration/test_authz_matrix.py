@@ -269,6 +269,10 @@ OPS = [
        lambda r, w: ("/sell-through", {"files": {"file": (
            "sales.csv", f"serial,product,region\n{w.reported[r]},AC1,CN-31\n".encode(),
            "text/csv")}})),
+    Op("POST", "/gs1/parse", ALL,
+       lambda r, w: ("/gs1/parse", {"json": {"text": "(01)09506000134352(21)ABC123"}})),
+    Op("POST", "/gs1/dl", ALL,
+       lambda r, w: ("/gs1/dl", {"json": {"text": "(01)09506000134352(21)ABC123"}})),
 ]  # fmt: skip
 
 

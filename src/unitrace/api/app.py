@@ -78,6 +78,7 @@ def create_app(
     `scan_fast_path` as `UnitraceApp` says."""
     from unitrace.access.routes import router as access_router
     from unitrace.aftersales.routes import router as aftersales_router
+    from unitrace.api.gs1 import router as gs1_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
     from unitrace.ledger import pipeline
@@ -106,6 +107,7 @@ def create_app(
         access_router,
         production_router,
         channel_router,
+        gs1_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path

@@ -27,7 +27,7 @@ from urllib.parse import quote
 from biip.checksums import gs1_standard_check_digit
 from biip.symbology import SymbologyIdentifier
 
-from unitrace.core.errors import FieldError, ValidationError
+from unitrace.core.errors import FieldError, ValidationError, invalid
 
 GS = "\x1d"
 DEFAULT_STEM = "https://id.gs1.org"
@@ -193,7 +193,7 @@ def _parse_line(line: str) -> list[_Spec]:
         elif token.startswith("ex="):
             ex.extend(token[3:].split(","))
         else:  # pragma: no cover - the dictionary's grammar has nothing else
-            raise ValueError(f"GS1 syntax dictionary: cannot read {token!r} in {line!r}")
+            raise RuntimeError(f"GS1 syntax dictionary: cannot read {token!r} in {line!r}")
     return [
         _Spec(
             ai,
@@ -247,7 +247,7 @@ _CSET82 = frozenset(
     "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 )
 _CSET39 = frozenset("#-/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_CSET64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
+_CSET64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _CSETS = {
     "N": (frozenset("0123456789"), "digits only"),
     "X": (_CSET82, "GS1 character set 82"),
@@ -294,8 +294,9 @@ def _digits(value: str) -> bool:
 def _csum(value: str) -> str | None:
     if not _digits(value):
         return "digits only"
-    if str(gs1_standard_check_digit(value[:-1])) != value[-1]:
-        return f"bad check digit (expected {gs1_standard_check_digit(value[:-1])})"
+    expected = gs1_standard_check_digit(value[:-1])
+    if str(expected) != value[-1]:
+        return f"bad check digit (expected {expected})"
     return None
 
 
@@ -340,10 +341,10 @@ def _date(value: str, century: bool, zero_day: bool) -> str | None:
     return None
 
 
-def _number(least: int, most: int, what: str) -> Linter:
+def _number(least: int, most: int, what: str, length: int) -> Linter:
     def check(value: str) -> str | None:
-        if not _digits(value) or not least <= int(value) <= most:
-            return f"not {what}"
+        if len(value) != length or not _digits(value) or not least <= int(value) <= most:
+            return what
         return None
 
     return check
@@ -399,7 +400,7 @@ def _code(words: tuple[int, ...], what: str, also: str | None = None) -> Linter:
         if value == also:
             return None
         if len(value) != 3 or not _digits(value) or not _bitfield(words, int(value)):
-            return f"not an {what}"
+            return what
         return None
 
     return check
@@ -427,17 +428,121 @@ _PACKAGE_TYPE_CODES = (
     "OK OPE OT OU P2 PA PAE PB PC PD PE PF PG PH PI PJ PK PL PLP PN PO POP PP PPE PR PT PU "
     "PUE PV PX PY PZ QA QB QC QD QF QG QH QJ QK QL QM QN QP QQ QR QS RB1 RB2 RB3 RCB RD RG "
     "RJ RK RL RO RT RZ S1 SA SB SC SD SE SEC SH SI SK SL SM SO SP SS ST STL SU SV SW SX SY "
-    "SZ T1 TB TC TD TE TEV TG THE TI TK TL TN TO TR TRE TS TT TTE TU TV TW TY TZ UC UN UUE "
-    "VA VG VI VK VL VN VO VP VQ VR VS VY WA WB WC WD WF WG WH WJ WK WL WM WN WP WQ WR WRP "
-    "WS WT WU WV WW WX WY WZ X11 X12 X15 X16 X17 X18 X19 X20 X3 XA XB XC XD XF XG XH XJ XK "
-    "YA YB YC YD YF YG YH YJ YK YL YM YN YP YQ YR YS YT YV YW YX YY YZ ZA ZB ZC ZD ZF ZG ZH "
-    "ZJ ZK ZL ZM ZN ZP ZQ ZR ZS ZT ZU ZV ZW ZX ZY ZZ "
+    "SZ T1 TB TC TD TE TEV TG THE TI TK TL TN TO TR TRE TS TT TTE TU TV TW TWE TY TZ UC UN "
+    "UUE VA VG VI VK VL VN VO VP VQ VR VS VY WA WB WC WD WF WG WH WJ WK WL WM WN WP WQ WR "
+    "WRP WS WT WU WV WW WX WY WZ X11 X12 X15 X16 X17 X18 X19 X20 X3 XA XB XC XD XF XG XH XJ "
+    "XK YA YB YC YD YF YG YH YJ YK YL YM YN YP YQ YR YS YT YV YW YX YY YZ ZA ZB ZC ZD ZF ZG "
+    "ZH ZJ ZK ZL ZM ZN ZP ZQ ZR ZS ZT ZU ZV ZW ZX ZY ZZ "
 )
 _PACKAGE_TYPES = frozenset(_PACKAGE_TYPE_CODES.split())
 
 
-def _always(value: str) -> str | None:
-    return None
+class _Digits:
+    """A reader over a digit string for the coupon linters: each step fails by returning None."""
+
+    def __init__(self, value: str) -> None:
+        self.value, self.pos = value, 0
+
+    def take(self, count: int) -> str | None:
+        if count < 0 or len(self.value) - self.pos < count:
+            return None
+        self.pos += count
+        return self.value[self.pos - count : self.pos]
+
+    def next_is(self, digit: str) -> bool:
+        return self.value[self.pos : self.pos + 1] == digit
+
+    def vli(self, allowed: str, plus: int) -> str | None:
+        """A variable-length indicator in `allowed` and the digits it announces."""
+        indicator = self.take(1)
+        if indicator is None or indicator not in allowed:
+            return None
+        return self.take(int(indicator) + plus)
+
+    @property
+    def done(self) -> bool:
+        return self.pos == len(self.value)
+
+
+def _coupon_purchase(reader: _Digits, gcp: bool) -> bool:
+    """A purchase requirement: its VLI and value, its code, family code (and a GCP)."""
+    if reader.vli("12345", 0) is None:
+        return False
+    code = reader.take(1)
+    if code is None or code not in "012349" or reader.take(3) is None:
+        return False
+    if not gcp:
+        return True
+    indicator = reader.take(1)
+    if indicator is None or indicator not in "01234569":
+        return False
+    if indicator == "9":
+        return True
+    prefix = reader.take(int(indicator) + 6)
+    return prefix is not None and _gcp(prefix) is None
+
+
+def _couponcode(value: str) -> str | None:
+    """AI (8110), the North American coupon code (GS1 US), field by field as the engine."""
+    bad = "not a valid coupon code"
+    reader = _Digits(value)
+    if not _digits(value) or reader.vli("0123456", 6) is None:
+        return bad
+    prefix = value[1 : reader.pos]
+    if _gcp(prefix) or reader.take(6) is None or reader.vli("12345", 0) is None:
+        return bad
+    if not _coupon_purchase(reader, gcp=False):
+        return bad
+    if reader.next_is("1"):
+        reader.take(1)
+        rules = reader.take(1)
+        if rules is None or rules not in "0123" or not _coupon_purchase(reader, gcp=True):
+            return bad
+    if reader.next_is("2"):
+        reader.take(1)
+        if not _coupon_purchase(reader, gcp=True):
+            return bad
+    expiry = None
+    if reader.next_is("3"):
+        reader.take(1)
+        expiry = reader.take(6)
+        if expiry is None or _date(expiry, False, False):
+            return bad
+    if reader.next_is("4"):
+        reader.take(1)
+        start = reader.take(6)
+        if start is None or _date(start, False, False) or (expiry and start > expiry):
+            return bad
+    if reader.next_is("5"):
+        reader.take(1)
+        if reader.vli("0123456789", 6) is None:
+            return bad
+    if reader.next_is("6"):
+        reader.take(1)
+        retailer = reader.vli("1234567", 6)
+        if retailer is None or _gcp(retailer):
+            return bad
+    if reader.next_is("9"):
+        reader.take(1)
+        for allowed in ("01256", "012", "0123456789", "01"):
+            flag = reader.take(1)
+            if flag is None or flag not in allowed:
+                return bad
+    return None if reader.done else bad
+
+
+def _couponposoffer(value: str) -> str | None:
+    """AI (8112), the positive offer file coupon code (GS1 US)."""
+    reader = _Digits(value)
+    fine = (
+        _digits(value)
+        and reader.take(1) in ("0", "1")
+        and reader.vli("0123456", 6) is not None
+        and reader.take(6) is not None
+        and reader.vli("0123456789", 6) is not None
+        and reader.done
+    )
+    return None if fine else "not a valid positive offer file coupon code"
 
 
 _LINTERS: dict[str, Linter] = {
@@ -450,23 +555,25 @@ _LINTERS: dict[str, Linter] = {
     "yyyymmd0": lambda v: _date(v, True, True),
     "yyyymmdd": lambda v: _date(v, True, False),
     "hhmi": _hhmi,
-    "hh": _number(0, 23, "an hour"),
-    "mi": _number(0, 59, "a minute"),
-    "ss": _number(0, 59, "a second"),
-    "iso3166": _code(_ISO3166, "ISO 3166 country code"),
-    "iso3166999": _code(_ISO3166, "ISO 3166 country code (or 999)", "999"),
+    "hh": _number(0, 23, "not an hour", 2),
+    "mi": _number(0, 59, "not a minute", 2),
+    "ss": _number(0, 59, "not a second", 2),
+    "iso3166": _code(_ISO3166, "not an ISO 3166 country code"),
+    "iso3166999": _code(_ISO3166, "not an ISO 3166 country code (or 999)", "999"),
     "iso3166alpha2": _alpha2,
-    "iso4217": _code(_ISO4217, "ISO 4217 currency code"),
+    "iso4217": _code(_ISO4217, "not an ISO 4217 currency code"),
     "iso5218": lambda v: None if v in ("0", "1", "2", "9") else "not an ISO 5218 sex code",
     "yesno": lambda v: None if v in ("0", "1") else "not 0 or 1",
-    "zero": lambda v: None if v == "0" else "not 0",
+    "zero": lambda v: None if v and set(v) == {"0"} else "not zero",
     "nonzero": lambda v: None if _digits(v) and int(v) != 0 else "must not be zero",
     "winding": lambda v: None if v in ("0", "1", "9") else "not a winding direction (0, 1, 9)",
     "hyphen": lambda v: None if v and set(v) == {"-"} else "not a hyphen",
-    "nozeroprefix": lambda v: "must not start with 0" if v.startswith("0") else None,
-    "hasnondigit": lambda v: None if not _digits(v) else "must hold a character not a digit",
-    "latitude": _number(0, 1800000000, "a latitude"),
-    "longitude": _number(0, 3600000000, "a longitude"),
+    "nozeroprefix": lambda v: (
+        "must not start with 0" if v.startswith("0") else None if _digits(v) else "digits only"
+    ),
+    "hasnondigit": lambda v: None if v and not _digits(v) else "must hold a character not a digit",
+    "latitude": _number(0, 1800000000, "not a latitude", 10),
+    "longitude": _number(0, 3600000000, "not a longitude", 10),
     "mediatype": lambda v: (
         None if len(v) == 2 and _digits(v) and int(v) in _MEDIA_TYPES else "not a media type"
     ),
@@ -478,9 +585,8 @@ _LINTERS: dict[str, Linter] = {
     "posinseqslash": _posinseqslash,
     "pcenc": _pcenc,
     "iban": _iban,
-    # coupon codes (North American, AIs 8110 and 8112): the character set and lengths only
-    "couponcode": _always,
-    "couponposoffer": _always,
+    "couponcode": _couponcode,
+    "couponposoffer": _couponposoffer,
 }
 
 
@@ -490,7 +596,8 @@ def _value_problem(spec: _Spec, value: str) -> str | None:
     if not value:
         return "empty value"
     if len(value) > MAX_VALUE:
-        return f"too long ({len(value)} characters, at most {MAX_VALUE})"
+        count = len(value)
+        return f"too long ({count} characters, at most {MAX_VALUE})"
     pos = 0
     for part in spec.parts:
         left = len(value) - pos
@@ -500,7 +607,13 @@ def _value_problem(spec: _Spec, value: str) -> str | None:
             return _length_problem(spec, value)
         piece = value[pos : pos + min(part.most, left)]
         chars, said = _CSETS[part.kind]
-        bad = next((c for c in piece if c not in chars), None)
+        body = piece
+        if part.kind == "Z":  # base64url: up to two "=" of padding, as the engine counts them
+            body = piece.rstrip("=")
+            pads = len(piece) - len(body)
+            if pads > 2 or (pads and len(piece) % 3):
+                return "bad base64url padding"
+        bad = next((c for c in body if c not in chars), None)
         if bad is not None:
             return f"character {bad!r} not allowed ({said})"
         for name in part.linters:
@@ -515,20 +628,19 @@ def _value_problem(spec: _Spec, value: str) -> str | None:
 
 
 def _length_problem(spec: _Spec, value: str) -> str:
-    least, most = spec.least, spec.most
+    count, least, most = len(value), spec.least, spec.most
     if least == most:
-        wanted = f"{least}"
-    elif any(p.optional for p in spec.parts) or len(spec.parts) > 1:
-        wanted = f"{least} to {most}, as " + " ".join(
+        return f"wrong length ({count} characters, {least} wanted)"
+    if any(p.optional for p in spec.parts) or len(spec.parts) > 1:
+        layout = "".join(
             ("[" if p.optional else "")
             + p.kind
             + (str(p.most) if p.least == p.most else f"..{p.most}")
             + ("]" if p.optional else "")
             for p in spec.parts
         )
-    else:
-        wanted = f"{least} to {most}"
-    return f"wrong length ({len(value)} characters, {wanted})"
+        return f"wrong length ({count} characters, {least} to {most} as {layout})"
+    return f"wrong length ({count} characters, {least} to {most} wanted)"
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -536,6 +648,7 @@ def _length_problem(spec: _Spec, value: str) -> str:
 _SYMBOLOGY = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
 _GS1_SYMBOLOGIES = {"C1", "e0", "e1", "e2", "d2", "Q3", "J1"}
 _EAN = {"E0", "E4"}  # EAN/UPC: a GTIN alone
+_PLAIN = {"Q1", "d1", "J0"}  # QR Code, DataMatrix, DotCode without FNC1: a Digital Link URI
 _PRIMARY_KEYS = (
     "00",
     "01",
@@ -581,14 +694,18 @@ class _Problems:
         self.text = text
         self.errors: list[FieldError] = []
 
-    def add(self, message: str, value: object = None) -> None:
-        self.errors.append(FieldError(self.field, message, value))
+    def say(self, text: str, value: object = None) -> None:
+        self.errors.append(FieldError(self.field, text, value))
 
     def raise_if_any(self) -> None:
-        if self.errors:
-            shown = self.errors[0].message
-            more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
-            raise ValidationError(f"{self.field}: not valid GS1: {shown}{more}", self.errors)
+        if not self.errors:
+            return
+        first, more = self.errors[0].message, len(self.errors) - 1
+        if more:
+            raise ValidationError(
+                f"{self.field} is not valid GS1: {first} (and {more} more)", self.errors
+            )
+        raise ValidationError(f"{self.field} is not valid GS1: {first}", self.errors)
 
 
 def parse(text: str, field: str = "code") -> Gs1Data:
@@ -597,7 +714,7 @@ def parse(text: str, field: str = "code") -> Gs1Data:
     anything wrong, raises a ValidationError naming `field` and each problem."""
     problems = _Problems(field, text)
     if not isinstance(text, str) or not text:
-        problems.add("empty: expected a GS1 element string, bracketed string or Digital Link")
+        problems.say("empty: expected a GS1 element string, bracketed string or Digital Link")
         problems.raise_if_any()
     if text.startswith("("):
         return _checked(_bracketed(text, problems), "bracketed", problems, path=())
@@ -608,25 +725,29 @@ def parse(text: str, field: str = "code") -> Gs1Data:
         return _checked(elements, "digital_link", problems, path=path)
     data = text
     if text.startswith("]"):
-        try:
-            symbology = SymbologyIdentifier.extract(text)
-        except Exception:  # biip's ParseError: not a symbology identifier it knows
-            problems.add(f"unknown symbology identifier {text[:3]!r}")
+        code = _symbology(text)
+        if code is None:
+            start = text[:3]
+            problems.say(f"not a symbology identifier: {start!r}")
             problems.raise_if_any()
-        code = symbology.value[1:]
-        data = text[len(symbology.value) :]
+        assert code is not None
+        data = text[1 + len(code) :]
         if code in _EAN:
-            return _checked(_ean(data, problems), "element_string", problems, path=())
-        if code == "Q1" and data[:8].lower().startswith(("http://", "https://")):
+            ean, _, composite = data.partition("|]e0")
+            elements = _ean(ean, code, problems)
+            if composite or data.endswith("|]e0"):
+                elements += _raw(composite, problems)
+            return _checked(elements, "element_string", problems, path=())
+        if code in _PLAIN and data[:8].lower().startswith(("http://", "https://")):
             elements, path = _digital_link(data, problems)
             return _checked(elements, "digital_link", problems, path=path)
         if code not in _GS1_SYMBOLOGIES:
-            problems.add(f"symbology {symbology.value} does not carry GS1 data")
+            problems.say(f"symbology ]{code} does not carry GS1 data")
             problems.raise_if_any()
     elif GS not in text:
-        problems.add(
-            "not GS1: expected a symbology identifier (]d2 ]Q3 ]C1 …), GS separators, "
-            "a bracketed string (01)… or a Digital Link URI"
+        problems.say(
+            "expected a GS1 element string (with a symbology identifier such as ]d2 ]Q3 ]C1, "
+            "or GS separators), a bracketed string (01)… or a Digital Link URI"
         )
         problems.raise_if_any()
     if data.startswith(GS):  # FNC1 in first position, sent as GS
@@ -634,9 +755,21 @@ def parse(text: str, field: str = "code") -> Gs1Data:
     return _checked(_raw(data, problems), "element_string", problems, path=())
 
 
-def _ean(data: str, problems: _Problems) -> list[Element]:
-    if not _digits(data) or len(data) not in (8, 12, 13):
-        problems.add("an EAN/UPC symbol holds a GTIN-8, -12 or -13", data)
+def _symbology(text: str) -> str | None:
+    """The code of the AIM symbology identifier `text` starts with (`d2` of `]d2…`), read by
+    biip; ISO/IEC 15424 codes biip does not list (DotCode `]J`) by their form."""
+    try:
+        return SymbologyIdentifier.extract(text).value[1:]
+    except Exception:  # biip's ParseError, or IndexError on "]"
+        match = _SYMBOLOGY.match(text)
+        return match.group(0)[1:] if match else None
+
+
+def _ean(data: str, code: str, problems: _Problems) -> list[Element]:
+    """EAN-13 / UPC-A (`]E0`, 13 digits) or EAN-8 (`]E4`, 8 digits): a GTIN alone."""
+    length = 8 if code == "E4" else 13
+    if not _digits(data) or len(data) != length:
+        problems.say(f"]{code} carries a GTIN of {length} digits", data)
         return []
     return [Element("01", data.zfill(14))]
 
@@ -644,20 +777,21 @@ def _ean(data: str, problems: _Problems) -> list[Element]:
 def _raw(data: str, problems: _Problems) -> list[Element]:
     """An element string with GS as FNC1 (the engine's processAIdata)."""
     if not data:
-        problems.add("no AIs")
+        problems.say("no AIs")
         return []
     elements: list[Element] = []
     pos = 0
     while pos < len(data):
         spec = _ai_at(data, pos)
         if spec is None:
-            problems.add(f"unknown AI at position {pos + 1}", data[pos : pos + 4])
+            where = pos + 1
+            problems.say(f"unknown AI at position {where}", data[pos : pos + 4])
             return elements
         start = pos + len(spec.ai)
         if spec.predefined:
             end = start + spec.most
             if end > len(data) or GS in data[start:end]:
-                problems.add(_length_problem(spec, data[start:end].split(GS)[0]), spec.ai)
+                problems.say(_length_problem(spec, data[start:end].split(GS)[0]), spec.ai)
                 return elements
         else:
             found = data.find(GS, start)
@@ -676,15 +810,16 @@ def _bracketed(text: str, problems: _Problems) -> list[Element]:
     pos = 0
     while pos < len(text):
         if text[pos] != "(":
-            problems.add(f"expected '(' at position {pos + 1}")
+            where = pos + 1
+            problems.say(f"expected '(' at position {where}")
             return elements
         close = text.find(")", pos)
         if close < 0:
-            problems.add("AI not closed by ')'")
+            problems.say("AI not closed by ')'")
             return elements
         ai = text[pos + 1 : close]
         if not (2 <= len(ai) <= 4 and _digits(ai)):
-            problems.add(f"({ai}) is not an AI (2 to 4 digits)", ai)
+            problems.say(f"({ai}) is not an AI (2 to 4 digits)", ai)
             return elements
         value: list[str] = []
         pos = close + 1
@@ -697,11 +832,11 @@ def _bracketed(text: str, problems: _Problems) -> list[Element]:
                 pos += 1
         joined = "".join(value)
         if "^" in joined or GS in joined:
-            problems.add(f"({ai}): FNC1 inside a value", joined)
+            problems.say(f"({ai}): FNC1 inside a value", joined)
             return elements
         elements.append(Element(ai, joined))
     if not elements:
-        problems.add("no AIs")
+        problems.say("no AIs")
     return elements
 
 
@@ -729,22 +864,23 @@ def _digital_link(uri: str, problems: _Problems) -> tuple[list[Element], tuple[s
     """A GS1 Digital Link URI (the engine's parseDLuri, default options)."""
     bad = sorted({c for c in uri if c not in _URI_CHARS})
     if bad:
-        problems.add("characters not allowed in a URI: " + " ".join(repr(c) for c in bad))
+        shown = " ".join(repr(c) for c in bad)
+        problems.say(f"characters not allowed in a URI: {shown}")
         return [], ()
     for scheme in ("https://", "HTTPS://", "http://", "HTTP://"):
         if uri.startswith(scheme):
             rest = uri[len(scheme) :]
             break
     else:
-        problems.add("a Digital Link starts with http:// or https:// (one case throughout)")
+        problems.say("a Digital Link starts with http:// or https:// (one case throughout)")
         return [], ()
     slash = rest.find("/")
     domain = rest if slash < 0 else rest[:slash]
     if any(c in _BAD_DOMAIN_CHARS for c in domain):
-        problems.add("characters not allowed in the domain", domain)
+        problems.say("characters not allowed in the domain", domain)
         return [], ()
     if slash < 1:
-        problems.add("no domain and path")
+        problems.say("no domain and path")
         return [], ()
     path = rest[slash:]
     path, _, _fragment = path.partition("#")
@@ -762,18 +898,18 @@ def _digital_link(uri: str, problems: _Problems) -> tuple[list[Element], tuple[s
             break
         j -= 2
     if start is None:
-        problems.add("no GS1 primary key (/01/, /00/, /414/ …) in the path")
+        problems.say("no GS1 primary key (/01/, /00/, /414/ …) in the path")
         return [], ()
     elements: list[Element] = []
     order: list[str] = []
     for k in range(start, len(segments), 2):
         ai, raw = segments[k], segments[k + 1]
         if not raw:
-            problems.add(f"({ai}): empty value in the path")
+            problems.say(f"({ai}): empty value in the path")
             return [], ()
         value = _unescape(raw, query=False)
         if value is None:
-            problems.add(f"({ai}): the decoded value holds NUL")
+            problems.say(f"({ai}): the decoded value holds NUL")
             return [], ()
         elements.append(Element(ai, value))
         order.append(ai)
@@ -785,18 +921,18 @@ def _digital_link(uri: str, problems: _Problems) -> tuple[list[Element], tuple[s
             continue  # other parameters are the resolver's business
         spec = _spec(key)
         if spec is None:
-            problems.add(f"unknown AI ({key}) in the query", key)
+            problems.say(f"unknown AI ({key}) in the query", key)
             return [], ()
         if not raw:
-            problems.add(f"({key}): empty value in the query")
+            problems.say(f"({key}): empty value in the query")
             return [], ()
         value = _unescape(raw, query=True)
         if value is None:
-            problems.add(f"({key}): the decoded value holds NUL")
+            problems.say(f"({key}): the decoded value holds NUL")
             return [], ()
         elements.append(Element(key, value))
     if len(elements) > MAX_AIS:
-        problems.add(f"more than {MAX_AIS} AIs")
+        problems.say(f"more than {MAX_AIS} AIs")
         return [], ()
     _check_path(tuple(order), elements[len(order) :], problems)
     return elements, tuple(order)
@@ -816,23 +952,22 @@ def _subsequence(items: tuple[str, ...], of: tuple[str, ...]) -> bool:
 
 def _check_path(path: tuple[str, ...], attributes: list[Element], problems: _Problems) -> None:
     if not _valid_sequence(path):
-        problems.add(
-            "key qualifiers not in GS1's order for the primary key: /" + "/…/".join(path) + "/…"
-        )
+        shown = "/".join(f"({ai})" for ai in path)
+        problems.say(f"key qualifiers not in GS1's order for the primary key: {shown}")
         return
     seen: set[str] = set(path)
     for element in attributes:
         if element.ai in seen:
-            problems.add(f"({element.ai}) given twice", element.ai)
+            problems.say(f"({element.ai}) given twice", element.ai)
             continue
         seen.add(element.ai)
         spec = _spec(element.ai)
         if spec is None or not spec.attribute:
-            problems.add(f"({element.ai}) is not a Digital Link data attribute", element.ai)
+            problems.say(f"({element.ai}) is not a Digital Link data attribute", element.ai)
             continue
         for j in range(1, len(path) + 1):
             if _valid_sequence(path[:j] + (element.ai,) + path[j:]):
-                problems.add(
+                problems.say(
                     f"({element.ai}) is a key qualifier: it belongs in the path", element.ai
                 )
                 break
@@ -843,24 +978,22 @@ def _checked(
 ) -> Gs1Data:
     problems.raise_if_any()
     if len(elements) > MAX_AIS:
-        problems.add(f"more than {MAX_AIS} AIs")
+        problems.say(f"more than {MAX_AIS} AIs")
     values: dict[str, str] = {}
     for element in elements:
         spec = _spec(element.ai)
         if spec is None:
-            problems.add(f"({element.ai}) is not a GS1 Application Identifier", element.ai)
+            problems.say(f"({element.ai}) is not a GS1 Application Identifier", element.ai)
             continue
         problem = _value_problem(spec, element.value)
         if problem:
-            problems.add(f"({element.ai}) {spec.title}: {problem}", element.value)
-        if form == "digital_link" and element.ai == "01" and len(element.value) != 14:
-            pass  # reported as a wrong length above
+            problems.say(f"({element.ai}) {spec.title}: {problem}", element.value)
         earlier = values.get(element.ai)
         if earlier is not None and earlier != element.value:
-            problems.add(f"({element.ai}) given twice with different values", element.value)
+            problems.say(f"({element.ai}) given twice with different values", element.value)
         values.setdefault(element.ai, element.value)
-    for message in _exclusions(elements):
-        problems.add(message)
+    for ai, other in _exclusions(elements):
+        problems.say(f"({ai}) and ({other}) may not appear together")
     problems.raise_if_any()
     unique: list[Element] = []
     for element in elements:
@@ -875,19 +1008,19 @@ def _matches(pattern: str, ai: str) -> bool:
     )
 
 
-def _exclusions(elements: Iterable[Element]) -> list[str]:
+def _exclusions(elements: Iterable[Element]) -> list[tuple[str, str]]:
     """AIs GS1 says may not appear together (the dictionary's `ex=`)."""
     ais = list(dict.fromkeys(e.ai for e in elements))
-    found: list[tuple[str, str, str]] = []
+    found: list[tuple[str, str]] = []
     for ai in ais:
         spec = _spec(ai)
         if spec is None:
             continue
         for other in ais:
             clash = other != ai and any(_matches(p, other) for p in spec.ex)
-            if clash and (other, ai) not in [(b, a) for a, b, _ in found]:
-                found.append((ai, other, f"({ai}) and ({other}) may not appear together"))
-    return [message for _a, _b, message in found]
+            if clash and (other, ai) not in found:
+                found.append((ai, other))
+    return found
 
 
 def associations(elements: Iterable[Element]) -> list[str]:
@@ -916,22 +1049,18 @@ def gtin14(gtin: str) -> str:
     """A GTIN-8, -12, -13 or -14 as 14 digits (left-padded with 0); the check digit is checked."""
     gtin = gtin.strip()
     if not _digits(gtin) or len(gtin) not in (8, 12, 13, 14):
-        raise _invalid("gtin", "a GTIN has 8, 12, 13 or 14 digits", gtin)
+        raise invalid("gtin", "a GTIN has 8, 12, 13 or 14 digits", gtin)
     problem = _csum(gtin)
     if problem:
-        raise _invalid("gtin", problem, gtin)
+        raise invalid("gtin", problem, gtin)
     return gtin.zfill(14)
-
-
-def _invalid(field: str, message: str, value: object) -> ValidationError:
-    return ValidationError(f"{field}: {message}", [FieldError(field, message, value)])
 
 
 def _elements(elements: Iterable[Element], field: str = "elements") -> list[Element]:
     given = list(elements)
     problems = _Problems(field, "")
     if not given:
-        problems.add("no AIs")
+        problems.say("no AIs")
     _checked(given, "element_string", problems, path=())
     return given
 
@@ -965,21 +1094,20 @@ def digital_link(elements: Iterable[Element], stem: str = DEFAULT_STEM) -> str:
     given = list(dict.fromkeys(_elements(elements)))
     stem = (stem or DEFAULT_STEM).rstrip("/")
     if not re.match(r"^https?://[^/?#]+(/[^?#]*)?$", stem):
-        raise _invalid("stem", "a stem is an http(s) URL without query or fragment", stem)
+        raise invalid("stem", "a stem is an http(s) URL without query or fragment", stem)
     key = next((e for e in given if (s := _spec(e.ai)) is not None and s.dlpkey is not None), None)
     if key is None:
-        raise _invalid("elements", "no GS1 primary key (01, 00, 414 …) to put in the path", None)
+        raise invalid("elements", "no GS1 primary key (01, 00, 414 …) to put in the path", None)
     key_spec = _spec(key.ai)
     assert key_spec is not None and key_spec.dlpkey is not None
     qualifiers_anywhere = {q for alt in key_spec.dlpkey for q in alt}
     present = [e for e in given if e.ai in qualifiers_anywhere]
     chosen = next((alt for alt in key_spec.dlpkey if all(e.ai in alt for e in present)), None)
     if chosen is None:
-        raise _invalid(
-            "elements",
-            f"key qualifiers {', '.join('(' + e.ai + ')' for e in present)} cannot all qualify "
-            f"({key.ai}) in one Digital Link path",
-            None,
+        shown = ", ".join(f"({e.ai})" for e in present)
+        primary = key.ai
+        raise invalid(
+            "elements", f"key qualifiers {shown} cannot all qualify ({primary}) in one path"
         )
     path = [key] + sorted(present, key=lambda e: chosen.index(e.ai))
     rest = [e for e in given if e is not key and e not in present]
@@ -987,7 +1115,7 @@ def digital_link(elements: Iterable[Element], stem: str = DEFAULT_STEM) -> str:
     for element in rest:
         spec = _spec(element.ai)
         if spec is None or not spec.attribute:
-            problems.add(f"({element.ai}) cannot be a Digital Link data attribute", element.ai)
+            problems.say(f"({element.ai}) cannot be a Digital Link data attribute", element.ai)
     problems.raise_if_any()
     rest.sort(key=lambda e: 0 if (s := _spec(e.ai)) is not None and s.predefined else 1)
     uri = stem + "".join(f"/{e.ai}/{_escape(e.value)}" for e in path)
@@ -1022,9 +1150,8 @@ def sgtin_urn(gtin: str, serial: str, company_prefix_length: int) -> str:
     if problem:
         problems.errors.append(FieldError("serial", f"not a GS1 serial (AI 21): {problem}", serial))
     if problems.errors:
-        raise ValidationError(
-            f"cannot make an SGTIN: {problems.errors[0].message}", problems.errors
-        )
+        first = problems.errors[0].message
+        raise ValidationError(f"cannot make an SGTIN: {first}", problems.errors)
     prefix = full[1 : 1 + company_prefix_length]
     item = full[0] + full[1 + company_prefix_length : 13]
     escaped = "".join(_URN_ESCAPES.get(c, c) for c in serial)
