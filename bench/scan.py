@@ -59,10 +59,13 @@ def build(path: Path, units: int, trusted: bool = True) -> tuple[list[str], str]
     return serials, token
 
 
-def _serve(path: Path, workers: int, limited: bool = False) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def _serve(
+    path: Path, workers: int, limited: bool = False, port: int = 0
+) -> tuple[subprocess.Popen[bytes], str]:
+    if not port:  # a free one
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     env = {**os.environ, "UNITRACE_DATABASE_URL": f"sqlite:///{path}", "UNITRACE_PORT": str(port)}
     if limited:  # rate limits that every scan passes through but none reaches
         env |= {"UNITRACE_RATE_PER_TOKEN": "1000000", "UNITRACE_RATE_PER_ADDRESS": "1000000"}
@@ -182,13 +185,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     parser.add_argument("--rate-limited", action="store_true",
                         help="an untrusted token under (unreachable) rate limits")  # fmt: skip
+    parser.add_argument("--port", type=int, default=0, help="the server's port (0: a free one)")
     args = parser.parse_args()
     if args.scans > 3 * args.units:
         raise SystemExit("--scans may be at most 3 × --units (receive, move, ship per unit)")
     with tempfile.TemporaryDirectory(prefix="unitrace-scan-") as tmp:
         path = Path(tmp) / "scan.db"
         serials, token = build(path, args.units, trusted=not args.rate_limited)
-        process, base = _serve(path, args.workers, args.rate_limited)
+        process, base = _serve(path, args.workers, args.rate_limited, args.port)
         try:
             cpu_before = _cpu_seconds(process.pid)
             found = scan(base, token, serials, args.scans, args.clients)

@@ -30,6 +30,7 @@ def answer(
     with db.read() as conn:
         try:
             found = queries.find_unit(conn, actor, serial, product)
+            serial = found.serial  # whatever was scanned: the unit's serial from here on
             unit = queries.dossier(db, actor, serial, found.product_code, conn=conn)
         except NotFound:  # not ours, or not the actor's to see: alike
             unknown = claims.evaluate_unknown(serial)

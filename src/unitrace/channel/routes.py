@@ -11,6 +11,7 @@ from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.channel import sellthrough, service, stocktake
 from unitrace.channel.service import ShipmentIn
 from unitrace.config import UploadLimits
+from unitrace.ledger.schemas import ScannedText
 
 router = APIRouter(tags=["channel"])
 
@@ -23,7 +24,7 @@ class CountIn(BaseModel):
 
 class ScanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    serial: str = Field(min_length=1, max_length=64)
+    serial: ScannedText  # a serial, or a GS1 code a scanner sent
     location: str = Field(min_length=1, max_length=40)
 
 

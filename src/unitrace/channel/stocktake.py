@@ -28,6 +28,7 @@ from unitrace.db.tables import (
 )
 from unitrace.ledger.bulk import bulk_insert
 from unitrace.ledger.pipeline import record_in
+from unitrace.ledger.scanned import check_unit, read_scan
 from unitrace.ledger.schemas import EventIn, UnitRef
 
 
@@ -98,7 +99,16 @@ def scan(db: Database, actor: Actor, code: str, serial: str, where: str) -> dict
             place = location_id(conn, where)
             if place not in count.location_ids:
                 raise invalid("location", f"{where} is not counted in {code}", where)
-            unit = conn.execute(select(units.c.id).where(units.c.serial == serial)).first()
+            scan = read_scan(conn, serial)  # a GS1 code: its product's unit, lot checked
+            serial = scan.serial
+            query = select(units.c.id).where(units.c.serial == serial)
+            if scan.product is not None:
+                query = query.join(products, products.c.id == units.c.product_id).where(
+                    products.c.code == scan.product
+                )
+            unit = conn.execute(query).first()
+            if unit is not None:
+                check_unit(conn, scan, unit.id)
             row = {
                 "stocktake_id": count.id,
                 "serial": serial,

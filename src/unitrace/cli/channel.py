@@ -14,7 +14,7 @@ from unitrace.access.principal import SYSTEM
 from unitrace.channel import service as channel
 from unitrace.channel import stocktake
 from unitrace.channel.service import ShipmentIn
-from unitrace.cli.common import console, database, handle_errors, validated
+from unitrace.cli.common import console, database, handle_errors, scanned_lines, validated
 
 if TYPE_CHECKING:
     from unitrace.ledger.write import Recorded
@@ -37,7 +37,7 @@ def ship_command(
     """Ship serials, ranges (SN000100..SN000299) and cartons to a party: all or none."""
     items = list(serials or [])
     if from_file is not None:
-        items += [line.strip() for line in from_file.read_text().splitlines() if line.strip()]
+        items += [line.strip() for line in scanned_lines(from_file) if line.strip()]
     singles = [i for i in items if ".." not in i]
     ranges = [{"from": i.split("..")[0], "to": i.split("..")[-1]} for i in items if ".." in i]
     data = validated(
@@ -199,7 +199,7 @@ def stocktake_open(code: str, locations: list[str]) -> None:
 def stocktake_scan(code: str, location: str, from_file: Path) -> None:
     """Record the serials of a file (one a line) as scanned at a location."""
     counted = 0
-    for line in from_file.read_text().splitlines():
+    for line in scanned_lines(from_file):
         if line.strip():
             counted += stocktake.scan(database(), SYSTEM, code, line, location)["counted"]
     console.print(f"{counted} serials counted", highlight=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -63,6 +64,12 @@ def validated(model: type[M], **values: Any) -> M:
         from unitrace.api.problems import from_pydantic
 
         raise from_pydantic(exc) from None
+
+
+def scanned_lines(path: Path) -> list[str]:
+    """A file's lines of serials or scanned codes: split at line ends only (`str.splitlines`
+    would also split a GS1 element string at its GS separators)."""
+    return path.read_text().replace("\r\n", "\n").split("\n")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

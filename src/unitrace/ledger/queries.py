@@ -30,6 +30,7 @@ from unitrace.db.tables import (
 )
 from unitrace.ledger import reads
 from unitrace.ledger.genealogy import tree
+from unitrace.ledger.scanned import check_unit, is_gs1, length_exceeded, read_scan
 from unitrace.ledger.scope import partner_view, partner_views, party_of, unit_condition
 from unitrace.ledger.write import unknown_serial
 
@@ -51,9 +52,14 @@ def find_unit_query(actor: Actor, serial: str, product: str | None) -> Any:
 
 
 def find_unit(conn: Connection, actor: Actor, serial: str, product: str | None) -> Any:
+    """The unit a serial — or whatever a scanner sent (`scanned.read_scan`: a GS1 code's
+    GTIN and serial, its lot and expiry checked) — names among those the actor may see."""
+    scan = read_scan(conn, serial, product)
+    serial, product = scan.serial, scan.product
     rows = conn.execute(find_unit_query(actor, serial, product)).all()
     if not rows:
         raise _no_unit(serial, product)
+    check_unit(conn, scan, rows[0].id)
     if len(rows) > 1:
         codes = ", ".join(sorted(r.product_code for r in rows))
         raise ValidationError(
@@ -396,12 +402,17 @@ def search_units(
     q = q.strip()
     if not q:
         raise invalid("q", "type the serial or its beginning")
-    if len(q) > 64:
+    if length_exceeded(q) is not None:
         raise invalid("q", "a serial has at most 64 characters", q)
     if not 1 <= limit <= MAX_PAGE:
         raise invalid("limit", f"must be from 1 to {MAX_PAGE}", limit)
     with db.read() as conn:
         base: list[Any] = []
+        scanned = is_gs1(q)
+        if scanned:  # a GS1 code names one unit (`find_unit`): that unit is the answer
+            named = find_unit(conn, actor, q, product)
+            q, product = named.serial, named.product_code
+            base.append(units.c.id == named.id)
         product_pk = None
         if product:
             product_pk = product_row(conn, product).id
@@ -439,10 +450,11 @@ def search_units(
         found_rows = _as_seen(conn, actor, rows[: limit + 1], None)
     more = len(found_rows) > limit
     found_rows = found_rows[:limit]
-    return {
+    answer = {
         "items": [{k: v for k, v in r.items() if k not in ("id", "holder_id")} for r in found_rows],
         "next": str(found_rows[-1]["id"]) if more and found_rows else None,
     }
+    return answer | {"scanned": True} if scanned else answer
 
 
 def _as_seen(

@@ -17,6 +17,7 @@ from unitrace.api.problems import from_pydantic
 from unitrace.core.errors import invalid
 from unitrace.db.engine import Database
 from unitrace.ledger import group, queries, service
+from unitrace.ledger.scanned import MAX_SCANNED_LENGTH
 from unitrace.ledger.schemas import CommissionIn, EventIn
 
 router = APIRouter(tags=["ledger"])
@@ -107,7 +108,21 @@ def list_units(
     ),
     after: str | None = Query(default=None, description="the `next` cursor of the last page"),
     limit: int = Query(default=50, ge=1, le=1000),
+    code: str | None = Query(
+        default=None,
+        min_length=1,
+        max_length=MAX_SCANNED_LENGTH,
+        description="whatever a scanner sent — a serial, a GS1 element string, bracketed "
+        "string or Digital Link URI: answers the dossier of the unit it names, as "
+        "`/units/{serial}` does (with `product` only)",
+    ),
 ) -> dict[str, Any]:
+    if code is not None:
+        given = {"lot": lot, "status": status, "location": location, "holder": holder, "q": q}
+        others = [name for name, value in {**given, "after": after}.items() if value]
+        if others:
+            raise invalid(others[0], "a look-up by `code` takes only `product`")
+        return queries.dossier(db, actor, code, product)
     if after is not None and not (after.isascii() and after.isdigit() and len(after) <= 18):
         raise invalid("after", "is not a cursor from a previous page", after)
     if q is not None:

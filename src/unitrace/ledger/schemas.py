@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from unitrace.core.lifecycle import EVENT_TYPES
+from unitrace.ledger.scanned import MAX_SCANNED_LENGTH, length_exceeded
 
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 MAX_JSON_BYTES = 16_384
@@ -67,6 +68,23 @@ SmallJson = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
 WindowTime = Annotated[AwareDatetime, AfterValidator(_plausible_window)]
 EventTime = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
 SerialText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _serial_or_code(value: str) -> str:
+    """A serial, or a GS1 code a scanner sent: each with its own length limit
+    (`scanned.length_exceeded`)."""
+    limit = length_exceeded(value)
+    if limit is not None:
+        raise ValueError(f"must have at most {limit} characters")
+    return value
+
+
+# what names a unit in an event: a serial, or whatever a scanner sent (`ledger.scanned`)
+ScannedText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_SCANNED_LENGTH),
+    AfterValidator(_serial_or_code),
+]
 ContainerCode = Annotated[str, StringConstraints(min_length=1, max_length=44)]
 Serial = Field(min_length=1, max_length=64)
 CodeRef = Field(default=None, min_length=1, max_length=60)
@@ -77,9 +95,10 @@ class Strict(BaseModel):
 
 
 class UnitRef(Strict):
-    """A unit named by its serial, and its product code when the serial alone is ambiguous."""
+    """A unit named by its serial (or a GS1 code, `ledger.scanned`), and its product code when
+    the serial alone is ambiguous."""
 
-    serial: str = Serial
+    serial: ScannedText
     product: str | None = CodeRef
 
 
@@ -126,7 +145,7 @@ class EventIn(Strict):
         default=None, description="when it happened, with its UTC offset; default now"
     )
     product: str | None = Field(default=None, max_length=40, description="product of `serials`")
-    serials: list[SerialText] = Field(default_factory=list)
+    serials: list[ScannedText] = Field(default_factory=list)
     units: list[UnitRef] = Field(default_factory=list)
     lot: str | None = Field(default=None, max_length=60, description="lot of new units")
     location: str | None = CodeRef

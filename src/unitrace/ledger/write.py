@@ -23,6 +23,7 @@ from unitrace.core.errors import (
     FieldError,
     NotFound,
     Problems,
+    UnitraceError,
     invalid,
     report,
     unknown_unit,
@@ -32,6 +33,7 @@ from unitrace.core.serials import plain_serial_problem
 from unitrace.db.fast import Fast, Listed
 from unitrace.db.tables import event_units, events, products, unit_id_blocks, units
 from unitrace.ledger.bulk import allocate, bulk_insert, chunks
+from unitrace.ledger.scanned import Scan, is_gs1, lots_of, read_scan
 from unitrace.ledger.schemas import EventIn
 
 __all__ = ["MAX_REPORTED", "Recorded", "UnitRow", "record_in", "unknown_serial"]
@@ -164,10 +166,17 @@ _ONE_BY_SERIAL_HELD = Fast(_ONE_BY_SERIAL.statement.where(_HELD_NOT_INDEXED))
 class Lookup:
     """Units found by (product, serial) or by serial alone, for a whole batch of events."""
 
-    def __init__(self, conn: Connection, found: dict[tuple[str | None, str], list[UnitRow]]):
+    def __init__(
+        self,
+        conn: Connection,
+        found: dict[tuple[str | None, str], list[UnitRow]],
+        scans: dict[tuple[str | None, str], Scan | UnitraceError] | None = None,
+    ):
         self._conn = conn
         self._found = found
         self._products: dict[str, bool] = {}
+        # (product, text) → the GS1 codes among the texts named, as read (or why not)
+        self._scans = scans or {}
 
     def _product_exists(self, code: str) -> bool:
         if code not in self._products:
@@ -180,9 +189,19 @@ class Lookup:
 
         With a holder (a partner's party) only units that party holds were found: another
         party's unit and a serial that does not exist read the same."""
-        problems = Problems()
+        problems, wrong = Problems(), Problems()
         result = []
+        checked: list[tuple[str, Scan, UnitRow]] = []
         for path, product, serial in refs:
+            scan = self._scans.get((product, serial)) if self._scans else None
+            if isinstance(scan, UnitraceError):
+                for error in scan.errors:
+                    (problems if isinstance(scan, NotFound) else wrong).add(
+                        FieldError(path, error.message, error.value)
+                    )
+                continue
+            if scan is not None:
+                product, serial = scan.product, scan.serial
             rows = self._found.get((product, serial), [])
             if not rows:
                 if product is not None and not self._product_exists(product):
@@ -195,6 +214,15 @@ class Lookup:
                 problems.add(FieldError(path, message, serial))
             else:
                 result.append(rows[0])
+                if scan is not None and scan.checked:
+                    checked.append((path, scan, rows[0]))
+        if checked:
+            found = lots_of(self._conn, (unit.id for _path, _scan, unit in checked))
+            for path, scan, unit in checked:
+                for error in scan.mismatches(path, *found[unit.id]):
+                    wrong.add(error)
+        if wrong:  # said by its first problem: one scan is what a station sends
+            raise wrong.error(wrong.shown[0].message)
         if problems:
             raise problems.error("unknown or ambiguous units", NotFound)
         return result
@@ -214,6 +242,9 @@ def lookup_units(conn: Connection, refs: Sequence[Ref], holder: int | None = Non
     statements and get the same answer."""
     held = {} if holder is None else {"holder": holder}
     found: dict[tuple[str | None, str], list[UnitRow]] = defaultdict(list)
+    scans = _read_scans(conn, refs)
+    if scans:  # GS1 codes among the texts: looked up by their product and serial
+        refs = [_as_read(ref, scans) for ref in refs]
     if len(refs) == 1:  # a scan
         _path, product, serial = refs[0]
         if product is None:
@@ -223,7 +254,7 @@ def lookup_units(conn: Connection, refs: Sequence[Ref], holder: int | None = Non
             one = _ONE_BY_PRODUCT if holder is None else _ONE_BY_PRODUCT_HELD
             rows = one.run(conn, {"product": product, "serial": serial, **held}).fetchall()
         found[(product, serial)] = [_row(r) for r in rows]
-        return Lookup(conn, found)
+        return Lookup(conn, found, scans)
     by_product: dict[str | None, set[str]] = defaultdict(set)
     for _path, product, serial in refs:
         by_product[product].add(serial)
@@ -237,7 +268,32 @@ def lookup_units(conn: Connection, refs: Sequence[Ref], holder: int | None = Non
                 rows = many.rows(conn, product, chunk, *held.values())
             for row in rows:
                 found[(product, row[1])].append(_row(row))
-    return Lookup(conn, found)
+    return Lookup(conn, found, scans)
+
+
+def _read_scans(
+    conn: Connection, refs: Sequence[Ref]
+) -> dict[tuple[str | None, str], Scan | UnitraceError]:
+    """The GS1 codes among the texts of `refs`, each read once (`scanned.read_scan`), or the
+    error that refuses it — kept for the events that name it, not raised for the batch."""
+    scans: dict[tuple[str | None, str], Scan | UnitraceError] = {}
+    gtins: dict[str, str] = {}
+    for path, product, scanned in refs:
+        if not is_gs1(scanned) or (product, scanned) in scans:
+            continue
+        try:
+            scans[(product, scanned)] = read_scan(conn, scanned, product, path, gtins)
+        except UnitraceError as error:
+            scans[(product, scanned)] = error
+    return scans
+
+
+def _as_read(ref: Ref, scans: dict[tuple[str | None, str], Scan | UnitraceError]) -> Ref:
+    path, product, scanned = ref
+    scan = scans.get((product, scanned))
+    if isinstance(scan, Scan):
+        return (path, scan.product, scan.serial)
+    return ref
 
 
 def resolve_units(

@@ -29,6 +29,7 @@ from unitrace.core.errors import (
 )
 from unitrace.core.lifecycle import EVENT_TYPES
 from unitrace.db.engine import Database
+from unitrace.ledger.scanned import MAX_SCANNED_LENGTH
 from unitrace.production import quality
 from unitrace.web import i18n, translate
 from unitrace.web.i18n import _
@@ -44,6 +45,7 @@ templates.env.globals.update(
     choices=translate.choices,
     STATUSES=translate.STATUSES,
 )
+templates.env.globals["SCAN_LENGTH"] = MAX_SCANNED_LENGTH  # what a scan field takes (GS1 too)
 templates.env.filters["translate"] = _
 # the system's own records (demo data, migrations) are by the user "system": a word, not a name
 templates.env.filters["user_name"] = lambda name: _("system") if name == SYSTEM.username else name

@@ -23,6 +23,7 @@ from unitrace.api.problems import status_of
 from unitrace.catalog import service as catalog
 from unitrace.core.errors import Forbidden, UnitraceError
 from unitrace.db.engine import Database
+from unitrace.ledger.scanned import MAX_SCANNED_LENGTH
 from unitrace.web import i18n, translate
 from unitrace.web.claims import check_labels
 from unitrace.web.common import (
@@ -122,6 +123,8 @@ async def _page(
         except UnitraceError as error:
             errors = {**form_errors(error), **errors}
             status = 422 if status == 200 else status
+    if found is not None and found["unit"] is not None:  # a scanned code: the unit it names
+        serial, product = found["serial"], found["unit"]["product"]["code"]
     checks = extra.pop("checks", None)
     if found is not None and checks is None:
         checks = found["checks"]
@@ -186,8 +189,9 @@ async def service_desk(
     actor, csrf = require_login(request)
     if not actor.can("service.read"):
         return page_forbidden(request, actor, csrf)
+    scanned = serial.strip()[:MAX_SCANNED_LENGTH]
     return await _page(
-        request, actor, csrf, serial.strip()[:64], product.strip() or None, region.strip() or None
+        request, actor, csrf, scanned, product.strip() or None, region.strip() or None
     )
 
 
@@ -197,7 +201,7 @@ async def open_case(request: Request) -> Response:
     every problem next to its field and, for a refused claim, every check."""
     actor, csrf = require_login(request)
     form = await read_form(request)
-    serial = form.get("serial", "").strip()[:64]
+    serial = form.get("serial", "").strip()[:MAX_SCANNED_LENGTH]
     product = form.get("product", "").strip() or None
     values = blank_to_none(form, *CASE_FIELDS)
     region = values.get("region")

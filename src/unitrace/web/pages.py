@@ -28,6 +28,7 @@ from unitrace.core.errors import (
 from unitrace.core.lifecycle import TAKES, Effect, rule_for
 from unitrace.ledger import figures, group, queries
 from unitrace.ledger import service as ledger
+from unitrace.ledger.scanned import MAX_SCANNED_LENGTH
 from unitrace.ledger.schemas import CommissionIn, EventIn
 from unitrace.production import figures as production_figures
 from unitrace.production import recall
@@ -192,7 +193,7 @@ def search(request: Request, q: str = "", product: str = "", after: str = "") ->
     """A serial, or its beginning: one unit found by its whole serial opens its dossier; else
     the units whose serial begins so, a page at a time."""
     actor, csrf = require_login(request)
-    q = q.strip()[:64]
+    q = q.strip()[:MAX_SCANNED_LENGTH]
     if not q:
         return render(request, "search.html", user=actor, csrf=csrf, q="")
     try:
@@ -212,7 +213,7 @@ def search(request: Request, q: str = "", product: str = "", after: str = "") ->
             detail=error.detail,
         )
     items = found["items"]
-    whole = [u for u in items if u["serial"] in (q, q.upper())]
+    whole = [u for u in items if found.get("scanned") or u["serial"] in (q, q.upper())]
     if cursor is None and len(whole) == 1:  # a scanned serial: its dossier
         unit = whole[0]
         target = f"/units/{quote(unit['serial'])}?product={quote(unit['product'])}"
