@@ -94,6 +94,7 @@ NOT_PAGES = {
     # lead moves it to PAGES as ("spares", "warehouse", "/spares"))
     "/spares",
     "/warranty-report/export",
+    "/scan-worker.js",  # issue 15, camera: the scan station's service worker, a script
 }
 
 

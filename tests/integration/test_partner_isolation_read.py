@@ -166,6 +166,7 @@ PAGE_CASES: dict[str, list[str]] = {
     "/cases/{number}/attachments/{attachment_id}": ["/cases/{}/attachments/1"],
     "/spares": ["/spares?request={}"],
     "/healthz": [],
+    "/scan-worker.js": [],
     "/api/docs": [],
     "/api/openapi.json": [],
 }  # fmt: skip
