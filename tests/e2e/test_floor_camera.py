@@ -320,7 +320,8 @@ def test_twenty_scans_offline_survive_a_reload_and_are_written_once_each(
         assert page.locator("#feedback li").count() == 0 and written(floor, ids) == {}
 
         page.context.set_offline(False)
-        page.locator('[data-testid="scan-waiting"][data-count="0"]').wait_for(timeout=30_000)
+        done = page.locator('[data-testid="scan-waiting"][data-count="0"]')
+        done.wait_for(state="attached", timeout=30_000)
         said = page.locator("#feedback li").all_inner_texts()[::-1]
         assert [t.split()[0] for t in said] == serials and all("✔" in t for t in said)
         floor.check(page)
