@@ -332,3 +332,21 @@ def test_twenty_scans_offline_survive_a_reload_and_are_written_once_each(
         happened = events[event_id]
         happened = happened if happened.tzinfo else happened.replace(tzinfo=UTC)
         assert abs((happened - datetime.fromisoformat(scanned)).total_seconds()) < 0.002
+
+
+def test_without_indexeddb_the_station_still_records_every_scan_in_order(
+    playwright_run: Any, floor_server: str, demo: Demo
+) -> None:
+    """A browser that refuses IndexedDB (a private window may): the queue lives in the page."""
+    serials = in_stock(demo, 3, skip=30)
+    with camera_floor(playwright_run, floor_server, demo) as floor:
+        page = floor.open("warehouse", "/")
+        page.add_init_script("Object.defineProperty(window, 'indexedDB', {value: undefined})")
+        page.goto(floor.url("/scan"))
+        to_move(page)
+        scan(page, serials)
+        page.locator("#feedback li").nth(2).wait_for()
+        said = page.locator("#feedback li").all_inner_texts()[::-1]
+        assert [t.split()[0] for t in said] == serials and all("✔" in t for t in said)
+        floor.check(page)
+    assert moves(floor, serials) == dict.fromkeys(serials, 1)

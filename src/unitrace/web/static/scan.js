@@ -65,6 +65,22 @@
     }
     return opened;
   }
+  // no IndexedDB (a private window may refuse it): the queue lives in the page, still in order
+  const memory = {
+    rows: [],
+    next: 1,
+    add: function (job) {
+      job.seq = this.next++;
+      this.rows.push(job);
+      return { result: job.seq };
+    },
+    getAll: function () { return { result: this.rows.slice(0, 1) }; },
+    delete: function (seq) {
+      this.rows = this.rows.filter(function (row) { return row.seq !== seq; });
+      return { result: undefined };
+    },
+    count: function () { return { result: this.rows.length }; },
+  };
   function stored(mode, work) {
     return database().then(function (db) {
       return new Promise(function (resolve, reject) {
@@ -73,6 +89,8 @@
         done.oncomplete = function () { resolve(request.result); };
         done.onerror = done.onabort = function () { reject(done.error); };
       });
+    }, function () {
+      return work(memory).result;
     });
   }
   const keep = function (job) { return stored("readwrite", function (s) { return s.add(job); }); };
