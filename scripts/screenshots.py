@@ -94,6 +94,7 @@ NOT_PAGES = {
     # it to PAGES as ("public-item", "admin", "/01/{gtin}/21/{serial}") with a demo unit's GTIN
     # and serial when the README links its screenshot (/work/notes/changelog15-ids.md)
     "/01/{rest:path}",
+    "/scan-worker.js",  # issue 15, camera: the scan station's service worker, a script
 }
 
 

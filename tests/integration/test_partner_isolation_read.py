@@ -170,6 +170,7 @@ PAGE_CASES: dict[str, list[str]] = {
     # not; it shows no holder, location or event (tests/integration/test_resolver.py)
     "/01/{rest:path}": [],
     "/healthz": [],
+    "/scan-worker.js": [],
     "/api/docs": [],
     "/api/openapi.json": [],
 }  # fmt: skip

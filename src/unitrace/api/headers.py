@@ -8,6 +8,8 @@ The policy allows scripts, styles, images, fonts and connections from this serve
 keep no inline script or event handler (their data comes in `<script type="application/json">`
 blocks, which are not run); `style-src-attr 'unsafe-inline'` lets charts and the pages' few
 `style="…"` attributes (bar widths, indentation) work, while `<style>` elements stay refused.
+`'wasm-unsafe-eval'` lets the camera's barcode reader (`web/static/zxing-reader.js`) compile
+its WebAssembly, served from here; string evaluation (`eval`, `new Function`) stays refused.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from starlette.types import Message, Scope, Send
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
-        "script-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
         "style-src 'self'",
         "style-src-attr 'unsafe-inline'",
         "img-src 'self' data:",

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 import secrets
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -317,6 +318,19 @@ def scan_page(request: Request) -> Response:
     )
 
 
+SCAN_WORKER = Path(__file__).resolve().parent / "static" / "scan-worker.js"
+
+
+@router.get("/scan-worker.js", include_in_schema=False)
+def scan_worker() -> Response:
+    """The scan station's service worker (static/scan-worker.js: the page and its scripts kept
+    for a reload without a network). Served here, not under /static, because a worker controls
+    only pages below its own path; scan.js registers it for /scan alone."""
+    return FileResponse(
+        SCAN_WORKER, media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )
+
+
 @router.post("/scan")
 async def scan_submit(request: Request) -> Response:
     actor, csrf = require_login(request)
@@ -357,6 +371,8 @@ _FIELD_LABELS = {
     "container": lambda: _("Carton / pallet"),
     "region": lambda: _("Region"),
     "reason": lambda: _("Reason"),
+    "event_id": lambda: _("Scan id"),
+    "event_time": lambda: _("Time of the scan"),
 }
 
 
@@ -410,6 +426,11 @@ def _scan_event(
         raise FormProblems(missing)
     boxed = channel.is_container(database(request), actor, code)
     values: dict[str, Any] = {"type": action, "product": form.get("product") or None}
+    # a scan the station queued (offline): its own id, so that sent twice it is written once,
+    # and the time it was scanned, not the time it reached the server
+    for name in ("event_id", "event_time"):
+        if form.get(name, "").strip():
+            values[name] = form[name].strip()
     units: dict[str, list[str]] = {"containers": [code]} if boxed else {"serials": [code]}
     target = given.get("container", "")
     if action in ("pack", "unpack"):
