@@ -33,6 +33,8 @@ from unitrace.aftersales.schemas import CaseIn, DiagnosisIn, PartNeed
 from unitrace.api.app import create_app
 from unitrace.channel import stocktake
 from unitrace.db.engine import Database
+from unitrace.labels import runs
+from unitrace.labels.run_schemas import RunIn
 from unitrace.production import recall
 from unitrace.production.schemas import RecallIn, TraceQuery
 
@@ -52,6 +54,7 @@ WARRANTY = frozenset({"admin", "service"})  # warranty.manage
 CASES = {"admin": "SC-000002", "partner": "SC-000003", "service": "SC-000004"}
 SPARES = frozenset({"admin", "warehouse"})
 CANCELS = {"admin": "SR-000002", "warehouse": "SR-000003"}
+PRINTERS = frozenset({"admin", "production", "warehouse"})  # labels.print; LR-000001 printed
 
 
 @dataclass
@@ -269,6 +272,15 @@ OPS = [
        lambda r, w: ("/sell-through", {"files": {"file": (
            "sales.csv", f"serial,product,region\n{w.reported[r]},AC1,CN-31\n".encode(),
            "text/csv")}})),
+    # print runs: LR-000001 is the world's printed run (_world); a partner prints nothing
+    Op("POST", "/label-runs", PRINTERS,
+       lambda r, w: ("/label-runs", {"json": {"product": "AC1", "serials": [w.east_unit]}})),
+    Op("GET", "/label-runs", PRINTERS, lambda r, w: ("/label-runs", {})),
+    Op("GET", "/label-runs/{number}", PRINTERS, lambda r, w: ("/label-runs/LR-000001", {})),
+    Op("GET", "/label-runs/{number}/file", PRINTERS,
+       lambda r, w: ("/label-runs/LR-000001/file", {})),
+    Op("POST", "/label-runs/{number}/reprint", PRINTERS,
+       lambda r, w: ("/label-runs/LR-000001/reprint", {"json": {"reason": f"by {r}"}})),
 ]  # fmt: skip
 
 
@@ -323,6 +335,8 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
            biz_transactions=[{"type": "desadv", "id": "DN-SOUTH-9"}])  # fmt: skip
     record(db, type="deliver", product="AC1", serials=[south_unit])
     record(db, type="pack", product="AC1", serials=[south_unit], container="CTN-SOUTH")
+    printed = runs.create_run(db, SYSTEM, RunIn(product="AC1", serials=[east_unit], format="zpl"))
+    runs.execute(db, printed["id"])
     access.create_user(db, SYSTEM, "target", PASSWORD, "readonly")
     tokens: dict[str, str] = {}
     own: dict[str, int] = {}

@@ -83,6 +83,10 @@ API_CASES: dict[str, list[str]] = {
     "/spare-requests": ["/spare-requests?location={}", "/spare-requests?product={}",
                         "/spare-requests?case={}"],
     "/spare-requests/{number}": ["/spare-requests/{}"],
+    # a partner prints no labels: 403 whatever it names (labels.print)
+    "/label-runs": [],
+    "/label-runs/{number}": ["/label-runs/{}"],
+    "/label-runs/{number}/file": ["/label-runs/{}/file"],
     "/me": [],
     "/roles": [],
     "/users": [],

@@ -420,7 +420,7 @@ def _unit_label(row: Row[Any]) -> LabelData:
     element_string, link = unit_identifiers(row.gtin, row.serial, row.lot, row.expiry_date)
     return LabelData(
         serial=row.serial,
-        gtin=row.gtin,
+        gtin=row.gtin or "",
         lot=row.lot,
         expiry=row.expiry_date,
         production_date=row.production_date,
@@ -435,10 +435,11 @@ def _carton_label(source: dict[str, Any]) -> LabelData:
     sscc = source.get("sscc")
     return LabelData(
         serial=source["container"],
+        gtin="",
         product_code=source["kind"],
         product_name=source["kind"],
         sscc=sscc,
-        element_string=f"00{sscc}" if sscc else None,
+        element_string=f"00{sscc}" if sscc else "",
         extra={"container": source["container"], "kind": source["kind"]},
     )
 

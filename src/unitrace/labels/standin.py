@@ -12,16 +12,16 @@ from typing import Any, BinaryIO, TextIO
 @dataclass(frozen=True)
 class LabelData:
     serial: str
-    gtin: str | None = None
+    gtin: str
     lot: str | None = None
     expiry: date | None = None
     production_date: date | None = None
     product_code: str = ""
     product_name: str = ""
-    digital_link: str | None = None
-    element_string: str | None = None
+    digital_link: str = ""
+    element_string: str = ""
     sscc: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 def render_zpl(
@@ -62,13 +62,13 @@ def render_pdf(
 
 def unit_identifiers(
     gtin: str | None, serial: str, lot: str | None, expiry: date | None
-) -> tuple[str | None, str | None]:
-    """(element string, Digital Link URI) of a unit with a GTIN; (None, None) without one."""
+) -> tuple[str, str]:
+    """(element string, Digital Link URI) of a unit with a GTIN; ("", "") without one."""
     import os
     from urllib.parse import quote
 
     if not gtin:
-        return None, None
+        return "", ""
     gtin14 = gtin.zfill(14)
     parts = [f"01{gtin14}"]
     if expiry is not None:
