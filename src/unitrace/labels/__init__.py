@@ -1,6 +1,4 @@
-"""Labels: templates, rendering (PDF sheets, ZPL II) and print runs.
-
-`runs` prints the labels of a lot, a list of serials, a carton or pallet, or what one
-commission event made — streamed in chunks, in the background, with its progress in the run's
-row; reprints say why, in the audit trail.
-"""
+"""Labels: templates (what a label shows, where), rendering to PDF, ZPL, PNG and SVG, and print
+runs (`runs`): the labels of a lot, a list of serials, a carton or pallet, or of one commission
+event — streamed in chunks, in the background, with their progress; reprints say why, in the
+audit trail."""
