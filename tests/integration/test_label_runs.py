@@ -13,6 +13,7 @@ import pytest
 from tests.factories import make_location, make_lot, make_product, make_units, record
 from unitrace.access import audit
 from unitrace.access.principal import SYSTEM, Actor
+from unitrace.core import gs1
 from unitrace.core.checkdigits import check_character, has_valid_check
 from unitrace.core.errors import Forbidden, NotFound, ValidationError
 from unitrace.db.engine import Database
@@ -60,14 +61,44 @@ def test_a_100_label_run_from_a_lot_writes_one_label_per_unit_of_the_lot(
     assert all(f"/01/{GTIN}/" in block for block in blocks)
 
 
-def test_a_pdf_run_has_one_page_per_label(db: Database) -> None:
-    _lot_of(db, 12)
+def _decoded_pages(pdf: bytes) -> list[dict[str, list[str]]]:
+    """Every page of a PDF rendered at 300 dpi and read by zxing-cpp: texts by symbology."""
+    import pypdfium2
+    import zxingcpp
+
+    kinds = {"]Q": "qr", "]d": "datamatrix", "]C": "code128"}
+    pages = []
+    for page in pypdfium2.PdfDocument(pdf):
+        image = page.render(scale=300 / 72).to_pil()
+        found: dict[str, list[str]] = {"qr": [], "datamatrix": [], "code128": []}
+        for code in zxingcpp.read_barcodes(image, text_mode=zxingcpp.TextMode.Plain):
+            found[kinds[code.symbology_identifier[:2]]].append(code.text)
+        pages.append(found)
+    return pages
+
+
+@pytest.mark.slow
+def test_every_label_of_a_100_label_pdf_run_decodes_to_its_units_identifiers(
+    db: Database,
+) -> None:
+    serials = _lot_of(db, 100)
     made = runs.create_run(db, SYSTEM, RunIn(product="AC1", lot="L1", format="pdf"))
     runs.execute(db, made["id"])
     path, media, _ = runs.run_file(db, SYSTEM, made["number"])
-    content = path.read_bytes()
-    assert media == "application/pdf" and content.startswith(b"%PDF")
-    assert len(re.findall(rb"/Type\s*/Page\b", content)) == 12
+    assert media == "application/pdf"
+    pages = _decoded_pages(path.read_bytes())
+    assert len(pages) == 5  # 3 × 8 a sheet
+    matrices = [text for page in pages for text in page["datamatrix"]]
+    links = [text for page in pages for text in page["qr"]]
+    assert len(matrices) == len(links) == 100
+    expiry = date(2027, 12, 31)
+    expected = {s: gs1.unit_elements(GTIN, s, "L1", expiry) for s in serials}
+    assert sorted(matrices) == sorted(gs1.element_string(e) for e in expected.values())
+    assert sorted(links) == sorted(gs1.digital_link(e) for e in expected.values())
+    for text in matrices:  # and read back, each names its own unit
+        found = gs1.parse(text)
+        assert (found.gtin, found.lot, found.expiry) == (GTIN, "L1", expiry)
+        assert found.serial in expected
 
 
 def test_progress_is_reported_after_every_chunk(
@@ -115,22 +146,35 @@ def test_a_source_is_exactly_one_thing_and_a_lot_needs_its_product(db: Database)
     assert [e.field for e in bare.value.errors] == ["product"]
 
 
-def test_a_carton_run_prints_the_carton_label_with_its_sscc_then_its_units(
+def test_a_pallet_run_prints_the_sscc_labels_of_the_pallet_and_its_cartons(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     serials = _lot_of(db, 4)
     make_location(db)
     record(db, type="receive", product="AC1", serials=serials, location="WH1")
-    record(db, type="pack", product="AC1", serials=serials[:3], container="CTN-7")
+    record(db, type="pack", product="AC1", serials=serials[:2], container="CTN-7")
+    record(db, type="pack", product="AC1", serials=serials[2:], container="CTN-8")
+    record(
+        db, type="pack", containers=["CTN-7", "CTN-8"], container="PAL-1", container_kind="pallet"
+    )
     monkeypatch.setenv(runs.COMPANY_PREFIX, "0950600")
-    made = runs.create_run(db, SYSTEM, RunIn(container="CTN-7", format="zpl"))
-    sscc = made["source"]["sscc"]
-    assert made["total"] == 4 and len(sscc) == 18 and has_valid_check("gs1", sscc)
-    assert sscc.startswith("00950600")
+    made = runs.create_run(db, SYSTEM, RunIn(container="PAL-1", format="zpl"))
+    cartons = made["source"]["cartons"]
+    assert [(c["code"], c["kind"]) for c in cartons] == [
+        ("PAL-1", "pallet"),
+        ("CTN-7", "carton"),
+        ("CTN-8", "carton"),
+    ]
+    assert made["total"] == 3
+    for carton in cartons:
+        assert len(carton["sscc"]) == 18 and has_valid_check("gs1", carton["sscc"])
+        assert carton["sscc"].startswith("00950600")
+    assert len({c["sscc"] for c in cartons}) == 3
     runs.execute(db, made["number"])
     blocks = _zpl_blocks(runs.run_file(db, SYSTEM, made["number"])[0])
-    assert len(blocks) == 4 and f"00{sscc}" in blocks[0]
-    assert sorted(next(s for s in serials if s in b) for b in blocks[1:]) == sorted(serials[:3])
+    assert len(blocks) == 3
+    for carton, block in zip(cartons, blocks, strict=True):
+        assert f"/00/{carton['sscc']}" in block and carton["code"] in block
 
 
 def test_an_sscc_container_code_is_the_carton_labels_sscc_and_no_prefix_means_none(

@@ -26,8 +26,8 @@ def test_print_a_lot_as_zpl_shows_progress_and_writes_the_file(
     make_lot(db, "AC1", "L1")
     make_units(db, "AC1", 30, lot="L1")
     out = tmp_path / "labels.zpl"
-    result = cli("labels", "print", "--lot", "L1", "--product", "AC1", "--format", "zpl",
-                 "--out", str(out))  # fmt: skip
+    args = ["--lot", "L1", "--product", "AC1", "--format", "zpl", "--out", str(out)]
+    result = cli("labels", "print", *args)
     assert result.exit_code == 0, result.output
     assert "LR-000001: 30 labels in" in result.output
     assert "30/30" in result.output  # the progress bar's last state

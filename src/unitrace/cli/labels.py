@@ -57,7 +57,7 @@ def labels_print(
     ] = None,
     carton: Annotated[
         str | None,
-        typer.Option(help="a carton or pallet (SSCC or label): its label, then its units"),
+        typer.Option(help="a carton or pallet (SSCC or label): its SSCC labels"),
     ] = None,
     commissioned_run: Annotated[
         str | None, typer.Option(help="the event id of a commission: every unit it made")

@@ -26,8 +26,8 @@ def create_run(
     body: RunIn, response: Response, db: DatabaseDep, actor: CurrentActor
 ) -> dict[str, Any]:
     """Print the labels of one source — `lot` (+ `product`), `serials` (+ `product`),
-    `container` (carton label with its SSCC, then its units) or `commission` (an event id) —
-    with a `template` as `pdf` or `zpl` (`dpi` 203 or 300). Answers at once with the run
+    `container` (the SSCC labels of a carton or pallet and its cartons) or `commission` (an
+    event id) — with a `template` as `pdf` or `zpl` (`dpi` 203 or 300). Answers at once with the run
     (queued); it prints in the background: poll `GET /label-runs/{number}` for its progress,
     then fetch its file."""
     return _started(db, runs.create_run(db, actor, body), response)
@@ -60,5 +60,5 @@ def reprint(
     number: str, body: ReprintIn, response: Response, db: DatabaseDep, actor: CurrentActor
 ) -> dict[str, Any]:
     """Print a run's labels again, saying why (in the run and the audit trail); a list of
-    serials or a carton prints the same units as the first time."""
+    serials or a pallet prints the same labels as the first time."""
     return _started(db, runs.reprint(db, actor, number, body.reason), response)

@@ -11,8 +11,8 @@ MAX_SERIALS = 100_000  # serials one run may name (a lot or a commission run may
 
 class RunIn(BaseModel):
     """What to print: exactly one source — a `lot` (with its `product`), `serials` (with their
-    `product`), a `container` (carton or pallet, its label or SSCC: the carton label first,
-    then one label per unit inside), or `commission` (the event id of a commission: every unit
+    `product`), a `container` (carton or pallet, its label or SSCC: its SSCC label and
+    those of the cartons on a pallet), or `commission` (the event id of a commission: every unit
     it made)."""
 
     model_config = ConfigDict(extra="forbid")

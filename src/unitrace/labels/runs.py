@@ -8,8 +8,9 @@ the run's list), each chunk in its own short read, and hands the renderer a gene
 of 100,000 labels never holds its units in memory, and the run's `done` is written after each
 chunk, so the page and the API show its progress.
 
-A list of serials, and the content of a carton, are fixed when the run is made
-(`label_run_units`, in the order given): a reprint prints exactly those units again. A reprint
+A container run prints the SSCC labels of a carton or pallet (and of the cartons on a pallet):
+what is inside is fixed when the run is made, like a list of serials (`label_run_units`, in the
+order given), so a reprint prints exactly those labels again. A reprint
 needs a reason; it is a run of its own, marked as the reprint of the first, in the audit trail.
 Printing is for the site's staff (`labels.print`); a partner prints nothing.
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Row, Select, func, insert, literal, select, update
 
@@ -30,6 +32,7 @@ from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import lot_id, product_row
 from unitrace.channel import packing
+from unitrace.core import gs1
 from unitrace.core.checkdigits import check_character, has_valid_check
 from unitrace.core.errors import Conflict, FieldError, NotFound, ValidationError, invalid, not_found
 from unitrace.db.engine import Database
@@ -42,8 +45,15 @@ from unitrace.db.tables import (
     products,
     units,
 )
+from unitrace.labels.render import LabelData, render_pdf, render_zpl
 from unitrace.labels.run_schemas import RunIn
-from unitrace.labels.standin import LabelData, render_pdf, render_zpl, unit_identifiers
+from unitrace.labels.schemas import (
+    DEFAULT_TEMPLATE,
+    Code128Element,
+    QrElement,
+    Template,
+    TextElement,
+)
 from unitrace.ledger.bulk import chunks
 
 CHUNK = 1000  # units read (and progress written) at a time
@@ -51,6 +61,23 @@ SOURCES = ("lot", "serials", "container", "commission")
 STATUSES = ("queued", "running", "done", "failed")
 MEDIA_TYPES = {"pdf": "application/pdf", "zpl": "application/zpl"}
 COMPANY_PREFIX = "UNITRACE_GS1_COMPANY_PREFIX"
+PUBLIC_URL = "UNITRACE_PUBLIC_URL"
+
+# the label of a carton or pallet: its SSCC as a Digital Link QR (…/00/SSCC) and in text, its
+# code as Code 128
+CARTON_TEMPLATE = Template(
+    name="carton",
+    width_mm=100,
+    height_mm=50,
+    elements=(
+        QrElement(type="qr", x_mm=3, y_mm=3, size_mm=30),
+        TextElement(type="text", x_mm=36, y_mm=4, text="{product_name}", size_pt=12, bold=True),
+        TextElement(type="text", x_mm=36, y_mm=12, text="SSCC {sscc}", size_pt=10),
+        TextElement(type="text", x_mm=36, y_mm=19, text="{serial}", size_pt=9),
+        Code128Element(type="code128", x_mm=3, y_mm=36, width_mm=90, height_mm=11, gs1=False),
+    ),
+)
+TEMPLATES = {"default": DEFAULT_TEMPLATE}  # unit label templates by name
 
 Progress = Callable[[int, int], None]  # (labels done, labels in all)
 
@@ -101,7 +128,7 @@ class _Resolved:
     source: dict[str, Any]
     product_id: int | None
     total: int
-    listed: list[int] | None = None  # unit ids of a list or a carton, in print order
+    listed: list[int] | None = None  # unit ids of a list of serials, in print order
 
 
 def _one_source(data: RunIn) -> str:
@@ -155,6 +182,9 @@ def _serial_ids(conn: Connection, product_id: int, serials: list[str]) -> list[i
 
 def _resolve(conn: Connection, data: RunIn) -> _Resolved:
     kind = _one_source(data)
+    if kind != "container" and data.template not in TEMPLATES:
+        known = ", ".join(TEMPLATES)
+        raise invalid("template", f"unknown template; known: {known}", data.template)
     if kind == "lot":
         assert data.product is not None and data.lot is not None
         product = product_row(conn, data.product)
@@ -175,10 +205,14 @@ def _resolve(conn: Connection, data: RunIn) -> _Resolved:
         found = packing.find(conn, [code]).get(code)
         if found is None:
             raise packing.unknown([("container", code)])
-        ids = packing.content_ids(conn, found.id)
-        sscc = sscc_of(found.code, found.id)
-        source = {"container": found.code, "kind": found.kind, "sscc": sscc}
-        return _Resolved(kind, source, None, len(ids) + 1, ids)  # + the carton label
+        inside = packing.content_summary(conn, found.id)["containers"]
+        nested = packing.find(conn, [c["code"] for c in inside])
+        labelled = [found, *sorted(nested.values(), key=lambda c: c.code)]
+        cartons = [
+            {"code": c.code, "kind": c.kind, "sscc": sscc_of(c.code, c.id)} for c in labelled
+        ]
+        source = {"container": found.code, "kind": found.kind, "cartons": cartons}
+        return _Resolved(kind, source, None, len(cartons))
     assert data.commission is not None
     event = conn.execute(
         select(events.c.id, events.c.unit_count).where(
@@ -259,7 +293,7 @@ def _list_units(conn: Connection, new_id: int, unit_ids: list[int]) -> None:
 
 def reprint(db: Database, actor: Actor, text: str, reason: str) -> dict[str, Any]:
     """Print a run's labels again, with a reason (in the run and the audit trail): the same
-    source, template and format; a list or a carton prints the same units as the first time."""
+    source, template and format; a list of serials or a pallet prints the same labels again."""
     actor.require("labels.print")
     if not reason.strip():
         raise invalid("reason", "say why the labels are printed again")
@@ -380,7 +414,7 @@ def _unit_chunks(conn_source: Database, row: Row[Any]) -> Iterator[list[Row[Any]
     joined = units.join(products, products.c.id == units.c.product_id).outerjoin(
         lots, lots.c.id == units.c.lot_id
     )
-    listed = row.source_kind in ("serials", "container")
+    listed = row.source_kind == "serials"
     query: Select[Any]
     if listed:
         query = (
@@ -416,11 +450,23 @@ def _unit_chunks(conn_source: Database, row: Row[Any]) -> Iterator[list[Row[Any]
         after = int(rows[-1].key)
 
 
-def _unit_label(row: Row[Any]) -> LabelData:
-    element_string, link = unit_identifiers(row.gtin, row.serial, row.lot, row.expiry_date)
+def _stem() -> str:
+    return os.environ.get(PUBLIC_URL, "").strip() or gs1.DEFAULT_STEM
+
+
+def _unit_label(row: Row[Any], stem: str) -> LabelData:
+    """A unit's label: with a GTIN, its GS1 element string and Digital Link URI; without
+    one, a verification URL of the serial on the resolver (the QR code still says something)."""
+    if row.gtin:
+        elements = gs1.unit_elements(row.gtin, row.serial, row.lot, row.expiry_date)
+        element_string, link = gs1.element_string(elements), gs1.digital_link(elements, stem)
+        gtin = elements[0].value
+    else:
+        element_string, gtin = "", ""
+        link = f"{stem.rstrip('/')}/units/{quote(row.serial, safe='')}"
     return LabelData(
         serial=row.serial,
-        gtin=row.gtin or "",
+        gtin=gtin,
         lot=row.lot,
         expiry=row.expiry_date,
         production_date=row.production_date,
@@ -431,32 +477,42 @@ def _unit_label(row: Row[Any]) -> LabelData:
     )
 
 
-def _carton_label(source: dict[str, Any]) -> LabelData:
-    sscc = source.get("sscc")
+def _carton_label(carton: dict[str, Any], stem: str) -> LabelData:
+    sscc = carton["sscc"]
+    link = gs1.digital_link([gs1.Element("00", sscc)], stem) if sscc else carton["code"]
     return LabelData(
-        serial=source["container"],
+        serial=carton["code"],
         gtin="",
-        product_code=source["kind"],
-        product_name=source["kind"],
+        product_code=carton["kind"],
+        product_name=carton["kind"],
         sscc=sscc,
+        digital_link=link,
         element_string=f"00{sscc}" if sscc else "",
-        extra={"container": source["container"], "kind": source["kind"]},
+        extra={"kind": carton["kind"]},
     )
 
 
 def labels_of(db: Database, row: Row[Any], progress: Progress | None = None) -> Iterator[LabelData]:
     """The labels of a run, in print order, read as they are consumed; `progress` after each
     chunk with the labels handed out so far."""
-    done = 0
+    stem = _stem()
     if row.source_kind == "container":
-        yield _carton_label(row.source)
-        done = 1
+        for carton in row.source["cartons"]:
+            yield _carton_label(carton, stem)
+        if progress is not None:
+            progress(row.total, row.total)
+        return
+    done = 0
     for rows in _unit_chunks(db, row):
         for unit in rows:
-            yield _unit_label(unit)
+            yield _unit_label(unit, stem)
         done += len(rows)
         if progress is not None:
             progress(done, row.total)
+
+
+def template_of(row: Row[Any]) -> Template:
+    return CARTON_TEMPLATE if row.source_kind == "container" else TEMPLATES[row.template]
 
 
 def _set(db: Database, rid: int, **values: Any) -> None:
@@ -489,10 +545,10 @@ def execute(db: Database, text: str | int, progress: Progress | None = None) -> 
         labels = labels_of(db, row, step)
         if row.format == "zpl":
             with partial.open("w", encoding="utf-8", newline="\n") as text_out:
-                written = render_zpl(row.template, labels, text_out, dpi=row.dpi or 203)
+                written = render_zpl(template_of(row), labels, text_out, dpi=row.dpi or 203)
         else:
             with partial.open("wb") as binary_out:
-                written = render_pdf(row.template, labels, binary_out)
+                written = render_pdf(template_of(row), labels, binary_out)
         os.replace(partial, path)
     except Exception as exc:  # the run records any failure; the thread must not die silently
         partial.unlink(missing_ok=True)
