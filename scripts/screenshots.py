@@ -94,6 +94,13 @@ NOT_PAGES = {
     # lead moves it to PAGES as ("spares", "warehouse", "/spares"))
     "/spares",
     "/warranty-report/export",
+    # issue 15, print runs: a page, shown once the README links its screenshots (the lead
+    # moves it to PAGES as ("label-runs", "production", "/labels/runs")); the rest are its
+    # run's page, progress fragment and download
+    "/labels/runs",
+    "/labels/runs/{number}",
+    "/labels/runs/{number}/progress",
+    "/labels/runs/{number}/file",
 }
 
 

@@ -169,6 +169,11 @@ PAGE_CASES: dict[str, list[str]] = {
     "/cases/{number}": ["/cases/{}"],
     "/cases/{number}/attachments/{attachment_id}": ["/cases/{}/attachments/1"],
     "/spares": ["/spares?request={}"],
+    # a partner prints no labels: 403 whatever it names
+    "/labels/runs": [],
+    "/labels/runs/{number}": ["/labels/runs/{}"],
+    "/labels/runs/{number}/progress": ["/labels/runs/{}/progress"],
+    "/labels/runs/{number}/file": ["/labels/runs/{}/file"],
     "/healthz": [],
     "/api/docs": [],
     "/api/openapi.json": [],

@@ -34,7 +34,15 @@ from unitrace.catalog.service import lot_id, product_row
 from unitrace.channel import packing
 from unitrace.core import gs1
 from unitrace.core.checkdigits import check_character, has_valid_check
-from unitrace.core.errors import Conflict, FieldError, NotFound, ValidationError, invalid, not_found
+from unitrace.core.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    ValidationError,
+    invalid,
+    not_found,
+    report,
+)
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
     event_units,
@@ -151,7 +159,7 @@ def _one_source(data: RunIn) -> str:
     if data.serials is not None and not data.serials:
         problems.append(FieldError("serials", "is empty", None))
     if problems:
-        raise ValidationError("; ".join(f"{p.field}: {p.message}" for p in problems), problems)
+        raise report("the print run's source is not right", problems)
     return given[0]
 
 
