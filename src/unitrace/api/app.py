@@ -80,6 +80,7 @@ def create_app(
     from unitrace.aftersales.routes import router as aftersales_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
+    from unitrace.labels.routes import router as labels_router
     from unitrace.ledger import pipeline
     from unitrace.ledger.routes import router as ledger_router
     from unitrace.ledger.schemas import EventIn
@@ -106,6 +107,7 @@ def create_app(
         access_router,
         production_router,
         channel_router,
+        labels_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path

@@ -705,3 +705,25 @@ Index(
     postgresql_where=text("parent_unit_id IS NOT NULL"),
     sqlite_where=text("parent_unit_id IS NOT NULL"),
 )
+
+# --- labels (issue 15): label templates, one a product or the default (product_id NULL) ---
+label_templates = Table(
+    "label_templates",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("product_id", ForeignKey("products.id")),
+    Column("name", String(100), nullable=False),
+    Column("body", JSON, nullable=False),  # labels.schemas.Template, as JSON
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(80), nullable=False),
+    Column("is_default", Boolean, nullable=False),  # product_id IS NULL, for the index below
+    UniqueConstraint("product_id", name="uq_label_templates_product"),
+    # the default for all products: one (NULLs are distinct to the constraint above)
+    Index(
+        "uq_label_templates_default",
+        "is_default",
+        unique=True,
+        postgresql_where=text("product_id IS NULL"),
+        sqlite_where=text("product_id IS NULL"),
+    ),
+)
