@@ -31,6 +31,7 @@ from unitrace.cli.channel import (
 )
 from unitrace.cli.claims import claims_app
 from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
+from unitrace.cli.labels import labels_app
 from unitrace.cli.production import (
     bom_command,
     quality_app,
@@ -81,6 +82,7 @@ for sub, name in (
     (codes_app, "service-codes"),
     (claims_app, "claims"),
     (spares_app, "spares"),
+    (labels_app, "labels"),
 ):
     app.add_typer(sub, name=name)
 app.command("ship")(ship_command)
