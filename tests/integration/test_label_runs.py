@@ -259,3 +259,17 @@ def test_a_failed_run_records_its_error_and_leaves_no_file(
     failed = runs.get_run(db, SYSTEM, made["number"])
     assert failed["status"] == "failed" and "printer template broken" in failed["error"]
     assert not list((labels_home / "labels").glob("*"))
+
+
+def test_a_product_without_gtin_prints_a_verification_url_and_no_gs1_symbol(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_product(db, "NOGTIN")
+    serials = make_units(db, "NOGTIN", 2)
+    monkeypatch.setenv(runs.PUBLIC_URL, "https://scan.example.com")
+    made = runs.create_run(db, SYSTEM, RunIn(product="NOGTIN", serials=serials, format="zpl"))
+    runs.execute(db, made["number"])
+    blocks = _zpl_blocks(runs.run_file(db, SYSTEM, made["number"])[0])
+    for serial, block in zip(serials, blocks, strict=True):
+        assert f"https://scan.example.com/units/{serial}" in block
+        assert "^BX" not in block  # no GS1 DataMatrix without a GTIN

@@ -10,6 +10,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from unitrace.core import gs1
 from unitrace.labels import symbols
 from unitrace.labels.render import (
     LabelData,
@@ -33,7 +34,7 @@ GTIN = "09506000134352"
 
 def label(serial: str = "ABC123", lot: str | None = "L1", expiry: date | None = None) -> LabelData:
     expiry = expiry or date(2027, 12, 31)
-    element_string = f"01{GTIN}17{expiry:%y%m%d}" + (f"10{lot}\x1d" if lot else "") + f"21{serial}"
+    elements = gs1.unit_elements(GTIN, serial, lot, expiry)
     return LabelData(
         serial=serial,
         gtin=GTIN,
@@ -41,8 +42,8 @@ def label(serial: str = "ABC123", lot: str | None = "L1", expiry: date | None = 
         expiry=expiry,
         product_code="W-1",
         product_name="Widget",
-        digital_link=f"https://id.example.com/01/{GTIN}/21/{serial}",
-        element_string=element_string,
+        digital_link=gs1.digital_link(elements, "https://id.example.com"),
+        element_string=gs1.element_string(elements),
     )
 
 
@@ -154,9 +155,8 @@ def test_zpl_escapes_field_data_characters_that_are_commands() -> None:
 
 
 def test_zpl_datamatrix_doubles_the_escape_character_in_values() -> None:
-    assert zpl_datamatrix_data([("01", GTIN), ("10", "A_B"), ("21", "X")]) == (
-        f"_101{GTIN}10A__B_121X"
-    )
+    elements = [gs1.Element("01", GTIN), gs1.Element("10", "A_B"), gs1.Element("21", "X")]
+    assert zpl_datamatrix_data(elements) == (f"_101{GTIN}10A__B_121X")
 
 
 def test_a_bad_gtin_check_digit_is_refused_by_the_encoder() -> None:
@@ -181,3 +181,36 @@ def test_qr_element_can_hold_a_verification_url() -> None:
     )
     codes = decode(Image.open(io.BytesIO(preview_png(template, label()))))
     assert codes["QRCode"].text == f"https://verify.example.com/v/{GTIN}/ABC123"
+
+
+@pytest.mark.slow
+def test_every_label_of_a_100_label_pdf_decodes_to_its_own_unit() -> None:
+    import pypdfium2
+
+    units = [label(f"SN{i:05d}", lot=f"L{i % 7}") for i in range(100)]
+    out = io.BytesIO()
+    assert render_pdf(DEFAULT_TEMPLATE, iter(units), out) == 100
+    sheet = DEFAULT_TEMPLATE.sheet
+    assert sheet is not None
+    dpi = 300
+    scale = dpi / 25.4
+    document = pypdfium2.PdfDocument(out.getvalue())
+    per_page = sheet.rows * sheet.columns
+    assert len(document) == -(-100 // per_page)
+    read = []
+    for number in range(len(document)):
+        page = document[number].render(scale=dpi / 72).to_pil()
+        for cell in range(min(per_page, 100 - number * per_page)):
+            row, column = divmod(cell, sheet.columns)
+            left = sheet.margin_left_mm + column * (DEFAULT_TEMPLATE.width_mm + sheet.gap_x_mm)
+            top = sheet.margin_top_mm + row * (DEFAULT_TEMPLATE.height_mm + sheet.gap_y_mm)
+            box = (left, top, left + DEFAULT_TEMPLATE.width_mm, top + DEFAULT_TEMPLATE.height_mm)
+            codes = decode(page.crop(tuple(round(edge * scale) for edge in box)))
+            read.append(
+                (
+                    codes["QRCode"].text,
+                    codes["DataMatrix"].text,
+                    codes["DataMatrix"].symbology_identifier,
+                )
+            )
+    assert read == [(u.digital_link, u.element_string, "]d2") for u in units]

@@ -1,129 +1,103 @@
-"""`unitrace labels`: print runs — the labels of a lot, a list of serials, a carton or pallet,
-or of one commission event, as PDF or ZPL, with a progress bar; reprints with a reason."""
+"""`unitrace labels`: label templates (`labels template list|show|set|preview`)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from unitrace.access.principal import SYSTEM
-from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
-from unitrace.db.engine import Database
-from unitrace.labels import runs
-from unitrace.labels.run_schemas import ReprintIn, RunIn
+from unitrace.cli.common import console, database, fail, handle_errors, validated
+from unitrace.labels import templates
+from unitrace.labels.schemas import PreviewIn, Template, TemplateIn
 
-labels_app = typer.Typer(help="Labels: print runs (PDF sheets, ZPL II).", no_args_is_help=True)
-
-
-def _print(db: Database, made: dict[str, Any], out: Path | None, quiet: bool) -> None:
-    """Print a queued run in the foreground with a progress bar, then copy its file to `out`."""
-    if quiet:
-        done = runs.execute(db, made["id"])
-    else:
-        columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=err_console, transient=False) as bar:
-            task = bar.add_task(f"{made['number']} labels", total=made["total"])
-            done = runs.execute(
-                db, made["id"], lambda n, total: bar.update(task, completed=n, total=total)
-            )
-    path, _media, _name = runs.run_file(db, SYSTEM, made["number"])
-    if out is not None:
-        shutil.copyfile(path, out)
-        path = out
-    console.print(f"{done['number']}: {done['done']} labels in {path}", highlight=False)
+labels_app = typer.Typer(help="Labels: templates, and what prints them.", no_args_is_help=True)
+template_app = typer.Typer(
+    help="Label templates: one a product, or the default.", no_args_is_help=True
+)
+labels_app.add_typer(template_app, name="template")
 
 
-def _serials_file(path: Path) -> list[str]:
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror}", 2) from None
-    return [line.strip() for line in lines if line.strip()]
+def _print_json(found: Any) -> None:
+    print(json.dumps(found, ensure_ascii=False, indent=2))
 
 
-@labels_app.command("print")
+@template_app.command("list")
 @handle_errors
-def labels_print(
-    lot: Annotated[str | None, typer.Option(help="a lot number (with --product)")] = None,
-    serials: Annotated[
-        Path | None, typer.Option(help="a file with one serial a line (with --product)")
-    ] = None,
-    carton: Annotated[
-        str | None,
-        typer.Option(help="a carton or pallet (SSCC or label): its SSCC labels"),
-    ] = None,
-    commissioned_run: Annotated[
-        str | None, typer.Option(help="the event id of a commission: every unit it made")
-    ] = None,
-    product: Annotated[str | None, typer.Option(help="the product of --lot or --serials")] = None,
-    template: Annotated[str, typer.Option(help="the label template")] = "default",
-    fmt: Annotated[Literal["pdf", "zpl"], typer.Option("--format")] = "pdf",
-    dpi: Annotated[int, typer.Option(help="ZPL printer resolution: 203 or 300")] = 203,
-    out: Annotated[Path | None, typer.Option(help="also write the file here")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
-) -> None:
-    """Print the labels of one source (one of --lot, --serials, --carton, --commissioned-run)
-    into a PDF or ZPL file; the run is kept (see `labels runs`) and can be reprinted."""
-    data = validated(
-        RunIn,
-        product=product,
-        lot=lot,
-        serials=_serials_file(serials) if serials is not None else None,
-        container=carton,
-        commission=commissioned_run,
-        template=template,
-        format=fmt,
-        dpi=dpi,
-    )
-    db = database()
-    _print(db, runs.create_run(db, SYSTEM, data), out, quiet)
-
-
-@labels_app.command("reprint")
-@handle_errors
-def labels_reprint(
-    run: Annotated[str, typer.Argument(help="the run to print again, e.g. LR-000012")],
-    reason: Annotated[str, typer.Option(help="why the labels are printed again")],
-    out: Annotated[Path | None, typer.Option(help="also write the file here")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
-) -> None:
-    """Print a run's labels again, with a reason (in the run and the audit trail)."""
-    data = validated(ReprintIn, reason=reason)
-    db = database()
-    _print(db, runs.reprint(db, SYSTEM, run, data.reason), out, quiet)
-
-
-@labels_app.command("runs")
-@handle_errors
-def labels_runs(
-    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """The latest print runs, newest first."""
-    found = runs.list_runs(database(), SYSTEM, limit)
+def list_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The templates set: the default first, then by product."""
+    found = templates.list_templates(database(), SYSTEM)
     if as_json:
-        print(json.dumps(found, ensure_ascii=False, indent=2))
+        _print_json(found)
         return
-    table = Table("run", "when", "by", "source", "format", "labels", "status", "reprint of")
-    for r in found:
-        source = " ".join(f"{k}={v}" for k, v in r["source"].items() if v is not None)
-        fmt = f"{r['format']} {r['dpi']} dpi" if r["dpi"] else r["format"]
-        row = (
-            r["number"],
-            r["created_at"][:19],
-            r["created_by"],
-            source,
-            fmt,
-            f"{r['done']}/{r['total']}",
-            r["status"],
-            r["reprint_of"] or "",
+    table = Table("id", "product", "name", "size (mm)", "elements", "updated")
+    for item in found:
+        body = item["template"]
+        table.add_row(
+            str(item["id"]),
+            escape(item["product"] or "(default)"),
+            escape(item["name"]),
+            f"{body['width_mm']:g} × {body['height_mm']:g}",
+            str(len(body["elements"])),
+            f"{item['updated_at'][:16]} {escape(item['updated_by'])}",
         )
-        table.add_row(*[escape(str(v)) for v in row])
     console.print(table)
+
+
+@template_app.command("show")
+@handle_errors
+def show_command(
+    product: Annotated[
+        str | None, typer.Option(help="a product's code (default: the default)")
+    ] = None,
+) -> None:
+    """The template a product's labels print with (its own, else the default), as JSON."""
+    _print_json(templates.template_for(database(), product).model_dump(mode="json"))
+
+
+@template_app.command("set")
+@handle_errors
+def set_command(
+    file: Annotated[Path, typer.Argument(help="the template as JSON (as `show` prints it)")],
+    product: Annotated[
+        str | None, typer.Option(help="a product's code (default: the default)")
+    ] = None,
+) -> None:
+    """Set a product's template (or the default) from a JSON file; replaces the one it has."""
+    try:
+        body = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise fail(f"{file}: not a readable JSON file ({exc})", 2) from None
+    template = validated(Template, **body) if isinstance(body, dict) else None
+    if template is None:
+        raise fail(f"{file}: a template is a JSON object", 2)
+    saved = templates.set_template(
+        database(), SYSTEM, TemplateIn(product=product, template=template)
+    )
+    which = saved["product"] or "the default"
+    console.print(escape(f"label template {saved['id']} set for {which}"), highlight=False)
+
+
+@template_app.command("preview")
+@handle_errors
+def preview_command(
+    out: Annotated[Path, typer.Argument(help="the file to write: .png or .svg")],
+    product: Annotated[
+        str | None, typer.Option(help="a product's code (default: the default)")
+    ] = None,
+    dpi: Annotated[int, typer.Option(min=72, max=600)] = 300,
+) -> None:
+    """Draw a product's template for a sample unit into a PNG or SVG file."""
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in ("png", "svg"):
+        raise fail(f"{out}: give a .png or .svg file", 2)
+    db = database()
+    template = templates.template_for(db, product)
+    data = PreviewIn(template=template, product=product, format=kind, dpi=dpi)  # type: ignore[arg-type]
+    content, _ = templates.preview(db, SYSTEM, None, data)
+    out.write_bytes(content)
+    console.print(escape(f"wrote {out}"), highlight=False)

@@ -31,6 +31,7 @@ from unitrace.cli.channel import (
 )
 from unitrace.cli.claims import claims_app
 from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
+from unitrace.cli.label_runs import register as register_label_runs
 from unitrace.cli.labels import labels_app
 from unitrace.cli.production import (
     bom_command,
@@ -85,6 +86,7 @@ for sub, name in (
     (labels_app, "labels"),
 ):
     app.add_typer(sub, name=name)
+register_label_runs(labels_app)
 app.command("ship")(ship_command)
 app.command("inventory")(inventory_command)
 app.command("pack")(pack_command)

@@ -741,3 +741,25 @@ label_run_units = Table(
     Column("unit_id", ForeignKey("units.id"), nullable=False),
     sqlite_with_rowid=False,
 )
+
+# --- labels (issue 15): label templates, one a product or the default (product_id NULL) ---
+label_templates = Table(
+    "label_templates",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("product_id", ForeignKey("products.id")),
+    Column("name", String(100), nullable=False),
+    Column("body", JSON, nullable=False),  # labels.schemas.Template, as JSON
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(80), nullable=False),
+    Column("is_default", Boolean, nullable=False),  # product_id IS NULL, for the index below
+    UniqueConstraint("product_id", name="uq_label_templates_product"),
+    # the default for all products: one (NULLs are distinct to the constraint above)
+    Index(
+        "uq_label_templates_default",
+        "is_default",
+        unique=True,
+        postgresql_where=text("product_id IS NULL"),
+        sqlite_where=text("product_id IS NULL"),
+    ),
+)

@@ -16,6 +16,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, BinaryIO, TextIO
 
+from unitrace.core import gs1
 from unitrace.labels import symbols
 from unitrace.labels.pdf import PT_PER_MM, PdfStream, pdf_string
 from unitrace.labels.schemas import (
@@ -29,8 +30,6 @@ from unitrace.labels.schemas import (
 )
 
 Progress = Callable[[int], None] | None
-FIXED_LENGTH_AIS = {"01": 14, "17": 6}  # of the AIs a unit label carries; 10 and 21 vary
-GS = "\x1d"
 
 
 @dataclass(frozen=True)
@@ -49,15 +48,15 @@ class LabelData:
     sscc: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
-    def ai_values(self, ais: Iterable[str]) -> list[tuple[str, str]]:
-        """The (AI, value) pairs of `ais` this label has, in the order given (GS1's)."""
-        values = {
-            "01": self.gtin,
-            "17": self.expiry.strftime("%y%m%d") if self.expiry else None,
-            "10": self.lot or None,
-            "21": self.serial,
-        }
-        return [(ai, value) for ai in ais if (value := values.get(ai))]
+    def elements(self, ais: Iterable[str] = ("01", "17", "10", "21")) -> tuple[gs1.Element, ...]:
+        """The unit's AIs among `ais` that this label has, in GS1's order (01, 17, 10, 21);
+        a value GS1 does not allow raises core.errors.ValidationError naming it."""
+        wanted = set(ais)
+        return tuple(
+            element
+            for element in gs1.unit_elements(self.gtin, self.serial, self.lot, self.expiry)
+            if element.ai in wanted
+        )
 
     def fields(self) -> dict[str, str]:
         out = {
@@ -70,9 +69,7 @@ class LabelData:
             "product_name": self.product_name,
             "digital_link": self.digital_link,
             "element_string": self.element_string,
-            "hri": "".join(
-                f"({ai}){value}" for ai, value in self.ai_values(("01", "17", "10", "21"))
-            ),
+            "hri": gs1.bracketed(self.elements()) if self.gtin else "",  # no GTIN: no GS1 AIs
             "sscc": self.sscc or "",
         }
         out.update({f"extra.{key}": str(value) for key, value in self.extra.items()})
@@ -122,8 +119,9 @@ class Picture:
 Primitive = Modules | Text | Picture
 
 
-def _bracketed_ais(label: LabelData, ais: Iterable[str]) -> str:
-    return "".join(f"[{ai}]{value}" for ai, value in label.ai_values(ais))
+def _zint_ais(label: LabelData, ais: Iterable[str]) -> str:
+    """zint's GS1 input: `[01]09506000134352[21]ABC123` (zint places FNC1 from it)."""
+    return "".join(f"[{element.ai}]{element.value}" for element in label.elements(ais))
 
 
 def layout(template: Template, label: LabelData) -> Iterator[Primitive]:
@@ -138,12 +136,12 @@ def layout(template: Template, label: LabelData) -> Iterator[Primitive]:
             module = element.size_mm / matrix.width
             yield Modules(element.x_mm, element.y_mm, module, module, matrix)
         elif isinstance(element, DataMatrixElement):
-            matrix = symbols.gs1_datamatrix(_bracketed_ais(label, element.ais))
+            matrix = symbols.gs1_datamatrix(_zint_ais(label, element.ais))
             module = element.size_mm / max(matrix.width, matrix.height)
             yield Modules(element.x_mm, element.y_mm, module, module, matrix)
         elif isinstance(element, Code128Element):
             if element.gs1:
-                matrix = symbols.gs1_128(_bracketed_ais(label, element.ais))
+                matrix = symbols.gs1_128(_zint_ais(label, element.ais))
             else:
                 matrix = symbols.code128(fill(element.data, values))
             module = element.width_mm / matrix.width
@@ -355,17 +353,12 @@ def zpl_text(text: str) -> str:
     return text.replace("_", "_5F").replace("^", "_5E").replace("~", "_7E")
 
 
-def zpl_datamatrix_data(pairs: list[tuple[str, str]]) -> str:
-    """^BX quality 200 field data (escape character _): FNC1 first, then the AIs, with FNC1
-    after each variable-length AI that is not last (GS1 General Specifications 7.8.5)."""
-    out = ["_1"]
-    for number, (ai, value) in enumerate(pairs):
-        if "^" in value or "~" in value:
-            raise ValueError(f"AI {ai} value {value!r} has a character GS1 does not allow")
-        out.append(ai + value.replace("_", "__"))
-        if ai not in FIXED_LENGTH_AIS and number < len(pairs) - 1:
-            out.append("_1")
-    return "".join(out)
+def zpl_datamatrix_data(elements: Iterable[gs1.Element]) -> str:
+    """^BX quality 200 field data (escape character _): `_1` (FNC1) first, then the element
+    string with `_1` where GS1 puts FNC1, a `_` in a value doubled. GS1's character sets hold
+    no `^` or `~`, so the values cannot end the field or start a command."""
+    escaped = [gs1.Element(e.ai, e.value.replace("_", "__")) for e in elements]
+    return "_1" + gs1.element_string(escaped, fnc1="_1")
 
 
 def _zpl_label(template: Template, label: LabelData, dpi: int) -> str:
@@ -389,18 +382,18 @@ def _zpl_label(template: Template, label: LabelData, dpi: int) -> str:
                 lines.append(f"{at}^A0N,{height},{height}^FH^FD{zpl_text(text)}^FS")
         elif isinstance(element, QrElement):
             data = fill(element.data, values)
-            modules = symbols.qr(data, element.error).width
+            modules = symbols.qr_width(data, element.error)
             magnification = max(1, min(10, dots(element.size_mm) // modules))
             lines.append(f"{at}^BQN,2,{magnification}^FH^FD{element.error}A,{zpl_text(data)}^FS")
         elif isinstance(element, DataMatrixElement):
-            pairs = label.ai_values(element.ais)
-            modules = symbols.gs1_datamatrix(_bracketed_ais(label, element.ais)).width
+            elements = label.elements(element.ais)
+            modules = symbols.gs1_datamatrix(_zint_ais(label, element.ais)).width
             module = max(1, dots(element.size_mm) // modules)
-            lines.append(f"{at}^BXN,{module},200,,,,_^FD{zpl_datamatrix_data(pairs)}^FS")
+            lines.append(f"{at}^BXN,{module},200,,,,_^FD{zpl_datamatrix_data(elements)}^FS")
         elif isinstance(element, Code128Element):
             height = dots(element.height_mm)
             if element.gs1:
-                hri = "".join(f"({ai}){value}" for ai, value in label.ai_values(element.ais))
+                hri = gs1.bracketed(label.elements(element.ais))
                 # UCC/EAN mode: the printer puts FNC1 first and after variable-length AIs
                 lines.append(f"{at}^BY2^BCN,{height},N,N,N,D^FH^FD{zpl_text(hri)}^FS")
             else:

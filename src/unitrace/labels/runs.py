@@ -53,11 +53,12 @@ from unitrace.db.tables import (
     products,
     units,
 )
+from unitrace.labels import templates
 from unitrace.labels.render import LabelData, render_pdf, render_zpl
 from unitrace.labels.run_schemas import RunIn
 from unitrace.labels.schemas import (
-    DEFAULT_TEMPLATE,
     Code128Element,
+    DataMatrixElement,
     QrElement,
     Template,
     TextElement,
@@ -85,7 +86,8 @@ CARTON_TEMPLATE = Template(
         Code128Element(type="code128", x_mm=3, y_mm=36, width_mm=90, height_mm=11, gs1=False),
     ),
 )
-TEMPLATES = {"default": DEFAULT_TEMPLATE}  # unit label templates by name
+# "default": the product's own template, else the default set, else the built-in one
+TEMPLATES = ("default",)
 
 Progress = Callable[[int, int], None]  # (labels done, labels in all)
 
@@ -233,7 +235,13 @@ def _resolve(conn: Connection, data: RunIn) -> _Resolved:
             [FieldError("commission", "no commission event with this id", data.commission)],
         )
     source = {"commission": data.commission, "event_pk": int(event.id)}
-    return _Resolved(kind, source, None, int(event.unit_count))
+    product_id = conn.execute(
+        select(units.c.product_id)
+        .join(event_units, event_units.c.unit_id == units.c.id)
+        .where(event_units.c.event_id == event.id)
+        .limit(1)
+    ).scalar()
+    return _Resolved(kind, source, product_id, int(event.unit_count))
 
 
 def create_run(db: Database, actor: Actor, data: RunIn) -> dict[str, Any]:
@@ -519,8 +527,24 @@ def labels_of(db: Database, row: Row[Any], progress: Progress | None = None) -> 
             progress(done, row.total)
 
 
-def template_of(row: Row[Any]) -> Template:
-    return CARTON_TEMPLATE if row.source_kind == "container" else TEMPLATES[row.template]
+def template_of(db: Database, row: Row[Any]) -> Template:
+    """The template a run prints with: the carton label for containers; else the product's
+    (labels.templates: its own, else the default set, else the built-in DEFAULT_TEMPLATE)."""
+    if row.source_kind == "container":
+        return CARTON_TEMPLATE
+    with db.read() as conn:
+        chosen = templates.template_in(conn, row.product_id)
+        gtin = conn.execute(select(products.c.gtin).where(products.c.id == row.product_id)).scalar()
+    if gtin:
+        return chosen
+    # a product without a GTIN has no GS1 symbols: its labels keep the QR code and the text
+    kept = tuple(
+        element
+        for element in chosen.elements
+        if not isinstance(element, DataMatrixElement)
+        and not (isinstance(element, Code128Element) and element.gs1)
+    )
+    return chosen.model_copy(update={"elements": kept})
 
 
 def _set(db: Database, rid: int, **values: Any) -> None:
@@ -553,10 +577,10 @@ def execute(db: Database, text: str | int, progress: Progress | None = None) -> 
         labels = labels_of(db, row, step)
         if row.format == "zpl":
             with partial.open("w", encoding="utf-8", newline="\n") as text_out:
-                written = render_zpl(template_of(row), labels, text_out, dpi=row.dpi or 203)
+                written = render_zpl(template_of(db, row), labels, text_out, dpi=row.dpi or 203)
         else:
             with partial.open("wb") as binary_out:
-                written = render_pdf(template_of(row), labels, binary_out)
+                written = render_pdf(template_of(db, row), labels, binary_out)
         os.replace(partial, path)
     except Exception as exc:  # the run records any failure; the thread must not die silently
         partial.unlink(missing_ok=True)

@@ -213,6 +213,16 @@ class TemplateIn(Strict):
     template: Template
 
 
+class PreviewIn(Strict):
+    """What to preview: the stored template, or `template` (unsaved edits), for a sample unit
+    of `product` (default: the template's product)."""
+
+    template: Template | None = None
+    product: str | None = Field(default=None, max_length=40)
+    format: Literal["png", "svg"] = "png"
+    dpi: int = Field(default=300, ge=72, le=600)
+
+
 DEFAULT_TEMPLATE = Template(
     name="default",
     width_mm=64,

@@ -49,6 +49,12 @@ def qr(data: str, error: str = "M") -> Matrix:
     return Matrix(rows=tuple(bytes(row) for row in code.matrix), quiet=4)
 
 
+def qr_width(data: str, error: str = "M") -> int:
+    """The modules across the QR code of `data` (its version), without choosing its mask."""
+    code = segno.make(data, error=error.lower(), micro=False, boost_error=False, mask=0)
+    return len(code.matrix)
+
+
 def _zint(symbology: zint.Symbology, data: str, gs1: bool) -> Matrix:
     symbol = zint.Symbol()
     symbol.symbology = symbology

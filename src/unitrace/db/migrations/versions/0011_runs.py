@@ -1,7 +1,7 @@
 """labels: print runs and the units of a run from a list of serials
 
 Revision ID: 0011_runs
-Revises: 0010_bench
+Revises: 0011_labels
 Create Date: 2026-12-02 16:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_runs"
-down_revision = "0010_bench"
+down_revision = "0011_labels"
 branch_labels = None
 depends_on = None
 
