@@ -87,6 +87,9 @@ API_CASES: dict[str, list[str]] = {
     "/label-runs": [],
     "/label-runs/{number}": ["/label-runs/{}"],
     "/label-runs/{number}/file": ["/label-runs/{}/file"],
+    # label templates (i15-labels): staff only, a partner gets 403 whatever it names
+    "/label-templates": [],
+    "/label-templates/{template_id}": ["/label-templates/{}"],
     "/me": [],
     "/roles": [],
     "/users": [],
