@@ -95,6 +95,13 @@ NOT_PAGES = {
     # and serial when the README links its screenshot (/work/notes/changelog15-ids.md)
     "/01/{rest:path}",
     "/scan-worker.js",  # issue 15, camera: the scan station's service worker, a script
+    # issue 15, print runs: a page, shown once the README links its screenshots (the lead
+    # moves it to PAGES as ("label-runs", "production", "/labels/runs")); the rest are its
+    # run's page, progress fragment and download
+    "/labels/runs",
+    "/labels/runs/{number}",
+    "/labels/runs/{number}/progress",
+    "/labels/runs/{number}/file",
 }
 
 

@@ -33,6 +33,10 @@ from unitrace.aftersales.schemas import CaseIn, DiagnosisIn, PartNeed
 from unitrace.api.app import create_app
 from unitrace.channel import stocktake
 from unitrace.db.engine import Database
+from unitrace.labels import runs
+from unitrace.labels import templates as labels
+from unitrace.labels.run_schemas import RunIn
+from unitrace.labels.schemas import Template, TemplateIn
 from unitrace.production import recall
 from unitrace.production.schemas import RecallIn, TraceQuery
 
@@ -52,6 +56,7 @@ WARRANTY = frozenset({"admin", "service"})  # warranty.manage
 CASES = {"admin": "SC-000002", "partner": "SC-000003", "service": "SC-000004"}
 SPARES = frozenset({"admin", "warehouse"})
 CANCELS = {"admin": "SR-000002", "warehouse": "SR-000003"}
+PRINTERS = frozenset({"admin", "production", "warehouse"})  # labels.print; LR-000001 printed
 
 
 @dataclass
@@ -273,6 +278,28 @@ OPS = [
        lambda r, w: ("/gs1/parse", {"json": {"text": "(01)09506000134352(21)ABC123"}})),
     Op("POST", "/gs1/dl", ALL,
        lambda r, w: ("/gs1/dl", {"json": {"text": "(01)09506000134352(21)ABC123"}})),
+    # print runs: LR-000001 is the world's printed run (_world); a partner prints nothing
+    Op("POST", "/label-runs", PRINTERS,
+       lambda r, w: ("/label-runs", {"json": {"product": "AC1", "serials": [w.east_unit]}})),
+    Op("GET", "/label-runs", PRINTERS, lambda r, w: ("/label-runs", {})),
+    Op("GET", "/label-runs/{number}", PRINTERS, lambda r, w: ("/label-runs/LR-000001", {})),
+    Op("GET", "/label-runs/{number}/file", PRINTERS,
+       lambda r, w: ("/label-runs/LR-000001/file", {})),
+    Op("POST", "/label-runs/{number}/reprint", PRINTERS,
+       lambda r, w: ("/label-runs/LR-000001/reprint", {"json": {"reason": f"by {r}"}})),
+    # label templates (labels.templates): 1 is the default, 2 a product's (_world)
+    Op("GET", "/label-templates", STAFF, lambda r, w: ("/label-templates", {})),
+    Op("POST", "/label-templates", ADMIN,
+       lambda r, w: ("/label-templates", {"json": {"product": "AC1", "template": {"name": r}}})),
+    Op("GET", "/label-templates/{template_id}", STAFF, lambda r, w: ("/label-templates/1", {})),
+    Op("PUT", "/label-templates/{template_id}", ADMIN,
+       lambda r, w: ("/label-templates/1", {"json": {"template": {"name": f"by {r}"}}})),
+    Op("DELETE", "/label-templates/{template_id}", ADMIN,
+       lambda r, w: ("/label-templates/2", {})),
+    Op("POST", "/label-templates/preview", STAFF,
+       lambda r, w: ("/label-templates/preview", {"json": {"format": "svg"}})),
+    Op("POST", "/label-templates/{template_id}/preview", STAFF,
+       lambda r, w: ("/label-templates/1/preview", {"json": {"format": "svg"}})),
 ]  # fmt: skip
 
 
@@ -327,6 +354,11 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
            biz_transactions=[{"type": "desadv", "id": "DN-SOUTH-9"}])  # fmt: skip
     record(db, type="deliver", product="AC1", serials=[south_unit])
     record(db, type="pack", product="AC1", serials=[south_unit], container="CTN-SOUTH")
+    printed = runs.create_run(db, SYSTEM, RunIn(product="AC1", serials=[east_unit], format="zpl"))
+    runs.execute(db, printed["id"])
+    make_product(db, "LT-DEL")
+    labels.create_template(db, SYSTEM, TemplateIn(template=Template(name="default")))
+    labels.create_template(db, SYSTEM, TemplateIn(product="LT-DEL", template=Template(name="x")))
     access.create_user(db, SYSTEM, "target", PASSWORD, "readonly")
     tokens: dict[str, str] = {}
     own: dict[str, int] = {}

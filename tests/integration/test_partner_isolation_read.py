@@ -84,6 +84,13 @@ API_CASES: dict[str, list[str]] = {
     "/spare-requests": ["/spare-requests?location={}", "/spare-requests?product={}",
                         "/spare-requests?case={}"],
     "/spare-requests/{number}": ["/spare-requests/{}"],
+    # a partner prints no labels: 403 whatever it names (labels.print)
+    "/label-runs": [],
+    "/label-runs/{number}": ["/label-runs/{}"],
+    "/label-runs/{number}/file": ["/label-runs/{}/file"],
+    # label templates (i15-labels): staff only, a partner gets 403 whatever it names
+    "/label-templates": [],
+    "/label-templates/{template_id}": ["/label-templates/{}"],
     "/me": [],
     "/roles": [],
     "/users": [],
@@ -169,6 +176,11 @@ PAGE_CASES: dict[str, list[str]] = {
     # public (issue 15): a GS1 Digital Link's product page, the same for anyone, logged in or
     # not; it shows no holder, location or event (tests/integration/test_resolver.py)
     "/01/{rest:path}": [],
+    # a partner prints no labels: 403 whatever it names
+    "/labels/runs": [],
+    "/labels/runs/{number}": ["/labels/runs/{}"],
+    "/labels/runs/{number}/progress": ["/labels/runs/{}/progress"],
+    "/labels/runs/{number}/file": ["/labels/runs/{}/file"],
     "/healthz": [],
     "/scan-worker.js": [],
     "/api/docs": [],

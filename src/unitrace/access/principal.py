@@ -25,6 +25,7 @@ PERMISSIONS: dict[str, str] = {
     "warranty.unvoid": "lift the void of a unit's warranty",
     "claim.override": "open a warranty claim that a claim check refused, giving a reason",
     "spares.manage": "pick and ship spare-part requests to service locations",
+    "labels.print": "print and reprint labels (print runs) of any unit",
     **{f"event:{t}": f"record {t} events" for t in EVENT_TYPES},
 }
 
@@ -46,10 +47,10 @@ _PRODUCTION = _events(
     "receive",
     "scrap",
     "pack",
-)
+) | {"labels.print"}
 _WAREHOUSE = _events(
     "receive", "move", "ship", "deliver", "count", "return", "inspect", "pack", "unpack"
-) | {"spares.manage"}
+) | {"spares.manage", "labels.print"}
 _SALES = _events("ship", "deliver", "sell", "activate", "return") | {"diversion.manage"}
 _SERVICE = _events(
     "return", "repair", "replace_part", "activate", "verify", "inspect", "receive", "ship", "move"

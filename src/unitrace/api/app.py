@@ -83,6 +83,7 @@ def create_app(
     from unitrace.api.gs1 import router as gs1_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
+    from unitrace.labels.routes import router as labels_router
     from unitrace.ledger import pipeline
     from unitrace.ledger.routes import router as ledger_router
     from unitrace.ledger.schemas import EventIn
@@ -110,6 +111,7 @@ def create_app(
         production_router,
         channel_router,
         gs1_router,
+        labels_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path
@@ -122,6 +124,7 @@ def create_app(
     from unitrace.web.claims import router as claims_pages
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.desk import router as desk_pages
+    from unitrace.web.labels_runs import router as label_runs_pages
     from unitrace.web.manage import router as manage_router
     from unitrace.web.navigation import PageForbidden, forbidden, guard
     from unitrace.web.pages import router as pages_router
@@ -140,6 +143,7 @@ def create_app(
         claims_pages,
         spares_pages,
         analytics_pages,
+        label_runs_pages,
     )
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)

@@ -32,6 +32,8 @@ from unitrace.cli.channel import (
 from unitrace.cli.claims import claims_app
 from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
 from unitrace.cli.gs1 import gs1_app
+from unitrace.cli.label_runs import register as register_label_runs
+from unitrace.cli.labels import labels_app
 from unitrace.cli.production import (
     bom_command,
     quality_app,
@@ -83,8 +85,10 @@ for sub, name in (
     (claims_app, "claims"),
     (spares_app, "spares"),
     (gs1_app, "gs1"),
+    (labels_app, "labels"),
 ):
     app.add_typer(sub, name=name)
+register_label_runs(labels_app)
 app.command("ship")(ship_command)
 app.command("inventory")(inventory_command)
 app.command("pack")(pack_command)

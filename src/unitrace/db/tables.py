@@ -712,3 +712,60 @@ Index(
 
 # issue 15 (identifiers): one product per GTIN whatever its length
 Index("uq_products_gtin14", products.c.gtin14, unique=True)
+# --- labels: print runs (labels/runs.py) ---------------------------------------------------
+
+# one print run: which units (its source), how (template, format), who asked, how far it got
+label_runs = Table(
+    "label_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(80), nullable=False),
+    Column("template", String(60), nullable=False),
+    Column("format", String(4), nullable=False),  # pdf, zpl
+    Column("dpi", SmallInteger),  # zpl: 203 or 300
+    Column("source_kind", String(12), nullable=False),  # lot, serials, container, commission
+    Column("source", JSON, nullable=False),  # what names the units, e.g. {"lot": "L1", ...}
+    Column("product_id", ForeignKey("products.id")),
+    Column("total", Integer, nullable=False),  # labels the run prints
+    Column("done", Integer, nullable=False, default=0),  # labels written so far
+    Column("status", String(10), nullable=False),  # queued, running, done, failed
+    Column("file", String(200), nullable=False),  # under UNITRACE_HOME
+    Column("error", Text),
+    Column("finished_at", UTCDateTime),
+    Column("reprint_of", ForeignKey("label_runs.id")),
+    Column("reason", Text),  # why a reprint was printed
+    Index("ix_label_runs_created", "created_at"),
+)
+
+# the units of a run from a list of serials, in the order given (read back in chunks)
+label_run_units = Table(
+    "label_run_units",
+    metadata,
+    Column("run_id", ForeignKey("label_runs.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# --- labels (issue 15): label templates, one a product or the default (product_id NULL) ---
+label_templates = Table(
+    "label_templates",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("product_id", ForeignKey("products.id")),
+    Column("name", String(100), nullable=False),
+    Column("body", JSON, nullable=False),  # labels.schemas.Template, as JSON
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(80), nullable=False),
+    Column("is_default", Boolean, nullable=False),  # product_id IS NULL, for the index below
+    UniqueConstraint("product_id", name="uq_label_templates_product"),
+    # the default for all products: one (NULLs are distinct to the constraint above)
+    Index(
+        "uq_label_templates_default",
+        "is_default",
+        unique=True,
+        postgresql_where=text("product_id IS NULL"),
+        sqlite_where=text("product_id IS NULL"),
+    ),
+)
