@@ -42,6 +42,8 @@ SETTINGS = {
     "in seconds (60)",
     "UNITRACE_ATTACHMENT_MAX_BYTES": "largest photo or file attached to a service case, in bytes "
     "(10 MB)",
+    "UNITRACE_GS1_COMPANY_PREFIX": "GS1 company prefix (6-12 digits) that makes the SSCC of a "
+    "carton or pallet whose code is not an SSCC, for its label (none)",
     "UNITRACE_TIMEZONE": "IANA time zone (`Asia/Shanghai`) that pages and the CLI show times in, "
     "with the offset (the machine's local zone)",
     "UNITRACE_PUBLIC_URL": "the resolver domain of the units' GS1 Digital Link URIs, where "
