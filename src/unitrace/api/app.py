@@ -120,6 +120,7 @@ def create_app(
     from unitrace.web.claims import router as claims_pages
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.desk import router as desk_pages
+    from unitrace.web.labels import router as labels_pages
     from unitrace.web.manage import router as manage_router
     from unitrace.web.navigation import PageForbidden, forbidden, guard
     from unitrace.web.pages import router as pages_router
@@ -138,6 +139,7 @@ def create_app(
         claims_pages,
         spares_pages,
         analytics_pages,
+        labels_pages,
     )
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)
