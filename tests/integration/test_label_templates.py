@@ -85,7 +85,7 @@ def test_bad_elements_are_refused_naming_the_element_and_the_field(api: Api) -> 
 def test_an_element_past_the_labels_edge_is_named(api: Api) -> None:
     answer = api.post("/label-templates", {"template": _template(elements=[{**QR, "x_mm": 40}])})
     problem = assert_problem(answer, 422)
-    assert "elements.0 (qr)" in str(problem["errors"])
+    assert "elements 0 (qr) go past" in str(problem["errors"])
 
 
 def test_unknown_product_is_refused(api: Api) -> None:

@@ -124,6 +124,7 @@ def create_app(
     from unitrace.web.claims import router as claims_pages
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.desk import router as desk_pages
+    from unitrace.web.labels import router as labels_pages
     from unitrace.web.labels_runs import router as label_runs_pages
     from unitrace.web.manage import router as manage_router
     from unitrace.web.navigation import PageForbidden, forbidden, guard
@@ -144,6 +145,7 @@ def create_app(
         spares_pages,
         analytics_pages,
         label_runs_pages,
+        labels_pages,
     )
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)

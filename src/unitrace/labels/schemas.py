@@ -50,10 +50,8 @@ def _known_placeholders(text: str) -> str:
         raise ValueError(f"bad braces: {exc}") from None
     for name in names:
         if name not in PLACEHOLDERS and not name.startswith("extra."):
-            raise ValueError(
-                f"unknown placeholder {{{name}}}; known: "
-                + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
-            )
+            shown = "{" + name + "}"
+            raise ValueError(f"unknown placeholder {shown}: see the list of placeholders")
     return text
 
 
@@ -88,7 +86,8 @@ class QrElement(Placed):
 def _unit_ais(ais: tuple[str, ...]) -> tuple[str, ...]:
     unknown = [ai for ai in ais if ai not in UNIT_AIS]
     if unknown:
-        raise ValueError(f"AI {unknown[0]} is not one of {', '.join(UNIT_AIS)}")
+        ai, allowed = unknown[0], ", ".join(UNIT_AIS)
+        raise ValueError(f"AI {ai} is not one of {allowed}")
     if "01" not in ais or "21" not in ais:
         raise ValueError("AIs 01 (GTIN) and 21 (serial) are required")
     if len(set(ais)) != len(ais):
@@ -132,7 +131,8 @@ class ImageElement(Placed):
         except (binascii.Error, ValueError):
             raise ValueError("not base64") from None
         if len(raw) > MAX_LOGO_BYTES:
-            raise ValueError(f"over {MAX_LOGO_BYTES // 1024} KiB")
+            limit = MAX_LOGO_BYTES // 1024
+            raise ValueError(f"over {limit} KiB")
         try:
             with Image.open(io.BytesIO(raw)) as image:
                 if image.format not in ("PNG", "JPEG"):
@@ -175,11 +175,15 @@ class Template(Strict):
 
     @model_validator(mode="after")
     def _fits(self) -> Template:
-        problems = []
-        for index, element in enumerate(self.elements):
-            right, bottom = element_extent(element)
-            if right > self.width_mm + 0.01 or bottom > self.height_mm + 0.01:
-                problems.append(f"elements.{index} ({element.type}) goes past the label's edge")
+        past = [
+            f"{index} ({element.type})"
+            for index, element in enumerate(self.elements)
+            if (edge := element_extent(element))[0] > self.width_mm + 0.01
+            or edge[1] > self.height_mm + 0.01
+        ]
+        if past:
+            elements = ", ".join(past)
+            raise ValueError(f"elements {elements} go past the label's edge")
         if self.sheet is not None:
             sheet = self.sheet
             width = sheet.margin_left_mm + sheet.columns * self.width_mm
@@ -187,9 +191,7 @@ class Template(Strict):
             height = sheet.margin_top_mm + sheet.rows * self.height_mm
             height += (sheet.rows - 1) * sheet.gap_y_mm
             if width > sheet.page_width_mm + 0.01 or height > sheet.page_height_mm + 0.01:
-                problems.append("sheet: the grid of labels does not fit on the page")
-        if problems:
-            raise ValueError("; ".join(problems))
+                raise ValueError("the sheet's grid of labels does not fit on its page")
         return self
 
 

@@ -74,11 +74,11 @@ def _product_id(conn: Connection, code: str | None) -> int | None:
 
 
 def _taken(product: str | None) -> Conflict:
-    which = f"product {product!r}" if product else "the default"
-    return Conflict(
-        f"{which} has a label template already: change that one",
-        [FieldError("product", "has a label template already", product)],
-    )
+    if product is None:
+        detail = "the default has a label template already: change that one"
+    else:
+        detail = f"product {product!r} has a label template already: change that one"
+    return Conflict(detail, [FieldError("product", "has a label template already", product)])
 
 
 def _values(actor: Actor, data: TemplateIn, product_id: int | None) -> dict[str, Any]:

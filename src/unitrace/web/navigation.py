@@ -75,6 +75,9 @@ def pages() -> tuple[Page, ...]:
         Page("/lots", "Lots", _all("catalog.read")),
         Page("/parties", "Parties", _all("catalog.read")),
         Page("/locations", "Locations", _all("catalog.read")),
+        Page(
+            "/label-templates", "Label templates", _all("catalog.read"), _all("catalog.write"), True
+        ),
         Page("/admin/users", "Users", _all("access.admin")),
         Page("/audit", "Audit trail", _all("audit.read")),
     )
