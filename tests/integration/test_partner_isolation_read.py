@@ -183,6 +183,8 @@ PAGE_CASES: dict[str, list[str]] = {
     "/labels/runs/{number}/file": ["/labels/runs/{}/file"],
     "/healthz": [],
     "/scan-worker.js": [],
+    "/label-templates": [],
+    "/label-templates/edit": [],
     "/api/docs": [],
     "/api/openapi.json": [],
 }  # fmt: skip
