@@ -66,6 +66,10 @@ PAGES: list[tuple[str, str, str]] = [
     ("case", "service", "/cases/{case}"),
     ("spares", "warehouse", "/spares"),
     ("claim-rules", "admin", "/claim-rules"),
+    ("label-templates", "admin", "/label-templates"),
+    ("label-template", "admin", "/label-templates/edit"),
+    ("label-runs", "production", "/labels/runs"),
+    ("public-item", "admin", "/01/{gtin}/21/{finished}"),
     ("products", "admin", "/products"),
     ("product", "admin", "/products/AC-9000"),
     ("bom", "admin", "/products/AC-9000/bom"),
@@ -90,23 +94,11 @@ NOT_PAGES = {
     "/commission/serials.{kind}",
     "/cases/{number}/attachments/{attachment_id}",
     "/warranty-report/export",
-    # issue 15, ids: the public page of a GS1 Digital Link (no login, no header); the lead moves
-    # it to PAGES as ("public-item", "admin", "/01/{gtin}/21/{serial}") with a demo unit's GTIN
-    # and serial when the README links its screenshot (/work/notes/changelog15-ids.md)
-    "/01/{rest:path}",
     "/scan-worker.js",  # issue 15, camera: the scan station's service worker, a script
-    # issue 15, print runs: a page, shown once the README links its screenshots (the lead
-    # moves it to PAGES as ("label-runs", "production", "/labels/runs")); the rest are its
-    # run's page, progress fragment and download
-    "/labels/runs",
+    # a print run's page, progress fragment and download (the demo has no run)
     "/labels/runs/{number}",
     "/labels/runs/{number}/progress",
     "/labels/runs/{number}/file",
-    # issue 15, labels: pages, shown once the README links their screenshots (the lead moves
-    # them to PAGES as ("label-templates", "admin", "/label-templates") and
-    # ("label-template", "admin", "/label-templates/edit"); /work/notes/changelog15-labels.md)
-    "/label-templates",
-    "/label-templates/edit",
 }
 
 
@@ -120,6 +112,8 @@ def missing_pages() -> list[str]:
     from unitrace.web.claims import router as claims
     from unitrace.web.desk import router as desk
     from unitrace.web.labels import router as labels
+    from unitrace.web.labels import router as labels
+    from unitrace.web.labels_runs import router as label_runs
     from unitrace.web.manage import router as manage
     from unitrace.web.pages import router as pages
     from unitrace.web.production import router as production
@@ -129,12 +123,14 @@ def missing_pages() -> list[str]:
     shown = [re.sub(r"\?.*", "", path) for _name, _role, path in PAGES]
     found = []
     routers = [pages, manage, production, channel, cases, desk, claims, analytics, spares, resolver]
+    routers += [labels, label_runs]
     routers = [pages, manage, production, channel, cases, desk, claims, analytics, labels]
     for route in [r for router in routers for r in router.routes]:
         path = getattr(route, "path", "")
         if "GET" not in getattr(route, "methods", ()) or path in NOT_PAGES:
             continue
-        pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path))
+        pattern = re.sub(r"\\\{[^}:]*:path\\\}", ".+", re.escape(path))
+        pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", pattern)
         if not any(re.fullmatch(pattern, s) for s in shown):
             found.append(path)
     return found
@@ -176,6 +172,9 @@ def build(folder: Path, units: int) -> tuple[str, dict[str, str]]:
                 "SELECT u.serial FROM units u JOIN products p ON p.id = u.product_id "
                 "WHERE p.code = 'AC-9000' ORDER BY u.serial DESC LIMIT 1"
             )).scalar_one()  # fmt: skip
+            gtin = conn.execute(
+                text("SELECT gtin14 FROM products WHERE code = 'AC-9000'")
+            ).scalar_one()
             case = (
                 conn.execute(
                     text("SELECT number FROM service_cases ORDER BY closed_at IS NULL, id LIMIT 1")
@@ -190,6 +189,7 @@ def build(folder: Path, units: int) -> tuple[str, dict[str, str]]:
         "in_stock": in_stock,
         "shipment": quote(shipment, safe=""),
         "case": case,
+        "gtin": gtin,
     }
     return url, {**examples, "prefix": repaired[:8]}
 
