@@ -112,6 +112,8 @@ API_CASES: dict[str, list[str]] = {
     "/cases/{number}": ["/cases/{}"],
     "/cases/{number}/attachments/{attachment_id}": ["/cases/{}/attachments/1"],
     "/service-codes": [],
+    "/label-templates": [],
+    "/label-templates/{template_id}": ["/label-templates/{}"],
 }  # fmt: skip
 
 # Every page (GET) → the requests that name something, as above.
@@ -165,6 +167,8 @@ PAGE_CASES: dict[str, list[str]] = {
     "/cases/{number}": ["/cases/{}"],
     "/cases/{number}/attachments/{attachment_id}": ["/cases/{}/attachments/1"],
     "/spares": ["/spares?request={}"],
+    "/label-templates": [],
+    "/label-templates/edit": ["/label-templates/edit?product={}"],
     "/healthz": [],
     "/api/docs": [],
     "/api/openapi.json": [],
