@@ -112,7 +112,6 @@ def missing_pages() -> list[str]:
     from unitrace.web.claims import router as claims
     from unitrace.web.desk import router as desk
     from unitrace.web.labels import router as labels
-    from unitrace.web.labels import router as labels
     from unitrace.web.labels_runs import router as label_runs
     from unitrace.web.manage import router as manage
     from unitrace.web.pages import router as pages
@@ -124,7 +123,6 @@ def missing_pages() -> list[str]:
     found = []
     routers = [pages, manage, production, channel, cases, desk, claims, analytics, spares, resolver]
     routers += [labels, label_runs]
-    routers = [pages, manage, production, channel, cases, desk, claims, analytics, labels]
     for route in [r for router in routers for r in router.routes]:
         path = getattr(route, "path", "")
         if "GET" not in getattr(route, "methods", ()) or path in NOT_PAGES:

@@ -181,10 +181,10 @@ PAGE_CASES: dict[str, list[str]] = {
     "/labels/runs/{number}": ["/labels/runs/{}"],
     "/labels/runs/{number}/progress": ["/labels/runs/{}/progress"],
     "/labels/runs/{number}/file": ["/labels/runs/{}/file"],
+    "/label-templates": [],
+    "/label-templates/edit": ["/label-templates/edit?product={}"],
     "/healthz": [],
     "/scan-worker.js": [],
-    "/label-templates": [],
-    "/label-templates/edit": [],
     "/api/docs": [],
     "/api/openapi.json": [],
 }  # fmt: skip
