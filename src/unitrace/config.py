@@ -146,6 +146,12 @@ class UploadLimits:
         return cls(**values)
 
 
+def data_home() -> Path:
+    """`UNITRACE_HOME`, the folder of the embedded database and of files kept beside it
+    (attachments, label files), resolved; `./unitrace-data` when unset."""
+    return Path(os.environ.get("UNITRACE_HOME", "unitrace-data")).resolve()
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -156,7 +162,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        home = Path(os.environ.get("UNITRACE_HOME", "unitrace-data")).resolve()
+        home = data_home()
         url = os.environ.get("UNITRACE_DATABASE_URL") or f"sqlite:///{home / 'unitrace.db'}"
         port_text = os.environ.get("UNITRACE_PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:

@@ -266,7 +266,7 @@ def test_a_product_without_gtin_prints_a_verification_url_and_no_gs1_symbol(
 ) -> None:
     make_product(db, "NOGTIN")
     serials = make_units(db, "NOGTIN", 2)
-    monkeypatch.setenv(runs.PUBLIC_URL, "https://scan.example.com")
+    monkeypatch.setenv("UNITRACE_PUBLIC_URL", "https://scan.example.com")
     made = runs.create_run(db, SYSTEM, RunIn(product="NOGTIN", serials=serials, format="zpl"))
     runs.execute(db, made["number"])
     blocks = _zpl_blocks(runs.run_file(db, SYSTEM, made["number"])[0])

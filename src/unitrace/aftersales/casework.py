@@ -24,7 +24,7 @@ from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.aftersales import cases
 from unitrace.aftersales.schemas import CostIn, NoteIn, ServiceCodeIn, ServiceCodePatch
-from unitrace.config import site_timezone
+from unitrace.config import data_home, site_timezone
 from unitrace.core.errors import (
     Conflict,
     FieldError,
@@ -620,7 +620,7 @@ def attachment_max_bytes() -> int:
 
 def home() -> Path:
     """UNITRACE_HOME, as the settings read it (attachments are kept under it)."""
-    return Path(os.environ.get("UNITRACE_HOME", "unitrace-data")).resolve()
+    return data_home()
 
 
 def content_type(content: bytes) -> str | None:

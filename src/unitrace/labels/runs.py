@@ -32,6 +32,7 @@ from unitrace.access import audit
 from unitrace.access.principal import Actor
 from unitrace.catalog.service import lot_id, product_row
 from unitrace.channel import packing
+from unitrace.config import data_home, public_url
 from unitrace.core import gs1
 from unitrace.core.checkdigits import check_character, has_valid_check
 from unitrace.core.errors import (
@@ -70,7 +71,6 @@ SOURCES = ("lot", "serials", "container", "commission")
 STATUSES = ("queued", "running", "done", "failed")
 MEDIA_TYPES = {"pdf": "application/pdf", "zpl": "application/zpl"}
 COMPANY_PREFIX = "UNITRACE_GS1_COMPANY_PREFIX"
-PUBLIC_URL = "UNITRACE_PUBLIC_URL"
 
 # the label of a carton or pallet: its SSCC as a Digital Link QR (…/00/SSCC) and in text, its
 # code as Code 128
@@ -107,7 +107,7 @@ def run_id(text: str) -> int:
 
 def home() -> Path:
     """UNITRACE_HOME, as the settings read it: run files are kept under it, in labels/."""
-    return Path(os.environ.get("UNITRACE_HOME", "unitrace-data")).resolve()
+    return data_home()
 
 
 # --- the SSCC of a carton label -------------------------------------------------------------
@@ -467,7 +467,7 @@ def _unit_chunks(conn_source: Database, row: Row[Any]) -> Iterator[list[Row[Any]
 
 
 def _stem() -> str:
-    return os.environ.get(PUBLIC_URL, "").strip() or gs1.DEFAULT_STEM
+    return public_url()
 
 
 def _unit_label(row: Row[Any], stem: str) -> LabelData:
