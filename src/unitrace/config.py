@@ -27,6 +27,8 @@ SETTINGS = {
     "after opening or after its last answer is closed (10)",
     "UNITRACE_TRUSTED_PROXIES": "addresses or networks (comma-separated) whose "
     "X-Forwarded-For / X-Forwarded-Proto are believed (none)",
+    "UNITRACE_VERIFY_KEYS": "secret keys (comma-separated, ≥ 32 characters, the first current) "
+    "that make verification codes and hash PINs; unset: one kept in $UNITRACE_HOME/verify.key",
     "UNITRACE_RATE_PER_TOKEN": "API requests a second per token, sustained; 0 = no limit (50)",
     "UNITRACE_BURST_PER_TOKEN": "API requests a token may send at once above the rate (500)",
     "UNITRACE_RATE_PER_ADDRESS": "API requests a second per client address; 0 = no limit (100)",

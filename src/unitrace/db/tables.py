@@ -769,3 +769,61 @@ label_templates = Table(
         sqlite_where=text("product_id IS NULL"),
     ),
 )
+
+# --- verify (issue 16): authenticity codes, verifications (verify/) ------------------------
+
+# a product's verification settings: codes on, PIN, ownership, clone thresholds, picture
+verify_settings = Table(
+    "verify_settings",
+    metadata,
+    Column("product_id", ForeignKey("products.id"), primary_key=True),
+    Column("enabled", Boolean, nullable=False, default=False),
+    Column("pin", Boolean, nullable=False, default=False),  # a scratch-off PIN (second factor)
+    Column("ownership", Boolean, nullable=False, default=False),  # owner registration (luxury)
+    Column("max_checks", Integer, nullable=False, default=20),  # clone: verified more often
+    Column("max_devices", Integer, nullable=False, default=5),  # clone: by more devices
+    Column("max_speed_kmh", Integer, nullable=False, default=800),  # clone: faster travel
+    Column("picture", String(200)),  # the product's picture, a file under UNITRACE_HOME
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(80), nullable=False),
+)
+
+# one unit's public verification code, and its counters (read by every verification)
+verify_codes = Table(
+    "verify_codes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), nullable=False, unique=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("key_id", String(16), nullable=False),  # which key made it (rotation)
+    Column("pin_hash", String(128)),  # the PIN's keyed hash; NULL: no PIN
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("checks", Integer, nullable=False, default=0),
+    Column("devices", Integer, nullable=False, default=0),
+    Column("first_at", UTCDateTime),
+    Column("first_region", String(20)),
+    Column("last_at", UTCDateTime),
+    Column("last_region", String(20)),
+    Column("compromised_at", UTCDateTime),
+    Column("compromised_by", String(80)),
+    Column("compromised_reason", Text),
+)
+
+# every verification of a code: when, where (chosen or from the address), which device
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("code_id", ForeignKey("verify_codes.id"), nullable=False),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("event_id", ForeignKey("events.id")),  # the `verify` event of the ledger
+    Column("at", UTCDateTime, nullable=False),
+    Column("region", String(20)),
+    Column("region_source", String(8)),  # chosen, address, or NULL (unknown)
+    Column("device", String(40), nullable=False),  # the cookie id of the device
+    Column("address_hash", String(64), nullable=False),  # keyed hash of the address, not it
+    Column("pin_ok", Boolean),  # NULL: no PIN asked
+    Index("ix_verifications_code", "code_id", "at"),
+    Index("ix_verifications_code_device", "code_id", "device"),
+    Index("ix_verifications_at", "at"),
+)
