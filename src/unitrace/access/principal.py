@@ -26,6 +26,10 @@ PERMISSIONS: dict[str, str] = {
     "claim.override": "open a warranty claim that a claim check refused, giving a reason",
     "spares.manage": "pick and ship spare-part requests to service locations",
     "labels.print": "print and reprint labels (print runs) of any unit",
+    "verify.read": "see verification codes' checks, clone alerts and counterfeit reports",
+    "verify.manage": "set products' verification, issue codes and PINs, handle clone alerts "
+    "and counterfeit reports, mark codes compromised",
+    "owners.read": "see buyers' registrations and owners (personal data; every read audited)",
     **{f"event:{t}": f"record {t} events" for t in EVENT_TYPES},
 }
 
@@ -36,7 +40,7 @@ def _events(*types: str) -> frozenset[str]:
     return frozenset(f"event:{t}" for t in types)
 
 
-_STAFF = frozenset({"read", "catalog.read", "trace", "service.read"})
+_STAFF = frozenset({"read", "catalog.read", "trace", "service.read", "verify.read"})
 _PRODUCTION = _events(
     "commission",
     "inspect",
@@ -54,8 +58,8 @@ _WAREHOUSE = _events(
 _SALES = _events("ship", "deliver", "sell", "activate", "return") | {"diversion.manage"}
 _SERVICE = _events(
     "return", "repair", "replace_part", "activate", "verify", "inspect", "receive", "ship", "move"
-) | {"service.write", "warranty.manage"}
-_QUALITY = _events("inspect", "recall", "scrap", "verify") | {"recall.manage"}
+) | {"service.write", "warranty.manage", "owners.read"}
+_QUALITY = _events("inspect", "recall", "scrap", "verify") | {"recall.manage", "verify.manage"}
 _PARTNER = _events("deliver", "sell", "activate", "return", "verify", "count", "unpack") | {
     "service.read",
     "service.write",

@@ -28,7 +28,7 @@ def _keys() -> tuple[tuple[str, bytes], ...]:
         keys = [k.strip() for k in text.split(",") if k.strip()]
         short = [i + 1 for i, k in enumerate(keys) if len(k) < MIN_KEY]
         if not keys or short:
-            raise ValueError(
+            raise RuntimeError(  # the operator's setting: stops the start
                 f"UNITRACE_VERIFY_KEYS: every key needs at least {MIN_KEY} characters "
                 f"(too short: key {', '.join(map(str, short)) or '1'})"
             )

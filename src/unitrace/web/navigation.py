@@ -85,7 +85,7 @@ def pages() -> tuple[Page, ...]:
 
 def writes_nothing(role: str) -> bool:
     """A role with no permission to record, change or manage anything (auditor, readonly)."""
-    reading = {"read", "catalog.read", "trace", "audit.read", "service.read"}
+    reading = {"read", "catalog.read", "trace", "audit.read", "service.read", "verify.read"}
     return not (ROLES.get(role, frozenset()) - reading)
 
 
