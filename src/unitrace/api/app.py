@@ -153,6 +153,9 @@ def create_app(
     from unitrace.web.resolver import router as resolver_pages
 
     app.include_router(resolver_pages)  # public: the units' GS1 Digital Link URIs, no login
+    from unitrace.verify.routes import router as verify_public
+
+    app.include_router(verify_public)  # public: a code's verification as JSON (/v/{code}.json)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(PageForbidden, forbidden)
     static = Path(__file__).resolve().parent.parent / "web" / "static"

@@ -827,3 +827,17 @@ verifications = Table(
     Index("ix_verifications_code_device", "code_id", "device"),
     Index("ix_verifications_at", "at"),
 )
+
+# address ranges → region (verify/regions.py): where a verification was made, when not said;
+# `lo`/`hi` are the range's ends as 32 hex digits of the IPv6 form (IPv4 mapped), so that both
+# families sort and compare as text
+ip_regions = Table(
+    "ip_regions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("lo", String(32), nullable=False),
+    Column("hi", String(32), nullable=False),
+    Column("region", String(20), nullable=False),
+    Column("source", String(200), nullable=False),  # the file it was loaded from
+    Index("ix_ip_regions_lo", "lo"),
+)

@@ -14,7 +14,15 @@ def normalise(text: str) -> str | None:
     """The code as stored (16 upper-case Crockford base32 characters) from what was typed or
     scanned (lower case, hyphens and spaces, I/L for 1, O for 0), or None when it cannot be a
     code (any length, any character: the answer is then the same "not found")."""
-    raise NotImplementedError  # the codes helper writes this
+    cleaned = text.strip().upper().replace("-", "").replace(" ", "")
+    if len(cleaned) != LENGTH:
+        return None
+    cleaned = cleaned.translate(_ALIASES)
+    return cleaned if all(c in ALPHABET for c in cleaned) else None
+
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32
+_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
 
 
 def display(code: str) -> str:

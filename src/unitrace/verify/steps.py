@@ -5,4 +5,6 @@ from __future__ import annotations
 
 from unitrace.ledger.pipeline import Step
 
-STEPS: list[Step] = []
+from .record import Verifications
+
+STEPS: list[Step] = [Verifications()]
