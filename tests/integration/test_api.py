@@ -175,7 +175,7 @@ def test_readonly_token_reads_but_cannot_write(api: Api) -> None:
     assert (me["username"], me["role"], me["permissions"]) == (
         "viewer",
         "readonly",
-        ["catalog.read", "read", "service.read", "trace"],
+        ["catalog.read", "read", "service.read", "trace", "verify.read"],
     )
     for path, body in (
         ("/products", {"code": "P2", "name": "x"}),
