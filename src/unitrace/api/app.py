@@ -14,7 +14,8 @@ from unitrace.config import Limits
 from unitrace.db.engine import Database
 
 API_PREFIX = "/api/v1"
-PUBLIC_PREFIXES = ("/01/",)  # no login: the GS1 Digital Link resolver (web/resolver.py)
+PUBLIC_PREFIXES = ("/01/", "/v/")  # no login: the GS1 Digital Link resolver (web/resolver.py),
+# the buyer's pages (web/verify_owners.py)
 
 
 class UnitraceApp(FastAPI):
@@ -153,6 +154,9 @@ def create_app(
     from unitrace.web.resolver import router as resolver_pages
 
     app.include_router(resolver_pages)  # public: the units' GS1 Digital Link URIs, no login
+    from unitrace.web.verify_owners import router as owners_pages
+
+    app.include_router(owners_pages)  # public: the buyer's registration and ownership pages
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(PageForbidden, forbidden)
     static = Path(__file__).resolve().parent.parent / "web" / "static"
