@@ -82,6 +82,7 @@ def create_app(
     from unitrace.access.routes import router as access_router
     from unitrace.aftersales.routes import router as aftersales_router
     from unitrace.api.gs1 import router as gs1_router
+    from unitrace.api.owners import router as owners_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
     from unitrace.labels.routes import router as labels_router
@@ -107,6 +108,7 @@ def create_app(
     for router in (
         catalog_router,
         aftersales_router,  # before the ledger's GET /units/{serial:path}: …/warranty
+        owners_router,  # the same: …/owners
         ledger_router,
         access_router,
         production_router,

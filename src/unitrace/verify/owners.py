@@ -128,7 +128,10 @@ def _unknown() -> NotFound:
 
 def code_unit(conn: Connection, text: str) -> CodeUnit:
     """The unit of a public verification code; NotFound (one answer) for any unknown code."""
-    code = codes.normalise(text)
+    try:
+        code = codes.normalise(text)
+    except NotImplementedError:  # MERGE: remove once the codes part's normalise is in
+        code = None
     if code is None:
         raise _unknown()
     row = conn.execute(
