@@ -134,6 +134,7 @@ def create_app(
     from unitrace.web.pages import router as pages_router
     from unitrace.web.production import router as production_pages
     from unitrace.web.spares import router as spares_pages
+    from unitrace.web.verify_owners import staff_router as owners_staff_pages
     from unitrace.web.warranty import router as warranty_pages
 
     page_routers = (
@@ -149,6 +150,7 @@ def create_app(
         analytics_pages,
         label_runs_pages,
         labels_pages,
+        owners_staff_pages,
     )
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)

@@ -9,6 +9,7 @@ says who registered or who owns."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 from typing import Any
 
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from unitrace.aftersales.warranty import today
-from unitrace.catalog.regions import CHOICES, region_name
+from unitrace.catalog.regions import CHOICES, region_label, region_name
 from unitrace.core.errors import Conflict, InvalidTransition, NotFound, UnitraceError
 from unitrace.verify import owners
 from unitrace.web import i18n
@@ -202,3 +203,25 @@ async def stolen_submit(request: Request, code: str) -> Response:
     except UnitraceError as error:
         return _page(request, 422, code, owner_errors=field_errors(error), **again)
     return _page(request, 200, code, view="stolen", state=_state(request, code))
+
+
+# --- staff: a unit's buyer and owners (personal data: owners.read, every read audited) ---------
+
+staff_router = APIRouter(include_in_schema=False)
+
+
+@staff_router.get("/owners")
+def owners_page(request: Request, serial: str = "", product: str = "") -> Response:
+    from unitrace.web.common import require_login
+
+    actor, csrf = require_login(request)
+    context: dict[str, Any] = {"user": actor, "csrf": csrf, "serial": serial, "product": product}
+    if not serial.strip():
+        return render(request, "owners_staff.html", **context)
+    try:
+        found = owners.history(database(request), actor, serial.strip(), product.strip() or None)
+    except UnitraceError as error:
+        status = 404 if isinstance(error, NotFound) else 422
+        return render(request, "owners_staff.html", status, error=str(error), **context)
+    label = functools.partial(region_label, locale=i18n.current.get())
+    return render(request, "owners_staff.html", found=found, region_label=label, **context)
