@@ -53,7 +53,9 @@ def test_registering_from_the_chinese_page_starts_the_warranty(
     assert page.status_code == 200
     assert "注册您的产品" in page.text and "购买日期" in page.text and "广东" in page.text
     assert 'name="viewport" content="width=device-width' in page.text
-    assert "htmx" not in page.text
+    assert "htmx" not in page.text and "<script" not in page.text
+    assert "<style" not in page.text  # the CSP (style-src 'self') refuses inline style blocks
+    assert client.get("/static/owners.css").status_code == 200
     done = _register(client, codes[serials[0]], ZH)
     assert done.status_code == 200 and "保修已开始" in done.text  # type: ignore[attr-defined]
     with db.read() as conn:
