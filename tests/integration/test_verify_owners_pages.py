@@ -162,3 +162,20 @@ def test_the_owner_reports_the_unit_stolen_from_the_page(db: Database, client: T
         assert owners.ownership(conn, owners.code_unit(conn, code).unit_id).stolen
     twice = client.post(f"/v/{code}/stolen", data=form, headers=ZH)
     assert twice.status_code == 409 and "已报失窃" in twice.text
+
+
+def test_a_unit_activated_by_the_shop_needs_no_registration(
+    db: Database, client: TestClient
+) -> None:
+    from tests.factories import record
+
+    serials, codes = sold_units(db)
+    record(db, type="activate", product="LX1", serials=[serials[0]], region="CN-44")
+    page = client.get(f"/v/{codes[serials[0]]}/register", headers=ZH)
+    assert page.status_code == 200 and "无需注册" in page.text
+    assert 'data-testid="register-form"' not in page.text
+    token = client.cookies.get("unitrace_public_csrf")  # the page set it, with no form
+    day = warranty.today().isoformat()
+    form = {"purchase_date": day, "region": "CN-44", "phone": "13800138000", "csrf_token": token}
+    refused = client.post(f"/v/{codes[serials[0]]}/register", data=form, headers=EN)
+    assert refused.status_code == 409 and "started already" in refused.text

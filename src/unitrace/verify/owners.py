@@ -269,6 +269,8 @@ def register(
         bought = _checked(conn, unit, data, now)
         if ownership(conn, unit.unit_id).registered:
             raise Conflict("this product is registered already")
+        if unit.status == Status.ACTIVE:
+            raise InvalidTransition("this product's warranty was started already")
         if unit.status not in ACTIVATABLE:
             raise InvalidTransition("this product cannot be registered: it was not sold yet")
         event = EventIn(

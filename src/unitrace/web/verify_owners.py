@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from unitrace.aftersales.warranty import today
 from unitrace.catalog.regions import CHOICES, region_label, region_name
 from unitrace.core.errors import Conflict, InvalidTransition, NotFound, UnitraceError
+from unitrace.core.lifecycle import Status
 from unitrace.verify import owners
 from unitrace.web import i18n
 from unitrace.web.common import csrf_ok, database, field_errors, read_form, render, set_locale
@@ -59,7 +60,7 @@ def _page(request: Request, status: int, code: str, **context: Any) -> HTMLRespo
 
 
 def _owner_cookie(code: str) -> str:
-    return OWNER_COOKIE + "".join(c for c in code if c.isalnum())[:32]
+    return OWNER_COOKIE + "".join(c for c in code.upper() if c.isalnum())[:32]
 
 
 def _state(request: Request, code: str) -> dict[str, Any]:
@@ -73,6 +74,7 @@ def _state(request: Request, code: str) -> dict[str, Any]:
     return {
         "registrable": registrable,
         "registered": state.registered,
+        "activated": unit.status == Status.ACTIVE,  # by the shop or by service, not the buyer
         "has_owners": unit.ownership,
         "owned_since": state.owned_since,
         "is_owner": bool(request.cookies.get(_owner_cookie(code))),
