@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
@@ -179,3 +180,60 @@ def test_a_unit_activated_by_the_shop_needs_no_registration(
     form = {"purchase_date": day, "region": "CN-44", "phone": "13800138000", "csrf_token": token}
     refused = client.post(f"/v/{codes[serials[0]]}/register", data=form, headers=EN)
     assert refused.status_code == 409 and "started already" in refused.text
+
+
+class _Visible(HTMLParser):
+    """The texts a reader sees (text, titles, placeholders), not what is marked translate=no."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self._skip: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("translate") == "no" or tag in ("code", "script", "style"):
+            self._skip.append(tag)
+        self.texts += [v for k, v in attrs if k in ("title", "placeholder", "alt") and v]
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._skip and self._skip[-1] == tag:
+            self._skip.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.texts.append(data)
+
+
+def _english(html: str) -> list[str]:
+    from tests.e2e.floor import words_in
+
+    seen = _Visible()
+    seen.feed(html)
+    return words_in(seen.texts, data=["English"])
+
+
+def test_every_chinese_page_of_the_buyer_says_no_english_word(
+    db: Database, client: TestClient
+) -> None:
+    serials, codes = sold_units(db, ownership=True)
+    code = codes[serials[0]]
+    shown = [client.get(f"/v/{code}/register", headers=ZH).text]
+    shown.append(_register(client, code, ZH, purchase_date="x", phone="1", email="").text)  # type: ignore[attr-defined]
+    shown.append(_register(client, code, ZH).text)  # type: ignore[attr-defined]
+    page = client.get(f"/v/{code}/register", headers=ZH).text
+    shown.append(page)
+    made = client.post(f"/v/{code}/transfer", data={"csrf_token": _token(page)}, headers=ZH)
+    shown.append(made.text)
+    transfer = re.search(r'data-testid="transfer-code">([^<]+)<', made.text)
+    assert transfer is not None
+    claim = client.get(f"/v/claim?code={code}", headers=ZH).text
+    shown.append(claim)
+    form = {"code": code, "transfer_code": "WRONG", "csrf_token": _token(claim)}
+    shown.append(client.post("/v/claim", data=form, headers=ZH).text)
+    form["transfer_code"] = transfer.group(1)
+    shown.append(client.post("/v/claim", data=form, headers=ZH).text)
+    stolen = client.post(f"/v/{code}/stolen", data={"csrf_token": _token(claim)}, headers=ZH)
+    shown += [stolen.text, client.get(f"/v/{codes[serials[-1]]}/register", headers=ZH).text]
+    shown.append(client.get("/v/NOPE/register", headers=ZH).text)
+    assert [words for words in map(_english, shown) if words] == []
