@@ -230,3 +230,30 @@ def test_the_owner_history_needs_owners_read_and_every_read_is_audited(db: Datab
     assert len(rows) == before + 1
     assert (rows[-1].actor, rows[-1].action, rows[-1].entity) == ("sam", "read", "owners")
     assert rows[-1].entity_key == f"LX1/{serials[0]}"
+
+
+def test_a_code_with_a_pin_is_registered_only_with_its_pin(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import update
+
+    from unitrace.db.tables import verify_codes
+    from unitrace.verify import codes as verify_codes_part
+
+    serials, codes = sold_units(db, ownership=True)
+    with db.write() as conn:
+        conn.execute(update(verify_codes).values(pin_hash="the-hash"))
+    asked: list[tuple[str, str | None, str, str]] = []
+
+    def pin_matches(key_id: str, pin_hash: str | None, code: str, pin: str) -> bool:
+        asked.append((key_id, pin_hash, code, pin))
+        return pin == "482915"
+
+    monkeypatch.setattr(verify_codes_part, "pin_matches", pin_matches)
+    code = codes[serials[0]]
+    for pin in ("", "000000"):
+        with pytest.raises(UnitraceError) as refused:
+            service.register(db, code, _form(pin=pin))
+        assert [e.field for e in refused.value.errors] == ["pin"]
+    assert service.register(db, code, _form(pin="482915")).owner_key
+    assert asked[-1] == ("0" * 16, "the-hash", code, "482915")

@@ -237,3 +237,26 @@ def test_every_chinese_page_of_the_buyer_says_no_english_word(
     shown += [stolen.text, client.get(f"/v/{codes[serials[-1]]}/register", headers=ZH).text]
     shown.append(client.get("/v/NOPE/register", headers=ZH).text)
     assert [words for words in map(_english, shown) if words] == []
+
+
+def test_the_form_asks_for_the_pin_when_the_code_has_one(
+    db: Database, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import update
+
+    from unitrace.db.tables import verify_codes
+    from unitrace.verify import codes as verify_codes_part
+
+    serials, codes = sold_units(db)
+    code = codes[serials[0]]
+    plain = client.get(f"/v/{code}/register", headers=ZH)
+    assert 'name="pin"' not in plain.text
+    with db.write() as conn:
+        conn.execute(update(verify_codes).values(pin_hash="the-hash"))
+    monkeypatch.setattr(verify_codes_part, "pin_matches", lambda *args: args[-1] == "482915")
+    asked = client.get(f"/v/{code}/register", headers=ZH)
+    assert 'name="pin"' in asked.text and "刮开" in asked.text
+    wrong = _register(client, code, ZH, pin="111111")
+    assert 'data-testid="error-pin">密码不正确' in wrong.text  # type: ignore[attr-defined]
+    right = _register(client, code, ZH, pin="482915")
+    assert right.status_code == 200  # type: ignore[attr-defined]

@@ -85,6 +85,9 @@ class CodeUnit:
     product: str
     status: int
     ownership: bool  # the product has owners
+    code: str = ""  # as stored
+    key_id: str = ""
+    pin_hash: str | None = None  # the code has a scratch-off PIN: registering needs it
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class Registration:
     name: str = ""
     phone: str = ""
     email: str = ""
+    pin: str = ""  # the scratch-off PIN, when the code has one
 
 
 def ownership(conn: Connection, unit_id: int) -> Ownership:
@@ -141,6 +145,9 @@ def code_unit(conn: Connection, text: str) -> CodeUnit:
             units.c.status,
             products.c.code,
             verify_settings.c.ownership,
+            verify_codes.c.code.label("stored"),
+            verify_codes.c.key_id,
+            verify_codes.c.pin_hash,
         )
         .select_from(verify_codes)
         .join(units, units.c.id == verify_codes.c.unit_id)
@@ -150,7 +157,16 @@ def code_unit(conn: Connection, text: str) -> CodeUnit:
     ).first()
     if row is None:
         raise _unknown()
-    return CodeUnit(int(row.id), row.serial, row.code, int(row.status), bool(row.ownership))
+    return CodeUnit(
+        int(row.id),
+        row.serial,
+        row.code,
+        int(row.status),
+        bool(row.ownership),
+        row.stored,
+        row.key_id,
+        row.pin_hash,
+    )
 
 
 # --- secrets: owner keys and transfer codes, kept as keyed hashes -----------------------------
@@ -241,6 +257,10 @@ def _checked(conn: Connection, unit: CodeUnit, data: Registration, now: datetime
     email = data.email.strip()
     if email and ("@" not in email[1:-1] or len(email) > 200 or " " in email):
         problems.append(FieldError("email", "not an email address"))
+    if unit.pin_hash is not None and not (
+        data.pin.strip() and codes.pin_matches(unit.key_id, unit.pin_hash, unit.code, data.pin)
+    ):
+        problems.append(FieldError("pin", "wrong PIN: scratch the field under the code"))
     if len(data.name.strip()) > 120:
         problems.append(FieldError("name", "must have at most 120 characters"))
     if problems:

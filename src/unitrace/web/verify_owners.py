@@ -76,6 +76,7 @@ def _state(request: Request, code: str) -> dict[str, Any]:
         "registered": state.registered,
         "activated": unit.status == Status.ACTIVE,  # by the shop or by service, not the buyer
         "has_owners": unit.ownership,
+        "pin_required": unit.pin_hash is not None,
         "owned_since": state.owned_since,
         "is_owner": bool(request.cookies.get(_owner_cookie(code))),
     }
@@ -133,6 +134,7 @@ def _registration(form: dict[str, str]) -> owners.Registration:
         name=form.get("name", "")[:200],
         phone=form.get("phone", "")[:60],
         email=form.get("email", "")[:250],
+        pin=form.get("pin", "")[:40],
     )
 
 
