@@ -52,6 +52,7 @@ SELLERS = frozenset({"admin", "sales", "partner"})
 CASE_WRITERS = frozenset({"admin", "service", "partner"})
 CASE_STEPPERS = frozenset({"admin", "service"})
 WARRANTY = frozenset({"admin", "service"})  # warranty.manage
+OWNERS = frozenset({"admin", "service"})  # owners.read (issue 16)
 # SC-000001 is the world's case waiting for spare parts (_spares_world)
 CASES = {"admin": "SC-000002", "partner": "SC-000003", "service": "SC-000004"}
 SPARES = frozenset({"admin", "warehouse"})
@@ -166,6 +167,8 @@ OPS = [
        lambda r, w: ("/service-codes/S-admin", {"json": {"name_zh": r}})),
     Op("GET", "/units/{serial}/warranty", ALL,
        lambda r, w: (f"/units/{w.east_unit}/warranty", {})),
+    Op("GET", "/units/{serial}/owners", OWNERS,
+       lambda r, w: (f"/units/{w.east_unit}/owners", {})),
     Op("POST", "/units/{serial}/warranty/extensions", WARRANTY,
        lambda r, w: (f"/units/{w.east_unit}/warranty/extensions",
                      {"json": {"months": 6, "paid": "goodwill", "reason": f"by {r}"}})),

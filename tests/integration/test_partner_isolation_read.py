@@ -79,6 +79,8 @@ API_CASES: dict[str, list[str]] = {
     "/units/{serial}": ["/units/{}", "/units/{}?product=AC1"],
     "/service-desk/{serial}": ["/service-desk/{}", "/service-desk/{}?product=AC1"],
     "/units/{serial}/warranty": ["/units/{}/warranty", "/units/{}/warranty?product=AC1"],
+    # issue 16: owners.read only (a partner: 403 whatever it names)
+    "/units/{serial}/owners": ["/units/{}/owners", "/units/{}/owners?product=AC1"],
     "/products/{code}/warranty": ["/products/{}/warranty"],
     "/claim-rules": ["/claim-rules?product={}"],
     "/spare-requests": ["/spare-requests?location={}", "/spare-requests?product={}",
@@ -176,6 +178,12 @@ PAGE_CASES: dict[str, list[str]] = {
     # public (issue 15): a GS1 Digital Link's product page, the same for anyone, logged in or
     # not; it shows no holder, location or event (tests/integration/test_resolver.py)
     "/01/{rest:path}": [],
+    # public (issue 16): the buyer's pages name a verification code, never a serial; any
+    # other text is one "not found" (tests/integration/test_verify_owners_pages.py)
+    "/v/claim": ["/v/claim?code={}"],
+    "/v/{code}/register": ["/v/{}/register"],
+    # staff (issue 16): owners.read only (a partner: 403 whatever it names)
+    "/owners": ["/owners?serial={}", "/owners?serial={}&product=AC1"],
     # a partner prints no labels: 403 whatever it names
     "/labels/runs": [],
     "/labels/runs/{number}": ["/labels/runs/{}"],

@@ -74,7 +74,7 @@ ROLES: dict[str, frozenset[str]] = {
     "auditor": _STAFF | {"audit.read"},
     "readonly": _STAFF,
     "partner": frozenset({"read"}) | _PARTNER,
-    "public": _events("verify"),
+    "public": _events("verify", "activate"),
 }
 ROLE_SUMMARY: dict[str, str] = {
     "admin": "everything",
@@ -87,8 +87,8 @@ ROLE_SUMMARY: dict[str, str] = {
     "readonly": "read everything except the audit trail; write nothing",
     "partner": "a distributor's or retailer's user: only units it holds or held, and their "
     "service cases",
-    "public": "anyone verifying a code on the public page (no user has it: the page records "
-    "the verification as this role)",
+    "public": "anyone on the public pages: verifying a code, a buyer registering (no user "
+    "has it: those pages record verifications and activations as this role)",
 }
 
 

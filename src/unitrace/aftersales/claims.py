@@ -658,12 +658,29 @@ def _stolen_answer(unit: Any, row: Any) -> dict[str, Any]:
     }
 
 
-def _open_report(conn: Connection, unit_id: int) -> Any:
+def open_report(conn: Connection, unit_id: int) -> Any:
+    """The unit's stolen report not cleared, or None."""
     return conn.execute(
         select(stolen_reports).where(
             stolen_reports.c.unit_id == unit_id, stolen_reports.c.cleared_at.is_(None)
         )
     ).first()
+
+
+def file_report(
+    conn: Connection, unit_id: int, serial: str, reported_by: str, note: str, now: datetime
+) -> Any:
+    """Write a stolen report of a unit (staff, or its owner from the public page: verify/owners)
+    on the caller's write transaction and answer its row; Conflict when one is open."""
+    if open_report(conn, unit_id) is not None:
+        raise Conflict(f"{serial} is already reported stolen")
+    values = {"unit_id": unit_id, "note": note.strip(), "reported_at": now}
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(stolen_reports).values(values | {"reported_by": reported_by}))
+    except IntegrityError:  # reported by another at the same instant
+        raise Conflict(f"{serial} is already reported stolen") from None
+    return open_report(conn, unit_id)
 
 
 def report_stolen(db: Database, actor: Actor, serial: str, data: StolenIn) -> dict[str, Any]:
@@ -673,20 +690,7 @@ def report_stolen(db: Database, actor: Actor, serial: str, data: StolenIn) -> di
     now = datetime.now(UTC)
     with db.write() as conn:
         unit = find_unit(conn, actor, serial, data.product)
-        if _open_report(conn, unit.id) is not None:
-            raise Conflict(f"{unit.serial} is already reported stolen")
-        values = {
-            "unit_id": unit.id,
-            "note": data.note.strip(),
-            "reported_at": now,
-            "reported_by": actor.username,
-        }
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(stolen_reports).values(values))
-        except IntegrityError:  # reported by another at the same instant
-            raise Conflict(f"{unit.serial} is already reported stolen") from None
-        row = _open_report(conn, unit.id)
+        row = file_report(conn, unit.id, unit.serial, actor.username, data.note, now)
         answer = _stolen_answer(unit, row)
         audit.append(
             conn, actor, "report", "stolen", f"{unit.product_code}/{unit.serial}", None, answer
@@ -700,7 +704,7 @@ def clear_stolen(db: Database, actor: Actor, serial: str, data: StolenIn) -> dic
     now = datetime.now(UTC)
     with db.write() as conn:
         unit = find_unit(conn, actor, serial, data.product)
-        row = _open_report(conn, unit.id)
+        row = open_report(conn, unit.id)
         if row is None:
             raise Conflict(f"{unit.serial} is not reported stolen")
         changed = conn.execute(

@@ -14,7 +14,8 @@ from unitrace.config import Limits
 from unitrace.db.engine import Database
 
 API_PREFIX = "/api/v1"
-PUBLIC_PREFIXES = ("/01/",)  # no login: the GS1 Digital Link resolver (web/resolver.py)
+PUBLIC_PREFIXES = ("/01/", "/v/")  # no login: the GS1 Digital Link resolver (web/resolver.py),
+# the buyer's pages (web/verify_owners.py)
 
 
 class UnitraceApp(FastAPI):
@@ -81,6 +82,7 @@ def create_app(
     from unitrace.access.routes import router as access_router
     from unitrace.aftersales.routes import router as aftersales_router
     from unitrace.api.gs1 import router as gs1_router
+    from unitrace.api.owners import router as owners_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
     from unitrace.labels.routes import router as labels_router
@@ -106,6 +108,7 @@ def create_app(
     for router in (
         catalog_router,
         aftersales_router,  # before the ledger's GET /units/{serial:path}: …/warranty
+        owners_router,  # the same: …/owners
         ledger_router,
         access_router,
         production_router,
@@ -131,6 +134,7 @@ def create_app(
     from unitrace.web.pages import router as pages_router
     from unitrace.web.production import router as production_pages
     from unitrace.web.spares import router as spares_pages
+    from unitrace.web.verify_owners import staff_router as owners_staff_pages
     from unitrace.web.warranty import router as warranty_pages
 
     page_routers = (
@@ -146,6 +150,7 @@ def create_app(
         analytics_pages,
         label_runs_pages,
         labels_pages,
+        owners_staff_pages,
     )
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)
@@ -156,6 +161,9 @@ def create_app(
     from unitrace.verify.routes import router as verify_public
 
     app.include_router(verify_public)  # public: a code's verification as JSON (/v/{code}.json)
+    from unitrace.web.verify_owners import router as owners_pages
+
+    app.include_router(owners_pages)  # public: the buyer's registration and ownership pages
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(PageForbidden, forbidden)
     static = Path(__file__).resolve().parent.parent / "web" / "static"

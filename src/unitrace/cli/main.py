@@ -34,6 +34,7 @@ from unitrace.cli.common import console, database, err_console, fail, handle_err
 from unitrace.cli.gs1 import gs1_app
 from unitrace.cli.label_runs import register as register_label_runs
 from unitrace.cli.labels import labels_app
+from unitrace.cli.owners import owners_command
 from unitrace.cli.production import (
     bom_command,
     quality_app,
@@ -96,6 +97,7 @@ app.command("unpack")(unpack_command)
 app.command("container")(container_command)
 app.command("warranty")(warranty_command)
 app.command("warranty-policy")(policy_command)
+app.command("owners")(owners_command)
 product_app.command("bom")(handle_errors(bom_command))
 product_app.command("route")(handle_errors(route_command))
 

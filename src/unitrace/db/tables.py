@@ -841,3 +841,58 @@ ip_regions = Table(
     Column("source", String(200), nullable=False),  # the file it was loaded from
     Index("ix_ip_regions_lo", "lo"),
 )
+
+# --- registration and ownership by the buyer (issue 16, verify/owners.py) ---------------------
+# the buyer's warranty registration from the public page: one a unit; name, phone and email
+# are personal data (read only with owners.read, every read audited)
+buyer_registrations = Table(
+    "buyer_registrations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), nullable=False, unique=True),
+    Column("event_id", ForeignKey("events.id"), nullable=False),  # the `activate` event
+    Column("purchase_date", Date, nullable=False),
+    Column("region", String(20), nullable=False),
+    Column("name", String(120), nullable=False, default=""),
+    Column("phone", String(40)),
+    Column("email", String(200)),
+    Column("registered_at", UTCDateTime, nullable=False),
+)
+
+# a unit's owners (products with verify_settings.ownership): the current one has no `until`;
+# the owner proves it with a secret key of which only a keyed hash is kept
+owners = Table(
+    "owners",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("until", UTCDateTime),
+    Column("key_id", String(16), nullable=False),  # the verification key the hash was made with
+    Column("owner_key_hash", String(64), nullable=False),
+    Index("ix_owners_unit", "unit_id"),
+    # one current owner a unit: two claims at once, one wins
+    Index(
+        "uq_owners_current",
+        "unit_id",
+        unique=True,
+        postgresql_where=text('"until" IS NULL'),
+        sqlite_where=text('"until" IS NULL'),
+    ),
+)
+
+# one-time transfer codes an owner hands to the next buyer (only their keyed hash is kept)
+ownership_transfers = Table(
+    "ownership_transfers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("from_owner", ForeignKey("owners.id"), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    Column("to_owner", ForeignKey("owners.id")),
+    Index("ix_ownership_transfers_unit", "unit_id"),
+)

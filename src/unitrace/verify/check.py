@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, select
 
-from unitrace.access.principal import Actor
 from unitrace.aftersales import warranty
 from unitrace.config import site_timezone
 from unitrace.core.clock import as_moment
@@ -25,7 +24,6 @@ from unitrace.db.tables import (
     events,
     lots,
     products,
-    stolen_reports,
     units,
     verify_codes,
     verify_settings,
@@ -98,7 +96,7 @@ NOT_FOUND = Answer("not_found")
 
 # --- the verdict ---------------------------------------------------------------------------
 
-PUBLIC = Actor("public", "public")  # who records a verification from the public page
+PUBLIC = owners.PUBLIC  # who records a verification from the public page
 
 _FIND = Fast(
     select(
@@ -129,11 +127,6 @@ _FIND = Fast(
     .where(verify_codes.c.code == bindparam("code"))
 )
 _COLUMNS = [c.key for c in _FIND.statement.selected_columns]
-_STOLEN = Fast(
-    select(stolen_reports.c.id)
-    .where(stolen_reports.c.unit_id == bindparam("unit"), stolen_reports.c.cleared_at.is_(None))
-    .limit(1)
-)
 _LOT_DATE = Fast(select(lots.c.production_date).where(lots.c.id == bindparam("lot")))
 _COMMISSIONED = Fast(
     select(events.c.event_time)
@@ -180,7 +173,7 @@ def _verdict(conn: Connection, f: dict[str, Any], ctx: Context) -> tuple[Answer,
     if f["compromised_at"] is not None:
         reasons.append("compromised")
     owned = owners.ownership(conn, f["unit_id"])
-    if owned.stolen or _STOLEN.scalar(conn, {"unit": f["unit_id"]}) is not None:
+    if owned.stolen:
         reasons.append("stolen")
     status = Status(f["status"])
     if status is Status.RECALLED:
@@ -226,7 +219,7 @@ def _verdict(conn: Connection, f: dict[str, Any], ctx: Context) -> tuple[Answer,
         first_region=f["first_region"],
         region=region,
         pin_required=pin_required,
-        registrable=not owned.registered and status in REGISTRABLE,
+        registrable=not owned.registered and status in owners.ACTIVATABLE,
         registered=owned.registered,
         ownership=bool(f["ownership"]),
         owned_since=owned.owned_since,
@@ -248,9 +241,6 @@ def _verdict(conn: Connection, f: dict[str, Any], ctx: Context) -> tuple[Answer,
         },
     )
     return answer, event
-
-
-REGISTRABLE = frozenset({Status.SOLD, Status.DELIVERED, Status.IN_STOCK})
 
 
 def _production_date(conn: Connection, f: dict[str, Any]) -> date | None:

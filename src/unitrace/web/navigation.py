@@ -70,6 +70,7 @@ def pages() -> tuple[Page, ...]:
         Page("/cases", "Service cases", _all("service.read"), _all("service.write"), True),
         Page("/claim-rules", "Claim rules", _all("service.read"), _all("claim.override")),
         Page("/spares", "Spare-part requests", _all("spares.manage")),
+        Page("/owners", "Buyers and owners", _all("owners.read")),
         Page("/labels/runs", "Print runs", _all("labels.print")),
         Page("/products", "Products", _all("read")),
         Page("/lots", "Lots", _all("catalog.read")),
