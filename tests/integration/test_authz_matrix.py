@@ -53,6 +53,7 @@ CASE_WRITERS = frozenset({"admin", "service", "partner"})
 CASE_STEPPERS = frozenset({"admin", "service"})
 WARRANTY = frozenset({"admin", "service"})  # warranty.manage
 OWNERS = frozenset({"admin", "service"})  # owners.read (issue 16)
+VERIFIERS = frozenset({"admin", "quality"})  # verify.manage
 # SC-000001 is the world's case waiting for spare parts (_spares_world)
 CASES = {"admin": "SC-000002", "partner": "SC-000003", "service": "SC-000004"}
 SPARES = frozenset({"admin", "warehouse"})
@@ -183,6 +184,14 @@ OPS = [
                      {"json": {"overrides": [{"region": "CN-31", "months": 30}]}})),
     Op("DELETE", "/products/{code}/warranty", WARRANTY,
        lambda r, w: ("/products/AC1/warranty", {})),
+    Op("GET", "/products/{code}/verification", STAFF,
+       lambda r, w: ("/products/AC1/verification", {})),
+    Op("PUT", "/products/{code}/verification", VERIFIERS,
+       lambda r, w: ("/products/AC1/verification", {"json": {"max_checks": 30}})),
+    Op("POST", "/products/{code}/verification/codes", VERIFIERS,
+       lambda r, w: ("/products/AC1/verification/codes", {})),
+    Op("POST", "/products/{code}/verification/pins", VERIFIERS,
+       lambda r, w: ("/products/AC1/verification/pins", {})),
     Op("POST", "/claims/check", ALL,
        lambda r, w: ("/claims/check", {"json": {"serial": w.east_unit, "region": "CN-44"}})),
     Op("GET", "/claim-rules", ALL, lambda r, w: ("/claim-rules?product=AC1", {})),

@@ -35,6 +35,7 @@ from unitrace.config import Limits
 from unitrace.db.engine import Database
 from unitrace.production import recall
 from unitrace.production.schemas import RecallIn, TraceQuery
+from unitrace.verify.public import reset_limits
 
 PASSWORD = "correct horse battery"
 
@@ -82,6 +83,9 @@ API_CASES: dict[str, list[str]] = {
     # issue 16: owners.read only (a partner: 403 whatever it names)
     "/units/{serial}/owners": ["/units/{}/owners", "/units/{}/owners?product=AC1"],
     "/products/{code}/warranty": ["/products/{}/warranty"],
+    # verify.read (issue 16): a product's verification settings, the same for a partner as for
+    # an unknown product (a partner has no verify.read: 403 whatever it names)
+    "/products/{code}/verification": ["/products/{}/verification"],
     "/claim-rules": ["/claim-rules?product={}"],
     "/spare-requests": ["/spare-requests?location={}", "/spare-requests?product={}",
                         "/spare-requests?case={}"],
@@ -181,6 +185,8 @@ PAGE_CASES: dict[str, list[str]] = {
     # public (issue 16): the buyer's pages name a verification code, never a serial; any
     # other text is one "not found" (tests/integration/test_verify_owners_pages.py)
     "/v/claim": ["/v/claim?code={}"],
+    # public (issue 16): a code's answer, the same shape for any unknown text
+    "/v/{code}.json": ["/v/{}.json"],
     "/v/{code}/register": ["/v/{}/register"],
     # staff (issue 16): owners.read only (a partner: 403 whatever it names)
     "/owners": ["/owners?serial={}", "/owners?serial={}&product=AC1"],
@@ -301,10 +307,16 @@ def build(db: Database) -> None:
 @pytest.fixture
 def world(db: Database, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setenv("UNITRACE_HOME", str(tmp_path / "home"))  # B's case attachment
+    # the public verification's limits would answer 429 to this many requests for one code
+    monkeypatch.setenv("UNITRACE_VERIFY_PER_ADDRESS", "0")
+    monkeypatch.setenv("UNITRACE_VERIFY_PER_CODE", "0")
+    reset_limits()
     build(db)
     token = access.create_token(db, SYSTEM, "user-a", "isolation")["token"]
     with TestClient(create_app(db, limits=NO_RATE_LIMIT), raise_server_exceptions=False) as client:
         yield World(client, token)
+    monkeypatch.undo()
+    reset_limits()
 
 
 def _blank(text: str, name: str) -> str:

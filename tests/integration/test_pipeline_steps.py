@@ -21,6 +21,7 @@ from unitrace.ledger import group, pipeline, queries
 from unitrace.ledger.pipeline import Batch, Item, Step
 from unitrace.ledger.schemas import EventIn
 from unitrace.production import steps as production_steps
+from unitrace.verify import steps as verify_steps
 
 
 class RefuseScraps(Step):
@@ -93,6 +94,8 @@ def test_the_registry_holds_productions_and_channels_steps_in_their_order() -> N
         "CompletionGate",
         "StepResults",
         "Sightings",
+        "Codes",
+        "Verifications",
         "CaseLink",
         "SparesArrive",
     ]
@@ -102,11 +105,14 @@ def test_the_registry_holds_productions_and_channels_steps_in_their_order() -> N
         *(type(s) for s in production_steps.STEPS),
         *(type(s) for s in channel_steps.STEPS),
         *(type(s) for s in aftersales_steps.STEPS),
+        *(type(s) for s in verify_steps.STEPS),
     }
     # the recall block comes before the ledger's own checks, the others after them
     assert [s.order < pipeline.CORE_ORDER for s in registered] == [
         True,
         True,
+        False,
+        False,
         False,
         False,
         False,

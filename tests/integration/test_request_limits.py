@@ -22,9 +22,10 @@ from tests.factories import in_stock
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import API_PREFIX, create_app
-from unitrace.api.limits import Buckets, RequestLimits
+from unitrace.api.limits import RequestLimits
 from unitrace.api.serving import HeadDeadlineProtocol, uvicorn_options
 from unitrace.config import Limits, networks
+from unitrace.core.buckets import Buckets
 from unitrace.db import migrate
 from unitrace.db.engine import Database
 from unitrace.db.fast import driver_error

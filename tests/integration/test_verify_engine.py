@@ -26,7 +26,7 @@ from unitrace.db.tables import (
 from unitrace.ledger.schemas import CommissionIn
 from unitrace.ledger.service import commission_units
 from unitrace.verify import codes, regions
-from unitrace.verify.routes import reset_limits
+from unitrace.verify.public import reset_limits
 
 
 def _new_code() -> str:

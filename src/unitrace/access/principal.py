@@ -74,8 +74,11 @@ ROLES: dict[str, frozenset[str]] = {
     "auditor": _STAFF | {"audit.read"},
     "readonly": _STAFF,
     "partner": frozenset({"read"}) | _PARTNER,
-    "public": _events("verify", "activate"),
 }
+# The public pages' role: anyone verifying a code or a buyer registering. No user has it (it is
+# not in ROLES), those pages record their verifications and activations as this role.
+PUBLIC_ROLE = "public"
+PUBLIC_PERMISSIONS = _events("verify", "activate")
 ROLE_SUMMARY: dict[str, str] = {
     "admin": "everything",
     "production": "commission serials, record assembly, tests and production moves",
@@ -87,8 +90,6 @@ ROLE_SUMMARY: dict[str, str] = {
     "readonly": "read everything except the audit trail; write nothing",
     "partner": "a distributor's or retailer's user: only units it holds or held, and their "
     "service cases",
-    "public": "anyone on the public pages: verifying a code, a buyer registering (no user "
-    "has it: those pages record verifications and activations as this role)",
 }
 
 
@@ -113,6 +114,8 @@ class Actor:
         return self.role == "partner"
 
     def can(self, permission: str) -> bool:
+        if self.role == PUBLIC_ROLE:
+            return permission in PUBLIC_PERMISSIONS
         return permission in ROLES.get(self.role, frozenset())
 
     def require(self, permission: str) -> None:

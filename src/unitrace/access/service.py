@@ -117,7 +117,7 @@ def _user_row(conn: Connection, username: str) -> Any:
 
 
 def _party_for_role(conn: Connection, role: str, party: str | None) -> int | None:
-    if role not in ROLES or role == "public":  # public: the public pages' role, no user's
+    if role not in ROLES:
         raise invalid("role", f"one of {', '.join(ROLES)}", role)
     if role == "partner":
         if not party:

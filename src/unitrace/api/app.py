@@ -90,6 +90,7 @@ def create_app(
     from unitrace.ledger.routes import router as ledger_router
     from unitrace.ledger.schemas import EventIn
     from unitrace.production.routes import router as production_router
+    from unitrace.verify.routes import router as verify_router
 
     pipeline.require("production", "channel", "aftersales")  # the capabilities it serves
 
@@ -115,6 +116,7 @@ def create_app(
         channel_router,
         gs1_router,
         labels_router,
+        verify_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path
@@ -158,7 +160,7 @@ def create_app(
     from unitrace.web.resolver import router as resolver_pages
 
     app.include_router(resolver_pages)  # public: the units' GS1 Digital Link URIs, no login
-    from unitrace.verify.routes import router as verify_public
+    from unitrace.verify.public import router as verify_public
 
     app.include_router(verify_public)  # public: a code's verification as JSON (/v/{code}.json)
     from unitrace.web.verify_owners import router as owners_pages

@@ -43,6 +43,7 @@ from unitrace.cli.production import (
     trace_app,
 )
 from unitrace.cli.spares import spares_app
+from unitrace.cli.verify import verify_app
 from unitrace.cli.warranty import describe, policy_command, warranty_command
 from unitrace.config import Settings, partner_limits, site_timezone
 from unitrace.core import clock
@@ -87,6 +88,7 @@ for sub, name in (
     (spares_app, "spares"),
     (gs1_app, "gs1"),
     (labels_app, "labels"),
+    (verify_app, "verify"),
 ):
     app.add_typer(sub, name=name)
 register_label_runs(labels_app)

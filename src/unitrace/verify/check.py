@@ -1,7 +1,7 @@
 """One verification: a code read → the public answer, and the verification recorded.
 
 The dataclasses are the interface the public page (web/verify_page.py), the JSON edge
-(verify/routes.py), the resolver and the owners part use.
+(verify/public.py), the resolver and the owners part use.
 """
 
 from __future__ import annotations

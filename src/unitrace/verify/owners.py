@@ -32,7 +32,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from unitrace.access import audit
-from unitrace.access.principal import Actor
+from unitrace.access.principal import PUBLIC_ROLE, Actor
 from unitrace.aftersales.claims import file_report, open_report
 from unitrace.config import site_timezone
 from unitrace.core.clock import as_moment
@@ -63,7 +63,7 @@ from unitrace.verify import codes, keys
 
 # who records what the public pages record (verifications, the buyer's activation): role
 # `public`, which may record just those events (access/principal.py)
-PUBLIC = Actor("public", "public")
+PUBLIC = Actor("public", PUBLIC_ROLE)
 ACTIVATABLE = frozenset({Status.SOLD, Status.DELIVERED})  # core/lifecycle: activate's rule
 TRANSFER_DAYS = 30
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L, U: read aloud, typed by hand
