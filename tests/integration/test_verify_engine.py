@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select
 from tests.factories import make_location, make_party, make_product, record
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
+from unitrace.config import Limits
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
     diversion_alerts,
@@ -66,7 +67,9 @@ def shop(
     record(db, type="ship", product="BAG", serials=serials, party="D-NORTH")
     record(db, type="deliver", product="BAG", serials=serials)
     made = give_codes(db, "BAG", serials)
-    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+    # the API's own per-address limit (100 a second) would answer 10,000 requests with 429s
+    no_api_limit = Limits(rate_per_token=0, rate_per_address=0)
+    with TestClient(create_app(db, limits=no_api_limit), raise_server_exceptions=False) as client:
         yield client, made
     reset_limits()
 
