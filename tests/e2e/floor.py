@@ -127,6 +127,8 @@ _PUNCT = "()[]{}<>«»“”‘’\"'.,;:!?…—–·•|*%‰°×/\\=+~^"
 _IGNORED_CONSOLE = re.compile(
     r"Failed to load resource: the server responded with a status of [45]\d\d"
     r"|Response Status Error Code [45]\d\d"
+    # a request while the test holds the browser offline: the request is judged by the next rule
+    r"|Failed to load resource: net::ERR_INTERNET_DISCONNECTED"
 )
 
 # In the page, before its own scripts: report (through the `__floor` binding) the text a user

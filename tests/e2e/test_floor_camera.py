@@ -303,6 +303,9 @@ def test_twenty_scans_offline_survive_a_reload_and_are_written_once_each(
         assert page.evaluate(WORKER_READY)  # the station is kept for a reload offline
         to_move(page)
         page.context.set_offline(True)
+        # a scan sent as the browser goes offline fails in the network and is queued (shown as
+        # waiting): the failure is expected, the queue is what is checked
+        floor.expect_failure(page, 0, "ERR_INTERNET_DISCONNECTED")
         scan(page, serials)
         waiting = page.locator('[data-testid="scan-waiting"][data-count="20"]')
         waiting.wait_for()
