@@ -84,13 +84,15 @@ def resolve(request: Request, rest: str) -> Response:
         item = public_item(database(request), gtin, data.serial, data.lot, data.expiry)
     except NotFound:
         return _problem(request, 404, None, linkset)
-    code = request.query_params.get(verify_links.PARAMETER)
-    if code and not linkset and data.serial is not None:
-        own = verify_links.belongs(database(request), code, gs1.gtin14(gtin), data.serial)
-        if own is not None:
-            return RedirectResponse(
-                f"/v/{own}", status_code=303, headers={"Cache-Control": "no-store"}
-            )
+    if verify_links.PARAMETER in request.query_params:
+        code = request.query_params[verify_links.PARAMETER]
+        if not linkset and data.serial is not None:
+            own = verify_links.belongs(database(request), code, gs1.gtin14(gtin), data.serial)
+            if own is not None:
+                return RedirectResponse(
+                    f"/v/{own}", status_code=303, headers={"Cache-Control": "no-store"}
+                )
+        request = _without_code(request)  # any other code: the page exactly as without one
     anchor = gs1.digital_link(data.elements, public_url())
     here = _here(request, data)
     links = _links(here)
@@ -100,6 +102,13 @@ def resolve(request: Request, rest: str) -> Response:
     page = render(request, "public_item.html", item=item, anchor=anchor)
     page.headers.update({**_COMMON, "Link": links})
     return page
+
+
+def _without_code(request: Request) -> Request:
+    """The request as if its link carried no code (the page echoes its own address)."""
+    pairs = parse_qsl(request.url.query, keep_blank_values=True)
+    kept = urlencode([(k, v) for k, v in pairs if k != verify_links.PARAMETER], quote_via=quote)
+    return Request({**request.scope, "query_string": kept.encode()}, request.receive)
 
 
 def _here(request: Request, data: gs1.Gs1Data) -> str:
