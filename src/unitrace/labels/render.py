@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import string
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -47,6 +48,10 @@ class LabelData:
     element_string: str = ""
     sscc: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # the unit's verification code (issue 16), printed grouped, and the two links carrying it
+    verify_code: str = ""
+    verify_url: str = ""
+    verify_digital_link: str = ""
 
     def elements(self, ais: Iterable[str] = ("01", "17", "10", "21")) -> tuple[gs1.Element, ...]:
         """The unit's AIs among `ais` that this label has, in GS1's order (01, 17, 10, 21);
@@ -71,19 +76,31 @@ class LabelData:
             "element_string": self.element_string,
             "hri": gs1.bracketed(self.elements()) if self.gtin else "",  # no GTIN: no GS1 AIs
             "sscc": self.sscc or "",
+            "verify.code": self.verify_code,
+            "verify.url": self.verify_url,
+            "verify.digital_link": self.verify_digital_link,
         }
         out.update({f"extra.{key}": str(value) for key, value in self.extra.items()})
         return out
 
 
-class _Fields(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return ""
+@lru_cache(maxsize=256)
+def _parts(text: str) -> tuple[tuple[str, str | None, str | None, str | None], ...]:
+    return tuple(string.Formatter().parse(text))
 
 
 def fill(text: str, values: dict[str, str]) -> str:
-    """A text with its placeholders filled; one the label lacks gives an empty string."""
-    return text.format_map(_Fields(values))
+    """A text with its placeholders filled; one the label lacks gives an empty string. A name
+    is looked up whole (`{verify.url}`, `{extra.kind}`), not as an attribute."""
+    out = []
+    for literal, name, spec, conversion in _parts(text):
+        out.append(literal)
+        if name is not None:
+            value = values.get(name, "")
+            if conversion:
+                value = {"r": repr, "a": ascii}.get(conversion, str)(value)
+            out.append(format(value, spec) if spec else value)
+    return "".join(out)
 
 
 # --- layout: what to draw, in mm from the label's top-left corner ---

@@ -13,6 +13,12 @@ what is inside is fixed when the run is made, like a list of serials (`label_run
 order given), so a reprint prints exactly those labels again. A reprint
 needs a reason; it is a run of its own, marked as the reprint of the first, in the audit trail.
 Printing is for the site's staff (`labels.print`); a partner prints nothing.
+
+A template may print the unit's verification code (issue 16: `{verify.code}`, `{verify.url}`,
+`{verify.digital_link}`): the codes are read with the units, joined in the same chunked query.
+A run whose template uses one is refused before anything is printed — when made, reprinted and
+again when printed — if its product has verification off or a unit of the run has no code yet;
+the error names the placeholder.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ from unitrace.db.tables import (
     lots,
     products,
     units,
+    verify_codes,
+    verify_settings,
 )
 from unitrace.labels import templates
 from unitrace.labels.render import LabelData, render_pdf, render_zpl
@@ -63,8 +71,10 @@ from unitrace.labels.schemas import (
     QrElement,
     Template,
     TextElement,
+    verify_placeholders,
 )
 from unitrace.ledger.bulk import chunks
+from unitrace.verify import codes, links
 
 CHUNK = 1000  # units read (and progress written) at a time
 SOURCES = ("lot", "serials", "container", "commission")
@@ -253,8 +263,10 @@ def create_run(db: Database, actor: Actor, data: RunIn) -> dict[str, Any]:
         new_id = _insert_run(conn, actor, data.template, data.format, data.dpi, resolved)
         if resolved.listed is not None:
             _list_units(conn, new_id, resolved.listed)
-        audit.append(conn, actor, "print", "label_run", number(new_id), None, _audited(resolved))
         row = _row(conn, new_id)
+        if row.source_kind != "container":
+            check_codes(conn, row, templates.template_in(conn, row.product_id))
+        audit.append(conn, actor, "print", "label_run", number(new_id), None, _audited(resolved))
     return public(row)
 
 
@@ -338,6 +350,8 @@ def reprint(db: Database, actor: Actor, text: str, reason: str) -> dict[str, Any
             {**_audited(resolved), "reprint_of": number(original), "reason": reason},
         )
         row = _row(conn, new_id)
+        if row.source_kind != "container":
+            check_codes(conn, row, templates.template_in(conn, row.product_id))
     return public(row)
 
 
@@ -412,8 +426,10 @@ def run_file(db: Database, actor: Actor, text: str) -> tuple[Path, str, str]:
 # --- printing -----------------------------------------------------------------------------
 
 
-def _label_columns() -> tuple[Any, ...]:
+def _label_columns(with_codes: bool = False) -> tuple[Any, ...]:
+    code = (verify_codes.c.code.label("verify_code"),) if with_codes else ()
     return (
+        *code,
         units.c.id,
         units.c.serial,
         products.c.code,
@@ -425,16 +441,21 @@ def _label_columns() -> tuple[Any, ...]:
     )
 
 
-def _unit_chunks(conn_source: Database, row: Row[Any]) -> Iterator[list[Row[Any]]]:
-    """The run's units, CHUNK at a time, each chunk read in its own short transaction."""
+def _unit_chunks(
+    conn_source: Database, row: Row[Any], with_codes: bool = False
+) -> Iterator[list[Row[Any]]]:
+    """The run's units, CHUNK at a time, each chunk read in its own short transaction (with
+    their verification codes, joined, when `with_codes`)."""
     joined = units.join(products, products.c.id == units.c.product_id).outerjoin(
         lots, lots.c.id == units.c.lot_id
     )
+    if with_codes:
+        joined = joined.outerjoin(verify_codes, verify_codes.c.unit_id == units.c.id)
     listed = row.source_kind == "serials"
     query: Select[Any]
     if listed:
         query = (
-            select(label_run_units.c.position.label("key"), *_label_columns())
+            select(label_run_units.c.position.label("key"), *_label_columns(with_codes))
             .select_from(label_run_units.join(joined, units.c.id == label_run_units.c.unit_id))
             .where(label_run_units.c.run_id == row.id)
             .order_by(label_run_units.c.position)
@@ -442,7 +463,7 @@ def _unit_chunks(conn_source: Database, row: Row[Any]) -> Iterator[list[Row[Any]
         key_column: Any = label_run_units.c.position
     elif row.source_kind == "lot":
         query = (
-            select(units.c.id.label("key"), *_label_columns())
+            select(units.c.id.label("key"), *_label_columns(with_codes))
             .select_from(joined)
             .where(units.c.lot_id == row.source["lot_id"])
             .order_by(units.c.id)
@@ -450,7 +471,7 @@ def _unit_chunks(conn_source: Database, row: Row[Any]) -> Iterator[list[Row[Any]
         key_column = units.c.id
     else:
         query = (
-            select(units.c.id.label("key"), *_label_columns())
+            select(units.c.id.label("key"), *_label_columns(with_codes))
             .select_from(joined.join(event_units, event_units.c.unit_id == units.c.id))
             .where(event_units.c.event_id == row.source["event_pk"])
             .order_by(units.c.id)
@@ -470,9 +491,10 @@ def _stem() -> str:
     return public_url()
 
 
-def _unit_label(row: Row[Any], stem: str) -> LabelData:
+def _unit_label(row: Row[Any], stem: str, with_codes: bool = False) -> LabelData:
     """A unit's label: with a GTIN, its GS1 element string and Digital Link URI; without
-    one, a verification URL of the serial on the resolver (the QR code still says something)."""
+    one, a verification URL of the serial on the resolver (the QR code still says something).
+    `with_codes`: its verification code, URL and the Digital Link carrying the code too."""
     if row.gtin:
         elements = gs1.unit_elements(row.gtin, row.serial, row.lot, row.expiry_date)
         element_string, link = gs1.element_string(elements), gs1.digital_link(elements, stem)
@@ -480,6 +502,13 @@ def _unit_label(row: Row[Any], stem: str) -> LabelData:
     else:
         element_string, gtin = "", ""
         link = f"{stem.rstrip('/')}/units/{quote(row.serial, safe='')}"
+    code_text = url = verify_link = ""
+    if with_codes:
+        code = row.verify_code
+        if code is None:  # made after the run was checked: the run fails, naming why
+            raise _without_codes(1, "verify.code")
+        code_text, url = codes.display(code), codes.verify_url(code)
+        verify_link = links.with_code(link, code) if row.gtin else url
     return LabelData(
         serial=row.serial,
         gtin=gtin,
@@ -490,6 +519,9 @@ def _unit_label(row: Row[Any], stem: str) -> LabelData:
         product_name=row.name,
         digital_link=link,
         element_string=element_string,
+        verify_code=code_text,
+        verify_url=url,
+        verify_digital_link=verify_link,
     )
 
 
@@ -508,9 +540,11 @@ def _carton_label(carton: dict[str, Any], stem: str) -> LabelData:
     )
 
 
-def labels_of(db: Database, row: Row[Any], progress: Progress | None = None) -> Iterator[LabelData]:
+def labels_of(
+    db: Database, row: Row[Any], progress: Progress | None = None, with_codes: bool = False
+) -> Iterator[LabelData]:
     """The labels of a run, in print order, read as they are consumed; `progress` after each
-    chunk with the labels handed out so far."""
+    chunk with the labels handed out so far; `with_codes`: the units' verification codes."""
     stem = _stem()
     if row.source_kind == "container":
         for carton in row.source["cartons"]:
@@ -519,9 +553,9 @@ def labels_of(db: Database, row: Row[Any], progress: Progress | None = None) -> 
             progress(row.total, row.total)
         return
     done = 0
-    for rows in _unit_chunks(db, row):
+    for rows in _unit_chunks(db, row, with_codes):
         for unit in rows:
-            yield _unit_label(unit, stem)
+            yield _unit_label(unit, stem, with_codes)
         done += len(rows)
         if progress is not None:
             progress(done, row.total)
@@ -545,6 +579,49 @@ def template_of(db: Database, row: Row[Any]) -> Template:
         and not (isinstance(element, Code128Element) and element.gs1)
     )
     return chosen.model_copy(update={"elements": kept})
+
+
+def _run_unit_ids(row: Row[Any]) -> Select[Any]:
+    """The ids of a (unit) run's units."""
+    if row.source_kind == "lot":
+        return select(units.c.id).where(units.c.lot_id == row.source["lot_id"])
+    if row.source_kind == "serials":
+        return select(label_run_units.c.unit_id).where(label_run_units.c.run_id == row.id)
+    return select(event_units.c.unit_id).where(event_units.c.event_id == row.source["event_pk"])
+
+
+def _without_codes(missing: int, placeholder: str) -> ValidationError:
+    shown = "{" + placeholder + "}"
+    return ValidationError(
+        f"{missing} of the run's units have no verification code: issue the product's codes first",
+        [FieldError("template", f"{shown} needs a verification code for every unit", shown)],
+    )
+
+
+def check_codes(conn: Connection, row: Row[Any], template: Template) -> None:
+    """Refuse a run whose template prints a verification placeholder when its product has
+    verification off or a unit of the run has no code (one count, set-based); the error names
+    the placeholder."""
+    used = verify_placeholders(template)
+    if not used:
+        return
+    shown = "{" + used[0] + "}"
+    product = conn.execute(select(products.c.code).where(products.c.id == row.product_id)).scalar()
+    enabled = conn.execute(
+        select(verify_settings.c.enabled).where(verify_settings.c.product_id == row.product_id)
+    ).scalar()
+    if not enabled:
+        raise ValidationError(
+            f"product {product} has verification off: its labels cannot print {shown}",
+            [FieldError("template", f"{shown} needs verification on for product {product}", shown)],
+        )
+    missing = conn.execute(
+        select(func.count())
+        .select_from(units.outerjoin(verify_codes, verify_codes.c.unit_id == units.c.id))
+        .where(units.c.id.in_(_run_unit_ids(row)), verify_codes.c.id.is_(None))
+    ).scalar_one()
+    if missing:
+        raise _without_codes(int(missing), used[0])
 
 
 def _set(db: Database, rid: int, **values: Any) -> None:
@@ -574,13 +651,18 @@ def execute(db: Database, text: str | int, progress: Progress | None = None) -> 
             progress(done, total)
 
     try:
-        labels = labels_of(db, row, step)
+        template = template_of(db, row)
+        with_codes = row.source_kind != "container" and bool(verify_placeholders(template))
+        if with_codes:
+            with db.read() as conn:
+                check_codes(conn, row, template)
+        labels = labels_of(db, row, step, with_codes)
         if row.format == "zpl":
             with partial.open("w", encoding="utf-8", newline="\n") as text_out:
-                written = render_zpl(template_of(db, row), labels, text_out, dpi=row.dpi or 203)
+                written = render_zpl(template, labels, text_out, dpi=row.dpi or 203)
         else:
             with partial.open("wb") as binary_out:
-                written = render_pdf(template_of(db, row), labels, binary_out)
+                written = render_pdf(template, labels, binary_out)
         os.replace(partial, path)
     except Exception as exc:  # the run records any failure; the thread must not die silently
         partial.unlink(missing_ok=True)

@@ -27,7 +27,13 @@ PLACEHOLDERS = (
     "element_string",
     "hri",  # the element string in its bracketed human-readable form, (01)…(21)…
     "sscc",
+    # the unit's verification code (issue 16): as printed (grouped), UNITRACE_PUBLIC_URL/v/{code},
+    # the unit's Digital Link URI carrying it (?vc=CODE; without a GTIN: the verify URL)
+    "verify.code",
+    "verify.url",
+    "verify.digital_link",
 )
+VERIFY_PLACEHOLDERS = ("verify.code", "verify.url", "verify.digital_link")
 # the AIs a GS1 DataMatrix or GS1-128 may carry (01 and 21 always)
 UNIT_AIS = ("01", "17", "10", "21")
 MAX_ELEMENTS = 40
@@ -76,7 +82,7 @@ class QrElement(Placed):
         default="{digital_link}",
         min_length=1,
         max_length=300,
-        description="what the code holds: {digital_link}, or a verification URL with placeholders",
+        description="what the code holds: {digital_link}, {verify.digital_link}, {verify.url}",
     )
     error: Literal["L", "M", "Q", "H"] = "M"
 
@@ -243,3 +249,21 @@ DEFAULT_TEMPLATE = Template(
     # an A4 sheet of 3 × 8 labels
     sheet=Sheet(rows=8, columns=3, margin_top_mm=16, margin_left_mm=6, gap_x_mm=2, gap_y_mm=0),
 )
+
+
+def used_placeholders(template: Template) -> list[str]:
+    """The placeholders a template's elements fill, each once, in the order they appear."""
+    texts: list[str] = []
+    for element in template.elements:
+        if isinstance(element, TextElement):
+            texts.append(element.text)
+        elif isinstance(element, QrElement) or (
+            isinstance(element, Code128Element) and not element.gs1
+        ):
+            texts.append(element.data)
+    return list(dict.fromkeys(name for text in texts for name in placeholders_in(text)))
+
+
+def verify_placeholders(template: Template) -> list[str]:
+    """The verification placeholders (`{verify.…}`) a template uses."""
+    return [name for name in used_placeholders(template) if name in VERIFY_PLACEHOLDERS]

@@ -24,8 +24,10 @@ from unitrace.db.engine import Database
 from unitrace.db.tables import label_templates, products
 from unitrace.labels.render import LabelData, preview_png, preview_svg
 from unitrace.labels.schemas import DEFAULT_TEMPLATE, PreviewIn, Template, TemplateIn
+from unitrace.verify import codes, links
 
 SAMPLE_GTIN = "09506000134352"  # GS1's example GTIN, for a product that has none
+SAMPLE_CODE = "7K3MQ9XW2D4FHT8C"  # a made-up verification code: previews of {verify.…}
 
 _QUERY = (
     select(label_templates, products.c.code.label("product_code"))
@@ -185,6 +187,7 @@ def sample_label(product: Any | None) -> LabelData:
     """A made-up unit of the product (or of GS1's example GTIN) for previews."""
     gtin = gs1.gtin14(product.gtin) if product is not None and product.gtin else SAMPLE_GTIN
     elements = gs1.unit_elements(gtin, "SAMPLE0001", "LOT001", date(2027, 12, 31))
+    link = gs1.digital_link(elements, gs1.DEFAULT_STEM)
     return LabelData(
         serial="SAMPLE0001",
         gtin=gtin,
@@ -193,8 +196,11 @@ def sample_label(product: Any | None) -> LabelData:
         production_date=date(2026, 12, 1),
         product_code=product.code if product is not None else "SAMPLE",
         product_name=product.name if product is not None else "Sample product",
-        digital_link=gs1.digital_link(elements, gs1.DEFAULT_STEM),
+        digital_link=link,
         element_string=gs1.element_string(elements),
+        verify_code=codes.display(SAMPLE_CODE),
+        verify_url=codes.verify_url(SAMPLE_CODE),
+        verify_digital_link=links.with_code(link, SAMPLE_CODE),
     )
 
 

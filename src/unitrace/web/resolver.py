@@ -7,7 +7,14 @@ Public: no login, not in the header (web/navigation.py lists pages behind a logi
 `?linkType=all`) gets a GS1 linkset (RFC 9264, GS1-Conformant resolver conventions). Every
 answer carries a `Link` header to both. A link that is not a GS1 Digital Link is 400 (the
 resolver standard); anything unknown is 404, one answer for an unknown GTIN, serial or lot.
-The page shows only what `ledger.public` lets anyone know."""
+The page shows only what `ledger.public` lets anyone know.
+
+A unit's link may carry its verification code (issue 16, `?vc=CODE`, verify/links.py): when
+the code is THAT unit's (GTIN and serial), a person is sent on to the verification page
+`/v/{code}` (303, not stored); any other code (wrong, another unit's, none) gets the product
+page exactly as without it: no verdict, nothing said about the code. A link with only the GTIN
+and the serial is guessable: it never gets a verdict.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +22,13 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from unitrace.config import public_url
 from unitrace.core import gs1
 from unitrace.core.errors import NotFound, ValidationError
 from unitrace.ledger.public import UNKNOWN, public_item
+from unitrace.verify import links as verify_links
 from unitrace.web.common import database, render, set_locale
 from unitrace.web.i18n import LOCALES
 
@@ -76,6 +84,15 @@ def resolve(request: Request, rest: str) -> Response:
         item = public_item(database(request), gtin, data.serial, data.lot, data.expiry)
     except NotFound:
         return _problem(request, 404, None, linkset)
+    if verify_links.PARAMETER in request.query_params:
+        code = request.query_params[verify_links.PARAMETER]
+        if not linkset and data.serial is not None:
+            own = verify_links.belongs(database(request), code, gs1.gtin14(gtin), data.serial)
+            if own is not None:
+                return RedirectResponse(
+                    f"/v/{own}", status_code=303, headers={"Cache-Control": "no-store"}
+                )
+        request = _without_code(request)  # any other code: the page exactly as without one
     anchor = gs1.digital_link(data.elements, public_url())
     here = _here(request, data)
     links = _links(here)
@@ -85,6 +102,13 @@ def resolve(request: Request, rest: str) -> Response:
     page = render(request, "public_item.html", item=item, anchor=anchor)
     page.headers.update({**_COMMON, "Link": links})
     return page
+
+
+def _without_code(request: Request) -> Request:
+    """The request as if its link carried no code (the page echoes its own address)."""
+    pairs = parse_qsl(request.url.query, keep_blank_values=True)
+    kept = urlencode([(k, v) for k, v in pairs if k != verify_links.PARAMETER], quote_via=quote)
+    return Request({**request.scope, "query_string": kept.encode()}, request.receive)
 
 
 def _here(request: Request, data: gs1.Gs1Data) -> str:
