@@ -179,7 +179,7 @@ def _raise(conn: Connection, o: Observation, rule: str, detail: dict[str, Any]) 
         note="",
     )
     # the alert there is (open, acknowledged or closed) is updated, whoever wrote it first
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[clone_alerts.c.code_id, clone_alerts.c.rule],
         set_={
             "count": clone_alerts.c.count + 1,
@@ -188,7 +188,7 @@ def _raise(conn: Connection, o: Observation, rule: str, detail: dict[str, Any]) 
             "detail": statement.excluded.detail,
         },
     ).returning(clone_alerts.c.id)
-    return int(conn.execute(statement).scalar_one())
+    return int(conn.execute(upsert).scalar_one())
 
 
 def observe(conn: Connection, observations: Sequence[Observation]) -> list[int]:
