@@ -34,9 +34,11 @@ def made(db: Database) -> dict[str, str]:
     """Four bags, each with a code; BAG's thresholds: 3 checks, 2 devices, 800 km/h."""
     make_product(db, "BAG", rule=None, name="旅行包")
     serials = commission_units(
-        db, SYSTEM, CommissionIn(
+        db,
+        SYSTEM,
+        CommissionIn(
             product="BAG", serials=["B1", "B2", "B3", "B4"], event_time=T0 - timedelta(days=9)
-        )
+        ),
     ).serials
     with db.write() as conn:
         product = conn.execute(select(products.c.id).where(products.c.code == "BAG")).scalar()
@@ -232,3 +234,16 @@ def test_a_compromised_code_answers_warning_until_restored(
     restore = c.post(f"/api/v1/codes/{code}/restore", headers=_as(tokens, "quality"))
     assert restore.is_success
     assert verify(db, code, HARBIN, T0 + timedelta(days=1)).kind == "genuine"
+
+
+def test_the_cli_lists_and_acknowledges_an_alert(db: Database, made: dict[str, str], cli) -> None:  # type: ignore[no-untyped-def]
+    verify(db, made["B1"], HARBIN, T0)
+    verify(db, made["B1"], GUANGZHOU, T0 + timedelta(minutes=30))
+    listed = cli("clones", "list")
+    assert listed.exit_code == 0 and "travel" in listed.output and made["B1"] in listed.output
+    alert_id = listed.output.split()[0]
+    acked = cli("clones", "ack", alert_id, "--note", "looking")
+    assert acked.exit_code == 0, acked.output
+    assert cli("clones", "list", "--status", "acknowledged").output.startswith(alert_id)
+    assert cli("verify", "compromise", made["B1"], "--reason", "copies").exit_code == 0
+    assert "compromised" in verify(db, made["B1"], HARBIN, T0 + timedelta(days=1)).reasons
