@@ -406,11 +406,12 @@ def _clones_world(db: Database, roles: list[str], serial: str) -> tuple[str, dic
     from sqlalchemy import insert, select
 
     from unitrace.db.tables import clone_alerts, units, verify_codes
+    from unitrace.verify import codes
 
     now = datetime.now(UTC)
-    code = "CLONEMATRIX23456"
     with db.write() as conn:
         unit = conn.execute(select(units).where(units.c.serial == serial)).one()
+        code = codes.make(unit.id)
         code_id = conn.execute(insert(verify_codes).values(
             unit_id=unit.id, code=code, key_id="test", created_at=now, checks=0, devices=0
         ).returning(verify_codes.c.id)).scalar_one()  # fmt: skip
