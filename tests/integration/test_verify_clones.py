@@ -5,9 +5,11 @@ rule, updated by later breaches; staff acknowledge, close, and mark codes compro
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from sqlalchemy import func, insert, select, update
 
 from tests.factories import make_party, make_product
 from tests.integration.test_verify_engine import give_codes
+from tests.pages import PASSWORD, csrf_of, log_in
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
@@ -27,6 +30,9 @@ from unitrace.verify import check, clones
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 HARBIN, GUANGZHOU = "CN-2301", "CN-4401"
+ZH = {"Accept-Language": "zh-CN"}
+# a product code, a unit, the language link, device ids, the user and the brand
+ALLOWED = {"BAG", "km", "English", "dev", "clerk", "unitrace"}
 
 
 @pytest.fixture
@@ -246,4 +252,47 @@ def test_the_cli_lists_and_acknowledges_an_alert(db: Database, made: dict[str, s
     assert acked.exit_code == 0, acked.output
     assert cli("clones", "list", "--status", "acknowledged").output.startswith(alert_id)
     assert cli("verify", "compromise", made["B1"], "--reason", "copies").exit_code == 0
+    assert "compromised" in verify(db, made["B1"], HARBIN, T0 + timedelta(days=1)).reasons
+
+
+@pytest.fixture
+def browser(db: Database) -> Iterator[TestClient]:
+    access.create_user(db, SYSTEM, "clerk", PASSWORD, "admin")
+    with TestClient(create_app(db), raise_server_exceptions=False) as c:
+        log_in(c, lang="zh-CN")
+        yield c
+
+
+def _english(html: str) -> list[str]:
+    text = unescape(
+        re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S))
+    )
+    return re.findall(r"\b[A-Za-z]{3,}\b", text)
+
+
+def test_the_pages_show_the_alert_in_chinese_and_close_and_compromise_from_them(
+    db: Database, made: dict[str, str], browser: TestClient
+) -> None:
+    verify(db, made["B1"], HARBIN, T0)
+    verify(db, made["B1"], GUANGZHOU, T0 + timedelta(minutes=30))
+    listed = browser.get("/clone-alerts", headers=ZH)
+    assert listed.status_code == 200 and made["B1"] in listed.text and "哈尔滨" not in listed.text
+    assert "行程不可能" in listed.text
+    stray = [w for w in _english(listed.text) if w not in ALLOWED]
+    assert not stray, stray
+    alert_id = int(re.search(r'/clone-alerts/(\d+)"', listed.text).group(1))  # type: ignore[union-attr]
+    shown = browser.get(f"/clone-alerts/{alert_id}", headers=ZH)
+    assert shown.status_code == 200 and "CN-4401" in shown.text
+    stray = [w for w in _english(shown.text) if w not in ALLOWED]
+    assert not stray, stray
+    csrf = csrf_of(shown.text)
+    empty = browser.post(f"/clone-alerts/{alert_id}/close", data={"csrf_token": csrf}, headers=ZH)
+    assert empty.status_code == 422
+    done = browser.post(
+        f"/clone-alerts/{alert_id}/compromise",
+        data={"csrf_token": csrf, "reason": "复制品"},
+        headers=ZH,
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
     assert "compromised" in verify(db, made["B1"], HARBIN, T0 + timedelta(days=1)).reasons

@@ -136,6 +136,7 @@ def create_app(
     from unitrace.web.pages import router as pages_router
     from unitrace.web.production import router as production_pages
     from unitrace.web.spares import router as spares_pages
+    from unitrace.web.clones import router as clones_pages
     from unitrace.web.verify_owners import staff_router as owners_staff_pages
     from unitrace.web.warranty import router as warranty_pages
 
@@ -153,6 +154,7 @@ def create_app(
         label_runs_pages,
         labels_pages,
         owners_staff_pages,
+        clones_pages,
     )
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)
