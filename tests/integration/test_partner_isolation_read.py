@@ -173,6 +173,8 @@ PAGE_CASES: dict[str, list[str]] = {
     "/shipments": [],
     "/shipments/{key}/note": ["/shipments/{}/note"],
     "/diversions": ["/diversions?party={}"],
+    "/clone-alerts": ["/clone-alerts?product={}", "/clone-alerts?region={}"],
+    "/clone-alerts/{alert_id}": ["/clone-alerts/1"],
     "/stocktakes": ["/stocktakes?code={}"],
     "/stocktakes/{code}": ["/stocktakes/{}"],
     "/sell-through": [],

@@ -127,6 +127,7 @@ def create_app(
     from unitrace.web.cases import router as cases_pages
     from unitrace.web.channel import router as channel_pages
     from unitrace.web.claims import router as claims_pages
+    from unitrace.web.clones import router as clones_pages
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.desk import router as desk_pages
     from unitrace.web.labels import router as labels_pages
@@ -136,7 +137,6 @@ def create_app(
     from unitrace.web.pages import router as pages_router
     from unitrace.web.production import router as production_pages
     from unitrace.web.spares import router as spares_pages
-    from unitrace.web.clones import router as clones_pages
     from unitrace.web.verify_owners import staff_router as owners_staff_pages
     from unitrace.web.warranty import router as warranty_pages
 
