@@ -106,6 +106,13 @@ NOT_PAGES = {
     # issue 16, staff: the buyer and owners of a unit (MERGE: to PAGES as
     # ("owners", "service", "/owners?serial={repaired}") with its README screenshot row)
     "/owners",
+    # issue 16, clones: the list (MERGE: to PAGES as ("clone-alerts", "quality",
+    # "/clone-alerts") with its README screenshot rows, clone-alerts-en.png / -zh-CN.png)
+    "/clone-alerts",
+    # issue 16, clones: one clone alert (the demo raises none yet; MERGE: to PAGES as
+    # ("clone-alert", "quality", "/clone-alerts/1") once the demo verifies a code from Harbin,
+    # then Guangzhou, see the clones helper's notes)
+    "/clone-alerts/{alert_id}",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -77,6 +77,8 @@ class World:
     alerts: dict[str, int]
     reported: dict[str, str]
     shipment: str = ""  # the event id of a ship event: its delivery note
+    clone_code: str = ""  # a verification code (issue 16), and a clone alert of it per role
+    clones: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,17 @@ OPS = [
        lambda r, w: ("/products/AC1/verification/codes", {})),
     Op("POST", "/products/{code}/verification/pins", VERIFIERS,
        lambda r, w: ("/products/AC1/verification/pins", {})),
+    Op("GET", "/clone-alerts", STAFF, lambda r, w: ("/clone-alerts?status=all", {})),
+    Op("GET", "/clone-alerts/{alert_id}", STAFF,
+       lambda r, w: (f"/clone-alerts/{w.clones[r]}", {})),
+    Op("POST", "/clone-alerts/{alert_id}/ack", VERIFIERS,
+       lambda r, w: (f"/clone-alerts/{w.clones[r]}/ack", {"json": {"note": "seen"}})),
+    Op("POST", "/clone-alerts/{alert_id}/close", VERIFIERS,
+       lambda r, w: (f"/clone-alerts/{w.clones[r]}/close", {"json": {"note": "a VPN"}})),
+    Op("POST", "/codes/{code}/compromise", VERIFIERS,
+       lambda r, w: (f"/codes/{w.clone_code}/compromise", {"json": {"reason": "copies"}})),
+    Op("POST", "/codes/{code}/restore", VERIFIERS,
+       lambda r, w: (f"/codes/{w.clone_code}/restore", {})),
     Op("POST", "/claims/check", ALL,
        lambda r, w: ("/claims/check", {"json": {"serial": w.east_unit, "region": "CN-44"}})),
     Op("GET", "/claim-rules", ALL, lambda r, w: ("/claim-rules?product=AC1", {})),
@@ -381,8 +394,34 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
         tokens[role] = access.create_token(db, SYSTEM, f"as-{role}", "matrix")["token"]
         own[role] = access.create_token(db, SYSTEM, f"as-{role}", "to revoke")["id"]
         others[role] = access.create_token(db, SYSTEM, "target", f"for {role}")["id"]
+    clone_code, clones = _clones_world(db, roles, recalled)
     return World(inspect, ship, sell, own, others, east_unit, south_unit, recalled, shipping,
-                 alerts, reported, shipped.event_id), tokens  # fmt: skip
+                 alerts, reported, shipped.event_id, clone_code, clones), tokens  # fmt: skip
+
+
+def _clones_world(db: Database, roles: list[str], serial: str) -> tuple[str, dict[str, int]]:
+    """A verification code for the unit and one clone alert of it per role (ack, then close)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    from unitrace.db.tables import clone_alerts, units, verify_codes
+    from unitrace.verify import codes
+
+    now = datetime.now(UTC)
+    with db.write() as conn:
+        unit = conn.execute(select(units).where(units.c.serial == serial)).one()
+        code = codes.make(unit.id)
+        code_id = conn.execute(insert(verify_codes).values(
+            unit_id=unit.id, code=code, key_id="test", created_at=now, checks=0, devices=0
+        ).returning(verify_codes.c.id)).scalar_one()  # fmt: skip
+        ids = {}
+        for i, role in enumerate(roles):
+            ids[role] = conn.execute(insert(clone_alerts).values(
+                code_id=code_id, unit_id=unit.id, product_id=unit.product_id, rule=f"r{i}",
+                status="open", first_at=now, last_at=now, count=1, region="CN-2301",
+                detail={}, note="").returning(clone_alerts.c.id)).scalar_one()  # fmt: skip
+    return code, ids
 
 
 @pytest.fixture(autouse=True)

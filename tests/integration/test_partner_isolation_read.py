@@ -86,6 +86,9 @@ API_CASES: dict[str, list[str]] = {
     # verify.read (issue 16): a product's verification settings, the same for a partner as for
     # an unknown product (a partner has no verify.read: 403 whatever it names)
     "/products/{code}/verification": ["/products/{}/verification"],
+    # clone alerts (issue 16): verify.read only, a partner gets 403 whatever it names
+    "/clone-alerts": ["/clone-alerts?product={}", "/clone-alerts?region={}"],
+    "/clone-alerts/{alert_id}": [],
     "/claim-rules": ["/claim-rules?product={}"],
     "/spare-requests": ["/spare-requests?location={}", "/spare-requests?product={}",
                         "/spare-requests?case={}"],
@@ -170,6 +173,8 @@ PAGE_CASES: dict[str, list[str]] = {
     "/shipments": [],
     "/shipments/{key}/note": ["/shipments/{}/note"],
     "/diversions": ["/diversions?party={}"],
+    "/clone-alerts": ["/clone-alerts?product={}", "/clone-alerts?region={}"],
+    "/clone-alerts/{alert_id}": ["/clone-alerts/1"],
     "/stocktakes": ["/stocktakes?code={}"],
     "/stocktakes/{code}": ["/stocktakes/{}"],
     "/sell-through": [],

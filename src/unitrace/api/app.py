@@ -127,6 +127,7 @@ def create_app(
     from unitrace.web.cases import router as cases_pages
     from unitrace.web.channel import router as channel_pages
     from unitrace.web.claims import router as claims_pages
+    from unitrace.web.clones import router as clones_pages
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.desk import router as desk_pages
     from unitrace.web.labels import router as labels_pages
@@ -153,6 +154,7 @@ def create_app(
         label_runs_pages,
         labels_pages,
         owners_staff_pages,
+        clones_pages,
     )
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)

@@ -30,6 +30,7 @@ from unitrace.cli.channel import (
     unpack_command,
 )
 from unitrace.cli.claims import claims_app
+from unitrace.cli.clones import clones_app
 from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
 from unitrace.cli.gs1 import gs1_app
 from unitrace.cli.label_runs import register as register_label_runs
@@ -89,6 +90,7 @@ for sub, name in (
     (gs1_app, "gs1"),
     (labels_app, "labels"),
     (verify_app, "verify"),
+    (clones_app, "clones"),
 ):
     app.add_typer(sub, name=name)
 register_label_runs(labels_app)

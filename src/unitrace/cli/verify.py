@@ -11,7 +11,7 @@ import typer
 
 from unitrace.access.principal import SYSTEM
 from unitrace.cli.common import console, database, handle_errors
-from unitrace.verify import regions, settings
+from unitrace.verify import clone_alerts, regions, settings
 
 verify_app = typer.Typer(
     help="Verification codes of products (authenticity).", no_args_is_help=True
@@ -93,3 +93,19 @@ def regions_command(
     assert path is not None
     count = regions.load(database(), path)
     console.print(f"{count} address ranges loaded from {path.name}", highlight=False)
+
+
+@verify_app.command("compromise")
+@handle_errors
+def compromise_command(code: str, reason: Annotated[str, typer.Option()]) -> None:
+    """Mark a code compromised: later verifications answer a warning (audited)."""
+    found = clone_alerts.compromise(database(), SYSTEM, code, reason)
+    console.print(f"code {found['code']} marked compromised", highlight=False)
+
+
+@verify_app.command("restore")
+@handle_errors
+def restore_command(code: str) -> None:
+    """Take a code's compromised mark away (audited)."""
+    found = clone_alerts.restore(database(), SYSTEM, code)
+    console.print(f"code {found['code']} restored", highlight=False)

@@ -828,6 +828,32 @@ verifications = Table(
     Index("ix_verifications_at", "at"),
 )
 
+# clone alerts (verify/clones.py): one a code and rule (checks, devices, travel), updated by
+# every later breach, never a second row
+clone_alerts = Table(
+    "clone_alerts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("code_id", ForeignKey("verify_codes.id"), nullable=False),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("product_id", ForeignKey("products.id"), nullable=False),
+    Column("rule", String(12), nullable=False),  # checks, devices, travel
+    Column("status", String(12), nullable=False),  # open, acknowledged, closed
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    Column("count", Integer, nullable=False, default=1),  # breaches of the rule
+    Column("region", String(20)),  # where the last breach was seen
+    Column("detail", JSON, nullable=False),  # the last breach: regions, km, hours, …
+    Column("acknowledged_by", String(80)),
+    Column("acknowledged_at", UTCDateTime),
+    Column("closed_by", String(80)),
+    Column("closed_at", UTCDateTime),
+    Column("note", Text, nullable=False, default=""),
+    UniqueConstraint("code_id", "rule", name="uq_clone_alerts_code_rule"),
+    Index("ix_clone_alerts_status", "status", "last_at"),
+    Index("ix_clone_alerts_product", "product_id"),
+)
+
 # address ranges → region (verify/regions.py): where a verification was made, when not said;
 # `lo`/`hi` are the range's ends as 32 hex digits of the IPv6 form (IPv4 mapped), so that both
 # families sort and compare as text

@@ -54,6 +54,18 @@
                 itemStyle: {color: d.color || "#10325a"}}]};
   }
 
+  // Places on their longitude and latitude, sized by count (map-like, no map):
+  // {title, points: [{name, value: [lon, lat, count]}], color}.
+  function places(d) {
+    return {title: title(d.title), tooltip: {trigger: "item", formatter: function (p) {
+        return p.name + ": " + p.value[2]; }},
+      grid: {left: 50, right: 20, top: 30, bottom: 30},
+      xAxis: {type: "value", scale: true, name: "E"}, yAxis: {type: "value", scale: true, name: "N"},
+      series: [{type: "scatter", data: d.points, itemStyle: {color: d.color || "#10325a"},
+                symbolSize: function (v) { return Math.min(40, 8 + 4 * Math.sqrt(v[2])); },
+                label: {show: true, position: "right", formatter: "{b}"}}]};
+  }
+
   // A unit's genealogy as a tree: {graph}.
   // Left to right with room for the root's "PRODUCT SERIAL" label; top to bottom on a phone.
   function genealogy(d, element) {
@@ -133,7 +145,7 @@
       })};
   }
 
-  const KINDS = {trend: trend, bars: bars, genealogy: genealogy, yield: yieldChart, pareto: pareto,
+  const KINDS = {trend: trend, bars: bars, places: places, genealogy: genealogy, yield: yieldChart, pareto: pareto,
                  outcomes: outcomes, regions: regions};
   const charts = [];
   document.querySelectorAll("[data-chart]").forEach(function (element) {
