@@ -55,3 +55,14 @@ def make_pins(code: str, db: DatabaseDep, actor: CurrentActor) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"X-Pins-Made": str(result.made), "X-Pins-Skipped": str(result.skipped)},
     )
+
+
+@router.get("/counterfeit-reports")
+def counterfeit_reports(
+    db: DatabaseDep, actor: CurrentActor, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """Consumers' reports of where a product not found was bought, newest first (verify.read;
+    the contact only with verify.manage)."""
+    from unitrace.verify import reports
+
+    return reports.listing(db, actor, limit, offset)

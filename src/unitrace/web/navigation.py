@@ -71,6 +71,7 @@ def pages() -> tuple[Page, ...]:
         Page("/claim-rules", "Claim rules", _all("service.read"), _all("claim.override")),
         Page("/spares", "Spare-part requests", _all("spares.manage")),
         Page("/owners", "Buyers and owners", _all("owners.read")),
+        Page("/counterfeit-reports", "Counterfeit reports", _all("verify.read")),
         Page("/labels/runs", "Print runs", _all("labels.print")),
         Page("/products", "Products", _all("read")),
         Page("/lots", "Lots", _all("catalog.read")),
