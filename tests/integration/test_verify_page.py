@@ -23,6 +23,7 @@ from unitrace.access.principal import SYSTEM
 from unitrace.aftersales import claims
 from unitrace.aftersales.schemas import StolenIn
 from unitrace.api.app import create_app
+from unitrace.config import site_timezone
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
     counterfeit_reports,
@@ -96,7 +97,8 @@ def test_a_genuine_page_shows_the_product_and_never_its_holder_shipment_or_locat
     assert page.status_code == 200
     assert 'data-testid="verify-genuine"' in page.text
     assert "正品" in page.text and "电热水壶" in page.text
-    assert f"生产日期：{date.today().isoformat()}" in page.text or "生产日期" in page.text
+    made_on = datetime.now(site_timezone()).date().isoformat()  # commissioned just now
+    assert f"生产日期：{made_on}" in page.text
     for secret in hidden:
         assert secret not in page.text, secret
     assert page.headers["cache-control"] == "no-store"
@@ -129,13 +131,15 @@ def test_the_region_chosen_on_the_page_is_the_verification_s_region(
     shop: tuple[TestClient, dict[str, str]], db: Database
 ) -> None:
     client, made = shop
-    page = client.get(f"/v/{made['K2']}", headers=ZH)
+    page = client.get("/v/NOPE", headers=ZH)  # an unknown code: records nothing
     form = {"csrf_token": _token(page.text), "region": "CN-23"}
     chosen = client.post(f"/v/{made['K2']}", data=form, headers=ZH)
     assert chosen.status_code == 200 and "verify-genuine" in chosen.text
     with db.read() as conn:
         kept = conn.execute(select(verifications.c.region, verifications.c.region_source)).all()
     assert ("CN-23", "chosen") in kept
+    later = client.get(f"/v/{made['K2']}", headers=ZH)
+    assert re.search(r"首次验证于 \d{4}-\d\d-\d\d，地区：黑龙江", later.text)
     assert client.post(f"/v/{made['K2']}", data={"region": "CN-23"}).status_code == 400
 
 
@@ -246,7 +250,8 @@ def test_a_counterfeit_report_is_kept_and_its_errors_are_named_by_field_in_chine
 
 
 def _login(client: TestClient, db: Database, role: str) -> None:
-    access.create_user(db, SYSTEM, f"{role}01", PASSWORD, role)
+    party = "D-NORTH" if role == "partner" else None
+    access.create_user(db, SYSTEM, f"{role}01", PASSWORD, role, party=party)
     client.cookies.clear()
     page = client.get("/login")
     form = {"username": f"{role}01", "password": PASSWORD, "csrf_token": _token(page.text)}
