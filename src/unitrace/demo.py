@@ -450,11 +450,14 @@ def _verification(db: Database, sold: list[str]) -> None:
     that the public page has a genuine and a warning answer to show."""
     from unitrace.aftersales import claims
     from unitrace.aftersales.schemas import StolenIn
-    from unitrace.verify import settings
+    from unitrace.verify import reports, settings
 
     settings.put(db, SYSTEM, FINISHED, {"enabled": True})
     settings.issue(db, SYSTEM, FINISHED)
     claims.report_stolen(db, SYSTEM, sold[-1], StolenIn(product=FINISHED, note="车库被盗"))
+    bought = (datetime.now().astimezone() - timedelta(days=9)).date().isoformat()
+    report = reports.Report("优选家电专营店（网店）", "https://shop.example.cn/ac9000", "CN-44", bought)
+    reports.submit(db, report, "192.0.2.10")
 
 
 def _aftersales(db: Database, start: datetime, claimable: list[str]) -> dict[str, Any]:

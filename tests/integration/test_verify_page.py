@@ -233,19 +233,30 @@ def test_a_counterfeit_report_is_kept_and_its_errors_are_named_by_field_in_chine
         "/v/report", data={"csrf_token": token, "bought_on": future, "region": "x"}, headers=ZH
     )
     assert bad.status_code == 422
-    for name, words in (("shop", "商店或网站"), ("place", "商店所在位置"), ("region", "请选择地区"),
-                        ("bought_on", "不能晚于今天")):  # fmt: skip
+    expected = {
+        "shop": "商店或网站",
+        "place": "商店所在位置",
+        "region": "请选择地区",
+        "bought_on": "不能晚于今天",
+    }
+    for name, words in expected.items():
         assert re.search(rf'data-testid="error-{name}">[^<]*{words}', bad.text), name
     assert client.post("/v/report", data={"shop": "x"}, headers=ZH).status_code == 400
-    form = {"csrf_token": token, "shop": "好运数码", "place": "深圳华强北 3 楼",
-            "region": "CN-44", "bought_on": "2026-11-20", "code": "FAKE-123",
-            "contact": "13800138000"}  # fmt: skip
+    form = {
+        "csrf_token": token,
+        "shop": "好运数码",
+        "place": "深圳华强北 3 楼",
+        "region": "CN-44",
+        "bought_on": "2026-11-20",
+        "code": "FAKE-123",
+        "contact": "13800138000",
+    }
     done = client.post("/v/report", data=form, headers=ZH)
     assert done.status_code == 200 and "已收到您的举报" in done.text
     with db.read() as conn:
         row = conn.execute(select(counterfeit_reports)).one()
-    assert (row.shop, row.region, row.bought_on, row.code, row.contact) == (
-        "好运数码", "CN-44", date(2026, 11, 20), "FAKE-123", "13800138000")  # fmt: skip
+    kept = (row.shop, row.region, row.bought_on, row.code, row.contact)
+    assert kept == ("好运数码", "CN-44", date(2026, 11, 20), "FAKE-123", "13800138000")
     assert row.address_hash and "testclient" not in row.address_hash
 
 
