@@ -456,7 +456,9 @@ def _verification(db: Database, sold: list[str]) -> None:
     settings.issue(db, SYSTEM, FINISHED)
     claims.report_stolen(db, SYSTEM, sold[-1], StolenIn(product=FINISHED, note="车库被盗"))
     bought = (datetime.now().astimezone() - timedelta(days=9)).date().isoformat()
-    report = reports.Report("优选家电专营店（网店）", "https://shop.example.cn/ac9000", "CN-44", bought)
+    report = reports.Report(
+        "优选家电专营店（网店）", "https://shop.example.cn/ac9000", "CN-44", bought
+    )
     reports.submit(db, report, "192.0.2.10")
 
 

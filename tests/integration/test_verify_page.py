@@ -159,10 +159,12 @@ def test_compromised_stolen_and_recalled_codes_warn_in_words_a_consumer_understa
             .where(verify_codes.c.code == made["K1"])
             .values(compromised_at=datetime.now(UTC), compromised_by="q", compromised_reason="x")
         )
-        conn.execute(update(units).where(units.c.serial == "K3").values(status=90))  # Status.RECALLED
+        conn.execute(
+            update(units).where(units.c.serial == "K3").values(status=90)
+        )  # Status.RECALLED
     claims.report_stolen(db, SYSTEM, "K2", StolenIn(product="KET"))
     zh = _warned(client, made["K1"], ZH)
-    assert "此代码已被复制或滥用" in zh and "请勿付款" in zh and 'reason-compromised' in zh
+    assert "此代码已被复制或滥用" in zh and "请勿付款" in zh and "reason-compromised" in zh
     en = _warned(client, made["K1"], EN)
     assert "This code has been copied or misused." in en and "Do not pay" in en
     assert "此产品已被报告失窃" in _warned(client, made["K2"], ZH)
@@ -187,7 +189,9 @@ def test_every_unknown_code_gets_the_same_not_found_page_with_a_report_form(
     bodies = {re.sub(rb'value="[^"]{20,}"', b"", p.content) for p in pages}
     assert len(bodies) == 1
     text = pages[0].text
-    assert "此代码不是我们的" in text and "可能是假冒" in text and 'data-testid="report-form"' in text
+    assert (
+        "此代码不是我们的" in text and "可能是假冒" in text and 'data-testid="report-form"' in text
+    )
     assert "ZZZZZZZZZZZZZZZZ" not in text and "not-a-code" not in pages[1].text
 
 
