@@ -192,6 +192,7 @@ OPS = [
        lambda r, w: ("/products/AC1/verification/codes", {})),
     Op("POST", "/products/{code}/verification/pins", VERIFIERS,
        lambda r, w: ("/products/AC1/verification/pins", {})),
+    Op("GET", "/counterfeit-reports", STAFF, lambda r, w: ("/counterfeit-reports", {})),
     Op("POST", "/claims/check", ALL,
        lambda r, w: ("/claims/check", {"json": {"serial": w.east_unit, "region": "CN-44"}})),
     Op("GET", "/claim-rules", ALL, lambda r, w: ("/claim-rules?product=AC1", {})),

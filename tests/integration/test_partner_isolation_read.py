@@ -86,6 +86,8 @@ API_CASES: dict[str, list[str]] = {
     # verify.read (issue 16): a product's verification settings, the same for a partner as for
     # an unknown product (a partner has no verify.read: 403 whatever it names)
     "/products/{code}/verification": ["/products/{}/verification"],
+    # verify.read (issue 16): consumers' counterfeit reports; a partner: 403
+    "/counterfeit-reports": [],
     "/claim-rules": ["/claim-rules?product={}"],
     "/spare-requests": ["/spare-requests?location={}", "/spare-requests?product={}",
                         "/spare-requests?case={}"],
@@ -188,6 +190,12 @@ PAGE_CASES: dict[str, list[str]] = {
     # public (issue 16): a code's answer, the same shape for any unknown text
     "/v/{code}.json": ["/v/{}.json"],
     "/v/{code}/register": ["/v/{}/register"],
+    # public (issue 16): the verification page; any unknown text gets the one not-found page
+    "/v": ["/v?code={}"],
+    "/v/{code}": ["/v/{}"],
+    "/v/{code}/picture": ["/v/{}/picture"],
+    # staff (issue 16): verify.read only (a partner: 403)
+    "/counterfeit-reports": [],
     # staff (issue 16): owners.read only (a partner: 403 whatever it names)
     "/owners": ["/owners?serial={}", "/owners?serial={}&product=AC1"],
     # a partner prints no labels: 403 whatever it names
