@@ -84,7 +84,28 @@ PAGES: list[tuple[str, str, str]] = [
     ("user", "admin", "/admin/users/quality01"),
     ("audit", "auditor", "/audit"),
     ("api-docs", "admin", "/api/docs"),
+    # issue 16: staff
+    ("owners", "service", "/owners?serial={sold}"),
+    ("counterfeit-reports", "quality", "/counterfeit-reports"),
+    ("clone-alerts", "quality", "/clone-alerts"),
+    ("clone-alert", "quality", "/clone-alerts/1"),  # the demo's Harbin → Guangzhou code
+    # issue 16, public (no login, shot on a phone: `PHONE_PAGES`)
+    ("verify-start", "", "/v"),
+    ("verify-genuine", "", "/v/{genuine}"),
+    ("verify-warning", "", "/v/{warning}"),
+    ("verify-not-found", "", "/v/{unknown}"),
+    ("register", "", "/v/{genuine}/register"),
+    ("claim", "", "/v/claim"),
 ]
+# the public pages, made for phones: shot 390 px wide (`PHONE`), as a consumer sees them
+PHONE_PAGES = {
+    "verify-start",
+    "verify-genuine",
+    "verify-warning",
+    "verify-not-found",
+    "register",
+    "claim",
+}
 # routes that are no page of their own (downloads, fragments)
 NOT_PAGES = {
     "/trace/affected.csv",
@@ -99,20 +120,7 @@ NOT_PAGES = {
     "/labels/runs/{number}",
     "/labels/runs/{number}/progress",
     "/labels/runs/{number}/file",
-    # issue 16, the buyer's public pages: they need a verification code, which the demo units
-    # get only when the codes part backfills them (MERGE: add them to PAGES then)
-    "/v/claim",
-    "/v/{code}/register",
-    # issue 16, staff: the buyer and owners of a unit (MERGE: to PAGES as
-    # ("owners", "service", "/owners?serial={repaired}") with its README screenshot row)
-    "/owners",
-    # issue 16, clones: the list (MERGE: to PAGES as ("clone-alerts", "quality",
-    # "/clone-alerts") with its README screenshot rows, clone-alerts-en.png / -zh-CN.png)
-    "/clone-alerts",
-    # issue 16, clones: one clone alert (the demo raises none yet; MERGE: to PAGES as
-    # ("clone-alert", "quality", "/clone-alerts/1") once the demo verifies a code from Harbin,
-    # then Guangzhou, see the clones helper's notes)
-    "/clone-alerts/{alert_id}",
+    "/v/{code}/picture",  # issue 16: a product's picture (the demo sets none), an image
 }
 
 
@@ -134,11 +142,13 @@ def missing_pages() -> list[str]:
     from unitrace.web.spares import router as spares
     from unitrace.web.verify_owners import router as verify_owners
     from unitrace.web.verify_owners import staff_router as owners_staff
+    from unitrace.web.verify_page import router as verify_page
+    from unitrace.web.verify_page import staff_router as reports_staff
 
     shown = [re.sub(r"\?.*", "", path) for _name, _role, path in PAGES]
     found = []
     routers = [pages, manage, production, channel, cases, desk, claims, analytics, spares, resolver]
-    routers += [labels, label_runs, verify_owners, owners_staff]
+    routers += [labels, label_runs, verify_owners, owners_staff, verify_page, reports_staff]
     for route in [r for router in routers for r in router.routes]:
         path = getattr(route, "path", "")
         if "GET" not in getattr(route, "methods", ()) or path in NOT_PAGES:
@@ -186,6 +196,22 @@ def build(folder: Path, units: int) -> tuple[str, dict[str, str]]:
                 "SELECT u.serial FROM units u JOIN products p ON p.id = u.product_id "
                 "WHERE p.code = 'AC-9000' ORDER BY u.serial DESC LIMIT 1"
             )).scalar_one()  # fmt: skip
+            # issue 16: a sold AC-9000 (genuine, registrable), the stolen one (a warning)
+            genuine, sold = conn.execute(
+                text(
+                    "SELECT c.code, u.serial FROM verify_codes c JOIN units u ON u.id = c.unit_id"
+                    " JOIN products p ON p.id = u.product_id WHERE p.code = 'AC-9000'"
+                    " AND u.status = 50 AND u.id NOT IN (SELECT unit_id FROM stolen_reports)"
+                    " AND c.checks = 0"
+                    " ORDER BY u.serial LIMIT 1"
+                )
+            ).one()
+            warning = conn.execute(
+                text(
+                    "SELECT c.code FROM verify_codes c"
+                    " JOIN stolen_reports s ON s.unit_id = c.unit_id ORDER BY c.id LIMIT 1"
+                )
+            ).scalar_one()
             gtin = conn.execute(
                 text("SELECT gtin14 FROM products WHERE code = 'AC-9000'")
             ).scalar_one()
@@ -204,6 +230,10 @@ def build(folder: Path, units: int) -> tuple[str, dict[str, str]]:
         "shipment": quote(shipment, safe=""),
         "case": case,
         "gtin": gtin,
+        "genuine": genuine,
+        "sold": sold,
+        "warning": warning,
+        "unknown": "7K3M-9QXZ-4TPW-2HRD",
     }
     return url, {**examples, "prefix": repaired[:8]}
 
@@ -302,11 +332,12 @@ def main() -> None:
             written = 0
             for locale in LOCALES:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                pages: dict[str, Any] = {}
+                pages: dict[tuple[str, bool], Any] = {}
                 for name, role, path in PAGES:
-                    if role not in pages:
-                        pages[role] = log_in(browser, base, role, locale)
-                    page = pages[role]
+                    phone = name in PHONE_PAGES
+                    if (role, phone) not in pages:
+                        pages[role, phone] = log_in(browser, base, role, locale, phone=phone)
+                    page = pages[role, phone]
                     page.goto(base + path.format(**examples))
                     shoot(page, args.out / f"{name}-{locale}.png")
                     written += 1

@@ -418,6 +418,7 @@ def load_demo(
         again = set(returned)
         claimable = [u for u in activated if u in south and u in second and u not in again]
         service = _aftersales(db, start, claimable)
+        _verification(db, [u for u in activated if u not in again and u not in claimable])
         progress.advance(task)
     # the figures the home page shows, from the same definitions (ledger.figures)
     sold_units = figures.units_in_events(db, SYSTEM, "sell")
@@ -442,6 +443,43 @@ def load_demo(
             highlight=False,
         )
     return counts
+
+
+def _verification(db: Database, sold: list[str]) -> None:
+    """Verification codes for every AC-9000 (issue 16), and one sold unit reported stolen, so
+    that the public page has a genuine and a warning answer to show."""
+    from unitrace.aftersales import claims
+    from unitrace.aftersales.schemas import StolenIn
+    from unitrace.verify import reports, settings
+
+    settings.put(db, SYSTEM, FINISHED, {"enabled": True})
+    settings.issue(db, SYSTEM, FINISHED)
+    claims.report_stolen(db, SYSTEM, sold[-1], StolenIn(product=FINISHED, note="车库被盗"))
+    bought = (datetime.now().astimezone() - timedelta(days=9)).date().isoformat()
+    report = reports.Report(
+        "优选家电专营店（网店）", "https://shop.example.cn/ac9000", "CN-44", bought
+    )
+    reports.submit(db, report, "192.0.2.10")
+    _clone(db, sold[-2])
+
+
+def _clone(db: Database, serial: str) -> None:
+    """One code verified in Harbin, then 40 minutes later in Guangzhou on another phone: the
+    clone alerts page has a travel alert to show."""
+    import asyncio
+
+    from unitrace.verify import check, links
+
+    with db.read() as conn:
+        code = links.code_of_unit(conn, _gtin("069500000001").zfill(14), serial)
+    assert code is not None  # the demo's AC-9000 all have codes
+    first = datetime.now().astimezone() - timedelta(hours=3)
+    for device, region, at in (
+        ("demo-phone-harbin-01", "CN-2301", first),
+        ("demo-phone-canton-02", "CN-4401", first + timedelta(minutes=40)),
+    ):
+        context = check.Context("192.0.2.20", device, region=region, at=at)
+        asyncio.run(check.verify(db, code, context))
 
 
 def _aftersales(db: Database, start: datetime, claimable: list[str]) -> dict[str, Any]:

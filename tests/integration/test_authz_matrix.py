@@ -205,6 +205,7 @@ OPS = [
        lambda r, w: (f"/codes/{w.clone_code}/compromise", {"json": {"reason": "copies"}})),
     Op("POST", "/codes/{code}/restore", VERIFIERS,
        lambda r, w: (f"/codes/{w.clone_code}/restore", {})),
+    Op("GET", "/counterfeit-reports", STAFF, lambda r, w: ("/counterfeit-reports", {})),
     Op("POST", "/claims/check", ALL,
        lambda r, w: ("/claims/check", {"json": {"serial": w.east_unit, "region": "CN-44"}})),
     Op("GET", "/claim-rules", ALL, lambda r, w: ("/claim-rules?product=AC1", {})),

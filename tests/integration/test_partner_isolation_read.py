@@ -89,6 +89,8 @@ API_CASES: dict[str, list[str]] = {
     # clone alerts (issue 16): verify.read only, a partner gets 403 whatever it names
     "/clone-alerts": ["/clone-alerts?product={}", "/clone-alerts?region={}"],
     "/clone-alerts/{alert_id}": [],
+    # verify.read (issue 16): consumers' counterfeit reports; a partner: 403
+    "/counterfeit-reports": [],
     "/claim-rules": ["/claim-rules?product={}"],
     "/spare-requests": ["/spare-requests?location={}", "/spare-requests?product={}",
                         "/spare-requests?case={}"],
@@ -193,6 +195,12 @@ PAGE_CASES: dict[str, list[str]] = {
     # public (issue 16): a code's answer, the same shape for any unknown text
     "/v/{code}.json": ["/v/{}.json"],
     "/v/{code}/register": ["/v/{}/register"],
+    # public (issue 16): the verification page; any unknown text gets the one not-found page
+    "/v": ["/v?code={}"],
+    "/v/{code}": ["/v/{}"],
+    "/v/{code}/picture": ["/v/{}/picture"],
+    # staff (issue 16): verify.read only (a partner: 403)
+    "/counterfeit-reports": [],
     # staff (issue 16): owners.read only (a partner: 403 whatever it names)
     "/owners": ["/owners?serial={}", "/owners?serial={}&product=AC1"],
     # a partner prints no labels: 403 whatever it names

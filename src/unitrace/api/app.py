@@ -15,7 +15,7 @@ from unitrace.db.engine import Database
 
 API_PREFIX = "/api/v1"
 PUBLIC_PREFIXES = ("/01/", "/v/")  # no login: the GS1 Digital Link resolver (web/resolver.py),
-# the buyer's pages (web/verify_owners.py)
+# the buyer's pages (web/verify_owners.py), the verification page (web/verify_page.py)
 
 
 class UnitraceApp(FastAPI):
@@ -138,6 +138,7 @@ def create_app(
     from unitrace.web.production import router as production_pages
     from unitrace.web.spares import router as spares_pages
     from unitrace.web.verify_owners import staff_router as owners_staff_pages
+    from unitrace.web.verify_page import staff_router as reports_staff_pages
     from unitrace.web.warranty import router as warranty_pages
 
     page_routers = (
@@ -155,6 +156,7 @@ def create_app(
         labels_pages,
         owners_staff_pages,
         clones_pages,
+        reports_staff_pages,
     )
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)
@@ -168,6 +170,11 @@ def create_app(
     from unitrace.web.verify_owners import router as owners_pages
 
     app.include_router(owners_pages)  # public: the buyer's registration and ownership pages
+    from unitrace.web.verify_page import router as verify_pages
+
+    # public: /v and /v/{code}; after the JSON edge (/v/{code}.json) and the buyer's pages
+    # (/v/claim), which its /v/{code} would take otherwise
+    app.include_router(verify_pages)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(PageForbidden, forbidden)
     static = Path(__file__).resolve().parent.parent / "web" / "static"

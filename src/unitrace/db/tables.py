@@ -922,3 +922,20 @@ ownership_transfers = Table(
     Column("to_owner", ForeignKey("owners.id")),
     Index("ix_ownership_transfers_unit", "unit_id"),
 )
+
+# a consumer's report of where a product that was not found was bought (verify/reports.py);
+# `contact` is personal data: shown only to verify.manage
+counterfeit_reports = Table(
+    "counterfeit_reports",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("reported_at", UTCDateTime, nullable=False),
+    Column("shop", String(200), nullable=False),
+    Column("place", String(300), nullable=False),
+    Column("region", String(20), nullable=False),
+    Column("bought_on", Date, nullable=False),
+    Column("code", String(64)),  # as typed (no lookup: it is not a known code)
+    Column("contact", String(200)),
+    Column("address_hash", String(64), nullable=False),  # keyed hash of the address, not it
+    Index("ix_counterfeit_reports_at", "reported_at"),
+)

@@ -72,6 +72,7 @@ def pages() -> tuple[Page, ...]:
         Page("/spares", "Spare-part requests", _all("spares.manage")),
         Page("/owners", "Buyers and owners", _all("owners.read")),
         Page("/clone-alerts", "Clone alerts", _all("verify.read"), _all("verify.manage"), True),
+        Page("/counterfeit-reports", "Counterfeit reports", _all("verify.read")),
         Page("/labels/runs", "Print runs", _all("labels.print")),
         Page("/products", "Products", _all("read")),
         Page("/lots", "Lots", _all("catalog.read")),
