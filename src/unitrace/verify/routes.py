@@ -139,9 +139,14 @@ def _alert_id(alert_id: int) -> int:
     if not 0 < alert_id < 2**62:
         raise invalid("alert_id", "not an alert id", alert_id)
     return alert_id
+
+
 @router.get("/counterfeit-reports")
 def counterfeit_reports(
-    db: DatabaseDep, actor: CurrentActor, limit: int = 100, offset: int = 0
+    db: DatabaseDep,
+    actor: CurrentActor,
+    limit: int = Query(default=100, ge=1, le=500),
+    offset: int = Query(default=0, ge=0, le=10**9),
 ) -> dict[str, Any]:
     """Consumers' reports of where a product not found was bought, newest first (verify.read;
     the contact only with verify.manage)."""

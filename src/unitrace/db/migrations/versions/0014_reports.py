@@ -1,7 +1,7 @@
 """verify: consumers' reports of where a product not found was bought (issue 16)
 
 Revision ID: 0014_reports
-Revises: 0013_owners
+Revises: 0014_clones
 Create Date: 2026-12-03 10:45:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_reports"
-down_revision = "0013_owners"
+down_revision = "0014_clones"
 branch_labels = None
 depends_on = None
 
