@@ -100,7 +100,7 @@ def test_a_genuine_answer_tells_nothing_of_holder_shipment_or_location(
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["kind"] == "genuine" and body["product_name"] == "旅行包"
-    text = answer.text
+    text = answer.text.replace(made["B1"], "§")  # a random code may hold "B1" by chance
     for secret in ("D-NORTH", "WH-SECRET-7", "B1", "holder", "location", "party", "event"):
         assert secret not in text, secret
     assert "ut_device" in answer.headers.get("set-cookie", "")
