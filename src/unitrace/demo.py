@@ -475,8 +475,8 @@ def _clone(db: Database, serial: str) -> None:
     assert code is not None  # the demo's AC-9000 all have codes
     first = datetime.now().astimezone() - timedelta(hours=3)
     for device, region, at in (
-        ("demo-phone-harbin-01", "CN-2301", first),
-        ("demo-phone-canton-02", "CN-4401", first + timedelta(minutes=40)),
+        ("harbin-phone-01", "CN-2301", first),
+        ("canton-phone-02", "CN-4401", first + timedelta(minutes=40)),
     ):
         context = check.Context("192.0.2.20", device, region=region, at=at)
         asyncio.run(check.verify(db, code, context))
