@@ -59,7 +59,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -510,7 +510,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
 @pytest.fixture(scope="module")
 def floor_server(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     copy = tmp_path_factory.mktemp("floor") / "unitrace.db"
-    shutil.copyfile(demo.path, copy)
+    # the backup API copies what the write-ahead log holds too (a file copy would not)
+    source, target = sqlite3.connect(demo.path), sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
     with serve(f"sqlite:///{copy}") as base:
         _SERVED[base] = copy
         yield base
