@@ -1,0 +1,8 @@
+"""interop's steps in the ledger's write pipeline (`ledger.pipeline`), registered through the
+`unitrace.steps` entry point."""
+
+from __future__ import annotations
+
+from unitrace.ledger.pipeline import Step
+
+STEPS: list[Step] = []
