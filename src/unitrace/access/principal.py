@@ -30,6 +30,11 @@ PERMISSIONS: dict[str, str] = {
     "verify.manage": "set products' verification, issue codes and PINs, handle clone alerts "
     "and counterfeit reports, mark codes compromised",
     "owners.read": "see buyers' registrations and owners (personal data; every read audited)",
+    "import.run": "import Excel and CSV files (each row also needs the permission of what it "
+    "writes)",
+    "epcis.capture": "capture GS1 EPCIS 2.0 events (each one also needs the permission of the "
+    "ledger event it becomes)",
+    "webhooks.manage": "manage webhook subscriptions, read their delivery log, replay deliveries",
     **{f"event:{t}": f"record {t} events" for t in EVENT_TYPES},
 }
 
@@ -51,10 +56,10 @@ _PRODUCTION = _events(
     "receive",
     "scrap",
     "pack",
-) | {"labels.print"}
+) | {"labels.print", "import.run", "epcis.capture"}
 _WAREHOUSE = _events(
     "receive", "move", "ship", "deliver", "count", "return", "inspect", "pack", "unpack"
-) | {"spares.manage", "labels.print"}
+) | {"spares.manage", "labels.print", "import.run", "epcis.capture"}
 _SALES = _events("ship", "deliver", "sell", "activate", "return") | {"diversion.manage"}
 _SERVICE = _events(
     "return", "repair", "replace_part", "activate", "verify", "inspect", "receive", "ship", "move"
