@@ -137,6 +137,9 @@ def test_extension_prefixes_come_from_the_document_context() -> None:
     assert text.endswith("{https://ns.example.com/x/}temp{https://ns.example.com/x/}value=26")
     own = {**event, "@context": [{"ex": "https://ns.example.com/x/"}]}
     assert prehash(own) == text
+    iri = "https://ns.example.com/x/"
+    written_out = {**EPC_EVENT, f"{iri}temp": {f"{iri}value": "26.0"}}
+    assert prehash(written_out) == text
 
 
 def test_sensor_elements_ilmd_and_every_event_type_are_hashed() -> None:

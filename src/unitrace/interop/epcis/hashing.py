@@ -25,7 +25,8 @@ builds it, so hash IDs agree with other EPCIS systems:
 Where the reference is accidental, this one is deliberate (see docs/epcis-hash.md): bare words
 are expanded per event (not from the whole document), JSON `true`/`false` are written as the
 XML binding writes them, `null` counts as absent, the key order inside a business transaction,
-source or destination does not matter (type first), and a type-less one is hashed, not skipped.
+source or destination does not matter (type first), a type-less one is hashed, not skipped,
+and an extension key written as a full IRI hashes as its prefixed form does.
 """
 
 from __future__ import annotations
@@ -239,9 +240,15 @@ def _text(value: Any) -> str:
 
 
 def _name(key: str, prefixes: dict[str, str]) -> str:
+    """`ex:field` → `{namespace}field`; a key written as a full IRI
+    (`https://ns.example.com/epcis/field`) the same way, split after its last `/` or `#`."""
     prefix, colon, rest = key.partition(":")
     if colon and prefix in prefixes:
         return "{" + prefixes[prefix] + "}" + rest
+    if key.startswith(("http://", "https://")):
+        cut = max(key.rfind("/"), key.rfind("#")) + 1
+        if cut > key.index("//") + 2 and cut < len(key):
+            return "{" + key[:cut] + "}" + key[cut:]
     return key
 
 
