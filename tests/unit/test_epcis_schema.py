@@ -108,3 +108,13 @@ def test_input_that_is_not_a_json_object_is_refused_clearly(value: Any) -> None:
 def test_a_document_missing_its_header_fields_names_each() -> None:
     problems = _problems(validate_document, {"type": "EPCISDocument"})
     assert set(problems) == {"$.@context", "$.schemaVersion", "$.creationDate", "$.epcisBody"}
+
+
+def test_an_event_sent_alone_must_carry_its_context() -> None:
+    doc = _load("Example_9.6.1-ObjectEvent.jsonld")
+    event = doc["epcisBody"]["eventList"][0]
+    validate_event(event)
+    assert _problems(lambda e: validate_event(e, standalone=True), event) == {
+        "$.@context": "missing (required)"
+    }
+    validate_event({**event, "@context": doc["@context"]}, standalone=True)

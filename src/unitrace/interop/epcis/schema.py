@@ -99,12 +99,16 @@ def validate_query_document(doc: Any) -> None:
     _validate(doc, "$", "EPCISQueryDocument", "epcisQueryDocument")
 
 
-def validate_event(event: Any, path: str = "$") -> None:
-    """One EPCIS event; the JSON paths of its problems start with `path`."""
-    _validate(event, path, None, "EPCIS-Document-Event")
+def validate_event(event: Any, path: str = "$", *, standalone: bool = False) -> None:
+    """One EPCIS event; the JSON paths of its problems start with `path`. `standalone`: an
+    event sent on its own (`POST /events`), which must carry its `@context` as the schema says
+    of a bare event."""
+    _validate(event, path, None, "EPCIS-Document-Event", standalone)
 
 
-def _validate(value: Any, path: str, kind: str | None, definition: str) -> None:
+def _validate(
+    value: Any, path: str, kind: str | None, definition: str, standalone: bool = False
+) -> None:
     what = kind or "EPCIS event"
     if not isinstance(value, dict):
         raise ValidationError(
@@ -115,6 +119,8 @@ def _validate(value: Any, path: str, kind: str | None, definition: str) -> None:
             f"not an {kind}", [FieldError(f"{path}.type", f"must be {kind!r}", value.get("type"))]
         )
     errors: list[FieldError] = []
+    if standalone and "@context" not in value:
+        errors.append(FieldError(json_path(path, ["@context"]), "missing (required)"))
     seen: set[tuple[str, str]] = set()
     found = sorted(_validator(definition).iter_errors(value), key=_position)
     for error in found[:_MAX_ERRORS]:
