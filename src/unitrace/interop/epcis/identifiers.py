@@ -243,7 +243,9 @@ def _normalised(uri: str) -> str | None:
 
 def normalised(uri: str) -> str | None:
     """The canonical Digital Link of a GS1 identifier, or None when `uri` is not one."""
-    return _normalised(uri) if isinstance(uri, str) else None
+    if not isinstance(uri, str) or len(uri) > 300:  # no GS1 identifier is that long
+        return None
+    return _normalised(uri)
 
 
 def canonical(uri: str) -> str:
