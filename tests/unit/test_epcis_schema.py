@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,9 @@ def test_an_event_sent_alone_must_carry_its_context() -> None:
         "$.@context": "missing (required)"
     }
     validate_event({**event, "@context": doc["@context"]}, standalone=True)
+
+
+@pytest.mark.parametrize("name", ["EPCIS-JSON-Schema.json", "epcis-context.jsonld"])
+def test_the_vendored_gs1_files_are_unmodified_copies(name: str) -> None:
+    vendored = files("unitrace.interop.epcis").joinpath(name).read_bytes()
+    assert vendored == (EXAMPLES.parent / name).read_bytes()
