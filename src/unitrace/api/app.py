@@ -119,6 +119,9 @@ def create_app(
         verify_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    from unitrace.interop.epcis.routes import router as epcis_router
+
+    app.include_router(epcis_router)  # the EPCIS 2.0 REST binding at /epcis (issue 17)
     from pathlib import Path
 
     from fastapi.staticfiles import StaticFiles
