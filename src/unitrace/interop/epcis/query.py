@@ -209,8 +209,12 @@ def _after(column_time: Any, column_pk: Any, source: int, after: Any) -> Any:
     return or_(column_time > moment, and_(column_time == moment, column_pk > pk))
 
 
-def _unit_ids(conn: Connection, uris: Sequence[str]) -> list[int]:
-    return [found[0] for found in find_units(conn, list(uris)).values()]
+def _unit_ids(conn: Connection, actor: Actor, uris: Sequence[str]) -> list[int]:
+    """Our units the EPCs name; for a partner only those in its scope (another's unit is no
+    unit to it: it matches nothing)."""
+    ids = [found[0] for found in find_units(conn, list(uris)).values()]
+    hidden = outside(conn, actor, ids)
+    return [i for i in ids if i not in hidden]
 
 
 def _ledger_conditions(conn: Connection, actor: Actor, params: Params) -> list[Any] | None:
@@ -241,7 +245,7 @@ def _ledger_conditions(conn: Connection, actor: Actor, params: Params) -> list[A
         return None  # the ledger has no TransformationEvent
     for uris, roles in ((params.epcs, (0,)), (params.any_epcs, (0, 1, 2))):
         if uris:
-            ids = _unit_ids(conn, uris)
+            ids = _unit_ids(conn, actor, uris)
             if not ids:
                 return None
             named = select(event_units.c.event_id).where(
@@ -249,7 +253,7 @@ def _ledger_conditions(conn: Connection, actor: Actor, params: Params) -> list[A
             )
             conditions.append(events.c.id.in_(named))
     if params.parents:
-        ids = _unit_ids(conn, params.parents)
+        ids = _unit_ids(conn, actor, params.parents)
         if not ids:
             return None
         conditions.append(events.c.parent_unit_id.in_(ids))
