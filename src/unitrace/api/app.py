@@ -46,6 +46,7 @@ class UnitraceApp(FastAPI):
             self.state,
             limits or Limits.from_env(),
             api_prefix=API_PREFIX,
+            more_api_prefixes=("/epcis",),  # the EPCIS 2.0 REST binding (interop/epcis)
             openapi=self.openapi,
             page_problem=problem_page,
             public_prefixes=PUBLIC_PREFIXES,
