@@ -99,12 +99,22 @@ EPCIS_CAPTURERS = frozenset({"admin", "production", "warehouse"})  # epcis.captu
 
 def _epcis_document(role: str) -> dict[str, Any]:
     """An EPCISDocument of one event about nobody's units (kept as an EPCIS event only)."""
-    event = {"eventID": f"urn:example:epcis:{role}", "type": "ObjectEvent", "action": "OBSERVE",
-             "eventTime": "2026-11-24T10:00:00Z", "eventTimeZoneOffset": "+00:00",
-             "epcList": [f"urn:epc:id:sgtin:0614141.107346.{role}"], "bizStep": "inspecting"}
-    return {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-            "type": "EPCISDocument", "schemaVersion": "2.0",
-            "creationDate": "2026-11-24T10:00:00Z", "epcisBody": {"eventList": [event]}}
+    event = {
+        "eventID": f"urn:example:epcis:{role}",
+        "type": "ObjectEvent",
+        "action": "OBSERVE",
+        "eventTime": "2026-11-24T10:00:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": [f"urn:epc:id:sgtin:0614141.107346.{role}"],
+        "bizStep": "inspecting",
+    }
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-24T10:00:00Z",
+        "epcisBody": {"eventList": [event]},
+    }
 
 
 def _full(url: str) -> str:
