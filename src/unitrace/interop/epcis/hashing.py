@@ -148,29 +148,36 @@ def _standard_context() -> dict[str, Any]:
     return context
 
 
-def _scoped(active: dict[str, Any], definition: Any) -> dict[str, Any]:
+Layers: TypeAlias = "tuple[dict[str, Any], ...]"
+
+
+def _lookup(active: Layers, key: str) -> Any:
+    for layer in reversed(active):
+        if key in layer:
+            return layer[key]
+    return None
+
+
+def _scoped(active: Layers, definition: Any) -> Layers:
     scoped = definition.get("@context") if isinstance(definition, dict) else None
-    merged = dict(active)
-    for part in scoped if isinstance(scoped, list) else [scoped]:
-        if isinstance(part, dict):
-            merged.update(part)
-    return merged
+    parts = scoped if isinstance(scoped, list) else [scoped]
+    return active + tuple(p for p in parts if isinstance(p, dict))
 
 
-def _expand_term(value: str, active: dict[str, Any]) -> str:
-    term = active.get(value)
+def _expand_term(value: str, active: Layers) -> str:
+    term = _lookup(active, value)
     if isinstance(term, dict):
         term = term.get("@id")
     if isinstance(term, str):
         value = term
     prefix, colon, rest = value.partition(":")
-    namespace = active.get(prefix)
-    if colon and isinstance(namespace, str) and not rest.startswith("//"):
+    namespace = _lookup(active, prefix) if colon else None
+    if isinstance(namespace, str) and not rest.startswith("//"):
         return namespace + rest
     return value
 
 
-def _vocabulary_values(node: Any, active: dict[str, Any], out: set[str]) -> None:
+def _vocabulary_values(node: Any, active: Layers, out: set[str]) -> None:
     """The web-vocabulary IRIs that the `@vocab`-typed fields of `node` expand to (what the
     reference gathers by JSON-LD expansion)."""
     if isinstance(node, list):
@@ -180,23 +187,23 @@ def _vocabulary_values(node: Any, active: dict[str, Any], out: set[str]) -> None
     if not isinstance(node, dict):
         return
     for key, value in node.items():
-        definition = active.get(key)
-        inner = _scoped(active, definition)
+        definition = _lookup(active, key)
         if isinstance(definition, dict) and definition.get("@type") == "@vocab":
+            inner = _scoped(active, definition)
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, str):
                     iri = _expand_term(item, inner)
                     if iri.startswith(_VOCABULARIES):
                         out.add(iri)
         elif isinstance(value, dict | list):
-            _vocabulary_values(value, inner, out)
+            _vocabulary_values(value, _scoped(active, definition), out)
 
 
 def _expand_bare_words(event: dict[str, Any], prefixes: dict[str, str]) -> dict[str, Any]:
     """Every string equal to the last word of exactly one of the event's vocabulary IRIs
     (`departing` ~ `…/BizStep-departing`) replaced by that IRI, as the reference does."""
     iris: set[str] = set()
-    _vocabulary_values(event, {**_standard_context(), **prefixes}, iris)
+    _vocabulary_values(event, (_standard_context(), prefixes), iris)
     if not iris:
         return event
 

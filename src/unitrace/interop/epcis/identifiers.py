@@ -15,6 +15,7 @@ Values are percent-encoded as the reference does (`! ( ) * + , :`, and the URN e
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from unitrace.core.checkdigits import check_character
@@ -226,16 +227,19 @@ def _digital_link(uri: str) -> str | None:
     return CANONICAL_STEM + path
 
 
-def normalised(uri: str) -> str | None:
-    """The canonical Digital Link of a GS1 identifier, or None when `uri` is not one."""
-    if not isinstance(uri, str):
-        return None
+@lru_cache(maxsize=65536)
+def _normalised(uri: str) -> str | None:
     found = _URN.match(uri)
     if found is not None:
         return _epc(found.group(1), found.group(2), found.group(3))
     if uri.startswith(("http://", "https://")):
         return _digital_link(uri)
     return None
+
+
+def normalised(uri: str) -> str | None:
+    """The canonical Digital Link of a GS1 identifier, or None when `uri` is not one."""
+    return _normalised(uri) if isinstance(uri, str) else None
 
 
 def canonical(uri: str) -> str:

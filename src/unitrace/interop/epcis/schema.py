@@ -1,0 +1,196 @@
+"""EPCIS 2.0 JSON Schema validation (GS1's `EPCIS-JSON-Schema.json`, draft-07, loaded once).
+
+`validate_document(doc)` checks an EPCISDocument, `validate_query_document(doc)` an
+EPCISQueryDocument, `validate_event(event, path)` one event (as it stands in a document's
+eventList: its `@context` is not required). Each raises `ValidationError` with one `FieldError`
+per problem — all of them, not the first — whose `field` is the JSON path
+(`$.epcisBody.eventList[1].eventTime`) and whose message is a short English reason.
+
+The schema's `date-time` and `uri` formats are checked here (RFC 3339 with an offset; an
+absolute URI), since jsonschema checks them only with optional packages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+from jsonschema import Draft7Validator, FormatChecker
+from jsonschema.exceptions import ValidationError as SchemaError
+
+from unitrace.core.errors import FieldError, ValidationError
+
+__all__ = ["validate_document", "validate_event", "validate_query_document"]
+
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$")
+_MAX_ERRORS = 1000
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if _DATE_TIME.match(value) is None:
+        return False
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_uri(value: object) -> bool:
+    return not isinstance(value, str) or _URI.match(value) is not None
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    text = files("unitrace.interop.epcis").joinpath("EPCIS-JSON-Schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _checker() -> FormatChecker:
+    checker = FormatChecker(formats=())
+    checker.checks("date-time")(_is_date_time)
+    checker.checks("uri")(_is_uri)
+    return checker
+
+
+@lru_cache(maxsize=4)
+def _validator(definition: str | None) -> Draft7Validator:
+    schema = _schema()
+    if definition is not None:
+        schema = {**schema, "allOf": [{"$ref": f"#/definitions/{definition}"}]}
+    return Draft7Validator(schema, format_checker=_checker())
+
+
+def validate_document(doc: Any) -> None:
+    """An EPCISDocument (capture); refused with every problem named by its JSON path."""
+    _validate(doc, "$", "EPCISDocument", "epcisDocument")
+
+
+def validate_query_document(doc: Any) -> None:
+    """An EPCISQueryDocument (what a query answers)."""
+    _validate(doc, "$", "EPCISQueryDocument", "epcisQueryDocument")
+
+
+def validate_event(event: Any, path: str = "$") -> None:
+    """One EPCIS event; the JSON paths of its problems start with `path`."""
+    _validate(event, path, None, "EPCIS-Document-Event")
+
+
+def _validate(value: Any, path: str, kind: str | None, definition: str) -> None:
+    what = kind or "EPCIS event"
+    if not isinstance(value, dict):
+        raise ValidationError(
+            f"an {what} is a JSON object", [FieldError(path, "must be a JSON object")]
+        )
+    if kind is not None and value.get("type") != kind:
+        raise ValidationError(
+            f"not an {kind}", [FieldError(f"{path}.type", f"must be {kind!r}", value.get("type"))]
+        )
+    errors: list[FieldError] = []
+    seen: set[tuple[str, str]] = set()
+    found = sorted(_validator(definition).iter_errors(value), key=_position)
+    for error in found[:_MAX_ERRORS]:
+        for field_error in _field_errors(error, path):
+            key = (field_error.field, field_error.message)
+            if key not in seen:
+                seen.add(key)
+                errors.append(field_error)
+    if errors:
+        count = "1 problem" if len(errors) == 1 else f"{len(errors)} problems"
+        raise ValidationError(f"not a valid {what}: {count}", errors)
+
+
+def _position(error: SchemaError) -> tuple[tuple[int, int | str], ...]:
+    return tuple((0, p) if isinstance(p, int) else (1, str(p)) for p in error.absolute_path)
+
+
+def json_path(base: str, parts: Any) -> str:
+    """`$` + `.name` / `['odd name']` / `[3]` for each part."""
+    out = base
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_@$][\w@$-]*(:[\w.-]+)?", str(part)):
+            out += f".{part}"
+        else:
+            out += "[" + json.dumps(str(part)) + "]"
+    return out
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _deepest(error: SchemaError) -> SchemaError:
+    """Of the alternatives an anyOf/oneOf tried, the one that got furthest into the value, when
+    every alternative failed deeper in it and all at one place (else the anyOf/oneOf itself)."""
+    if not error.context:
+        return error
+    if any(len(e.absolute_path) <= len(error.absolute_path) for e in error.context):
+        return error
+    if len({tuple(e.absolute_path) for e in error.context}) != 1:
+        return error
+    return _deepest(min(error.context, key=lambda e: len(list(e.context or []))))
+
+
+def _field_errors(error: SchemaError, base: str) -> list[FieldError]:
+    error = _deepest(error)
+    where = list(error.absolute_path)
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    if kind == "required" and isinstance(value, dict):
+        missing = [p for p in expected if p not in value]
+        return [FieldError(json_path(base, [*where, p]), "missing (required)") for p in missing]
+    if "propertyNames" in error.schema_path and isinstance(value, str):
+        reason = "not a field of this object (an extension needs a namespace prefix)"
+        return [FieldError(json_path(base, [*where, value]), reason)]
+    message: str
+    shown: Any = value if not isinstance(value, dict | list) else None
+    if kind == "additionalProperties":
+        message = "has fields that are not allowed here"
+    elif kind == "type":
+        message = "must be " + " or ".join(f"a JSON {n}" for n in _listed(expected))
+    elif kind in ("enum", "const"):
+        allowed = expected if kind == "enum" else [expected]
+        message = "must be one of " + _shown(allowed, 100)
+    elif kind == "format":
+        message = {
+            "date-time": "not a date and time with offset (RFC 3339)",
+            "uri": "not a URI",
+        }.get(expected, f"not a valid {expected}")
+    elif kind == "pattern":
+        message = "not in the form this field requires"
+    elif kind in ("minItems", "maxItems"):
+        message = f"needs {'at least' if kind == 'minItems' else 'at most'} {expected} items"
+    elif kind in ("minLength", "maxLength"):
+        bound = "at least" if kind == "minLength" else "at most"
+        message = f"must have {bound} {expected} characters"
+    elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        message = f"out of range ({kind} {expected})"
+    elif kind in ("anyOf", "oneOf") and any(e.validator == "type" for e in error.context):
+        typed = [e for e in error.context if e.validator == "type"]
+        names = [n for e in typed for n in _listed(e.validator_value)]
+        message = "must be " + " or ".join(f"a JSON {n}" for n in dict.fromkeys(names))
+    elif kind in ("anyOf", "oneOf") and any(e.validator == "required" for e in error.context):
+        needed = [e for e in error.context if e.validator == "required"]
+        names = [n for e in needed for n in _listed(e.validator_value)]
+        message = "needs one of " + ", ".join(dict.fromkeys(names))
+    elif kind in ("anyOf", "oneOf"):
+        message = "does not match any allowed form of this field"
+    elif kind == "not":
+        message = "not allowed here"
+    else:
+        message = error.message if len(error.message) <= 120 else error.message[:119] + "…"
+    return [FieldError(json_path(base, where), message, shown)]
+
+
+def _listed(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
