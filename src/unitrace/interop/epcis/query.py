@@ -320,19 +320,26 @@ def _shown(seen: Seen, pk: int) -> bool:
     return seen is None or pk in seen
 
 
+def ledger_select(conditions: Sequence[Any], after: Any) -> Any:
+    """One batch of the ledger's side, after a position (the statement, for EXPLAIN too)."""
+    where = list(conditions)
+    bound = _after(events.c.record_time, events.c.id, LEDGER, after)
+    if bound is not None:
+        where.append(bound)
+    return select(events).where(*where).order_by(events.c.record_time, events.c.id).limit(_BATCH)
+
+
+def ledger_conditions(conn: Connection, actor: Actor, params: Params) -> list[Any] | None:
+    return _ledger_conditions(conn, actor, params)
+
+
 def _ledger_rows(conn: Connection, actor: Actor, params: Params) -> Iterator[tuple[Any, ...]]:
     conditions = _ledger_conditions(conn, actor, params)
     if conditions is None:
         return
     after = params.after
     while True:
-        where = list(conditions)
-        bound = _after(events.c.record_time, events.c.id, LEDGER, after)
-        if bound is not None:
-            where.append(bound)
-        rows = conn.execute(
-            select(events).where(*where).order_by(events.c.record_time, events.c.id).limit(_BATCH)
-        ).all()
+        rows = conn.execute(ledger_select(conditions, after)).all()
         if not rows:
             return
         seen = _visible(conn, actor, [r.id for r in rows])
@@ -353,11 +360,12 @@ def _ledger_rows(conn: Connection, actor: Actor, params: Params) -> Iterator[tup
 
 
 def _indexed(kinds: Sequence[str], values: Sequence[str]) -> Any:
-    return exists().where(
-        epcis_index.c.event_pk == epcis_events.c.id,
-        epcis_index.c.kind.in_(kinds),
-        epcis_index.c.value.in_(values),
+    """The events whose index names one of `values` as one of `kinds`: found through the
+    index's key (kind, value), not by walking the events."""
+    named = select(epcis_index.c.event_pk).where(
+        epcis_index.c.kind.in_(kinds), epcis_index.c.value.in_(values)
     )
+    return epcis_events.c.id.in_(named)
 
 
 def _repository_conditions(params: Params) -> list[Any]:
@@ -397,23 +405,32 @@ def _repository_conditions(params: Params) -> list[Any]:
     return conditions
 
 
+def repository_select(conditions: Sequence[Any], after: Any) -> Any:
+    """One batch of the repository's side, after a position (the statement, for EXPLAIN)."""
+    where = list(conditions)
+    bound = _after(epcis_events.c.record_time, epcis_events.c.id, REPOSITORY, after)
+    if bound is not None:
+        where.append(bound)
+    return (
+        select(epcis_events, epcis_captures.c.context)
+        .join(epcis_captures, epcis_captures.c.id == epcis_events.c.capture_id)
+        .where(*where)
+        .order_by(epcis_events.c.record_time, epcis_events.c.id)
+        .limit(_BATCH)
+    )
+
+
+def repository_conditions(params: Params) -> list[Any]:
+    return _repository_conditions(params)
+
+
 def _repository_rows(conn: Connection, actor: Actor, params: Params) -> Iterator[tuple[Any, ...]]:
     if actor.is_partner:  # no captured event of others; theirs come from the ledger's side
         return
     conditions = _repository_conditions(params)
     after = params.after
     while True:
-        where = list(conditions)
-        bound = _after(epcis_events.c.record_time, epcis_events.c.id, REPOSITORY, after)
-        if bound is not None:
-            where.append(bound)
-        rows = conn.execute(
-            select(epcis_events, epcis_captures.c.context)
-            .join(epcis_captures, epcis_captures.c.id == epcis_events.c.capture_id)
-            .where(*where)
-            .order_by(epcis_events.c.record_time, epcis_events.c.id)
-            .limit(_BATCH)
-        ).all()
+        rows = conn.execute(repository_select(conditions, after)).all()
         if not rows:
             return
         for row in rows:
