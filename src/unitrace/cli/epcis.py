@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from unitrace.access.principal import SYSTEM
-from unitrace.cli.common import console, database, handle_errors
+from unitrace.cli.common import database, handle_errors
 from unitrace.core.errors import invalid
 from unitrace.interop.epcis import capture, query
 
@@ -80,13 +80,7 @@ def events_command(
         print(json.dumps(answer["document"], ensure_ascii=False, indent=2))
     else:
         for event in found:
-            console.print(
-                event.get("eventTime", ""),
-                event.get("type", ""),
-                event.get("action", ""),
-                event.get("bizStep", ""),
-                event.get("eventID", ""),
-                highlight=False,
-            )
+            fields = ("eventTime", "type", "action", "bizStep", "eventID")
+            print("\t".join(str(event.get(name, "")) for name in fields))  # one line, unwrapped
     if answer["next_page_token"]:
         typer.echo(f"next page: --token {answer['next_page_token']}", err=True)
