@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from unitrace.core.errors import ValidationError
 from unitrace.interop.epcis.hashing import event_hash_id, prehash
 
 SHARED = Path(__file__).parents[2].parent / "shared" / "testdata" / "epcis"
@@ -136,6 +137,9 @@ def test_extension_prefixes_come_from_the_document_context() -> None:
     assert text.endswith("{https://ns.example.com/x/}temp{https://ns.example.com/x/}value=26")
     own = {**event, "@context": [{"ex": "https://ns.example.com/x/"}]}
     assert prehash(own) == text
+    iri = "https://ns.example.com/x/"
+    written_out = {**EPC_EVENT, f"{iri}temp": {f"{iri}value": "26.0"}}
+    assert prehash(written_out) == text
 
 
 def test_sensor_elements_ilmd_and_every_event_type_are_hashed() -> None:
@@ -181,3 +185,36 @@ def test_sensor_elements_ilmd_and_every_event_type_are_hashed() -> None:
 def test_a_json_value_that_is_not_an_object_is_refused() -> None:
     with pytest.raises(TypeError):
         prehash(["not", "an", "event"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        [],
+        {},
+        [[1]],
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59.9999+00:00",
+        "1e400",
+        "nan",
+        "urn:epc:id:sgtin:1234567.123456.%",
+        "https://a.example/01/0950600013435/21/%E4%BD%A0",
+    ],
+)
+def test_odd_values_anywhere_give_a_hash_not_an_error(value: Any) -> None:
+    for field in ("eventTime", "bizStep", "epcList", "readPoint", "ex:field"):
+        event = {**EPC_EVENT, field: value}
+        assert event_hash_id(event).startswith("ni:///sha-256;")
+    assert prehash({**EPC_EVENT, "eventTime": "9999-12-31T23:59:59.9999+00:00"}).startswith(
+        "eventType=ObjectEventeventTime=9999-12-31T23:59:59.9999+00:00"
+    )
+
+
+def test_an_event_nested_too_deeply_is_refused_as_invalid_input() -> None:
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = {"ex:a": deep}
+    with pytest.raises(ValidationError):
+        prehash({**EPC_EVENT, "ex:deep": deep})

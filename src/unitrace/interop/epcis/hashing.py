@@ -25,7 +25,8 @@ builds it, so hash IDs agree with other EPCIS systems:
 Where the reference is accidental, this one is deliberate (see docs/epcis-hash.md): bare words
 are expanded per event (not from the whole document), JSON `true`/`false` are written as the
 XML binding writes them, `null` counts as absent, the key order inside a business transaction,
-source or destination does not matter (type first), and a type-less one is hashed, not skipped.
+source or destination does not matter (type first), a type-less one is hashed, not skipped,
+and an extension key written as a full IRI hashes as its prefixed form does.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any, TypeAlias
 
+from unitrace.core.errors import FieldError, ValidationError
 from unitrace.interop.epcis.identifiers import normalised
 
 __all__ = ["event_hash_id", "prehash"]
@@ -120,12 +122,17 @@ def prehash(event: dict[str, Any], context: Any = None) -> str:
     """The canonical pre-hash string of one event; `context` is the document's `@context`."""
     if not isinstance(event, dict):
         raise TypeError("an EPCIS event is a JSON object")
-    prefixes = _prefixes(context)
-    prefixes.update(_prefixes(event.get("@context")))
-    event = _expand_bare_words(event, prefixes)
-    children = _correct(_tree("", event, prefixes))[2]
-    ordered = _in_order(children, _ORDER)
-    rest = _generic([c for c in children if c[0] not in _NOT_HASHED])
+    try:
+        prefixes = _prefixes(context)
+        prefixes.update(_prefixes(event.get("@context")))
+        event = _expand_bare_words(event, prefixes)
+        children = _correct(_tree("", event, prefixes))[2]
+        ordered = _in_order(children, _ORDER)
+        rest = _generic([c for c in children if c[0] not in _NOT_HASHED])
+    except RecursionError:
+        raise ValidationError(
+            "the event is nested too deeply", [FieldError("event", "nested too deeply")]
+        ) from None
     return f"eventType={_text(event.get('type'))}{ordered}{rest}"
 
 
@@ -233,9 +240,15 @@ def _text(value: Any) -> str:
 
 
 def _name(key: str, prefixes: dict[str, str]) -> str:
+    """`ex:field` → `{namespace}field`; a key written as a full IRI
+    (`https://ns.example.com/epcis/field`) the same way, split after its last `/` or `#`."""
     prefix, colon, rest = key.partition(":")
     if colon and prefix in prefixes:
         return "{" + prefixes[prefix] + "}" + rest
+    if key.startswith(("http://", "https://")):
+        cut = max(key.rfind("/"), key.rfind("#")) + 1
+        if cut > key.index("//") + 2 and cut < len(key):
+            return "{" + key[:cut] + "}" + key[cut:]
     return key
 
 
@@ -373,8 +386,11 @@ def _time(text: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     micro = moment.microsecond
-    moment = moment.replace(microsecond=0) + timedelta(microseconds=round(micro, -3))
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.replace(microsecond=0) + timedelta(microseconds=round(micro, -3))
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed out of range: kept as written
+        return text
     return (
         f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
         f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"

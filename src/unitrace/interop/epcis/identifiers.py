@@ -26,7 +26,10 @@ __all__ = ["canonical", "sgtin_parts", "to_urn"]
 CANONICAL_STEM = "https://id.gs1.org"
 
 # the characters a GS1 AI 82 value may carry, as an EPC URN writes them (TDS §7: %XX escapes)
-_C = r"(?:%[0-9A-Fa-f]{2}|[!')(*+,.0-9:;=A-Za-z_-])"
+_C = (
+    r"(?:%2[125-9A-Fa-f]|%3[0-9A-Fa-f]|%4[1-9A-Fa-f]|%5[0-9AaFf]|%6[1-9A-Fa-f]|%7[0-9Aa]"
+    r"|[!')(*+,.0-9:;=A-Za-z_-])"
+)
 
 
 def _enc(value: str) -> str:
@@ -177,7 +180,8 @@ _KEYS = (
     "8003",
     "8004",
 )
-_V = r"(?:%[0-9A-F]{2}|[-'.0-9;=A-Z_a-z])"
+# a canonical value: AI 82 characters, those outside `- . _ ' ; =` and alphanumerics %-encoded
+_V = r"(?:%2[125-9A-CF]|%3[ACEF]|[-'.0-9;=A-Z_a-z])"
 _VALID = {
     "00": r"\d{18}",
     "01": rf"\d{{14}}(?:/21/{_V}{{1,20}}|/10/{_V}{{1,20}}|/235/{_V}{{1,28}})?",
