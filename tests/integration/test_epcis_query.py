@@ -70,6 +70,7 @@ def test_a_ledger_event_comes_back_as_epcis_with_its_hash_id(api: Api, db: Datab
     )  # fmt: skip
     assert event["epcList"] == [f"urn:epc:id:sgtin:9506000.013435.{serials[0]}"]
     schema.validate_event(event)
+    schema.validate_query_document(get(api).json())  # the whole answer is valid EPCIS 2.0
     one = events_of(get(api, "/epcis/events/SHIP-1"))
     assert one == [event]
 

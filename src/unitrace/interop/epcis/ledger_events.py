@@ -297,11 +297,14 @@ def to_ledger(conn: Connection, event: dict[str, Any], hash_id: str, path: str) 
     except PydanticValidationError as error:
         raise ValidationError(
             f"{path}: the event cannot be a ledger event",
-            [
-                FieldError(path, f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
-                for e in error.errors()
-            ],
+            [FieldError(path, _pydantic_text(e)) for e in error.errors()],
         ) from None
+
+
+def _pydantic_text(error: Any) -> str:
+    where = ".".join(map(str, error["loc"]))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
 
 
 # --- ledger → EPCIS ------------------------------------------------------------------------

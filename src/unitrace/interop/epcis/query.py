@@ -158,7 +158,8 @@ def parse(query: Mapping[str, Sequence[str]], epc: str | None = None) -> Params:
             problems.extend(error.errors)
     for kind in params.event_types:
         if kind not in _EVENT_TYPES:
-            problems.append(FieldError("eventType", f"one of {', '.join(_EVENT_TYPES)}", kind))
+            kinds = ", ".join(_EVENT_TYPES)
+            problems.append(FieldError("eventType", f"one of {kinds}", kind))
     for action in params.actions:
         if action not in _ACTIONS:
             problems.append(FieldError("EQ_action", "ADD, OBSERVE or DELETE", action))
