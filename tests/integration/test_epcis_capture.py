@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.clients import Api, assert_problem
-from tests.factories import make_product, make_units
+from tests.factories import make_location, make_product, make_units
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.db.engine import Database
@@ -214,3 +214,46 @@ def test_the_answers_are_valid_epcis(api: Api, db: Database) -> None:
     post_capture(api, load("Example_9.6.3-AggregationEvent.jsonld"))
     for event in all_events(api):
         schema.validate_event(event)
+
+
+def test_a_location_whose_code_is_the_gln_takes_a_receiving(api: Api, db: Database) -> None:
+    serials = _ours(db, 1)
+    make_location(db, "0614141000005")  # our warehouse's code is its GLN
+    epc = f"urn:epc:id:sgtin:9506000.013435.{serials[0]}"
+    event = _object_event([epc], "receiving", "sellable_not_accessible")
+    event["bizLocation"] = {"id": "urn:epc:id:sgln:0614141.00000.0"}
+    job = post_capture(api, _document(event)).json()
+    assert job["ledger_events"] == 1, job
+    unit = api.get(f"/units/{serials[0]}").json()
+    assert (unit["status"], unit["location"]) == ("in_stock", "0614141000005"), unit
+
+
+def test_a_receiving_at_a_place_not_ours_stays_an_epcis_event(api: Api, db: Database) -> None:
+    serials = _ours(db, 1)
+    epc = f"urn:epc:id:sgtin:9506000.013435.{serials[0]}"
+    event = _object_event([epc], "receiving", "sellable_not_accessible")
+    event["bizLocation"] = {"id": "urn:epc:id:sgln:0614141.00000.0"}
+    job = post_capture(api, _document(event)).json()
+    assert (job["captured"], job["ledger_events"]) == (1, 0), job
+    assert "bizLocation" in job["epcis_only"][0]["message"]
+    assert api.get(f"/units/{serials[0]}").json()["status"] == "commissioned"
+
+
+def test_an_aggregation_of_our_units_assembles_them_and_comes_back(api: Api, db: Database) -> None:
+    parent, child = _ours(db, 2)
+    urn = "urn:epc:id:sgtin:9506000.013435."
+    event = {
+        "type": "AggregationEvent",
+        "eventTime": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+        "eventTimeZoneOffset": "+00:00",
+        "parentID": urn + parent,
+        "childEPCs": [urn + child],
+        "action": "ADD",
+        "bizStep": "assembling",
+        "disposition": "in_progress",
+    }
+    job = post_capture(api, _document(event)).json()
+    assert job["ledger_events"] == 1, job
+    assert api.get(f"/units/{child}").json()["status"] == "installed"
+    back = all_events(api, MATCH_parentID=urn + parent)
+    assert [(e["parentID"], e["childEPCs"]) for e in back] == [(urn + parent, [urn + child])]
