@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,24 @@ def test_an_event_nested_too_deeply_is_refused_as_invalid_input() -> None:
         deep = {"ex:a": deep}
     with pytest.raises(ValidationError):
         prehash({**EPC_EVENT, "ex:deep": deep})
+
+
+def _shuffled(value: Any, rng: random.Random) -> Any:
+    if isinstance(value, dict):
+        items = list(value.items())
+        rng.shuffle(items)
+        return {k: _shuffled(v, rng) for k, v in items}
+    if isinstance(value, list):
+        return [_shuffled(v, rng) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (SHARED / "examples").glob("*.jsonld")))
+def test_every_example_event_hashes_the_same_with_its_keys_in_any_order(name: str) -> None:
+    doc = json.loads((SHARED / "examples" / name).read_text("utf-8"))
+    body = doc["epcisBody"]
+    events = body.get("eventList") or body["queryResults"]["resultsBody"]["eventList"]
+    rng = random.Random(name)
+    hashes = [event_hash_id(e, doc["@context"]) for e in events]
+    assert hashes == [event_hash_id(_shuffled(e, rng), doc["@context"]) for e in events]
+    assert len(set(hashes)) == len(hashes)

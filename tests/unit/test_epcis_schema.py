@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,19 @@ def test_input_that_is_not_a_json_object_is_refused_clearly(value: Any) -> None:
 def test_a_document_missing_its_header_fields_names_each() -> None:
     problems = _problems(validate_document, {"type": "EPCISDocument"})
     assert set(problems) == {"$.@context", "$.schemaVersion", "$.creationDate", "$.epcisBody"}
+
+
+def test_an_event_sent_alone_must_carry_its_context() -> None:
+    doc = _load("Example_9.6.1-ObjectEvent.jsonld")
+    event = doc["epcisBody"]["eventList"][0]
+    validate_event(event)
+    assert _problems(lambda e: validate_event(e, standalone=True), event) == {
+        "$.@context": "missing (required)"
+    }
+    validate_event({**event, "@context": doc["@context"]}, standalone=True)
+
+
+@pytest.mark.parametrize("name", ["EPCIS-JSON-Schema.json", "epcis-context.jsonld"])
+def test_the_vendored_gs1_files_are_unmodified_copies(name: str) -> None:
+    vendored = files("unitrace.interop.epcis").joinpath(name).read_bytes()
+    assert vendored == (EXAMPLES.parent / name).read_bytes()

@@ -231,7 +231,7 @@ def _digital_link(uri: str) -> str | None:
     return CANONICAL_STEM + path
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _normalised(uri: str) -> str | None:
     found = _URN.match(uri)
     if found is not None:
@@ -243,7 +243,9 @@ def _normalised(uri: str) -> str | None:
 
 def normalised(uri: str) -> str | None:
     """The canonical Digital Link of a GS1 identifier, or None when `uri` is not one."""
-    return _normalised(uri) if isinstance(uri, str) else None
+    if not isinstance(uri, str) or len(uri) > 2048:  # no GS1 identifier is that long
+        return None
+    return _normalised(uri)
 
 
 def canonical(uri: str) -> str:

@@ -99,22 +99,27 @@ def validate_query_document(doc: Any) -> None:
     _validate(doc, "$", "EPCISQueryDocument", "epcisQueryDocument")
 
 
-def validate_event(event: Any, path: str = "$") -> None:
-    """One EPCIS event; the JSON paths of its problems start with `path`."""
-    _validate(event, path, None, "EPCIS-Document-Event")
+def validate_event(event: Any, path: str = "$", *, standalone: bool = False) -> None:
+    """One EPCIS event; the JSON paths of its problems start with `path`. `standalone`: an
+    event sent on its own (`POST /events`), which must carry its `@context` as the schema says
+    of a bare event."""
+    _validate(event, path, None, "EPCIS-Document-Event", standalone)
 
 
-def _validate(value: Any, path: str, kind: str | None, definition: str) -> None:
+def _validate(
+    value: Any, path: str, kind: str | None, definition: str, standalone: bool = False
+) -> None:
     what = kind or "EPCIS event"
     if not isinstance(value, dict):
+        raise ValidationError("not a JSON object", [FieldError(path, "must be a JSON object")])
+    given = value.get("type")
+    if kind is not None and given != kind:
         raise ValidationError(
-            f"an {what} is a JSON object", [FieldError(path, "must be a JSON object")]
-        )
-    if kind is not None and value.get("type") != kind:
-        raise ValidationError(
-            f"not an {kind}", [FieldError(f"{path}.type", f"must be {kind!r}", value.get("type"))]
+            f"not an {kind}", [FieldError(f"{path}.type", f"must be {kind!r}", given)]
         )
     errors: list[FieldError] = []
+    if standalone and "@context" not in value:
+        errors.append(FieldError(json_path(path, ["@context"]), "missing (required)"))
     seen: set[tuple[str, str]] = set()
     found = sorted(_validator(definition).iter_errors(value), key=_position)
     for error in found[:_MAX_ERRORS]:
@@ -123,9 +128,11 @@ def _validate(value: Any, path: str, kind: str | None, definition: str) -> None:
             if key not in seen:
                 seen.add(key)
                 errors.append(field_error)
+    if len(errors) == 1:
+        raise ValidationError(f"not a valid {what}: 1 problem", errors)
     if errors:
-        count = "1 problem" if len(errors) == 1 else f"{len(errors)} problems"
-        raise ValidationError(f"not a valid {what}: {count}", errors)
+        count = len(errors)
+        raise ValidationError(f"not a valid {what}: {count} problems", errors)
 
 
 def _position(error: SchemaError) -> tuple[tuple[int, int | str], ...]:
@@ -174,44 +181,49 @@ def _field_errors(error: SchemaError, base: str) -> list[FieldError]:
         return [FieldError(json_path(base, [*where, value]), reason)]
     message: str
     shown: Any = value if not isinstance(value, dict | list) else None
+    context = list(error.context or [])
+    typed = [n for e in context if e.validator == "type" for n in _listed(e.validator_value)]
+    needed = [e for e in context if e.validator == "required"]
     if kind == "additionalProperties":
         message = "has fields that are not allowed here"
-    elif kind == "type":
-        message = "must be " + " or ".join(f"a JSON {n}" for n in _listed(expected))
+    elif kind == "type" or (kind in ("anyOf", "oneOf") and typed):
+        types = " or ".join(dict.fromkeys(_listed(expected) if kind == "type" else typed))
+        message = f"must be a JSON {types}"
     elif kind in ("enum", "const"):
-        allowed = expected if kind == "enum" else [expected]
-        message = "must be one of " + _shown(allowed, 100)
+        allowed = _shown(expected if kind == "enum" else [expected], 100)
+        message = f"must be one of {allowed}"
+    elif kind == "format" and expected == "date-time":
+        message = "not a date and time with offset (RFC 3339)"
+    elif kind == "format" and expected == "uri":
+        message = "not a URI"
     elif kind == "format":
-        message = {
-            "date-time": "not a date and time with offset (RFC 3339)",
-            "uri": "not a URI",
-        }.get(expected, f"not a valid {expected}")
+        message = f"not a valid {expected}"
     elif kind == "pattern":
         message = "not in the form this field requires"
-    elif kind in ("minItems", "maxItems"):
-        message = f"needs {'at least' if kind == 'minItems' else 'at most'} {expected} items"
-    elif kind in ("minLength", "maxLength"):
-        bound = "at least" if kind == "minLength" else "at most"
-        message = f"must have {bound} {expected} characters"
+    elif kind == "minItems":
+        message = f"needs at least {expected} items"
+    elif kind == "maxItems":
+        message = f"needs at most {expected} items"
+    elif kind == "minLength":
+        message = f"must have at least {expected} characters"
+    elif kind == "maxLength":
+        message = f"must have at most {expected} characters"
     elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         message = f"out of range ({kind} {expected})"
-    elif kind in ("anyOf", "oneOf") and any(e.validator == "type" for e in error.context):
-        typed = [e for e in error.context if e.validator == "type"]
-        names = [n for e in typed for n in _listed(e.validator_value)]
-        message = "must be " + " or ".join(f"a JSON {n}" for n in dict.fromkeys(names))
-    elif kind in ("anyOf", "oneOf") and any(e.validator == "required" for e in error.context):
-        needed = [e for e in error.context if e.validator == "required"]
+    elif kind in ("anyOf", "oneOf") and needed:
         names = list(dict.fromkeys(n for e in needed for n in _listed(e.validator_value)))
-        if len(needed) < len(error.context):
-            message = f"needs {' or '.join(names)}, or another allowed form of this object"
+        if len(needed) < len(context):
+            fields = " or ".join(names)
+            message = f"needs {fields}, or another allowed form of this object"
         else:
-            message = "needs one of " + ", ".join(names)
+            fields = ", ".join(names)
+            message = f"needs one of {fields}"
     elif kind in ("anyOf", "oneOf"):
         message = "does not match any allowed form of this field"
     elif kind == "not":
         message = "not allowed here"
     else:
-        message = error.message if len(error.message) <= 120 else error.message[:119] + "…"
+        message = f"does not meet the schema rule {kind}"
     return [FieldError(json_path(base, where), message, shown)]
 
 
