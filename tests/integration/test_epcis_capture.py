@@ -257,3 +257,23 @@ def test_an_aggregation_of_our_units_assembles_them_and_comes_back(api: Api, db:
     assert api.get(f"/units/{child}").json()["status"] == "installed"
     back = all_events(api, MATCH_parentID=urn + parent)
     assert [(e["parentID"], e["childEPCs"]) for e in back] == [(urn + parent, [urn + child])]
+
+
+def test_a_document_over_the_body_limit_is_refused_unread(db: Database) -> None:
+    from fastapi.testclient import TestClient
+
+    from unitrace.api.app import create_app
+    from unitrace.config import Limits
+
+    access.create_user(db, SYSTEM, "cap", "correct horse battery", "admin")
+    token = access.create_token(db, SYSTEM, "cap", "tests")["token"]
+    document = json.dumps(load("Example_9.6.1-ObjectEvent.jsonld"))
+    app = create_app(db, Limits(max_body_bytes=len(document) - 1))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        headers = {"Authorization": f"Bearer {token}", **LD}
+        answer = client.post("/epcis/capture", content=document, headers=headers)
+        assert_problem(answer, 413)
+        missing = client.post("/epcis/capture", content=document, headers=LD)
+        assert_problem(missing, 401)  # the token is asked for before the body is read
+        listed = client.get("/epcis/events", headers=headers)
+        assert listed.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
