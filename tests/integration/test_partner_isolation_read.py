@@ -131,6 +131,12 @@ API_CASES: dict[str, list[str]] = {
     "/cases/{number}": ["/cases/{}"],
     "/cases/{number}/attachments/{attachment_id}": ["/cases/{}/attachments/1"],
     "/service-codes": [],
+    # EPCIS 2.0 (issue 17, at /epcis): a partner sees its own units' events; lists differ only
+    # by their creationDate, so they are checked for B's names (not compared)
+    "/epcis/events": [],
+    "/epcis/events/{event_id}": ["/epcis/events/{}"],
+    "/epcis/epcs/{epc}/events": [],
+    "/epcis/capture/{capture_id}": [],
 }  # fmt: skip
 
 # Every page (GET) → the requests that name something, as above.
@@ -370,6 +376,11 @@ def _plain(client: TestClient, url: str, **kwargs: Any) -> list[str]:
     return [f"{url}: {status}, shows {leaked}"] if leaked or status >= 500 else []
 
 
+def _full(path: str) -> str:
+    """An operation's URL: the API's under /api/v1, EPCIS's at its own root /epcis (issue 17)."""
+    return path if path.startswith("/epcis/") else API_PREFIX + path
+
+
 def api_get_operations(client: TestClient) -> set[str]:
     spec = client.get("/api/openapi.json").json()
     return {path.removeprefix(API_PREFIX) for path, item in spec["paths"].items() if "get" in item}
@@ -391,6 +402,7 @@ def page_routes(client: TestClient) -> set[str]:
         path for path, route in _routes(app.routes)
         if not isinstance(route, Mount) and "GET" in (route.methods or ())
         and not path.startswith(API_PREFIX + "/")
+        and not path.startswith("/epcis/")
     }  # fmt: skip
 
 
@@ -410,9 +422,9 @@ def test_api_answers_for_bs_things_as_for_unknown_ones(world: World) -> None:
         cases = API_CASES.get(operation)
         assert cases is not None, f"no case for GET {operation}"
         if not cases:
-            wrong += _plain(client, API_PREFIX + operation, headers=bearer)
+            wrong += _plain(client, _full(operation), headers=bearer)
         for template in cases:
-            wrong += _compare(client, API_PREFIX + template, headers=bearer)
+            wrong += _compare(client, _full(template), headers=bearer)
     assert not wrong, "\n".join(wrong)
     # not vacuous: A's own things are there
     assert client.get(f"{API_PREFIX}/units/SN-A-1", headers=bearer).status_code == 200

@@ -63,6 +63,8 @@ FOLLOWED_ELSEWHERE = {
     "ledger/pipeline.py:message": "core/lifecycle.py field_problems: FUNCTIONS",
     "production/rules.py:u.id": "not a message: the value of the field error",
     "aftersales/claims.py:c.reason": "a claim check's reason: found where each `Check` is built",
+    "interop/epcis/capture.py:_NUMBERED.sub('', error.detail)": "a ledger refusal's detail (its"
+    " `event N: ` taken off), found where the ledger raises it",
 }
 FUNCTIONS = {("core/lifecycle.py", "field_problems")}  # messages in (field, message) pairs
 # variables whose text a message holds as a value (`{more}`): (module, function, variable)

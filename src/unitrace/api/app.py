@@ -46,6 +46,7 @@ class UnitraceApp(FastAPI):
             self.state,
             limits or Limits.from_env(),
             api_prefix=API_PREFIX,
+            more_api_prefixes=("/epcis",),  # the EPCIS 2.0 REST binding (interop/epcis)
             openapi=self.openapi,
             page_problem=problem_page,
             public_prefixes=PUBLIC_PREFIXES,
@@ -119,6 +120,9 @@ def create_app(
         verify_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    from unitrace.interop.epcis.routes import router as epcis_router
+
+    app.include_router(epcis_router)  # the EPCIS 2.0 REST binding at /epcis (issue 17)
     from pathlib import Path
 
     from fastapi.staticfiles import StaticFiles

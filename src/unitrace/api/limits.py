@@ -59,6 +59,7 @@ class RequestLimits:
         state: Any,
         limits: Limits,
         api_prefix: str = "/api/v1",
+        more_api_prefixes: tuple[str, ...] = (),
         openapi: Callable[[], dict[str, Any]] | None = None,
         page_problem: Callable[[Scope, UnitraceError], Response] | None = None,
         public_prefixes: tuple[str, ...] = (),
@@ -67,6 +68,8 @@ class RequestLimits:
         self.state = state  # the app's state: its database
         self.limits = limits
         self.api_prefix = api_prefix.rstrip("/") + "/"
+        # more roots answered like the API (a token, rate limits, problems): EPCIS at /epcis/
+        self.api_prefixes = (self.api_prefix, *(p.rstrip("/") + "/" for p in more_api_prefixes))
         self.openapi = openapi  # only to name a path parameter in an error
         # how a page (not the API) is told of bad input: a page in the user's language
         self.page_problem = page_problem
@@ -104,7 +107,7 @@ class RequestLimits:
         has_body = size != 0 or chunked is not None
 
         answer: Response | None = None
-        if scope["path"].startswith(self.api_prefix):
+        if scope["path"].startswith(self.api_prefixes):
             answer = await self._admit(scope, authorization)
         elif self.public_prefixes and scope["path"].startswith(self.public_prefixes):
             answer = self._per_address_limit(scope)
@@ -169,7 +172,7 @@ class RequestLimits:
 
     def _refuse(self, scope: Scope, error: ValidationError) -> Response:
         """Bad input found here: a problem for the API, a page for a person."""
-        if self.page_problem is not None and not scope["path"].startswith(self.api_prefix):
+        if self.page_problem is not None and not scope["path"].startswith(self.api_prefixes):
             return self.page_problem(scope, error)
         return problems.domain_problem(error)
 

@@ -32,6 +32,7 @@ from unitrace.cli.channel import (
 from unitrace.cli.claims import claims_app
 from unitrace.cli.clones import clones_app
 from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
+from unitrace.cli.epcis import epcis_app
 from unitrace.cli.gs1 import gs1_app
 from unitrace.cli.label_runs import register as register_label_runs
 from unitrace.cli.labels import labels_app
@@ -91,6 +92,7 @@ for sub, name in (
     (labels_app, "labels"),
     (verify_app, "verify"),
     (clones_app, "clones"),
+    (epcis_app, "epcis"),
 ):
     app.add_typer(sub, name=name)
 register_label_runs(labels_app)

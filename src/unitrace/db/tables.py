@@ -939,3 +939,62 @@ counterfeit_reports = Table(
     Column("address_hash", String(64), nullable=False),  # keyed hash of the address, not it
     Index("ix_counterfeit_reports_at", "reported_at"),
 )
+
+# --- interop/epcis (issue 17): EPCIS 2.0 capture jobs, the repository of captured events ------
+
+# one capture of an EPCISDocument (or of one event): how it went, who sent it
+epcis_captures = Table(
+    "epcis_captures",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("status", String(12), nullable=False),  # done, partial, refused
+    Column("behaviour", String(12), nullable=False),  # rollback (all or nothing), proceed
+    Column("events_total", Integer, nullable=False),
+    Column("captured", Integer, nullable=False),  # new events in the repository
+    Column("duplicates", Integer, nullable=False),  # already held (same hash ID)
+    Column("ledger_events", Integer, nullable=False),  # of them, events of the ledger
+    Column("refused", Integer, nullable=False),
+    Column("errors", JSON, nullable=False),  # [{path, message}]
+    Column("context", JSON, nullable=False),  # the document's @context (its extension prefixes)
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+)
+
+# every captured event, kept whole as it came (sensor data, ILMD, extensions, error
+# declarations), found again by its CBV 2.0 hash ID; `ledger_event_id` when it became one
+epcis_events = Table(
+    "epcis_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("hash_id", String(120), nullable=False, unique=True),
+    Column("event_id", String(400)),  # the EPCIS eventID as captured
+    Column("event_type", String(30), nullable=False),
+    Column("action", String(10)),
+    Column("biz_step", String(400)),
+    Column("disposition", String(400)),
+    Column("read_point", String(400)),
+    Column("biz_location", String(400)),
+    Column("event_time", UTCDateTime, nullable=False),
+    Column("record_time", UTCDateTime, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("ledger_event_id", ForeignKey("events.id")),
+    Column("capture_id", ForeignKey("epcis_captures.id"), nullable=False),
+    Index("ix_epcis_events_event_id", "event_id"),
+    Index("ix_epcis_events_record", "record_time", "id"),
+    Index("ix_epcis_events_time", "event_time"),
+    Index("ix_epcis_events_type_time", "event_type", "event_time"),
+    Index("ix_epcis_events_capture", "capture_id"),
+    _partial_index("ix_epcis_events_ledger", "ledger_event_id"),
+)
+
+# what the MATCH_/EQ_ queries look up: kind epc, child, parent, input, output, quantity (the
+# epcClass of a quantity list) and bt:<type> (a bizTransaction); EPCs in identifiers.canonical form
+epcis_index = Table(
+    "epcis_index",
+    metadata,
+    Column("kind", String(200), primary_key=True),
+    Column("value", String(400), primary_key=True),
+    Column("event_pk", ForeignKey("epcis_events.id"), primary_key=True),
+    Index("ix_epcis_index_event", "event_pk"),
+)
