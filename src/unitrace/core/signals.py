@@ -3,19 +3,19 @@ about happened — a diversion alert raised, a clone alert, a recall opened, a w
 made — without importing who listens.
 
 Listeners are registered through the `unitrace.listeners` entry points (see `pyproject.toml`):
-each names a callable `(conn, kind, payload) -> None`, called in the emitter's transaction, so
+each names a callable `(conn, kind, payloads) -> None`, called in the emitter's transaction, so
 what a listener writes (a webhook's outbox row) is committed or rolled back with the alert.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
 from sqlalchemy import Connection
 
-Listener = Callable[[Connection, str, Mapping[str, Any]], None]
+Listener = Callable[[Connection, str, Sequence[Mapping[str, Any]]], None]
 
 KINDS = ("diversion", "clone", "recall", "claim")
 
@@ -32,6 +32,13 @@ def listeners() -> list[Listener]:
 
 def emit(conn: Connection, kind: str, payload: Mapping[str, Any]) -> None:
     """Tell every listener, in this transaction, that a `kind` happened; `payload["id"]` names
-    it (the alert's, recall's or claim's key) so a listener can keep it once."""
-    for listener in listeners():
-        listener(conn, kind, payload)
+    it (the alert's, recall's or claim's key) so a listener can keep it once; `unit_id` (if
+    any) the unit it is about."""
+    emit_many(conn, kind, [payload])
+
+
+def emit_many(conn: Connection, kind: str, payloads: Sequence[Mapping[str, Any]]) -> None:
+    """`emit` for many at once (the diversion alerts of one sale of many units)."""
+    if payloads:
+        for listener in listeners():
+            listener(conn, kind, payloads)

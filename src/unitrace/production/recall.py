@@ -16,6 +16,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from unitrace.access import audit
 from unitrace.access.principal import Actor
+from unitrace.core import signals
 from unitrace.core.errors import Conflict, FieldError, NotFound, invalid
 from unitrace.core.lifecycle import LIVE, Role, Status
 from unitrace.db.engine import Database
@@ -81,6 +82,7 @@ def create_recall(db: Database, actor: Actor, data: RecallIn) -> dict[str, Any]:
         )
         summary = {"title": data.title, "trace": trace, "start": label, "units": len(rows)}
         audit.append(conn, actor, "create", "recall", data.code, None, summary)
+        signals.emit(conn, "recall", {"id": data.code, "code": data.code, **summary})
     return {
         "code": data.code,
         "title": data.title,

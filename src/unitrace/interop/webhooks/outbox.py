@@ -15,11 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from unitrace.core import clock
-from unitrace.db.tables import webhook_deliveries, webhook_subscriptions
+from unitrace.db.tables import products, units, webhook_deliveries, webhook_subscriptions
+from unitrace.ledger.bulk import chunks
 from unitrace.ledger.pipeline import Batch, Item, Step
 
 SERIALS_SHOWN = 100  # the units a payload lists; the rest are counted
@@ -137,17 +138,39 @@ def enqueue(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     conn.execute(dialect_insert(webhook_deliveries).on_conflict_do_nothing(), list(rows))
 
 
-def listen(conn: Connection, kind: str, payload: Mapping[str, Any]) -> None:
-    """The `unitrace.listeners` entry point: an alert, recall or claim raised in this
-    transaction gets a delivery for every subscription to its kind (and product)."""
-    product = payload.get("product")
-    body = {"type": "alert", "kind": kind, "alert": dict(payload)}
-    source = f"{kind}:{payload['id']}"
-    enqueue(
-        conn,
-        [
-            _row(s.id, source, kind, body)
-            for s in active(conn)
+def listen(conn: Connection, kind: str, payloads: Sequence[Mapping[str, Any]]) -> None:
+    """The `unitrace.listeners` entry point: alerts, recalls or claims raised in this
+    transaction get a delivery for every subscription to their kind (and product)."""
+    wanting = [s for s in active(conn) if kind in s.alert_kinds]
+    if not wanting:
+        return
+    named = _units_named(conn, [p["unit_id"] for p in payloads if p.get("unit_id")])
+    rows: list[dict[str, Any]] = []
+    for payload in payloads:
+        alert = dict(payload)
+        unit = named.get(alert.get("unit_id") or 0)
+        if unit is not None:
+            alert.setdefault("product", unit[0])
+            alert.setdefault("serial", unit[1])
+        body = {"type": "alert", "kind": kind, "alert": alert}
+        product = alert.get("product")
+        rows.extend(
+            _row(s.id, f"{kind}:{alert['id']}", kind, body)
+            for s in wanting
             if s.wants_alert(kind, str(product) if product is not None else None)
-        ],
-    )
+        )
+    enqueue(conn, rows)
+
+
+def _units_named(conn: Connection, ids: list[int]) -> dict[int, tuple[str, str]]:
+    """The product code and serial of each unit."""
+    found: dict[int, tuple[str, str]] = {}
+    for chunk in chunks(sorted(set(ids))):
+        rows = conn.execute(
+            select(units.c.id, products.c.code, units.c.serial)
+            .join(products, products.c.id == units.c.product_id)
+            .where(units.c.id.in_(bindparam("ids", expanding=True))),
+            {"ids": list(chunk)},
+        )
+        found.update((int(i), (str(c), str(s))) for i, c, s in rows)
+    return found
