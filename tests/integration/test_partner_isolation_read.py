@@ -131,6 +131,11 @@ API_CASES: dict[str, list[str]] = {
     "/cases/{number}": ["/cases/{}"],
     "/cases/{number}/attachments/{attachment_id}": ["/cases/{}/attachments/1"],
     "/service-codes": [],
+    # webhooks (issue 17): webhooks.manage only, a partner gets 403 whatever it names
+    "/webhooks/subscriptions": [],
+    "/webhooks/subscriptions/{subscription_id}": [],
+    "/webhooks/deliveries": [],
+    "/webhooks/deliveries/{delivery_id}": [],
 }  # fmt: skip
 
 # Every page (GET) → the requests that name something, as above.
