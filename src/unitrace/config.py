@@ -54,7 +54,7 @@ SETTINGS = {
     "form), for products that have none: `9506000=7,69=9`, longest match wins (none)",
     "UNITRACE_WEBHOOKS_WORKER": "deliver webhooks from a thread of `unitrace serve` (on); off: "
     "run `unitrace worker` instead",
-    "UNITRACE_WEBHOOKS_TIMEOUT_SECONDS": "how long one webhook delivery waits for the receiver (10)",
+    "UNITRACE_WEBHOOKS_TIMEOUT_SECONDS": "how long a webhook delivery waits for the receiver (10)",
     "UNITRACE_WEBHOOKS_BACKOFF_SECONDS": "wait before a failed delivery's second attempt, doubled "
     "after each failure up to an hour; dead after a day (30)",
 }
