@@ -206,6 +206,8 @@ PAGE_CASES: dict[str, list[str]] = {
     "/v/{code}/picture": ["/v/{}/picture"],
     # staff (issue 16): verify.read only (a partner: 403)
     "/counterfeit-reports": [],
+    # webhooks (issue 17): webhooks.manage only (a partner: 403)
+    "/webhooks": ["/webhooks?status={}"],
     # staff (issue 16): owners.read only (a partner: 403 whatever it names)
     "/owners": ["/owners?serial={}", "/owners?serial={}&product=AC1"],
     # a partner prints no labels: 403 whatever it names

@@ -154,10 +154,10 @@ def send(item: Claimed, timeout: float) -> Result:
     error: str | None = None
     try:
         parts = urlsplit(item.url)
-        kind: type[http.client.HTTPConnection] = http.client.HTTPConnection
+        opener: type[http.client.HTTPConnection] = http.client.HTTPConnection
         if parts.scheme == "https":
-            kind = http.client.HTTPSConnection
-        connection = kind(parts.hostname or "", parts.port, timeout=timeout)
+            opener = http.client.HTTPSConnection
+        connection = opener(parts.hostname or "", parts.port, timeout=timeout)
         try:
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             connection.request("POST", path, body=body, headers=headers)
