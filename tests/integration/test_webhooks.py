@@ -280,3 +280,81 @@ def test_ten_thousand_events_give_ten_thousand_deliveries_none_twice_two_workers
     assert len(ids) == count
     assert len(set(ids)) == count
     assert service.deliveries(db, SYSTEM, status="delivered")["total"] == count
+
+
+def test_a_recall_and_a_warranty_claim_are_delivered_to_their_subscribers(
+    db: Database,
+) -> None:
+    from unitrace.aftersales import cases
+    from unitrace.aftersales.schemas import CaseIn
+    from unitrace.production import recall
+    from unitrace.production.schemas import RecallIn, TraceQuery
+
+    serials = stocked(db, 2)
+    make_location(db, "SVC1", kind="service")
+    with receiver() as hook:
+        subscribe(db, hook.url, alert_kinds=["recall", "claim"], products=["AC1"])
+        trace = TraceQuery(serial=serials[0], product="AC1")
+        recall.create_recall(db, SYSTEM, RecallIn(code="RC-1", title="fan", trace=trace))
+        case = CaseIn(serial=serials[1], location="SVC1", warranty_claim=True,
+                      override_reason="test")  # fmt: skip
+        opened = cases.open_case(db, SYSTEM, case)
+        cases.open_case(
+            db, SYSTEM, CaseIn(serial=serials[0], location="SVC1", warranty_claim=False)
+        )  # no claim
+        assert drain(db) == 2
+    bodies = {json.loads(r.body)["kind"]: json.loads(r.body)["alert"] for r in hook.got}
+    assert set(bodies) == {"recall", "claim"}
+    assert bodies["recall"]["id"] == "RC-1" and bodies["recall"]["units"] == 1
+    assert bodies["recall"]["products"] == ["AC1"]
+    assert bodies["claim"]["id"] == opened["number"]
+    assert bodies["claim"]["serial"] == serials[1]
+
+
+def test_the_server_thread_delivers_without_being_asked(db: Database) -> None:
+    serials = stocked(db)
+    with receiver() as hook:
+        subscribe(db, hook.url, event_types=["receive"])
+        thread, stop = worker.start_thread(db, poll=0.05)
+        try:
+            record(db, type="receive", product="AC1", serials=serials, location="WH1")
+            for _ in range(400):  # a bounded wait for the thread, not a time asserted
+                if hook.got:
+                    break
+                threading.Event().wait(0.05)
+        finally:
+            stop.set()
+            thread.join()
+    assert len(hook.got) == 1
+    assert service.deliveries(db, SYSTEM, status="delivered")["total"] == 1
+
+
+def test_the_cli_adds_lists_shows_deliveries_replays_and_runs_the_worker(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from unitrace.cli.main import app
+
+    monkeypatch.setenv("UNITRACE_DATABASE_URL", db.url)
+    serials = stocked(db)
+    runner = CliRunner()
+    with receiver() as hook:
+        added = runner.invoke(app, ["webhooks", "add", "erp", hook.url, "--events", "receive"])
+        assert added.exit_code == 0, added.output
+        assert "whsec_" in added.output
+        bad = runner.invoke(app, ["webhooks", "add", "x", "ftp://x", "--events", "nope"])
+        assert bad.exit_code != 0
+        assert "url" in bad.output and "event_types.0" in bad.output
+        listed = runner.invoke(app, ["webhooks", "list", "--json"])
+        assert json.loads(listed.output)[0]["url"] == hook.url
+        record(db, type="receive", product="AC1", serials=serials, location="WH1")
+        sent = runner.invoke(app, ["worker", "--once"])
+        assert sent.exit_code == 0 and "1 deliveries tried" in sent.output
+        log = json.loads(runner.invoke(app, ["webhooks", "deliveries", "--json"]).output)
+        [one] = log["items"]
+        assert one["status"] == "delivered"
+        again = runner.invoke(app, ["webhooks", "replay", str(one["id"])])
+        assert again.exit_code == 0, again.output
+        assert runner.invoke(app, ["worker", "--once"]).exit_code == 0
+    assert len(hook.got) == 2

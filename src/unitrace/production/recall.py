@@ -45,6 +45,10 @@ def _campaign(conn: Connection, code: str) -> Any:
     return row
 
 
+def _products(rows: Any) -> list[str]:
+    return sorted({str(r[2]) for r in rows})  # affected rows: id, serial, product, …
+
+
 def create_recall(db: Database, actor: Actor, data: RecallIn) -> dict[str, Any]:
     """Open a campaign: run the trace and freeze the affected units with holder and region."""
     actor.require("recall.manage")
@@ -82,7 +86,7 @@ def create_recall(db: Database, actor: Actor, data: RecallIn) -> dict[str, Any]:
         )
         summary = {"title": data.title, "trace": trace, "start": label, "units": len(rows)}
         audit.append(conn, actor, "create", "recall", data.code, None, summary)
-        signals.emit(conn, "recall", {"id": data.code, "code": data.code, **summary})
+        signals.emit(conn, "recall", {"id": data.code, **summary, "products": _products(rows)})
     return {
         "code": data.code,
         "title": data.title,

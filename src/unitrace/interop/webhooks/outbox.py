@@ -38,10 +38,10 @@ class Subscription:
             return False
         return not self.products or not self.products.isdisjoint(products)
 
-    def wants_alert(self, kind: str, product: str | None) -> bool:
+    def wants_alert(self, kind: str, products: Iterable[str]) -> bool:
         if kind not in self.alert_kinds:
             return False
-        return not self.products or product in self.products
+        return not self.products or not self.products.isdisjoint(products)
 
 
 def active(conn: Connection) -> list[Subscription]:
@@ -153,11 +153,11 @@ def listen(conn: Connection, kind: str, payloads: Sequence[Mapping[str, Any]]) -
             alert.setdefault("product", unit[0])
             alert.setdefault("serial", unit[1])
         body = {"type": "alert", "kind": kind, "alert": alert}
-        product = alert.get("product")
+        products = [str(p) for p in alert.get("products") or [alert.get("product")] if p]
         rows.extend(
             _row(s.id, f"{kind}:{alert['id']}", kind, body)
             for s in wanting
-            if s.wants_alert(kind, str(product) if product is not None else None)
+            if s.wants_alert(kind, products)
         )
     enqueue(conn, rows)
 
