@@ -115,3 +115,28 @@ def test_the_api_refuses_a_bad_subscription_naming_every_field(db: Database) -> 
             "/api/v1/webhooks/subscriptions", headers={"Authorization": f"Bearer {token}"}
         )
         assert "secret" not in listed.json()[0]
+
+
+def test_the_page_sends_a_time_range_again_and_names_a_bad_time(db: Database) -> None:
+    make_product(db)
+    make_location(db)
+    serials = make_units(db, "AC1", 2)
+    hook = SubscriptionIn(name="erp", url="http://127.0.0.1:18599/h", event_types=["receive"])
+    made = service.create_subscription(db, SYSTEM, hook)
+    for serial in serials:
+        record(db, type="receive", product="AC1", serials=[serial], location="WH1")
+    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+        csrf = login(client, db, "admin", "zh-CN")
+        form = {"csrf_token": csrf, "subscription": str(made["id"]),
+                "from": "2000-01-01T00:00", "to": "2100-01-01T00:00"}  # fmt: skip
+        sent = client.post("/webhooks/replay-range", data=form, follow_redirects=False)
+        assert sent.status_code == 303 and sent.headers["location"] == "/webhooks?queued=2"
+        shown = client.get(sent.headers["location"], headers={"Accept-Language": "zh-CN"})
+        assert "已重新排队的推送" in shown.text
+        bad = client.post(
+            "/webhooks/replay-range",
+            data={**form, "to": "next tuesday"},
+            headers={"Accept-Language": "zh-CN"},
+        )
+        assert bad.status_code == 422
+        assert 'data-testid="error-to"' in bad.text and "不是有效的日期时间" in bad.text

@@ -3,6 +3,7 @@ log with every attempt and a replay button for each delivery."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,17 +11,19 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError as PydanticValidationError
 
 from unitrace.api.problems import status_of
-from unitrace.core.errors import Forbidden, UnitraceError
+from unitrace.config import site_timezone
+from unitrace.core.errors import Forbidden, UnitraceError, invalid
 from unitrace.core.lifecycle import EVENT_TYPES
 from unitrace.core.signals import KINDS
 from unitrace.interop.webhooks import service
-from unitrace.interop.webhooks.schemas import SubscriptionIn, SubscriptionPatch
+from unitrace.interop.webhooks.schemas import ReplayRange, SubscriptionIn, SubscriptionPatch
 from unitrace.web.common import (
     csrf_ok,
     database,
     expired_form,
     form_errors,
     page_forbidden,
+    read_form,
     render,
     require_login,
 )
@@ -55,15 +58,18 @@ def _page(
         event_types=EVENT_TYPES,
         alert_kinds=KINDS,
         form=extra.pop("form", {}),
+        queued=extra.pop("queued", None),
         **extra,
     )
 
 
 @router.get("/webhooks")
-def webhooks_page(request: Request, status: str = "") -> Response:
-    """Subscriptions and the latest deliveries (with `status`: only those)."""
+def webhooks_page(request: Request, status: str = "", queued: str = "") -> Response:
+    """Subscriptions and the latest deliveries (with `status`: only those); `queued`: how many
+    a range replay queued again."""
     actor, csrf = require_login(request)
-    return _page(request, actor, csrf, shown=status)
+    count = int(queued) if queued.isdigit() and len(queued) < 10 else None
+    return _page(request, actor, csrf, shown=status, queued=count)
 
 
 @router.post("/webhooks")
@@ -90,6 +96,40 @@ async def add_subscription(request: Request) -> Response:
         status = status_of(error) if isinstance(error, UnitraceError) else 400
         return _page(request, actor, csrf, status, errors=form_errors(error), form=values)
     return _page(request, actor, csrf, 201, made=made)
+
+
+def _moment(text: str, name: str) -> datetime:
+    """A `datetime-local` field's value, in the site's time zone."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise invalid(name, "not a date and time", text) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=site_timezone())
+
+
+@router.post("/webhooks/replay-range")
+async def replay_range(request: Request) -> Response:
+    """Send again a subscription's deliveries made in [from, to) (times in the site's zone)."""
+    actor, csrf = require_login(request)
+    values = await read_form(request)
+    if not csrf_ok(csrf, values, request):
+        return _page(request, actor, csrf, 400, errors=expired_form())
+    subscription = values.get("subscription", "")
+    try:
+        if not subscription.isdigit() or len(subscription) > 12:
+            raise invalid("subscription", "unknown", subscription)
+        span = ReplayRange.model_validate(
+            {
+                "from": _moment(values.get("from", ""), "from"),
+                "to": _moment(values.get("to", ""), "to"),
+            }
+        )
+        done = service.replay_range(database(request), actor, int(subscription), span)
+    except Forbidden:
+        return page_forbidden(request, actor, csrf)
+    except UnitraceError as error:
+        return _page(request, actor, csrf, status_of(error), errors=form_errors(error))
+    return RedirectResponse(f"/webhooks?queued={done['replayed']}", status_code=303)
 
 
 @router.post("/webhooks/subscriptions/{subscription_id}/{action}")
