@@ -67,7 +67,7 @@ def list_deliveries(
     since: datetime | None = Query(default=None, description="made at or after"),
     until: datetime | None = Query(default=None, description="made before"),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=10**9),
 ) -> dict[str, Any]:
     """The delivery log, newest first, each delivery with its attempts (time, HTTP status or
     error, response time)."""

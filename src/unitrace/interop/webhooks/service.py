@@ -116,8 +116,13 @@ def create_subscription(db: Database, actor: Actor, data: SubscriptionIn) -> dic
     return {**shown, "secret": secret}
 
 
+def _id(value: int) -> int:
+    """An id as the database can hold it (another is no row's: 0 finds nothing)."""
+    return value if 0 < value < 2**62 else 0
+
+
 def _one(conn: Connection, subscription_id: int) -> Any:
-    row = conn.execute(select(_S).where(_S.c.id == subscription_id)).first()
+    row = conn.execute(select(_S).where(_S.c.id == _id(subscription_id))).first()
     if row is None:
         raise NotFound(
             f"no webhook subscription {subscription_id}",
@@ -236,7 +241,7 @@ def deliveries(
     if status is not None:
         where.append(_D.c.status == status)
     if subscription is not None:
-        where.append(_D.c.subscription_id == subscription)
+        where.append(_D.c.subscription_id == _id(subscription))
     if since is not None:
         where.append(_D.c.created_at >= since)
     if until is not None:
@@ -254,11 +259,11 @@ def delivery(db: Database, actor: Actor, delivery_id: int) -> dict[str, Any]:
     actor.require(PERMISSION)
     with db.read() as conn:
         row = _delivery_row(conn, delivery_id)
-        return _delivery(row, _attempts(conn, [delivery_id])[delivery_id])
+        return _delivery(row, _attempts(conn, [row.id])[row.id])
 
 
 def _delivery_row(conn: Connection, delivery_id: int) -> Any:
-    row = conn.execute(select(_D).where(_D.c.id == delivery_id)).first()
+    row = conn.execute(select(_D).where(_D.c.id == _id(delivery_id))).first()
     if row is None:
         raise NotFound(
             f"no webhook delivery {delivery_id}", [FieldError("id", "unknown", delivery_id)]
