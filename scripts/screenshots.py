@@ -89,6 +89,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("counterfeit-reports", "quality", "/counterfeit-reports"),
     ("clone-alerts", "quality", "/clone-alerts"),
     ("clone-alert", "quality", "/clone-alerts/1"),  # the demo's Harbin → Guangzhou code
+    ("webhooks", "admin", "/webhooks"),  # issue 17: subscriptions and the delivery log
     # issue 16, public (no login, shot on a phone: `PHONE_PAGES`)
     ("verify-start", "", "/v"),
     ("verify-genuine", "", "/v/{genuine}"),

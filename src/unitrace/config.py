@@ -52,6 +52,11 @@ SETTINGS = {
     "unitrace answers GET /01/{gtin}/21/{serial}: e.g. https://id.example.com (https://id.gs1.org)",
     "UNITRACE_GS1_PREFIXES": "GS1 company prefix lengths by the GTIN's first digits (GTIN-13 "
     "form), for products that have none: `9506000=7,69=9`, longest match wins (none)",
+    "UNITRACE_WEBHOOKS_WORKER": "deliver webhooks from a thread of `unitrace serve` (on); off: "
+    "run `unitrace worker` instead",
+    "UNITRACE_WEBHOOKS_TIMEOUT_SECONDS": "how long a webhook delivery waits for the receiver (10)",
+    "UNITRACE_WEBHOOKS_BACKOFF_SECONDS": "wait before a failed delivery's second attempt, doubled "
+    "after each failure up to an hour; dead after a day (30)",
 }
 
 

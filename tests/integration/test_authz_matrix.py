@@ -368,6 +368,26 @@ OPS = [
        lambda r, w: ("/epcis/events/urn:example:epcis:admin", {}), denied_status=404),
     Op("GET", "/epcis/epcs/{epc}/events", ALL,
        lambda r, w: (f"/epcis/epcs/urn:unitrace:unit:AC1:{w.east_unit}/events", {})),
+    # webhooks (issue 17): webhooks.manage, administrators; subscription 1 has delivery 1
+    Op("GET", "/webhooks/subscriptions", ADMIN, lambda r, w: ("/webhooks/subscriptions", {})),
+    Op("POST", "/webhooks/subscriptions", ADMIN,
+       lambda r, w: ("/webhooks/subscriptions", {"json": {
+           "name": f"by {r}", "url": "https://erp.example/hook", "event_types": ["ship"]}})),
+    Op("GET", "/webhooks/subscriptions/{subscription_id}", ADMIN,
+       lambda r, w: ("/webhooks/subscriptions/1", {})),
+    Op("PATCH", "/webhooks/subscriptions/{subscription_id}", ADMIN,
+       lambda r, w: ("/webhooks/subscriptions/1", {"json": {"name": f"by {r}"}})),
+    Op("DELETE", "/webhooks/subscriptions/{subscription_id}", ADMIN,
+       lambda r, w: ("/webhooks/subscriptions/2", {})),
+    Op("POST", "/webhooks/subscriptions/{subscription_id}/replay", ADMIN,
+       lambda r, w: ("/webhooks/subscriptions/1/replay", {"json": {
+           "from": "2020-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}})),
+    Op("GET", "/webhooks/deliveries", ADMIN,
+       lambda r, w: ("/webhooks/deliveries?status=pending", {})),
+    Op("GET", "/webhooks/deliveries/{delivery_id}", ADMIN,
+       lambda r, w: ("/webhooks/deliveries/1", {})),
+    Op("POST", "/webhooks/deliveries/{delivery_id}/replay", ADMIN,
+       lambda r, w: ("/webhooks/deliveries/1/replay", {})),
 ]  # fmt: skip
 
 
@@ -438,8 +458,23 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
         own[role] = access.create_token(db, SYSTEM, f"as-{role}", "to revoke")["id"]
         others[role] = access.create_token(db, SYSTEM, "target", f"for {role}")["id"]
     clone_code, clones = _clones_world(db, roles, recalled)
+    _webhooks_world(db)
     return World(inspect, ship, sell, own, others, east_unit, south_unit, recalled, shipping,
                  alerts, reported, shipped.event_id, clone_code, clones), tokens  # fmt: skip
+
+
+def _webhooks_world(db: Database) -> None:
+    """Webhook subscription 1 with delivery 1 (a receive of WH-1), subscription 2 to delete."""
+    from unitrace.interop.webhooks import service as webhooks
+    from unitrace.interop.webhooks.schemas import SubscriptionIn, SubscriptionPatch
+
+    for name in ("erp", "gone"):
+        hook = SubscriptionIn(name=name, url="http://127.0.0.1:9/hook", event_types=["receive"])
+        webhooks.create_subscription(db, SYSTEM, hook)
+    webhooks.update_subscription(db, SYSTEM, 2, SubscriptionPatch(active=False))
+    make_product(db, "WH-P", rule=None)
+    make_units(db, "WH-P", count=None, serials=["WH-1"])
+    record(db, type="receive", product="WH-P", serials=["WH-1"], location="WH1")
 
 
 def _clones_world(db: Database, roles: list[str], serial: str) -> tuple[str, dict[str, int]]:

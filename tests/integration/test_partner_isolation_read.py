@@ -137,6 +137,11 @@ API_CASES: dict[str, list[str]] = {
     "/epcis/events/{event_id}": ["/epcis/events/{}"],
     "/epcis/epcs/{epc}/events": [],
     "/epcis/capture/{capture_id}": [],
+    # webhooks (issue 17): webhooks.manage only, a partner gets 403 whatever it names
+    "/webhooks/subscriptions": [],
+    "/webhooks/subscriptions/{subscription_id}": [],
+    "/webhooks/deliveries": [],
+    "/webhooks/deliveries/{delivery_id}": [],
 }  # fmt: skip
 
 # Every page (GET) → the requests that name something, as above.
@@ -207,6 +212,8 @@ PAGE_CASES: dict[str, list[str]] = {
     "/v/{code}/picture": ["/v/{}/picture"],
     # staff (issue 16): verify.read only (a partner: 403)
     "/counterfeit-reports": [],
+    # webhooks (issue 17): webhooks.manage only (a partner: 403)
+    "/webhooks": ["/webhooks?status={}"],
     # staff (issue 16): owners.read only (a partner: 403 whatever it names)
     "/owners": ["/owners?serial={}", "/owners?serial={}&product=AC1"],
     # a partner prints no labels: 403 whatever it names

@@ -17,6 +17,7 @@ from unitrace.core.errors import FieldError, InvalidTransition, NotFound
 from unitrace.core.lifecycle import Status
 from unitrace.db.engine import Database
 from unitrace.db.tables import audit_log, events
+from unitrace.interop import steps as interop_steps
 from unitrace.ledger import group, pipeline, queries
 from unitrace.ledger.pipeline import Batch, Item, Step
 from unitrace.ledger.schemas import EventIn
@@ -98,6 +99,7 @@ def test_the_registry_holds_productions_and_channels_steps_in_their_order() -> N
         "Verifications",
         "CaseLink",
         "SparesArrive",
+        "Outbox",  # interop (webhooks): last, the event complete
     ]
     orders = [s.order for s in registered]
     assert orders == sorted(orders)
@@ -106,11 +108,13 @@ def test_the_registry_holds_productions_and_channels_steps_in_their_order() -> N
         *(type(s) for s in channel_steps.STEPS),
         *(type(s) for s in aftersales_steps.STEPS),
         *(type(s) for s in verify_steps.STEPS),
+        *(type(s) for s in interop_steps.STEPS),
     }
     # the recall block comes before the ledger's own checks, the others after them
     assert [s.order < pipeline.CORE_ORDER for s in registered] == [
         True,
         True,
+        False,
         False,
         False,
         False,

@@ -17,6 +17,7 @@ from unitrace.access.principal import Actor
 from unitrace.aftersales import claims, spares
 from unitrace.aftersales.schemas import CaseIn, CaseStepIn, ConsumedIn, DiagnosisIn, PartIn, StateIn
 from unitrace.catalog.service import lot_id, product_row
+from unitrace.core import signals
 from unitrace.core.errors import (
     Conflict,
     FieldError,
@@ -237,6 +238,8 @@ def open_case(db: Database, actor: Actor, data: CaseIn) -> dict[str, Any]:
         audit.append(
             conn, actor, "create", "case", number, None, summary(row) | {"serial": unit.serial}
         )
+        if data.warranty_claim:  # webhooks hear of warranty claims
+            signals.emit(conn, "claim", {"id": number, "unit_id": unit.id, "region": data.region})
     return summary(row) | {"serial": unit.serial, "product": unit.product_code}
 
 

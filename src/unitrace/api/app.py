@@ -86,6 +86,7 @@ def create_app(
     from unitrace.api.owners import router as owners_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
+    from unitrace.interop.webhooks.routes import router as webhooks_router
     from unitrace.labels.routes import router as labels_router
     from unitrace.ledger import pipeline
     from unitrace.ledger.routes import router as ledger_router
@@ -118,6 +119,7 @@ def create_app(
         gs1_router,
         labels_router,
         verify_router,
+        webhooks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from unitrace.interop.epcis.routes import router as epcis_router
@@ -144,6 +146,7 @@ def create_app(
     from unitrace.web.verify_owners import staff_router as owners_staff_pages
     from unitrace.web.verify_page import staff_router as reports_staff_pages
     from unitrace.web.warranty import router as warranty_pages
+    from unitrace.web.webhooks import router as webhooks_pages
 
     page_routers = (
         pages_router,
@@ -161,6 +164,7 @@ def create_app(
         owners_staff_pages,
         clones_pages,
         reports_staff_pages,
+        webhooks_pages,
     )
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)

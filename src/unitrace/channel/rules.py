@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, func, insert, select
 
+from unitrace.core import signals
 from unitrace.core.lifecycle import Role
 from unitrace.db.tables import diversion_alerts, event_units, events, parties
 from unitrace.ledger.bulk import chunks
@@ -87,7 +88,9 @@ def check_sightings(conn: Connection, sightings: Sequence[Sighting]) -> list[Rai
     if not alerts:
         return []
     keys = {(int(u), int(e)): int(i) for i, u, e in conn.execute(_INSERT_ALERTS, alerts)}
-    return [r._replace(id=keys[(r.unit_id, r.event_pk)]) for r in raised]
+    raised = [r._replace(id=keys[(r.unit_id, r.event_pk)]) for r in raised]
+    signals.emit_many(conn, "diversion", [r._asdict() for r in raised])  # webhooks hear it
+    return raised
 
 
 class Raised(NamedTuple):

@@ -47,6 +47,7 @@ from unitrace.cli.production import (
 from unitrace.cli.spares import spares_app
 from unitrace.cli.verify import verify_app
 from unitrace.cli.warranty import describe, policy_command, warranty_command
+from unitrace.cli.webhooks import webhooks_app, worker_command
 from unitrace.config import Settings, partner_limits, site_timezone
 from unitrace.core import clock
 from unitrace.core.errors import ValidationError
@@ -93,6 +94,7 @@ for sub, name in (
     (verify_app, "verify"),
     (clones_app, "clones"),
     (epcis_app, "epcis"),
+    (webhooks_app, "webhooks"),
 ):
     app.add_typer(sub, name=name)
 register_label_runs(labels_app)
@@ -104,6 +106,7 @@ app.command("container")(container_command)
 app.command("warranty")(warranty_command)
 app.command("warranty-policy")(policy_command)
 app.command("owners")(owners_command)
+app.command("worker")(worker_command)
 product_app.command("bom")(handle_errors(bom_command))
 product_app.command("route")(handle_errors(route_command))
 
@@ -134,6 +137,8 @@ def serve(
 
     from unitrace.api.app import create_app
     from unitrace.api.serving import uvicorn_options
+    from unitrace.db.engine import Database
+    from unitrace.interop.webhooks import worker as webhooks_worker
 
     settings = Settings.from_env()
     partner_limits()  # a wrong limit stops the start, not a partner's request
@@ -174,6 +179,8 @@ def serve(
     # stalled upload or a busy request keeps the server running for ever
     where["timeout_graceful_shutdown"] = SHUTDOWN_GRACE_SECONDS
     if workers > 1:  # each worker process opens the database itself
+        if webhooks_worker.enabled_in_server():  # one delivery thread, in this process
+            webhooks_worker.start_thread(Database(settings.database_url))
         db.dispose()
         uvicorn.run(
             "unitrace.api.app:create_app_from_env",
@@ -183,6 +190,8 @@ def serve(
             **where,
         )
         return
+    if webhooks_worker.enabled_in_server():  # UNITRACE_WEBHOOKS_WORKER
+        webhooks_worker.start_thread(db)
     db.checkpoint_in_background()
     uvicorn.run(create_app(db), log_level="warning", **where)
 

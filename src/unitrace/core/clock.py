@@ -3,7 +3,7 @@ time printed in one place is never read as another place's (`2026-12-01 09:30 +0
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 
 def as_moment(value: datetime | str) -> datetime:
@@ -18,3 +18,24 @@ def shown_in(value: datetime | str, zone: tzinfo, seconds: bool = False) -> str:
     offset = moment.strftime("%z")  # +0800
     clock = "%H:%M:%S" if seconds else "%H:%M"
     return f"{moment.strftime('%Y-%m-%d ' + clock)} {offset[:3]}:{offset[3:]}"
+
+
+# --- now, movable: tests move the clock instead of sleeping (webhook retries, day-long waits) --
+
+_offset = timedelta(0)
+
+
+def now() -> datetime:
+    """The current moment (UTC), moved by what `move` added."""
+    return datetime.now(UTC) + _offset
+
+
+def move(by: timedelta) -> None:
+    """Move `now` forward (or back) for every thread; `reset` puts it back."""
+    global _offset
+    _offset += by
+
+
+def reset() -> None:
+    global _offset
+    _offset = timedelta(0)

@@ -998,3 +998,55 @@ epcis_index = Table(
     Column("event_pk", ForeignKey("epcis_events.id"), primary_key=True),
     Index("ix_epcis_index_event", "event_pk"),
 )
+# --- interop: webhooks (issue 17) ------------------------------------------------------------
+
+# who is told what: event types, products (none: every product), alert kinds, where, signed how
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("url", String(500), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("products", JSON, nullable=False),
+    Column("alert_kinds", JSON, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(80), nullable=False),
+)
+
+# the outbox: one delivery of one event or alert (`source`: "event:<id>", "diversion:<id>" …)
+# to one subscription, written in the transaction of what it tells
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscription_id", ForeignKey("webhook_subscriptions.id"), nullable=False),
+    Column("source", String(80), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(10), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),  # since it was (re)queued
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("queued_at", UTCDateTime, nullable=False),
+    Column("next_at", UTCDateTime, nullable=False),
+    Column("claim", String(40)),  # the worker that holds it until next_at
+    Column("done_at", UTCDateTime),
+    UniqueConstraint("subscription_id", "source", name="uq_webhook_deliveries_source"),
+    Index("ix_webhook_deliveries_due", "status", "next_at"),
+    Index("ix_webhook_deliveries_subscription", "subscription_id", "created_at"),
+)
+
+# every try of a delivery: when, the HTTP status or the error, how long the receiver took
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("delivery_id", ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("http_status", Integer),
+    Column("error", String(300)),
+    Column("ms", Integer, nullable=False),
+    Index("ix_webhook_attempts_delivery", "delivery_id"),
+)

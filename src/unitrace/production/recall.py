@@ -16,6 +16,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from unitrace.access import audit
 from unitrace.access.principal import Actor
+from unitrace.core import signals
 from unitrace.core.errors import Conflict, FieldError, NotFound, invalid
 from unitrace.core.lifecycle import LIVE, Role, Status
 from unitrace.db.engine import Database
@@ -42,6 +43,10 @@ def _campaign(conn: Connection, code: str) -> Any:
     if row is None:
         raise NotFound(f"no recall campaign {code!r}", [FieldError("code", "unknown", code)])
     return row
+
+
+def _products(rows: Any) -> list[str]:
+    return sorted({str(r[2]) for r in rows})  # affected rows: id, serial, product, …
 
 
 def create_recall(db: Database, actor: Actor, data: RecallIn) -> dict[str, Any]:
@@ -81,6 +86,7 @@ def create_recall(db: Database, actor: Actor, data: RecallIn) -> dict[str, Any]:
         )
         summary = {"title": data.title, "trace": trace, "start": label, "units": len(rows)}
         audit.append(conn, actor, "create", "recall", data.code, None, summary)
+        signals.emit(conn, "recall", {"id": data.code, **summary, "products": _products(rows)})
     return {
         "code": data.code,
         "title": data.title,

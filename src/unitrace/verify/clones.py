@@ -33,6 +33,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from unitrace.catalog.regions import CHOICES, NAMES
+from unitrace.core import signals
 from unitrace.db.fast import Fast
 from unitrace.db.tables import clone_alerts, verify_settings
 
@@ -201,6 +202,7 @@ def observe(conn: Connection, observations: Sequence[Observation]) -> list[int]:
             limits[o.product_id] = _limits(conn, o.product_id)
         for rule, detail in breaches(o, limits[o.product_id]):
             ids.append(_raise(conn, o, rule, detail))
+            signals.emit(conn, "clone", {"id": ids[-1], "unit_id": o.unit_id, "rule": rule})
     return ids
 
 
