@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError as PydanticValidationError
 
+from unitrace.api import downloads
 from unitrace.catalog import service as catalog
 from unitrace.core.errors import Forbidden, NotFound, UnitraceError, invalid
 from unitrace.ledger import service as ledger
@@ -205,20 +206,9 @@ def commission_download(request: Request, kind: str, event: str = "") -> Respons
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
-    columns = (_("Serial"), _("Product"))
-    rows = [{columns[0]: s, columns[1]: made["product"]} for s in made["serials"]]
-    name = f"serials-{made['product']}-{len(rows)}"
-    if kind == "xlsx":
-        return Response(
-            quality.to_xlsx(made["product"], columns, rows),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        )
-    return Response(
-        "\ufeff" + quality.to_csv(columns, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    rows = ({"serial": s, "product": made["product"]} for s in made["serials"])
+    name = f"serials-{made['product']}-{len(made['serials'])}"
+    return downloads.download(name, ("serial", "product"), rows, kind, [_("Serial"), _("Product")])
 
 
 # --- steps --------------------------------------------------------------------------------

@@ -1,0 +1,203 @@
+"""The one streamed writer of every list downloaded as CSV or Excel (docs/exports.md).
+
+A list is declared once as its columns (`Column`: the key of the JSON answer, and whether it
+holds a moment) and read as an iterator of rows — the list's own use case page after page
+(`paged`, `offset_paged`), so a download holds the same rows as the page or the API answer with
+the same filters and the same scope (a partner sees only its units), and never the whole list
+in memory. Every cell goes through `core.spreadsheet.cell` (formula injection); moments are
+shown in the site's time zone as the pages show them.
+
+- `stream_csv`: a generator of UTF-8 chunks, the first with a byte order mark (Excel in China
+  reads a CSV file as UTF-8 only with it) and the header line; then one chunk per `CHUNK` rows.
+- `write_xlsx`: the rows into an .xlsx file with xlsxwriter in `constant_memory` mode (each row
+  goes to disk when the next one starts); beyond one sheet's 1,048,576 rows it goes on in a new
+  sheet.
+
+The headers are the caller's: the keys for the API (which keeps English keys: docs/api.md,
+"Language"), the words of the page's language for the pages (`web.translate.column_label`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from unitrace.config import site_timezone
+from unitrace.core.clock import shown_in
+from unitrace.core.spreadsheet import cell
+
+CHUNK = 1000  # rows per CSV chunk handed to the server
+SHEET_ROWS = 1_048_576  # an .xlsx sheet's rows, its header included
+BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a downloaded list: `key` of the row (and the header msgid, msgctxt
+    "column"); `moment` when it holds a time (shown in the site's zone, with seconds)."""
+
+    key: str
+    moment: bool = False
+
+
+Columns = tuple[Column, ...]
+
+
+def columns(*keys: str, moments: Iterable[str] = ()) -> Columns:
+    """Columns from their keys; those named in `moments` hold times."""
+    times = frozenset(moments)
+    unknown = times - set(keys)
+    if unknown:
+        raise ValueError(f"moments that are not columns: {sorted(unknown)}")
+    return tuple(Column(key, key in times) for key in keys)
+
+
+def as_columns(given: Sequence[str] | Columns) -> Columns:
+    """Columns given as keys (the older downloads' tuples) or as `Column`s."""
+    return tuple(c if isinstance(c, Column) else Column(c) for c in given)
+
+
+def value(column: Column, item: Mapping[str, Any]) -> Any:
+    """What the cell of `column` holds for the row: safe against formula injection, a moment in
+    the site's zone, nothing as an empty cell."""
+    found = item.get(column.key)
+    if found is None or found == "":
+        return None
+    if column.moment and isinstance(found, (str, datetime)):
+        return shown_in(found, site_timezone(), seconds=True)
+    if isinstance(found, (datetime, date)):
+        return found.isoformat()
+    if isinstance(found, (list, tuple)):
+        return cell(", ".join(str(part) for part in found))
+    if isinstance(found, dict):
+        return cell(", ".join(f"{k}={v}" for k, v in found.items()))
+    return cell(found)
+
+
+def stream_csv(
+    rows: Iterable[Mapping[str, Any]],
+    given: Sequence[str] | Columns,
+    headers: Sequence[str] | None = None,
+) -> Iterator[bytes]:
+    """The rows as CSV chunks: the byte order mark and the header line first (before a row is
+    read), then one chunk every `CHUNK` rows — at most one chunk of rows in memory."""
+    cols = as_columns(given)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([cell(h) for h in (headers or [c.key for c in cols])])
+    yield (BOM + buffer.getvalue()).encode("utf-8")
+    buffer.seek(0)
+    buffer.truncate()
+    for count, item in enumerate(rows, 1):
+        writer.writerow(["" if (v := value(c, item)) is None else v for c in cols])
+        if count % CHUNK == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
+
+
+def write_xlsx(
+    rows: Iterable[Mapping[str, Any]],
+    given: Sequence[str] | Columns,
+    path: Path,
+    title: str = "export",
+    headers: Sequence[str] | None = None,
+) -> int:
+    """The rows into the workbook at `path` (constant memory: a row is on disk once the next
+    starts); answers how many rows. Text is always written as text, never as a formula, a
+    number or a link, whatever it starts with."""
+    import xlsxwriter
+
+    cols = as_columns(given)
+    book = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
+    )
+    names = [str(cell(h)) for h in (headers or [c.key for c in cols])]
+    base = (str(cell(title)) or "export").translate(str.maketrans("[]:*?/\\", "_______"))[:28]
+    count = 0
+    sheets = 0
+    sheet: Any = None
+    row = SHEET_ROWS
+    for item in rows:
+        if row >= SHEET_ROWS:
+            sheets += 1
+            sheet = book.add_worksheet(base if sheets == 1 else f"{base[:24]} {sheets}")
+            for index, name in enumerate(names):
+                sheet.write_string(0, index, name)
+            row = 1
+        for index, column in enumerate(cols):
+            _write(sheet, row, index, value(column, item))
+        row += 1
+        count += 1
+    if sheet is None:  # no rows: the headers alone
+        sheet = book.add_worksheet(base)
+        for index, name in enumerate(names):
+            sheet.write_string(0, index, name)
+    book.close()
+    return count
+
+
+def _write(sheet: Any, row: int, col: int, found: Any) -> None:
+    if found is None:
+        return
+    if isinstance(found, bool):
+        sheet.write_boolean(row, col, found)
+    elif isinstance(found, (int, float)) and abs(found) < 1e15:
+        sheet.write_number(row, col, found)
+    else:
+        sheet.write_string(row, col, str(found)[:32767])
+
+
+# --- rows from a list's use case, page after page ---------------------------------------------
+
+Page = Mapping[str, Any]
+
+
+def paged(fetch: Callable[[str | None], Page], items: str = "items") -> Iterator[Mapping[str, Any]]:
+    """Every row of a list paged by cursor (`{"items": […], "next": cursor}`), read a page at a
+    time. The first page is read now, so that a refusal (a permission, a bad filter) is raised
+    before the download starts; the others as the writer asks for them."""
+    first = fetch(None)
+
+    def rest() -> Iterator[Mapping[str, Any]]:
+        page = first
+        while True:
+            yield from page[items]
+            cursor = page.get("next")
+            if not cursor:
+                return
+            page = fetch(str(cursor))
+
+    return rest()
+
+
+def offset_paged(
+    fetch: Callable[[int, int], Sequence[Mapping[str, Any]]], size: int
+) -> Iterator[Mapping[str, Any]]:
+    """Every row of a list paged by `limit` and `offset` (`fetch(limit, offset)`), a page at a
+    time; the first page read now (see `paged`)."""
+    first = fetch(size, 0)
+
+    def rest() -> Iterator[Mapping[str, Any]]:
+        page, offset = first, 0
+        while True:
+            yield from page
+            if len(page) < size:
+                return
+            offset += size
+            page = fetch(size, offset)
+
+    return rest()
