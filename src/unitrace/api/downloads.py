@@ -33,9 +33,11 @@ def download(
     rows: Iterable[Mapping[str, Any]],
     fmt: str,
     headers: Sequence[str] | None = None,
+    bom: bool = False,
 ) -> StreamingResponse | FileResponse:
     """`rows` as `name.csv` (streamed as it is written) or `name.xlsx` (written to a temporary
-    file, then streamed, the file deleted after). `headers`: the header line, else the keys."""
+    file, then streamed, the file deleted after). `headers`: the header line, else the keys
+    (the API's); `bom`: the CSV starts with a byte order mark (the pages' downloads)."""
     if fmt == "xlsx":
         handle, where = tempfile.mkstemp(prefix="unitrace-export-", suffix=".xlsx")
         os.close(handle)
@@ -52,7 +54,7 @@ def download(
             background=BackgroundTask(path.unlink, missing_ok=True),
         )
     return StreamingResponse(
-        exports.stream_csv(rows, columns, headers),
+        exports.stream_csv(rows, columns, headers, bom),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": _disposition(f"{name}.csv")},
     )

@@ -7,8 +7,9 @@ the same filters and the same scope (a partner sees only its units), and never t
 in memory. Every cell goes through `core.spreadsheet.cell` (formula injection); moments are
 shown in the site's time zone as the pages show them.
 
-- `stream_csv`: a generator of UTF-8 chunks, the first with a byte order mark (Excel in China
-  reads a CSV file as UTF-8 only with it) and the header line; then one chunk per `CHUNK` rows.
+- `stream_csv`: a generator of UTF-8 chunks, the first with the header line and — for the pages'
+  downloads — a byte order mark (Excel in China reads a CSV file as UTF-8 only with it; the
+  API's files have none, for programs); then one chunk per `CHUNK` rows.
 - `write_xlsx`: the rows into an .xlsx file with xlsxwriter in `constant_memory` mode (each row
   goes to disk when the next one starts); beyond one sheet's 1,048,576 rows it goes on in a new
   sheet.
@@ -83,14 +84,16 @@ def stream_csv(
     rows: Iterable[Mapping[str, Any]],
     given: Sequence[str] | Columns,
     headers: Sequence[str] | None = None,
+    bom: bool = True,
 ) -> Iterator[bytes]:
-    """The rows as CSV chunks: the byte order mark and the header line first (before a row is
-    read), then one chunk every `CHUNK` rows — at most one chunk of rows in memory."""
+    """The rows as CSV chunks: the byte order mark (unless not `bom`: the API's files, read by
+    programs) and the header line first, before a row is read; then one chunk every `CHUNK`
+    rows — at most one chunk of rows in memory."""
     cols = as_columns(given)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([cell(h) for h in (headers or [c.key for c in cols])])
-    yield (BOM + buffer.getvalue()).encode("utf-8")
+    yield ((BOM if bom else "") + buffer.getvalue()).encode("utf-8")
     buffer.seek(0)
     buffer.truncate()
     for count, item in enumerate(rows, 1):

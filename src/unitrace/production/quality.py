@@ -179,8 +179,7 @@ def to_csv(
 ) -> str:
     """The items as CSV text (no byte order mark: the caller writes the file with one); the
     header line is `headers` (the pages' words) or the column keys (`interop.exports`)."""
-    text = b"".join(exports.stream_csv(items, columns, headers)).decode("utf-8")
-    return text.removeprefix(exports.BOM)
+    return b"".join(exports.stream_csv(items, columns, headers, bom=False)).decode("utf-8")
 
 
 def to_xlsx(

@@ -208,7 +208,8 @@ def commission_download(request: Request, kind: str, event: str = "") -> Respons
         return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
     rows = ({"serial": s, "product": made["product"]} for s in made["serials"])
     name = f"serials-{made['product']}-{len(made['serials'])}"
-    return downloads.download(name, ("serial", "product"), rows, kind, [_("Serial"), _("Product")])
+    headers = [_("Serial"), _("Product")]
+    return downloads.download(name, ("serial", "product"), rows, kind, headers, bom=True)
 
 
 # --- steps --------------------------------------------------------------------------------
