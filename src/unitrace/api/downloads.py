@@ -1,5 +1,7 @@
 """A list downloaded as CSV or Excel, streamed (`interop.exports` writes it): the one place the
-answer of every download is made, for the API routes (`format=csv|xlsx`) and the pages."""
+answer of every download is made, for the API routes (`format=csv|xlsx`) and the pages. The
+heart's routes (ledger, access) reach the writer's lists and pagers through this module: they
+import no capability."""
 
 from __future__ import annotations
 
@@ -14,6 +16,14 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from unitrace.interop import exports
+from unitrace.interop.exports import AUDIT as AUDIT
+from unitrace.interop.exports import CASES as CASES
+from unitrace.interop.exports import CLONE_ALERTS as CLONE_ALERTS
+from unitrace.interop.exports import DIVERSIONS as DIVERSIONS
+from unitrace.interop.exports import UNITS as UNITS
+from unitrace.interop.exports import inventory_columns as inventory_columns
+from unitrace.interop.exports import offset_paged as offset_paged
+from unitrace.interop.exports import paged as paged
 
 Format = Literal["json", "csv", "xlsx"]  # a list as JSON, or downloaded
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -76,7 +77,7 @@ def value(column: Column, item: Mapping[str, Any]) -> Any:
     if isinstance(found, (list, tuple)):
         return cell(", ".join(str(part) for part in found))
     if isinstance(found, dict):
-        return cell(", ".join(f"{k}={v}" for k, v in found.items()))
+        return cell(json.dumps(found, ensure_ascii=False, default=str))
     return cell(found)
 
 
@@ -204,3 +205,82 @@ def offset_paged(
             page = fetch(size, offset)
 
     return rest()
+
+
+# --- the lists: their columns, declared once (the keys of the JSON answers) --------------------
+
+UNITS = columns("serial", "product", "lot", "status", "location", "holder", "parent")
+AUDIT = columns(
+    "id",
+    "at",
+    "actor",
+    "action",
+    "entity",
+    "entity_key",
+    "before",
+    "after",
+    "hash",
+    moments=("at",),
+)
+CASES = columns(
+    "number",
+    "kind",
+    "state",
+    "outcome",
+    "warranty_claim",
+    "serial",
+    "product",
+    "product_name",
+    "reporter_party",
+    "reporter_name",
+    "reporter_contact",
+    "symptom_code",
+    "defect_code",
+    "location",
+    "opened_at",
+    "opened_by",
+    "updated_at",
+    "closed_at",
+    moments=("opened_at", "updated_at", "closed_at"),
+)
+DIVERSIONS = columns(
+    "id",
+    "serial",
+    "product",
+    "distributor",
+    "distributor_name",
+    "shipment",
+    "shipped_at",
+    "expected_regions",
+    "seen_region",
+    "source",
+    "seen_at",
+    "status",
+    "note",
+    moments=("shipped_at", "seen_at"),
+)
+CLONE_ALERTS = columns(
+    "id",
+    "code",
+    "serial",
+    "product",
+    "rule",
+    "status",
+    "first_at",
+    "last_at",
+    "count",
+    "region",
+    "detail",
+    "acknowledged_by",
+    "acknowledged_at",
+    "closed_by",
+    "closed_at",
+    "note",
+    "compromised",
+    moments=("first_at", "last_at", "acknowledged_at", "closed_at"),
+)
+
+
+def inventory_columns(by: Sequence[str]) -> Columns:
+    """The inventory's columns: its groups, then the counts."""
+    return columns(*by, "units", "recalled")
