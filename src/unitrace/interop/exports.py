@@ -40,11 +40,18 @@ BOM = "\ufeff"
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a downloaded list: `key` of the row (and the header msgid, msgctxt
-    "column"); `moment` when it holds a time (shown in the site's zone, with seconds)."""
+    """One column of a downloaded list: `key` of the row (the API's header); `moment` when it
+    holds a time (shown in the site's zone, with seconds); `label`: the msgid (msgctxt
+    "column") of the pages' header when it is not the key (a key that means another thing in
+    another list)."""
 
     key: str
     moment: bool = False
+    label: str = ""
+
+    @property
+    def msgid(self) -> str:
+        return self.label or self.key
 
 
 Columns = tuple[Column, ...]
@@ -282,5 +289,6 @@ CLONE_ALERTS = columns(
 
 
 def inventory_columns(by: Sequence[str]) -> Columns:
-    """The inventory's columns: its groups, then the counts."""
-    return columns(*by, "units", "recalled")
+    """The inventory's columns: its groups, then the counts (`units` is the installed base in
+    the warranty report's tables: here its header says units on hand)."""
+    return (*columns(*by), Column("units", label="units_on_hand"), Column("recalled"))

@@ -214,9 +214,8 @@ def download(
     reads the file as UTF-8 only with it (Chinese Excel takes a file without it for GB18030)."""
     cols = exports.as_columns(columns)
     keys = tuple(c.key for c in cols)
-    return downloads.download(
-        name, cols, translate.rows(keys, items), fmt, translate.headers(keys), bom=True
-    )
+    headers = translate.headers(tuple(c.msgid for c in cols))
+    return downloads.download(name, cols, translate.rows(keys, items), fmt, headers, bom=True)
 
 
 def page_forbidden(request: Request, actor: Actor, csrf: str) -> HTMLResponse:
