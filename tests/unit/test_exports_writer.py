@@ -122,6 +122,7 @@ def test_the_headers_alone_when_nothing_matches(tmp_path: Path) -> None:
     assert exports.write_xlsx(iter(()), ("serial",), path, "units", ["序列号"]) == 0
     sheet = load_workbook(path).active
     assert sheet is not None and [c.value for c in next(sheet.iter_rows())] == ["序列号"]
-    assert b"".join(exports.stream_csv(iter(()), ("serial",), ["序列号"])).decode(
-        "utf-8"
-    ) == exports.BOM + "序列号\r\n"
+    assert (
+        b"".join(exports.stream_csv(iter(()), ("serial",), ["序列号"])).decode("utf-8")
+        == exports.BOM + "序列号\r\n"
+    )
