@@ -82,8 +82,7 @@ def trace_forward(
     equipment or operator in a time window; `format=csv|xlsx` downloads all of them."""
     if format == "json":
         return trace.forward(db, actor, query, limit, offset)
-    found = trace.forward(db, actor, query, trace.MAX_ITEMS, 0)
-    return _download("affected-units", AFFECTED, found["items"], format)
+    return downloads.download("affected-units", AFFECTED, trace.affected(db, actor, query), format)
 
 
 @router.post("/recalls", status_code=201)

@@ -408,18 +408,18 @@ def trace_page(request: Request) -> Response:
 
 
 @router.get("/trace/affected.csv")
-def trace_export(request: Request) -> Response:
+def trace_export(request: Request, format: str = "csv") -> Response:
     actor, csrf = require_login(request)
     try:
         query = _trace_query(dict(request.query_params))
         if query is None:
             return RedirectResponse("/trace", status_code=303)
-        found = trace.forward(database(request), actor, query, trace.MAX_ITEMS)
+        found = trace.affected(database(request), actor, query)
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except (PydanticValidationError, UnitraceError):
         return RedirectResponse("/trace?" + str(request.query_params), status_code=303)
-    return download("affected", AFFECTED, found["items"])
+    return download("affected", AFFECTED, found, "xlsx" if format == "xlsx" else "csv")
 
 
 # --- recalls ------------------------------------------------------------------------------
