@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from tests.factories import make_location, make_party, make_product, record
 from tests.integration.test_verify_clones import GUANGZHOU, HARBIN, T0, made, verify
-from tests.pages import login
+from tests.pages import csrf_of, login
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
 from unitrace.api.app import create_app
@@ -233,3 +233,34 @@ def test_an_english_page_downloads_with_the_keys_as_headers(
     rows = _csv(client.get("/inventory?by=product&format=csv").content)
     assert rows == [{"product": "TV", "units": "2", "recalled": "0"}]
     assert 'data-testid="inventory-export-xlsx"' in client.get("/inventory?by=product").text
+
+
+def test_a_refused_filter_or_permission_is_the_lists_problem_not_a_broken_file(
+    world: tuple[TestClient, dict[str, dict[str, str]]],
+) -> None:
+    client, who = world
+    bad = client.get("/api/v1/units?status=bogus&format=csv", headers=who["admin"])
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
+    code = client.get("/api/v1/units?code=SN000&format=xlsx", headers=who["admin"])
+    assert code.status_code == 422 and code.json()["errors"][0]["field"] == "format"
+    for path in ("/inventory", "/diversions", "/audit", "/clone-alerts"):
+        refused = client.get(f"/api/v1{path}?format=csv", headers=who["partner"])
+        assert refused.status_code == 403, path
+        assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_partners_page_download_holds_only_its_own_units(
+    world: tuple[TestClient, dict[str, dict[str, str]]],
+) -> None:
+    client, _who = world
+    client.cookies.clear()
+    form = client.get("/login")
+    answer = client.post(
+        "/login",
+        data={"username": "u-partner", "password": PASSWORD, "csrf_token": csrf_of(form.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    rows = _csv(client.get("/units?q=SN&product=TV&format=csv").content)
+    assert [r["serial"] for r in rows] == ["SN000", "SN001", "SN002"]
+    assert client.get("/audit?format=csv").status_code == 403
