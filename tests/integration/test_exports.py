@@ -264,3 +264,32 @@ def test_a_partners_page_download_holds_only_its_own_units(
     rows = _csv(client.get("/units?q=SN&product=TV&format=csv").content)
     assert [r["serial"] for r in rows] == ["SN000", "SN001", "SN002"]
     assert client.get("/audit?format=csv").status_code == 403
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_units_events_download_from_its_dossier(
+    world: tuple[TestClient, dict[str, dict[str, str]]], fmt: str
+) -> None:
+    client, who = world
+    events = _get(client, who["admin"], "/units/SN000", product="TV").json()["events"]
+    answer = _get(client, who["admin"], "/units/SN000", product="TV", format=fmt)
+    rows = _csv(answer.content) if fmt == "csv" else _xlsx(answer.content)
+    assert [r["event_id"] for r in rows] == [e["event_id"] for e in events] and len(rows) == 5
+    assert [r["type"] for r in rows] == [e["type"] for e in events]
+    assert "SN000" in answer.headers["content-disposition"]
+    other = client.get("/api/v1/units/SN003?format=csv", headers=who["partner"])
+    assert other.status_code == 404  # another partner's unit: as its dossier answers
+
+
+def test_the_dossier_page_downloads_the_units_events_in_chinese(
+    world: tuple[TestClient, dict[str, dict[str, str]]], db: Database
+) -> None:
+    client, _who = world
+    login(client, db, "admin", lang="zh-CN")
+    client.headers["Accept-Language"] = "zh-CN"
+    page = client.get("/units/SN000?product=TV")
+    assert 'data-testid="events-export-xlsx"' in page.text
+    rows = _xlsx(client.get("/units/SN000?product=TV&format=xlsx").content)
+    assert list(rows[0])[:3] == ["事件编号", "事件类型", "角色"] and len(rows) == 5
+    missing = client.get("/units/NOSUCH?format=csv")
+    assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]

@@ -20,6 +20,7 @@ from unitrace.interop.exports import AUDIT as AUDIT
 from unitrace.interop.exports import CASES as CASES
 from unitrace.interop.exports import CLONE_ALERTS as CLONE_ALERTS
 from unitrace.interop.exports import DIVERSIONS as DIVERSIONS
+from unitrace.interop.exports import EVENTS as EVENTS
 from unitrace.interop.exports import UNITS as UNITS
 from unitrace.interop.exports import inventory_columns as inventory_columns
 from unitrace.interop.exports import offset_paged as offset_paged

@@ -80,7 +80,9 @@ def value(column: Column, item: Mapping[str, Any]) -> Any:
     if isinstance(found, (datetime, date)):
         return found.isoformat()
     if isinstance(found, (list, tuple)):
-        return cell(", ".join(str(part) for part in found))
+        if all(isinstance(part, (str, int, float)) for part in found):
+            return cell(", ".join(str(part) for part in found))
+        return cell(json.dumps(found, ensure_ascii=False, default=str))
     if isinstance(found, dict):
         return cell(json.dumps(found, ensure_ascii=False, default=str))
     return cell(found)
@@ -247,6 +249,26 @@ CASES = columns(
     "updated_at",
     "closed_at",
     moments=("opened_at", "updated_at", "closed_at"),
+)
+EVENTS = columns(  # a unit's timeline (its dossier's `events`)
+    "event_id",
+    "type",
+    "role",
+    "event_time",
+    "record_time",
+    "biz_step",
+    "disposition",
+    "location",
+    "party",
+    "parent",
+    "read_point",
+    "operator",
+    "equipment",
+    "region",
+    "biz_transactions",
+    "unit_count",
+    "data",
+    moments=("event_time", "record_time"),
 )
 DIVERSIONS = columns(
     "id",

@@ -168,9 +168,19 @@ def _cursor(page: str | None, first: str | None) -> int | None:
     return int(given) if given else None
 
 
-@router.get("/units/{serial:path}")
+@router.get("/units/{serial:path}", response_model=None)
 def unit_dossier(
-    serial: str, db: DatabaseDep, actor: CurrentActor, product: str | None = None
-) -> dict[str, Any]:
+    serial: str,
+    db: DatabaseDep,
+    actor: CurrentActor,
+    product: str | None = None,
+    format: downloads.Format = Query(
+        default="json", description="`csv` or `xlsx`: the unit's events (its timeline)"
+    ),
+) -> dict[str, Any] | Response:
     """The dossier: identity, state, components, warranty and the whole event timeline."""
-    return queries.dossier(db, actor, serial, product)
+    found = queries.dossier(db, actor, serial, product)
+    if format != "json":
+        name = f"events-{found['serial']}"
+        return downloads.download(name, downloads.EVENTS, found["events"], format)
+    return found
