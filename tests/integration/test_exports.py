@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 
 from tests.factories import make_location, make_party, make_product, record
 from tests.integration.test_verify_clones import GUANGZHOU, HARBIN, T0, made, verify
+from tests.integration.test_web_downloads import plant
 from tests.pages import csrf_of, login
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM
@@ -27,7 +28,7 @@ from unitrace.db.engine import Database
 from unitrace.ledger.schemas import CommissionIn
 from unitrace.ledger.service import commission_units
 
-__all__ = ["made"]  # the clone alerts' fixture, used below
+__all__ = ["made", "plant"]  # fixtures of other tests, used below
 PASSWORD = "correct horse battery"
 EVIL = '=HYPERLINK("http://evil.example","click")'
 
@@ -293,3 +294,29 @@ def test_the_dossier_page_downloads_the_units_events_in_chinese(
     assert list(rows[0])[:3] == ["事件编号", "事件类型", "角色"] and len(rows) == 5
     missing = client.get("/units/NOSUCH?format=csv")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+
+
+def test_trace_results_and_recall_holders_download_as_excel_too(
+    plant: tuple[TestClient, Database],
+) -> None:
+    client, db = plant
+    csrf = login(client, db, "quality", "zh-CN")
+    client.headers["Accept-Language"] = "zh-CN"
+    trace = client.get("/trace/affected.csv?product=BOARD&lot=B-LOT&format=xlsx")
+    affected = _xlsx(trace.content)
+    assert len(affected) == 2 and {r["状态"] for r in affected} == {"在库"}
+    made = client.post(
+        "/recalls",
+        data={
+            "csrf_token": csrf,
+            "code": "RC-1",
+            "title": "caps",
+            "product": "BOARD",
+            "lot": "B-LOT",
+        },
+        follow_redirects=False,
+    )
+    assert made.status_code == 303, made.text
+    assert 'data-testid="notices-xlsx"' in client.get("/recalls/RC-1").text
+    holders = _xlsx(client.get("/recalls/RC-1/notices.csv?format=xlsx").content)
+    assert len(holders) == 2 and "持有方代码" in holders[0]

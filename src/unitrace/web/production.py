@@ -554,7 +554,8 @@ async def recall_action(request: Request, code: str, action: str) -> Response:
 
 
 @router.get("/recalls/{code}/notices.csv")
-def recall_notices(request: Request, code: str) -> Response:
+def recall_notices(request: Request, code: str, format: str = "csv") -> Response:
+    """One row per unit of each holder to notify; `format=xlsx` for Excel."""
     actor, csrf = require_login(request)
     try:
         rows = recall.notice_rows(database(request), actor, code)
@@ -562,7 +563,8 @@ def recall_notices(request: Request, code: str) -> Response:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
-    return download(f"recall-{code}-notices", recall.NOTICE_COLUMNS, rows)
+    fmt = "xlsx" if format == "xlsx" else "csv"
+    return download(f"recall-{code}-notices", recall.NOTICE_COLUMNS, rows, fmt)
 
 
 # --- quality ------------------------------------------------------------------------------
