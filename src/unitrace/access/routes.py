@@ -6,10 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from unitrace.access import audit, service
 from unitrace.access.principal import PERMISSIONS, ROLE_SUMMARY, ROLES
 from unitrace.access.schemas import TokenCreate, UserCreate, UserUpdate
+from unitrace.api import downloads
 from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.core.errors import invalid
 
@@ -78,7 +80,7 @@ def revoke_token(token_id: int, db: DatabaseDep, actor: CurrentActor) -> dict[st
     return service.revoke_token(db, actor, token_id)
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=None)
 def audit_records(
     db: DatabaseDep,
     actor: CurrentActor,
@@ -89,22 +91,25 @@ def audit_records(
     until: datetime | None = None,
     before: int | None = Query(default=None, ge=1, le=2**62, description="`next` cursor"),
     limit: int = Query(default=50, ge=1, le=500),
-) -> dict[str, Any]:
+    format: downloads.Format = Query(
+        default="json", description="`csv` or `xlsx`: every record the filters match, downloaded"
+    ),
+) -> dict[str, Any] | Response:
     """The audit trail, newest first (auditor and admin)."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise invalid(name, "needs a UTC offset, e.g. 2026-11-24T08:00:00+08:00")
-    return audit.list_records(
-        db,
-        actor,
-        entity=entity,
-        entity_key=key,
-        who=actor_name,
-        since=since,
-        until=until,
-        before_id=before,
-        limit=limit,
+    filters: dict[str, Any] = dict(
+        entity=entity, entity_key=key, who=actor_name, since=since, until=until
     )
+    if format != "json":
+        rows = downloads.paged(
+            lambda page: audit.list_records(
+                db, actor, **filters, before_id=int(page) if page else before, limit=500
+            )
+        )
+        return downloads.download("audit", downloads.AUDIT, rows, format)
+    return audit.list_records(db, actor, **filters, before_id=before, limit=limit)
 
 
 @router.get("/audit/head")

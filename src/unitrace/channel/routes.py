@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
+from unitrace.api import downloads
 from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.channel import sellthrough, service, stocktake
 from unitrace.channel.service import ShipmentIn
@@ -75,7 +76,7 @@ def get_container(code: str, db: DatabaseDep, actor: CurrentActor) -> dict[str, 
     return found
 
 
-@router.get("/inventory")
+@router.get("/inventory", response_model=None)
 def inventory(
     db: DatabaseDep,
     actor: CurrentActor,
@@ -83,13 +84,20 @@ def inventory(
     product: str | None = Query(default=None, max_length=40),
     location: str | None = Query(default=None, max_length=40),
     status: str | None = Query(default=None, max_length=20, description="default in_stock"),
-) -> dict[str, Any]:
+    format: downloads.Format = Query(
+        default="json", description="`csv` or `xlsx`: every group the filters match, downloaded"
+    ),
+) -> dict[str, Any] | Response:
     """Units counted by product, lot, location and status — the ledger's projection."""
     groups = [b.strip() for b in by.split(",") if b.strip()]
-    return service.inventory(db, actor, groups, product=product, location=location, status=status)
+    found = service.inventory(db, actor, groups, product=product, location=location, status=status)
+    if format != "json":
+        columns = downloads.inventory_columns(found["by"])
+        return downloads.download("inventory", columns, found["items"], format)
+    return found
 
 
-@router.get("/diversions")
+@router.get("/diversions", response_model=None)
 def list_alerts(
     response: Response,
     db: DatabaseDep,
@@ -99,10 +107,21 @@ def list_alerts(
     region: str | None = Query(default=None, max_length=20, description="region seen"),
     limit: int = Query(default=500, ge=1, le=500),
     offset: int = Query(default=0, ge=0, le=10**9),
-) -> list[dict[str, Any]]:
+    format: downloads.Format = Query(
+        default="json", description="`csv` or `xlsx`: every alert the filters match, downloaded"
+    ),
+) -> list[dict[str, Any]] | Response:
     """Diversion (窜货) alerts: unit, authorised distributor, shipment, expected and seen
     region; newest first, `limit` from `offset`; `X-Total-Count` says how many in all."""
     wanted = None if status == "all" else status
+    if format != "json":
+        rows = downloads.offset_paged(
+            lambda size, start: service.list_alerts(
+                db, actor, status=wanted, party=party, region=region, limit=size, offset=start
+            ),
+            500,
+        )
+        return downloads.download("diversion-alerts", downloads.DIVERSIONS, rows, format)
     found = service.list_alerts(
         db, actor, status=wanted, party=party, region=region, limit=limit, offset=offset
     )

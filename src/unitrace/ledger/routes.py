@@ -6,17 +6,19 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
 from unitrace.access.principal import Actor
+from unitrace.api import downloads
 from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.api.problems import from_pydantic
 from unitrace.core.errors import invalid
 from unitrace.db.engine import Database
 from unitrace.ledger import group, queries, service
+from unitrace.ledger.queries import MAX_PAGE
 from unitrace.ledger.scanned import MAX_SCANNED_LENGTH
 from unitrace.ledger.schemas import CommissionIn, EventIn
 
@@ -91,7 +93,7 @@ def parse_events(raw: bytes) -> tuple[Any, list[EventIn]]:
         raise from_pydantic(exc) from None
 
 
-@router.get("/units")
+@router.get("/units", response_model=None)
 def list_units(
     db: DatabaseDep,
     actor: CurrentActor,
@@ -116,7 +118,13 @@ def list_units(
         "string or Digital Link URI: answers the dossier of the unit it names, as "
         "`/units/{serial}` does (with `product` only)",
     ),
-) -> dict[str, Any]:
+    format: downloads.Format = Query(
+        default="json",
+        description="`csv` or `xlsx`: every unit the filters match (from `after`), downloaded",
+    ),
+) -> dict[str, Any] | Response:
+    if format != "json" and code is not None:
+        raise invalid("format", "a look-up by `code` answers JSON only", format)
     if code is not None:
         given = {"lot": lot, "status": status, "location": location, "holder": holder, "q": q}
         others = [name for name, value in {**given, "after": after}.items() if value]
@@ -130,24 +138,49 @@ def list_units(
                                  ("holder", holder)) if v]  # fmt: skip
         if others:
             raise invalid(others[0], "a search by serial (`q`) takes only `product`")
+        if format != "json":
+            rows = downloads.paged(
+                lambda page: queries.search_units(
+                    db, actor, q, product=product, after=_cursor(page, after), limit=MAX_PAGE
+                )
+            )
+            return downloads.download("units", downloads.UNITS, rows, format)
         cursor = int(after) if after else None
         return queries.search_units(db, actor, q, product=product, after=cursor, limit=limit)
+    filters: dict[str, Any] = dict(
+        product=product, lot=lot, status=status, location=location, holder=holder
+    )
+    if format != "json":
+        rows = downloads.paged(
+            lambda page: queries.list_units(
+                db, actor, **filters, after=_cursor(page, after), limit=MAX_PAGE
+            )
+        )
+        return downloads.download("units", downloads.UNITS, rows, format)
     return queries.list_units(
-        db,
-        actor,
-        product=product,
-        lot=lot,
-        status=status,
-        location=location,
-        holder=holder,
-        after=int(after) if after else None,
-        limit=limit,
+        db, actor, **filters, after=int(after) if after else None, limit=limit
     )
 
 
-@router.get("/units/{serial:path}")
+def _cursor(page: str | None, first: str | None) -> int | None:
+    """The cursor of the next page of a download: the last page's `next`, else `after`."""
+    given = page or first
+    return int(given) if given else None
+
+
+@router.get("/units/{serial:path}", response_model=None)
 def unit_dossier(
-    serial: str, db: DatabaseDep, actor: CurrentActor, product: str | None = None
-) -> dict[str, Any]:
+    serial: str,
+    db: DatabaseDep,
+    actor: CurrentActor,
+    product: str | None = None,
+    format: downloads.Format = Query(
+        default="json", description="`csv` or `xlsx`: the unit's events (its timeline)"
+    ),
+) -> dict[str, Any] | Response:
     """The dossier: identity, state, components, warranty and the whole event timeline."""
-    return queries.dossier(db, actor, serial, product)
+    found = queries.dossier(db, actor, serial, product)
+    if format != "json":
+        name = f"events-{found['serial']}"
+        return downloads.download(name, downloads.EVENTS, found["events"], format)
+    return found

@@ -9,16 +9,15 @@ passed / first attempts; failure rate = failed records / records.
 
 from __future__ import annotations
 
-import csv
-import io
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Integer, case, cast, func, select, union
 
 from unitrace.access.principal import Actor
 from unitrace.core.errors import invalid
-from unitrace.core.spreadsheet import cell
 from unitrace.db.engine import Database
 from unitrace.db.tables import (
     events,
@@ -30,6 +29,7 @@ from unitrace.db.tables import (
     unit_steps,
     units,
 )
+from unitrace.interop import exports
 
 DIMENSIONS = (
     "product",
@@ -177,13 +177,9 @@ def defect_pareto(
 def to_csv(
     columns: tuple[str, ...], items: list[dict[str, Any]], headers: list[str] | None = None
 ) -> str:
-    """The items as CSV; the header line is `headers` (the pages' words) or the column keys."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(headers or columns)
-    for item in items:
-        writer.writerow(["" if item.get(c) is None else cell(item.get(c)) for c in columns])
-    return buffer.getvalue()
+    """The items as CSV text (no byte order mark: the caller writes the file with one); the
+    header line is `headers` (the pages' words) or the column keys (`interop.exports`)."""
+    return b"".join(exports.stream_csv(items, columns, headers, bom=False)).decode("utf-8")
 
 
 def to_xlsx(
@@ -192,13 +188,8 @@ def to_xlsx(
     items: list[dict[str, Any]],
     headers: list[str] | None = None,
 ) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(cell(title)[:31])
-    sheet.append(list(headers or columns))
-    for item in items:
-        sheet.append([cell(item.get(c)) for c in columns])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    """The items as an .xlsx workbook (`interop.exports`)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "table.xlsx"
+        exports.write_xlsx(items, columns, path, title, headers)
+        return path.read_bytes()

@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from unitrace.api import downloads
 from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.ledger.schemas import WindowTime
 from unitrace.production import quality, recall, service, trace
 from unitrace.production.schemas import BomIn, RecallIn, RouteIn, TraceParams
 
 router = APIRouter(tags=["production"])
-Format = Literal["json", "csv", "xlsx"]
+Format = downloads.Format
 
 
 def _download(
     name: str, columns: tuple[str, ...], items: list[dict[str, Any]], fmt: str
 ) -> Response:
-    if fmt == "xlsx":
-        return Response(
-            quality.to_xlsx(name, columns, items),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        )
-    disposition = f'attachment; filename="{name}.csv"'
-    return Response(
-        quality.to_csv(columns, items),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": disposition},
-    )
+    return downloads.download(name, columns, items, fmt)
 
 
 @router.get("/products/{code}/bom")
@@ -92,8 +82,7 @@ def trace_forward(
     equipment or operator in a time window; `format=csv|xlsx` downloads all of them."""
     if format == "json":
         return trace.forward(db, actor, query, limit, offset)
-    found = trace.forward(db, actor, query, trace.MAX_ITEMS, 0)
-    return _download("affected-units", AFFECTED, found["items"], format)
+    return downloads.download("affected-units", AFFECTED, trace.affected(db, actor, query), format)
 
 
 @router.post("/recalls", status_code=201)

@@ -9,6 +9,7 @@ of a unit no longer makes that unit affected; the history of who held what stays
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
@@ -220,3 +221,13 @@ def forward(
         "by_holder": dict(holders.most_common()),
         "items": [public_row(r) for r in rows[offset : offset + min(limit, MAX_ITEMS)]],
     }
+
+
+def affected(db: Database, actor: Actor, query: TraceQuery) -> Iterator[dict[str, Any]]:
+    """Every finished unit affected, each as `forward` lists it, one at a time for a download
+    (`interop.exports`): the same rows as `forward`'s items in the same order, without its
+    cap of MAX_ITEMS. The trace is computed (and the permission checked) now."""
+    actor.require("trace")
+    with db.read() as conn:
+        rows, _label = affected_rows(conn, query)
+    return (public_row(r) for r in rows)

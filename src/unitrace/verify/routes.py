@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from unitrace.api import downloads
 from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.core.errors import ValidationError, invalid
 from unitrace.verify import clone_alerts, settings
@@ -72,7 +73,7 @@ class Compromise(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-@router.get("/clone-alerts")
+@router.get("/clone-alerts", response_model=None)
 def list_clone_alerts(
     response: Response,
     db: DatabaseDep,
@@ -85,13 +86,24 @@ def list_clone_alerts(
     until: datetime | None = Query(default=None, description="last breached before"),
     limit: int = Query(default=500, ge=1, le=500),
     offset: int = Query(default=0, ge=0, le=10**9),
-) -> list[dict[str, Any]]:
+    format: downloads.Format = Query(
+        default="json", description="`csv` or `xlsx`: every alert the filters match, downloaded"
+    ),
+) -> list[dict[str, Any]] | Response:
     """Clone alerts (verify.read), last breached first, `limit` from `offset`;
     `X-Total-Count` says how many in all."""
     wanted = None if status == "all" else status
     filters: dict[str, Any] = dict(
         status=wanted, rule=rule, product=product, region=region, since=since, until=until
     )
+    if format != "json":
+        rows = downloads.offset_paged(
+            lambda size, start: clone_alerts.list_alerts(
+                db, actor, limit=size, offset=start, **filters
+            ),
+            500,
+        )
+        return downloads.download("clone-alerts", downloads.CLONE_ALERTS, rows, format)
     found = clone_alerts.list_alerts(db, actor, limit=limit, offset=offset, **filters)
     response.headers["X-Total-Count"] = str(clone_alerts.summary(db, actor, **filters)["total"])
     return found

@@ -18,10 +18,12 @@ from unitrace.aftersales.routes.cases import attachment_response
 from unitrace.aftersales.schemas import CaseStepIn, CostIn, NoteIn, PartIn, StateIn
 from unitrace.api.problems import status_of
 from unitrace.core.errors import FieldError, Forbidden, NotFound, UnitraceError, invalid
+from unitrace.interop import exports
 from unitrace.web import translate
 from unitrace.web.common import (
     csrf_ok,
     database,
+    download,
     expired_form,
     form_errors,
     page_forbidden,
@@ -82,6 +84,7 @@ def cases_page(
     opened_from: str = "",
     opened_to: str = "",
     page: str = "1",
+    format: str = "",
 ) -> Response:
     actor, csrf = require_login(request)
     number = int(page) if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else 1
@@ -111,6 +114,14 @@ def cases_page(
     try:
         offset = (number - 1) * PER_PAGE
         db = database(request)
+        if format in ("csv", "xlsx"):  # every case the filters find, downloaded
+            rows = exports.offset_paged(
+                lambda size, start: casework.list_cases(db, actor, wanted, size, start, problems)[
+                    "items"
+                ],
+                casework.MAX_LIMIT,
+            )
+            return download("service-cases", exports.CASES, rows, format)
         found = casework.list_cases(db, actor, wanted, PER_PAGE, offset, problems)
     except Forbidden:
         return page_forbidden(request, actor, csrf)

@@ -29,6 +29,7 @@ from unitrace.core.errors import (
     invalid,
     unknown_unit,
 )
+from unitrace.interop import exports
 from unitrace.ledger import queries
 from unitrace.ledger.limits import PartnerLimit
 from unitrace.tabular import LimitExceeded
@@ -36,6 +37,7 @@ from unitrace.web import i18n, translate
 from unitrace.web.common import (
     csrf_ok,
     database,
+    download,
     error_title,
     expired_form,
     form_errors,
@@ -57,6 +59,7 @@ def inventory_page(
     status: str = "",
     product: str = "",
     location: str = "",
+    format: str = "",
 ) -> Response:
     actor, csrf = require_login(request)
     status = translate.code_of(status) if status else status  # 已召回 → recalled
@@ -76,6 +79,9 @@ def inventory_page(
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         errors = form_errors(error)
+    if format in ("csv", "xlsx") and not errors:
+        columns = exports.inventory_columns(found["by"])
+        return download("inventory", columns, found["items"], format)
     for item in found["items"]:
         # own units: their serials; recalled ones among them; a location's children: a count
         # of the locations below it (warehouse → bins → units)
@@ -104,6 +110,9 @@ def inventory_page(
         user=actor,
         csrf=csrf,
         found=found,
+        query=urlencode(
+            {"by": ",".join(chosen), "status": status, "product": product, "location": location}
+        ),
         by=chosen,
         groups=GROUPS,
         wanted_status=status,
@@ -326,10 +335,29 @@ def diversions_page(
     region: str = "",
     page: str = "1",
     acknowledged: str = "",
+    format: str = "",
 ) -> Response:
-    """The alerts a filter finds, a page at a time, with counts over them all."""
+    """The alerts a filter finds, a page at a time, with counts over them all; `format=csv|xlsx`
+    downloads them all."""
     actor, csrf = require_login(request)
     wanted = _alert_filter({"status": status, "party": party, "region": region, "page": page})
+    if format in ("csv", "xlsx"):
+        db = database(request)
+        filters: dict[str, Any] = {
+            "status": None if wanted["status"] == "all" else wanted["status"],
+            "party": wanted["party"] or None,
+            "region": wanted["region"] or None,
+        }
+        try:
+            rows = exports.offset_paged(
+                lambda size, start: channel.list_alerts(
+                    db, actor, **filters, limit=size, offset=start
+                ),
+                500,
+            )
+        except Forbidden:
+            return page_forbidden(request, actor, csrf)
+        return download("diversion-alerts", exports.DIVERSIONS, rows, format)
     done = int(acknowledged) if acknowledged.isdigit() and len(acknowledged) < 6 else 0
     return _diversions_page(request, actor, csrf, wanted, acknowledged=done)
 

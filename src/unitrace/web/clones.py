@@ -13,11 +13,13 @@ from fastapi.responses import RedirectResponse, Response
 from unitrace.api.problems import status_of
 from unitrace.catalog import regions
 from unitrace.core.errors import Forbidden, UnitraceError
+from unitrace.interop import exports
 from unitrace.verify import clone_alerts
 from unitrace.web import i18n
 from unitrace.web.common import (
     csrf_ok,
     database,
+    download,
     expired_form,
     form_errors,
     page_forbidden,
@@ -99,12 +101,32 @@ def clone_alerts_page(
     product: str = "",
     region: str = "",
     page: str = "1",
+    format: str = "",
 ) -> Response:
-    """The clone alerts a filter finds, a page at a time, with counts by region."""
+    """The clone alerts a filter finds, a page at a time, with counts by region;
+    `format=csv|xlsx` downloads them all."""
     actor, csrf = require_login(request)
     wanted = _filter(
         {"status": status, "rule": rule, "product": product, "region": region, "page": page}
     )
+    if format in ("csv", "xlsx"):
+        db = database(request)
+        filters: dict[str, Any] = {
+            "status": None if wanted["status"] == "all" else wanted["status"],
+            "rule": wanted["rule"] or None,
+            "product": wanted["product"] or None,
+            "region": wanted["region"] or None,
+        }
+        try:
+            rows = exports.offset_paged(
+                lambda size, start: clone_alerts.list_alerts(
+                    db, actor, **filters, limit=size, offset=start
+                ),
+                500,
+            )
+        except Forbidden:
+            return page_forbidden(request, actor, csrf)
+        return download("clone-alerts", exports.CLONE_ALERTS, rows, format)
     return _list_page(request, actor, csrf, wanted)
 
 

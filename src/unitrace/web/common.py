@@ -4,6 +4,7 @@ translation of use-case errors into messages next to the form fields."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +17,7 @@ from starlette.types import Scope
 
 from unitrace.access import service as access
 from unitrace.access.principal import SYSTEM, Actor
+from unitrace.api import downloads
 from unitrace.api.problems import status_of
 from unitrace.core.errors import (
     Conflict,
@@ -29,8 +31,8 @@ from unitrace.core.errors import (
 )
 from unitrace.core.lifecycle import EVENT_TYPES
 from unitrace.db.engine import Database
+from unitrace.interop import exports
 from unitrace.ledger.scanned import MAX_SCANNED_LENGTH
-from unitrace.production import quality
 from unitrace.web import i18n, translate
 from unitrace.web.i18n import _
 
@@ -200,26 +202,20 @@ def problem_page(scope: Scope, error: UnitraceError) -> HTMLResponse:
     )
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
 def download(
-    name: str, columns: tuple[str, ...], items: list[dict[str, Any]], fmt: str = "csv"
+    name: str,
+    columns: tuple[str, ...] | exports.Columns,
+    items: Iterable[Mapping[str, Any]],
+    fmt: str = "csv",
 ) -> Response:
-    """A table downloaded from a page, in the page's language (`translate.table`). CSV starts
-    with a UTF-8 byte order mark: Excel reads the file as UTF-8 only with it (Chinese Excel
-    takes a file without it for GB18030 and shows mojibake)."""
-    headers, rows = translate.table(columns, items)
-    if fmt == "xlsx":
-        body = quality.to_xlsx(name, columns, rows, headers)
-        disposition = f'attachment; filename="{name}.xlsx"'
-        return Response(body, media_type=XLSX, headers={"Content-Disposition": disposition})
-    text = "\ufeff" + quality.to_csv(columns, rows, headers)
-    return Response(
-        text.encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    """A list downloaded from a page, streamed (`api.downloads`), in the page's language: the
+    headers and the words of our own (states, kinds) translated (`translate.rows`), serials,
+    codes, names and numbers as they are. The CSV starts with a UTF-8 byte order mark: Excel
+    reads the file as UTF-8 only with it (Chinese Excel takes a file without it for GB18030)."""
+    cols = exports.as_columns(columns)
+    keys = tuple(c.key for c in cols)
+    headers = translate.headers(tuple(c.msgid for c in cols))
+    return downloads.download(name, cols, translate.rows(keys, items), fmt, headers, bom=True)
 
 
 def page_forbidden(request: Request, actor: Actor, csrf: str) -> HTMLResponse:

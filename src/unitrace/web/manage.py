@@ -33,6 +33,7 @@ from unitrace.catalog.schemas import (
     ProductUpdate,
 )
 from unitrace.core.errors import Forbidden, NotFound, UnitraceError, invalid
+from unitrace.interop import exports
 from unitrace.production import service as production
 from unitrace.production.schemas import BomIn, RouteIn
 from unitrace.web import i18n
@@ -41,6 +42,7 @@ from unitrace.web.common import (
     blank_to_none,
     csrf_ok,
     database,
+    download,
     error_title,
     expired_form,
     form_errors,
@@ -689,6 +691,7 @@ def audit_page(
     until: str = "",
     before: str = "",
     verify: str = "",
+    format: str = "",
 ) -> Response:
     actor, csrf = require_login(request)
     filters = {
@@ -706,6 +709,20 @@ def audit_page(
     try:
         start = _day(filters["since"], "since")
         end = _day(filters["until"], "until")
+        if format in ("csv", "xlsx"):  # every record the filters find, downloaded
+            wanted: dict[str, Any] = dict(
+                entity=filters["entity"] or None,
+                entity_key=filters["key"] or None,
+                who=filters["who"] or None,
+                since=start,
+                until=end + timedelta(days=1) if end else None,
+            )
+            rows = exports.paged(
+                lambda page: audit.list_records(
+                    db, actor, **wanted, before_id=int(page) if page else None, limit=500
+                )
+            )
+            return download("audit", exports.AUDIT, rows, format)
         found = audit.list_records(
             db,
             actor,

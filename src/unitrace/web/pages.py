@@ -27,6 +27,7 @@ from unitrace.core.errors import (
     ValidationError,
 )
 from unitrace.core.lifecycle import TAKES, Effect, rule_for
+from unitrace.interop import exports
 from unitrace.ledger import figures, group, queries
 from unitrace.ledger import service as ledger
 from unitrace.ledger.scanned import MAX_SCANNED_LENGTH
@@ -41,6 +42,7 @@ from unitrace.web.common import (
     SESSION_COOKIE,
     csrf_ok,
     database,
+    download,
     error_title,
     form_errors,
     read_form,
@@ -190,15 +192,25 @@ def home_figures(request: Request, actor: Actor) -> dict[str, Any]:
 
 
 @router.get("/units")
-def search(request: Request, q: str = "", product: str = "", after: str = "") -> Response:
+def search(
+    request: Request, q: str = "", product: str = "", after: str = "", format: str = ""
+) -> Response:
     """A serial, or its beginning: one unit found by its whole serial opens its dossier; else
-    the units whose serial begins so, a page at a time."""
+    the units whose serial begins so, a page at a time; `format=csv|xlsx` downloads them all."""
     actor, csrf = require_login(request)
     q = q.strip()[:MAX_SCANNED_LENGTH]
     if not q:
         return render(request, "search.html", user=actor, csrf=csrf, q="")
     try:
         cursor = int(after) if after.isdigit() and len(after) <= 18 else None
+        if format in ("csv", "xlsx"):
+            db, chosen = database(request), product.strip() or None
+            rows = exports.paged(
+                lambda page: queries.search_units(
+                    db, actor, q, product=chosen, after=int(page) if page else cursor, limit=1000
+                )
+            )
+            return download("units", exports.UNITS, rows, format)
         found = queries.search_units(
             database(request), actor, q, product=product.strip() or None, after=cursor
         )
@@ -244,9 +256,21 @@ def search(request: Request, q: str = "", product: str = "", after: str = "") ->
 
 @router.get("/units/{serial:path}")
 def dossier_page(
-    request: Request, serial: str, product: str | None = None, warranty_saved: str = ""
+    request: Request,
+    serial: str,
+    product: str | None = None,
+    warranty_saved: str = "",
+    format: str = "",
 ) -> Response:
     actor, csrf = require_login(request)
+    if format in ("csv", "xlsx"):  # the unit's events; a unit it may not see: the page says so
+        try:
+            found = queries.dossier(database(request), actor, serial, product or None)
+        except UnitraceError:
+            found = None
+        if found is not None:
+            name = f"events-{found['serial']}"
+            return download(name, exports.EVENTS, found["events"], format)
     saved = warranty_saved if warranty_saved in warranty_pages.ACTIONS else None
     return warranty_pages.dossier_page(
         request, actor, csrf, serial, product or None, warranty_saved=saved

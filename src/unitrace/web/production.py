@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError as PydanticValidationError
 
+from unitrace.api import downloads
 from unitrace.catalog import service as catalog
 from unitrace.core.errors import Forbidden, NotFound, UnitraceError, invalid
 from unitrace.ledger import service as ledger
@@ -205,20 +206,10 @@ def commission_download(request: Request, kind: str, event: str = "") -> Respons
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
-    columns = (_("Serial"), _("Product"))
-    rows = [{columns[0]: s, columns[1]: made["product"]} for s in made["serials"]]
-    name = f"serials-{made['product']}-{len(rows)}"
-    if kind == "xlsx":
-        return Response(
-            quality.to_xlsx(made["product"], columns, rows),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        )
-    return Response(
-        "\ufeff" + quality.to_csv(columns, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    rows = ({"serial": s, "product": made["product"]} for s in made["serials"])
+    name = f"serials-{made['product']}-{len(made['serials'])}"
+    headers = [_("Serial"), _("Product")]
+    return downloads.download(name, ("serial", "product"), rows, kind, headers, bom=True)
 
 
 # --- steps --------------------------------------------------------------------------------
@@ -417,18 +408,18 @@ def trace_page(request: Request) -> Response:
 
 
 @router.get("/trace/affected.csv")
-def trace_export(request: Request) -> Response:
+def trace_export(request: Request, format: str = "csv") -> Response:
     actor, csrf = require_login(request)
     try:
         query = _trace_query(dict(request.query_params))
         if query is None:
             return RedirectResponse("/trace", status_code=303)
-        found = trace.forward(database(request), actor, query, trace.MAX_ITEMS)
+        found = trace.affected(database(request), actor, query)
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except (PydanticValidationError, UnitraceError):
         return RedirectResponse("/trace?" + str(request.query_params), status_code=303)
-    return download("affected", AFFECTED, found["items"])
+    return download("affected", AFFECTED, found, "xlsx" if format == "xlsx" else "csv")
 
 
 # --- recalls ------------------------------------------------------------------------------
@@ -563,7 +554,8 @@ async def recall_action(request: Request, code: str, action: str) -> Response:
 
 
 @router.get("/recalls/{code}/notices.csv")
-def recall_notices(request: Request, code: str) -> Response:
+def recall_notices(request: Request, code: str, format: str = "csv") -> Response:
+    """One row per unit of each holder to notify; `format=xlsx` for Excel."""
     actor, csrf = require_login(request)
     try:
         rows = recall.notice_rows(database(request), actor, code)
@@ -571,7 +563,8 @@ def recall_notices(request: Request, code: str) -> Response:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
         return render(request, "forbidden.html", 404, user=actor, csrf=csrf, missing=error.detail)
-    return download(f"recall-{code}-notices", recall.NOTICE_COLUMNS, rows)
+    fmt = "xlsx" if format == "xlsx" else "csv"
+    return download(f"recall-{code}-notices", recall.NOTICE_COLUMNS, rows, fmt)
 
 
 # --- quality ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ name fields and codes that do not change (docs/api.md, "Language").
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache, lru_cache
 from typing import Any
 
@@ -168,12 +169,24 @@ def table(
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Headers and rows of a download in the page's language: the words of WORD_COLUMNS are
     translated, serials, codes, names and numbers stay."""
-    headers = [column_label(c) for c in columns]
-    if i18n.current.get() == i18n.DEFAULT:
-        return headers, items
+    return headers(columns), list(rows(columns, items))
+
+
+def headers(columns: tuple[str, ...]) -> list[str]:
+    """A download's header line in the page's language."""
+    return [column_label(c) for c in columns]
+
+
+def rows(columns: tuple[str, ...], items: Iterable[Mapping[str, Any]]) -> Iterator[Any]:
+    """The rows of a download in the page's language, one at a time (a download streams, after
+    the page's request is answered: the language is taken now): the words of WORD_COLUMNS
+    translated, serials, codes, names and numbers as they are."""
+    locale = i18n.current.get()
     words = [c for c in WORD_COLUMNS if c in columns]
-    rows = [
-        {**item, **{c: i18n._(item[c]) for c in words if isinstance(item.get(c), str)}}
+    if locale == i18n.DEFAULT or not words:
+        return iter(items)
+    catalog = i18n.translations(locale)
+    return (
+        {**item, **{c: catalog.gettext(item[c]) for c in words if isinstance(item.get(c), str)}}
         for item in items
-    ]
-    return headers, rows
+    )

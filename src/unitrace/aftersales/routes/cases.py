@@ -20,6 +20,7 @@ from unitrace.aftersales.schemas import (
     ServiceCodePatch,
     StateIn,
 )
+from unitrace.api import downloads
 from unitrace.api.deps import CurrentActor, DatabaseDep
 
 router = APIRouter(tags=["after-sales"])
@@ -69,7 +70,7 @@ def replace_part(number: str, data: PartIn, db: DatabaseDep, actor: CurrentActor
 # --- case work (casework): the case list, one case, notes, costs, attachments, codes -----------
 
 
-@router.get("/cases")
+@router.get("/cases", response_model=None)
 def list_cases(
     db: DatabaseDep,
     actor: CurrentActor,
@@ -86,7 +87,10 @@ def list_cases(
     opened_to: date | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> dict[str, Any]:
+    format: downloads.Format = Query(
+        default="json", description="`csv` or `xlsx`: every case the filters match, downloaded"
+    ),
+) -> dict[str, Any] | Response:
     """Service cases newest first (a partner: those it opened): `{items, total}`."""
     wanted = casework.CaseFilter(
         states=tuple(state or ()),
@@ -98,6 +102,12 @@ def list_cases(
         opened_from=opened_from,
         opened_to=opened_to,
     )
+    if format != "json":
+        rows = downloads.offset_paged(
+            lambda size, start: casework.list_cases(db, actor, wanted, size, start)["items"],
+            casework.MAX_LIMIT,
+        )
+        return downloads.download("service-cases", downloads.CASES, rows, format)
     return casework.list_cases(db, actor, wanted, limit, offset)
 
 

@@ -11,29 +11,18 @@ from fastapi.responses import Response
 
 from unitrace.aftersales import figures
 from unitrace.aftersales.schemas import FigureFormat
+from unitrace.api import downloads
 from unitrace.api.deps import CurrentActor, DatabaseDep
 from unitrace.ledger.schemas import WindowTime
-from unitrace.production import quality
 
 router = APIRouter(tags=["after-sales"])
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Product = Query(default=None, max_length=40, description="a product code")
 
 
 def download(
     name: str, columns: tuple[str, ...], items: list[dict[str, Any]], fmt: str
 ) -> Response:
-    if fmt == "xlsx":
-        return Response(
-            quality.to_xlsx(name, columns, items),
-            media_type=XLSX,
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        )
-    return Response(
-        quality.to_csv(columns, items),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    return downloads.download(name, columns, items, fmt)
 
 
 @router.get("/warranty-report/failures", response_model=None)
