@@ -563,6 +563,7 @@ def test_partner_of_a_learns_nothing_about_a_unit_of_b(
         ("/products/AC1", 200), ("/lots", 403), ("/lots/AC1/L1", 403), ("/admin/users", 403),
         ("/audit", 403), ("/scan", 200),
         ("/commission", 403),  # not in its header, so not its page (web.navigation)
+        ("/imports", 403),  # issue 17: a partner imports nothing (import.run)
     ):  # fmt: skip
         pages[url] = client.get(url)
         assert pages[url].status_code == status, url

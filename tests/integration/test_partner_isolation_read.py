@@ -210,6 +210,11 @@ PAGE_CASES: dict[str, list[str]] = {
     "/labels/runs/{number}/file": ["/labels/runs/{}/file"],
     "/label-templates": [],
     "/label-templates/edit": ["/label-templates/edit?product={}"],
+    # issue 17: a partner imports nothing: 403 whatever it names
+    "/imports": ["/imports?kind={}"],
+    "/imports/{job_id}": ["/imports/{}"],
+    "/imports/{job_id}/progress": ["/imports/{}/progress"],
+    "/imports/{job_id}/report.xlsx": ["/imports/{}/report.xlsx"],
     "/healthz": [],
     "/scan-worker.js": [],
     "/api/docs": [],

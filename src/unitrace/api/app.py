@@ -140,6 +140,7 @@ def create_app(
     from unitrace.web.verify_owners import staff_router as owners_staff_pages
     from unitrace.web.verify_page import staff_router as reports_staff_pages
     from unitrace.web.warranty import router as warranty_pages
+    from unitrace.web.imports import router as imports_pages
 
     page_routers = (
         pages_router,
@@ -157,6 +158,7 @@ def create_app(
         owners_staff_pages,
         clones_pages,
         reports_staff_pages,
+        imports_pages,
     )
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)

@@ -83,6 +83,7 @@ def pages() -> tuple[Page, ...]:
         ),
         Page("/admin/users", "Users", _all("access.admin")),
         Page("/audit", "Audit trail", _all("audit.read")),
+        Page("/imports", "Import", _all("import.run")),
     )
 
 
