@@ -130,6 +130,7 @@ def create_app(
     from unitrace.web.clones import router as clones_pages
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.desk import router as desk_pages
+    from unitrace.web.imports import router as imports_pages
     from unitrace.web.labels import router as labels_pages
     from unitrace.web.labels_runs import router as label_runs_pages
     from unitrace.web.manage import router as manage_router
@@ -140,7 +141,6 @@ def create_app(
     from unitrace.web.verify_owners import staff_router as owners_staff_pages
     from unitrace.web.verify_page import staff_router as reports_staff_pages
     from unitrace.web.warranty import router as warranty_pages
-    from unitrace.web.imports import router as imports_pages
 
     page_routers = (
         pages_router,

@@ -23,7 +23,14 @@ from starlette.datastructures import UploadFile
 from unitrace.access.principal import Actor
 from unitrace.api.problems import status_of
 from unitrace.config import data_home
-from unitrace.core.errors import Forbidden, NotFound, UnitraceError, invalid
+from unitrace.core.errors import (
+    FieldError,
+    Forbidden,
+    NotFound,
+    UnitraceError,
+    ValidationError,
+    invalid,
+)
 from unitrace.interop.imports import service
 from unitrace.web import i18n, translate
 from unitrace.web.common import (
@@ -48,18 +55,18 @@ FINAL = ("done", "failed", "refused", "repeat")
 
 # what a file may hold, as the engine names the kinds: a label (msgid) for each
 KIND_LABELS = {
-    "units": "Units",
-    "products": "Products",
+    "units": "Units (serials)",
+    "products": "Products (item master)",
     "lots": "Lots",
-    "parties": "Parties",
-    "locations": "Locations",
-    "shipments": "Shipments",
-    "sellthrough": "Sell-through",
-    "sell_through": "Sell-through",
-    "repairs": "Repairs",
-    "bindings": "Component binding",
-    "components": "Component binding",
-    "binding": "Component binding",
+    "parties": "Parties (customers, distributors, suppliers)",
+    "locations": "Locations (warehouses, bins)",
+    "shipments": "Shipments (shipping list)",
+    "sellthrough": "Sell-through report",
+    "sell_through": "Sell-through report",
+    "repairs": "Repair log",
+    "bindings": "Component binding (parent serial → component serials)",
+    "components": "Component binding (parent serial → component serials)",
+    "binding": "Component binding (parent serial → component serials)",
 }
 
 
@@ -177,16 +184,35 @@ def imports_page(request: Request, kind: str = "") -> Response:
     return _start_page(request, actor, csrf, form={"kind": kind})
 
 
-def _mapping_from(form: dict[str, str]) -> dict[str, str] | None:
-    """The mapping the user edited: `header_<i>` (a file header) → `field_<i>` (a field, or
-    empty: the column is unknown); None when the form has no mapping."""
-    mapping: dict[str, str] = {}
-    for key, header in form.items():
-        if key.startswith("header_") and key[7:].isdigit():
-            chosen = form.get(f"field_{key[7:]}", "")
-            if chosen:
-                mapping[header] = chosen
+def _mapping_from(kind: str, form: dict[str, str]) -> dict[str, str] | None:
+    """The mapping the user edited: `header_<i>` (a file header) → `field_<i>` (a field); a
+    header the engine would map by its name but the user set to no field maps to "" (left
+    out); None when the form has no mapping."""
+    chosen = {
+        header: form.get(f"field_{key[7:]}", "")
+        for key, header in form.items()
+        if key.startswith("header_") and key[7:].isdigit()
+    }
+    if not chosen or not kind:
+        return None
+    known = detected(kind, list(chosen))
+    mapping = {h: f for h, f in chosen.items() if f or known.get(h)}
     return mapping or None
+
+
+def _save_mapping(
+    request: Request, actor: Actor, name: str, kind: str, mapping: dict[str, str]
+) -> None:
+    """Save the mapping by name; the engine's complaints about the name or the mapping are
+    shown next to the name's field."""
+    try:
+        service.save_mapping(database(request), actor, name, kind, mapping)
+    except ValidationError as error:
+        moved = [
+            FieldError("save_as", e.message, e.value) if e.field in ("name", "mapping") else e
+            for e in error.errors
+        ]
+        raise ValidationError(error.detail, moved) from error
 
 
 def _job_url(job_id: Any, token: str) -> str:
@@ -220,7 +246,7 @@ async def imports_check(request: Request) -> Response:
     token = form.get("upload", "")
     kind = form.get("kind", "")
     unknown = "ignore" if form.get("unknown") == "ignore" else "attributes"
-    mapping = _mapping_from(form)
+    mapping = _mapping_from(kind, form) if kind in {k["kind"] for k in _kinds()} else None
     mapping_name = form.get("mapping_name", "").strip() or None
     try:
         if incoming is not None:
@@ -231,8 +257,9 @@ async def imports_check(request: Request) -> Response:
                 raise
             token = _stage(actor, filename)
             incoming.rename(staging() / token)
+            headers = headers_of(staging() / token, filename)
         elif token:
-            staged(actor, token)
+            headers = staged(actor, token)[1].get("headers") or []
         else:
             raise invalid("file", "choose an .xlsx or .csv file to upload")
         path, meta = staged(actor, token)
@@ -242,7 +269,7 @@ async def imports_check(request: Request) -> Response:
         if save_as:
             if mapping is None:
                 raise invalid("save_as", "there is no mapping to save yet")
-            service.save_mapping(database(request), actor, save_as, kind, mapping)
+            _save_mapping(request, actor, save_as, kind, mapping)
             mapping_name = None
         job = service.start(
             database(request),
@@ -262,7 +289,9 @@ async def imports_check(request: Request) -> Response:
         return _start_page(
             request, actor, csrf, status_of(error), form=form, errors=form_errors(error)
         )
-    meta.update(kind=kind, unknown=unknown, mapping=mapping, mapping_name=mapping_name)
+    meta.update(
+        kind=kind, unknown=unknown, mapping=mapping, mapping_name=mapping_name, headers=headers
+    )
     _update(token, meta)
     return RedirectResponse(_job_url(job["id"], token), status_code=303)
 
@@ -286,17 +315,40 @@ def _rows(job: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _columns(job: dict[str, Any], meta: dict[str, Any]) -> list[tuple[str, str]]:
-    """The file's headers and the field each maps to (empty: unknown), as the engine
-    detected them, with what the user chose before over it."""
-    detected = job.get("mapping") or {}
-    chosen = meta.get("mapping") or {}
-    return [(str(h), str(chosen.get(h, f) or "")) for h, f in dict(detected).items()]
+def headers_of(path: Path, filename: str) -> list[str]:
+    """The header line of a staged file, read by the engine's reader (its first row only);
+    none when the file cannot be read (the dry run then says why)."""
+    from unitrace.interop.imports import engine, readers
+
+    try:
+        source = readers.rows(path, filename, readers.ImportLimits.from_env())
+        _line, header = next(iter(source))
+    except (UnitraceError, StopIteration):
+        return []
+    return [engine.text_of(cell) for cell in header if engine.text_of(cell)]
 
 
-def _job_context(
-    request: Request, actor: Actor, job_id: str, token: str
-) -> dict[str, Any]:
+def detected(kind: str, headers: list[str]) -> dict[str, str]:
+    """Header → field as the engine finds them by name (its synonyms); "" for none."""
+    from unitrace.interop.imports.kinds import normal, synonyms
+
+    known = synonyms(kind)
+    return {h: known.get(normal(h), "") for h in headers}
+
+
+def _columns(kind: str, meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """The file's headers and the field each maps to (empty: none): what the user chose,
+    else what the engine detects by the header's name."""
+    headers = [str(h) for h in meta.get("headers") or []]
+    if not headers or not kind:
+        return []
+    chosen = meta.get("mapping")
+    if chosen is not None:
+        return [(h, str(chosen.get(h) or "")) for h in headers]
+    return list(detected(kind, headers).items())
+
+
+def _job_context(request: Request, actor: Actor, job_id: str, token: str) -> dict[str, Any]:
     job = _job(request, actor, job_id)
     meta: dict[str, Any] = {}
     if token:
@@ -305,7 +357,7 @@ def _job_context(
         except NotFound:
             token = ""
     kind = str(job.get("kind") or meta.get("kind") or "")
-    fields = next((k["fields"] for k in _kinds() if k["kind"] == kind), [])
+    fields: list[dict[str, Any]] = next((k["fields"] for k in _kinds() if k["kind"] == kind), [])
     return {
         "job": job,
         "job_id": job_id,
@@ -313,8 +365,9 @@ def _job_context(
         "meta": meta,
         "kind": kind,
         "fields": [(f["name"], field_label(f)) for f in fields],
-        "columns": _columns(job, meta),
+        "columns": _columns(kind, meta),
         "bad_rows": _rows(job),
+        "message": translate.message(str(job.get("message") or "")),
         "count": int(job.get("error_count") or len(job.get("errors") or [])),
         "filename": str(meta.get("filename") or job.get("filename") or ""),
         "percent": _percent(job),
@@ -358,9 +411,8 @@ def import_job_progress(request: Request, job_id: str, upload: str = "") -> Resp
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
-        return render(request, "imports_progress.html", 404, missing=error.detail, **{
-            "job": {"status": "failed"}, "percent": 0, "job_id": job_id, "upload": ""
-        })
+        gone = {"status": "failed"}
+        return render(request, "imports_progress.html", 404, missing=error.detail, job=gone)
     answer = render(request, "imports_progress.html", **context)
     if context["job"].get("status") in FINAL and request.headers.get("hx-request"):
         answer.headers["HX-Refresh"] = "true"
@@ -382,7 +434,9 @@ def import_job_report(request: Request, job_id: str) -> Response:
     name = f"import-{job_id}-report.xlsx"
     if isinstance(report, bytes | bytearray):
         disposition = f'attachment; filename="{name}"'
-        return Response(bytes(report), media_type=XLSX, headers={"Content-Disposition": disposition})
+        return Response(
+            bytes(report), media_type=XLSX, headers={"Content-Disposition": disposition}
+        )
     return FileResponse(Path(report), media_type=XLSX, filename=name)
 
 
