@@ -85,6 +85,7 @@ def create_app(
     from unitrace.api.owners import router as owners_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
+    from unitrace.interop.imports.routes import router as imports_router
     from unitrace.labels.routes import router as labels_router
     from unitrace.ledger import pipeline
     from unitrace.ledger.routes import router as ledger_router
@@ -117,6 +118,7 @@ def create_app(
         gs1_router,
         labels_router,
         verify_router,
+        imports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from pathlib import Path

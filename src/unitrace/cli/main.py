@@ -33,6 +33,7 @@ from unitrace.cli.claims import claims_app
 from unitrace.cli.clones import clones_app
 from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
 from unitrace.cli.gs1 import gs1_app
+from unitrace.cli.imports import import_command
 from unitrace.cli.label_runs import register as register_label_runs
 from unitrace.cli.labels import labels_app
 from unitrace.cli.owners import owners_command
@@ -102,6 +103,7 @@ app.command("container")(container_command)
 app.command("warranty")(warranty_command)
 app.command("warranty-policy")(policy_command)
 app.command("owners")(owners_command)
+app.command("import")(import_command)
 product_app.command("bom")(handle_errors(bom_command))
 product_app.command("route")(handle_errors(route_command))
 

@@ -1,0 +1,238 @@
+"""Streamed readers of an import file: CSV (UTF-8, UTF-8 with BOM, GB18030/GBK) and .xlsx.
+
+Rows come one at a time as `(row number as the spreadsheet shows it, cells)`, the header line
+first. A CSV's encoding is decided from its first 64 KB: a BOM says UTF-8; else the prefix is
+UTF-8 or it is GB18030 (what Excel on Chinese Windows saves). A byte further on that the chosen
+encoding cannot read ends the import with its row number, not a crash.
+
+A workbook is read with python-calamine, which builds a dense grid of the sheet's extent in
+memory: one cell at A1 and one at XFD1048576 would make it allocate hundreds of GB and abort
+the process. So before calamine opens it, the sheet's XML is scanned (streamed from the zip) for
+the declared dimension and for every cell and row reference; an extent past the import limits
+(rows, columns) or a zip that unpacks past `max_unpacked_bytes` is refused first.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from unitrace.core.errors import FieldError, TooLarge, ValidationError
+
+Cell = Any
+Row = tuple[int, list[Cell]]
+PREFIX = 65_536
+_BOM = codecs.BOM_UTF8
+
+
+class Unreadable(ValidationError):
+    """The file cannot be read (422): names the file and, when known, the row."""
+
+    def __init__(self, message: str, row: int | None = None) -> None:
+        where = f"row {row}: " if row is not None else ""
+        super().__init__(f"file: {where}{message}", [FieldError("file", where + message)])
+        self.row = row
+
+
+class OverLimit(TooLarge):
+    """A file past an import limit (413): `limit` names it, `setting` its variable."""
+
+    def __init__(self, limit: str, allowed: int, found: int | None = None) -> None:
+        self.limit, self.allowed = limit, allowed
+        self.setting = f"UNITRACE_IMPORT_MAX_{limit.upper()}"
+        seen = f" ({found:,} found)" if found is not None else ""
+        message = f"over the import limit of {allowed:,} {limit}{seen} ({self.setting}): split it"
+        super().__init__(f"file: {message}", [FieldError("file", message)])
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    max_rows: int = 2_000_000
+    max_bytes: int = 512 * 1024 * 1024
+    max_unpacked_bytes: int = 2 * 1024 * 1024 * 1024
+    max_columns: int = 100
+
+    @classmethod
+    def from_env(cls) -> ImportLimits:
+        import os
+
+        values: dict[str, int] = {}
+        for name in cls.__dataclass_fields__:
+            variable = f"UNITRACE_IMPORT_{name.upper()}"
+            text = os.environ.get(variable)
+            if text is None:
+                continue
+            if not text.isdigit() or int(text) <= 0:
+                raise ValueError(f"{variable} must be a positive whole number, not {text!r}")
+            values[name] = int(text)
+        return cls(**values)
+
+
+def is_xlsx(filename: str, head: bytes) -> bool:
+    return filename.lower().endswith((".xlsx", ".xlsm")) or head.startswith(b"PK\x03\x04")
+
+
+def rows(path: Path, filename: str, limits: ImportLimits) -> Iterator[Row]:
+    """Every row of the file (the header line first), blank rows left out."""
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise OverLimit("bytes", limits.max_bytes, size)
+    with path.open("rb") as file:
+        head = file.read(PREFIX)
+    if is_xlsx(filename, head):
+        yield from _xlsx_rows(path, limits)
+    else:
+        yield from _csv_rows(path, head, limits)
+
+
+def _blank(cells: list[Cell]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def encoding_of(head: bytes) -> str:
+    """utf-8-sig for a BOM; utf-8 when the prefix decodes (a character cut at its end is
+    fine); else gb18030."""
+    if head.startswith(_BOM):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
+def _csv_rows(path: Path, head: bytes, limits: ImportLimits) -> Iterator[Row]:
+    encoding = encoding_of(head)
+    with path.open("rb") as raw:
+        text: IO[str] = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        first = head.split(b"\n", 1)[0].decode(encoding, errors="replace")
+        delimiter = max(",;\t", key=first.count)
+        reader = csv.reader(text, delimiter=delimiter)
+        count = 0
+        line = 0
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                shown = "UTF-8" if encoding.startswith("utf-8") else "GB18030"
+                raise Unreadable(
+                    f"a byte that is not {shown} text (save the file as UTF-8 or upload the XLSX)",
+                    reader.line_num + 1,
+                ) from None
+            except csv.Error as error:
+                raise Unreadable(f"not a readable CSV file: {error}", reader.line_num) from None
+            line = reader.line_num
+            if _blank(cells):
+                continue
+            count += 1
+            if count > limits.max_rows + 1:
+                raise OverLimit("rows", limits.max_rows)
+            if len(cells) > limits.max_columns:
+                raise OverLimit("columns", limits.max_columns, len(cells))
+            yield line, cells
+
+
+# --- XLSX -------------------------------------------------------------------------------------
+
+_REF = re.compile(
+    rb'<(?:\w+:)?(?:c|row|dimension)\b[^>]*?\b(?:r|ref)="([A-Z]*)(\d*)(?::([A-Z]+)(\d+))?"'
+)
+_CHUNK = 1 << 20
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for byte in letters:
+        number = number * 26 + byte - 64
+    return number
+
+
+def _first_sheet(archive: zipfile.ZipFile) -> str:
+    """The XML of the workbook's first sheet (the one calamine reads as index 0)."""
+    names = set(archive.namelist())
+    try:
+        book = archive.read("xl/workbook.xml")
+        rels = archive.read("xl/_rels/workbook.xml.rels")
+    except KeyError:
+        raise Unreadable("not a readable XLSX workbook") from None
+    found = re.search(rb'<(?:\w+:)?sheet\b[^>]*?r:id="([^"]+)"', book)
+    if found is not None:
+        rel_id = re.escape(found[1])
+        for rel in re.finditer(rb"<Relationship\b[^>]*>", rels):
+            if re.search(rb'Id="' + rel_id + rb'"', rel[0]):
+                target = re.search(rb'Target="([^"]+)"', rel[0])
+                if target is not None:
+                    name = target[1].decode().lstrip("/")
+                    name = name if name.startswith("xl/") else "xl/" + name
+                    if name in names:
+                        return name
+    sheets = sorted(n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml"))
+    if not sheets:
+        raise Unreadable("not a readable XLSX workbook")
+    return sheets[0]
+
+
+def check_extent(path: Path, limits: ImportLimits) -> tuple[int, int]:
+    """(rows, columns) of the first sheet's extent, from its declared dimension and every
+    cell and row reference, streamed; refused past the limits before calamine sees the file."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise Unreadable("not a readable XLSX workbook") from None
+    with archive:
+        unpacked = sum(member.file_size for member in archive.infolist())
+        if unpacked > limits.max_unpacked_bytes:
+            raise OverLimit("unpacked_bytes", limits.max_unpacked_bytes, unpacked)
+        sheet = _first_sheet(archive)
+        top_row = top_column = 0
+        tail = b""
+        try:
+            with archive.open(sheet) as xml:
+                while chunk := xml.read(_CHUNK):
+                    data = tail + chunk
+                    cut = data.rfind(b"<")
+                    data, tail = (data[:cut], data[cut:]) if cut > 0 else (data, b"")
+                    for match in _REF.finditer(data):
+                        for letters, digits in ((match[1], match[2]), (match[3], match[4])):
+                            if digits:
+                                top_row = max(top_row, int(digits))
+                            if letters:
+                                top_column = max(top_column, _column_number(letters))
+                    if top_row > limits.max_rows + 1:
+                        raise OverLimit("rows", limits.max_rows, top_row - 1)
+                    if top_column > limits.max_columns:
+                        raise OverLimit("columns", limits.max_columns, top_column)
+        except (zipfile.BadZipFile, OSError, EOFError):
+            raise Unreadable("not a readable XLSX workbook") from None
+    return top_row, top_column
+
+
+def _xlsx_rows(path: Path, limits: ImportLimits) -> Iterator[Row]:
+    check_extent(path, limits)
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        sheet = book.get_sheet_by_index(0)
+    except Exception:  # calamine raises its own errors for a damaged zip, XML or sheet
+        raise Unreadable("not a readable XLSX workbook") from None
+    first = sheet.start[0] if sheet.start else 0
+    try:
+        for index, cells in enumerate(sheet.iter_rows()):
+            values = [None if c == "" else c for c in cells]
+            if not _blank(values):
+                yield first + index + 1, values
+    finally:
+        book.close()
