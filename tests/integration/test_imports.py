@@ -18,9 +18,7 @@ from unitrace.ledger import queries
 
 
 def run(db: Database, kind: str, name: str, content: bytes, **kw: Any) -> dict[str, Any]:
-    return service.start(
-        db, SYSTEM, kind=kind, filename=name, content=content, wait=True, **kw
-    )
+    return service.start(db, SYSTEM, kind=kind, filename=name, content=content, wait=True, **kw)
 
 
 def csv_bytes(lines: list[str], encoding: str = "utf-8") -> bytes:
