@@ -200,6 +200,7 @@ class Handler:
         }
         self.parties = set(conn.execute(select(parties.c.code)).scalars())
         self.templates: dict[str, Any] = {}
+        self.mode: Mode = "all"
 
     def column(self, name: str) -> str:
         return self.cols.headers.get(name, name)
@@ -316,8 +317,6 @@ class Units(Handler):
         if serial and product:
             self.seen[product].setdefault(serial, number)
         if problems:
-            if serial and product:
-                self.rejected.add((product, serial))
             return problems
         key = (
             product,
@@ -485,7 +484,7 @@ class Events(Handler):
                         else:
                             problems.append(self.refusal(number, outcome))
                     progress(-1, written)
-            if not commit or problems:
+            if not commit or (problems and self.mode == "all"):
                 raise _Rollback
             return written
 
@@ -502,7 +501,7 @@ class Events(Handler):
         if self.kind == "bindings" and name == "serial":
             name = "component"
         reason = first.message if first else outcome.detail
-        return Problem(number, self.column(name), f"{reason} ({outcome.detail})"[:300])
+        return Problem(number, self.column(name), reason[:300])
 
 
 class Master(Handler):
@@ -648,6 +647,7 @@ def run(
         return result
     with db.read() as conn:
         kind = handler(options.kind, conn, cols, options.unknown)
+    kind.mode = options.mode
     for number, cells in source:
         result.problems.extend(kind.row(number, cells))
         result.rows_total += 1

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import re
 import zipfile
 from collections.abc import Iterator
@@ -113,27 +112,36 @@ def encoding_of(head: bytes) -> str:
 
 def _csv_rows(path: Path, head: bytes, limits: ImportLimits) -> Iterator[Row]:
     encoding = encoding_of(head)
+    shown = "UTF-8" if encoding.startswith("utf-8") else "GB18030"
+    first = head.split(b"\n", 1)[0].decode(encoding, errors="replace")
+    delimiter = max(",;\t", key=first.count)  # `;` from Excel in some locales, tab as "text"
+    number = 0  # the row as a spreadsheet shows it: records, blank ones counted
+
+    rest = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM only at the start
+
+    def lines(raw: IO[bytes]) -> Iterator[str]:
+        # b"\n" is never part of another character in UTF-8 or GB18030: each line decodes
+        # on its own, so a bad byte is found in the row that has it
+        for index, line in enumerate(raw):
+            try:
+                yield line.decode(encoding if index == 0 else rest)
+            except UnicodeDecodeError:
+                raise Unreadable(
+                    f"a byte that is not {shown} text (save the file as UTF-8 or upload the XLSX)",
+                    number + 1,
+                ) from None
+
     with path.open("rb") as raw:
-        text: IO[str] = io.TextIOWrapper(raw, encoding=encoding, newline="")
-        first = head.split(b"\n", 1)[0].decode(encoding, errors="replace")
-        delimiter = max(",;\t", key=first.count)
-        reader = csv.reader(text, delimiter=delimiter)
+        reader = csv.reader(lines(raw), delimiter=delimiter)
         count = 0
-        line = 0
         while True:
             try:
                 cells = next(reader)
             except StopIteration:
                 return
-            except UnicodeDecodeError:
-                shown = "UTF-8" if encoding.startswith("utf-8") else "GB18030"
-                raise Unreadable(
-                    f"a byte that is not {shown} text (save the file as UTF-8 or upload the XLSX)",
-                    reader.line_num + 1,
-                ) from None
             except csv.Error as error:
-                raise Unreadable(f"not a readable CSV file: {error}", reader.line_num) from None
-            line = reader.line_num
+                raise Unreadable(f"not a readable CSV file: {error}", number + 1) from None
+            number += 1
             if _blank(cells):
                 continue
             count += 1
@@ -141,7 +149,7 @@ def _csv_rows(path: Path, head: bytes, limits: ImportLimits) -> Iterator[Row]:
                 raise OverLimit("rows", limits.max_rows)
             if len(cells) > limits.max_columns:
                 raise OverLimit("columns", limits.max_columns, len(cells))
-            yield line, cells
+            yield number, cells
 
 
 # --- XLSX -------------------------------------------------------------------------------------
