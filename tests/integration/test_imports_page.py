@@ -193,6 +193,22 @@ def test_a_bad_upload_is_refused_next_to_the_file_field(
     assert expected in field_error(answer.text, "file")
 
 
+def test_a_file_over_the_byte_limit_is_refused_next_to_the_file_field(
+    client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNITRACE_IMPORT_MAX_BYTES", "100")
+    csrf = login(client, db, "warehouse", "zh-CN")
+    answer = client.post(
+        "/imports",
+        data={"csrf_token": csrf, "kind": "units"},
+        files={"file": ("u.csv", GOOD.encode() * 10, "text/csv")},
+        headers=ZH,
+    )
+    assert answer.status_code == 413
+    assert "100 字节" in field_error(answer.text, "file")
+    assert "UNITRACE_IMPORT_MAX_BYTES" in answer.text
+
+
 def test_a_workbook_that_is_no_workbook_is_reported_in_chinese(
     client: TestClient, db: Database
 ) -> None:

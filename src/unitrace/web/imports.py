@@ -32,11 +32,13 @@ from unitrace.core.errors import (
     invalid,
 )
 from unitrace.interop.imports import service
+from unitrace.interop.imports.readers import ImportLimits, OverLimit
 from unitrace.web import i18n, translate
 from unitrace.web.common import (
     XLSX,
     csrf_ok,
     database,
+    error_title,
     expired_form,
     form_errors,
     page_forbidden,
@@ -44,12 +46,11 @@ from unitrace.web.common import (
     render,
     require_login,
 )
-from unitrace.web.i18n import _
+from unitrace.web.i18n import _, format_number
 
 router = APIRouter(include_in_schema=False)
 PERMISSION = "import.run"
 SUFFIXES = (".xlsx", ".csv")
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # the page's own bound; the engine checks rows itself
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 FINAL = ("done", "failed", "refused", "repeat")
 
@@ -102,7 +103,9 @@ def _update(token: str, meta: dict[str, Any]) -> None:
 
 async def _receive(request: Request) -> tuple[dict[str, str], str, Path | None]:
     """The form's text fields and the uploaded file, copied in chunks to a staging file (its
-    path; None when no file was chosen). An empty file is refused here, next to the field."""
+    path; None when no file was chosen). A file over the engine's byte limit is refused here
+    (`OverLimit`, next to the file field), before it is stored whole."""
+    limit = ImportLimits.from_env().max_bytes
     async with request.form() as submitted:
         fields = {k: v for k, v in submitted.items() if isinstance(v, str)}
         upload = submitted.get("file")
@@ -115,10 +118,30 @@ async def _receive(request: Request) -> tuple[dict[str, str], str, Path | None]:
         with target.open("wb") as out:
             while chunk := await upload.read(1 << 20):
                 size += len(chunk)
-                if size > MAX_UPLOAD_BYTES:
+                if size > limit:
                     break
                 out.write(chunk)
+        if size > limit:
+            target.unlink(missing_ok=True)
+            fields["_over_limit"] = str(limit)
+            return fields, Path(upload.filename).name, None
         return fields, Path(upload.filename).name, target
+
+
+def over_limit(error: OverLimit) -> dict[str, str]:
+    """The form error of a file past an import limit, in the page's language (by the limit's
+    name; the engine's sentence is English)."""
+    texts = {
+        "bytes": _("the file is larger than %(n)s bytes (limit %(setting)s): split it"),
+        "unpacked_bytes": _(
+            "the workbook unpacks to more than %(n)s bytes (limit %(setting)s): split it"
+        ),
+        "rows": _("the file has more than %(n)s rows (limit %(setting)s): split it"),
+        "columns": _("the file has more than %(n)s columns (limit %(setting)s)"),
+    }
+    values = {"n": format_number(error.allowed), "setting": error.setting}
+    text = texts.get(error.limit, texts["bytes"]) % values
+    return {"file": text, "form": error_title(error) + ": " + text}
 
 
 def _kinds() -> list[dict[str, Any]]:
@@ -227,11 +250,8 @@ def _check_upload(filename: str, path: Path) -> None:
         raise invalid("file", "choose an .xlsx or .csv file to upload")
     if not filename.lower().endswith(SUFFIXES):
         raise invalid("file", "the file is not a table: upload an .xlsx or .csv file")
-    size = path.stat().st_size
-    if size == 0:
+    if path.stat().st_size == 0:
         raise invalid("file", "the file is empty")
-    if size > MAX_UPLOAD_BYTES:
-        raise invalid("file", "the file is too large: split it")
 
 
 @router.post("/imports")
@@ -252,6 +272,8 @@ async def imports_check(request: Request) -> Response:
     mapping = _mapping_from(kind, form) if kind in {k["kind"] for k in _kinds()} else None
     mapping_name = form.get("mapping_name", "").strip() or None
     try:
+        if "_over_limit" in form:
+            raise OverLimit("bytes", int(form["_over_limit"]))
         if incoming is not None:
             try:
                 _check_upload(filename, incoming)
@@ -288,6 +310,10 @@ async def imports_check(request: Request) -> Response:
         )
     except Forbidden:
         return page_forbidden(request, actor, csrf)
+    except OverLimit as error:
+        return _start_page(
+            request, actor, csrf, status_of(error), form=form, errors=over_limit(error)
+        )
     except UnitraceError as error:
         return _start_page(
             request, actor, csrf, status_of(error), form=form, errors=form_errors(error)
