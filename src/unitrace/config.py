@@ -52,6 +52,11 @@ SETTINGS = {
     "unitrace answers GET /01/{gtin}/21/{serial}: e.g. https://id.example.com (https://id.gs1.org)",
     "UNITRACE_GS1_PREFIXES": "GS1 company prefix lengths by the GTIN's first digits (GTIN-13 "
     "form), for products that have none: `9506000=7,69=9`, longest match wins (none)",
+    "UNITRACE_IMPORT_MAX_ROWS": "most rows under the header line of an imported file (2000000)",
+    "UNITRACE_IMPORT_MAX_BYTES": "largest imported CSV or .xlsx file, bytes (536870912: 512 MB)",
+    "UNITRACE_IMPORT_MAX_UNPACKED_BYTES": "most an imported .xlsx may unpack to, bytes "
+    "(2147483648: 2 GB)",
+    "UNITRACE_IMPORT_MAX_COLUMNS": "the rightmost column an imported file may use (100)",
 }
 
 

@@ -54,6 +54,7 @@ CASE_STEPPERS = frozenset({"admin", "service"})
 WARRANTY = frozenset({"admin", "service"})  # warranty.manage
 OWNERS = frozenset({"admin", "service"})  # owners.read (issue 16)
 VERIFIERS = frozenset({"admin", "quality"})  # verify.manage
+IMPORTERS = frozenset({"admin", "production", "warehouse"})  # import.run (issue 17)
 # SC-000001 is the world's case waiting for spare parts (_spares_world)
 CASES = {"admin": "SC-000002", "partner": "SC-000003", "service": "SC-000004"}
 SPARES = frozenset({"admin", "warehouse"})
@@ -326,6 +327,19 @@ OPS = [
        lambda r, w: ("/label-templates/preview", {"json": {"format": "svg"}})),
     Op("POST", "/label-templates/{template_id}/preview", STAFF,
        lambda r, w: ("/label-templates/1/preview", {"json": {"format": "svg"}})),
+    # imports (issue 17): IMPORT-1 is the world's dry run with a bad row, `erp` its mapping
+    Op("POST", "/imports", IMPORTERS,
+       lambda r, w: ("/imports", {"files": {"file": ("u.csv", b"serial,product\nX1,AC1\n",
+                                                     "text/csv")},
+                                  "data": {"kind": "units", "dry_run": "true"}})),
+    Op("GET", "/imports/kinds", IMPORTERS, lambda r, w: ("/imports/kinds", {})),
+    Op("GET", "/imports/{job_id}", IMPORTERS, lambda r, w: ("/imports/IMPORT-1", {})),
+    Op("GET", "/imports/{job_id}/report.xlsx", IMPORTERS,
+       lambda r, w: ("/imports/IMPORT-1/report.xlsx", {})),
+    Op("GET", "/import-mappings/{name}", IMPORTERS, lambda r, w: ("/import-mappings/erp", {})),
+    Op("PUT", "/import-mappings/{name}", IMPORTERS,
+       lambda r, w: (f"/import-mappings/m-{r}",
+                     {"json": {"kind": "units", "mapping": {"SN": "serial"}}})),
 ]  # fmt: skip
 
 
@@ -352,6 +366,7 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
     roles = sorted(ROLES)
     serials = in_stock(db, 6 * len(roles) + 3)
     _spares_world(db, roles)
+    _imports_world(db)
     shipping = dict(zip(roles, serials[-len(roles) :], strict=True))
     diverted = serials[-2 * len(roles) : -len(roles)]
     reported = dict(zip(roles, serials[-3 * len(roles) : -2 * len(roles)], strict=True))
@@ -398,6 +413,21 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
     clone_code, clones = _clones_world(db, roles, recalled)
     return World(inspect, ship, sell, own, others, east_unit, south_unit, recalled, shipping,
                  alerts, reported, shipped.event_id, clone_code, clones), tokens  # fmt: skip
+
+
+def _imports_world(db: Database) -> None:
+    """IMPORT-1: a dry run of a units file with one bad row (so it has a report); a mapping."""
+    from sqlalchemy import update
+
+    from unitrace.db.tables import import_jobs
+    from unitrace.interop.imports import service as imports
+
+    job = imports.start(db, SYSTEM, kind="units", filename="u.csv", content=b"serial\nX\n",
+                        dry_run=True, wait=True)  # fmt: skip
+    with db.write() as conn:
+        conn.execute(update(import_jobs).where(import_jobs.c.id == job["id"]).values(
+            id="IMPORT-1"))  # fmt: skip
+    imports.save_mapping(db, SYSTEM, "erp", "units", {"SN": "serial"})
 
 
 def _clones_world(db: Database, roles: list[str], serial: str) -> tuple[str, dict[str, int]]:

@@ -131,6 +131,11 @@ API_CASES: dict[str, list[str]] = {
     "/cases/{number}": ["/cases/{}"],
     "/cases/{number}/attachments/{attachment_id}": ["/cases/{}/attachments/1"],
     "/service-codes": [],
+    # imports (issue 17): no import.run for a partner, 403 whatever it names
+    "/imports/kinds": [],
+    "/imports/{job_id}": ["/imports/{}"],
+    "/imports/{job_id}/report.xlsx": ["/imports/{}/report.xlsx"],
+    "/import-mappings/{name}": ["/import-mappings/{}"],
 }  # fmt: skip
 
 # Every page (GET) → the requests that name something, as above.

@@ -68,14 +68,52 @@ Unknown = Literal["attributes", "ignore"]
 Progress = Callable[[int, int], None]  # (rows done, rows written)
 
 
+# why a row is bad, by key (English; interop_imports.po has the Chinese): `reason_key` and
+# `params` of a problem let a page show it in the reader's language
+REASONS = {
+    "required": "required",
+    "as_is": "%(text)s",
+    "unknown_product": "unknown product %(code)s",
+    "unknown_lot": "unknown lot %(lot)s of %(product)s",
+    "unknown_location": "unknown location %(code)s",
+    "unknown_party": "unknown party %(code)s",
+    "duplicate_serial": "duplicate serial in the file (first in row %(row)s)",
+    "serial_exists": "serial exists already",
+    "check_digit": "bad check digit: %(why)s",
+    "bin_elsewhere": "bin %(bin)s is not in warehouse %(warehouse)s",
+    "status": "status not importable: commissioned or in_stock (events by the event kinds)",
+    "in_stock_where": "in_stock needs a warehouse or bin",
+    "bad_date": "bad date: %(why)s",
+    "twice": "twice in the file (first in row %(row)s)",
+    "exists": "exists already",
+    "second_column": "a second column for %(field)s",
+    "missing_column": "required column missing (%(headers)s)",
+    "no_rows": "the file has no rows",
+    "refused": "%(text)s",
+}
+
+
 @dataclass(frozen=True)
 class Problem:
     row: int
     column: str
     reason: str
+    key: str = "as_is"
+    params: tuple[tuple[str, str], ...] = ()
 
     def public(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "reason": self.reason}
+        return {
+            "row": self.row,
+            "column": self.column,
+            "reason": self.reason,
+            "reason_key": self.key,
+            "params": dict(self.params),
+        }
+
+
+def problem(at: int, column: str, key: str, /, **params: object) -> Problem:
+    values = {k: str(v) for k, v in params.items()}
+    return Problem(at, column, REASONS[key] % values, key, tuple(values.items()))
 
 
 @dataclass(frozen=True)
@@ -142,13 +180,13 @@ class Columns:
 
 def columns(
     kind: str, header: list[Cell], mapping: dict[str, str] | None, unknown: Unknown
-) -> tuple[Columns, list[tuple[str, str]]]:
+) -> tuple[Columns, list[tuple[str, str, dict[str, str]]]]:
     """Which column holds which field, and the problems (column, reason) of the header."""
     known = synonyms(kind)
     names = {f.name for f in KINDS[kind]}
     chosen = {normal(h): f for h, f in (mapping or {}).items()}
     found = Columns({}, {}, [])
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str, dict[str, str]]] = []
     for index, cell in enumerate(header):
         shown = text_of(cell)
         if not shown:
@@ -156,7 +194,7 @@ def columns(
         key = normal(shown)
         target = chosen[key] if key in chosen else known.get(key)
         if target and target in found.fields:
-            problems.append((shown, f"a second column for {target}"))
+            problems.append((shown, "second_column", {"field": target}))
         elif target:
             found.fields[target] = index
             found.headers[target] = shown
@@ -165,7 +203,7 @@ def columns(
     for spec in KINDS[kind]:
         if spec.required and spec.name not in found.fields:
             headers = " / ".join((*spec.headers_zh[:2], *spec.headers_en[:2]))
-            problems.append((spec.name, f"required column missing ({headers})"))
+            problems.append((spec.name, "missing_column", {"headers": headers}))
     del names
     return found, problems
 
@@ -268,49 +306,49 @@ class Units(Handler):
         v = self.values(cells)
         problems: list[Problem] = []
 
-        def bad(name: str, reason: str) -> None:
-            problems.append(Problem(number, self.column(name), reason))
+        def bad(name: str, key: str, **params: object) -> None:
+            problems.append(problem(number, self.column(name), key, **params))
 
         serial, product = v.get("serial", ""), v.get("product", "")
         if not serial:
             bad("serial", "required")
         elif (why := plain_serial_problem(serial)) is not None:
-            bad("serial", why)
+            bad("serial", "as_is", text=why)
         if not product:
             bad("product", "required")
         elif product not in self.products:
-            bad("product", f"unknown product {product}")
+            bad("product", "unknown_product", code=product)
         elif serial:
             first = self.seen[product].get(serial)
             if first is not None:
-                bad("serial", f"duplicate serial in the file (first in row {first})")
+                bad("serial", "duplicate_serial", row=first)
             elif (why := self.check_digit(product, serial)) is not None:
-                bad("serial", f"bad check digit: {why}")
+                bad("serial", "check_digit", why=why)
         lot = v.get("lot") or None
         if lot and product in self.products and (product, lot) not in self.lots:
-            bad("lot", f"unknown lot {lot} of {product}")
+            bad("lot", "unknown_lot", lot=lot, product=product)
         location = None
         warehouse, shelf = v.get("warehouse") or None, v.get("bin") or None
         for name, code in (("warehouse", warehouse), ("bin", shelf)):
             if code and code not in self.locations:
-                bad(name, f"unknown location {code}")
+                bad(name, "unknown_location", code=code)
         both = warehouse in self.locations and shelf in self.locations
         if both and self.locations[str(shelf)][1] != self.locations[str(warehouse)][0]:
-            bad("bin", f"bin {shelf} is not in warehouse {warehouse}")
+            bad("bin", "bin_elsewhere", bin=shelf, warehouse=warehouse)
         if shelf in self.locations:
             location = shelf
         elif warehouse in self.locations:
             location = warehouse
         status = STATUSES.get(normal(v.get("status", "")))
         if v.get("status") and status is None:
-            bad("status", "status not importable: commissioned or in_stock (events by event kinds)")
+            bad("status", "status")
         if status == "in_stock" and not location:
-            bad("status", "in_stock needs a warehouse or bin")
+            bad("status", "in_stock_where")
         when: datetime | None = None
         if v.get("production_date"):
             got = moment(self.raw(cells, "production_date"))
             if isinstance(got, str):
-                bad("production_date", f"bad date: {got}")
+                bad("production_date", "bad_date", why=got)
             else:
                 when = got
         attributes = self.attributes(cells) if self.unknown == "attributes" else None
@@ -338,7 +376,7 @@ class Units(Handler):
                     continue
                 for serial in existing_serials(conn, row.id, list(serials)):
                     problems.append(
-                        Problem(serials[serial], self.column("serial"), "serial exists already")
+                        problem(serials[serial], self.column("serial"), "serial_exists")
                     )
                     self.rejected.add((product, serial))
         return problems
@@ -401,17 +439,17 @@ class Events(Handler):
         v = self.values(cells)
         problems: list[Problem] = []
 
-        def bad(name: str, reason: str) -> None:
-            problems.append(Problem(number, self.column(name), reason))
+        def bad(name: str, key: str, **params: object) -> None:
+            problems.append(problem(number, self.column(name), key, **params))
 
         product = v.get("product") or None
         if product and product not in self.products:
-            bad("product", f"unknown product {product}")
+            bad("product", "unknown_product", code=product)
         when: datetime | None = None
         if v.get("date"):
             got = moment(self.raw(cells, "date"))
             if isinstance(got, str):
-                bad("date", f"bad date: {got}")
+                bad("date", "bad_date", why=got)
             else:
                 when = got
         extra = self.attributes(cells) if self.unknown == "attributes" else None
@@ -425,7 +463,7 @@ class Events(Handler):
             if not party:
                 bad("party", "required")
             elif party not in self.parties:
-                bad("party", f"unknown party {party}")
+                bad("party", "unknown_party", code=party)
             event.update(type="ship", serials=[serial], party=party)
             if v.get("number"):
                 event["biz_transactions"] = [{"type": "desadv", "id": v["number"]}]
@@ -445,7 +483,7 @@ class Events(Handler):
                 if not value:
                     bad(name, "required")
             if parent_product and parent_product not in self.products:
-                bad("parent_product", f"unknown product {parent_product}")
+                bad("parent_product", "unknown_product", code=parent_product)
             event.update(
                 type="assemble",
                 units=[{"serial": component, "product": product}],
@@ -463,7 +501,7 @@ class Events(Handler):
                     where, where
                 )
                 reason = str(item["msg"]).removeprefix("Value error, ")
-                problems.append(Problem(number, self.column(name), reason))
+                problems.append(problem(number, self.column(name), "as_is", text=reason))
         return problems
 
     def write(
@@ -501,7 +539,7 @@ class Events(Handler):
         if self.kind == "bindings" and name == "serial":
             name = "component"
         reason = first.message if first else outcome.detail
-        return Problem(number, self.column(name), reason[:300])
+        return problem(number, self.column(name), "refused", text=reason[:300])
 
 
 class Master(Handler):
@@ -533,14 +571,14 @@ class Master(Handler):
         v = {k: value for k, value in self.values(cells).items() if value}
         problems: list[Problem] = []
 
-        def bad(name: str, reason: str) -> None:
-            problems.append(Problem(number, self.column(name), reason))
+        def bad(name: str, key: str, **params: object) -> None:
+            problems.append(problem(number, self.column(name), key, **params))
 
         for name in ("production_date", "expiry_date"):
             if name in v:
                 got = moment(self.raw(cells, name))
                 if isinstance(got, str):
-                    bad(name, f"bad date: {got}")
+                    bad(name, "bad_date", why=got)
                     v.pop(name)
                 else:
                     v[name] = got.date().isoformat()
@@ -559,23 +597,23 @@ class Master(Handler):
         }[self.kind]
         column = "number" if self.kind == "lots" else "code"
         if key in self.seen:
-            bad(column, f"twice in the file (first in row {self.seen[key]})")
+            bad(column, "twice", row=self.seen[key])
         elif key in existing:
-            bad(column, "exists already")
+            bad(column, "exists")
         if self.kind == "lots" and v.get("product") and v["product"] not in self.products:
-            bad("product", f"unknown product {v['product']}")
+            bad("product", "unknown_product", code=v["product"])
         if self.kind == "locations" and v.get("parent"):
             parent = v["parent"]
             if parent not in self.locations and parent not in self.seen:
-                bad("parent", f"unknown location {parent}")
+                bad("parent", "unknown_location", code=parent)
         if self.kind == "lots" and v.get("supplier") and v["supplier"] not in self.parties:
-            bad("supplier", f"unknown party {v['supplier']}")
+            bad("supplier", "unknown_party", code=v["supplier"])
         try:
             model = self.MODELS[self.kind].model_validate(v)
         except PydanticValidationError as error:
             for item in error.errors():
                 name = str(item["loc"][0]) if item["loc"] else column
-                bad(name, str(item["msg"]).removeprefix("Value error, "))
+                bad(name, "as_is", text=str(item["msg"]).removeprefix("Value error, "))
         if key is not None:
             self.seen.setdefault(key, number)
         if problems:
@@ -605,7 +643,7 @@ class Master(Handler):
             except UnitraceError as error:
                 first = error.errors[0] if error.errors else None
                 name = first.field if first else "code"
-                problems.append(Problem(number, self.column(name), error.detail))
+                problems.append(problem(number, self.column(name), "refused", text=error.detail))
                 continue
             written += 1
             progress(-1, written)
@@ -638,12 +676,12 @@ def run(
     try:
         result.header_row, header = next(source)
     except StopIteration:
-        result.problems.append(Problem(1, "file", "the file has no rows"))
+        result.problems.append(problem(1, "file", "no_rows"))
         return result
     result.header = [text_of(c) for c in header]
     cols, header_problems = columns(options.kind, header, options.mapping, options.unknown)
     if header_problems:
-        result.problems = [Problem(result.header_row, c, r) for c, r in header_problems]
+        result.problems = [problem(result.header_row, c, k, **p) for c, k, p in header_problems]
         return result
     with db.read() as conn:
         kind = handler(options.kind, conn, cols, options.unknown)
