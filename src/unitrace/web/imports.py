@@ -160,10 +160,24 @@ def field_label(field: dict[str, Any]) -> str:
     return str(names[0]) if names else str(field["name"])
 
 
-def reason_text(reason: str) -> str:
-    """A bad row's reason in the page's language (the engine's English message, translated
-    by its template as every use-case message is)."""
-    return translate.message(reason)
+def reason_text(problem: dict[str, Any]) -> str:
+    """A bad row's reason in the page's language: the engine's reason by its key and
+    parameters (`engine.REASONS`, translated in interop_imports_page.po), the messages among
+    the parameters translated as every use-case message is; else the English reason, by its
+    template (`translate.message`)."""
+    from unitrace.interop.imports.engine import REASONS
+
+    template = REASONS.get(str(problem.get("reason_key") or ""))
+    params = {str(k): str(v) for k, v in dict(problem.get("params") or {}).items()}
+    if template is None:
+        return translate.message(str(problem.get("reason") or ""))
+    values = {k: translate.message(v) if k in ("why", "text") else v for k, v in params.items()}
+    if "field" in values:
+        values["field"] = _(values["field"])
+    try:
+        return _(template) % values
+    except (KeyError, ValueError, TypeError):  # a key's parameters changed: its English
+        return translate.message(str(problem.get("reason") or ""))
 
 
 def _saved(request: Request, actor: Actor, kinds: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -339,7 +353,7 @@ def _percent(job: dict[str, Any]) -> int:
 
 def _rows(job: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        {"row": e.get("row"), "column": e.get("column") or "", "reason": reason_text(e["reason"])}
+        {"row": e.get("row"), "column": e.get("column") or "", "reason": reason_text(e)}
         for e in job.get("errors") or []
     ]
 
