@@ -56,7 +56,8 @@ def make_file(path: Path, rows: int, product: str, xlsx: bool) -> None:
 
 
 def read_side(path: Path) -> dict[str, float]:
-    from unitrace.interop.imports.readers import ImportLimits, rows
+    from unitrace.config import ImportLimits
+    from unitrace.interop.imports.readers import rows
 
     started = time.perf_counter()
     count = sum(1 for _ in rows(path, path.name, ImportLimits())) - 1

@@ -292,3 +292,23 @@ def gs1_prefixes() -> tuple[tuple[str, int], ...]:
             )
         found[prefix] = int(length)
     return tuple(sorted(found.items(), key=lambda pair: -len(pair[0])))
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What one import (`unitrace import`, `POST /api/v1/imports`) reads before it refuses the
+    file: settings UNITRACE_IMPORT_MAX_*."""
+
+    max_rows: int = 2_000_000
+    max_bytes: int = 512 * 1024 * 1024
+    max_unpacked_bytes: int = 2 * 1024 * 1024 * 1024
+    max_columns: int = 100
+
+    @classmethod
+    def from_env(cls) -> ImportLimits:
+        defaults = cls()
+        values = {
+            name: _positive(f"UNITRACE_IMPORT_{name.upper()}", getattr(defaults, name))
+            for name in defaults.__dataclass_fields__
+        }
+        return cls(**values)

@@ -39,6 +39,7 @@ from unitrace.access.principal import Actor
 from unitrace.catalog import service as catalog
 from unitrace.catalog.schemas import LocationCreate, LotCreate, PartyCreate, ProductCreate
 from unitrace.catalog.service import serial_template
+from unitrace.config import ImportLimits
 from unitrace.core.dates import NotADate, parse_when
 from unitrace.core.errors import FieldError, UnitraceError, ValidationError
 from unitrace.core.serials import plain_serial_problem
@@ -46,7 +47,7 @@ from unitrace.db.engine import Database
 from unitrace.db.retry import retried
 from unitrace.db.tables import locations, lots, parties, products
 from unitrace.interop.imports.kinds import EVENT_KINDS, KINDS, normal, synonyms
-from unitrace.interop.imports.readers import Cell, ImportLimits, rows
+from unitrace.interop.imports.readers import Cell, rows
 from unitrace.ledger.pipeline import Job, Outcome, record
 from unitrace.ledger.schemas import EventIn
 from unitrace.ledger.write import Recorded, existing_serials

@@ -19,11 +19,11 @@ import csv
 import re
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from unitrace.core.errors import FieldError, TooLarge, ValidationError
+from unitrace.config import ImportLimits
+from unitrace.core.errors import FieldError, TooLarge, ValidationError, invalid
 
 Cell = Any
 Row = tuple[int, list[Cell]]
@@ -31,47 +31,30 @@ PREFIX = 65_536
 _BOM = codecs.BOM_UTF8
 
 
-class Unreadable(ValidationError):
-    """The file cannot be read (422): names the file and, when known, the row."""
-
-    def __init__(self, message: str, row: int | None = None) -> None:
-        where = f"row {row}: " if row is not None else ""
-        super().__init__(f"file: {where}{message}", [FieldError("file", where + message)])
-        self.row = row
+def _not_xlsx() -> ValidationError:
+    return invalid("file", "not a readable XLSX workbook")
 
 
-class OverLimit(TooLarge):
-    """A file past an import limit (413): `limit` names it, `setting` its variable."""
-
-    def __init__(self, limit: str, allowed: int, found: int | None = None) -> None:
-        self.limit, self.allowed = limit, allowed
-        self.setting = f"UNITRACE_IMPORT_MAX_{limit.upper()}"
-        seen = f" ({found:,} found)" if found is not None else ""
-        message = f"over the import limit of {allowed:,} {limit}{seen} ({self.setting}): split it"
-        super().__init__(f"file: {message}", [FieldError("file", message)])
+def _bad_byte(row: int, shown: str) -> ValidationError:
+    return invalid(
+        "file",
+        f"row {row}: a byte that is not {shown} text (save the file as UTF-8 or upload the XLSX)",
+        row,
+    )
 
 
-@dataclass(frozen=True)
-class ImportLimits:
-    max_rows: int = 2_000_000
-    max_bytes: int = 512 * 1024 * 1024
-    max_unpacked_bytes: int = 2 * 1024 * 1024 * 1024
-    max_columns: int = 100
-
-    @classmethod
-    def from_env(cls) -> ImportLimits:
-        import os
-
-        values: dict[str, int] = {}
-        for name in cls.__dataclass_fields__:
-            variable = f"UNITRACE_IMPORT_{name.upper()}"
-            text = os.environ.get(variable)
-            if text is None:
-                continue
-            if not text.isdigit() or int(text) <= 0:
-                raise ValueError(f"{variable} must be a positive whole number, not {text!r}")
-            values[name] = int(text)
-        return cls(**values)
+def over_limit(limit: str, allowed: int, found: int | None = None) -> TooLarge:
+    """A file past an import limit (413), naming the limit's setting."""
+    setting = f"UNITRACE_IMPORT_MAX_{limit.upper()}"
+    if limit == "rows":
+        error = FieldError("file", f"more than {allowed:,} rows under the header ({setting})")
+    elif limit == "columns":
+        error = FieldError("file", f"a value right of column {allowed:,} ({setting})")
+    elif limit == "bytes":
+        error = FieldError("file", f"larger than {allowed:,} bytes ({setting})")
+    else:
+        error = FieldError("file", f"unpacks to more than {allowed:,} bytes ({setting})")
+    return TooLarge(f"file: over an import limit ({setting}): split it", [error])
 
 
 def is_xlsx(filename: str, head: bytes) -> bool:
@@ -82,7 +65,7 @@ def rows(path: Path, filename: str, limits: ImportLimits) -> Iterator[Row]:
     """Every row of the file (the header line first), blank rows left out."""
     size = path.stat().st_size
     if size > limits.max_bytes:
-        raise OverLimit("bytes", limits.max_bytes, size)
+        raise over_limit("bytes", limits.max_bytes, size)
     with path.open("rb") as file:
         head = file.read(PREFIX)
     if is_xlsx(filename, head):
@@ -126,10 +109,7 @@ def _csv_rows(path: Path, head: bytes, limits: ImportLimits) -> Iterator[Row]:
             try:
                 yield line.decode(encoding if index == 0 else rest)
             except UnicodeDecodeError:
-                raise Unreadable(
-                    f"a byte that is not {shown} text (save the file as UTF-8 or upload the XLSX)",
-                    number + 1,
-                ) from None
+                raise _bad_byte(number + 1, shown) from None
 
     with path.open("rb") as raw:
         reader = csv.reader(lines(raw), delimiter=delimiter)
@@ -139,16 +119,16 @@ def _csv_rows(path: Path, head: bytes, limits: ImportLimits) -> Iterator[Row]:
                 cells = next(reader)
             except StopIteration:
                 return
-            except csv.Error as error:
-                raise Unreadable(f"not a readable CSV file: {error}", number + 1) from None
+            except csv.Error:
+                raise invalid("file", f"row {number + 1}: not a readable CSV file") from None
             number += 1
             if _blank(cells):
                 continue
             count += 1
             if count > limits.max_rows + 1:
-                raise OverLimit("rows", limits.max_rows)
+                raise over_limit("rows", limits.max_rows)
             if len(cells) > limits.max_columns:
-                raise OverLimit("columns", limits.max_columns, len(cells))
+                raise over_limit("columns", limits.max_columns, len(cells))
             yield number, cells
 
 
@@ -174,7 +154,7 @@ def _first_sheet(archive: zipfile.ZipFile) -> str:
         book = archive.read("xl/workbook.xml")
         rels = archive.read("xl/_rels/workbook.xml.rels")
     except KeyError:
-        raise Unreadable("not a readable XLSX workbook") from None
+        raise _not_xlsx() from None
     found = re.search(rb'<(?:\w+:)?sheet\b[^>]*?r:id="([^"]+)"', book)
     if found is not None:
         rel_id = re.escape(found[1])
@@ -188,7 +168,7 @@ def _first_sheet(archive: zipfile.ZipFile) -> str:
                         return name
     sheets = sorted(n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml"))
     if not sheets:
-        raise Unreadable("not a readable XLSX workbook")
+        raise _not_xlsx()
     return sheets[0]
 
 
@@ -198,11 +178,11 @@ def check_extent(path: Path, limits: ImportLimits) -> tuple[int, int]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise Unreadable("not a readable XLSX workbook") from None
+        raise _not_xlsx() from None
     with archive:
         unpacked = sum(member.file_size for member in archive.infolist())
         if unpacked > limits.max_unpacked_bytes:
-            raise OverLimit("unpacked_bytes", limits.max_unpacked_bytes, unpacked)
+            raise over_limit("unpacked_bytes", limits.max_unpacked_bytes, unpacked)
         sheet = _first_sheet(archive)
         top_row = top_column = 0
         tail = b""
@@ -219,11 +199,11 @@ def check_extent(path: Path, limits: ImportLimits) -> tuple[int, int]:
                             if letters:
                                 top_column = max(top_column, _column_number(letters))
                     if top_row > limits.max_rows + 1:
-                        raise OverLimit("rows", limits.max_rows, top_row - 1)
+                        raise over_limit("rows", limits.max_rows, top_row - 1)
                     if top_column > limits.max_columns:
-                        raise OverLimit("columns", limits.max_columns, top_column)
+                        raise over_limit("columns", limits.max_columns, top_column)
         except (zipfile.BadZipFile, OSError, EOFError):
-            raise Unreadable("not a readable XLSX workbook") from None
+            raise _not_xlsx() from None
     return top_row, top_column
 
 
@@ -235,7 +215,7 @@ def _xlsx_rows(path: Path, limits: ImportLimits) -> Iterator[Row]:
         book = CalamineWorkbook.from_path(str(path))
         sheet = book.get_sheet_by_index(0)
     except Exception:  # calamine raises its own errors for a damaged zip, XML or sheet
-        raise Unreadable("not a readable XLSX workbook") from None
+        raise _not_xlsx() from None
     first = sheet.start[0] if sheet.start else 0
     try:
         for index, cells in enumerate(sheet.iter_rows()):

@@ -11,9 +11,10 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from unitrace.api.deps import CurrentActor, DatabaseDep
+from unitrace.config import ImportLimits
 from unitrace.core.errors import FieldError, ValidationError
 from unitrace.interop.imports import service
-from unitrace.interop.imports.readers import ImportLimits, OverLimit
+from unitrace.interop.imports.readers import over_limit
 
 router = APIRouter(tags=["imports"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -71,7 +72,7 @@ def start_import(
     limits = ImportLimits.from_env()
     content = file.file.read(limits.max_bytes + 1)
     if len(content) > limits.max_bytes:
-        raise OverLimit("bytes", limits.max_bytes)
+        raise over_limit("bytes", limits.max_bytes)
     return service.start(
         db,
         actor,

@@ -23,13 +23,13 @@ from typing import Any
 from sqlalchemy import select, update
 
 from unitrace.access.principal import Actor
+from unitrace.config import ImportLimits
 from unitrace.core.errors import FieldError, NotFound, TooLarge, UnitraceError, ValidationError
 from unitrace.db.engine import Database
 from unitrace.db.tables import import_jobs, import_mappings
 from unitrace.interop.imports import engine
 from unitrace.interop.imports.kinds import KINDS
 from unitrace.interop.imports.kinds import kinds as _kinds
-from unitrace.interop.imports.readers import ImportLimits
 
 MAX_STORED_ERRORS = 1_000  # problems kept in the job row; the report has every bad row
 MODES = ("all", "good")
