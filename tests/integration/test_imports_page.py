@@ -205,7 +205,8 @@ def test_a_file_over_the_byte_limit_is_refused_next_to_the_file_field(
         headers=ZH,
     )
     assert answer.status_code == 413
-    assert "100 字节" in field_error(answer.text, "file")
+    assert "100" in field_error(answer.text, "file")
+    assert "bytes" not in answer.text
     assert "UNITRACE_IMPORT_MAX_BYTES" in answer.text
 
 

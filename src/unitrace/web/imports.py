@@ -22,7 +22,7 @@ from starlette.datastructures import UploadFile
 
 from unitrace.access.principal import Actor
 from unitrace.api.problems import status_of
-from unitrace.config import data_home
+from unitrace.config import ImportLimits, data_home
 from unitrace.core.errors import (
     FieldError,
     Forbidden,
@@ -31,14 +31,12 @@ from unitrace.core.errors import (
     ValidationError,
     invalid,
 )
-from unitrace.interop.imports import service
-from unitrace.interop.imports.readers import ImportLimits, OverLimit
+from unitrace.interop.imports import readers, service
 from unitrace.web import i18n, translate
 from unitrace.web.common import (
     XLSX,
     csrf_ok,
     database,
-    error_title,
     expired_form,
     form_errors,
     page_forbidden,
@@ -46,7 +44,7 @@ from unitrace.web.common import (
     render,
     require_login,
 )
-from unitrace.web.i18n import _, format_number
+from unitrace.web.i18n import _
 
 router = APIRouter(include_in_schema=False)
 PERMISSION = "import.run"
@@ -104,7 +102,7 @@ def _update(token: str, meta: dict[str, Any]) -> None:
 async def _receive(request: Request) -> tuple[dict[str, str], str, Path | None]:
     """The form's text fields and the uploaded file, copied in chunks to a staging file (its
     path; None when no file was chosen). A file over the engine's byte limit is refused here
-    (`OverLimit`, next to the file field), before it is stored whole."""
+    (`readers.over_limit`, next to the file field), before it is stored whole."""
     limit = ImportLimits.from_env().max_bytes
     async with request.form() as submitted:
         fields = {k: v for k, v in submitted.items() if isinstance(v, str)}
@@ -126,22 +124,6 @@ async def _receive(request: Request) -> tuple[dict[str, str], str, Path | None]:
             fields["_over_limit"] = str(limit)
             return fields, Path(upload.filename).name, None
         return fields, Path(upload.filename).name, target
-
-
-def over_limit(error: OverLimit) -> dict[str, str]:
-    """The form error of a file past an import limit, in the page's language (by the limit's
-    name; the engine's sentence is English)."""
-    texts = {
-        "bytes": _("the file is larger than %(n)s bytes (limit %(setting)s): split it"),
-        "unpacked_bytes": _(
-            "the workbook unpacks to more than %(n)s bytes (limit %(setting)s): split it"
-        ),
-        "rows": _("the file has more than %(n)s rows (limit %(setting)s): split it"),
-        "columns": _("the file has more than %(n)s columns (limit %(setting)s)"),
-    }
-    values = {"n": format_number(error.allowed), "setting": error.setting}
-    text = texts.get(error.limit, texts["bytes"]) % values
-    return {"file": text, "form": error_title(error) + ": " + text}
 
 
 def _kinds() -> list[dict[str, Any]]:
@@ -287,7 +269,7 @@ async def imports_check(request: Request) -> Response:
     mapping_name = form.get("mapping_name", "").strip() or None
     try:
         if "_over_limit" in form:
-            raise OverLimit("bytes", int(form["_over_limit"]))
+            raise readers.over_limit("bytes", int(form["_over_limit"]))
         if incoming is not None:
             try:
                 _check_upload(filename, incoming)
@@ -324,10 +306,6 @@ async def imports_check(request: Request) -> Response:
         )
     except Forbidden:
         return page_forbidden(request, actor, csrf)
-    except OverLimit as error:
-        return _start_page(
-            request, actor, csrf, status_of(error), form=form, errors=over_limit(error)
-        )
     except UnitraceError as error:
         return _start_page(
             request, actor, csrf, status_of(error), form=form, errors=form_errors(error)
@@ -361,10 +339,10 @@ def _rows(job: dict[str, Any]) -> list[dict[str, Any]]:
 def headers_of(path: Path, filename: str) -> list[str]:
     """The header line of a staged file, read by the engine's reader (its first row only);
     none when the file cannot be read (the dry run then says why)."""
-    from unitrace.interop.imports import engine, readers
+    from unitrace.interop.imports import engine
 
     try:
-        source = readers.rows(path, filename, readers.ImportLimits.from_env())
+        source = readers.rows(path, filename, ImportLimits.from_env())
         _line, header = next(iter(source))
     except (UnitraceError, StopIteration):
         return []
