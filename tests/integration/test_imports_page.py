@@ -80,7 +80,7 @@ def test_a_dry_run_shows_the_bad_rows_with_row_column_and_reason_in_chinese(
     assert checked.status_code == 200, checked.text
     rows = _bad_rows(checked.text)
     assert [r[:2] for r in rows] == [["3", "生产日期"]]
-    assert rows[0][2].startswith("日期无效") and "date" not in rows[0][2]
+    assert rows[0][2].startswith("日期错误") and "date" not in rows[0][2]
     assert re.search(r"[\u4e00-\u9fff]", rows[0][2])  # the reason, in Chinese
     assert 'data-testid="import-good"' in checked.text  # the good rows: an explicit choice
     assert queries.list_units(db, SYSTEM, product="AC1", limit=10)["items"] == []  # a dry run

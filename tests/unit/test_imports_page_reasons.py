@@ -38,7 +38,7 @@ def test_every_reason_key_of_the_engine_has_a_chinese_text(chinese: None) -> Non
     [
         ("duplicate_serial", {"row": 7}, "文件中序列号重复（首次出现在第 7 行）"),
         ("unknown_lot", {"lot": "L-9", "product": "AC1"}, "产品 AC1 没有批次 L-9"),
-        ("bad_date", {"why": "no such day or time"}, "日期无效：没有这个日期或时间"),
+        ("bad_date", {"why": "no such day or time"}, "日期错误：没有这个日期或时间"),
         ("as_is", {"text": "must not be empty"}, "不能为空"),
     ],
 )
