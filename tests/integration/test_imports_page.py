@@ -244,3 +244,16 @@ def test_another_users_upload_is_not_theirs_to_import(client: TestClient, db: Da
     refused = client.post("/imports/run", data={"csrf_token": csrf, "upload": token, "mode": "all"})
     assert refused.status_code == 404
     assert queries.list_units(db, SYSTEM, product="AC1", limit=10)["items"] == []
+
+
+def test_a_role_that_may_not_write_the_rows_is_told_so_in_chinese(
+    client: TestClient, db: Database
+) -> None:
+    csrf = login(client, db, "warehouse", "zh-CN")  # import.run, but no event:commission
+    checked = _check(client, csrf, GOOD.encode())
+    run = {"csrf_token": csrf, "upload": _upload_token(checked.text), "mode": "all"}
+    refused = _settled(client, client.post("/imports/run", data=run, headers=ZH))
+    failed = re.search(r'data-testid="import-failed">([^<]+)<', refused.text)
+    assert failed and "无权记录“赋码”事件" in failed.group(1), refused.text[-2000:]
+    assert not re.search(r"[a-z]{4,}", failed.group(1).replace("u-warehouse", ""))
+    assert queries.list_units(db, SYSTEM, product="AC1", limit=10)["items"] == []
