@@ -134,9 +134,15 @@ def _csv_rows(path: Path, head: bytes, limits: ImportLimits) -> Iterator[Row]:
 
 # --- XLSX -------------------------------------------------------------------------------------
 
-_REF = re.compile(
-    rb'<(?:\w+:)?(?:c|row|dimension)\b[^>]*?\b(?:r|ref)="([A-Z]*)(\d*)(?::([A-Z]+)(\d+))?"'
-)
+# cell and row references, and the declared dimension (its two corners), found in C by findall
+# (in a sheet's XML only cells and rows have an `r` attribute)
+# (in a sheet's XML only cells and rows have an `r` attribute); a space before it is the usual
+# case and searched fast, any other white space the slow way
+_ROWS = re.compile(rb' r="[A-Z]*(\d+)"')
+_COLUMNS = re.compile(rb' r="([A-Z]+)')
+_ROWS_ANY = re.compile(rb'\sr="[A-Z]*(\d+)"')
+_COLUMNS_ANY = re.compile(rb'\sr="([A-Z]+)')
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([A-Z]*)(\d*)(?::([A-Z]*)(\d*))?"')
 _CHUNK = 1 << 20
 
 
@@ -188,16 +194,22 @@ def check_extent(path: Path, limits: ImportLimits) -> tuple[int, int]:
         tail = b""
         try:
             with archive.open(sheet) as xml:
+                first = True  # until the sheet's data begins: the dimension comes before it
                 while chunk := xml.read(_CHUNK):
                     data = tail + chunk
                     cut = data.rfind(b"<")
                     data, tail = (data[:cut], data[cut:]) if cut > 0 else (data, b"")
-                    for match in _REF.finditer(data):
-                        for letters, digits in ((match[1], match[2]), (match[3], match[4])):
-                            if digits:
-                                top_row = max(top_row, int(digits))
-                            if letters:
-                                top_column = max(top_column, _column_number(letters))
+                    odd = b'\nr="' in data or b'\tr="' in data or b'\rr="' in data
+                    rows_found = (_ROWS_ANY if odd else _ROWS).findall(data)
+                    if rows_found:
+                        top_row = max(top_row, max(map(int, rows_found)))
+                    for letters in set((_COLUMNS_ANY if odd else _COLUMNS).findall(data)):
+                        top_column = max(top_column, _column_number(letters))
+                    for corner in _DIMENSION.findall(data) if first else ():
+                        for letters, digits in ((corner[0], corner[1]), (corner[2], corner[3])):
+                            top_row = max(top_row, int(digits or 0))
+                            top_column = max(top_column, _column_number(letters))
+                    first = first and b"sheetData" not in data
                     if top_row > limits.max_rows + 1:
                         raise over_limit("rows", limits.max_rows, top_row - 1)
                     if top_column > limits.max_columns:
