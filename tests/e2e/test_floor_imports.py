@@ -1,8 +1,9 @@
-"""The import page on the floor (issue 17), in Chromium against the demo data, by production
-in zh-CN (units are commissioned: production may, the warehouse may not): a small workbook of
+"""The import page on the floor (issue 17), in Chromium against the demo data, in zh-CN: by
+production (units are commissioned: production may, the warehouse may not), a small workbook of
 units with one bad row is checked (the dry run shows its row, column and reason in Chinese and
 writes nothing), the file is fixed, checked again and imported; the progress reaches done and
-the units exist. On a phone too (no sideways scroll)."""
+the units exist. By the warehouse, a shipping list with an unknown customer, fixed and imported:
+the units are shipped. On a phone too (no sideways scroll)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from tests.e2e.floor import Floor
+from tests.e2e.floor import Demo, Floor
+from unitrace.core.lifecycle import Status
+from unitrace.db import tables
+from unitrace.db.engine import Database
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -21,13 +26,13 @@ SERIALS = ["CP2099-9990001", "CP2099-9990002", "CP2099-9990003"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _workbook(rows: list[list[Any]]) -> bytes:
+def _workbook(rows: list[list[Any]], header: list[str] | None = None) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.append(["序列号", "物料编码", "仓库", "状态", "生产日期", "颜色"])
+    sheet.append(header or ["序列号", "物料编码", "仓库", "状态", "生产日期", "颜色"])
     for row in rows:
         sheet.append(row)
     buffer = io.BytesIO()
@@ -35,8 +40,8 @@ def _workbook(rows: list[list[Any]]) -> bytes:
     return buffer.getvalue()
 
 
-def _check(page: Any, name: str, content: bytes) -> None:
-    page.locator("select[name=kind]").select_option("units")
+def _check(page: Any, name: str, content: bytes, kind: str = "units") -> None:
+    page.locator("select[name=kind]").select_option(kind)
     page.get_by_test_id("import-file").set_input_files(
         {"name": name, "mimeType": XLSX, "buffer": content}
     )
@@ -88,3 +93,64 @@ def test_the_import_page_fits_a_phone(floor: Floor) -> None:
     _check(page, "phone.xlsx", _workbook(rows))
     page.get_by_test_id("import-errors").wait_for()
     floor.check(page)
+
+
+def _statuses(database: Any, serials: list[str]) -> dict[str, int]:
+    db = Database(f"sqlite:///{database}")
+    try:
+        with db.read() as conn:
+            found = conn.execute(
+                select(tables.units.c.serial, tables.units.c.status).where(
+                    tables.units.c.serial.in_(serials)
+                )
+            )
+            return {serial: int(status) for serial, status in found}
+    finally:
+        db.dispose()
+
+
+def test_warehouse_imports_a_shipping_list_after_fixing_an_unknown_customer(
+    floor: Floor, demo: Demo
+) -> None:
+    assert floor.database is not None
+    db = Database(demo.url)
+    try:
+        with db.read() as conn:
+            here = select(tables.locations.c.id).where(tables.locations.c.code == "SZ-FG-A01")
+            serials = list(
+                conn.execute(
+                    select(tables.units.c.serial)
+                    .where(
+                        tables.units.c.status == int(Status.IN_STOCK),
+                        tables.units.c.location_id == here.scalar_subquery(),
+                        tables.units.c.container_id.is_(None),
+                    )
+                    .order_by(tables.units.c.serial.desc())
+                    .limit(3)
+                ).scalars()
+            )
+    finally:
+        db.dispose()
+    assert len(serials) == 3
+    header = ["序列号", "客户", "出库日期", "出库单号"]
+    rows = [[s, "D-EAST", "2026/11/24", "DN-IMPORT-1"] for s in serials]
+    bad = [list(r) for r in rows]
+    bad[2][1] = "D-NOWHERE"  # row 4 of the sheet
+    page = floor.open("warehouse", "/imports")
+    _check(page, "出库单.xlsx", _workbook(bad, header), "shipments")
+    errors = page.get_by_test_id("import-errors")
+    errors.wait_for()
+    lines = [r.inner_text() for r in errors.locator("tbody tr").all()]
+    assert len(lines) == 1 and lines[0].split()[0] == "4" and "客户" in lines[0], lines
+    assert "D-NOWHERE" in lines[0] and re.search(r"[\u4e00-\u9fff]", lines[0].split("客户")[1])
+    floor.check(page)
+    assert set(_statuses(floor.database, serials).values()) == {int(Status.IN_STOCK)}
+
+    page.get_by_test_id("import-another").click()
+    _check(page, "出库单.xlsx", _workbook(rows, header), "shipments")
+    page.get_by_test_id("import-all-good").wait_for()
+    page.get_by_test_id("import-all").click()
+    page.locator('[data-testid="import-progress"][data-status="done"]').wait_for()
+    assert re.search(r"\b3\b", page.get_by_test_id("import-done").inner_text())
+    floor.check(page)
+    assert set(_statuses(floor.database, serials).values()) == {int(Status.IN_TRANSIT)}
