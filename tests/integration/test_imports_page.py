@@ -123,6 +123,21 @@ def test_the_detected_columns_are_shown_and_a_changed_mapping_is_saved_and_used(
     assert '<option value="product" selected>' in again.text
     start = client.get("/imports", headers=ZH)
     assert "仓库A" in start.text  # a saved mapping to choose next time
+    chosen = _check(client, csrf, GOOD.encode(), mapping_name="仓库A")
+    assert chosen.status_code == 200 and 'data-testid="import-all-good"' in chosen.text
+    assert '<option value="production_date" selected>' not in chosen.text  # the saved one
+
+
+def test_uploads_staged_more_than_a_day_ago_are_deleted(client: TestClient, db: Database) -> None:
+    import os
+
+    csrf = login(client, db, "warehouse")
+    token = _upload_token(_check(client, csrf, GOOD.encode()).text)
+    staged = page.staging() / token
+    day_ago = staged.stat().st_mtime - page.STAGED_SECONDS - 60
+    os.utime(staged, (day_ago, day_ago))
+    _check(client, csrf, GOOD.encode())
+    assert not staged.exists() and (page.staging() / f"{token}.json").exists()
 
 
 def test_the_good_rows_are_imported_and_a_second_import_of_the_file_asks_first(

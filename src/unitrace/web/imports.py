@@ -9,9 +9,11 @@ the data home (`staged`), under a random token that only its uploader's session 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -73,10 +75,19 @@ def staging() -> Path:
     return data_home() / "import-uploads"
 
 
+STAGED_SECONDS = 24 * 3600  # an upload is kept a day for its dry runs and its import
+
+
 def _stage(actor: Actor, filename: str, **kept: Any) -> str:
+    """A token for a new upload; uploads staged more than a day ago are deleted."""
     token = secrets.token_urlsafe(24)
     folder = staging()
     folder.mkdir(parents=True, exist_ok=True)
+    old = time.time() - STAGED_SECONDS
+    for path in folder.iterdir():
+        with contextlib.suppress(OSError):  # another request deleted it first
+            if path.stat().st_mtime < old:
+                path.unlink()
     meta = {"user": actor.username, "filename": filename, **kept}
     (folder / f"{token}.json").write_text(json.dumps(meta), encoding="utf-8")
     return token
@@ -304,6 +315,8 @@ async def imports_check(request: Request) -> Response:
             mode="all",
             dry_run=True,
         )
+        if mapping is None and mapping_name:  # the engine checked it is of this kind
+            mapping = service.get_mapping(database(request), actor, mapping_name)["mapping"]
     except Forbidden:
         return page_forbidden(request, actor, csrf)
     except UnitraceError as error:
