@@ -8,7 +8,9 @@ the units are shipped. On a phone too (no sideways scroll)."""
 from __future__ import annotations
 
 import io
+import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,6 +26,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 PRODUCT = "CMP-R32"  # the demo's compressor: serial rule CP{yyyy}-{seq:7}, no check character
 SERIALS = ["CP2099-9990001", "CP2099-9990002", "CP2099-9990003"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The module's server keeps the staged uploads in a folder of the test run, not in the
+    working tree's unitrace-data (autouse: set before the server starts)."""
+    before = os.environ.get("UNITRACE_HOME")
+    os.environ["UNITRACE_HOME"] = str(tmp_path_factory.mktemp("imports-home"))
+    yield
+    if before is None:
+        os.environ.pop("UNITRACE_HOME", None)
+    else:
+        os.environ["UNITRACE_HOME"] = before
 
 
 def _workbook(rows: list[list[Any]], header: list[str] | None = None) -> bytes:
