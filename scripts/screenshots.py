@@ -97,6 +97,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("verify-not-found", "", "/v/{unknown}"),
     ("register", "", "/v/{genuine}/register"),
     ("claim", "", "/v/claim"),
+    ("imports", "warehouse", "/imports"),  # issue 17
 ]
 # the public pages, made for phones: shot 390 px wide (`PHONE`), as a consumer sees them
 PHONE_PAGES = {
@@ -122,6 +123,10 @@ NOT_PAGES = {
     "/labels/runs/{number}/progress",
     "/labels/runs/{number}/file",
     "/v/{code}/picture",  # issue 16: a product's picture (the demo sets none), an image
+    # issue 17: an import job's page, progress fragment and report (the demo has no job)
+    "/imports/{job_id}",
+    "/imports/{job_id}/progress",
+    "/imports/{job_id}/report.xlsx",
 }
 
 
@@ -134,6 +139,7 @@ def missing_pages() -> list[str]:
     from unitrace.web.channel import router as channel
     from unitrace.web.claims import router as claims
     from unitrace.web.desk import router as desk
+    from unitrace.web.imports import router as imports
     from unitrace.web.labels import router as labels
     from unitrace.web.labels_runs import router as label_runs
     from unitrace.web.manage import router as manage
@@ -150,6 +156,7 @@ def missing_pages() -> list[str]:
     found = []
     routers = [pages, manage, production, channel, cases, desk, claims, analytics, spares, resolver]
     routers += [labels, label_runs, verify_owners, owners_staff, verify_page, reports_staff]
+    routers += [imports]  # issue 17
     for route in [r for router in routers for r in router.routes]:
         path = getattr(route, "path", "")
         if "GET" not in getattr(route, "methods", ()) or path in NOT_PAGES:

@@ -57,6 +57,11 @@ SETTINGS = {
     "UNITRACE_WEBHOOKS_TIMEOUT_SECONDS": "how long a webhook delivery waits for the receiver (10)",
     "UNITRACE_WEBHOOKS_BACKOFF_SECONDS": "wait before a failed delivery's second attempt, doubled "
     "after each failure up to an hour; dead after a day (30)",
+    "UNITRACE_IMPORT_MAX_ROWS": "most rows under the header line of an imported file (2000000)",
+    "UNITRACE_IMPORT_MAX_BYTES": "largest imported CSV or .xlsx file, bytes (536870912: 512 MB)",
+    "UNITRACE_IMPORT_MAX_UNPACKED_BYTES": "most an imported .xlsx may unpack to, bytes "
+    "(2147483648: 2 GB)",
+    "UNITRACE_IMPORT_MAX_COLUMNS": "the rightmost column an imported file may use (100)",
 }
 
 
@@ -292,3 +297,23 @@ def gs1_prefixes() -> tuple[tuple[str, int], ...]:
             )
         found[prefix] = int(length)
     return tuple(sorted(found.items(), key=lambda pair: -len(pair[0])))
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What one import (`unitrace import`, `POST /api/v1/imports`) reads before it refuses the
+    file: settings UNITRACE_IMPORT_MAX_*."""
+
+    max_rows: int = 2_000_000
+    max_bytes: int = 512 * 1024 * 1024
+    max_unpacked_bytes: int = 2 * 1024 * 1024 * 1024
+    max_columns: int = 100
+
+    @classmethod
+    def from_env(cls) -> ImportLimits:
+        defaults = cls()
+        values = {
+            name: _positive(f"UNITRACE_IMPORT_{name.upper()}", getattr(defaults, name))
+            for name in defaults.__dataclass_fields__
+        }
+        return cls(**values)

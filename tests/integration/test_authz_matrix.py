@@ -54,6 +54,7 @@ CASE_STEPPERS = frozenset({"admin", "service"})
 WARRANTY = frozenset({"admin", "service"})  # warranty.manage
 OWNERS = frozenset({"admin", "service"})  # owners.read (issue 16)
 VERIFIERS = frozenset({"admin", "quality"})  # verify.manage
+IMPORTERS = frozenset({"admin", "production", "warehouse"})  # import.run (issue 17)
 # SC-000001 is the world's case waiting for spare parts (_spares_world)
 CASES = {"admin": "SC-000002", "partner": "SC-000003", "service": "SC-000004"}
 SPARES = frozenset({"admin", "warehouse"})
@@ -388,6 +389,19 @@ OPS = [
        lambda r, w: ("/webhooks/deliveries/1", {})),
     Op("POST", "/webhooks/deliveries/{delivery_id}/replay", ADMIN,
        lambda r, w: ("/webhooks/deliveries/1/replay", {})),
+    # imports (issue 17): IMPORT-1 is the world's dry run with a bad row, `erp` its mapping
+    Op("POST", "/imports", IMPORTERS,
+       lambda r, w: ("/imports", {"files": {"file": ("u.csv", b"serial,product\nX1,AC1\n",
+                                                     "text/csv")},
+                                  "data": {"kind": "units", "dry_run": "true"}})),
+    Op("GET", "/imports/kinds", IMPORTERS, lambda r, w: ("/imports/kinds", {})),
+    Op("GET", "/imports/{job_id}", IMPORTERS, lambda r, w: ("/imports/IMPORT-1", {})),
+    Op("GET", "/imports/{job_id}/report.xlsx", IMPORTERS,
+       lambda r, w: ("/imports/IMPORT-1/report.xlsx", {})),
+    Op("GET", "/import-mappings/{name}", IMPORTERS, lambda r, w: ("/import-mappings/erp", {})),
+    Op("PUT", "/import-mappings/{name}", IMPORTERS,
+       lambda r, w: (f"/import-mappings/m-{r}",
+                     {"json": {"kind": "units", "mapping": {"SN": "serial"}}})),
 ]  # fmt: skip
 
 
@@ -414,6 +428,7 @@ def _world(db: Database) -> tuple[World, dict[str, str]]:
     roles = sorted(ROLES)
     serials = in_stock(db, 6 * len(roles) + 3)
     _spares_world(db, roles)
+    _imports_world(db)
     shipping = dict(zip(roles, serials[-len(roles) :], strict=True))
     diverted = serials[-2 * len(roles) : -len(roles)]
     reported = dict(zip(roles, serials[-3 * len(roles) : -2 * len(roles)], strict=True))
@@ -475,6 +490,21 @@ def _webhooks_world(db: Database) -> None:
     make_product(db, "WH-P", rule=None)
     make_units(db, "WH-P", count=None, serials=["WH-1"])
     record(db, type="receive", product="WH-P", serials=["WH-1"], location="WH1")
+
+
+def _imports_world(db: Database) -> None:
+    """IMPORT-1: a dry run of a units file with one bad row (so it has a report); a mapping."""
+    from sqlalchemy import update
+
+    from unitrace.db.tables import import_jobs
+    from unitrace.interop.imports import service as imports
+
+    job = imports.start(db, SYSTEM, kind="units", filename="u.csv", content=b"serial\nX\n",
+                        dry_run=True, wait=True)  # fmt: skip
+    with db.write() as conn:
+        conn.execute(update(import_jobs).where(import_jobs.c.id == job["id"]).values(
+            id="IMPORT-1"))  # fmt: skip
+    imports.save_mapping(db, SYSTEM, "erp", "units", {"SN": "serial"})
 
 
 def _clones_world(db: Database, roles: list[str], serial: str) -> tuple[str, dict[str, int]]:
@@ -640,6 +670,7 @@ def test_partner_of_a_learns_nothing_about_a_unit_of_b(
         ("/products/AC1", 200), ("/lots", 403), ("/lots/AC1/L1", 403), ("/admin/users", 403),
         ("/audit", 403), ("/scan", 200),
         ("/commission", 403),  # not in its header, so not its page (web.navigation)
+        ("/imports", 403),  # issue 17: a partner imports nothing (import.run)
     ):  # fmt: skip
         pages[url] = client.get(url)
         assert pages[url].status_code == status, url

@@ -142,6 +142,11 @@ API_CASES: dict[str, list[str]] = {
     "/webhooks/subscriptions/{subscription_id}": [],
     "/webhooks/deliveries": [],
     "/webhooks/deliveries/{delivery_id}": [],
+    # imports (issue 17): no import.run for a partner, 403 whatever it names
+    "/imports/kinds": [],
+    "/imports/{job_id}": ["/imports/{}"],
+    "/imports/{job_id}/report.xlsx": ["/imports/{}/report.xlsx"],
+    "/import-mappings/{name}": ["/import-mappings/{}"],
 }  # fmt: skip
 
 # Every page (GET) → the requests that name something, as above.
@@ -223,6 +228,11 @@ PAGE_CASES: dict[str, list[str]] = {
     "/labels/runs/{number}/file": ["/labels/runs/{}/file"],
     "/label-templates": [],
     "/label-templates/edit": ["/label-templates/edit?product={}"],
+    # issue 17: a partner imports nothing: 403 whatever it names
+    "/imports": ["/imports?kind={}"],
+    "/imports/{job_id}": ["/imports/{}"],
+    "/imports/{job_id}/progress": ["/imports/{}/progress"],
+    "/imports/{job_id}/report.xlsx": ["/imports/{}/report.xlsx"],
     "/healthz": [],
     "/scan-worker.js": [],
     "/api/docs": [],

@@ -86,6 +86,7 @@ def create_app(
     from unitrace.api.owners import router as owners_router
     from unitrace.catalog.routes import router as catalog_router
     from unitrace.channel.routes import router as channel_router
+    from unitrace.interop.imports.routes import router as imports_router
     from unitrace.interop.webhooks.routes import router as webhooks_router
     from unitrace.labels.routes import router as labels_router
     from unitrace.ledger import pipeline
@@ -120,6 +121,7 @@ def create_app(
         labels_router,
         verify_router,
         webhooks_router,
+        imports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     from unitrace.interop.epcis.routes import router as epcis_router
@@ -136,6 +138,7 @@ def create_app(
     from unitrace.web.clones import router as clones_pages
     from unitrace.web.common import LoginRequired, login_redirect
     from unitrace.web.desk import router as desk_pages
+    from unitrace.web.imports import router as imports_pages
     from unitrace.web.labels import router as labels_pages
     from unitrace.web.labels_runs import router as label_runs_pages
     from unitrace.web.manage import router as manage_router
@@ -165,6 +168,7 @@ def create_app(
         clones_pages,
         reports_staff_pages,
         webhooks_pages,
+        imports_pages,
     )
     for pages in page_routers:
         # the header's table of pages is also their guard (web.navigation)

@@ -34,6 +34,7 @@ from unitrace.cli.clones import clones_app
 from unitrace.cli.common import console, database, err_console, fail, handle_errors, validated
 from unitrace.cli.epcis import epcis_app
 from unitrace.cli.gs1 import gs1_app
+from unitrace.cli.imports import import_command
 from unitrace.cli.label_runs import register as register_label_runs
 from unitrace.cli.labels import labels_app
 from unitrace.cli.owners import owners_command
@@ -107,6 +108,7 @@ app.command("warranty")(warranty_command)
 app.command("warranty-policy")(policy_command)
 app.command("owners")(owners_command)
 app.command("worker")(worker_command)
+app.command("import")(import_command)
 product_app.command("bom")(handle_errors(bom_command))
 product_app.command("route")(handle_errors(route_command))
 

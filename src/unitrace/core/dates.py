@@ -21,6 +21,8 @@ _DAY = re.compile(
     r"\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?)?$"
 )
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+# day first with dots, as Europe writes it (24.11.2026): never ambiguous with a year first
+_DOTTED = re.compile(r"^(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})(?P<rest>(?:[T ]|\s+).*)?$")
 
 
 class NotADate(ValueError):
@@ -41,6 +43,9 @@ def parse_when(value: object) -> datetime:
     text = str(value).strip()
     if _SERIAL.fullmatch(text):
         return _excel(float(text))
+    dotted = _DOTTED.fullmatch(text)
+    if dotted is not None:  # the same day written year first
+        text = f"{dotted['y']}-{dotted['m']}-{dotted['d']}{dotted['rest'] or ''}"
     found = _DAY.fullmatch(text)
     if found is None:
         try:

@@ -1050,3 +1050,40 @@ webhook_attempts = Table(
     Column("ms", Integer, nullable=False),
     Index("ix_webhook_attempts_delivery", "delivery_id"),
 )
+# --- interop: imports (issue 17) — import jobs and saved column mappings ----------------------
+
+# one import of a file (dry run or real): its progress is written from a connection of its own
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("file_hash", String(64), nullable=False),  # sha256 of the file's bytes
+    Column("actor", String(80), nullable=False),
+    Column("status", String(10), nullable=False),  # queued running done failed refused repeat
+    Column("dry_run", Boolean, nullable=False),
+    Column("mode", String(4), nullable=False),  # all, good
+    Column("options", JSON, nullable=False),
+    Column("rows_total", Integer, nullable=False),
+    Column("rows_done", Integer, nullable=False),
+    Column("written", Integer, nullable=False),
+    Column("error_count", Integer, nullable=False),
+    Column("errors", JSON, nullable=False),  # the first bad rows: [{row, column, reason}]
+    Column("message", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Index("ix_import_jobs_hash", "file_hash"),
+)
+
+# a column mapping saved by name: header in the file → field of the kind
+import_mappings = Table(
+    "import_mappings",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(80), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("mapping", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(80), nullable=False),
+)

@@ -84,6 +84,7 @@ def pages() -> tuple[Page, ...]:
         Page("/admin/users", "Users", _all("access.admin")),
         Page("/audit", "Audit trail", _all("audit.read")),
         Page("/webhooks", "Webhooks", _all("webhooks.manage")),
+        Page("/imports", "Import", _all("import.run")),
     )
 
 
