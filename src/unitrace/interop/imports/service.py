@@ -3,10 +3,10 @@ it, download its report of bad rows, the kinds and their fields, saved column ma
 
 A job's file is kept in a folder of its own under the system's temporary folder while the job
 runs (removed when it ends); its report stays there. The job runs in a background thread of the
-server process (the CLI: in the foreground, `wait=True`). Its progress is kept in memory while it runs and written to `import_jobs` from a
-connection of its own while the rows are read and when it ends; `job()` answers the live figures.
-A file whose sha256 was imported (not dry-run, something written) before is answered `repeat`
-and imported again only with `repeat=True`."""
+server process (the CLI: in the foreground, `wait=True`). Its progress is kept in memory while
+it runs and written to `import_jobs` from a connection of its own while the rows are read and
+when it ends; `job()` answers the live figures. A file whose sha256 was imported (not dry-run,
+something written) before is answered `repeat` and imported again only with `repeat=True`."""
 
 from __future__ import annotations
 
