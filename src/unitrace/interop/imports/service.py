@@ -1,12 +1,12 @@
 """Import use cases (the API, the page and the CLI call these): start an import job, follow
 it, download its report of bad rows, the kinds and their fields, saved column mappings.
 
-A job's file is kept in a folder of its own under the system's temporary folder, with its
-report. The job runs in a background thread of the server process (the CLI: in the foreground,
-`wait=True`). Its progress is kept in memory while it runs and written to `import_jobs` from a
-connection of its own while the rows are read and when it ends; `job()` answers the live figures.
-A file whose sha256 was imported (not dry-run, something written) before is answered `repeat`
-and imported again only with `repeat=True`."""
+A job's file is kept in a folder of its own under the system's temporary folder while the job
+runs (removed when it ends); its report stays there. The job runs in a background thread of the
+server process (the CLI: in the foreground, `wait=True`). Its progress is kept in memory while
+it runs and written to `import_jobs` from a connection of its own while the rows are read and
+when it ends; `job()` answers the live figures. A file whose sha256 was imported (not dry-run,
+something written) before is answered `repeat` and imported again only with `repeat=True`."""
 
 from __future__ import annotations
 
@@ -179,6 +179,21 @@ def _set(db: Database, job_id: str, **values: Any) -> None:
 
 
 def _run(db: Database, actor: Actor, job_id: str, listener: Listener | None) -> None:
+    """The job, then its file removed (its report, if any, stays)."""
+    try:
+        _run_job(db, actor, job_id, listener)
+    finally:
+        with db.read() as conn:
+            options = conn.execute(
+                select(import_jobs.c.options).where(import_jobs.c.id == job_id)
+            ).scalar_one()
+        folder = Path(options["folder"])
+        (folder / options["name"]).unlink(missing_ok=True)
+        if not (folder / "report.xlsx").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_job(db: Database, actor: Actor, job_id: str, listener: Listener | None) -> None:
     with db.read() as conn:
         row = conn.execute(select(import_jobs).where(import_jobs.c.id == job_id)).one()
     options = row.options
