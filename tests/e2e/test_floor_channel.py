@@ -264,7 +264,7 @@ def test_partner_uploads_sales_with_chinese_dates_and_sees_every_problem(
     good = stock.delivered_east[:3]
     bad = _workbook(
         [[good[0], "2026/11/28", "CN-31", "王先生"],
-         [good[1], "28.11.2026", "CN-31", ""],  # a date nobody can read for sure
+         [good[1], "03/04/2026", "CN-31", ""],  # a date nobody can read for sure
          ["NO-SUCH-UNIT", "2026/11/28", "CN-31", ""],  # not hidden by the bad date
          [good[2], "2026/11/28", "上海", ""]]
     )  # fmt: skip
@@ -273,7 +273,7 @@ def test_partner_uploads_sales_with_chinese_dates_and_sees_every_problem(
     problems.wait_for()
     lines = [r.inner_text() for r in problems.locator("tbody tr").all()]
     assert [line.split()[0] for line in lines] == ["3", "4", "5"]
-    assert "NO-SUCH-UNIT" in lines[1] and "28.11.2026" in lines[0]
+    assert "NO-SUCH-UNIT" in lines[1] and "03/04/2026" in lines[0]
     assert page.get_by_test_id("form-error").is_visible()
     floor.check(page)
     fixed = _workbook(

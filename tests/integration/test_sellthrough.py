@@ -345,14 +345,14 @@ def test_every_problem_of_an_upload_is_reported_at_once(
 ) -> None:
     answer = upload(shop, "serial,sold_at,region\n"
                           "SN000100,2026/11/28,CN-31\n"
-                          "SN000101,28.11.2026,CN-31\n"  # a date no one can read for sure
+                          "SN000101,03/04/2026,CN-31\n"  # a date no one can read for sure
                           "NO-SUCH,2026/11/28,CN-31\n"  # unknown: not hidden by line 3
                           "SN000102,2026/11/28,Shanghai\n"
                           f"{WEST[0]},2026/11/27,CN-31\n")  # fmt: skip
     assert answer.status_code == 422
     problems = [(e["field"], e["value"]) for e in answer.json()["errors"]]
     assert problems == [
-        ("line.3.sold_at", "28.11.2026"),
+        ("line.3.sold_at", "03/04/2026"),
         ("line.4.serial", "NO-SUCH"),
         ("line.5.region", "Shanghai"),
         ("line.6.serial", WEST[0]),  # another party's unit reads as unknown

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 EXCEL_EPOCH = datetime(1899, 12, 30)
 # serial numbers read as dates: 1970-01-01 … 2099-12-31 (a smaller number is not a date)
 EXCEL_FIRST, EXCEL_LAST = 25569, 73050
-FORMS = "2026-11-28, 2026/11/28, 2026.11.28, 20261128, 2026-11-28 14:30+08:00"
+FORMS = "2026-11-28, 2026/11/28, 2026.11.28, 28.11.2026, 20261128, 2026-11-28 14:30+08:00"
 
 _DAY = re.compile(
     r"^(?P<y>\d{4})(?:(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})|年(?P<m2>\d{1,2})月"
