@@ -42,7 +42,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_swagger_ui_renders_under_the_csp(server: str) -> None:
     with playwright_api.sync_playwright() as p:
         browser = launch(p)
-        context = browser.new_context()
+        # tall: Swagger UI renders the operations of a long tag as they come into view
+        context = browser.new_context(viewport={"width": 1280, "height": 4000})
         context.add_init_script(WATCH)
         page = context.new_page()
         errors: list[str] = []
