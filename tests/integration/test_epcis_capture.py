@@ -277,3 +277,18 @@ def test_a_document_over_the_body_limit_is_refused_unread(db: Database) -> None:
         assert_problem(missing, 401)  # the token is asked for before the body is read
         listed = client.get("/epcis/events", headers=headers)
         assert listed.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
+
+
+@pytest.mark.parametrize("path", ["/epcis/capture", "/epcis/events"])
+def test_a_body_nested_deeper_than_the_parser_goes_is_a_400_naming_the_body(
+    api: Api, path: str
+) -> None:
+    body = "[" * 100_000 + "]" * 100_000
+    answer = api.client.post(path, content=body, headers={**api.admin, **LD})
+    assert_problem(answer, 400, "$")
+
+
+@pytest.mark.parametrize("capture_id", ["9" * 30, str(2**63), "0"])
+def test_a_capture_id_past_what_the_database_holds_is_unknown(api: Api, capture_id: str) -> None:
+    answer = api.client.get(f"/epcis/capture/{capture_id}", headers=api.admin)
+    assert_problem(answer, 404, "id")
