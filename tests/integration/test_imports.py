@@ -12,6 +12,7 @@ import xlsxwriter
 
 from tests.factories import make_location, make_lot, make_party, make_product, record
 from unitrace.access.principal import SYSTEM
+from unitrace.core.errors import ValidationError
 from unitrace.db.engine import Database
 from unitrace.interop.imports import service
 from unitrace.ledger import queries
@@ -386,3 +387,30 @@ def test_the_cli_prints_bad_rows_and_exits_non_zero(
     good.write_bytes(csv_bytes(["serial,product", "G1,AC1"]))
     result = cli("import", str(good), "--kind", "units")
     assert result.exit_code == 0 and "1 written" in result.output
+
+
+def test_a_mapping_and_a_saved_mapping_name_together_are_refused_not_the_name_ignored(
+    master: Database,
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        run(
+            master,
+            "units",
+            "u.csv",
+            csv_bytes(["serial,product", "S1,AC1"]),
+            mapping={"serial": "serial"},
+            mapping_name="no such mapping",
+        )
+    assert [e.field for e in refused.value.errors] == ["mapping_name"]
+    assert units_count(master) == 0
+
+
+def test_a_mapping_nested_deeper_than_the_json_parser_goes_is_named(api: Any) -> None:
+    answer = api.client.post(
+        "/api/v1/imports",
+        headers=api.admin,
+        files={"file": ("u.csv", b"serial\r\nS1\r\n", "text/csv")},
+        data={"kind": "units", "mapping": "[" * 100_000},
+    )
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["mapping"]

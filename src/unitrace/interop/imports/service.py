@@ -99,6 +99,11 @@ def start(
     """Start an import job (in a background thread; `wait`: here, in this thread) and answer
     it. `mapping` is header in the file → field; `mapping_name` a saved one."""
     actor.require("import.run")
+    if mapping_name and mapping is not None:
+        said = "give a mapping or the name of a saved one, not both"
+        raise ValidationError(
+            f"mapping_name: {said}", [FieldError("mapping_name", said, mapping_name)]
+        )
     if mapping_name and mapping is None:
         saved = _mapping(db, mapping_name)
         if saved["kind"] != kind:
