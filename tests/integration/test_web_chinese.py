@@ -105,6 +105,14 @@ def test_a_report_of_many_problems_is_translated_inside_out(chinese: None) -> No
     ).startswith("GTIN：不是有效的")
 
 
+def test_a_field_message_with_a_parenthesis_is_translated_whole_not_split_at_it(
+    chinese: None,
+) -> None:
+    message = "row 2: a byte that is not GB18030 text (save the file as UTF-8 or upload the XLSX)"
+    said = translate.message(invalid("file", message).detail)
+    assert said == "文件：第 2 行：含有非 GB18030 编码的字节（请另存为 UTF-8，或上传 XLSX 文件）"
+
+
 def test_a_message_of_no_use_case_and_a_translated_one_pass_unchanged(chinese: None) -> None:
     assert translate.message("SN-0001") == "SN-0001"
     assert translate.message("没有扫描内容。") == "没有扫描内容。"
