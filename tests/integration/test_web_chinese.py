@@ -181,3 +181,14 @@ def test_pydantics_own_messages_are_translated_where_a_page_shows_them(chinese: 
     assert translate.message("String should have at most 40 characters") == "最多 40 个字符"
     assert translate.message("Field required") == "必填"
     assert translate.message("Input should be 'x' or 'y'") == "请从给出的选项中选择"
+
+
+@pytest.mark.parametrize("path", ["/imports", "/webhooks", "/audit"])
+def test_a_page_the_role_may_not_open_says_so_in_chinese(db: Database, path: str) -> None:
+    from tests.pages import login
+
+    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+        login(client, db, "readonly", "zh-CN")
+        answer = client.get(path, headers={"Accept-Language": "zh-CN"})
+    assert answer.status_code == 403
+    assert "您的角色无权访问此页面" in answer.text and "Not permitted" not in answer.text
