@@ -414,3 +414,14 @@ def test_a_mapping_nested_deeper_than_the_json_parser_goes_is_named(api: Any) ->
     )
     assert answer.status_code == 422, answer.text
     assert [e["field"] for e in answer.json()["errors"]] == ["mapping"]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_file_of_only_its_header_is_reported_not_done_with_nothing(
+    master: Database, dry_run: bool
+) -> None:
+    job = run(master, "units", "u.csv", csv_bytes(["serial,product"]), dry_run=dry_run)
+    assert job["status"] == ("done" if dry_run else "failed"), job
+    assert [(e["row"], e["column"], e["reason_key"]) for e in job["errors"]] == [
+        (1, "file", "no_data_rows")
+    ]
