@@ -425,3 +425,12 @@ def test_a_file_of_only_its_header_is_reported_not_done_with_nothing(
     assert [(e["row"], e["column"], e["reason_key"]) for e in job["errors"]] == [
         (1, "file", "no_data_rows")
     ]
+
+
+def test_a_cell_past_the_csv_readers_bound_is_named_as_such_with_its_row(
+    master: Database,
+) -> None:
+    content = b"serial,product\r\nS1,AC1\r\n" + b"A" * 200_000 + b",AC1\r\n"
+    job = run(master, "units", "u.csv", content)
+    assert job["status"] == "refused", job
+    assert "row 3: a cell longer than" in job["message"], job["message"]
