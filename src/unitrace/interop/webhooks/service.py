@@ -54,7 +54,7 @@ def _problems(conn: Connection, values: dict[str, Any]) -> list[FieldError]:
         elif any(c <= " " or c == "\x7f" for c in url):  # no request could be sent to it
             found.append(FieldError("url", "must not contain spaces or control characters", url))
         elif not _port_ok(parts):
-            found.append(FieldError("url", "its port must be a number from 1 to 65535", url))
+            found.append(FieldError("url", "must have a port from 1 to 65535", url))
     for index, kind in enumerate(values.get("event_types") or []):
         if kind not in EVENT_TYPES:
             said = f"unknown event type; one of {', '.join(EVENT_TYPES)}"
