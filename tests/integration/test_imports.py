@@ -434,3 +434,32 @@ def test_a_cell_past_the_csv_readers_bound_is_named_as_such_with_its_row(
     job = run(master, "units", "u.csv", content)
     assert job["status"] == "refused", job
     assert "row 3: a cell longer than" in job["message"], job["message"]
+
+
+def test_the_same_file_sent_again_while_its_first_import_runs_is_answered_repeat(
+    master: Database,
+) -> None:
+    import threading
+
+    content = csv_bytes(["serial,product", "R1,AC1", "R2,AC1"])
+    running, release = threading.Event(), threading.Event()
+
+    def hold(_live: dict[str, Any]) -> None:
+        running.set()
+        release.wait(10)
+
+    first = service.start(
+        master, SYSTEM, kind="units", filename="u.csv", content=content, listener=hold
+    )
+    try:
+        assert running.wait(10)
+        again = service.start(master, SYSTEM, kind="units", filename="u.csv", content=content)
+        assert again["status"] == "repeat", again
+    finally:
+        release.set()
+    for _ in range(200):
+        if service.job(master, SYSTEM, first["id"])["status"] not in ("queued", "running"):
+            break
+        threading.Event().wait(0.05)
+    assert service.job(master, SYSTEM, first["id"])["written"] == 2
+    assert units_count(master) == 2
