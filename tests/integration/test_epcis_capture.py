@@ -277,3 +277,41 @@ def test_a_document_over_the_body_limit_is_refused_unread(db: Database) -> None:
         assert_problem(missing, 401)  # the token is asked for before the body is read
         listed = client.get("/epcis/events", headers=headers)
         assert listed.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
+
+
+@pytest.mark.parametrize("path", ["/epcis/capture", "/epcis/events"])
+def test_a_body_nested_deeper_than_the_parser_goes_is_a_400_naming_the_body(
+    api: Api, path: str
+) -> None:
+    body = "[" * 100_000 + "]" * 100_000
+    answer = api.client.post(path, content=body, headers={**api.admin, **LD})
+    assert_problem(answer, 400, "$")
+
+
+@pytest.mark.parametrize("capture_id", ["9" * 30, str(2**63), "0"])
+def test_a_capture_id_past_what_the_database_holds_is_unknown(api: Api, capture_id: str) -> None:
+    answer = api.client.get(f"/epcis/capture/{capture_id}", headers=api.admin)
+    assert_problem(answer, 404, "id")
+
+
+def _deep_event(depth: int) -> dict[str, Any]:
+    event = copy.deepcopy(load("Example_9.6.2-ObjectEvent.jsonld")["epcisBody"]["eventList"][0])
+    nested: Any = 1
+    for _ in range(depth):
+        nested = {"ex:a": nested}
+    event["ex:deep"] = nested
+    return event
+
+
+def test_an_event_too_deep_to_hash_is_named_by_its_json_path(api: Api) -> None:
+    document = load("Example_9.6.2-ObjectEvent.jsonld")
+    document["epcisBody"]["eventList"].append(_deep_event(600))
+    path = f"$.epcisBody.eventList[{len(document['epcisBody']['eventList']) - 1}]"
+    assert_problem(post_capture(api, document), 400, path)
+    kept = post_capture(api, document, {"GS1-Capture-Error-Behaviour": "proceed"})
+    assert kept.status_code == 202, kept.text
+    assert [e["path"] for e in kept.json()["errors"]] == [path]
+    alone = api.client.post(
+        "/epcis/events", content=json.dumps(_deep_event(600)), headers={**api.admin, **LD}
+    )
+    assert_problem(alone, 400, "$")

@@ -160,3 +160,24 @@ def test_a_partner_sees_only_its_own_units_events(api: Api, db: Database) -> Non
     assert events_of(get(api, headers=east, MATCH_epc=other)) == []
     hidden = events_of(get(api, EQ_bizStep="receiving"))[-1]["eventID"]  # a captured one
     assert_problem(get(api, f"/epcis/events/{quote(hidden, safe='')}", headers=east), 404)
+
+
+def test_a_single_valued_parameter_given_twice_is_named_not_silently_taken(api: Api) -> None:
+    answer = api.client.get(
+        "/epcis/events?perPage=1&perPage=2&GE_eventTime=soon&GE_eventTime=2026-01-01T00:00:00Z",
+        headers=api.admin,
+    )
+    body = assert_problem(answer, 400, "perPage")
+    assert {"perPage", "GE_eventTime"} <= {e["field"] for e in body["errors"]}
+
+
+def test_a_page_token_that_decodes_to_deeply_nested_json_is_not_a_token(api: Api) -> None:
+    import base64
+
+    token = base64.urlsafe_b64encode(b"[" * 5_000).decode().rstrip("=")
+    assert_problem(get(api, nextPageToken=token), 400, "nextPageToken")
+
+
+def test_repeated_list_parameters_still_add_up(api: Api) -> None:
+    answer = get(api, eventType=["ObjectEvent", "AggregationEvent"])
+    assert answer.status_code == 200, answer.text

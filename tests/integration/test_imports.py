@@ -12,6 +12,7 @@ import xlsxwriter
 
 from tests.factories import make_location, make_lot, make_party, make_product, record
 from unitrace.access.principal import SYSTEM
+from unitrace.core.errors import ValidationError
 from unitrace.db.engine import Database
 from unitrace.interop.imports import service
 from unitrace.ledger import queries
@@ -386,3 +387,79 @@ def test_the_cli_prints_bad_rows_and_exits_non_zero(
     good.write_bytes(csv_bytes(["serial,product", "G1,AC1"]))
     result = cli("import", str(good), "--kind", "units")
     assert result.exit_code == 0 and "1 written" in result.output
+
+
+def test_a_mapping_and_a_saved_mapping_name_together_are_refused_not_the_name_ignored(
+    master: Database,
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        run(
+            master,
+            "units",
+            "u.csv",
+            csv_bytes(["serial,product", "S1,AC1"]),
+            mapping={"serial": "serial"},
+            mapping_name="no such mapping",
+        )
+    assert [e.field for e in refused.value.errors] == ["mapping_name"]
+    assert units_count(master) == 0
+
+
+def test_a_mapping_nested_deeper_than_the_json_parser_goes_is_named(api: Any) -> None:
+    answer = api.client.post(
+        "/api/v1/imports",
+        headers=api.admin,
+        files={"file": ("u.csv", b"serial\r\nS1\r\n", "text/csv")},
+        data={"kind": "units", "mapping": "[" * 100_000},
+    )
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["mapping"]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_file_of_only_its_header_is_reported_not_done_with_nothing(
+    master: Database, dry_run: bool
+) -> None:
+    job = run(master, "units", "u.csv", csv_bytes(["serial,product"]), dry_run=dry_run)
+    assert job["status"] == ("done" if dry_run else "failed"), job
+    assert [(e["row"], e["column"], e["reason_key"]) for e in job["errors"]] == [
+        (1, "file", "no_data_rows")
+    ]
+
+
+def test_a_cell_past_the_csv_readers_bound_is_named_as_such_with_its_row(
+    master: Database,
+) -> None:
+    content = b"serial,product\r\nS1,AC1\r\n" + b"A" * 200_000 + b",AC1\r\n"
+    job = run(master, "units", "u.csv", content)
+    assert job["status"] == "refused", job
+    assert "row 3: a cell longer than" in job["message"], job["message"]
+
+
+def test_the_same_file_sent_again_while_its_first_import_runs_is_answered_repeat(
+    master: Database,
+) -> None:
+    import threading
+
+    content = csv_bytes(["serial,product", "R1,AC1", "R2,AC1"])
+    running, release = threading.Event(), threading.Event()
+
+    def hold(_live: dict[str, Any]) -> None:
+        running.set()
+        release.wait(10)
+
+    first = service.start(
+        master, SYSTEM, kind="units", filename="u.csv", content=content, listener=hold
+    )
+    try:
+        assert running.wait(10)
+        again = service.start(master, SYSTEM, kind="units", filename="u.csv", content=content)
+        assert again["status"] == "repeat", again
+    finally:
+        release.set()
+    for _ in range(200):
+        if service.job(master, SYSTEM, first["id"])["status"] not in ("queued", "running"):
+            break
+        threading.Event().wait(0.05)
+    assert service.job(master, SYSTEM, first["id"])["written"] == 2
+    assert units_count(master) == 2

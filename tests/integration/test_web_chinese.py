@@ -105,6 +105,14 @@ def test_a_report_of_many_problems_is_translated_inside_out(chinese: None) -> No
     ).startswith("GTIN：不是有效的")
 
 
+def test_a_field_message_with_a_parenthesis_is_translated_whole_not_split_at_it(
+    chinese: None,
+) -> None:
+    message = "row 2: a byte that is not GB18030 text (save the file as UTF-8 or upload the XLSX)"
+    said = translate.message(invalid("file", message).detail)
+    assert said == "文件：第 2 行：含有非 GB18030 编码的字节（请另存为 UTF-8，或上传 XLSX 文件）"
+
+
 def test_a_message_of_no_use_case_and_a_translated_one_pass_unchanged(chinese: None) -> None:
     assert translate.message("SN-0001") == "SN-0001"
     assert translate.message("没有扫描内容。") == "没有扫描内容。"
@@ -173,3 +181,14 @@ def test_pydantics_own_messages_are_translated_where_a_page_shows_them(chinese: 
     assert translate.message("String should have at most 40 characters") == "最多 40 个字符"
     assert translate.message("Field required") == "必填"
     assert translate.message("Input should be 'x' or 'y'") == "请从给出的选项中选择"
+
+
+@pytest.mark.parametrize("path", ["/imports", "/webhooks", "/audit"])
+def test_a_page_the_role_may_not_open_says_so_in_chinese(db: Database, path: str) -> None:
+    from tests.pages import login
+
+    with TestClient(create_app(db), raise_server_exceptions=False) as client:
+        login(client, db, "readonly", "zh-CN")
+        answer = client.get(path, headers={"Accept-Language": "zh-CN"})
+    assert answer.status_code == 403
+    assert "您的角色无权访问此页面" in answer.text and "Not permitted" not in answer.text

@@ -358,3 +358,50 @@ def test_the_cli_adds_lists_shows_deliveries_replays_and_runs_the_worker(
         assert again.exit_code == 0, again.output
         assert runner.invoke(app, ["worker", "--once"]).exit_code == 0
     assert len(hook.got) == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com:99999/hook",
+        "http://example.com:abc/hook",
+        "http://example.com:0/hook",
+        "http://exa mple.com/hook",
+        "http://example.com/hook\r\nX-Injected: 1",
+    ],
+)
+def test_a_url_no_request_could_be_sent_to_is_refused_when_subscribing(
+    db: Database, url: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        subscribe(db, url, event_types=["receive"])
+    assert [e.field for e in refused.value.errors] == ["url"]
+
+
+def test_times_without_their_offset_are_named_not_a_500(db: Database) -> None:
+    from datetime import datetime
+
+    made = subscribe(db, "http://127.0.0.1:9/hook", event_types=["receive"])
+    naive = datetime(2026, 1, 1)
+    with pytest.raises(ValidationError) as refused:
+        service.deliveries(db, SYSTEM, since=naive, until=naive)
+    assert [e.field for e in refused.value.errors] == ["since", "until"]
+    span = ReplayRange.model_validate({"from": naive, "to": "2027-01-01T00:00:00Z"})
+    with pytest.raises(ValidationError) as refused:
+        service.replay_range(db, SYSTEM, made["id"], span)
+    assert [e.field for e in refused.value.errors] == ["from"]
+
+
+def test_the_cli_replays_a_range_given_without_offsets_in_the_site_zone(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from unitrace.cli.main import app
+
+    monkeypatch.setenv("UNITRACE_DATABASE_URL", db.url)
+    made = subscribe(db, "http://127.0.0.1:9/hook", event_types=["receive"])
+    args = ["--subscription", str(made["id"]), "--from", "2026-01-01", "--to", "2027-01-01"]
+    done = CliRunner().invoke(app, ["webhooks", "replay", *args])
+    assert done.exit_code == 0, done.output
+    assert "0 deliveries queued again" in done.output

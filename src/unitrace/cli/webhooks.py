@@ -13,6 +13,7 @@ import typer
 
 from unitrace.access.principal import SYSTEM
 from unitrace.cli.common import console, database, handle_errors, validated
+from unitrace.config import site_timezone
 from unitrace.interop.webhooks import service, worker
 from unitrace.interop.webhooks.schemas import ReplayRange, SubscriptionIn
 
@@ -112,6 +113,9 @@ def replay_command(
         return
     if subscription is None or since is None or until is None:
         raise typer.BadParameter("give a delivery id, or --subscription with --from and --to")
+    zone = site_timezone()  # a time without its offset is the site's, as on the page
+    since = since if since.tzinfo else since.replace(tzinfo=zone)
+    until = until if until.tzinfo else until.replace(tzinfo=zone)
     span = validated(ReplayRange, **{"from": since, "to": until})
     done = service.replay_range(db, SYSTEM, subscription, span)
     console.print(f"{done['replayed']} deliveries queued again", highlight=False)

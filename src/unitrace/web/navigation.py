@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from unitrace.access.principal import PERMISSIONS, ROLES, Actor
+from unitrace.web import i18n
 from unitrace.web.common import page_forbidden, require_login, templates
 
 
@@ -112,8 +113,8 @@ def header(actor: Actor) -> list[Page]:
 
 
 class PageForbidden(Exception):
-    def __init__(self, actor: Actor, csrf: str) -> None:
-        self.actor, self.csrf = actor, csrf
+    def __init__(self, actor: Actor, csrf: str, locale: str) -> None:
+        self.actor, self.csrf, self.locale = actor, csrf, locale
 
 
 def guard(request: Request) -> None:
@@ -126,11 +127,13 @@ def guard(request: Request) -> None:
         return
     actor, csrf = require_login(request)
     if not may_open(actor, page):
-        raise PageForbidden(actor, csrf)
+        raise PageForbidden(actor, csrf, i18n.current.get())  # the user's language, set above
 
 
 async def forbidden(request: Request, error: Exception) -> Response:
     assert isinstance(error, PageForbidden)
+    # the guard ran in a worker thread: its language was set there, not here
+    i18n.current.set(error.locale)
     return page_forbidden(request, error.actor, error.csrf)
 
 

@@ -76,18 +76,26 @@ def _translated(locale: str, text: str, depth: int) -> str:
         return exact
     if text.startswith("Value error, "):  # a Pydantic validator's message
         return _translated(locale, text.removeprefix("Value error, "), depth + 1)
+    first: str | None = None  # a match that leaves a sentence in English, if no other does
     for longest, pattern, names, translated in _templates(locale):
         if longest not in text:
             continue
         found = pattern.fullmatch(text)
         if found is None:
             continue
+        raw = found.groups()
         values = {
-            name: _value(locale, value, depth + 1)
-            for name, value in zip(names, found.groups(), strict=True)
+            name: _value(locale, value, depth + 1) for name, value in zip(names, raw, strict=True)
         }
-        return _filled(translated, values)
-    return text
+        filled = _filled(translated, values)
+        # `file: row 2: a byte … (save …)` is `{field}: {message}` and `{detail} ({extra})`;
+        # only the first leaves the row's message whole, for its own template to translate
+        if not any(
+            " " in value and values[name] == value for name, value in zip(names, raw, strict=True)
+        ):
+            return filled
+        first = filled if first is None else first
+    return text if first is None else first
 
 
 def _filled(translated: str, values: dict[str, str]) -> str:

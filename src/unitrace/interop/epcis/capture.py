@@ -45,10 +45,14 @@ def path_of(index: int) -> str:
     return f"$.epcisBody.eventList[{index}]"
 
 
-def hash_id(event: dict[str, Any], context: Any) -> str:
+def hash_id(event: dict[str, Any], context: Any, path: str = "$") -> str:
     """The CBV 2.0 hash ID of a captured event, its document's @context naming the prefixes of
-    its extensions."""
-    return hashing.event_hash_id(event, context or None)
+    its extensions; an event it cannot be computed for (nested too deeply) named by `path`."""
+    try:
+        return hashing.event_hash_id(event, context or None)
+    except ValidationError as error:
+        said = error.errors[0].message if error.errors else error.detail
+        raise ValidationError(f"{path}: {said}", [FieldError(path, said)]) from None
 
 
 def behaviour_of(value: str | None) -> str:
@@ -67,6 +71,7 @@ def capture_event(db: Database, actor: Actor, event: Any) -> dict[str, Any]:
     assert isinstance(event, dict)
     context = event.get("@context")
     body = {k: v for k, v in event.items() if k != "@context"}
+    digest = hash_id(body, context)  # one it cannot be computed for: named `$`, as sent
     document = {
         "@context": context or [],
         "type": "EPCISDocument",
@@ -75,7 +80,7 @@ def capture_event(db: Database, actor: Actor, event: Any) -> dict[str, Any]:
         "epcisBody": {"eventList": [body]},
     }
     done = capture(db, actor, document, behaviour=ROLLBACK, validated=True)
-    return {**done, "hash_id": hash_id(body, context)}
+    return {**done, "hash_id": digest}
 
 
 def capture(
@@ -103,7 +108,16 @@ def capture(
                 bad.setdefault(int(found.group(1)), []).append(one)
     context = document.get("@context") or []
     events: list[dict[str, Any]] = document["epcisBody"]["eventList"]
-    hashes = {i: hash_id(e, context) for i, e in enumerate(events) if i not in bad}
+    hashes: dict[int, str] = {}
+    for i, event in enumerate(events):
+        if i in bad:
+            continue
+        try:
+            hashes[i] = hash_id(event, context, path_of(i))
+        except ValidationError as error:
+            if not proceed:
+                raise
+            bad[i] = list(error.errors)
 
     def work(conn: Connection) -> int:
         with audit.deferred(conn):

@@ -140,6 +140,8 @@ def parse(query: Mapping[str, Sequence[str]], epc: str | None = None) -> Params:
     token: str | None = None
     for name, raw in query.items():
         try:
+            if len(raw) > 1 and (name in _TIMES or name in ("perPage", "nextPageToken")):
+                raise invalid(name, "give it once (it takes one value)", list(raw))
             if name in _LISTS:
                 getattr(params, _LISTS[name]).extend(_values(raw))
             elif name in _TIMES:
@@ -185,7 +187,7 @@ def _read_token(token: str, fingerprint: str) -> tuple[datetime, int, int]:
         key = (datetime.fromisoformat(moment), int(source), int(pk))
         if key[0].tzinfo is None or tied != fingerprint:
             raise ValueError
-    except (ValueError, TypeError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
         raise invalid(
             "nextPageToken", "not a token of this query: send the one its last page gave", token
         ) from None

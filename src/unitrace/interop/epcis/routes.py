@@ -61,6 +61,10 @@ async def _body(request: Request) -> Any:
         raise ValidationError(
             "the body is not JSON", [FieldError("$", f"not JSON: {error}")]
         ) from None
+    except RecursionError:  # deeper than the parser goes: no event is nested so
+        raise ValidationError(
+            "the body is nested too deeply", [FieldError("$", "nested too deeply")]
+        ) from None
 
 
 _CAPTURE_BODY = {

@@ -129,4 +129,7 @@ def add_events(
 
 
 def capture_row(conn: Connection, capture_id: int) -> Any:
+    """The capture job `capture_id`, or None (an id past what the database holds is no job's)."""
+    if not 0 < capture_id < 2**62:
+        return None
     return conn.execute(select(epcis_captures).where(epcis_captures.c.id == capture_id)).first()

@@ -90,6 +90,7 @@ REASONS = {
     "second_column": "a second column for %(field)s",
     "missing_column": "required column missing (%(headers)s)",
     "no_rows": "the file has no rows",
+    "no_data_rows": "the file has its header but no rows under it",
     "refused": "%(text)s",
 }
 
@@ -693,6 +694,9 @@ def run(
         if result.rows_total % PROGRESS_EVERY == 0:
             progress(result.rows_total, 0)
     progress(result.rows_total, 0)
+    if not result.rows_total:  # an empty template, say: nothing to do is not done
+        result.problems.append(problem(result.header_row, "file", "no_data_rows"))
+        return result
     result.problems.extend(kind.finish(db))
     bad = result.bad_rows
     if options.dry_run:

@@ -119,7 +119,11 @@ def _csv_rows(path: Path, head: bytes, limits: ImportLimits) -> Iterator[Row]:
                 cells = next(reader)
             except StopIteration:
                 return
-            except csv.Error:
+            except csv.Error as error:
+                if "field limit" in str(error):  # the csv module's bound on one cell
+                    limit = csv.field_size_limit()
+                    said = f"row {number + 1}: a cell longer than {limit} characters"
+                    raise invalid("file", said) from None
                 raise invalid("file", f"row {number + 1}: not a readable CSV file") from None
             number += 1
             if _blank(cells):

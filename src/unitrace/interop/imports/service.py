@@ -6,7 +6,8 @@ runs (removed when it ends); its report stays there. The job runs in a backgroun
 server process (the CLI: in the foreground, `wait=True`). Its progress is kept in memory while
 it runs and written to `import_jobs` from a connection of its own while the rows are read and
 when it ends; `job()` answers the live figures. A file whose sha256 was imported (not dry-run,
-something written) before is answered `repeat` and imported again only with `repeat=True`."""
+something written, or still running) before is answered `repeat` and imported again only with
+`repeat=True`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from unitrace.access.principal import Actor
 from unitrace.config import ImportLimits
@@ -99,6 +100,11 @@ def start(
     """Start an import job (in a background thread; `wait`: here, in this thread) and answer
     it. `mapping` is header in the file → field; `mapping_name` a saved one."""
     actor.require("import.run")
+    if mapping_name and mapping is not None:
+        said = "give a mapping or the name of a saved one, not both"
+        raise ValidationError(
+            f"mapping_name: {said}", [FieldError("mapping_name", said, mapping_name)]
+        )
     if mapping_name and mapping is None:
         saved = _mapping(db, mapping_name)
         if saved["kind"] != kind:
@@ -167,7 +173,8 @@ def _imported_before(db: Database, digest: str, kind: str) -> bool:
                 import_jobs.c.file_hash == digest,
                 import_jobs.c.kind == kind,
                 import_jobs.c.dry_run.is_(False),
-                import_jobs.c.written > 0,
+                # one still running counts: its rows are written only when it ends
+                or_(import_jobs.c.written > 0, import_jobs.c.status.in_(("queued", "running"))),
             )
         ).first()
     return found is not None

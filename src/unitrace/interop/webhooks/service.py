@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
@@ -31,6 +31,13 @@ STATUSES = ("pending", "delivered", "dead")
 _S, _D, _A = webhook_subscriptions, webhook_deliveries, webhook_attempts
 
 
+def _port_ok(parts: SplitResult) -> bool:
+    try:
+        return parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or past 65535
+        return False
+
+
 def _problems(conn: Connection, values: dict[str, Any]) -> list[FieldError]:
     found: list[FieldError] = []
     if "name" in values:
@@ -44,6 +51,10 @@ def _problems(conn: Connection, values: dict[str, Any]) -> list[FieldError]:
             found.append(FieldError("url", "must be an http or https URL with a host", url))
         elif len(url) > 500:
             found.append(FieldError("url", "must be at most 500 characters", url))
+        elif any(c <= " " or c == "\x7f" for c in url):  # no request could be sent to it
+            found.append(FieldError("url", "must not contain spaces or control characters", url))
+        elif not _port_ok(parts):
+            found.append(FieldError("url", "must have a port from 1 to 65535", url))
     for index, kind in enumerate(values.get("event_types") or []):
         if kind not in EVENT_TYPES:
             said = f"unknown event type; one of {', '.join(EVENT_TYPES)}"
@@ -69,6 +80,19 @@ def _problems(conn: Connection, values: dict[str, Any]) -> list[FieldError]:
     if secret is not None and not 16 <= len(secret) <= 128:
         found.append(FieldError("secret", "must be 16 to 128 characters", None))
     return found
+
+
+def _check_aware(**moments: datetime | None) -> None:
+    """Each given time has its UTC offset: a time without one names no instant."""
+    said = "needs a UTC offset, e.g. 2026-11-24T08:00:00+08:00"
+    naive = [
+        FieldError(name, said, value.isoformat())
+        for name, value in moments.items()
+        if value is not None and value.tzinfo is None
+    ]
+    if naive:
+        first = naive[0].field
+        raise report(f"{first}: {said}", naive)
 
 
 def _check(conn: Connection, values: dict[str, Any]) -> None:
@@ -233,6 +257,7 @@ def deliveries(
 ) -> dict[str, Any]:
     """The delivery log, newest first, each delivery with its attempts."""
     actor.require(PERMISSION)
+    _check_aware(since=since, until=until)
     if status is not None and status not in STATUSES:
         raise ValidationError(
             f"status: one of {', '.join(STATUSES)}", [FieldError("status", "unknown", status)]
@@ -299,6 +324,7 @@ def replay_range(
 ) -> dict[str, Any]:
     """Send again every delivery of a subscription made in [from, to)."""
     actor.require(PERMISSION)
+    _check_aware(**{"from": span.from_, "to": span.to})
     if span.to <= span.from_:
         said = "must be after from"
         raise ValidationError(f"to: {said}", [FieldError("to", said, span.to.isoformat())])
