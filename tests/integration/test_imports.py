@@ -463,3 +463,17 @@ def test_the_same_file_sent_again_while_its_first_import_runs_is_answered_repeat
         threading.Event().wait(0.05)
     assert service.job(master, SYSTEM, first["id"])["written"] == 2
     assert units_count(master) == 2
+
+
+def test_a_reason_naming_a_header_that_starts_a_formula_is_text_in_the_report(
+    master: Database,
+) -> None:
+    import zipfile
+
+    content = csv_bytes(["serial,=1+2,product", "S1,S2,AC1"])
+    job = run(master, "units", "u.csv", content, mapping={"=1+2": "serial"})
+    assert job["errors"][0]["column"] == "=1+2", job
+    report = service.report_xlsx(master, SYSTEM, job["id"])
+    with zipfile.ZipFile(report) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and "'=1+2: a second column for serial" in sheet

@@ -405,3 +405,20 @@ def test_the_cli_replays_a_range_given_without_offsets_in_the_site_zone(
     done = CliRunner().invoke(app, ["webhooks", "replay", *args])
     assert done.exit_code == 0, done.output
     assert "0 deliveries queued again" in done.output
+
+
+def test_a_change_leaving_a_subscription_nothing_to_hear_is_refused_as_on_creation(
+    db: Database,
+) -> None:
+    from unitrace.interop.webhooks.schemas import SubscriptionPatch
+
+    made = subscribe(db, "http://127.0.0.1:9/hook", event_types=["receive"])
+    with pytest.raises(ValidationError) as refused:
+        service.update_subscription(db, SYSTEM, made["id"], SubscriptionPatch(event_types=[]))
+    assert [e.field for e in refused.value.errors] == ["event_types"]
+    assert service.get_subscription(db, SYSTEM, made["id"])["event_types"] == ["receive"]
+
+
+def test_an_event_type_named_many_times_is_kept_once(db: Database) -> None:
+    made = subscribe(db, "http://127.0.0.1:9/hook", event_types=["ship", "receive"] * 5000)
+    assert made["event_types"] == ["ship", "receive"]

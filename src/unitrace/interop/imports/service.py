@@ -282,20 +282,25 @@ def _report(folder: Path, filename: str, limits: ImportLimits, result: engine.Re
     book = xlsxwriter.Workbook(str(folder / "report.xlsx"), {"constant_memory": True})
     try:
         sheet = book.add_worksheet("report")
-        sheet.write_row(0, 0, ["row", *[cell(h) for h in result.header], "reason"])
+
+        def put(line: int, values: list[Any]) -> None:
+            # every cell, the reasons too: a reason names the file's header (`=1+2: …`)
+            sheet.write_row(line, 0, [cell(v) for v in values])
+
+        put(0, ["row", *result.header, "reason"])
         line = 1
         header_reasons = reasons.pop(result.header_row, None)
         if header_reasons:
-            sheet.write_row(line, 0, [result.header_row, "; ".join(header_reasons)])
+            put(line, [result.header_row, "; ".join(header_reasons)])
             line += 1
         if reasons:
             wanted = set(reasons)
             source = folder / _source_name(folder)
             for number, cells in engine.bad_cells(source, filename, limits, wanted):
                 width = len(result.header)
-                values = [cell(engine.text_of(c)) for c in cells[:width]]
+                values = [engine.text_of(c) for c in cells[:width]]
                 values += [""] * (width - len(values))
-                sheet.write_row(line, 0, [number, *values, "; ".join(reasons[number])])
+                put(line, [number, *values, "; ".join(reasons[number])])
                 line += 1
     finally:
         book.close()

@@ -115,13 +115,26 @@ def _shown(row: Any) -> dict[str, Any]:
     }
 
 
+def _lists_once(values: dict[str, Any]) -> dict[str, Any]:
+    """The event types, products and alert kinds each named once, in the order given."""
+    for key in ("event_types", "products", "alert_kinds"):
+        if values.get(key) is not None:
+            values[key] = list(dict.fromkeys(values[key]))
+    return values
+
+
+def _hears_something(event_types: list[str], alert_kinds: list[str]) -> None:
+    """A subscription hears at least one event type or alert kind (made or changed)."""
+    if not (event_types or alert_kinds):
+        said = "name at least one event type or alert kind"
+        raise ValidationError(said, [FieldError("event_types", said, None)])
+
+
 def create_subscription(db: Database, actor: Actor, data: SubscriptionIn) -> dict[str, Any]:
     """A new active subscription; the answer holds its secret, shown this once."""
     actor.require(PERMISSION)
-    values = data.model_dump()
-    if not (values["event_types"] or values["alert_kinds"]):
-        said = "name at least one event type or alert kind"
-        raise ValidationError(said, [FieldError("event_types", said, None)])
+    values = _lists_once(data.model_dump())
+    _hears_something(values["event_types"], values["alert_kinds"])
     secret = values.pop("secret") or f"whsec_{secrets.token_urlsafe(24)}"
     with db.write() as conn:
         _check(conn, {**values, "secret": secret})
@@ -172,9 +185,13 @@ def update_subscription(
 ) -> dict[str, Any]:
     """Change what a subscription hears or where it sends; `active: false` pauses it."""
     actor.require(PERMISSION)
-    values = data.model_dump(exclude_none=True)
+    values = _lists_once(data.model_dump(exclude_none=True))
     with db.write() as conn:
         before = _shown(_one(conn, subscription_id))
+        _hears_something(
+            values.get("event_types", before["event_types"]),
+            values.get("alert_kinds", before["alert_kinds"]),
+        )
         _check(conn, values)
         for key in ("name", "url"):
             if key in values:
