@@ -185,7 +185,6 @@ def columns(
 ) -> tuple[Columns, list[tuple[str, str, dict[str, str]]]]:
     """Which column holds which field, and the problems (column, reason) of the header."""
     known = synonyms(kind)
-    names = {f.name for f in KINDS[kind]}
     chosen = {normal(h): f for h, f in (mapping or {}).items()}
     found = Columns({}, {}, [])
     problems: list[tuple[str, str, dict[str, str]]] = []
@@ -206,7 +205,6 @@ def columns(
         if spec.required and spec.name not in found.fields:
             headers = " / ".join((*spec.headers_zh[:2], *spec.headers_en[:2]))
             problems.append((spec.name, "missing_column", {"headers": headers}))
-    del names
     return found, problems
 
 
